@@ -1,0 +1,70 @@
+#include "util/error.h"
+#include "util/progress.h"
+#include "util/text.h"
+
+#include <QTest>
+
+#include <filesystem>
+#include <fstream>
+
+class TestUtil : public QObject {
+    Q_OBJECT
+private slots:
+    void utf8Validation();
+    void readTextFileRejectsBadInput();
+    void cancelTokenIsShared();
+    void formatting();
+};
+
+void TestUtil::utf8Validation() {
+    QCOMPARE(rs::findInvalidUtf8("plain ascii"), std::string::npos);
+    QCOMPARE(rs::findInvalidUtf8("caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80"), std::string::npos);
+    QCOMPARE(rs::findInvalidUtf8("ab\xFF"), size_t(2));        // invalid lead byte
+    QCOMPARE(rs::findInvalidUtf8("ab\xC3"), size_t(2));        // truncated sequence
+    QCOMPARE(rs::findInvalidUtf8("\xC0\xAF"), size_t(0));      // overlong '/'
+    QCOMPARE(rs::findInvalidUtf8("x\xED\xA0\x80"), size_t(1)); // UTF-16 surrogate
+}
+
+void TestUtil::readTextFileRejectsBadInput() {
+    const auto dir = std::filesystem::temp_directory_path() / "rankscope_tst_util";
+    std::filesystem::create_directories(dir);
+    const auto empty = dir / "empty.txt";
+    const auto latin1 = dir / "latin1.txt";
+    std::ofstream(empty).close();
+    std::ofstream(latin1) << "caf\xE9 au lait";
+    try {
+        rs::readTextFile(empty);
+        QFAIL("empty file accepted");
+    } catch (const rs::Error& e) {
+        QVERIFY(std::string(e.what()).find("empty.txt: the text file is empty") != std::string::npos);
+    }
+    try {
+        rs::readTextFile(latin1);
+        QFAIL("non-UTF-8 file accepted");
+    } catch (const rs::Error& e) {
+        QVERIFY(std::string(e.what()).find("not valid UTF-8 (first bad byte at offset 3)") !=
+                std::string::npos);
+    }
+    QVERIFY_THROWS_EXCEPTION(rs::Error, rs::readTextFile(dir / "missing.txt"));
+    std::filesystem::remove_all(dir);
+}
+
+void TestUtil::cancelTokenIsShared() {
+    rs::CancelToken token;
+    const rs::CancelToken copy = token;
+    QVERIFY(!copy.isCancelled());
+    token.cancel();
+    QVERIFY(copy.isCancelled());
+    QVERIFY_THROWS_EXCEPTION(rs::CancelledError, copy.throwIfCancelled());
+}
+
+void TestUtil::formatting() {
+    QCOMPARE(rs::formatCount(260032), std::string("260,032"));
+    QCOMPARE(rs::formatCount(-1000), std::string("-1,000"));
+    QCOMPARE(rs::formatCount(999), std::string("999"));
+    QCOMPARE(rs::formatBytes(512), std::string("512 B"));
+    QCOMPARE(rs::formatBytes(1536), std::string("1.5 KiB"));
+}
+
+QTEST_GUILESS_MAIN(TestUtil)
+#include "tst_util.moc"
