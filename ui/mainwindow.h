@@ -1,0 +1,105 @@
+#pragma once
+
+#include <QElapsedTimer>
+#include <QMainWindow>
+#include <memory>
+
+class QAction;
+class QDockWidget;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QTabWidget;
+class QToolButton;
+
+namespace rs {
+class ModelSession;
+}
+
+namespace rs::ui {
+
+class JobRunner;
+class LayerTableModel;
+class LayerView;
+class SummaryPanel;
+
+// The workbench window: model panel (dock, left), views (tabs, centre), status bar with the
+// running job. Views added by later features become further tabs or docks.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Starts opening a model directory or llama2.c .bin file in the background; the current model
+    // stays on screen until the new one has loaded. Returns false while another job runs.
+    bool openModel(const QString& path);
+
+    // A model directory or .bin file for a dropped or chosen path (a config.json or .safetensors
+    // file stands for its directory), or an empty string when it is none of those.
+    static QString modelPathFor(const QString& path);
+
+    bool hasModel() const { return m_session != nullptr; }
+    QString modelPath() const { return m_modelPath; }
+    std::shared_ptr<rs::ModelSession> session() const { return m_session; }
+
+    JobRunner* jobRunner() const { return m_jobs; }
+    LayerTableModel* layerModel() const { return m_layers; }
+    LayerView* layerView() const { return m_layerView; }
+    SummaryPanel* summaryPanel() const { return m_summary; }
+    QTabWidget* views() const { return m_views; }
+    QString statusText() const;
+
+signals:
+    // Emitted once the window shows the newly opened model.
+    void modelOpened(const QString& path);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createActions();
+    void createStatusBar();
+    void restoreSettings();
+    void saveSettings() const;
+    void rebuildRecentMenu();
+    void chooseDirectory();
+    void chooseFile();
+    void showAbout();
+    void showModel(const QString& path, std::shared_ptr<rs::ModelSession> session,
+                   const QString& tokenizer);
+
+    void onJobStarted(const QString& title);
+    void onJobProgress(const QString& stage, qint64 done, qint64 total, const QString& detail);
+    void onJobFinished();
+    void onJobFailed(const QString& message);
+    void onJobCancelled();
+    void setJobWidgetsVisible(bool visible);
+
+    JobRunner* m_jobs;
+    LayerTableModel* m_layers;
+    SummaryPanel* m_summary = nullptr;
+    LayerView* m_layerView = nullptr;
+    QDockWidget* m_modelDock = nullptr;
+    QTabWidget* m_views = nullptr;
+
+    QAction* m_openDirAction = nullptr;
+    QAction* m_openFileAction = nullptr;
+    QMenu* m_recentMenu = nullptr;
+
+    QLabel* m_pathLabel = nullptr;
+    QLabel* m_deviceLabel = nullptr;
+    QLabel* m_statusLabel = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QToolButton* m_cancelButton = nullptr;
+
+    std::shared_ptr<rs::ModelSession> m_session;
+    QString m_modelPath;
+    QString m_jobTitle;
+    QElapsedTimer m_jobClock;
+};
+
+} // namespace rs::ui
