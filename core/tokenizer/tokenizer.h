@@ -12,15 +12,29 @@
 namespace rs {
 
 // One interface over every tokenizer format RankScope reads. encode() never adds BOS/EOS: the
-// evaluation protocols decide where those go.
+// evaluation protocols decide where those go. tokenizer.json formats match their added (special)
+// tokens verbatim in the text, as Hugging Face does; SentencePiece and llama2.c read "<s>" as text.
+// Implementations keep no state between calls, so one tokenizer may serve several threads.
+//
+// Decoding is defined by streaming: decode(ids) is the concatenation of decodeNext(previous, id)
+// over the ids, with previous = kStart for the first one. The start of a text behaves like the
+// position right after BOS, so decode({bos, a, b}) == decode({a, b}) == what a generation loop
+// prints token by token; in SentencePiece-style formats the first piece loses the space that
+// encode() prepended. BOS and EOS decode to nothing. Text is returned as raw bytes: a character
+// that spans several byte tokens arrives in parts, and only the concatenation is valid UTF-8.
 class Tokenizer {
 public:
+    // The `previous` of the first token of a text.
+    static constexpr int32_t kStart = -1;
+
     virtual ~Tokenizer() = default;
 
     virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+    // The formats here fail (rs::Error) on an id outside [0, vocabSize()).
     virtual std::string decode(std::span<const int32_t> ids) const = 0;
-    // The text one token adds when streaming generation, given the token before it (formats that
-    // strip a leading space after BOS need it). The default decodes the single token.
+    // The text one token adds when streaming generation, given the token before it (kStart or BOS
+    // at the start; SentencePiece-style formats strip a leading space there). The default decodes
+    // the single token.
     virtual std::string decodeNext(int32_t previous, int32_t id) const;
 
     virtual int32_t vocabSize() const = 0;
@@ -34,7 +48,32 @@ public:
 // tokenizer.bin. Fails with a message naming the directory when none is present.
 std::unique_ptr<Tokenizer> loadTokenizerForModel(const std::filesystem::path& modelDir);
 
-// Loads one tokenizer file, recognised by its name/extension (.json, .model, .bin).
+// Loads one tokenizer file, recognised by its name/extension (.json, .model, .bin); a vocab.json
+// is read with the merges.txt beside it (GPT-2 layout).
 std::unique_ptr<Tokenizer> loadTokenizerFile(const std::filesystem::path& file);
+
+// One factory per format. Every one fails with a message naming the file when it is missing,
+// truncated or not what it claims to be.
+
+// llama2.c tokenizer.bin (see shared/data/PROVENANCE.md); BOS 1, EOS 2. The file does not store
+// its token count: llama2.c reads the model's vocab_size entries. When `expectedVocabSize` is
+// given, exactly that many are read and a shorter file is an error; otherwise the whole file is.
+std::unique_ptr<Tokenizer> loadLlama2cTokenizer(const std::filesystem::path& file,
+                                                std::optional<int32_t> expectedVocabSize = {});
+
+// SentencePiece tokenizer.model with a BPE model (Llama 1/2, Mistral, TinyLlama), read and encoded
+// natively with SentencePiece's exact rules; BOS/EOS as the model defines them. Unigram models and
+// precompiled normalization maps (nmt_nfkc) are refused with a clear error.
+std::unique_ptr<Tokenizer> loadSentencePieceModel(const std::filesystem::path& file);
+
+// Hugging Face tokenizer.json with a BPE model: byte-level (GPT-2, Llama 3, Qwen2, SmolLM) or
+// SentencePiece-style with byte fallback (Llama 2, Mistral, TinyLlama). BOS/EOS come from
+// config.json or tokenizer_config.json beside the file, else from well-known token names.
+std::unique_ptr<Tokenizer> loadHfTokenizerJson(const std::filesystem::path& file);
+
+// GPT-2's byte-level BPE from its original vocab.json + merges.txt (what a GPT-2 tokenizer.json
+// wraps); <|endoftext|> is a special token and both BOS and EOS.
+std::unique_ptr<Tokenizer> loadGpt2VocabMerges(const std::filesystem::path& vocabJson,
+                                               const std::filesystem::path& mergesTxt);
 
 } // namespace rs
