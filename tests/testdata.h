@@ -14,6 +14,8 @@ inline std::filesystem::path fixturePath(const std::string& relative) {
     return std::filesystem::path(RANKSCOPE_TEST_FIXTURES) / relative;
 }
 
-inline std::filesystem::path stories260K() { return dataPath("models/stories260K"); }
+inline std::filesystem::path stories260K() {
+    return dataPath("models/stories260K");
+}
 
 } // namespace rs::test

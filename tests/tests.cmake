@@ -1,3 +1,13 @@
 # One tst_<unit> per unit of core/ and ui/.
 rankscope_add_test(tst_util SOURCES tst_util.cpp LIBS rankscope_util)
+rankscope_add_test(tst_model SOURCES tst_model.cpp LIBS rankscope_core)
+rankscope_add_test(tst_perplexity SOURCES tst_perplexity.cpp LIBS rankscope_core)
+rankscope_add_test(tst_cli SOURCES tst_cli.cpp LIBS Qt6::Core)
+target_compile_definitions(tst_cli PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
+add_dependencies(tst_cli rankscope-cli)
+rankscope_add_test(tst_io SOURCES tst_io.cpp LIBS rankscope_io)
+rankscope_add_test(tst_io_errors SOURCES tst_io_errors.cpp LIBS rankscope_io)
 rankscope_add_test(tst_tokenizer SOURCES tst_tokenizer.cpp tst_tokenizer_files.cpp LIBS rankscope_tokenizer nlohmann_json::nlohmann_json PkgConfig::SENTENCEPIECE)
+if(TARGET rankscope_ui)
+    rankscope_add_test(tst_mainwindow SOURCES tst_mainwindow.cpp LIBS rankscope_ui)
+endif()

@@ -3,7 +3,6 @@
 #include "util/text.h"
 
 #include <QTest>
-
 #include <filesystem>
 #include <fstream>
 
@@ -18,7 +17,8 @@ private slots:
 
 void TestUtil::utf8Validation() {
     QCOMPARE(rs::findInvalidUtf8("plain ascii"), std::string::npos);
-    QCOMPARE(rs::findInvalidUtf8("caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80"), std::string::npos);
+    QCOMPARE(rs::findInvalidUtf8("caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80"),
+             std::string::npos);
     QCOMPARE(rs::findInvalidUtf8("ab\xFF"), size_t(2));        // invalid lead byte
     QCOMPARE(rs::findInvalidUtf8("ab\xC3"), size_t(2));        // truncated sequence
     QCOMPARE(rs::findInvalidUtf8("\xC0\xAF"), size_t(0));      // overlong '/'
@@ -36,7 +36,8 @@ void TestUtil::readTextFileRejectsBadInput() {
         rs::readTextFile(empty);
         QFAIL("empty file accepted");
     } catch (const rs::Error& e) {
-        QVERIFY(std::string(e.what()).find("empty.txt: the text file is empty") != std::string::npos);
+        QVERIFY(std::string(e.what()).find("empty.txt: the text file is empty") !=
+                std::string::npos);
     }
     try {
         rs::readTextFile(latin1);

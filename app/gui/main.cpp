@@ -1,6 +1,7 @@
 // rankscope: the Qt workbench. Opens the model given on the command line, if any.
 #include "jobrunner.h"
 #include "mainwindow.h"
+#include "pipeline/session.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
         return kExitNoDisplay;
     }
 
+    rs::initializeRuntime();
     QApplication app(argc, argv);
     QCoreApplication::setOrganizationName(QStringLiteral("RankScope"));
     QCoreApplication::setApplicationName(QStringLiteral("RankScope"));

@@ -9,7 +9,7 @@ namespace rs {
 
 // llama3-style frequency-dependent RoPE scaling ("rope_type": "llama3"), or plain linear scaling.
 struct RopeScaling {
-    std::string type;  // "llama3" or "linear"
+    std::string type; // "llama3" or "linear"
     double factor = 1.0;
     double lowFreqFactor = 1.0;
     double highFreqFactor = 4.0;
@@ -32,7 +32,7 @@ struct ModelConfig {
     double ropeTheta = 10000.0;
     std::optional<RopeScaling> ropeScaling;
     bool tieWordEmbeddings = false;
-    bool attentionBias = false;  // q/k/v biases (qwen2 always has them)
+    bool attentionBias = false; // q/k/v biases (qwen2 always has them)
     bool mlpBias = false;
     std::optional<int32_t> bosTokenId;
     std::vector<int32_t> eosTokenIds;

@@ -17,7 +17,8 @@ public:
 // Raised when a job notices that it was cancelled; callers treat it as a clean stop, not a failure.
 class CancelledError : public Error {
 public:
-    CancelledError() : Error("cancelled") {}
+    CancelledError()
+        : Error("cancelled") {}
 };
 
 // Builds "<subject>: <problem>" and throws it as rs::Error.

@@ -12,7 +12,8 @@ namespace rs {
 // small units of work (a window, a layer, a block of columns) so a request is honoured quickly.
 class CancelToken {
 public:
-    CancelToken() : m_flag(std::make_shared<std::atomic<bool>>(false)) {}
+    CancelToken()
+        : m_flag(std::make_shared<std::atomic<bool>>(false)) {}
     void cancel() const { m_flag->store(true, std::memory_order_relaxed); }
     bool isCancelled() const { return m_flag->load(std::memory_order_relaxed); }
     // Throws rs::CancelledError when cancellation was requested.
@@ -23,10 +24,10 @@ private:
 };
 
 struct ProgressEvent {
-    std::string stage;   // e.g. "evaluate", "calibrate"
-    std::string detail;  // e.g. the layer name; may be empty
-    int64_t done = 0;    // units finished in this stage
-    int64_t total = 0;   // units in this stage (0 when unknown)
+    std::string stage;  // e.g. "evaluate", "calibrate"
+    std::string detail; // e.g. the layer name; may be empty
+    int64_t done = 0;   // units finished in this stage
+    int64_t total = 0;  // units in this stage (0 when unknown)
 };
 
 using ProgressFn = std::function<void(const ProgressEvent&)>;

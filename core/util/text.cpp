@@ -21,7 +21,8 @@ std::string readTextFile(const std::filesystem::path& path) {
     if (text.empty())
         fail(path.string(), "the text file is empty");
     if (size_t bad = findInvalidUtf8(text); bad != std::string::npos)
-        fail(path.string(), "not valid UTF-8 (first bad byte at offset " + std::to_string(bad) + ")");
+        fail(path.string(),
+             "not valid UTF-8 (first bad byte at offset " + std::to_string(bad) + ")");
     return text;
 }
 

@@ -1,0 +1,168 @@
+// info, generate, eval: the commands that open a model and run it as it is.
+#include "commands.h"
+#include "io/atomicfile.h"
+#include "pipeline/session.h"
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+namespace rs::cli {
+
+namespace {
+
+const OptionSpec kDtype{"--dtype", "TYPE", "weights dtype: float32 (default), bfloat16, float16"};
+const OptionSpec kDevice{"--device", "DEV", "cpu (default), cuda, cuda:N or auto"};
+const OptionSpec kTokenizer{"--tokenizer", "FILE",
+                            "tokenizer file, for a model file with none beside it"};
+
+OpenOptions openOptions(const ParsedArgs& args) {
+    OpenOptions options;
+    options.dtype = args.valueOr("--dtype", "float32");
+    if (options.dtype != "float32" && options.dtype != "bfloat16" && options.dtype != "float16")
+        throw UsageError("--dtype must be float32, bfloat16 or float16, got '" + options.dtype +
+                         "'");
+    options.device = args.valueOr("--device", "cpu");
+    options.tokenizer = args.valueOr("--tokenizer", "");
+    return options;
+}
+
+int runInfo(const ParsedArgs& args, const JobContext& job) {
+    const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
+    if (args.flag("--json")) {
+        const ModelSummary& s = session->summary();
+        nlohmann::json layers = nlohmann::json::array();
+        for (const LinearLayerInfo& l : s.linears)
+            layers.push_back({{"name", l.name},
+                              {"d_out", l.outFeatures},
+                              {"d_in", l.inFeatures},
+                              {"bias", l.hasBias},
+                              {"parameters", l.parameters}});
+        const nlohmann::json out = {{"source", s.source},
+                                    {"format", s.format},
+                                    {"architecture", s.config.modelType},
+                                    {"dtype", s.storedDtype},
+                                    {"hidden_size", s.config.hiddenSize},
+                                    {"intermediate_size", s.config.intermediateSize},
+                                    {"num_hidden_layers", s.config.numLayers},
+                                    {"num_attention_heads", s.config.numHeads},
+                                    {"num_key_value_heads", s.config.numKvHeads},
+                                    {"head_dim", s.config.headDim},
+                                    {"vocab_size", s.config.vocabSize},
+                                    {"max_position_embeddings", s.config.maxPositions},
+                                    {"parameters", s.totalParameters},
+                                    {"linear_parameters", s.linearParameters},
+                                    {"linear_layers", layers}};
+        std::cout << out.dump(2) << "\n";
+        return kExitOk;
+    }
+    std::cout << formatSummary(session->summary());
+    std::cout << "\ntokenizer     " << session->tokenizerDescription() << "\n";
+    return kExitOk;
+}
+
+int runGenerate(const ParsedArgs& args, const JobContext& job) {
+    GenerateRequest request;
+    request.prompt = args.valueOr("--prompt", "");
+    request.maxTokens = args.integer("--max-tokens").value_or(256);
+    if (request.maxTokens < 1)
+        throw UsageError("--max-tokens must be at least 1");
+    const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
+    std::cout << request.prompt;
+    generateText(
+        *session, request,
+        [](const std::string& piece) {
+            std::cout << piece;
+            std::cout.flush();
+        },
+        job.cancel);
+    std::cout << "\n";
+    return kExitOk;
+}
+
+int runEval(const ParsedArgs& args, const JobContext& job) {
+    const auto text = args.value("--text");
+    if (!text)
+        throw UsageError("'eval' needs --text FILE");
+    EvalOptions options;
+    if (const auto protocol = args.value("--protocol")) {
+        options.protocol = parseProtocol(*protocol);
+        if (!options.protocol)
+            throw UsageError("--protocol must be tinystories or wikitext, got '" + *protocol + "'");
+    }
+    options.seqLen = args.integer("--seq-len").value_or(0);
+    options.maxWindows = args.integer("--max-windows").value_or(0);
+    options.batchSize = args.integer("--batch").value_or(0);
+    if (options.seqLen < 0 || options.maxWindows < 0 || options.batchSize < 0)
+        throw UsageError("--seq-len, --max-windows and --batch must not be negative");
+
+    const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
+    const PerplexityResult r = evaluateTextFile(*session, *text, options, job);
+    std::cout << formatResult(r) << "\n";
+    if (const auto jsonPath = args.value("--json")) {
+        const nlohmann::json out = {{"model", args.positional(0)},
+                                    {"text", *text},
+                                    {"protocol", r.protocol},
+                                    {"perplexity", r.perplexity},
+                                    {"mean_nll", r.meanNll},
+                                    {"predicted_tokens", r.predictedTokens},
+                                    {"windows", r.windows},
+                                    {"seq_len", r.seqLen},
+                                    {"stream_tokens", r.streamTokens},
+                                    {"seconds", r.seconds},
+                                    {"dtype", session->computeDtype()},
+                                    {"device", session->deviceName()}};
+        writeFileAtomically(*jsonPath, out.dump(2) + "\n");
+    }
+    return kExitOk;
+}
+
+} // namespace
+
+std::vector<Command> modelCommands() {
+    return {
+        {{"info",
+          "MODEL [--json]",
+          "Print a model's architecture, dimensions, parameter count and every linear layer.\n"
+          "MODEL is a Hugging Face directory (config.json + safetensors) or a llama2.c .bin.",
+          {"MODEL"},
+          {{"--json", "", "print the summary as JSON"}, kDtype, kDevice, kTokenizer}},
+         runInfo},
+        {{"generate",
+          "MODEL [--tokenizer FILE] [--prompt TEXT] [--max-tokens N]",
+          "Greedy (temperature 0) generation with a KV cache, starting from BOS and the prompt.\n"
+          "Stops at BOS/EOS or after N new tokens.",
+          {"MODEL"},
+          {{"--prompt", "TEXT", "text to continue (default: none, start from BOS)"},
+           {"--max-tokens", "N", "new tokens to generate (default 256)"},
+           kTokenizer,
+           kDtype,
+           kDevice}},
+         runGenerate},
+        {{"eval",
+          "MODEL --text FILE [--protocol tinystories|wikitext] [--seq-len N] "
+          "[--max-windows N] [--json FILE]",
+          "Perplexity on a text file with a pinned protocol. tinystories: stories split on\n"
+          "<|endoftext|> lines, [BOS]+story concatenated, 512-token windows. wikitext: lines\n"
+          "joined with \"\\n\\n\", one BOS, non-overlapping seq_len windows. The default protocol\n"
+          "is tinystories when the text holds <|endoftext|> lines, else wikitext; seq_len\n"
+          "defaults to 512 (tinystories) or the model context capped at 2048 (wikitext).",
+          {"MODEL"},
+          {{"--text", "FILE", "the evaluation text (UTF-8)"},
+           {"--protocol", "NAME", "tinystories or wikitext (default: detected)"},
+           {"--seq-len", "N", "window length in tokens"},
+           {"--max-windows", "N", "evaluate at most N windows"},
+           {"--batch", "N", "windows per forward pass (default: from memory)"},
+           {"--json", "FILE", "also write the result as JSON"},
+           kTokenizer,
+           kDtype,
+           kDevice}},
+         runEval},
+    };
+}
+
+std::vector<Command> allCommands() {
+    return modelCommands();
+}
+
+} // namespace rs::cli

@@ -1,0 +1,31 @@
+#pragma once
+
+#include "args.h"
+#include "util/progress.h"
+
+#include <functional>
+#include <vector>
+
+namespace rs::cli {
+
+// Exit codes: distinct so that scripts can tell a mistake in the call from a failed job.
+enum ExitCode : int {
+    kExitOk = 0,
+    kExitFailure = 1,    // the work failed (bad file, bad data, numerical error)
+    kExitUsage = 2,      // the command line was wrong
+    kExitInternal = 3,   // an unexpected internal error
+    kExitCancelled = 130 // interrupted (Ctrl-C)
+};
+
+struct Command {
+    CommandSpec spec;
+    std::function<int(const ParsedArgs&, const JobContext&)> run;
+};
+
+// Every command of rankscope-cli, in the order `--help` lists them.
+std::vector<Command> allCommands();
+
+// Per-area command lists, each defined in its own cmd_*.cpp.
+std::vector<Command> modelCommands();
+
+} // namespace rs::cli

@@ -1,0 +1,97 @@
+// rankscope-cli: the headless front end. Every command drives the same pipeline API as the GUI.
+#include "commands.h"
+#include "pipeline/session.h"
+#include "progress_printer.h"
+#include "util/error.h"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+
+namespace {
+
+rs::CancelToken g_cancel;
+
+extern "C" void onInterrupt(int) {
+    // The first Ctrl-C asks the job to stop cleanly; a second one terminates at once.
+    g_cancel.cancel();
+    std::signal(SIGINT, SIG_DFL);
+}
+
+void printOverview(const std::vector<rs::cli::Command>& commands) {
+    std::cout
+        << "usage: rankscope-cli COMMAND [ARGS] (rankscope-cli COMMAND --help for details)\n\n"
+           "RankScope " RANKSCOPE_VERSION
+           ": compress LLM linear layers and compensate them with low-rank paths.\n\n"
+           "commands:\n";
+    for (const auto& c : commands)
+        std::cout << "  " << c.spec.name
+                  << std::string(12 - std::min<size_t>(11, c.spec.name.size()), ' ')
+                  << c.spec.description.substr(0, c.spec.description.find('\n')) << "\n";
+    std::cout << "\nexit codes: 0 success, 1 failure, 2 usage error, 3 internal error, "
+                 "130 cancelled\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    using namespace rs::cli;
+    const std::vector<Command> commands = allCommands();
+    if (argc < 2) {
+        printOverview(commands);
+        return kExitUsage;
+    }
+    const std::string name = argv[1];
+    if (name == "--help" || name == "-h" || name == "help") {
+        printOverview(commands);
+        return kExitOk;
+    }
+    if (name == "--version") {
+        std::cout << "rankscope-cli " RANKSCOPE_VERSION "\n";
+        return kExitOk;
+    }
+    const auto command = std::find_if(commands.begin(), commands.end(),
+                                      [&](const Command& c) { return c.spec.name == name; });
+    if (command == commands.end()) {
+        std::cerr << "rankscope-cli: unknown command '" << name
+                  << "' (rankscope-cli --help lists them)\n";
+        return kExitUsage;
+    }
+
+    rs::initializeRuntime();
+    std::signal(SIGINT, onInterrupt);
+    ProgressPrinter printer;
+    rs::JobContext job;
+    job.cancel = g_cancel;
+    job.progress = [&printer](const rs::ProgressEvent& e) { printer(e); };
+    try {
+        const ParsedArgs args(command->spec, std::vector<std::string>(argv + 2, argv + argc));
+        if (args.helpRequested()) {
+            std::cout << formatHelp(command->spec);
+            return kExitOk;
+        }
+        const int code = command->run(args, job);
+        printer.finish();
+        return code;
+    } catch (const UsageError& e) {
+        printer.finish();
+        std::cerr << "rankscope-cli " << name << ": " << e.what() << "\n"
+                  << "usage: rankscope-cli " << name << " " << command->spec.synopsis << "\n";
+        return kExitUsage;
+    } catch (const rs::CancelledError&) {
+        printer.finish();
+        std::cerr << "rankscope-cli " << name << ": cancelled\n";
+        return kExitCancelled;
+    } catch (const rs::Error& e) {
+        printer.finish();
+        std::cerr << "rankscope-cli " << name << ": error: " << e.what() << "\n";
+        return kExitFailure;
+    } catch (const std::exception& e) {
+        printer.finish();
+        std::cerr << "rankscope-cli " << name << ": internal error: " << e.what() << "\n";
+        return kExitInternal;
+    }
+}

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+// Small helpers shared by the benchmark executables: wall-clock timing and peak memory.
+namespace rs::bench {
+
+inline double secondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Peak resident set size of this process so far, in MiB (VmHWM from /proc/self/status).
+inline double peakRssMiB() {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    while (status >> key) {
+        if (key == "VmHWM:") {
+            double kib = 0;
+            status >> kib;
+            return kib / 1024.0;
+        }
+        status.ignore(1 << 16, '\n');
+    }
+    return 0.0;
+}
+
+inline std::string sharedData(const std::string& relative) {
+    return std::string(RANKSCOPE_SHARED_DATA) + "/" + relative;
+}
+
+} // namespace rs::bench

@@ -1,0 +1,204 @@
+#include "eval/perplexity.h"
+
+#include "model/llama.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <ATen/ATen.h>
+#include <algorithm>
+#include <c10/core/InferenceMode.h>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace rs {
+
+namespace {
+
+constexpr std::string_view kStorySeparator = "<|endoftext|>";
+constexpr int64_t kTinyStoriesSeqLen = 512;
+constexpr int64_t kMaxDefaultSeqLen = 2048;
+constexpr int64_t kLogitsBudgetBytes = 256LL << 20; // logits of one batch stay under this
+constexpr int64_t kMaxBatch = 16;
+
+std::string_view trim(std::string_view s) {
+    const auto isSpace = [](char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    };
+    while (!s.empty() && isSpace(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && isSpace(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+// Splits into lines, each keeping its terminating '\n' (the last one may lack it).
+std::vector<std::string_view> linesOf(std::string_view text) {
+    std::vector<std::string_view> lines;
+    size_t begin = 0;
+    while (begin < text.size()) {
+        const size_t end = text.find('\n', begin);
+        const size_t stop = end == std::string_view::npos ? text.size() : end + 1;
+        lines.push_back(text.substr(begin, stop - begin));
+        begin = stop;
+    }
+    return lines;
+}
+
+int32_t requireBos(const Tokenizer& tokenizer, Protocol protocol) {
+    const auto bos = tokenizer.bosId();
+    if (!bos)
+        fail(tokenizer.describe(), std::string("has no BOS token, which the ") +
+                                       protocolName(protocol) + " protocol needs");
+    return *bos;
+}
+
+} // namespace
+
+const char* protocolName(Protocol protocol) {
+    return protocol == Protocol::TinyStories ? "tinystories" : "wikitext";
+}
+
+std::optional<Protocol> parseProtocol(std::string_view name) {
+    if (name == "tinystories")
+        return Protocol::TinyStories;
+    if (name == "wikitext")
+        return Protocol::WikiText;
+    return std::nullopt;
+}
+
+Protocol detectProtocol(std::string_view text) {
+    for (std::string_view line : linesOf(text))
+        if (trim(line) == kStorySeparator)
+            return Protocol::TinyStories;
+    return Protocol::WikiText;
+}
+
+TokenStream buildTokenStream(std::string_view text, Protocol protocol, const Tokenizer& tokenizer) {
+    TokenStream stream;
+    stream.protocol = protocol;
+    const int32_t bos = requireBos(tokenizer, protocol);
+    if (protocol == Protocol::TinyStories) {
+        std::string story;
+        const auto flush = [&] {
+            const std::string_view body = trim(story);
+            if (!body.empty()) {
+                stream.tokens.push_back(bos);
+                const std::vector<int32_t> ids = tokenizer.encode(body);
+                stream.tokens.insert(stream.tokens.end(), ids.begin(), ids.end());
+                ++stream.documents;
+            }
+            story.clear();
+        };
+        for (std::string_view line : linesOf(text)) {
+            if (trim(line) == kStorySeparator)
+                flush();
+            else
+                story.append(line);
+        }
+        flush();
+    } else {
+        std::string joined;
+        joined.reserve(text.size() * 2);
+        for (std::string_view line : linesOf(text)) {
+            if (stream.documents > 0)
+                joined.append("\n\n");
+            joined.append(line);
+            ++stream.documents;
+        }
+        stream.tokens.push_back(bos);
+        const std::vector<int32_t> ids = tokenizer.encode(joined);
+        stream.tokens.insert(stream.tokens.end(), ids.begin(), ids.end());
+    }
+    if (stream.documents == 0 || stream.tokens.size() < 2)
+        fail("evaluation text", "holds no text to evaluate");
+    return stream;
+}
+
+PerplexityResult evaluatePerplexity(const LlamaModel& model, const TokenStream& stream,
+                                    const EvalOptions& options, const JobContext& job) {
+    c10::InferenceMode inference;
+    const ModelConfig& config = model.config();
+    const bool stories = stream.protocol == Protocol::TinyStories;
+    int64_t seqLen = options.seqLen;
+    if (seqLen <= 0)
+        seqLen = stories ? std::min(kTinyStoriesSeqLen, config.maxPositions)
+                         : std::min(config.maxPositions, kMaxDefaultSeqLen);
+    if (seqLen < 2)
+        fail("seq_len", "must be at least 2 (got " + std::to_string(seqLen) + ")");
+    if (seqLen > config.maxPositions)
+        fail("seq_len", std::to_string(seqLen) + " exceeds the model context of " +
+                            std::to_string(config.maxPositions));
+
+    const auto n = static_cast<int64_t>(stream.tokens.size());
+    // Stories predict the token after each window position, so the last window needs one extra
+    // token; WikiText windows predict inside themselves.
+    int64_t windows = stories ? (n - 1) / seqLen : n / seqLen;
+    if (options.maxWindows > 0)
+        windows = std::min(windows, options.maxWindows);
+    if (windows <= 0)
+        fail(stream.source.empty() ? "evaluation text" : stream.source,
+             "too short for one window of " + std::to_string(seqLen) + " tokens (" +
+                 std::to_string(n) + " tokens)");
+
+    int64_t batch = options.batchSize;
+    if (batch <= 0)
+        batch =
+            std::clamp<int64_t>(kLogitsBudgetBytes / (seqLen * config.vocabSize * 4), 1, kMaxBatch);
+
+    const at::Tensor all =
+        at::tensor(std::vector<int64_t>(stream.tokens.begin(), stream.tokens.end()), at::kLong);
+    const auto started = std::chrono::steady_clock::now();
+    double nllSum = 0.0;
+    int64_t predicted = 0;
+    job.report("evaluate", 0, windows);
+    for (int64_t first = 0; first < windows; first += batch) {
+        job.cancel.throwIfCancelled();
+        const int64_t count = std::min(batch, windows - first);
+        at::Tensor inputs, targets;
+        if (stories) {
+            const at::Tensor span = all.narrow(0, first * seqLen, count * seqLen + 1);
+            inputs = span.narrow(0, 0, count * seqLen).view({count, seqLen});
+            targets = span.narrow(0, 1, count * seqLen).view({count, seqLen});
+        } else {
+            const at::Tensor span =
+                all.narrow(0, first * seqLen, count * seqLen).view({count, seqLen});
+            inputs = span.narrow(1, 0, seqLen - 1);
+            targets = span.narrow(1, 1, seqLen - 1);
+        }
+        const at::Tensor logits = model.forward(inputs.contiguous());
+        const at::Tensor logProbs = at::log_softmax(logits, -1);
+        const at::Tensor picked =
+            logProbs.gather(-1, targets.to(logProbs.device()).unsqueeze(-1)).squeeze(-1);
+        nllSum -= picked.to(at::kDouble).sum().item<double>();
+        predicted += targets.numel();
+        job.report("evaluate", first + count, windows);
+    }
+    if (!std::isfinite(nllSum))
+        fail("evaluation", "the model produced non-finite log-probabilities (NaN or Inf weights?)");
+
+    PerplexityResult result;
+    result.protocol = protocolName(stream.protocol);
+    result.meanNll = nllSum / static_cast<double>(predicted);
+    result.perplexity = std::exp(result.meanNll);
+    result.predictedTokens = predicted;
+    result.windows = windows;
+    result.seqLen = seqLen;
+    result.streamTokens = n;
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+}
+
+std::string formatResult(const PerplexityResult& r) {
+    char buffer[256];
+    std::snprintf(buffer, sizeof buffer,
+                  "perplexity %.4f (%s, seq_len %lld, %lld windows, %s predicted tokens, %.2f s)",
+                  r.perplexity, r.protocol.c_str(), static_cast<long long>(r.seqLen),
+                  static_cast<long long>(r.windows), formatCount(r.predictedTokens).c_str(),
+                  r.seconds);
+    return buffer;
+}
+
+} // namespace rs

@@ -1,0 +1,378 @@
+#include "model/llama.h"
+
+#include "io/checkpoint.h"
+#include "model/rope.h"
+#include "util/error.h"
+
+#include <ATen/ATen.h>
+#include <algorithm>
+#include <c10/core/InferenceMode.h>
+#include <cmath>
+#include <limits>
+
+namespace rs {
+
+namespace {
+
+at::ScalarType scalarTypeOf(const std::string& dtype) {
+    if (dtype == "float32")
+        return at::kFloat;
+    if (dtype == "bfloat16")
+        return at::kBFloat16;
+    if (dtype == "float16")
+        return at::kHalf;
+    fail("dtype", "unsupported model dtype '" + dtype + "' (use float32, bfloat16 or float16)");
+}
+
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+    // Normalise in float32 whatever the compute dtype, as the reference implementation does.
+    const at::Tensor xf = x.to(at::kFloat);
+    const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean({-1}, true) + eps);
+    return weight * normed.to(x.scalar_type());
+}
+
+// Score matrices of one attention chunk stay below this (glibc serves smaller blocks from its
+// heap; larger ones are mapped and faulted in afresh on every allocation).
+constexpr int64_t kAttentionChunkBytes = 16LL << 20;
+
+at::Tensor rotateHalf(const at::Tensor& x) {
+    const int64_t half = x.size(-1) / 2;
+    return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+} // namespace
+
+const char* linearSuffix(LinearKind kind) {
+    switch (kind) {
+    case LinearKind::Q:
+        return "self_attn.q_proj";
+    case LinearKind::K:
+        return "self_attn.k_proj";
+    case LinearKind::V:
+        return "self_attn.v_proj";
+    case LinearKind::O:
+        return "self_attn.o_proj";
+    case LinearKind::Gate:
+        return "mlp.gate_proj";
+    case LinearKind::Up:
+        return "mlp.up_proj";
+    case LinearKind::Down:
+        return "mlp.down_proj";
+    }
+    return "?";
+}
+
+std::string linearName(int64_t layer, LinearKind kind) {
+    return "model.layers." + std::to_string(layer) + "." + linearSuffix(kind);
+}
+
+InputSite inputSiteOf(LinearKind kind) {
+    switch (kind) {
+    case LinearKind::Q:
+    case LinearKind::K:
+    case LinearKind::V:
+        return InputSite::Attention;
+    case LinearKind::O:
+        return InputSite::AttentionOutput;
+    case LinearKind::Gate:
+    case LinearKind::Up:
+        return InputSite::Mlp;
+    case LinearKind::Down:
+        return InputSite::MlpDown;
+    }
+    return InputSite::Attention;
+}
+
+const char* inputSiteName(InputSite site) {
+    switch (site) {
+    case InputSite::Attention:
+        return "attention input (q/k/v)";
+    case InputSite::AttentionOutput:
+        return "attention output (o)";
+    case InputSite::Mlp:
+        return "MLP input (gate/up)";
+    case InputSite::MlpDown:
+        return "MLP hidden (down)";
+    }
+    return "?";
+}
+
+at::Tensor Linear::forward(const at::Tensor& x) const {
+    at::Tensor y = bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
+    if (loraA.defined())
+        y.add_(at::linear(at::linear(x, loraA), loraB));
+    return y;
+}
+
+int64_t Linear::outFeatures() const {
+    return weight.size(0);
+}
+int64_t Linear::inFeatures() const {
+    return weight.size(1);
+}
+
+struct LlamaModel::Impl {
+    ModelConfig config;
+    c10::Device device = c10::Device(c10::kCPU);
+    at::ScalarType computeType = at::kFloat;
+    at::Tensor embedding; // [vocab, hidden]
+    at::Tensor lmHead;    // [vocab, hidden]; shares storage with embedding when tied
+    at::Tensor finalNorm;
+    std::vector<DecoderLayer> layers;
+    at::Tensor ropeCos; // [max_positions, head_dim], float32
+    at::Tensor ropeSin;
+    LinearInputHook hook;
+
+    // maskBias: [group * time, span] additive causal mask (0 or -inf), undefined for one token.
+    at::Tensor attention(int64_t index, const at::Tensor& x, KvCache* cache, int64_t start,
+                         const at::Tensor& maskBias) const;
+    at::Tensor causalMaskBias(int64_t start, int64_t time) const;
+    at::Tensor mlp(int64_t index, const at::Tensor& x) const;
+    void observe(int64_t index, InputSite site, const at::Tensor& x) const {
+        if (hook)
+            hook(index, site, x.reshape({-1, x.size(-1)}));
+    }
+};
+
+at::Tensor LlamaModel::Impl::attention(int64_t index, const at::Tensor& x, KvCache* cache,
+                                       int64_t start, const at::Tensor& maskBias) const {
+    const DecoderLayer& layer = layers[static_cast<size_t>(index)];
+    const int64_t batch = x.size(0), time = x.size(1);
+    const int64_t heads = config.numHeads, kvHeads = config.numKvHeads, dim = config.headDim;
+    const int64_t group = heads / kvHeads;
+
+    observe(index, InputSite::Attention, x);
+    at::Tensor q = layer.linear(LinearKind::Q).forward(x).view({batch, time, heads, dim});
+    at::Tensor k = layer.linear(LinearKind::K).forward(x).view({batch, time, kvHeads, dim});
+    at::Tensor v = layer.linear(LinearKind::V).forward(x).view({batch, time, kvHeads, dim});
+    q = q.transpose(1, 2);
+    k = k.transpose(1, 2);
+    v = v.transpose(1, 2);
+
+    const at::Tensor cos = ropeCos.narrow(0, start, time).to(computeType);
+    const at::Tensor sin = ropeSin.narrow(0, start, time).to(computeType);
+    q = q * cos + rotateHalf(q) * sin;
+    k = k * cos + rotateHalf(k) * sin;
+
+    if (cache) {
+        const size_t i = static_cast<size_t>(index);
+        cache->keys[i].narrow(2, start, time).copy_(k);
+        cache->values[i].narrow(2, start, time).copy_(v);
+        k = cache->keys[i].narrow(2, 0, start + time);
+        v = cache->values[i].narrow(2, 0, start + time);
+    }
+    const int64_t span = k.size(2);
+
+    // Grouped-query attention without materialising repeated keys: the `group` query heads that
+    // share one key/value head are stacked along the time axis of one batched matmul. The
+    // (batch x kv-head) rows are processed in chunks so that a chunk's score matrix stays small
+    // enough to be reused by the allocator instead of being page-faulted in afresh every layer.
+    const int64_t rows = batch * kvHeads, queries = group * time;
+    const at::Tensor qr = q.reshape({rows, queries, dim});
+    const at::Tensor kt = k.reshape({rows, span, dim}).transpose(1, 2);
+    const at::Tensor vr = v.reshape({rows, span, dim});
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+    const int64_t chunk = std::max<int64_t>(1, kAttentionChunkBytes / (queries * span * 4));
+    at::Tensor out = at::empty({rows, queries, dim}, qr.options());
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        const int64_t n = std::min(chunk, rows - r0);
+        const at::Tensor scores =
+            maskBias.defined() ? at::baddbmm(maskBias.expand({n, queries, span}),
+                                             qr.narrow(0, r0, n), kt.narrow(0, r0, n), 1.0, scale)
+                               : at::bmm(qr.narrow(0, r0, n), kt.narrow(0, r0, n)).mul_(scale);
+        const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(computeType);
+        at::Tensor target = out.narrow(0, r0, n);
+        at::bmm_out(target, probs, vr.narrow(0, r0, n));
+    }
+    out = out.view({batch, heads, time, dim}).transpose(1, 2).reshape({batch, time, heads * dim});
+
+    observe(index, InputSite::AttentionOutput, out);
+    return layer.linear(LinearKind::O).forward(out);
+}
+
+at::Tensor LlamaModel::Impl::causalMaskBias(int64_t start, int64_t time) const {
+    if (time == 1)
+        return {}; // a single new token may attend to every cached position
+    const int64_t span = start + time;
+    const at::Tensor queryPos = at::arange(start, span, at::kLong).unsqueeze(1);
+    const at::Tensor keyPos = at::arange(0, span, at::kLong).unsqueeze(0);
+    at::Tensor bias = at::zeros({time, span}, at::kFloat)
+                          .masked_fill_(keyPos > queryPos, -std::numeric_limits<float>::infinity());
+    // One row block per query head of a key/value group, matching the stacked query layout.
+    const int64_t group = config.numHeads / config.numKvHeads;
+    return bias.repeat({group, 1}).to(device, computeType);
+}
+
+at::Tensor LlamaModel::Impl::mlp(int64_t index, const at::Tensor& x) const {
+    const DecoderLayer& layer = layers[static_cast<size_t>(index)];
+    observe(index, InputSite::Mlp, x);
+    const at::Tensor gate = layer.linear(LinearKind::Gate).forward(x);
+    const at::Tensor up = layer.linear(LinearKind::Up).forward(x);
+    const at::Tensor hidden = at::silu(gate).mul_(up);
+    observe(index, InputSite::MlpDown, hidden);
+    return layer.linear(LinearKind::Down).forward(hidden);
+}
+
+LlamaModel::LlamaModel(const Checkpoint& checkpoint, const ModelOptions& options)
+    : m_impl(std::make_unique<Impl>()) {
+    Impl& m = *m_impl;
+    m.config = checkpoint.config;
+    m.config.validate(checkpoint.source.string());
+    m.device = options.device;
+    const at::ScalarType storage = scalarTypeOf(options.dtype);
+    m.computeType = (storage == at::kHalf && m.device.is_cpu()) ? at::kFloat : storage;
+
+    const auto place = [&](const std::string& name) {
+        return checkpoint.require(name).to(m.device, m.computeType).contiguous();
+    };
+    m.embedding = place("model.embed_tokens.weight");
+    m.finalNorm = place("model.norm.weight");
+    m.lmHead = m.config.tieWordEmbeddings ? m.embedding : place("lm_head.weight");
+
+    m.layers.resize(static_cast<size_t>(m.config.numLayers));
+    for (int64_t i = 0; i < m.config.numLayers; ++i) {
+        DecoderLayer& layer = m.layers[static_cast<size_t>(i)];
+        const std::string prefix = "model.layers." + std::to_string(i) + ".";
+        layer.inputNorm = place(prefix + "input_layernorm.weight");
+        layer.postAttentionNorm = place(prefix + "post_attention_layernorm.weight");
+        for (LinearKind kind : kAllLinearKinds) {
+            Linear& linear = layer.linear(kind);
+            const std::string name = linearName(i, kind);
+            linear.weight = place(name + ".weight");
+            if (checkpoint.find(name + ".bias"))
+                linear.bias = place(name + ".bias");
+        }
+    }
+
+    const RopeTables rope = buildRopeTables(m.config);
+    m.ropeCos = rope.cos.to(m.device);
+    m.ropeSin = rope.sin.to(m.device);
+}
+
+LlamaModel::~LlamaModel() = default;
+LlamaModel::LlamaModel(LlamaModel&&) noexcept = default;
+LlamaModel& LlamaModel::operator=(LlamaModel&&) noexcept = default;
+
+const ModelConfig& LlamaModel::config() const {
+    return m_impl->config;
+}
+c10::Device LlamaModel::device() const {
+    return m_impl->device;
+}
+
+std::string LlamaModel::computeDtype() const {
+    switch (m_impl->computeType) {
+    case at::kBFloat16:
+        return "bfloat16";
+    case at::kHalf:
+        return "float16";
+    default:
+        return "float32";
+    }
+}
+
+int64_t LlamaModel::numLayers() const {
+    return static_cast<int64_t>(m_impl->layers.size());
+}
+DecoderLayer& LlamaModel::layer(int64_t index) {
+    return m_impl->layers.at(static_cast<size_t>(index));
+}
+const DecoderLayer& LlamaModel::layer(int64_t index) const {
+    return m_impl->layers.at(static_cast<size_t>(index));
+}
+
+void LlamaModel::setLinearInputHook(LinearInputHook hook) {
+    m_impl->hook = std::move(hook);
+}
+
+KvCache LlamaModel::makeCache(int64_t batch, int64_t capacity) const {
+    const Impl& m = *m_impl;
+    KvCache cache;
+    cache.capacity = capacity;
+    const auto options = at::TensorOptions().dtype(m.computeType).device(m.device);
+    for (int64_t i = 0; i < m.config.numLayers; ++i) {
+        cache.keys.push_back(
+            at::zeros({batch, m.config.numKvHeads, capacity, m.config.headDim}, options));
+        cache.values.push_back(
+            at::zeros({batch, m.config.numKvHeads, capacity, m.config.headDim}, options));
+    }
+    return cache;
+}
+
+at::Tensor LlamaModel::hiddenStates(const at::Tensor& tokens, KvCache* cache) const {
+    c10::InferenceMode inference;
+    const Impl& m = *m_impl;
+    if (tokens.dim() != 2)
+        fail("forward", "tokens must be a [batch, time] tensor");
+    const int64_t start = cache ? cache->length : 0;
+    const int64_t time = tokens.size(1);
+    const int64_t limit = cache ? cache->capacity : m.config.maxPositions;
+    if (start + time > std::min(limit, m.ropeCos.size(0)))
+        fail("forward", "sequence of " + std::to_string(start + time) +
+                            " positions exceeds the model context of " +
+                            std::to_string(std::min(limit, m.ropeCos.size(0))));
+
+    const at::Tensor ids = tokens.to(m.device, at::kLong);
+    if (ids.numel() > 0 &&
+        (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= m.config.vocabSize))
+        fail("forward",
+             "token id out of range for a vocabulary of " + std::to_string(m.config.vocabSize));
+
+    const at::Tensor maskBias = m.causalMaskBias(start, time);
+    at::Tensor h = at::embedding(m.embedding, ids);
+    for (int64_t i = 0; i < m.config.numLayers; ++i) {
+        const DecoderLayer& layer = m.layers[static_cast<size_t>(i)];
+        const at::Tensor normed = rmsNorm(h, layer.inputNorm, m.config.rmsNormEps);
+        h = h + m.attention(i, normed, cache, start, maskBias);
+        h = h + m.mlp(i, rmsNorm(h, layer.postAttentionNorm, m.config.rmsNormEps));
+    }
+    if (cache)
+        cache->length = start + time;
+    return rmsNorm(h, m.finalNorm, m.config.rmsNormEps);
+}
+
+at::Tensor LlamaModel::logitsFrom(const at::Tensor& hidden) const {
+    c10::InferenceMode inference;
+    return at::linear(hidden, m_impl->lmHead).to(at::kFloat);
+}
+
+at::Tensor LlamaModel::forward(const at::Tensor& tokens, KvCache* cache) const {
+    return logitsFrom(hiddenStates(tokens, cache));
+}
+
+std::vector<int32_t> LlamaModel::generateGreedy(const std::vector<int32_t>& prompt,
+                                                int64_t maxNewTokens,
+                                                const std::vector<int32_t>& stopTokens,
+                                                const std::function<void(int32_t)>& onToken,
+                                                const CancelToken& cancel) const {
+    c10::InferenceMode inference;
+    if (prompt.empty())
+        fail("generate", "the prompt must hold at least one token (e.g. BOS)");
+    const int64_t promptLength = static_cast<int64_t>(prompt.size());
+    const int64_t capacity =
+        std::min(m_impl->config.maxPositions, promptLength + std::max<int64_t>(maxNewTokens, 0));
+    if (promptLength > capacity)
+        fail("generate", "the prompt (" + std::to_string(promptLength) +
+                             " tokens) is longer than the model context");
+
+    KvCache cache = makeCache(1, capacity);
+    std::vector<int64_t> ids(prompt.begin(), prompt.end());
+    at::Tensor input = at::tensor(ids, at::kLong).unsqueeze(0);
+    std::vector<int32_t> produced;
+    while (static_cast<int64_t>(produced.size()) < maxNewTokens) {
+        cancel.throwIfCancelled();
+        const at::Tensor logits = forward(input, &cache);
+        const auto next = static_cast<int32_t>(logits[0][-1].argmax().item<int64_t>());
+        if (std::find(stopTokens.begin(), stopTokens.end(), next) != stopTokens.end())
+            break;
+        produced.push_back(next);
+        if (onToken)
+            onToken(next);
+        if (cache.length >= cache.capacity)
+            break;
+        input = at::full({1, 1}, static_cast<int64_t>(next), at::kLong);
+    }
+    return produced;
+}
+
+} // namespace rs

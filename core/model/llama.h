@@ -1,0 +1,121 @@
+#pragma once
+
+#include "model/config.h"
+#include "util/progress.h"
+
+#include <ATen/core/Tensor.h>
+#include <array>
+#include <c10/core/Device.h>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rs {
+
+struct Checkpoint;
+
+// The seven linear layers of a decoder block, in checkpoint order.
+enum class LinearKind { Q, K, V, O, Gate, Up, Down };
+inline constexpr std::array<LinearKind, 7> kAllLinearKinds = {
+    LinearKind::Q,    LinearKind::K,  LinearKind::V,   LinearKind::O,
+    LinearKind::Gate, LinearKind::Up, LinearKind::Down};
+
+// "self_attn.q_proj", "mlp.down_proj", ...
+const char* linearSuffix(LinearKind kind);
+// "model.layers.3.self_attn.q_proj"
+std::string linearName(int64_t layer, LinearKind kind);
+
+// The distinct inputs that linear layers read. q/k/v read the same normalised hidden state and
+// gate/up read the same one, so calibration statistics are gathered once per site.
+enum class InputSite { Attention, AttentionOutput, Mlp, MlpDown };
+InputSite inputSiteOf(LinearKind kind);
+const char* inputSiteName(InputSite site);
+
+// Called with the input of every linear site as a [tokens, d_in] matrix, before the layer runs.
+using LinearInputHook = std::function<void(int64_t layer, InputSite site, const at::Tensor& x)>;
+
+// One linear layer: y = W x (+ b) (+ B (A x)). The optional low-rank path holds compensation
+// factors; it is applied as two thin matmuls, never merged into W behind the caller's back.
+struct Linear {
+    at::Tensor weight; // [d_out, d_in]
+    at::Tensor bias;   // [d_out] or undefined
+    at::Tensor loraA;  // [r, d_in] or undefined
+    at::Tensor loraB;  // [d_out, r] or undefined
+
+    at::Tensor forward(const at::Tensor& x) const;
+    int64_t outFeatures() const;
+    int64_t inFeatures() const;
+};
+
+struct DecoderLayer {
+    at::Tensor inputNorm;
+    at::Tensor postAttentionNorm;
+    std::array<Linear, 7> linears; // indexed by LinearKind
+
+    Linear& linear(LinearKind kind) { return linears[static_cast<size_t>(kind)]; }
+    const Linear& linear(LinearKind kind) const { return linears[static_cast<size_t>(kind)]; }
+};
+
+// Keys and values of past positions for incremental decoding, one pair per decoder layer,
+// preallocated for `capacity` positions.
+struct KvCache {
+    std::vector<at::Tensor> keys;   // [batch, kv_heads, capacity, head_dim]
+    std::vector<at::Tensor> values; // same
+    int64_t length = 0;             // positions filled
+    int64_t capacity = 0;
+};
+
+struct ModelOptions {
+    c10::Device device = c10::Device(c10::kCPU);
+    std::string dtype = "float32"; // "float32", "bfloat16", "float16"
+};
+
+// The LLaMA-family decoder (LLaMA 1/2/3, Mistral, Qwen2, SmolLM, llama2.c): RMSNorm, RoPE
+// (rotate-half convention, optional llama3 scaling), grouped-query attention, SwiGLU MLP,
+// optional q/k/v biases and tied embeddings. Inference only: every call runs without autograd.
+class LlamaModel {
+public:
+    LlamaModel(const Checkpoint& checkpoint, const ModelOptions& options = {});
+    ~LlamaModel();
+    LlamaModel(LlamaModel&&) noexcept;
+    LlamaModel& operator=(LlamaModel&&) noexcept;
+
+    const ModelConfig& config() const;
+    c10::Device device() const;
+    // The dtype the matmuls run in (float16 weights compute in float32 on CPU, which lacks
+    // half-precision matmul kernels).
+    std::string computeDtype() const;
+
+    // tokens: [batch, time] int64 on any device. Returns float32 logits [batch, time, vocab].
+    // With a cache, the tokens continue at position cache->length and the cache is extended.
+    at::Tensor forward(const at::Tensor& tokens, KvCache* cache = nullptr) const;
+
+    // Hidden states after the final norm, [batch, time, hidden] (for losses that avoid the
+    // full-vocabulary logits tensor).
+    at::Tensor hiddenStates(const at::Tensor& tokens, KvCache* cache = nullptr) const;
+    at::Tensor logitsFrom(const at::Tensor& hidden) const;
+
+    KvCache makeCache(int64_t batch, int64_t capacity) const;
+
+    // Greedy decoding from `prompt` (which must be non-empty, e.g. just BOS). Stops after
+    // maxNewTokens, at the context limit, or when a token in stopTokens is produced (the stop
+    // token is not returned). onToken sees each new token as it is produced.
+    std::vector<int32_t> generateGreedy(const std::vector<int32_t>& prompt, int64_t maxNewTokens,
+                                        const std::vector<int32_t>& stopTokens,
+                                        const std::function<void(int32_t)>& onToken = {},
+                                        const CancelToken& cancel = {}) const;
+
+    // Observer of every linear input; an empty hook costs nothing.
+    void setLinearInputHook(LinearInputHook hook);
+
+    int64_t numLayers() const;
+    DecoderLayer& layer(int64_t index);
+    const DecoderLayer& layer(int64_t index) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace rs

@@ -1,0 +1,102 @@
+#include "model/summary.h"
+
+#include "io/checkpoint.h"
+#include "model/llama.h"
+#include "util/text.h"
+
+#include <ATen/ATen.h>
+#include <cstdio>
+#include <sstream>
+
+namespace rs {
+
+namespace {
+
+// The names users write on the command line and in config.json ("float32"), not ATen's ("Float").
+std::string floatDtypeName(at::ScalarType type) {
+    switch (type) {
+    case at::kFloat:
+        return "float32";
+    case at::kBFloat16:
+        return "bfloat16";
+    case at::kHalf:
+        return "float16";
+    case at::kDouble:
+        return "float64";
+    default:
+        return std::string(c10::toString(type));
+    }
+}
+
+} // namespace
+
+ModelSummary summarize(const Checkpoint& checkpoint) {
+    ModelSummary s;
+    s.source = checkpoint.source.string();
+    s.format = checkpoint.format;
+    s.config = checkpoint.config;
+    s.architecture = checkpoint.config.modelType + " (LLaMA family)";
+    for (const NamedTensor& t : checkpoint.tensors) {
+        s.totalParameters += t.tensor.numel();
+        if (t.tensor.is_floating_point())
+            s.storedDtype = floatDtypeName(t.tensor.scalar_type());
+    }
+    if (const at::Tensor* embed = checkpoint.find("model.embed_tokens.weight"))
+        s.embeddingParameters += embed->numel();
+    if (const at::Tensor* head = checkpoint.find("lm_head.weight"))
+        s.embeddingParameters += head->numel();
+
+    for (int64_t block = 0; block < checkpoint.config.numLayers; ++block) {
+        for (LinearKind kind : kAllLinearKinds) {
+            LinearLayerInfo info;
+            info.name = linearName(block, kind);
+            info.block = block;
+            const std::string suffix = linearSuffix(kind);
+            info.kind = suffix.substr(suffix.find('.') + 1);
+            const at::Tensor& weight = checkpoint.require(info.name + ".weight");
+            info.outFeatures = weight.size(0);
+            info.inFeatures = weight.size(1);
+            info.parameters = weight.numel();
+            if (const at::Tensor* bias = checkpoint.find(info.name + ".bias")) {
+                info.hasBias = true;
+                info.parameters += bias->numel();
+            }
+            s.linearParameters += info.parameters;
+            s.linears.push_back(std::move(info));
+        }
+    }
+    return s;
+}
+
+std::string formatSummary(const ModelSummary& s, bool withLayers) {
+    const ModelConfig& c = s.config;
+    std::ostringstream out;
+    out << "model         " << s.source << "\n"
+        << "format        " << s.format << " (" << s.storedDtype << ")\n"
+        << "architecture  " << s.architecture << "\n"
+        << "dimensions    hidden " << c.hiddenSize << ", intermediate " << c.intermediateSize
+        << ", layers " << c.numLayers << ", heads " << c.numHeads << " (kv " << c.numKvHeads
+        << "), head_dim " << c.headDim << "\n"
+        << "vocabulary    " << c.vocabSize << " tokens, context " << c.maxPositions
+        << " positions\n"
+        << "rope          theta " << c.ropeTheta
+        << (c.ropeScaling ? ", scaling " + c.ropeScaling->type : std::string()) << "\n"
+        << "embeddings    " << (c.tieWordEmbeddings ? "tied" : "separate output head") << "\n"
+        << "parameters    " << formatCount(s.totalParameters) << " total, "
+        << formatCount(s.linearParameters) << " in " << s.linears.size() << " decoder linears, "
+        << formatCount(s.embeddingParameters) << " in embeddings\n";
+    if (withLayers) {
+        out << "\nlinear layers (d_out x d_in)\n";
+        char line[160];
+        for (const LinearLayerInfo& l : s.linears) {
+            std::snprintf(line, sizeof line, "  %-36s %6lld x %-6lld %12s%s\n", l.name.c_str(),
+                          static_cast<long long>(l.outFeatures),
+                          static_cast<long long>(l.inFeatures), formatCount(l.parameters).c_str(),
+                          l.hasBias ? "  +bias" : "");
+            out << line;
+        }
+    }
+    return out.str();
+}
+
+} // namespace rs

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "model/config.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rs {
+
+struct Checkpoint;
+
+struct LinearLayerInfo {
+    std::string name; // "model.layers.0.self_attn.q_proj"
+    int64_t block = 0;
+    std::string kind; // "q_proj", ...
+    int64_t outFeatures = 0;
+    int64_t inFeatures = 0;
+    bool hasBias = false;
+    int64_t parameters = 0; // weight (+ bias)
+};
+
+// What a user wants to know about a model before compressing it.
+struct ModelSummary {
+    std::string source;
+    std::string format;
+    std::string architecture; // "llama (LLaMA family)", ...
+    ModelConfig config;
+    std::string storedDtype;         // dtype of the floating tensors on disk/in memory
+    int64_t totalParameters = 0;     // tied embeddings counted once
+    int64_t embeddingParameters = 0; // input embedding (+ untied output head)
+    int64_t linearParameters = 0;    // the decoder linears, what compression acts on
+    std::vector<LinearLayerInfo> linears;
+};
+
+ModelSummary summarize(const Checkpoint& checkpoint);
+
+// A multi-line, aligned text rendering used by `rankscope-cli info`.
+std::string formatSummary(const ModelSummary& summary, bool withLayers = true);
+
+} // namespace rs

@@ -1,0 +1,178 @@
+#include "pipeline/session.h"
+
+#include "io/checkpoint.h"
+#include "model/llama.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <cstdlib>
+#include <thread>
+
+namespace rs {
+
+struct ModelSession::Impl {
+    Checkpoint checkpoint;
+    ModelSummary summary;
+    std::unique_ptr<LlamaModel> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::string tokenizerError;
+    std::string device;
+};
+
+ModelSession::ModelSession()
+    : m_impl(std::make_unique<Impl>()) {}
+ModelSession::~ModelSession() = default;
+
+void initializeRuntime() {
+    if (std::getenv("OMP_NUM_THREADS"))
+        return;
+    const unsigned cores = std::thread::hardware_concurrency();
+    if (cores > 0)
+        at::set_num_threads(static_cast<int>(cores));
+}
+
+std::string resolveDevice(const std::string& requested) {
+    const bool cuda = at::hasCUDA();
+    if (requested == "auto")
+        return cuda ? "cuda" : "cpu";
+    if (requested == "cpu")
+        return requested;
+    if (requested.rfind("cuda", 0) == 0) {
+        if (!cuda)
+            fail("device",
+                 "'" + requested + "' requested, but this build of LibTorch has no CUDA support");
+        return requested;
+    }
+    fail("device", "unknown device '" + requested + "' (use cpu, cuda, cuda:N or auto)");
+}
+
+std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& path,
+                                                 const OpenOptions& options,
+                                                 const JobContext& job) {
+    std::shared_ptr<ModelSession> session(new ModelSession());
+    Impl& m = *session->m_impl;
+    m.device = resolveDevice(options.device);
+
+    job.report("open", 0, 3, "reading checkpoint");
+    m.checkpoint = loadCheckpoint(path, options.dtype);
+    m.summary = summarize(m.checkpoint);
+    job.cancel.throwIfCancelled();
+
+    job.report("open", 1, 3, "loading tokenizer");
+    try {
+        if (!options.tokenizer.empty())
+            m.tokenizer = loadTokenizerFile(options.tokenizer);
+        else
+            m.tokenizer = loadTokenizerForModel(
+                std::filesystem::is_directory(path) ? path : path.parent_path());
+    } catch (const Error& e) {
+        // A model without a tokenizer can still be inspected; the error surfaces on first use.
+        if (!options.tokenizer.empty())
+            throw;
+        m.tokenizerError = std::string(e.what()) + " (name one with --tokenizer)";
+    }
+    if (m.tokenizer && m.tokenizer->vocabSize() > m.summary.config.vocabSize)
+        fail(options.tokenizer.empty() ? path.string() : options.tokenizer.string(),
+             "tokenizer has " + std::to_string(m.tokenizer->vocabSize()) +
+                 " tokens but the model's vocabulary is " +
+                 std::to_string(m.summary.config.vocabSize));
+    job.cancel.throwIfCancelled();
+
+    job.report("open", 2, 3, "building model");
+    ModelOptions modelOptions;
+    modelOptions.device = c10::Device(m.device);
+    modelOptions.dtype = options.dtype;
+    m.model = std::make_unique<LlamaModel>(m.checkpoint, modelOptions);
+    job.report("open", 3, 3);
+    return session;
+}
+
+const ModelSummary& ModelSession::summary() const {
+    return m_impl->summary;
+}
+const Checkpoint& ModelSession::checkpoint() const {
+    return m_impl->checkpoint;
+}
+LlamaModel& ModelSession::model() {
+    return *m_impl->model;
+}
+const LlamaModel& ModelSession::model() const {
+    return *m_impl->model;
+}
+std::string ModelSession::deviceName() const {
+    return m_impl->device;
+}
+std::string ModelSession::computeDtype() const {
+    return m_impl->model->computeDtype();
+}
+
+std::string ModelSession::tokenizerDescription() const {
+    return m_impl->tokenizer ? m_impl->tokenizer->describe() : m_impl->tokenizerError;
+}
+
+bool ModelSession::hasTokenizer() const {
+    return m_impl->tokenizer != nullptr;
+}
+
+const Tokenizer& ModelSession::tokenizer() const {
+    if (!m_impl->tokenizer)
+        throw Error(m_impl->tokenizerError);
+    return *m_impl->tokenizer;
+}
+
+std::string generateText(const ModelSession& session, const GenerateRequest& request,
+                         const std::function<void(const std::string&)>& onText,
+                         const CancelToken& cancel) {
+    const Tokenizer& tokenizer = session.tokenizer();
+    const ModelConfig& config = session.summary().config;
+    const std::optional<int32_t> bos = tokenizer.bosId() ? tokenizer.bosId() : config.bosTokenId;
+
+    std::vector<int32_t> prompt;
+    if (bos)
+        prompt.push_back(*bos);
+    const std::vector<int32_t> promptIds = tokenizer.encode(request.prompt);
+    prompt.insert(prompt.end(), promptIds.begin(), promptIds.end());
+    if (prompt.empty())
+        fail("generate", "the model has no BOS token, so an empty prompt cannot start generation");
+
+    std::vector<int32_t> stops = config.eosTokenIds;
+    if (const auto eos = tokenizer.eosId())
+        stops.push_back(*eos);
+    if (bos)
+        stops.push_back(*bos); // a new BOS means a new document: the sample is over
+
+    std::string text;
+    int32_t previous = prompt.back();
+    session.model().generateGreedy(
+        prompt, request.maxTokens, stops,
+        [&](int32_t id) {
+            const std::string piece = tokenizer.decodeNext(previous, id);
+            previous = id;
+            text += piece;
+            if (onText)
+                onText(piece);
+        },
+        cancel);
+    return text;
+}
+
+PerplexityResult evaluateTextFile(const ModelSession& session, const std::filesystem::path& path,
+                                  const EvalOptions& options, const JobContext& job) {
+    job.report("tokenize", 0, 1, path.filename().string());
+    const std::string text = readTextFile(path);
+    const Protocol protocol = options.protocol ? *options.protocol : detectProtocol(text);
+    TokenStream stream;
+    try {
+        stream = buildTokenStream(text, protocol, session.tokenizer());
+    } catch (const Error& e) {
+        fail(path.string(), e.what());
+    }
+    stream.source = path.string();
+    job.report("tokenize", 1, 1, path.filename().string());
+    return evaluatePerplexity(session.model(), stream, options, job);
+}
+
+} // namespace rs

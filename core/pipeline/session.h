@@ -1,0 +1,77 @@
+#pragma once
+
+#include "eval/perplexity.h"
+#include "model/summary.h"
+#include "util/progress.h"
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace rs {
+
+struct Checkpoint;
+class LlamaModel;
+class Tokenizer;
+
+struct OpenOptions {
+    std::string dtype = "float32";   // float32, bfloat16, float16
+    std::string device = "cpu";      // cpu, cuda, cuda:N, auto
+    std::filesystem::path tokenizer; // overrides the tokenizer found beside the model
+};
+
+// A model opened for work: checkpoint, summary, runnable model and tokenizer. This is the entry
+// point the CLI and the GUI share; neither touches io/, model/ or eval/ directly.
+class ModelSession {
+public:
+    static std::shared_ptr<ModelSession> open(const std::filesystem::path& path,
+                                              const OpenOptions& options = {},
+                                              const JobContext& job = {});
+    ~ModelSession();
+
+    const ModelSummary& summary() const;
+    const Checkpoint& checkpoint() const;
+    LlamaModel& model();
+    const LlamaModel& model() const;
+    std::string deviceName() const;
+    std::string computeDtype() const; // the dtype the forward pass runs in
+
+    // "tokenizer.bin (llama2.c, 512 tokens)", or why none was found.
+    std::string tokenizerDescription() const;
+
+    bool hasTokenizer() const;
+    // Fails with the reason no tokenizer could be found when there is none.
+    const Tokenizer& tokenizer() const;
+
+private:
+    ModelSession();
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+struct GenerateRequest {
+    std::string prompt;      // empty: start from BOS alone
+    int64_t maxTokens = 256; // new tokens
+};
+
+// Greedy generation; onText receives each new piece of text as it is produced. Returns the whole
+// generated text. Stops at BOS/EOS, maxTokens or the context limit.
+std::string generateText(const ModelSession& session, const GenerateRequest& request,
+                         const std::function<void(const std::string&)>& onText = {},
+                         const CancelToken& cancel = {});
+
+// Reads, validates and tokenises a text file (stage "tokenize"), then measures perplexity with
+// the requested or detected protocol (stage "evaluate").
+PerplexityResult evaluateTextFile(const ModelSession& session, const std::filesystem::path& text,
+                                  const EvalOptions& options, const JobContext& job = {});
+
+// Process-wide set-up every front end calls once at start: LibTorch's intra-op thread count set
+// to the machine's cores (its OpenMP default can be 1 in containers) unless OMP_NUM_THREADS says
+// otherwise.
+void initializeRuntime();
+
+// Resolves "cpu", "cuda", "cuda:1" or "auto"; fails for CUDA when this LibTorch build has none.
+std::string resolveDevice(const std::string& requested);
+
+} // namespace rs
