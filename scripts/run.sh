@@ -4,6 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 model="${1:-$RANKSCOPE_ROOT/../shared/data/models/stories260K}"
+model="$(realpath -m "$model")"
 rankscope_install_deps
 rankscope_build rankscope rankscope-cli
 

@@ -14,7 +14,9 @@ RANKSCOPE_PACKAGES=(
     xvfb xauth
 )
 
-rankscope_log() { printf '\033[1m[rankscope]\033[0m %s\n' "$*" >&2; }
+rankscope_log() {
+    if [ -t 2 ]; then printf '\033[1m[rankscope]\033[0m %s\n' "$*" >&2; else printf '[rankscope] %s\n' "$*" >&2; fi
+}
 
 # Installs the packages that are not installed yet; does nothing when all are present.
 rankscope_install_deps() {

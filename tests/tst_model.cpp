@@ -99,7 +99,8 @@ private slots:
 void TestModel::forwardMatchesFloat64Reference() {
     const rs::Checkpoint ckpt = rs::loadCheckpoint(rs::test::stories260K());
     const rs::LlamaModel model(ckpt);
-    const at::Tensor tokens = randomTokens(1, 96, ckpt.config.vocabSize, 11);
+    // 300 positions: several causal query blocks, the last one partial.
+    const at::Tensor tokens = randomTokens(1, 300, ckpt.config.vocabSize, 11);
     const at::Tensor logits = model.forward(tokens)[0].to(at::kDouble);
     const at::Tensor reference = referenceLogits(ckpt, tokens[0]);
     const double maxDiff = (logits - reference).abs().max().item<double>();
@@ -139,15 +140,16 @@ void TestModel::qwen2WithBiasesAndUntiedHeadMatchesReference() {
 void TestModel::kvCacheMatchesFullForward() {
     const rs::Checkpoint ckpt = rs::loadCheckpoint(rs::test::stories260K());
     const rs::LlamaModel model(ckpt);
-    const at::Tensor tokens = randomTokens(1, 40, ckpt.config.vocabSize, 12);
+    const at::Tensor tokens = randomTokens(1, 200, ckpt.config.vocabSize, 12);
     const at::Tensor full = model.forward(tokens);
 
-    rs::KvCache cache = model.makeCache(1, 64);
+    rs::KvCache cache = model.makeCache(1, 256);
     std::vector<at::Tensor> pieces;
-    pieces.push_back(model.forward(tokens.narrow(1, 0, 17), &cache)); // a prompt chunk
-    for (int64_t i = 17; i < 40; ++i)
+    pieces.push_back(model.forward(tokens.narrow(1, 0, 17), &cache));   // a prompt
+    pieces.push_back(model.forward(tokens.narrow(1, 17, 150), &cache)); // a chunk after it
+    for (int64_t i = 167; i < 200; ++i)
         pieces.push_back(model.forward(tokens.narrow(1, i, 1), &cache));
-    QCOMPARE(cache.length, int64_t(40));
+    QCOMPARE(cache.length, int64_t(200));
     const double maxDiff = (at::cat(pieces, 1) - full).abs().max().item<double>();
     QVERIFY2(maxDiff < kCacheLogitTolerance, qPrintable(QString::number(maxDiff)));
 }

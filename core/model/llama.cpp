@@ -34,6 +34,8 @@ at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 // Score matrices of one attention chunk stay below this (glibc serves smaller blocks from its
 // heap; larger ones are mapped and faulted in afresh on every allocation).
 constexpr int64_t kAttentionChunkBytes = 16LL << 20;
+// Queries per causal block: small enough to skip most masked scores, large enough for BLAS.
+constexpr int64_t kQueryBlock = 128;
 
 at::Tensor rotateHalf(const at::Tensor& x) {
     const int64_t half = x.size(-1) / 2;
@@ -123,10 +125,14 @@ struct LlamaModel::Impl {
     at::Tensor ropeSin;
     LinearInputHook hook;
 
-    // maskBias: [group * time, span] additive causal mask (0 or -inf), undefined for one token.
+    // maskBias: [time, span] additive causal mask (0 or -inf), undefined for one token.
     at::Tensor attention(int64_t index, const at::Tensor& x, KvCache* cache, int64_t start,
                          const at::Tensor& maskBias) const;
     at::Tensor causalMaskBias(int64_t start, int64_t time) const;
+    at::Tensor block(int64_t index, const at::Tensor& h, KvCache* cache, int64_t start,
+                     const at::Tensor& maskBias) const;
+    // Embeds tokens after checking their shape, range and that they fit the context.
+    at::Tensor embedChecked(const at::Tensor& tokens, int64_t start, int64_t limit) const;
     at::Tensor mlp(int64_t index, const at::Tensor& x) const;
     void observe(int64_t index, InputSite site, const at::Tensor& x) const {
         if (hook)
@@ -164,25 +170,40 @@ at::Tensor LlamaModel::Impl::attention(int64_t index, const at::Tensor& x, KvCac
     const int64_t span = k.size(2);
 
     // Grouped-query attention without materialising repeated keys: the `group` query heads that
-    // share one key/value head are stacked along the time axis of one batched matmul. The
-    // (batch x kv-head) rows are processed in chunks so that a chunk's score matrix stays small
-    // enough to be reused by the allocator instead of being page-faulted in afresh every layer.
-    const int64_t rows = batch * kvHeads, queries = group * time;
-    const at::Tensor qr = q.reshape({rows, queries, dim});
-    const at::Tensor kt = k.reshape({rows, span, dim}).transpose(1, 2);
+    // share one key/value head are stacked into one batched matmul. Queries go in blocks that see
+    // only the keys up to their last position (causality skips the rest, about half of the
+    // scores), and the (batch x kv-head) rows in chunks whose score matrices stay small enough to
+    // be reused by the allocator rather than page-faulted in afresh every layer.
+    const int64_t rows = batch * kvHeads;
+    const at::Tensor q4 = q.reshape({rows, group, time, dim});
+    const at::Tensor kr = k.reshape({rows, span, dim});
     const at::Tensor vr = v.reshape({rows, span, dim});
     const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
-    const int64_t chunk = std::max<int64_t>(1, kAttentionChunkBytes / (queries * span * 4));
-    at::Tensor out = at::empty({rows, queries, dim}, qr.options());
-    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-        const int64_t n = std::min(chunk, rows - r0);
-        const at::Tensor scores =
-            maskBias.defined() ? at::baddbmm(maskBias.expand({n, queries, span}),
-                                             qr.narrow(0, r0, n), kt.narrow(0, r0, n), 1.0, scale)
-                               : at::bmm(qr.narrow(0, r0, n), kt.narrow(0, r0, n)).mul_(scale);
-        const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(computeType);
-        at::Tensor target = out.narrow(0, r0, n);
-        at::bmm_out(target, probs, vr.narrow(0, r0, n));
+    at::Tensor out = at::empty({rows, group, time, dim}, q4.options());
+    const int64_t block = std::min(time, kQueryBlock);
+    for (int64_t t0 = 0; t0 < time; t0 += block) {
+        const int64_t tb = std::min(block, time - t0);
+        const int64_t visible = maskBias.defined() ? start + t0 + tb : span;
+        const int64_t queries = group * tb;
+        const at::Tensor qb = q4.narrow(2, t0, tb).reshape({rows, queries, dim});
+        const at::Tensor kt = kr.narrow(1, 0, visible).transpose(1, 2);
+        const at::Tensor vb = vr.narrow(1, 0, visible);
+        at::Tensor bias;
+        if (maskBias.defined())
+            bias = maskBias.narrow(0, t0, tb).narrow(1, 0, visible).repeat({group, 1});
+        const int64_t chunk = std::max<int64_t>(1, kAttentionChunkBytes / (queries * visible * 4));
+        at::Tensor outBlock = at::empty({rows, queries, dim}, q4.options());
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+            const int64_t n = std::min(chunk, rows - r0);
+            const at::Tensor scores =
+                bias.defined() ? at::baddbmm(bias.expand({n, queries, visible}),
+                                             qb.narrow(0, r0, n), kt.narrow(0, r0, n), 1.0, scale)
+                               : at::bmm(qb.narrow(0, r0, n), kt.narrow(0, r0, n)).mul_(scale);
+            const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(computeType);
+            at::Tensor target = outBlock.narrow(0, r0, n);
+            at::bmm_out(target, probs, vb.narrow(0, r0, n));
+        }
+        out.narrow(2, t0, tb).copy_(outBlock.view({rows, group, tb, dim}));
     }
     out = out.view({batch, heads, time, dim}).transpose(1, 2).reshape({batch, time, heads * dim});
 
@@ -196,11 +217,10 @@ at::Tensor LlamaModel::Impl::causalMaskBias(int64_t start, int64_t time) const {
     const int64_t span = start + time;
     const at::Tensor queryPos = at::arange(start, span, at::kLong).unsqueeze(1);
     const at::Tensor keyPos = at::arange(0, span, at::kLong).unsqueeze(0);
-    at::Tensor bias = at::zeros({time, span}, at::kFloat)
-                          .masked_fill_(keyPos > queryPos, -std::numeric_limits<float>::infinity());
-    // One row block per query head of a key/value group, matching the stacked query layout.
-    const int64_t group = config.numHeads / config.numKvHeads;
-    return bias.repeat({group, 1}).to(device, computeType);
+    const at::Tensor bias =
+        at::zeros({time, span}, at::kFloat)
+            .masked_fill_(keyPos > queryPos, -std::numeric_limits<float>::infinity());
+    return bias.to(device, computeType);
 }
 
 at::Tensor LlamaModel::Impl::mlp(int64_t index, const at::Tensor& x) const {
@@ -299,36 +319,60 @@ KvCache LlamaModel::makeCache(int64_t batch, int64_t capacity) const {
     return cache;
 }
 
+at::Tensor LlamaModel::Impl::block(int64_t index, const at::Tensor& h, KvCache* cache,
+                                   int64_t start, const at::Tensor& maskBias) const {
+    const DecoderLayer& layer = layers[static_cast<size_t>(index)];
+    at::Tensor out = h + attention(index, rmsNorm(h, layer.inputNorm, config.rmsNormEps), cache,
+                                   start, maskBias);
+    return out + mlp(index, rmsNorm(out, layer.postAttentionNorm, config.rmsNormEps));
+}
+
+at::Tensor LlamaModel::Impl::embedChecked(const at::Tensor& tokens, int64_t start,
+                                          int64_t limit) const {
+    if (tokens.dim() != 2)
+        fail("forward", "tokens must be a [batch, time] tensor");
+    const int64_t time = tokens.size(1);
+    const int64_t context = std::min(limit, ropeCos.size(0));
+    if (start + time > context)
+        fail("forward", "sequence of " + std::to_string(start + time) +
+                            " positions exceeds the model context of " + std::to_string(context));
+    const at::Tensor ids = tokens.to(device, at::kLong);
+    if (ids.numel() > 0 &&
+        (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= config.vocabSize))
+        fail("forward",
+             "token id out of range for a vocabulary of " + std::to_string(config.vocabSize));
+    return at::embedding(embedding, ids);
+}
+
 at::Tensor LlamaModel::hiddenStates(const at::Tensor& tokens, KvCache* cache) const {
     c10::InferenceMode inference;
     const Impl& m = *m_impl;
-    if (tokens.dim() != 2)
-        fail("forward", "tokens must be a [batch, time] tensor");
     const int64_t start = cache ? cache->length : 0;
-    const int64_t time = tokens.size(1);
-    const int64_t limit = cache ? cache->capacity : m.config.maxPositions;
-    if (start + time > std::min(limit, m.ropeCos.size(0)))
-        fail("forward", "sequence of " + std::to_string(start + time) +
-                            " positions exceeds the model context of " +
-                            std::to_string(std::min(limit, m.ropeCos.size(0))));
-
-    const at::Tensor ids = tokens.to(m.device, at::kLong);
-    if (ids.numel() > 0 &&
-        (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= m.config.vocabSize))
-        fail("forward",
-             "token id out of range for a vocabulary of " + std::to_string(m.config.vocabSize));
-
-    const at::Tensor maskBias = m.causalMaskBias(start, time);
-    at::Tensor h = at::embedding(m.embedding, ids);
-    for (int64_t i = 0; i < m.config.numLayers; ++i) {
-        const DecoderLayer& layer = m.layers[static_cast<size_t>(i)];
-        const at::Tensor normed = rmsNorm(h, layer.inputNorm, m.config.rmsNormEps);
-        h = h + m.attention(i, normed, cache, start, maskBias);
-        h = h + m.mlp(i, rmsNorm(h, layer.postAttentionNorm, m.config.rmsNormEps));
-    }
+    at::Tensor h = m.embedChecked(tokens, start, cache ? cache->capacity : m.config.maxPositions);
+    const at::Tensor maskBias = m.causalMaskBias(start, tokens.size(1));
+    for (int64_t i = 0; i < m.config.numLayers; ++i)
+        h = m.block(i, h, cache, start, maskBias);
     if (cache)
-        cache->length = start + time;
+        cache->length = start + tokens.size(1);
     return rmsNorm(h, m.finalNorm, m.config.rmsNormEps);
+}
+
+at::Tensor LlamaModel::embed(const at::Tensor& tokens) const {
+    c10::InferenceMode inference;
+    return m_impl->embedChecked(tokens, 0, m_impl->config.maxPositions);
+}
+
+at::Tensor LlamaModel::decoderLayer(int64_t index, const at::Tensor& hidden) const {
+    c10::InferenceMode inference;
+    const Impl& m = *m_impl;
+    if (index < 0 || index >= m.config.numLayers)
+        fail("forward", "no decoder layer " + std::to_string(index));
+    return m.block(index, hidden, nullptr, 0, m.causalMaskBias(0, hidden.size(1)));
+}
+
+at::Tensor LlamaModel::finalNorm(const at::Tensor& hidden) const {
+    c10::InferenceMode inference;
+    return rmsNorm(hidden, m_impl->finalNorm, m_impl->config.rmsNormEps);
 }
 
 at::Tensor LlamaModel::logitsFrom(const at::Tensor& hidden) const {

@@ -98,6 +98,13 @@ public:
 
     KvCache makeCache(int64_t batch, int64_t capacity) const;
 
+    // Layer-by-layer evaluation (calibration streams inputs through one decoder layer at a time):
+    // embed() gives the hidden states [batch, time, hidden] of tokens, decoderLayer() runs one
+    // block on full sequences starting at position 0, finalNorm() applies the last RMSNorm.
+    at::Tensor embed(const at::Tensor& tokens) const;
+    at::Tensor decoderLayer(int64_t index, const at::Tensor& hidden) const;
+    at::Tensor finalNorm(const at::Tensor& hidden) const;
+
     // Greedy decoding from `prompt` (which must be non-empty, e.g. just BOS). Stops after
     // maxNewTokens, at the context limit, or when a token in stopTokens is produced (the stop
     // token is not returned). onToken sees each new token as it is produced.
