@@ -1,0 +1,216 @@
+#include "lowrank/compensation.h"
+
+#include "calib/stats.h"
+#include "lowrank/symmetric.h"
+#include "lowrank/validation.h"
+#include "util/error.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
+
+namespace rs {
+
+namespace {
+
+using lowrank::EigenPairs;
+using lowrank::SymmetricSpectrum;
+
+// Cholesky of dW^T dW is used to shrink tall layers only while it is well conditioned: the lifted
+// directions dW R^-1 z lose orthogonality like cond(R)^2 * eps_float64.
+constexpr double kCholeskyDiagonalRatio = 1e-4;
+// Eigen route: directions of dW^T dW below this fraction of the largest are dW's null space.
+constexpr double kNullSpaceRatio = 1e-12;
+// Block power iteration for the largest eigenvalue of C (it only scales the tolerance).
+constexpr int64_t kPowerBlock = 8;
+constexpr int kPowerIterations = 30;
+
+// dW = Q P with Q [d_out, m] orthonormal and P [m, d_in], m = min(d_out, d_in): every quantity
+// of the projection family lives in the m-dimensional space, so tall layers never form
+// d_out x d_out matrices.
+struct Reduction {
+    at::Tensor p;
+    at::Tensor upper;     // Cholesky route: P = R, Q = dW R^-1
+    at::Tensor pinvRight; // eigen route: P = L^(1/2) V^T, Q = dW V L^(-1/2)
+
+    // Q z for columns z [m, k].
+    at::Tensor lift(const at::Tensor& error, const at::Tensor& z) const {
+        if (upper.defined())
+            return at::mm(error, at::linalg_solve_triangular(upper, z, /*upper=*/true));
+        if (pinvRight.defined())
+            return at::mm(error, at::mm(pinvRight, z));
+        return z;
+    }
+};
+
+Reduction reduce(const at::Tensor& error) {
+    Reduction out;
+    if (error.size(0) <= error.size(1)) {
+        out.p = error;
+        return out;
+    }
+    const at::Tensor gram = lowrank::symmetricProduct(error.t(), error.t());
+    auto [r, info] = at::linalg_cholesky_ex(gram, /*upper=*/true);
+    if (info.item<int64_t>() == 0) {
+        const at::Tensor diagonal = r.diagonal().abs();
+        const double largest = diagonal.max().item<double>();
+        if (largest > 0.0 && diagonal.min().item<double>() > kCholeskyDiagonalRatio * largest) {
+            out.p = r;
+            out.upper = r;
+            return out;
+        }
+    }
+    const EigenPairs pairs = lowrank::allEigenpairs(gram);
+    const at::Tensor singular = pairs.values.clamp_min(0.0).sqrt();
+    const double largest = singular.max().item<double>();
+    const at::Tensor inverse = at::where(singular > kNullSpaceRatio * largest,
+                                         singular.reciprocal(), at::zeros_like(singular));
+    out.p = singular.unsqueeze(1) * pairs.vectors.t();
+    out.pinvRight = pairs.vectors * inverse.unsqueeze(0);
+    return out;
+}
+
+// Largest eigenvalue of a PSD matrix, from a few block power steps with Rayleigh-Ritz.
+double largestEigenvalue(const at::Tensor& c) {
+    const int64_t n = c.size(0);
+    if (n <= 512)
+        return at::linalg_eigvalsh(c).max().item<double>();
+    at::Generator generator = at::detail::createCPUGenerator(0x1a2b3c);
+    at::Tensor x = at::randn({n, kPowerBlock}, generator, c.options().device(at::kCPU));
+    x = std::get<0>(at::linalg_qr(x.to(c.device())));
+    for (int i = 0; i < kPowerIterations; ++i)
+        x = std::get<0>(at::linalg_qr(at::mm(c, x)));
+    return at::linalg_eigvalsh(at::mm(x.t(), at::mm(c, x))).max().item<double>();
+}
+
+class ProjectionBasis final : public CompensationBasis {
+public:
+    ProjectionBasis(std::string layer, bool gramWeighted)
+        : m_layer(std::move(layer))
+        , m_gramWeighted(gramWeighted) {}
+
+    LowRankFactors factorsAt(int64_t rank) const override {
+        if (rank < 0 || rank > maxRank())
+            fail(m_layer, "rank " + std::to_string(rank) + " is outside the prepared basis (0.." +
+                              std::to_string(maxRank()) + ")");
+        return {m_b.narrow(1, 0, rank).clone(), m_a.narrow(0, 0, rank).clone()};
+    }
+    int64_t maxRank() const override { return m_a.size(0); }
+
+    int64_t discardedModes() const override {
+        if (!m_gramWeighted)
+            return 0;
+        std::call_once(m_discardedOnce, [this] {
+            const double tol = lowrank::gramTolerance(largestEigenvalue(m_gram), m_gram.size(0));
+            m_discarded = lowrank::countEigenvaluesAtMost(m_gram, tol);
+        });
+        return m_discarded;
+    }
+
+    std::vector<double> errorCurve() const override {
+        std::call_once(m_curveOnce, [this] {
+            if (m_gramWeighted) {
+                // The weighted matrix is dW C dW^T itself: its eigenvalues are the curve.
+                m_curve = lowrank::tailSums(m_spectrum->eigenvalues());
+                return;
+            }
+            // Order the directions as the basis does, measure each with C.
+            const EigenPairs pairs = lowrank::allEigenpairs(m_weighted);
+            const at::Tensor rows = at::mm(pairs.vectors.t(), m_p);
+            m_curve = lowrank::tailSums((at::mm(rows, m_gram) * rows).sum(1));
+        });
+        return m_curve;
+    }
+
+    std::string m_layer;
+    bool m_gramWeighted = false;
+    at::Tensor m_b; // float32 [d_out, maxRank]
+    at::Tensor m_a; // float32 [maxRank, d_in]
+    at::Tensor m_gram;
+    at::Tensor m_p;
+    at::Tensor m_weighted; // P K P^T
+    std::unique_ptr<SymmetricSpectrum> m_spectrum;
+
+private:
+    mutable std::once_flag m_discardedOnce;
+    mutable int64_t m_discarded = 0;
+    mutable std::once_flag m_curveOnce;
+    mutable std::vector<double> m_curve;
+};
+
+// Per-column weights of ASVD: mean|x|^alpha, squared (the K of the projection family).
+at::Tensor activationWeights(const InputStats& stats, const lowrank::LayerInputs& in, double alpha,
+                             const std::string& layerName) {
+    if (!stats.meanAbs.defined() || stats.meanAbs.numel() != in.dIn)
+        fail(layerName, "calibration statistics lack mean |x| for " + std::to_string(in.dIn) +
+                            " inputs (needed by asvd)");
+    const at::Tensor mean = stats.meanAbs.detach().to(in.error.device(), at::kDouble).flatten();
+    if (!at::isfinite(mean).all().item<bool>())
+        fail(layerName, "calibration mean |x| contains NaN or Inf");
+    // pow(0, 0) = 1, so alpha = 0 is exactly plain SVD; with alpha > 0 a dead channel weighs 0.
+    return mean.clamp_min(0.0).pow(alpha).square();
+}
+
+} // namespace
+
+std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& method,
+                                                          const at::Tensor& weightError,
+                                                          const InputStats& stats, int64_t maxRank,
+                                                          const std::string& layerName) {
+    if (method.kind() != MethodKind::Compensation)
+        fail(layerName, "'" + method.id() + "' is not a compensation method");
+    const std::string& id = method.id();
+    if (id != "svd" && id != "eora" && id != "asvd")
+        fail(layerName, "compensation method '" + id + "' has no low-rank basis");
+    const lowrank::LayerInputs in = lowrank::validatedInputs(weightError, stats, layerName);
+    if (maxRank < 0 || maxRank > in.maxRank())
+        fail(layerName, "rank " + std::to_string(maxRank) +
+                            " exceeds min(d_out, d_in) = " + std::to_string(in.maxRank()));
+
+    at::Tensor weights; // K: undefined = identity
+    if (id == "eora")
+        weights = in.gram;
+    else if (id == "asvd")
+        weights = activationWeights(stats, in, method.real("alpha"), layerName);
+
+    auto basis = std::make_unique<ProjectionBasis>(layerName, id == "eora");
+    const Reduction reduction = reduce(in.error);
+    basis->m_gram = in.gram;
+    basis->m_p = reduction.p;
+    basis->m_weighted = lowrank::congruence(reduction.p, weights);
+    basis->m_spectrum = std::make_unique<SymmetricSpectrum>(basis->m_weighted);
+
+    if (maxRank == 0) {
+        const auto options = in.error.options().dtype(at::kFloat);
+        basis->m_b = at::empty({in.dOut, 0}, options);
+        basis->m_a = at::empty({0, in.dIn}, options);
+        return basis;
+    }
+    const EigenPairs pairs = basis->m_spectrum->leading(maxRank);
+    const at::Tensor rows = at::mm(pairs.vectors.t(), reduction.p);  // U^T dW
+    at::Tensor directions = reduction.lift(in.error, pairs.vectors); // U
+    // Balance: ||B_i|| = ||A_i|| = sqrt(||U_i^T dW||); a zero row gives a zero pair.
+    const at::Tensor scale = rows.norm(2, {1}).sqrt();
+    const at::Tensor inverse = at::where(scale > 0.0, scale.reciprocal(), at::zeros_like(scale));
+    // Deterministic signs: the largest entry of each column of B is positive.
+    const at::Tensor peak = directions.abs().argmax(0, /*keepdim=*/true);
+    const at::Tensor sign = at::where(directions.gather(0, peak) < 0.0, -1.0, 1.0).squeeze(0);
+    basis->m_b = (directions * (scale * sign).unsqueeze(0)).to(at::kFloat).contiguous();
+    basis->m_a = (rows * (inverse * sign).unsqueeze(1)).to(at::kFloat).contiguous();
+    return basis;
+}
+
+double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,
+                        const at::Tensor& gram) {
+    const at::Device device = weightError.device();
+    at::Tensor residual = weightError.detach().to(device, at::kDouble);
+    const at::Tensor c = gram.detach().to(device, at::kDouble);
+    if (c.dim() != 2 || c.size(0) != residual.size(1) || c.size(1) != residual.size(1))
+        fail("compensatedError", "Gram matrix does not match the layer's inputs");
+    if (factors.rank() > 0)
+        residual = residual - at::mm(factors.B.detach().to(device, at::kDouble),
+                                     factors.A.detach().to(device, at::kDouble));
+    return (at::mm(residual, c) * residual).sum().item<double>();
+}
+
+} // namespace rs

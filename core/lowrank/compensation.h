@@ -1,0 +1,84 @@
+#pragma once
+
+#include "methods/registry.h"
+
+#include <ATen/core/Tensor.h>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rs {
+
+struct InputStats;
+
+// A low-rank path y += B (A x): B [d_out, r], A [r, d_in], float32.
+struct LowRankFactors {
+    at::Tensor B;
+    at::Tensor A;
+    int64_t rank() const { return A.defined() ? A.size(0) : 0; }
+};
+
+// The error-vs-rank curves of one layer for r = 0 .. min(d_out, d_in) (DESIGN.md §2), all in the
+// activation-weighted metric E(r) = tr((dW - B A) C (dW - B A)^T), unnormalised.
+struct ErrorCurves {
+    std::vector<double> svd;   // plain SVD of dW, measured with C
+    std::vector<double> eora;  // EoRA, the exact optimum for each r
+    double errorEnergy = 0.0;  // tr(dW C dW^T) = E(0): divide for "fraction of error left"
+    double outputEnergy = 0.0; // tr(W C W^T): divide for "relative output error"
+};
+
+// Spectra for the analysis views, each descending, float64.
+struct LayerSpectra {
+    std::vector<double> gramEigenvalues;     // eigenvalues of C
+    std::vector<double> weightSingular;      // singular values of W
+    std::vector<double> errorSingular;       // singular values of dW
+    std::vector<double> scaledErrorSingular; // singular values of dW S (S S^T = C)
+    int64_t discardedModes = 0;              // eigen-modes of C below the EoRA tolerance
+    double tolerance = 0.0;                  // that tolerance
+};
+
+// One decomposition of a layer's error, reused for every rank of a sweep: factorsAt(r) for any
+// r <= maxRank without recomputing. Built for one Compensation method of the registry.
+//
+// All three methods fit B A = U_r U_r^T dW, the projection of dW onto the r leading eigenvectors
+// of dW K dW^T, with K = I (svd), diag(mean|x|^(2 alpha)) (asvd) or C (eora). For svd and asvd
+// this is the usual truncated SVD of dW K^(1/2) with the right factor divided by K^(1/2); for eora
+// it is the exact minimiser of tr((dW - B A) C (dW - B A)^T) for any PSD C, singular or not,
+// without a pseudo-inverse of C (see lowrank/README.md). B and A are balanced: column i of B and
+// row i of A have the same norm (for svd: U S^(1/2) and S^(1/2) V^T).
+class CompensationBasis {
+public:
+    virtual ~CompensationBasis() = default;
+    virtual LowRankFactors factorsAt(int64_t rank) const = 0;
+    virtual int64_t maxRank() const = 0;
+    // EoRA: eigen-modes of C at or below the tolerance l_max * max(1, d_in) * eps_float32, the
+    // input directions the calibration data does not constrain; others 0.
+    virtual int64_t discardedModes() const = 0;
+    // E(r) = tr((dW - B_r A_r) C (dW - B_r A_r)^T) of this basis's own factors for r = 0 ..
+    // min(d_out, d_in) (maxRank() bounds only factorsAt), computed on first use. Empty where an
+    // implementation does not provide it.
+    virtual std::vector<double> errorCurve() const { return {}; }
+};
+
+// Prepares the decomposition for `method` (svd, eora, asvd; "none" is not a basis). `maxRank`
+// bounds the ranks that will be asked for (lets the implementation compute only the leading
+// singular vectors). Fails with "<layerName>: <problem>" for NaN/Inf in dW or C, a rank larger
+// than min(d_out, d_in), or statistics that do not match the layer.
+std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& method,
+                                                          const at::Tensor& weightError,
+                                                          const InputStats& stats, int64_t maxRank,
+                                                          const std::string& layerName);
+
+// The whole analysis of one layer: spectra of C, W, dW, dW S and both error curves.
+struct LayerAnalysis {
+    LayerSpectra spectra;
+    ErrorCurves curves;
+};
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName);
+
+// The activation-weighted error tr((dW - B A) C (dW - B A)^T) of given factors (for checks).
+double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,
+                        const at::Tensor& gram);
+
+} // namespace rs

@@ -1,0 +1,395 @@
+#include "lowrank/symmetric.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
+#include <cmath>
+#include <future>
+
+#ifdef RANKSCOPE_HAVE_LAPACK
+extern "C" {
+// Fortran LAPACK; the trailing size_t arguments are the hidden lengths of CHARACTER arguments.
+void dsytrd_sy2sb_(const char* uplo, const int* n, const int* kd, double* a, const int* lda,
+                   double* ab, const int* ldab, double* tau, double* work, const int* lwork,
+                   int* info, size_t uploLength);
+void dtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m,
+            const int* n, const double* alpha, const double* a, const int* lda, double* b,
+            const int* ldb, size_t, size_t, size_t, size_t);
+void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
+            const double* a, const int* lda, const double* beta, double* c, const int* ldc, size_t,
+            size_t);
+void dsbev_(const char* jobz, const char* uplo, const int* n, const int* kd, double* ab,
+            const int* ldab, double* w, double* z, const int* ldz, double* work, int* info,
+            size_t jobzLength, size_t uploLength);
+}
+#endif
+
+namespace rs::lowrank {
+
+namespace {
+
+// Below this size the dense solvers take well under a second and the banded route gains nothing.
+constexpr int64_t kBandedMinSize = 768;
+// Band width of the first reduction stage: wide enough for BLAS3 panels, narrow enough that the
+// band matrix is cheap to apply.
+constexpr int kBandWidth = 32;
+// Subspace iteration on the band matrix: stop when every wanted Ritz pair has a residual below
+// this fraction of its eigenvalue (plus a floor relative to the largest, for null directions).
+constexpr double kResidualTolerance = 1e-11;
+constexpr double kResidualFloor = 1e-14;
+constexpr int kMaxIterations = 400;
+constexpr double kFilterRange = 1e4;
+constexpr double kMaxDegree = 40.0;
+constexpr uint64_t kSubspaceSeed = 0x5eed5eedULL;
+// Products at least this large are split into blocks so that only the lower triangle is formed.
+constexpr int64_t kBlockedProductMinRows = 1024;
+constexpr int64_t kProductBlocks = 4;
+constexpr double kOrthogonalityTolerance = 1e-12;
+constexpr double kGramConditionLimit = 1e-13;
+
+at::Tensor symmetrized(const at::Tensor& a) {
+    return (a + a.t()) * 0.5;
+}
+
+// Orthonormal basis of the span of the columns of y: twice Q = Y V L^(-1/2) from the small Gram
+// matrix Y^T Y = V L V^T (a few BLAS3 products, several times cheaper than Householder QR for
+// tall blocks); Householder QR when y is too ill-conditioned for that.
+at::Tensor orthonormalized(const at::Tensor& y) {
+    at::Tensor q = y;
+    for (int pass = 0; pass < 2; ++pass) {
+        auto [values, vectors] = at::linalg_eigh(at::mm(q.t(), q));
+        if (values.min().item<double>() <= kGramConditionLimit * values.max().item<double>())
+            return std::get<0>(at::linalg_qr(y));
+        q = at::mm(q, vectors * values.rsqrt().unsqueeze(0));
+    }
+    const at::Tensor eye = at::eye(q.size(1), q.options());
+    if ((at::mm(q.t(), q) - eye).abs().max().item<double>() > kOrthogonalityTolerance)
+        return std::get<0>(at::linalg_qr(y));
+    return q;
+}
+
+} // namespace
+
+at::Tensor symmetricProduct(const at::Tensor& left, const at::Tensor& right) {
+    const int64_t m = left.size(0);
+    if (m < kBlockedProductMinRows)
+        return symmetrized(at::mm(left, right.t()));
+    at::Tensor out = at::empty({m, m}, left.options());
+    const int64_t block = (m + kProductBlocks - 1) / kProductBlocks;
+    for (int64_t i0 = 0; i0 < m; i0 += block) {
+        const int64_t ni = std::min(block, m - i0);
+        const at::Tensor rows = left.narrow(0, i0, ni);
+        for (int64_t j0 = 0; j0 <= i0; j0 += block) {
+            const int64_t nj = std::min(block, m - j0);
+            at::Tensor part = at::mm(rows, right.narrow(0, j0, nj).t());
+            if (j0 == i0)
+                part = symmetrized(part);
+            out.narrow(0, i0, ni).narrow(1, j0, nj).copy_(part);
+            if (j0 != i0)
+                out.narrow(0, j0, nj).narrow(1, i0, ni).copy_(part.t());
+        }
+    }
+    return out;
+}
+
+#ifdef RANKSCOPE_HAVE_LAPACK
+namespace {
+
+// P K P^T = (P L)(P L)^T with K = L L^T: a Cholesky factor, a triangular product and a symmetric
+// rank-k update (BLAS trmm + syrk) need about 30 % fewer flops than two general products.
+// Returns an undefined tensor when K is not positive definite.
+at::Tensor choleskyCongruence(const at::Tensor& p, const at::Tensor& k) {
+    auto [factor, info] = at::linalg_cholesky_ex(k);
+    if (info.item<int64_t>() != 0)
+        return {};
+    // Row-major buffers are the transposes in LAPACK's column-major view: L^T is upper and the
+    // buffer of P holds P^T, so trmm computes L^T P^T = (P L)^T in place, i.e. P L row-major.
+    const int n = static_cast<int>(p.size(1));
+    const int m = static_cast<int>(p.size(0));
+    at::Tensor y = p.contiguous().clone();
+    const at::Tensor lower = factor.contiguous();
+    const double one = 1.0, zero = 0.0;
+    dtrmm_("L", "U", "N", "N", &n, &m, &one, lower.data_ptr<double>(), &n, y.data_ptr<double>(), &n,
+           1, 1, 1, 1);
+    // syrk with the column-major (P L)^T: C = (P L)(P L)^T in the lower triangle (column-major),
+    // i.e. the upper triangle of the row-major result.
+    at::Tensor out = at::empty({m, m}, p.options());
+    dsyrk_("L", "T", &m, &n, &one, y.data_ptr<double>(), &n, &zero, out.data_ptr<double>(), &m, 1,
+           1);
+    const at::Tensor upper = out.triu();
+    return upper + upper.triu(1).t();
+}
+
+} // namespace
+#endif
+
+at::Tensor congruence(const at::Tensor& p, const at::Tensor& k) {
+    if (!k.defined())
+        return symmetricProduct(p, p);
+    if (k.dim() == 1)
+        return symmetricProduct(p * k.unsqueeze(0), p);
+#ifdef RANKSCOPE_HAVE_LAPACK
+    if (p.device().is_cpu() && p.scalar_type() == at::kDouble && k.scalar_type() == at::kDouble &&
+        p.size(0) >= kBlockedProductMinRows) {
+        at::Tensor out = choleskyCongruence(p, k);
+        if (out.defined())
+            return out;
+    }
+#endif
+    return symmetricProduct(at::mm(p, k), p);
+}
+
+EigenPairs allEigenpairs(const at::Tensor& symmetric) {
+    auto [values, vectors] = at::linalg_eigh(symmetric);
+    return {values.flip(0), vectors.flip(1)};
+}
+
+struct SymmetricSpectrum::Impl {
+    int64_t n = 0;
+    at::Tensor dense; // the matrix, when the dense solvers are used
+    // Banded route (CPU): Q^T A Q = band, Q = H(1) .. H(n - kd) stored as in LAPACK.
+    int kd = 0;
+    at::Tensor reflectors; // column-major LAPACK array, seen through a transposed view
+    at::Tensor tau;        // [n - kd]
+    at::Tensor band;       // [n, kd + 1], band[j][d] = B(j + d, j)
+    at::Tensor windows;    // [blocks, kd, 3 kd]: block row i of B over column blocks i-1 .. i+1
+    // The band eigenvalue solver is sequential, so it runs beside the (parallel) subspace
+    // iteration; declared last so that destruction waits for it before the band goes away.
+    std::shared_future<at::Tensor> bandValues;
+
+    bool banded() const { return band.defined(); }
+    void reduce(const at::Tensor& a);
+    void buildWindows();
+    at::Tensor bandTimes(const at::Tensor& x) const;
+    at::Tensor chebyshevFilter(const at::Tensor& x, const at::Tensor& ax,
+                               const at::Tensor& theta) const;
+    EigenPairs bandLeading(int64_t count) const;
+    at::Tensor bandEigenvalues() const;
+};
+
+#ifdef RANKSCOPE_HAVE_LAPACK
+void SymmetricSpectrum::Impl::reduce(const at::Tensor& a) {
+    // A symmetric row-major matrix is its own column-major image, so LAPACK reads it in place.
+    at::Tensor work = a.contiguous().clone();
+    const int size = static_cast<int>(n);
+    kd = kBandWidth;
+    const int ldab = kd + 1;
+    band = at::zeros({n, ldab}, a.options());
+    tau = at::zeros({n - kd}, a.options());
+    int info = 0;
+    int lwork = -1;
+    double query = 0.0;
+    dsytrd_sy2sb_("L", &size, &kd, work.data_ptr<double>(), &size, band.data_ptr<double>(), &ldab,
+                  tau.data_ptr<double>(), &query, &lwork, &info, 1);
+    lwork = std::max(1, static_cast<int>(query));
+    std::vector<double> scratch(static_cast<size_t>(lwork));
+    dsytrd_sy2sb_("L", &size, &kd, work.data_ptr<double>(), &size, band.data_ptr<double>(), &ldab,
+                  tau.data_ptr<double>(), scratch.data(), &lwork, &info, 1);
+    TORCH_CHECK(info == 0, "dsytrd_sy2sb failed with info ", info);
+    reflectors = work.t(); // column-major view: reflector i lives in column i below row i + kd
+    buildWindows();
+}
+#else
+void SymmetricSpectrum::Impl::reduce(const at::Tensor&) {}
+#endif
+
+void SymmetricSpectrum::Impl::buildWindows() {
+    // full[j][e] = B(j, j + e - kd), e in [0, 2 kd], from the lower band by symmetry.
+    const int64_t blocks = (n + kd - 1) / kd;
+    at::Tensor full = at::zeros({blocks * kd, 2 * kd + 1}, band.options());
+    for (int64_t d = 0; d <= kd; ++d) {
+        const at::Tensor diagonal = band.select(1, d).narrow(0, 0, n - d); // B(j + d, j)
+        full.select(1, kd + d).narrow(0, 0, n - d).copy_(diagonal);
+        full.select(1, kd - d).narrow(0, d, n - d).copy_(diagonal);
+    }
+    // windows[i][r][c] = B(i kd + r, (i - 1) kd + c) = full[i kd + r][c - r] when 0 <= c - r <= 2
+    // kd.
+    const at::Tensor r = at::arange(kd, band.options().dtype(at::kLong)).unsqueeze(1);
+    const at::Tensor c = at::arange(3 * kd, band.options().dtype(at::kLong)).unsqueeze(0);
+    const at::Tensor e = c - r;
+    const at::Tensor valid = (e >= 0).logical_and(e <= 2 * kd);
+    const at::Tensor index = e.clamp(0, 2 * kd).unsqueeze(0).expand({blocks, kd, 3 * kd});
+    windows = full.view({blocks, kd, 2 * kd + 1}).gather(2, index.contiguous()) *
+              valid.unsqueeze(0).to(band.scalar_type());
+}
+
+at::Tensor SymmetricSpectrum::Impl::bandTimes(const at::Tensor& x) const {
+    // Block-tridiagonal product: block row i of B times rows (i - 1) kd .. (i + 2) kd of x.
+    const int64_t blocks = windows.size(0);
+    const int64_t cols = x.size(1);
+    at::Tensor padded = at::zeros({(blocks + 2) * kd, cols}, x.options());
+    padded.narrow(0, kd, n).copy_(x);
+    const at::Tensor slices = padded.unfold(0, 3 * kd, kd).transpose(1, 2); // [blocks, 3kd, cols]
+    return at::bmm(windows, slices).reshape({blocks * kd, cols}).narrow(0, 0, n);
+}
+
+at::Tensor SymmetricSpectrum::Impl::chebyshevFilter(const at::Tensor& x, const at::Tensor& ax,
+                                                    const at::Tensor& theta) const {
+    // Damp the interval [0, a] below the smallest Ritz value with a Chebyshev polynomial: where
+    // the leading eigenvalues are clustered (noise-like dW) this converges in a few dozen band
+    // products instead of hundreds of power steps. The degree is capped so that the largest
+    // eigenvalue is amplified at most kFilterRange times more than the interval's edge, which
+    // keeps the wanted directions resolvable in float64 when the spectrum is steep.
+    const double a = theta[theta.size(0) - 1].item<double>();
+    const double top = theta[0].item<double>();
+    if (!(a > 0.0) || !(top > a))
+        return ax;
+    const double half = a / 2.0;
+    const double x1 = (top - half) / half;
+    const int degree = static_cast<int>(
+        std::clamp(std::floor(std::acosh(kFilterRange) / std::acosh(x1)), 1.0, kMaxDegree));
+    if (degree == 1)
+        return ax;
+    at::Tensor previous = x;
+    at::Tensor current = (ax - half * x) / half;
+    for (int j = 2; j <= degree; ++j) {
+        at::Tensor next = (bandTimes(current) - half * current) * (2.0 / half) - previous;
+        previous = std::move(current);
+        current = std::move(next);
+    }
+    return current;
+}
+
+EigenPairs SymmetricSpectrum::Impl::bandLeading(int64_t count) const {
+    // Subspace iteration with Rayleigh-Ritz on the band matrix, then back through the reflectors.
+    const int64_t width = std::min(n, std::max(count + 16, 2 * count));
+    at::Generator generator = at::detail::createCPUGenerator(kSubspaceSeed);
+    at::Tensor x = orthonormalized(at::randn({n, width}, generator, band.options()));
+    at::Tensor theta, ax;
+    bool converged = false;
+    for (int iteration = 0; iteration < kMaxIterations && !converged; ++iteration) {
+        ax = bandTimes(x);
+        auto [values, rotation] = at::linalg_eigh(symmetrized(at::mm(x.t(), ax)));
+        theta = values.flip(0);
+        x = at::mm(x, rotation.flip(1));
+        ax = at::mm(ax, rotation.flip(1));
+        const at::Tensor wanted = theta.narrow(0, 0, count);
+        const at::Tensor residual =
+            (ax.narrow(1, 0, count) - x.narrow(1, 0, count) * wanted).norm(2, {0});
+        const double top = theta.abs().max().item<double>();
+        converged = (residual <= kResidualTolerance * wanted.abs() + kResidualFloor * top)
+                        .all()
+                        .item<bool>();
+        if (!converged)
+            x = orthonormalized(chebyshevFilter(x, ax, theta));
+    }
+    if (!converged)
+        return {};
+    at::Tensor vectors = x.narrow(1, 0, count).contiguous();
+    at::Tensor out = vectors.clone();
+    if (n > kd) {
+        const at::Tensor v = reflectors.narrow(0, kd, n - kd).narrow(1, 0, n - kd);
+        out.narrow(0, kd, n - kd).copy_(at::ormqr(v, tau, vectors.narrow(0, kd, n - kd)));
+    }
+    return {theta.narrow(0, 0, count).clone(), out};
+}
+
+#ifdef RANKSCOPE_HAVE_LAPACK
+at::Tensor SymmetricSpectrum::Impl::bandEigenvalues() const {
+    const int size = static_cast<int>(n);
+    const int ldab = kd + 1;
+    at::Tensor work = band.clone();
+    at::Tensor values = at::empty({n}, band.options());
+    std::vector<double> scratch(static_cast<size_t>(std::max(1, 3 * size - 2)));
+    double unused = 0.0;
+    const int one = 1;
+    int info = 0;
+    dsbev_("N", "L", &size, &kd, work.data_ptr<double>(), &ldab, values.data_ptr<double>(), &unused,
+           &one, scratch.data(), &info, 1, 1);
+    TORCH_CHECK(info == 0, "dsbev failed with info ", info);
+    return values.flip(0);
+}
+#else
+at::Tensor SymmetricSpectrum::Impl::bandEigenvalues() const {
+    return {};
+}
+#endif
+
+SymmetricSpectrum::SymmetricSpectrum(const at::Tensor& symmetric)
+    : m_impl(std::make_unique<Impl>()) {
+    m_impl->n = symmetric.size(0);
+#ifdef RANKSCOPE_HAVE_LAPACK
+    if (symmetric.device().is_cpu() && symmetric.scalar_type() == at::kDouble &&
+        m_impl->n >= kBandedMinSize) {
+        m_impl->dense = symmetric; // kept for the fallback if subspace iteration stalls
+        m_impl->reduce(symmetric);
+        const Impl* impl = m_impl.get();
+        m_impl->bandValues =
+            std::async(std::launch::async, [impl] { return impl->bandEigenvalues(); }).share();
+        return;
+    }
+#endif
+    m_impl->dense = symmetric;
+}
+
+SymmetricSpectrum::~SymmetricSpectrum() = default;
+
+int64_t SymmetricSpectrum::size() const {
+    return m_impl->n;
+}
+
+at::Tensor SymmetricSpectrum::eigenvalues() const {
+    if (m_impl->banded())
+        return m_impl->bandValues.get();
+    return at::linalg_eigvalsh(m_impl->dense).flip(0);
+}
+
+EigenPairs SymmetricSpectrum::leading(int64_t count) const {
+    if (count == 0) {
+        const auto options = m_impl->dense.options();
+        return {at::empty({0}, options), at::empty({m_impl->n, 0}, options)};
+    }
+    if (m_impl->banded() && 4 * count <= m_impl->n) {
+        EigenPairs pairs = m_impl->bandLeading(count);
+        if (pairs.values.defined())
+            return pairs;
+    }
+    const EigenPairs all = allEigenpairs(m_impl->dense);
+    return {all.values.narrow(0, 0, count).clone(), all.vectors.narrow(1, 0, count).clone()};
+}
+
+int64_t countEigenvaluesAtMost(const at::Tensor& symmetric, double threshold) {
+    const int64_t n = symmetric.size(0);
+    const at::Tensor shifted = symmetric - threshold * at::eye(n, symmetric.options());
+    auto [ld, pivots, info] = at::linalg_ldl_factor_ex(shifted, false, false);
+    const at::Tensor d = ld.to(at::kCPU, at::kDouble).contiguous();
+    const at::Tensor p = pivots.to(at::kCPU, at::kLong).contiguous();
+    const double* dd = d.data_ptr<double>();
+    const int64_t* pp = p.data_ptr<int64_t>();
+    int64_t count = 0;
+    for (int64_t k = 0; k < n;) {
+        const double a = dd[k * n + k];
+        if (pp[k] > 0 || k + 1 == n) { // 1x1 block
+            count += a <= 0.0 ? 1 : 0;
+            k += 1;
+            continue;
+        }
+        // 2x2 block [[a, b], [b, c]] (Bunch-Kaufman): count its eigenvalues <= 0.
+        const double b = dd[(k + 1) * n + k];
+        const double c = dd[(k + 1) * n + k + 1];
+        const double det = a * c - b * b;
+        if (det < 0.0)
+            count += 1;
+        else if (det == 0.0)
+            count += a + c <= 0.0 ? 2 : 1;
+        else
+            count += a + c < 0.0 ? 2 : 0;
+        k += 2;
+    }
+    return count;
+}
+
+std::vector<double> tailSums(const at::Tensor& values) {
+    const std::vector<double> v = toVector(values);
+    std::vector<double> out(v.size() + 1, 0.0);
+    for (size_t i = v.size(); i-- > 0;)
+        out[i] = out[i + 1] + std::max(v[i], 0.0);
+    return out;
+}
+
+std::vector<double> toVector(const at::Tensor& values) {
+    const at::Tensor cpu = values.to(at::kCPU, at::kDouble).contiguous();
+    return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
+}
+
+} // namespace rs::lowrank

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+// Dense symmetric float64 kernels behind the low-rank module (internal; not part of the public
+// API). Every function works on the tensors' own device.
+namespace rs::lowrank {
+
+// left @ right^T for a product known to be symmetric (e.g. P K P^T): only the lower block
+// triangle is multiplied, then mirrored, which saves about a third of the flops on large inputs.
+at::Tensor symmetricProduct(const at::Tensor& left, const at::Tensor& right);
+
+// P K P^T with K a symmetric matrix [n, n], a diagonal given as a vector [n], or undefined
+// (the identity).
+at::Tensor congruence(const at::Tensor& p, const at::Tensor& k);
+
+// Eigenpairs, eigenvalues descending; vectors are columns.
+struct EigenPairs {
+    at::Tensor values;  // float64 [count]
+    at::Tensor vectors; // float64 [n, count]
+};
+
+// The full eigendecomposition (LAPACK syevd through ATen).
+EigenPairs allEigenpairs(const at::Tensor& symmetric);
+
+// Eigenvalues and leading eigenvectors of one symmetric matrix, from one reduction.
+//
+// A full symmetric eigensolver spends most of its time in the memory-bound (BLAS2) reduction
+// to tridiagonal form. On the CPU this class instead reduces the matrix once to a narrow band
+// with blocked orthogonal transforms (BLAS3, LAPACK sytrd_sy2sb); all eigenvalues then come from
+// the band matrix, and leading eigenvectors from subspace iteration with the band matrix (whose
+// products are almost free) mapped back through the reflectors. On other devices, and for small
+// matrices, it uses the dense solvers.
+class SymmetricSpectrum {
+public:
+    explicit SymmetricSpectrum(const at::Tensor& symmetric);
+    ~SymmetricSpectrum();
+    SymmetricSpectrum(const SymmetricSpectrum&) = delete;
+    SymmetricSpectrum& operator=(const SymmetricSpectrum&) = delete;
+
+    int64_t size() const;
+    // All eigenvalues, descending, float64 [n].
+    at::Tensor eigenvalues() const;
+    // The `count` leading eigenpairs (count <= n).
+    EigenPairs leading(int64_t count) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+// Number of eigenvalues of a symmetric matrix that are <= threshold, from the inertia of the
+// LDL^T factorisation of (A - threshold I) (Sylvester's law): a factorisation, no eigensolver.
+int64_t countEigenvaluesAtMost(const at::Tensor& symmetric, double threshold);
+
+// Tail sums of a descending non-negative sequence: out[r] = sum_{i >= r} v_i, r = 0 .. n.
+// Summed from the small end, so small tails keep their relative accuracy.
+std::vector<double> tailSums(const at::Tensor& values);
+
+std::vector<double> toVector(const at::Tensor& values);
+
+} // namespace rs::lowrank

@@ -1,0 +1,442 @@
+#include "calib/stats.h"
+#include "eval/perplexity.h"
+#include "io/checkpoint.h"
+#include "lowrank/compensation.h"
+#include "lowrank/symmetric.h"
+#include "methods/registry.h"
+#include "model/llama.h"
+#include "pipeline/session.h"
+#include "testdata.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <ATen/ATen.h>
+#include <Eigen/Dense>
+#include <QTest>
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+
+namespace {
+
+using Mat = Eigen::MatrixXd;
+using Vec = Eigen::VectorXd;
+
+// Float32 factors against the float64 reference product B A (relative Frobenius).
+constexpr double kProductTolerance = 2e-5;
+// Curves against the float64 reference, relative to tr(dW C dW^T).
+constexpr double kCurveTolerance = 1e-9;
+// A curve value against the measured error of the float32 factors, relative to tr(dW C dW^T).
+constexpr double kMeasuredTolerance = 1e-6;
+// Slack for the theorem E_eora(r) <= E_svd(r) (round-off only), relative to tr(dW C dW^T).
+constexpr double kTheoremSlack = 1e-12;
+// Banded eigensolver against the dense reference: eigenvalues relative to the largest, and the
+// sine of the largest principal angle between leading eigenspaces.
+constexpr double kEigenvalueTolerance = 1e-12;
+constexpr double kSubspaceTolerance = 1e-8;
+// Singular values from Gram eigenvalues, relative to the largest (about sqrt(eps_float64)).
+constexpr double kSpectrumTolerance = 1e-6;
+// Below this fraction of s_1 a singular value of dW S counts as zero (product no longer unique).
+constexpr double kRankGap = 1e-9;
+
+Mat toEigen(const at::Tensor& t) {
+    const at::Tensor c = t.to(at::kCPU, at::kDouble).contiguous();
+    return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        c.data_ptr<double>(), c.size(0), c.size(1));
+}
+
+double measured(const Mat& dW, const Mat& ba, const Mat& c) {
+    const Mat r = dW - ba;
+    return (r * c * r.transpose()).trace();
+}
+
+double relativeDiff(const Mat& a, const Mat& b) {
+    return (a - b).norm() / std::max(b.norm(), 1e-300);
+}
+
+// A rounding error like 3-bit RTN: dW = W - round(W / s) s, s = max|W| / 3 per row.
+at::Tensor rtnError(const at::Tensor& w) {
+    const at::Tensor s = w.abs().amax(1, true) / 3.0;
+    return w - at::round(w / s) * s;
+}
+
+rs::InputStats statsOf(const at::Tensor& x) {
+    rs::InputStats stats;
+    stats.accumulate(x);
+    return stats;
+}
+
+// Calibration inputs with a decaying channel scale; `deadChannel` >= 0 zeroes that column.
+at::Tensor calibrationInputs(int64_t tokens, int64_t dIn, int64_t deadChannel) {
+    const at::Tensor scale = at::exp(-at::arange(dIn, at::kFloat) / static_cast<double>(dIn) * 3);
+    at::Tensor x = at::randn({tokens, dIn}) * scale.index_select(0, at::randperm(dIn));
+    if (deadChannel >= 0)
+        x.select(1, deadChannel).zero_();
+    return x;
+}
+
+// The float64 reference, written from DESIGN.md with Eigen: truncated SVD of dW, and EoRA
+// through the eigendecomposition of C with the truncated pseudo-inverse.
+struct Reference {
+    Mat dW, c;
+    Mat svdU, svdV;
+    Vec svdS;
+    Mat eoraU, eoraV, sPlus, keptProjector;
+    Vec eoraS;
+    int64_t discarded = 0;
+
+    Reference(const at::Tensor& error, const at::Tensor& gram)
+        : dW(toEigen(error))
+        , c(toEigen(gram)) {
+        Eigen::BDCSVD<Mat> svd(dW, Eigen::ComputeThinU | Eigen::ComputeThinV);
+        svdU = svd.matrixU();
+        svdV = svd.matrixV();
+        svdS = svd.singularValues();
+        Eigen::SelfAdjointEigenSolver<Mat> eig(c);
+        const Vec l = eig.eigenvalues();
+        const double tol = l.maxCoeff() * std::max<double>(1.0, double(c.rows())) * FLT_EPSILON;
+        std::vector<int> kept;
+        for (int i = 0; i < l.size(); ++i)
+            if (l(i) > tol)
+                kept.push_back(i);
+        discarded = l.size() - int64_t(kept.size());
+        Mat q(c.rows(), kept.size());
+        Vec lk(kept.size());
+        for (size_t j = 0; j < kept.size(); ++j) {
+            q.col(j) = eig.eigenvectors().col(kept[j]);
+            lk(j) = l(kept[j]);
+        }
+        const Mat s = q * lk.cwiseSqrt().asDiagonal();
+        sPlus = lk.cwiseSqrt().cwiseInverse().asDiagonal() * q.transpose();
+        keptProjector = q * q.transpose();
+        Eigen::BDCSVD<Mat> scaled(dW * s, Eigen::ComputeThinU | Eigen::ComputeThinV);
+        eoraU = scaled.matrixU();
+        eoraV = scaled.matrixV();
+        eoraS = scaled.singularValues();
+    }
+    Mat svdProduct(int r) const {
+        return svdU.leftCols(r) * svdS.head(r).asDiagonal() * svdV.leftCols(r).transpose();
+    }
+    // EoRA as DESIGN.md writes it: zero in the discarded modes of C.
+    Mat eoraProduct(int r) const {
+        r = std::min<int>(r, int(eoraS.size()));
+        return eoraU.leftCols(r) * eoraS.head(r).asDiagonal() * eoraV.leftCols(r).transpose() *
+               sPlus;
+    }
+    // The projection U_r U_r^T dW with EoRA's left vectors (equal to eoraProduct on the span of C).
+    Mat eoraProjection(int r) const {
+        r = std::min<int>(r, int(eoraS.size()));
+        return eoraU.leftCols(r) * eoraU.leftCols(r).transpose() * dW;
+    }
+    double energy() const { return measured(dW, Mat::Zero(dW.rows(), dW.cols()), c); }
+};
+
+Mat productOf(const rs::LowRankFactors& f, int64_t dOut, int64_t dIn) {
+    if (f.rank() == 0)
+        return Mat::Zero(dOut, dIn);
+    return toEigen(f.B) * toEigen(f.A);
+}
+
+std::unique_ptr<rs::CompensationBasis> basisFor(const std::string& method, const at::Tensor& dW,
+                                                const rs::InputStats& stats, int64_t rank,
+                                                const std::string& layer = "test.layer") {
+    return rs::buildCompensationBasis(rs::MethodConfig::parse(method, rs::MethodKind::Compensation),
+                                      dW, stats, rank, layer);
+}
+
+// Checks factors and curves of svd and eora against the reference for one layer.
+void checkAgainstReference(const at::Tensor& dW, const rs::InputStats& stats,
+                           const std::vector<int>& ranks) {
+    const Reference ref(dW, stats.gram);
+    const int64_t dOut = dW.size(0), dIn = dW.size(1), full = std::min(dOut, dIn);
+    const double energy = ref.energy();
+    const auto svd = basisFor("svd", dW, stats, full);
+    const auto eora = basisFor("eora", dW, stats, full);
+    const std::vector<double> svdCurve = svd->errorCurve();
+    const std::vector<double> eoraCurve = eora->errorCurve();
+    QCOMPARE(svdCurve.size(), size_t(full + 1));
+    QCOMPARE(eoraCurve.size(), size_t(full + 1));
+    for (int r : ranks) {
+        const Mat svdBa = productOf(svd->factorsAt(r), dOut, dIn);
+        const Mat eoraBa = productOf(eora->factorsAt(r), dOut, dIn);
+        if (r > 0)
+            QVERIFY2(relativeDiff(svdBa, ref.svdProduct(r)) < kProductTolerance,
+                     qPrintable(QString("svd r=%1").arg(r)));
+        // EoRA's product is unique up to the rank of dW S (beyond it any null direction of
+        // dW C dW^T is optimal).
+        if (r > 0 && r <= ref.eoraS.size() && ref.eoraS(r - 1) > kRankGap * ref.eoraS(0)) {
+            // On the span of C the product is DESIGN.md's EoRA; off it, dW's own projection.
+            QVERIFY2(relativeDiff(eoraBa * ref.keptProjector, ref.eoraProduct(r)) <
+                         kProductTolerance,
+                     qPrintable(QString("eora r=%1").arg(r)));
+            QVERIFY2(relativeDiff(eoraBa, ref.eoraProjection(r)) < kProductTolerance,
+                     qPrintable(QString("eora projection r=%1").arg(r)));
+        }
+        const double svdRef = measured(ref.dW, ref.svdProduct(r), ref.c);
+        const double eoraRef = measured(ref.dW, ref.eoraProduct(r), ref.c);
+        QVERIFY2(
+            std::abs(svdCurve[r] - svdRef) < kCurveTolerance * energy,
+            qPrintable(QString("svd curve r=%1: %2 vs %3").arg(r).arg(svdCurve[r]).arg(svdRef)));
+        QVERIFY2(
+            std::abs(eoraCurve[r] - eoraRef) < kCurveTolerance * energy,
+            qPrintable(QString("eora curve r=%1: %2 vs %3").arg(r).arg(eoraCurve[r]).arg(eoraRef)));
+    }
+    QCOMPARE(eora->discardedModes(), ref.discarded);
+    QCOMPARE(svd->discardedModes(), int64_t(0));
+
+    const rs::LayerAnalysis analysis =
+        rs::analyzeLayer(dW + at::randn_like(dW), dW, stats, "test.layer");
+    QCOMPARE(analysis.spectra.discardedModes, ref.discarded);
+    QVERIFY(std::abs(analysis.curves.errorEnergy - energy) < kCurveTolerance * energy);
+    for (int64_t r = 0; r <= full; ++r) {
+        QVERIFY(std::abs(analysis.curves.svd[r] - svdCurve[r]) < kCurveTolerance * energy);
+        QVERIFY(std::abs(analysis.curves.eora[r] - eoraCurve[r]) < kCurveTolerance * energy);
+    }
+    for (int64_t i = 0; i < full; ++i) {
+        QVERIFY(std::abs(analysis.spectra.errorSingular[i] - ref.svdS(i)) <
+                kSpectrumTolerance * ref.svdS(0));
+        QVERIFY(std::abs(analysis.spectra.scaledErrorSingular[i] -
+                         (i < ref.eoraS.size() ? ref.eoraS(i) : 0.0)) <
+                kSpectrumTolerance * ref.eoraS(0));
+    }
+}
+
+void expectError(const std::function<void()>& call, const std::string& fragment) {
+    try {
+        call();
+    } catch (const rs::Error& e) {
+        const std::string what = e.what();
+        QVERIFY2(what.find("bad.layer: ") == 0, e.what());
+        QVERIFY2(what.find(fragment) != std::string::npos, e.what());
+        return;
+    }
+    QFAIL(("no error for " + fragment).c_str());
+}
+
+} // namespace
+
+class TestLowRank : public QObject {
+    Q_OBJECT
+private slots:
+    void wideLayerMatchesReference();
+    void tallLayerMatchesReference();
+    void rankDeficientGramMatchesReference();
+    void deadChannelIsOneDiscardedMode();
+    void eoraNeverWorseThanSvd();
+    void curvesEqualMeasuredError();
+    void asvdWithZeroAlphaIsSvd();
+    void asvdMatchesReference();
+    void bandedSpectrumMatchesDense();
+    void largeLayerUsesBandedPath();
+    void errorsNameTheLayer();
+    void realStoriesLayer();
+};
+
+void TestLowRank::wideLayerMatchesReference() {
+    at::manual_seed(101);
+    const at::Tensor dW = rtnError(at::randn({40, 56}));
+    checkAgainstReference(dW, statsOf(calibrationInputs(300, 56, -1)), {0, 1, 5, 17, 40});
+}
+
+void TestLowRank::tallLayerMatchesReference() {
+    at::manual_seed(102);
+    const at::Tensor dW = rtnError(at::randn({70, 48}));
+    checkAgainstReference(dW, statsOf(calibrationInputs(300, 48, -1)), {0, 1, 8, 30, 48});
+}
+
+void TestLowRank::rankDeficientGramMatchesReference() {
+    // Fewer tokens than inputs plus a dead channel: rank(X) = 30 of 64.
+    at::manual_seed(103);
+    const at::Tensor dW = rtnError(at::randn({50, 64}));
+    const at::Tensor x = calibrationInputs(30, 64, 5);
+    QCOMPARE(at::linalg_matrix_rank(x.to(at::kDouble)).item<int64_t>(), int64_t(30));
+    const rs::InputStats stats = statsOf(x);
+    checkAgainstReference(dW, stats, {0, 1, 10, 30, 50});
+    QCOMPARE(basisFor("eora", dW, stats, 10)->discardedModes(), int64_t(64 - 30));
+}
+
+void TestLowRank::deadChannelIsOneDiscardedMode() {
+    at::manual_seed(104);
+    const at::Tensor dW = rtnError(at::randn({32, 48}));
+    const rs::InputStats stats = statsOf(calibrationInputs(500, 48, 11));
+    QCOMPARE(basisFor("eora", dW, stats, 4)->discardedModes(), int64_t(1));
+    checkAgainstReference(dW, stats, {0, 4, 32});
+}
+
+void TestLowRank::eoraNeverWorseThanSvd() {
+    at::manual_seed(105);
+    for (const auto& [dOut, dIn, tokens] :
+         std::vector<std::tuple<int64_t, int64_t, int64_t>>{{30, 50, 20}, {60, 40, 400}}) {
+        const at::Tensor dW = rtnError(at::randn({dOut, dIn}));
+        const rs::InputStats stats = statsOf(calibrationInputs(tokens, dIn, 3));
+        const rs::ErrorCurves c = rs::analyzeLayer(dW * 4, dW, stats, "l").curves;
+        for (size_t r = 0; r < c.svd.size(); ++r)
+            QVERIFY2(c.eora[r] <= c.svd[r] + kTheoremSlack * c.errorEnergy,
+                     qPrintable(QString("r=%1").arg(r)));
+        QVERIFY(c.eora[5] < c.svd[5]);
+        QVERIFY(c.outputEnergy > c.errorEnergy);
+    }
+}
+
+void TestLowRank::curvesEqualMeasuredError() {
+    at::manual_seed(106);
+    const at::Tensor dW = rtnError(at::randn({36, 44}));
+    const rs::InputStats stats = statsOf(calibrationInputs(100, 44, -1));
+    for (const char* method : {"svd", "eora", "asvd", "asvd:alpha=1.5"}) {
+        const auto basis = basisFor(method, dW, stats, 36);
+        const std::vector<double> curve = basis->errorCurve();
+        for (int64_t r : {0, 1, 3, 10, 35, 36}) {
+            const double error = rs::compensatedError(dW, basis->factorsAt(r), stats.gram);
+            QVERIFY2(std::abs(curve[r] - error) < kMeasuredTolerance * curve[0],
+                     qPrintable(QString("%1 r=%2").arg(method).arg(r)));
+            if (r > 0)
+                QVERIFY(curve[r] <= curve[r - 1]);
+        }
+        QVERIFY(curve[36] < kMeasuredTolerance * curve[0]);
+    }
+}
+
+void TestLowRank::asvdWithZeroAlphaIsSvd() {
+    at::manual_seed(107);
+    const at::Tensor dW = rtnError(at::randn({24, 40}));
+    const rs::InputStats stats = statsOf(calibrationInputs(80, 40, 2));
+    const auto svd = basisFor("svd", dW, stats, 12);
+    const auto asvd = basisFor("asvd:alpha=0", dW, stats, 12);
+    for (int64_t r : {1, 6, 12})
+        QVERIFY(relativeDiff(productOf(asvd->factorsAt(r), 24, 40),
+                             productOf(svd->factorsAt(r), 24, 40)) < kProductTolerance);
+    QCOMPARE(asvd->discardedModes(), int64_t(0));
+}
+
+void TestLowRank::asvdMatchesReference() {
+    at::manual_seed(108);
+    const at::Tensor dW = rtnError(at::randn({30, 42}));
+    const rs::InputStats stats = statsOf(calibrationInputs(90, 42, -1));
+    const double alpha = 0.5;
+    const Vec s = toEigen(stats.meanAbs.unsqueeze(1)).col(0).array().pow(alpha);
+    const Mat dW64 = toEigen(dW);
+    Eigen::BDCSVD<Mat> svd(dW64 * s.asDiagonal(), Eigen::ComputeThinU | Eigen::ComputeThinV);
+    const auto basis = basisFor("asvd", dW, stats, 20);
+    for (int r : {1, 7, 20}) {
+        const Mat ref = svd.matrixU().leftCols(r) * svd.singularValues().head(r).asDiagonal() *
+                        svd.matrixV().leftCols(r).transpose() * s.cwiseInverse().asDiagonal();
+        QVERIFY(relativeDiff(productOf(basis->factorsAt(r), 30, 42), ref) < kProductTolerance);
+    }
+}
+
+void TestLowRank::bandedSpectrumMatchesDense() {
+    at::manual_seed(109);
+    const int64_t n = 900;
+    const at::Tensor q = std::get<0>(at::linalg_qr(at::randn({n, n}, at::kDouble)));
+    const at::Tensor l = at::pow(at::arange(1, n + 1, at::kDouble), -1.5) * 7.0;
+    l.narrow(0, n - 40, 40).zero_(); // a null space, as in a rank-deficient C
+    const at::Tensor a = at::mm(q * l.unsqueeze(0), q.t());
+    const rs::lowrank::SymmetricSpectrum spectrum(a);
+    const Mat ref = toEigen(a);
+    Eigen::SelfAdjointEigenSolver<Mat> eig(ref);
+    const Vec values = eig.eigenvalues().reverse();
+    const std::vector<double> got = rs::lowrank::toVector(spectrum.eigenvalues());
+    for (int64_t i = 0; i < n; ++i)
+        QVERIFY(std::abs(got[i] - values(i)) < kEigenvalueTolerance * values(0));
+    const int k = 24;
+    const rs::lowrank::EigenPairs pairs = spectrum.leading(k);
+    const Mat v = toEigen(pairs.vectors);
+    const Mat refV = eig.eigenvectors().rightCols(k);
+    const Mat cross = refV.transpose() * v;
+    Eigen::JacobiSVD<Mat> angles(cross);
+    QVERIFY(1.0 - angles.singularValues().minCoeff() < kSubspaceTolerance);
+    QVERIFY(((v.transpose() * v) - Mat::Identity(k, k)).norm() < kSubspaceTolerance);
+    const double tol = 1.5e-3 * values(0); // no eigenvalue sits at the threshold
+    int64_t below = 0;
+    for (int64_t i = 0; i < n; ++i)
+        below += values(i) <= tol ? 1 : 0;
+    QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a, tol), below);
+}
+
+void TestLowRank::largeLayerUsesBandedPath() {
+    // d_out >= 768 takes the band-reduction route on the CPU.
+    at::manual_seed(110);
+    const at::Tensor dW = rtnError(at::randn({800, 820}));
+    const rs::InputStats stats = statsOf(calibrationInputs(1200, 820, 9));
+    const Reference ref(dW, stats.gram);
+    const auto eora = basisFor("eora", dW, stats, 16);
+    const std::vector<double> curve = eora->errorCurve();
+    const double energy = ref.energy();
+    for (int r : {0, 16, 200, 800})
+        QVERIFY(std::abs(curve[r] - measured(ref.dW, ref.eoraProduct(r), ref.c)) <
+                kCurveTolerance * energy);
+    QVERIFY(relativeDiff(productOf(eora->factorsAt(16), 800, 820), ref.eoraProjection(16)) <
+            kProductTolerance);
+    QCOMPARE(eora->discardedModes(), int64_t(1));
+}
+
+void TestLowRank::errorsNameTheLayer() {
+    at::manual_seed(111);
+    const at::Tensor dW = rtnError(at::randn({16, 24}));
+    const rs::InputStats stats = statsOf(calibrationInputs(50, 24, -1));
+    const auto eora = rs::MethodConfig::parse("eora", rs::MethodKind::Compensation);
+    at::Tensor nan = dW.clone();
+    nan[3][4] = NAN;
+    expectError([&] { rs::buildCompensationBasis(eora, nan, stats, 4, "bad.layer"); }, "NaN");
+    rs::InputStats inf = stats;
+    inf.gram = stats.gram.clone();
+    inf.gram[2][2] = INFINITY;
+    expectError([&] { rs::buildCompensationBasis(eora, dW, inf, 4, "bad.layer"); }, "Inf");
+    expectError([&] { rs::analyzeLayer(dW, dW, inf, "bad.layer"); }, "Inf");
+    expectError([&] { rs::buildCompensationBasis(eora, dW, stats, 17, "bad.layer"); },
+                "rank 17 exceeds min(d_out, d_in) = 16");
+    const rs::InputStats other = statsOf(calibrationInputs(50, 20, -1));
+    expectError([&] { rs::buildCompensationBasis(eora, dW, other, 4, "bad.layer"); },
+                "dimension 20");
+    expectError([&] { rs::analyzeLayer(dW, dW, other, "bad.layer"); }, "dimension 20");
+    expectError(
+        [&] {
+            rs::buildCompensationBasis(
+                rs::MethodConfig::parse("none", rs::MethodKind::Compensation), dW, stats, 4,
+                "bad.layer");
+        },
+        "none");
+    expectError([&] { basisFor("svd", dW, stats, 4, "bad.layer")->factorsAt(5); }, "rank 5");
+}
+
+void TestLowRank::realStoriesLayer() {
+    const rs::Checkpoint ckpt = rs::loadCheckpoint(rs::test::stories260K());
+    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    rs::InputStats attention, mlp;
+    session->model().setLinearInputHook(
+        [&](int64_t layer, rs::InputSite site, const at::Tensor& x) {
+            if (layer == 1 && site == rs::InputSite::Attention)
+                attention.accumulate(x);
+            if (layer == 1 && site == rs::InputSite::Mlp)
+                mlp.accumulate(x);
+        });
+    const rs::TokenStream stream =
+        rs::buildTokenStream(rs::readTextFile(rs::test::dataPath("text/tinystories/calib.txt")),
+                             rs::Protocol::TinyStories, session->tokenizer());
+    const int64_t chunk = 512;
+    for (size_t begin = 0; begin + chunk <= stream.tokens.size(); begin += chunk) {
+        const at::Tensor tokens =
+            at::tensor(std::vector<int64_t>(stream.tokens.begin() + begin,
+                                            stream.tokens.begin() + begin + chunk))
+                .unsqueeze(0);
+        session->model().forward(tokens);
+    }
+    session->model().setLinearInputHook({});
+    QVERIFY(attention.tokens >= 4 * chunk);
+    for (const auto& [name, stats] : std::vector<std::pair<std::string, const rs::InputStats*>>{
+             {"model.layers.1.self_attn.q_proj", &attention},
+             {"model.layers.1.mlp.gate_proj", &mlp}}) {
+        const at::Tensor w = ckpt.require(name + ".weight").to(at::kFloat);
+        const at::Tensor dW = rtnError(w);
+        const int64_t full = std::min(w.size(0), w.size(1));
+        checkAgainstReference(dW, *stats, {0, 1, 8, 16, int(full)});
+        const rs::LayerAnalysis a = rs::analyzeLayer(w, dW, *stats, name);
+        QVERIFY(a.curves.eora[16] < a.curves.svd[16]);
+        QVERIFY(a.curves.outputEnergy > a.curves.errorEnergy);
+        QCOMPARE(a.spectra.weightSingular.size(), size_t(full));
+        QCOMPARE(a.spectra.gramEigenvalues.size(), size_t(w.size(1)));
+    }
+}
+
+QTEST_GUILESS_MAIN(TestLowRank)
+#include "tst_lowrank.moc"
