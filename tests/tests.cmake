@@ -11,3 +11,8 @@ rankscope_add_test(tst_tokenizer SOURCES tst_tokenizer.cpp tst_tokenizer_files.c
 if(TARGET rankscope_ui)
     rankscope_add_test(tst_mainwindow SOURCES tst_mainwindow.cpp LIBS rankscope_ui)
 endif()
+rankscope_add_test(tst_compress SOURCES tst_compress.cpp LIBS rankscope_core)
+rankscope_add_test(tst_methods SOURCES tst_methods.cpp LIBS rankscope_methods)
+rankscope_add_test(tst_calib SOURCES tst_calib.cpp LIBS rankscope_calib rankscope_pipeline)
+rankscope_add_test(tst_compress_job SOURCES tst_compress_job.cpp LIBS rankscope_core)
+rankscope_add_test(tst_lowrank SOURCES tst_lowrank.cpp LIBS rankscope_core Eigen3::Eigen)

@@ -2,6 +2,7 @@
 #include "testdata.h"
 
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -47,6 +48,8 @@ private slots:
     void helpForEveryCommand();
     void usageErrorsExitWithTwo();
     void failuresExitWithOneAndNameTheFile();
+    void compressPrintsTablesAndJson();
+    void methodsListsTheRegistry();
 };
 
 void TestCli::generateReproducesReference() {
@@ -98,7 +101,7 @@ void TestCli::infoListsLayers() {
 void TestCli::helpForEveryCommand() {
     const Run overview = runCli({"--help"});
     QCOMPARE(overview.exitCode, 0);
-    for (const QString command : {"info", "generate", "eval"}) {
+    for (const QString command : {"info", "generate", "eval", "compress", "methods"}) {
         QVERIFY(overview.out.contains("  " + command));
         const Run help = runCli({command, "--help"});
         QCOMPARE(help.exitCode, 0);
@@ -118,6 +121,11 @@ void TestCli::usageErrorsExitWithTwo() {
         {"info", model, "--no-such-option"},
         {"eval", model, "--text", "x", "--protocol", "c4"},
         {"generate", model, "--dtype", "int8"},
+        {"compress", model}, // missing --calib
+        {"compress", model, "--calib", "x", "--method", "rtn:bits=5"},
+        {"compress", model, "--calib", "x", "--comp", "eora:alpha=1"},
+        {"compress", model, "--calib", "x", "--ranks", "4,zero"},
+        {"compress", model, "--calib", "x", "--calib-mode", "serial"},
     };
     for (const QStringList& call : calls) {
         const Run run = runCli(call);
@@ -143,6 +151,38 @@ void TestCli::failuresExitWithOneAndNameTheFile() {
                  lines.last().contains("bad.txt: not valid UTF-8"),
              qPrintable(text.err));
     QCOMPARE(text.err.count("error:"), 1);
+}
+
+void TestCli::compressPrintsTablesAndJson() {
+    QTemporaryDir dir;
+    const QString json = dir.filePath("compress.json");
+    const Run run =
+        runCli({"compress", data("models/stories260K"), "--calib",
+                data("text/tinystories/calib.txt"), "--eval", data("text/tinystories/eval.txt"),
+                "--max-windows", "4", "--method", "rtn:bits=3,group=32", "--comp", "none,svd,eora",
+                "--ranks", "4,8", "--calib-tokens", "2048", "--json", json});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    QVERIFY(run.out.contains("compression rtn:bits=3,group=32,sym=false, calibration parallel"));
+    QVERIFY(run.out.contains("layers.0.self_attn.q_proj"));
+    QVERIFY(run.out.contains("eora@8"));
+    QVERIFY2(run.out.contains("perplexity (tinystories, seq_len 512, 2,048 predicted tokens)"),
+             qPrintable(run.out));
+    const QJsonObject result = QJsonDocument::fromJson(readAll(json).toUtf8()).object();
+    QCOMPARE(result["variants"].toArray().size(), 5);
+    QCOMPARE(result["layers"].toArray().size(), 35);
+    QCOMPARE(result["calibration_tokens"].toInt(), 2048);
+    const QJsonObject firstLayer = result["layers"].toArray().first().toObject();
+    QCOMPARE(firstLayer["relative_error_after"].toArray().size(), 5);
+    QVERIFY(result["variants"].toArray().last().toObject()["perplexity"].toObject().contains(
+        "perplexity"));
+}
+
+void TestCli::methodsListsTheRegistry() {
+    const Run run = runCli({"methods"});
+    QCOMPARE(run.exitCode, 0);
+    for (const char* id : {"rtn", "gptq", "magnitude", "wanda", "svd", "eora", "asvd"})
+        QVERIFY2(run.out.contains(QString("  ") + id + " "), id);
+    QVERIFY(run.out.contains("act_order"));
 }
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -64,6 +64,14 @@ std::optional<std::string> ParsedArgs::value(const std::string& name) const {
     return found;
 }
 
+std::vector<std::string> ParsedArgs::values(const std::string& name) const {
+    std::vector<std::string> found;
+    for (const auto& [key, value] : m_values)
+        if (key == name)
+            found.push_back(value);
+    return found;
+}
+
 std::string ParsedArgs::valueOr(const std::string& name, const std::string& fallback) const {
     return value(name).value_or(fallback);
 }

@@ -36,6 +36,7 @@ public:
     bool helpRequested() const { return m_help; }
     bool flag(const std::string& name) const;
     std::optional<std::string> value(const std::string& name) const;
+    std::vector<std::string> values(const std::string& name) const; // every occurrence, in order
     std::string valueOr(const std::string& name, const std::string& fallback) const;
     std::optional<long long> integer(const std::string& name) const; // validates the number
     const std::string& positional(size_t index) const { return m_positionals.at(index); }

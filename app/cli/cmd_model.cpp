@@ -11,22 +11,6 @@ namespace rs::cli {
 
 namespace {
 
-const OptionSpec kDtype{"--dtype", "TYPE", "weights dtype: float32 (default), bfloat16, float16"};
-const OptionSpec kDevice{"--device", "DEV", "cpu (default), cuda, cuda:N or auto"};
-const OptionSpec kTokenizer{"--tokenizer", "FILE",
-                            "tokenizer file, for a model file with none beside it"};
-
-OpenOptions openOptions(const ParsedArgs& args) {
-    OpenOptions options;
-    options.dtype = args.valueOr("--dtype", "float32");
-    if (options.dtype != "float32" && options.dtype != "bfloat16" && options.dtype != "float16")
-        throw UsageError("--dtype must be float32, bfloat16 or float16, got '" + options.dtype +
-                         "'");
-    options.device = args.valueOr("--device", "cpu");
-    options.tokenizer = args.valueOr("--tokenizer", "");
-    return options;
-}
-
 int runInfo(const ParsedArgs& args, const JobContext& job) {
     const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
     if (args.flag("--json")) {
@@ -119,6 +103,22 @@ int runEval(const ParsedArgs& args, const JobContext& job) {
 
 } // namespace
 
+const OptionSpec kDtype{"--dtype", "TYPE", "weights dtype: float32 (default), bfloat16, float16"};
+const OptionSpec kDevice{"--device", "DEV", "cpu (default), cuda, cuda:N or auto"};
+const OptionSpec kTokenizer{"--tokenizer", "FILE",
+                            "tokenizer file, for a model file with none beside it"};
+
+OpenOptions openOptions(const ParsedArgs& args) {
+    OpenOptions options;
+    options.dtype = args.valueOr("--dtype", "float32");
+    if (options.dtype != "float32" && options.dtype != "bfloat16" && options.dtype != "float16")
+        throw UsageError("--dtype must be float32, bfloat16 or float16, got '" + options.dtype +
+                         "'");
+    options.device = args.valueOr("--device", "cpu");
+    options.tokenizer = args.valueOr("--tokenizer", "");
+    return options;
+}
+
 std::vector<Command> modelCommands() {
     return {
         {{"info",
@@ -162,7 +162,10 @@ std::vector<Command> modelCommands() {
 }
 
 std::vector<Command> allCommands() {
-    return modelCommands();
+    std::vector<Command> all = modelCommands();
+    for (Command& c : compressCommands())
+        all.push_back(std::move(c));
+    return all;
 }
 
 } // namespace rs::cli

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "args.h"
+#include "pipeline/session.h"
 #include "util/progress.h"
 
 #include <functional>
@@ -22,10 +23,17 @@ struct Command {
     std::function<int(const ParsedArgs&, const JobContext&)> run;
 };
 
+// The options of every command that opens a model, and how they become OpenOptions.
+extern const OptionSpec kDtype;
+extern const OptionSpec kDevice;
+extern const OptionSpec kTokenizer;
+OpenOptions openOptions(const ParsedArgs& args);
+
 // Every command of rankscope-cli, in the order `--help` lists them.
 std::vector<Command> allCommands();
 
 // Per-area command lists, each defined in its own cmd_*.cpp.
 std::vector<Command> modelCommands();
+std::vector<Command> compressCommands();
 
 } // namespace rs::cli

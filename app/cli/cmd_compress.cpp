@@ -1,0 +1,265 @@
+// compress: calibrate, compress, compensate at several ranks, report per-layer errors and
+// perplexity. methods: list the method registry.
+#include "commands.h"
+#include "io/atomicfile.h"
+#include "pipeline/compress_job.h"
+#include "pipeline/session.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace rs::cli {
+
+namespace {
+
+// Splits "none,svd:factor_bits=4,eora" into method specs: a piece with '=' but no ':' continues
+// the previous spec's parameters ("rtn:bits=3,group=32" stays whole).
+std::vector<std::string> splitSpecs(const std::string& text) {
+    std::vector<std::string> specs;
+    std::stringstream in(text);
+    std::string piece;
+    while (std::getline(in, piece, ',')) {
+        if (piece.empty())
+            continue;
+        if (!specs.empty() && piece.find('=') != std::string::npos &&
+            piece.find(':') == std::string::npos)
+            specs.back() += "," + piece;
+        else
+            specs.push_back(piece);
+    }
+    return specs;
+}
+
+std::vector<int64_t> parseRanks(const std::string& text) {
+    std::vector<int64_t> ranks;
+    std::stringstream in(text);
+    std::string piece;
+    while (std::getline(in, piece, ',')) {
+        try {
+            size_t used = 0;
+            const long long r = std::stoll(piece, &used);
+            if (used != piece.size() || r < 1)
+                throw std::invalid_argument(piece);
+            ranks.push_back(r);
+        } catch (const std::exception&) {
+            throw UsageError("ranks must be positive integers, got '" + piece + "'");
+        }
+    }
+    if (ranks.empty())
+        throw UsageError("no rank given");
+    return ranks;
+}
+
+MethodConfig parseMethod(const std::string& spec, MethodKind kind) {
+    try {
+        return MethodConfig::parse(spec, kind);
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+}
+
+void printLayerTable(const CompressResult& r) {
+    std::printf("\n%-32s %11s %5s %9s", "layer", "d_out x d_in", "disc", "none");
+    for (const Variant& v : r.variants)
+        if (v.compensation.id() != "none")
+            std::printf(" %11s", v.label().c_str());
+    std::printf("   (relative output error on %lld calibration tokens)\n",
+                static_cast<long long>(r.calibrationTokens));
+    for (const LayerReport& l : r.layers) {
+        char shape[32];
+        std::snprintf(shape, sizeof shape, "%lldx%lld", static_cast<long long>(l.outFeatures),
+                      static_cast<long long>(l.inFeatures));
+        std::printf("%-32s %11s %5lld %9.5f", l.name.substr(std::string("model.").size()).c_str(),
+                    shape, static_cast<long long>(l.discardedModes), l.relativeErrorBefore());
+        for (size_t v = 0; v < r.variants.size(); ++v)
+            if (r.variants[v].compensation.id() != "none")
+                std::printf(" %11.5f", l.errorAfter[v]);
+        std::printf("\n");
+    }
+    if (r.heldoutTokens > 0) {
+        // Held-out means over layers: the quick check that the fit generalises.
+        std::printf("%-32s %11s %5s %9.5f", "mean on held-out activations", "", "", [&] {
+            double sum = 0;
+            for (const LayerReport& l : r.layers)
+                sum += l.heldoutRelativeErrorBefore();
+            return sum / static_cast<double>(r.layers.size());
+        }());
+        for (size_t v = 0; v < r.variants.size(); ++v)
+            if (r.variants[v].compensation.id() != "none") {
+                double sum = 0;
+                for (const LayerReport& l : r.layers)
+                    sum += l.heldoutErrorAfter[v];
+                std::printf(" %11.5f", sum / static_cast<double>(r.layers.size()));
+            }
+        std::printf("   (%lld held-out tokens)\n", static_cast<long long>(r.heldoutTokens));
+    }
+}
+
+void printPerplexityTable(const CompressResult& r) {
+    if (r.variants.empty() || !r.variants.front().perplexity)
+        return;
+    const PerplexityResult& first = *r.variants.front().perplexity;
+    std::printf("\nperplexity (%s, seq_len %lld, %s predicted tokens)\n", first.protocol.c_str(),
+                static_cast<long long>(first.seqLen), formatCount(first.predictedTokens).c_str());
+    if (r.baseline)
+        std::printf("  %-22s %10.4f\n", "original", r.baseline->perplexity);
+    for (const Variant& v : r.variants)
+        std::printf("  %-22s %10.4f   adapter %s params\n", v.label().c_str(),
+                    v.perplexity->perplexity, formatCount(v.adapterParameters).c_str());
+}
+
+nlohmann::json toJson(const CompressResult& r, const CompressRequest& request) {
+    nlohmann::json variants = nlohmann::json::array();
+    for (const Variant& v : r.variants) {
+        nlohmann::json j = {{"label", v.label()},
+                            {"compensation", v.compensation.serialize()},
+                            {"rank", v.rank},
+                            {"adapter_parameters", v.adapterParameters}};
+        if (v.perplexity)
+            j["perplexity"] = {{"protocol", v.perplexity->protocol},
+                               {"perplexity", v.perplexity->perplexity},
+                               {"predicted_tokens", v.perplexity->predictedTokens},
+                               {"windows", v.perplexity->windows},
+                               {"seq_len", v.perplexity->seqLen},
+                               {"seconds", v.perplexity->seconds}};
+        variants.push_back(j);
+    }
+    nlohmann::json layers = nlohmann::json::array();
+    for (const LayerReport& l : r.layers)
+        layers.push_back({{"name", l.name},
+                          {"d_out", l.outFeatures},
+                          {"d_in", l.inFeatures},
+                          {"sparsity", l.sparsity},
+                          {"discarded_modes", l.discardedModes},
+                          {"relative_error_before", l.relativeErrorBefore()},
+                          {"relative_error_after", l.errorAfter},
+                          {"heldout_relative_error_before", l.heldoutRelativeErrorBefore()},
+                          {"heldout_relative_error_after", l.heldoutErrorAfter},
+                          {"ranks", l.ranks}});
+    nlohmann::json stages = nlohmann::json::object();
+    for (const auto& [stage, seconds] : r.stageSeconds)
+        stages[stage] = seconds;
+    nlohmann::json out = {{"compression", request.compression.serialize()},
+                          {"calibration_mode", calibrationModeName(request.mode)},
+                          {"calibration_tokens", r.calibrationTokens},
+                          {"heldout_tokens", r.heldoutTokens},
+                          {"variants", variants},
+                          {"layers", layers},
+                          {"stage_seconds", stages}};
+    if (r.baseline)
+        out["baseline_perplexity"] = r.baseline->perplexity;
+    return out;
+}
+
+int runCompress(const ParsedArgs& args, const JobContext& job) {
+    CompressRequest request;
+    const auto calib = args.value("--calib");
+    if (!calib)
+        throw UsageError("'compress' needs --calib FILE");
+    request.calibText = *calib;
+    request.compression = parseMethod(args.valueOr("--method", "rtn"), MethodKind::Compression);
+    request.compensations.clear();
+    for (const std::string& list : args.values("--comp"))
+        for (const std::string& spec : splitSpecs(list))
+            request.compensations.push_back(parseMethod(spec, MethodKind::Compensation));
+    if (request.compensations.empty())
+        request.compensations.push_back(parseMethod("eora", MethodKind::Compensation));
+    if (args.value("--rank") && args.value("--ranks"))
+        throw UsageError("give either --rank or --ranks");
+    request.ranks = parseRanks(args.value("--ranks").value_or(args.valueOr("--rank", "8")));
+    request.calibTokens = args.integer("--calib-tokens").value_or(16384);
+    if (request.calibTokens < 0)
+        throw UsageError("--calib-tokens must not be negative");
+    const std::string mode = args.valueOr("--calib-mode", "parallel");
+    if (mode != "parallel" && mode != "sequential")
+        throw UsageError("--calib-mode must be parallel or sequential");
+    request.mode = mode == "parallel" ? CalibrationMode::Parallel : CalibrationMode::Sequential;
+    request.layers.include = args.values("--include");
+    request.layers.exclude = args.values("--exclude");
+    request.evalText = args.valueOr("--eval", "");
+    request.eval.maxWindows = args.integer("--max-windows").value_or(0);
+    request.evaluateBaseline = args.flag("--baseline");
+    request.analyze = !args.flag("--no-analysis");
+
+    const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
+    const CompressResult result = runCompression(*session, request, job);
+
+    std::printf("compression %s, calibration %s on %s tokens\n",
+                request.compression.serialize().c_str(), calibrationModeName(request.mode),
+                formatCount(result.calibrationTokens).c_str());
+    printLayerTable(result);
+    printPerplexityTable(result);
+    std::printf("\nstages:");
+    for (const auto& [stage, seconds] : result.stageSeconds)
+        std::printf(" %s %.2f s", stage.c_str(), seconds);
+    std::printf("\n");
+    if (const auto json = args.value("--json"))
+        writeFileAtomically(*json, toJson(result, request).dump(2) + "\n");
+    return kExitOk;
+}
+
+int runMethods(const ParsedArgs&, const JobContext&) {
+    for (MethodKind kind : {MethodKind::Compression, MethodKind::Compensation}) {
+        std::printf("%s methods:\n", methodKindName(kind));
+        for (const MethodSpec* m : methodsOfKind(kind)) {
+            std::printf("  %-10s %s: %s\n", m->id.c_str(), m->name.c_str(), m->description.c_str());
+            for (const ParamSpec& p : m->params) {
+                std::string allowed;
+                for (const std::string& c : p.choices)
+                    allowed += (allowed.empty() ? "" : "|") + c;
+                std::printf("      %-12s default %-6s %s%s\n", p.key.c_str(),
+                            p.defaultValue.c_str(), p.help.c_str(),
+                            allowed.empty() ? "" : (" (" + allowed + ")").c_str());
+            }
+        }
+        std::printf("\n");
+    }
+    std::printf("syntax: ID or ID:key=value,key=value (e.g. rtn:bits=3,group=32)\n");
+    return kExitOk;
+}
+
+} // namespace
+
+std::vector<Command> compressCommands() {
+    return {
+        {{"compress",
+          "MODEL --calib FILE [--method SPEC] [--comp LIST] [--rank N | --ranks LIST] "
+          "[--eval FILE] [--json FILE]",
+          "Calibrate on a text, compress the decoder linears (--method), compensate the error\n"
+          "with each method of --comp at each rank, and print the per-layer errors and, with\n"
+          "--eval, the perplexity of every variant. Calibration statistics and decompositions\n"
+          "are computed once per layer and reused for every variant. `rankscope-cli methods`\n"
+          "lists the methods.",
+          {"MODEL"},
+          {{"--calib", "FILE", "calibration text (never the evaluation text)"},
+           {"--method", "SPEC", "compression method, e.g. rtn:bits=3,group=32 (default rtn)"},
+           {"--comp", "LIST", "compensations, e.g. none,svd,eora (default eora; repeatable)"},
+           {"--rank", "N", "rank of the low-rank paths (default 8)"},
+           {"--ranks", "LIST", "several ranks, e.g. 4,8,16"},
+           {"--calib-tokens", "N", "calibration token budget (default 16384, 0: all)"},
+           {"--calib-mode", "MODE", "parallel (default) or sequential"},
+           {"--include", "REGEX", "only layers whose name matches (repeatable)"},
+           {"--exclude", "REGEX", "skip layers whose name matches (repeatable)"},
+           {"--eval", "FILE", "evaluation text: perplexity of every variant"},
+           {"--max-windows", "N", "evaluate at most N windows"},
+           {"--baseline", "", "also evaluate the original model"},
+           {"--no-analysis", "", "skip spectra and error curves"},
+           {"--json", "FILE", "write the whole result as JSON"},
+           kTokenizer,
+           kDtype,
+           kDevice}},
+         runCompress},
+        {{"methods",
+          "",
+          "List the compression and compensation methods and their parameters.",
+          {},
+          {}},
+         runMethods},
+    };
+}
+
+} // namespace rs::cli

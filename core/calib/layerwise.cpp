@@ -1,0 +1,108 @@
+#include "calib/layerwise.h"
+
+#include "util/error.h"
+
+#include <ATen/ATen.h>
+#include <algorithm>
+#include <c10/core/InferenceMode.h>
+
+namespace rs {
+
+namespace {
+
+// Hidden states of a batch of windows passed through one layer stay below this.
+constexpr int64_t kActivationBudgetBytes = 64LL << 20;
+
+// Restores the model's previous linear-input hook when a collection ends, also on exceptions.
+class HookScope {
+public:
+    HookScope(LlamaModel& model, LinearInputHook hook)
+        : m_model(model) {
+        m_model.setLinearInputHook(std::move(hook));
+    }
+    ~HookScope() { m_model.setLinearInputHook({}); }
+
+private:
+    LlamaModel& m_model;
+};
+
+} // namespace
+
+const char* calibrationModeName(CalibrationMode mode) {
+    return mode == CalibrationMode::Parallel ? "parallel" : "sequential";
+}
+
+at::Tensor calibrationWindows(const std::vector<int32_t>& tokens, int64_t seqLen, int64_t maxTokens,
+                              const std::string& source) {
+    if (seqLen < 2)
+        fail(source, "calibration window length must be at least 2");
+    int64_t usable = static_cast<int64_t>(tokens.size());
+    if (maxTokens > 0)
+        usable = std::min(usable, maxTokens);
+    const int64_t windows = usable / seqLen;
+    if (windows < 1)
+        fail(source, "too short for one calibration window of " + std::to_string(seqLen) +
+                         " tokens (" + std::to_string(usable) + " tokens)");
+    std::vector<int64_t> ids(tokens.begin(), tokens.begin() + windows * seqLen);
+    return at::tensor(ids, at::kLong).view({windows, seqLen});
+}
+
+LayerwiseCalibrator::LayerwiseCalibrator(LlamaModel& model, const at::Tensor& windows,
+                                         int64_t batchSize)
+    : m_model(model) {
+    c10::InferenceMode inference;
+    m_hidden = m_model.embed(windows);
+    const int64_t perWindow = windows.size(1) *
+                              std::max(model.config().hiddenSize, model.config().intermediateSize) *
+                              4 * 4;
+    m_batch = batchSize > 0
+                  ? batchSize
+                  : std::clamp<int64_t>(kActivationBudgetBytes / perWindow, 1, windows.size(0));
+}
+
+LayerwiseCalibrator::~LayerwiseCalibrator() = default;
+
+int64_t LayerwiseCalibrator::tokens() const {
+    return m_hidden.size(0) * m_hidden.size(1);
+}
+
+LayerInputStats LayerwiseCalibrator::collect(int64_t index, const JobContext& job) {
+    if (index != m_nextLayer)
+        fail("calibration", "layer " + std::to_string(index) +
+                                " requested while the inputs of layer " +
+                                std::to_string(m_nextLayer) + " are ready");
+    c10::InferenceMode inference;
+    LayerInputStats stats;
+    HookScope scope(m_model, [&](int64_t layer, InputSite site, const at::Tensor& x) {
+        if (layer == index)
+            stats.of(site).accumulate(x);
+    });
+    const int64_t windows = m_hidden.size(0);
+    for (int64_t first = 0; first < windows; first += m_batch) {
+        job.cancel.throwIfCancelled();
+        const int64_t count = std::min(m_batch, windows - first);
+        m_model.decoderLayer(index, m_hidden.narrow(0, first, count));
+    }
+    for (const InputStats& site : stats.sites)
+        if (!at::isfinite(site.gram).all().item<bool>())
+            fail("calibration", "layer " + std::to_string(index) +
+                                    " produced non-finite activations (NaN or Inf weights?)");
+    return stats;
+}
+
+void LayerwiseCalibrator::advance(int64_t index, const JobContext& job) {
+    if (index != m_nextLayer)
+        fail("calibration", "cannot advance past layer " + std::to_string(index) +
+                                " before layer " + std::to_string(m_nextLayer));
+    c10::InferenceMode inference;
+    const int64_t windows = m_hidden.size(0);
+    for (int64_t first = 0; first < windows; first += m_batch) {
+        job.cancel.throwIfCancelled();
+        const int64_t count = std::min(m_batch, windows - first);
+        m_hidden.narrow(0, first, count)
+            .copy_(m_model.decoderLayer(index, m_hidden.narrow(0, first, count)));
+    }
+    ++m_nextLayer;
+}
+
+} // namespace rs

@@ -1,0 +1,60 @@
+#pragma once
+
+#include "calib/stats.h"
+#include "model/llama.h"
+#include "util/progress.h"
+
+#include <ATen/core/Tensor.h>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rs {
+
+// Input statistics of the four distinct linear inputs of one decoder layer.
+struct LayerInputStats {
+    std::array<InputStats, 4> sites; // indexed by InputSite
+
+    InputStats& of(InputSite site) { return sites[static_cast<size_t>(site)]; }
+    const InputStats& of(InputSite site) const { return sites[static_cast<size_t>(site)]; }
+    const InputStats& forLinear(LinearKind kind) const { return of(inputSiteOf(kind)); }
+};
+
+enum class CalibrationMode {
+    Parallel,   // statistics from the original model's activations
+    Sequential, // layer k sees inputs that went through the compressed layers 0..k-1
+};
+const char* calibrationModeName(CalibrationMode mode);
+
+// Cuts a token stream into calibration windows [windows, seqLen], keeping at most maxTokens
+// tokens (0: all). Fails when the stream holds less than one window.
+at::Tensor calibrationWindows(const std::vector<int32_t>& tokens, int64_t seqLen, int64_t maxTokens,
+                              const std::string& source);
+
+// Streams calibration windows through the model one decoder layer at a time, so that memory
+// holds one layer's activations (the hidden states of every window) plus that layer's
+// statistics, whatever the depth of the model. The caller decides the order:
+//   parallel:   collect(k), advance(k), then compress layer k
+//   sequential: collect(k), compress layer k, then advance(k) through the compressed layer
+class LayerwiseCalibrator {
+public:
+    LayerwiseCalibrator(LlamaModel& model, const at::Tensor& windows, int64_t batchSize = 0);
+    ~LayerwiseCalibrator();
+
+    // Statistics of layer `index`'s linear inputs on the current hidden states.
+    LayerInputStats collect(int64_t index, const JobContext& job = {});
+    // Replaces the hidden states by layer `index`'s output, as the layer is in the model now.
+    void advance(int64_t index, const JobContext& job = {});
+
+    int64_t tokens() const;
+    int64_t nextLayer() const { return m_nextLayer; }
+
+private:
+    LlamaModel& m_model;
+    at::Tensor m_hidden; // [windows, seqLen, hidden]
+    int64_t m_batch = 1;
+    int64_t m_nextLayer = 0;
+};
+
+} // namespace rs

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <cstdint>
+
+namespace rs {
+
+// Second-moment statistics of one distinct linear input (DESIGN.md §2), gathered by calibration.
+struct InputStats {
+    at::Tensor gram;    // C = sum_t x_t x_t^T, float64 [d_in, d_in], symmetric PSD
+    at::Tensor meanAbs; // mean_t |x_tj|, float64 [d_in] (activation-scaled SVD, Wanda)
+    int64_t tokens = 0;
+
+    int64_t dim() const { return gram.defined() ? gram.size(0) : 0; }
+    // Adds a [tokens, d_in] batch (any float dtype; accumulated in float64).
+    void accumulate(const at::Tensor& x);
+};
+
+} // namespace rs

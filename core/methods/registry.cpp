@@ -1,0 +1,331 @@
+#include "methods/registry.h"
+
+#include "util/error.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace rs {
+
+namespace {
+
+ParamSpec intChoice(std::string key, std::string label, std::string def,
+                    std::vector<std::string> choices, std::string help) {
+    return {std::move(key),
+            std::move(label),
+            ParamType::Int,
+            std::move(def),
+            std::move(choices),
+            0.0,
+            0.0,
+            std::move(help)};
+}
+
+ParamSpec real(std::string key, std::string label, std::string def, double lo, double hi,
+               std::string help) {
+    return {std::move(key), std::move(label), ParamType::Float, std::move(def), {}, lo, hi,
+            std::move(help)};
+}
+
+ParamSpec boolean(std::string key, std::string label, std::string def, std::string help) {
+    return {std::move(key), std::move(label), ParamType::Bool, std::move(def), {}, 0.0, 0.0,
+            std::move(help)};
+}
+
+ParamSpec choice(std::string key, std::string label, std::string def,
+                 std::vector<std::string> choices, std::string help) {
+    return {std::move(key),
+            std::move(label),
+            ParamType::Choice,
+            std::move(def),
+            std::move(choices),
+            0.0,
+            0.0,
+            std::move(help)};
+}
+
+// Parameters shared by several methods.
+ParamSpec bitsParam() {
+    return intChoice("bits", "Bits", "4", {"2", "3", "4", "8"}, "bits per weight");
+}
+ParamSpec groupParam() {
+    return intChoice("group", "Group size", "128", {"-1", "32", "64", "128"},
+                     "input columns sharing a scale and zero point (-1: one per output row)");
+}
+ParamSpec symParam() {
+    return boolean("sym", "Symmetric", "false", "symmetric grid (zero point 2^(b-1))");
+}
+std::vector<ParamSpec> pruningParams() {
+    return {real("sparsity", "Sparsity", "0.5", 0.0, 0.99,
+                 "fraction of weights removed per output row (unstructured; ignored with N:M)"),
+            choice("nm", "N:M pattern", "none", {"none", "2:4", "4:8"},
+                   "keep N of every M consecutive inputs"),
+            intChoice("bits", "Then quantize (bits)", "0", {"0", "2", "3", "4", "8"},
+                      "RTN-quantize the surviving weights afterwards (0: no)"),
+            groupParam(), symParam()};
+}
+ParamSpec factorBitsParam() {
+    return intChoice("factor_bits", "Factor bits", "0", {"0", "4", "8"},
+                     "RTN-quantize A and B per row after fitting (0: keep float32)");
+}
+
+std::vector<MethodSpec> buildRegistry() {
+    return {
+        {"none",
+         "No compression",
+         "Keep the weights as they are (baseline, or for low-rank only).",
+         MethodKind::Compression,
+         {}},
+        {"rtn",
+         "RTN",
+         "Round-to-nearest quantization per group of input columns.",
+         MethodKind::Compression,
+         {bitsParam(), groupParam(), symParam()}},
+        {"gptq",
+         "GPTQ",
+         "Quantize column by column, correcting the remaining columns with the inverse Hessian "
+         "of the calibration inputs.",
+         MethodKind::Compression,
+         {bitsParam(), groupParam(), symParam(),
+          real("damp", "Damping", "0.01", 0.0, 1.0, "added to the Hessian diagonal, x mean(diag)"),
+          boolean("act_order", "Act-order", "false",
+                  "process columns by descending Hessian diagonal"),
+          intChoice("block", "Block size", "128", {"32", "64", "128", "256"},
+                    "columns per lazy-update block")}},
+        {"magnitude", "Magnitude pruning", "Remove the weights of smallest magnitude per row.",
+         MethodKind::Compression, pruningParams()},
+        {"wanda", "Wanda pruning",
+         "Remove the weights with the smallest |W_ij| * ||x_j|| per row (activation-aware).",
+         MethodKind::Compression, pruningParams()},
+
+        {"none",
+         "No compensation",
+         "Leave the compression error uncompensated.",
+         MethodKind::Compensation,
+         {}},
+        {"svd",
+         "SVD",
+         "Truncated SVD of the weight error; ignores the inputs.",
+         MethodKind::Compensation,
+         {factorBitsParam()}},
+        {"eora",
+         "EoRA",
+         "SVD of the error projected onto the eigenspace of the layer's input activations: the "
+         "exact minimiser of the output error for every rank.",
+         MethodKind::Compensation,
+         {factorBitsParam()}},
+        {"asvd",
+         "Activation-scaled SVD",
+         "SVD of the error with input columns scaled by mean |x|^alpha (ASVD-style).",
+         MethodKind::Compensation,
+         {real("alpha", "Alpha", "0.5", 0.0, 2.0, "exponent of the activation scale"),
+          factorBitsParam()}},
+    };
+}
+
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() && s.front() == ' ')
+        s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ')
+        s.remove_suffix(1);
+    return s;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+    std::string out;
+    for (const std::string& item : items)
+        out += (out.empty() ? "" : ", ") + item;
+    return out;
+}
+
+// Validates `value` for `param` and returns its canonical text.
+std::string canonicalValue(const MethodSpec& method, const ParamSpec& param,
+                           std::string_view value) {
+    const std::string subject = method.id + ":" + param.key;
+    const std::string text(trimmed(value));
+    switch (param.type) {
+    case ParamType::Bool:
+        if (text == "true" || text == "1" || text == "yes" || text == "on")
+            return "true";
+        if (text == "false" || text == "0" || text == "no" || text == "off")
+            return "false";
+        fail(subject, "expects true or false, got '" + text + "'");
+    case ParamType::Choice:
+        if (std::find(param.choices.begin(), param.choices.end(), text) == param.choices.end())
+            fail(subject, "'" + text + "' is not one of " + joined(param.choices));
+        return text;
+    case ParamType::Int: {
+        long long number = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+        if (ec != std::errc() || end != text.data() + text.size())
+            fail(subject, "expects an integer, got '" + text + "'");
+        const std::string canonical = std::to_string(number);
+        if (!param.choices.empty()) {
+            if (std::find(param.choices.begin(), param.choices.end(), canonical) ==
+                param.choices.end())
+                fail(subject, canonical + " is not one of " + joined(param.choices));
+        } else if (number < param.minValue || number > param.maxValue) {
+            fail(subject, canonical + " is outside " + std::to_string(int64_t(param.minValue)) +
+                              ".." + std::to_string(int64_t(param.maxValue)));
+        }
+        return canonical;
+    }
+    case ParamType::Float: {
+        double number = 0.0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+        if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(number))
+            fail(subject, "expects a number, got '" + text + "'");
+        if (number < param.minValue || number > param.maxValue) {
+            char range[96];
+            std::snprintf(range, sizeof range, " is outside %g..%g", param.minValue,
+                          param.maxValue);
+            fail(subject, text + range);
+        }
+        char canonical[64];
+        std::snprintf(canonical, sizeof canonical, "%.17g", number);
+        // Prefer the shortest text that reads back to the same number.
+        for (int digits = 1; digits <= 17; ++digits) {
+            char shortText[64];
+            std::snprintf(shortText, sizeof shortText, "%.*g", digits, number);
+            if (std::strtod(shortText, nullptr) == number)
+                return shortText;
+        }
+        return canonical;
+    }
+    }
+    return text;
+}
+
+} // namespace
+
+const ParamSpec* MethodSpec::param(std::string_view key) const {
+    for (const ParamSpec& p : params)
+        if (p.key == key)
+            return &p;
+    return nullptr;
+}
+
+const std::vector<MethodSpec>& methodRegistry() {
+    static const std::vector<MethodSpec> registry = buildRegistry();
+    return registry;
+}
+
+std::vector<const MethodSpec*> methodsOfKind(MethodKind kind) {
+    std::vector<const MethodSpec*> out;
+    for (const MethodSpec& spec : methodRegistry())
+        if (spec.kind == kind)
+            out.push_back(&spec);
+    return out;
+}
+
+const MethodSpec* findMethod(std::string_view id, MethodKind kind) {
+    for (const MethodSpec& spec : methodRegistry())
+        if (spec.id == id && spec.kind == kind)
+            return &spec;
+    return nullptr;
+}
+
+const char* methodKindName(MethodKind kind) {
+    switch (kind) {
+    case MethodKind::Compression:
+        return "compression";
+    case MethodKind::Compensation:
+        return "compensation";
+    case MethodKind::LowRank:
+        return "low-rank";
+    }
+    return "?";
+}
+
+MethodConfig MethodConfig::parse(std::string_view text, MethodKind kind) {
+    text = trimmed(text);
+    const size_t colon = text.find(':');
+    const std::string id(trimmed(text.substr(0, colon)));
+    const MethodSpec* spec = findMethod(id, kind);
+    if (!spec) {
+        std::vector<std::string> ids;
+        for (const MethodSpec* m : methodsOfKind(kind))
+            ids.push_back(m->id);
+        fail(std::string(methodKindName(kind)) + " method",
+             "unknown method '" + id + "' (available: " + joined(ids) + ")");
+    }
+    MethodConfig config;
+    config.m_id = spec->id;
+    config.m_kind = kind;
+    for (const ParamSpec& p : spec->params)
+        config.m_values[p.key] = p.defaultValue;
+    if (colon == std::string_view::npos)
+        return config;
+    std::string_view rest = text.substr(colon + 1);
+    while (!rest.empty()) {
+        const size_t comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (trimmed(item).empty())
+            continue;
+        const size_t eq = item.find('=');
+        if (eq == std::string_view::npos)
+            fail(spec->id,
+                 "parameter '" + std::string(trimmed(item)) + "' needs a value (key=value)");
+        config.set(trimmed(item.substr(0, eq)), item.substr(eq + 1));
+    }
+    return config;
+}
+
+MethodConfig MethodConfig::defaults(std::string_view id, MethodKind kind) {
+    return parse(id, kind);
+}
+
+const MethodSpec& MethodConfig::spec() const {
+    if (const MethodSpec* spec = findMethod(m_id, m_kind))
+        return *spec;
+    fail("method", "configuration without a registered method");
+}
+
+void MethodConfig::set(std::string_view key, std::string_view value) {
+    const MethodSpec& method = spec();
+    const ParamSpec* param = method.param(key);
+    if (!param) {
+        std::vector<std::string> keys;
+        for (const ParamSpec& p : method.params)
+            keys.push_back(p.key);
+        fail(method.id,
+             "unknown parameter '" + std::string(key) + "' (" +
+                 (keys.empty() ? std::string("it takes none") : "parameters: " + joined(keys)) +
+                 ")");
+    }
+    m_values[param->key] = canonicalValue(method, *param, value);
+}
+
+const std::string& MethodConfig::text(std::string_view key) const {
+    const auto it = m_values.find(key);
+    if (it == m_values.end())
+        fail(m_id, "has no parameter '" + std::string(key) + "'");
+    return it->second;
+}
+
+int64_t MethodConfig::integer(std::string_view key) const {
+    return std::stoll(text(key));
+}
+double MethodConfig::real(std::string_view key) const {
+    return std::stod(text(key));
+}
+bool MethodConfig::flag(std::string_view key) const {
+    return text(key) == "true";
+}
+
+std::string MethodConfig::serialize() const {
+    std::string out = m_id;
+    char sep = ':';
+    for (const ParamSpec& p : spec().params) {
+        out += sep;
+        out += p.key + "=" + m_values.at(p.key);
+        sep = ',';
+    }
+    return out;
+}
+
+} // namespace rs

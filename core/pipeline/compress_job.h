@@ -1,0 +1,98 @@
+#pragma once
+
+#include "calib/layerwise.h"
+#include "eval/perplexity.h"
+#include "lowrank/compensation.h"
+#include "methods/registry.h"
+#include "util/progress.h"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rs {
+
+class ModelSession;
+
+// Which decoder linears a job touches: names ("model.layers.3.mlp.down_proj") matching any
+// include regex (all when empty) and no exclude regex. Embeddings and the output head are never
+// candidates.
+struct LayerSelection {
+    std::vector<std::string> include;
+    std::vector<std::string> exclude;
+};
+
+// Per-layer ranks: a uniform rank, overridden per layer by exact name.
+struct RankPlan {
+    int64_t uniform = 0;
+    std::map<std::string, int64_t> perLayer;
+    int64_t rankFor(const std::string& layer) const;
+};
+
+struct CompressRequest {
+    std::filesystem::path calibText;
+    int64_t calibTokens = 16384; // 0: the whole text
+    int64_t calibSeqLen = 512;   // window length (capped by the model context)
+    CalibrationMode mode = CalibrationMode::Parallel;
+    MethodConfig compression = MethodConfig::defaults("rtn", MethodKind::Compression);
+    std::vector<MethodConfig> compensations; // each one becomes variants (one per rank)
+    std::vector<int64_t> ranks{8};           // uniform ranks to try
+    std::optional<RankPlan> plan;            // per-layer ranks instead of `ranks`
+    LayerSelection layers;
+    std::filesystem::path evalText; // perplexity of every variant when set
+    EvalOptions eval;
+    int64_t heldoutTokens = 4096;  // held-out activations from evalText for per-layer errors
+    bool analyze = true;           // spectra and error curves per layer
+    bool evaluateBaseline = false; // perplexity of the original model too
+};
+
+// One compensated model of a job: a compensation method at a rank (or plan).
+struct Variant {
+    MethodConfig compensation;
+    int64_t rank = 0;          // uniform rank; -1 when a per-layer plan is used
+    std::string label() const; // "eora@8", "none"
+    int64_t adapterParameters = 0;
+    std::optional<PerplexityResult> perplexity;
+};
+
+struct LayerReport {
+    std::string name;
+    int64_t block = 0;
+    std::string kind;
+    int64_t outFeatures = 0;
+    int64_t inFeatures = 0;
+    double sparsity = 0.0;
+    int64_t discardedModes = 0; // of the first EoRA variant (0 without EoRA)
+    double outputEnergy = 0.0;  // tr(W C W^T), calibration
+    double errorEnergy = 0.0;   // tr(dW C dW^T), calibration
+    double heldoutOutputEnergy = 0.0;
+    double heldoutErrorEnergy = 0.0;
+    std::vector<int64_t> ranks;            // per variant
+    std::vector<double> errorAfter;        // per variant: E(B, A) / tr(W C W^T), calibration
+    std::vector<double> heldoutErrorAfter; // per variant, on held-out activations
+    std::optional<LayerAnalysis> analysis;
+
+    double relativeErrorBefore() const;
+    double heldoutRelativeErrorBefore() const;
+};
+
+struct CompressResult {
+    std::vector<Variant> variants;
+    std::vector<LayerReport> layers;
+    std::optional<PerplexityResult> baseline;
+    int64_t calibrationTokens = 0;
+    int64_t heldoutTokens = 0;
+    std::vector<std::pair<std::string, double>> stageSeconds; // in order of first use
+};
+
+// Compresses the selected linears of the session's model, fits every requested compensation
+// at every rank from one decomposition per layer, reports per-layer errors (calibration and
+// held-out) and, with an evaluation text, the perplexity of every variant. The session's model
+// is restored to its original weights when the job ends, also on failure or cancellation.
+// Stages reported: "calibrate", "compress", "evaluate".
+CompressResult runCompression(ModelSession& session, const CompressRequest& request,
+                              const JobContext& job = {});
+
+} // namespace rs
