@@ -35,14 +35,7 @@ constexpr double kGptqObjectiveTolerance = 2e-3; // relative difference of tr(dW
 // U from one reversed Cholesky against the inverse-then-Cholesky route, both float64.
 constexpr double kInverseFactorTolerance = 1e-9;
 
-std::string errorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const rs::Error& e) {
-        return e.what();
-    }
-    return {};
-}
+using rs::test::errorOf;
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;

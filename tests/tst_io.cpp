@@ -24,14 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string errorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const rs::Error& e) {
-        return e.what();
-    }
-    return {};
-}
+using rs::test::errorOf;
 
 // Bit-for-bit equality (torch's equal() would call -0 == 0 and NaN != NaN).
 bool sameBits(const at::Tensor& a, const at::Tensor& b) {

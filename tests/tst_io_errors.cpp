@@ -21,14 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string errorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const rs::Error& e) {
-        return e.what();
-    }
-    return {};
-}
+using rs::test::errorOf;
 
 // Fails the test unless `expr` throws rs::Error "<subject>: ...<problem>..." on a single line.
 #define QVERIFY_ERROR(expr, subject, problem)                                                      \
