@@ -74,6 +74,17 @@ at::Tensor referenceLogits(const rs::Checkpoint& ckpt, const at::Tensor& tokens)
                       w(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight").t());
 }
 
+// The 256-token greedy sample of a session, as `rankscope-cli generate` prints it.
+std::string greedySample(const rs::ModelSession& session) {
+    rs::GenerateRequest request;
+    request.maxTokens = 256;
+    return rs::generateText(session, request) + "\n";
+}
+
+std::string publishedSample() {
+    return rs::readTextFile(rs::test::stories260K() / "reference" / "greedy-256.txt");
+}
+
 at::Tensor randomTokens(int64_t batch, int64_t time, int64_t vocab, uint64_t seed) {
     at::manual_seed(seed);
     return at::randint(3, vocab, {batch, time}, at::kLong);
@@ -168,12 +179,8 @@ void TestModel::batchRowsAreIndependent() {
 
 void TestModel::greedyReproducesPublishedSample() {
     const auto session = rs::ModelSession::open(rs::test::stories260K());
-    rs::GenerateRequest request;
-    request.maxTokens = 256;
-    const std::string text = rs::generateText(*session, request) + "\n";
-    const std::string expected =
-        rs::readTextFile(rs::test::stories260K() / "reference" / "greedy-256.txt");
-    QCOMPARE(QString::fromStdString(text), QString::fromStdString(expected));
+    QCOMPARE(QString::fromStdString(greedySample(*session)),
+             QString::fromStdString(publishedSample()));
 }
 
 void TestModel::llama2cCheckpointReproducesPublishedSample() {
@@ -181,12 +188,8 @@ void TestModel::llama2cCheckpointReproducesPublishedSample() {
     options.tokenizer = rs::test::dataPath("llama2c/tok512.bin");
     const auto session =
         rs::ModelSession::open(rs::test::dataPath("llama2c/stories260K.bin"), options);
-    rs::GenerateRequest request;
-    request.maxTokens = 256;
-    const std::string text = rs::generateText(*session, request) + "\n";
-    const std::string expected =
-        rs::readTextFile(rs::test::stories260K() / "reference" / "greedy-256.txt");
-    QCOMPARE(QString::fromStdString(text), QString::fromStdString(expected));
+    QCOMPARE(QString::fromStdString(greedySample(*session)),
+             QString::fromStdString(publishedSample()));
 }
 
 void TestModel::hookSeesEveryLinearInput() {

@@ -242,6 +242,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
         for (size_t gi = 0; gi < groups.size(); ++gi) {
             Group& group = groups[gi];
             const LayerInputStats stats = group.calibrator->collect(k, job);
+            std::map<InputSite, int64_t> discardedBySite;
             if (request.mode == CalibrationMode::Parallel)
                 group.calibrator->advance(k, job);
             clock.add("calibrate", started);
@@ -306,8 +307,15 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                                                                     : result.variants[w].rank);
                             bases[key] = buildCompensationBasis(variant.compensation, dW, st,
                                                                 maxRank, s.name);
-                            if (variant.compensation.id() == "eora" && report->discardedModes == 0)
-                                report->discardedModes = bases[key]->discardedModes();
+                            if (gi == 0 && variant.compensation.id() == "eora") {
+                                // The count depends on C alone: once per input site, not per
+                                // linear (q/k/v and gate/up share theirs).
+                                const auto [it, fresh] =
+                                    discardedBySite.try_emplace(inputSiteOf(s.kind), 0);
+                                if (fresh)
+                                    it->second = bases[key]->discardedModes();
+                                report->discardedModes = it->second;
+                            }
                         }
                         f = quantizeFactors(
                             bases[key]->factorsAt(rank),
