@@ -5,8 +5,9 @@
 // least 5x faster on both 7B shapes, with the EoRA curve within 1e-6 (relative to tr(dW C dW^T))
 // and B A at rank 64 within 1e-4 (relative Frobenius) of the reference.
 //
-// Usage: bench_lowrank [--skip-7b] [--full]   (--full: also the reference on the realistic
-// 4096x11008 case and analyzeLayer on the 4096x11008 layers; adds several minutes)
+// Usage: bench_lowrank [--skip-7b] [--full] [--only-7b]   (--full: also the reference on the
+// realistic 4096x11008 case and analyzeLayer on the 4096x11008 layers; adds several minutes.
+// --only-7b: skip stories260K)
 #include "bench_common.h"
 #include "calib/stats.h"
 #include "eval/perplexity.h"
@@ -317,15 +318,17 @@ void benchStories() {
 } // namespace
 
 int main(int argc, char** argv) {
-    bool skip7b = false, full = false;
+    bool skip7b = false, full = false, only7b = false;
     for (int i = 1; i < argc; ++i) {
         skip7b |= std::strcmp(argv[i], "--skip-7b") == 0;
         full |= std::strcmp(argv[i], "--full") == 0;
+        only7b |= std::strcmp(argv[i], "--only-7b") == 0;
     }
     rs::initializeRuntime();
     std::printf("threads %d\n", at::get_num_threads());
     const auto total = Clock::now();
-    benchStories();
+    if (!only7b)
+        benchStories();
     if (!skip7b) {
         benchLlamaShape(4096, 4096, true, true, true);
         benchLlamaShape(4096, 4096, false, true, false);

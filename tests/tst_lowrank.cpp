@@ -36,6 +36,10 @@ constexpr double kEigenvalueTolerance = 1e-12;
 constexpr double kSubspaceTolerance = 1e-8;
 // Singular values from Gram eigenvalues, relative to the largest (about sqrt(eps_float64)).
 constexpr double kSpectrumTolerance = 1e-6;
+// Precision::Mixed (layers with min(d_out, d_in) >= 1024) against float64: curves relative to
+// tr(dW C dW^T), B A relative Frobenius (measured 2e-8 and 4e-5 at worst).
+constexpr double kMixedCurveTolerance = 1e-6;
+constexpr double kMixedProductTolerance = 1e-4;
 // Below this fraction of s_1 a singular value of dW S counts as zero (product no longer unique).
 constexpr double kRankGap = 1e-9;
 
@@ -228,6 +232,7 @@ private slots:
     void asvdMatchesReference();
     void bandedSpectrumMatchesDense();
     void largeLayerUsesBandedPath();
+    void mixedPrecisionMatchesFloat64();
     void errorsNameTheLayer();
     void realStoriesLayer();
 };
@@ -331,7 +336,7 @@ void TestLowRank::bandedSpectrumMatchesDense() {
     const at::Tensor l = at::pow(at::arange(1, n + 1, at::kDouble), -1.5) * 7.0;
     l.narrow(0, n - 40, 40).zero_(); // a null space, as in a rank-deficient C
     const at::Tensor a = at::mm(q * l.unsqueeze(0), q.t());
-    const rs::lowrank::SymmetricSpectrum spectrum(a);
+    const rs::lowrank::SymmetricSpectrum spectrum(a, rs::lowrank::Precision::Float64);
     const Mat ref = toEigen(a);
     Eigen::SelfAdjointEigenSolver<Mat> eig(ref);
     const Vec values = eig.eigenvalues().reverse();
@@ -368,6 +373,38 @@ void TestLowRank::largeLayerUsesBandedPath() {
     QVERIFY(relativeDiff(productOf(eora->factorsAt(16), 800, 820), ref.eoraProjection(16)) <
             kProductTolerance);
     QCOMPARE(eora->discardedModes(), int64_t(1));
+}
+
+void TestLowRank::mixedPrecisionMatchesFloat64() {
+    // min(d_out, d_in) >= 1024: the basis forms dW C dW^T and its band form in float32.
+    at::manual_seed(111);
+    const at::Tensor dW = rtnError(at::randn({1024, 1100}));
+    const rs::InputStats stats = statsOf(calibrationInputs(3000, 1100, 5));
+    const at::Tensor e = dW.to(at::kDouble);
+    const at::Tensor m = at::mm(at::mm(e, stats.gram), e.t());
+    auto [values, vectors] = at::linalg_eigh((m + m.t()) * 0.5); // float64 reference, ascending
+    const at::Tensor tails = values.clamp_min(0.0).cumsum(0).flip(0); // tails[r] = E(r), r < n
+    const double energy = tails[0].item<double>();
+
+    for (const char* method : {"eora", "svd"}) {
+        const auto basis = basisFor(method, dW, stats, 32);
+        const std::vector<double> curve = basis->errorCurve();
+        QCOMPARE(curve.size(), size_t(1025));
+        for (int r : {0, 8, 32})
+            QVERIFY2(
+                std::abs(curve[r] - rs::compensatedError(dW, basis->factorsAt(r), stats.gram)) <
+                    kMeasuredTolerance * energy,
+                qPrintable(QString("%1 r=%2").arg(method).arg(r)));
+        if (std::string(method) != "eora")
+            continue;
+        for (int r : {0, 8, 32, 500, 1023})
+            QVERIFY2(std::abs(curve[r] - tails[r].item<double>()) < kMixedCurveTolerance * energy,
+                     qPrintable(QString("eora curve r=%1").arg(r)));
+        const at::Tensor u = vectors.flip(1).narrow(1, 0, 32);
+        const Mat ref = toEigen(at::mm(u, at::mm(u.t(), e)));
+        QVERIFY(relativeDiff(productOf(basis->factorsAt(32), 1024, 1100), ref) <
+                kMixedProductTolerance);
+    }
 }
 
 void TestLowRank::errorsNameTheLayer() {

@@ -11,6 +11,7 @@ namespace rs {
 namespace {
 
 using lowrank::EigenPairs;
+using lowrank::Precision;
 using lowrank::SymmetricSpectrum;
 
 // Singular values of a matrix from the eigenvalues of the Gram matrix of its short side (exact
@@ -18,7 +19,8 @@ using lowrank::SymmetricSpectrum;
 std::vector<double> singularValues(const at::Tensor& m) {
     const at::Tensor gram = m.size(0) <= m.size(1) ? lowrank::symmetricProduct(m, m)
                                                    : lowrank::symmetricProduct(m.t(), m.t());
-    return lowrank::toVector(SymmetricSpectrum(gram).eigenvalues().clamp_min(0.0).sqrt());
+    return lowrank::toVector(
+        SymmetricSpectrum(gram, Precision::Float64).eigenvalues().clamp_min(0.0).sqrt());
 }
 
 } // namespace
@@ -48,8 +50,8 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
     // T = P C P^T: its diagonal holds S_i^2 v_i^T C v_i (the plain SVD's per-direction gain, exact
     // because U has orthonormal columns, so cross terms cancel in the trace) and its eigenvalues
     // are the squared singular values of dW S for any S S^T = C (EoRA's gains).
-    const at::Tensor t = lowrank::congruence(p, c);
-    const at::Tensor gains = SymmetricSpectrum(t).eigenvalues();
+    const at::Tensor t = lowrank::congruence(p, c, Precision::Float64);
+    const at::Tensor gains = SymmetricSpectrum(t, Precision::Float64).eigenvalues();
 
     LayerAnalysis out;
     ErrorCurves& curves = out.curves;
@@ -62,7 +64,7 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
     curves.outputEnergy = (at::mm(w, c.to(at::kFloat)) * w).sum(at::kDouble).item<double>();
 
     LayerSpectra& spectra = out.spectra;
-    const at::Tensor gramValues = SymmetricSpectrum(c).eigenvalues();
+    const at::Tensor gramValues = SymmetricSpectrum(c, Precision::Float64).eigenvalues();
     spectra.gramEigenvalues = lowrank::toVector(gramValues);
     spectra.tolerance = lowrank::gramTolerance(spectra.gramEigenvalues.front(), in.dIn);
     spectra.discardedModes = (gramValues <= spectra.tolerance).sum().item<int64_t>();

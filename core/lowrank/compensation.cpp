@@ -177,8 +177,11 @@ std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& me
     const Reduction reduction = reduce(in.error);
     basis->m_gram = in.gram;
     basis->m_p = reduction.p;
-    basis->m_weighted = lowrank::congruence(reduction.p, weights);
-    basis->m_spectrum = std::make_unique<SymmetricSpectrum>(basis->m_weighted);
+    // Mixed precision: the basis serves compression runs and rank sweeps, where the cubic stages
+    // dominate; analyzeLayer keeps float64 for the spectra it plots.
+    basis->m_weighted = lowrank::congruence(reduction.p, weights, lowrank::Precision::Mixed);
+    basis->m_spectrum =
+        std::make_unique<SymmetricSpectrum>(basis->m_weighted, lowrank::Precision::Mixed);
 
     if (maxRank == 0) {
         const auto options = in.error.options().dtype(at::kFloat);
