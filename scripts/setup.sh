@@ -9,7 +9,7 @@ RANKSCOPE_BUILD="${RANKSCOPE_BUILD:-$RANKSCOPE_ROOT/build}"
 RANKSCOPE_PACKAGES=(
     build-essential cmake ninja-build ccache pkg-config file dpkg-dev
     qt6-base-dev qt6-tools-dev qt6-tools-dev-tools qt6-l10n-tools qt6-svg-dev libqcustomplot-dev
-    libtorch-dev libopenblas0-pthread libopenblas-pthread-dev libeigen3-dev libsqlite3-dev nlohmann-json3-dev
+    libtorch-dev libopenblas0-pthread libopenblas-pthread-dev libeigen3-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
     libsentencepiece-dev libicu-dev
     xvfb xauth
 )
