@@ -28,7 +28,7 @@ struct SelectedLinear {
 // own in sequential mode (its compensated layers shape the inputs of the next ones).
 struct Group {
     std::vector<size_t> variants;
-    std::unique_ptr<LayerwiseCalibrator> calibrator;
+    std::unique_ptr<LayerStatsSource> calibrator;
     std::map<std::string, at::Tensor> compressed; // W_c per layer name
 };
 
@@ -167,8 +167,25 @@ double LayerReport::heldoutRelativeErrorBefore() const {
     return heldoutOutputEnergy > 0 ? heldoutErrorEnergy / heldoutOutputEnergy : 0.0;
 }
 
+namespace {
+
+// The source for reusable statistics: the provider's when there is one, else forward passes.
+std::unique_ptr<LayerStatsSource> statsSource(const CompressHooks& hooks, StatsRole role,
+                                              LlamaModel& model, const at::Tensor& windows) {
+    StatsRequest request;
+    request.role = role;
+    request.tokens = windows.numel();
+    request.seqLen = windows.size(1);
+    request.calibrate = [&model, windows] {
+        return std::make_unique<CalibratingSource>(model, windows);
+    };
+    return hooks.stats ? hooks.stats(request) : request.calibrate();
+}
+
+} // namespace
+
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
-                              const JobContext& job) {
+                              const JobContext& job, const CompressHooks& hooks) {
     c10::InferenceMode inference;
     LlamaModel& model = session.model();
     CompressResult result;
@@ -197,6 +214,16 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     }
 
     const std::vector<SelectedLinear> selected = selectLinears(model, request.layers);
+    for (Variant& variant : result.variants) {
+        if (variant.compensation.id() == "none")
+            continue;
+        for (const SelectedLinear& s : selected) {
+            const int64_t rank = variant.rank < 0 ? request.plan->rankFor(s.name) : variant.rank;
+            variant.adapterParameters += rank * (s.original.size(0) + s.original.size(1));
+        }
+    }
+    if (hooks.planned)
+        hooks.planned(result);
     Installer installer(model);
     RestoreGuard restoreAtExit(installer, selected);
 
@@ -205,13 +232,13 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     const at::Tensor calibWindows =
         windowsFromText(session, request.calibText, seqLen, request.calibTokens);
     result.calibrationTokens = calibWindows.numel();
-    std::unique_ptr<LayerwiseCalibrator> heldout;
+    std::unique_ptr<LayerStatsSource> heldout;
     if (!request.evalText.empty() && request.heldoutTokens > 0) {
         const at::Tensor windows =
             windowsFromText(session, request.evalText, std::min(seqLen, request.heldoutTokens),
                             request.heldoutTokens);
         result.heldoutTokens = windows.numel();
-        heldout = std::make_unique<LayerwiseCalibrator>(model, windows);
+        heldout = statsSource(hooks, StatsRole::Heldout, model, windows);
     }
 
     std::vector<Group> groups;
@@ -223,8 +250,11 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
         for (size_t v = 0; v < result.variants.size(); ++v)
             groups.push_back({{v}, nullptr, {}});
     }
-    for (Group& g : groups)
-        g.calibrator = std::make_unique<LayerwiseCalibrator>(model, calibWindows);
+    if (request.mode == CalibrationMode::Parallel)
+        groups.front().calibrator = statsSource(hooks, StatsRole::Calibration, model, calibWindows);
+    else
+        for (Group& g : groups)
+            g.calibrator = std::make_unique<CalibratingSource>(model, calibWindows);
     clock.add("calibrate", started);
 
     // Factors per variant and layer name.
@@ -234,6 +264,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
         job.cancel.throwIfCancelled();
         job.report("compress", k, layers, "layer " + std::to_string(k));
         started = std::chrono::steady_clock::now();
+        const size_t firstReport = result.layers.size();
         std::optional<LayerInputStats> heldoutStats;
         if (heldout) {
             heldoutStats = heldout->collect(k, job);
@@ -328,8 +359,6 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                         report->heldoutErrorAfter[v] =
                             compensatedError(dW, f, heldoutStats->forLinear(s.kind).gram) /
                             std::max(report->heldoutOutputEnergy, 1e-300);
-                    result.variants[v].adapterParameters +=
-                        rank * (report->outFeatures + report->inFeatures);
                     factors[v][s.name] = std::move(f);
                 }
             }
@@ -350,6 +379,8 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                 started = std::chrono::steady_clock::now();
             }
         }
+        if (hooks.layerDone && result.layers.size() > firstReport)
+            hooks.layerDone(result, firstReport, result.layers.size() - firstReport);
     }
     job.report("compress", layers, layers);
     for (Group& group : groups)
@@ -364,14 +395,19 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
             evalOptions.protocol ? *evalOptions.protocol : detectProtocol(text);
         TokenStream stream = buildTokenStream(text, protocol, session.tokenizer());
         stream.source = request.evalText.string();
-        if (request.evaluateBaseline)
+        if (request.evaluateBaseline) {
             result.baseline = evaluatePerplexity(model, stream, evalOptions, job);
+            if (hooks.evaluated)
+                hooks.evaluated(std::nullopt, *result.baseline);
+        }
         for (size_t v = 0; v < result.variants.size(); ++v) {
             job.cancel.throwIfCancelled();
             Group& group = groups[request.mode == CalibrationMode::Parallel ? 0 : v];
             for (const SelectedLinear& s : selected)
                 installer.install(s, group.compressed[s.name], &factors[v][s.name]);
             result.variants[v].perplexity = evaluatePerplexity(model, stream, evalOptions, job);
+            if (hooks.evaluated)
+                hooks.evaluated(v, *result.variants[v].perplexity);
         }
         clock.add("evaluate", started);
     }

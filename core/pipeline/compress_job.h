@@ -4,6 +4,7 @@
 #include "eval/perplexity.h"
 #include "lowrank/compensation.h"
 #include "methods/registry.h"
+#include "pipeline/stats_source.h"
 #include "util/progress.h"
 
 #include <filesystem>
@@ -87,12 +88,26 @@ struct CompressResult {
     std::vector<std::pair<std::string, double>> stageSeconds; // in order of first use
 };
 
+// Optional observers and sources of a run (the experiment store uses them to record a run as it
+// goes and to reuse saved statistics).
+struct CompressHooks {
+    StatsProvider stats; // reusable statistics (parallel calibration, held-out); forward passes
+                         // when unset
+    // Once the variants are known (result.variants filled, nothing computed yet).
+    std::function<void(const CompressResult& result)> planned;
+    // After every decoder layer: result.layers[first .. first + count) are complete.
+    std::function<void(const CompressResult& result, size_t first, size_t count)> layerDone;
+    // After every perplexity: variant index, or nullopt for the original model.
+    std::function<void(std::optional<size_t> variant, const PerplexityResult& perplexity)>
+        evaluated;
+};
+
 // Compresses the selected linears of the session's model, fits every requested compensation
 // at every rank from one decomposition per layer, reports per-layer errors (calibration and
 // held-out) and, with an evaluation text, the perplexity of every variant. The session's model
 // is restored to its original weights when the job ends, also on failure or cancellation.
 // Stages reported: "calibrate", "compress", "evaluate".
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
-                              const JobContext& job = {});
+                              const JobContext& job = {}, const CompressHooks& hooks = {});
 
 } // namespace rs

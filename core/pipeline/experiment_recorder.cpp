@@ -1,0 +1,326 @@
+#include "pipeline/experiment_recorder.h"
+
+#include "model/llama.h"
+#include "pipeline/request_json.h"
+#include "pipeline/session.h"
+#include "store/artefact_cache.h"
+#include "store/experiment_store.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/text.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+namespace rs {
+
+namespace {
+
+// Bumped whenever the saved statistics change meaning or layout.
+constexpr int kStatisticsFormat = 1;
+// Saving statistics must leave this much of the disk free.
+constexpr uint64_t kFreeSpaceReserve = uint64_t(1) << 30;
+
+constexpr std::array<const char*, 4> kSiteKeys{"attn", "attn_out", "mlp", "mlp_down"};
+
+std::string layerFile(int64_t layer) {
+    char name[40];
+    std::snprintf(name, sizeof name, "layer-%04lld.safetensors", static_cast<long long>(layer));
+    return name;
+}
+
+// Writes each layer's statistics as the wrapped source produces them; the artefact is committed
+// (and registered in the store) after the last layer, so an interrupted run leaves nothing that
+// a later run could mistake for complete statistics.
+class SavingSource final : public LayerStatsSource {
+public:
+    SavingSource(std::unique_ptr<LayerStatsSource> inner, ExperimentStore& store,
+                 ArtefactCache& cache, std::string key, std::string description, int64_t layers,
+                 std::function<void(int64_t artefact)> committed)
+        : m_inner(std::move(inner))
+        , m_store(store)
+        , m_writer(cache, key)
+        , m_key(std::move(key))
+        , m_description(std::move(description))
+        , m_layers(layers)
+        , m_committed(std::move(committed)) {}
+
+    LayerInputStats collect(int64_t layer, const JobContext& job) override {
+        LayerInputStats stats = m_inner->collect(layer, job);
+        std::vector<NamedTensor> tensors;
+        std::map<std::string, std::string> metadata;
+        for (size_t i = 0; i < kSiteKeys.size(); ++i) {
+            const InputStats& s = stats.sites[i];
+            if (!s.gram.defined())
+                continue;
+            const std::string site = kSiteKeys[i];
+            tensors.push_back({site + ".gram", s.gram.to(at::kCPU, at::kDouble).contiguous()});
+            tensors.push_back(
+                {site + ".mean_abs", s.meanAbs.to(at::kCPU, at::kDouble).contiguous()});
+            metadata["tokens." + site] = std::to_string(s.tokens);
+        }
+        m_writer.add(layerFile(layer), tensors, metadata);
+        if (layer + 1 == m_layers) {
+            m_writer.commit(nlohmann::json{
+                {"format", kStatisticsFormat}, {"layers", m_layers}, {"description", m_description}}
+                                .dump());
+            m_committed(m_store.addArtefact(
+                {0, m_key, "statistics", m_description, int64_t(m_writer.bytesWritten()), {}, {}}));
+        }
+        return stats;
+    }
+    void advance(int64_t layer, const JobContext& job) override { m_inner->advance(layer, job); }
+
+private:
+    std::unique_ptr<LayerStatsSource> m_inner;
+    ExperimentStore& m_store;
+    ArtefactCache::Writer m_writer;
+    std::string m_key;
+    std::string m_description;
+    int64_t m_layers = 0;
+    std::function<void(int64_t)> m_committed;
+};
+
+// Statistics read back from a complete artefact.
+class SavedSource final : public LayerStatsSource {
+public:
+    SavedSource(const ArtefactCache& cache, std::string key, at::Device device)
+        : m_cache(cache)
+        , m_key(std::move(key))
+        , m_device(device) {}
+
+    LayerInputStats collect(int64_t layer, const JobContext& job) override {
+        job.cancel.throwIfCancelled();
+        const SafetensorsFile file = m_cache.open(m_key, layerFile(layer));
+        LayerInputStats stats;
+        for (size_t i = 0; i < kSiteKeys.size(); ++i) {
+            const std::string site = kSiteKeys[i];
+            if (!file.contains(site + ".gram"))
+                fail(file.path().string(), "has no statistics for the " + site + " input");
+            InputStats& s = stats.sites[i];
+            s.gram = file.tensor(site + ".gram").to(m_device);
+            s.meanAbs = file.tensor(site + ".mean_abs").to(m_device);
+            const auto tokens = file.metadata().find("tokens." + site);
+            if (tokens == file.metadata().end())
+                fail(file.path().string(), "has no token count for the " + site + " input");
+            s.tokens = std::stoll(tokens->second);
+        }
+        return stats;
+    }
+    void advance(int64_t, const JobContext&) override {}
+
+private:
+    const ArtefactCache& m_cache;
+    std::string m_key;
+    at::Device m_device;
+};
+
+struct Hashed {
+    std::string hash;
+    int64_t tokens = 0;
+    std::string protocol;
+};
+
+Hashed describeText(const ModelSession& session, const std::filesystem::path& path,
+                    const JobContext& job) {
+    Hashed out;
+    out.hash = sha256File(path, job);
+    const std::string text = readTextFile(path);
+    const Protocol protocol = detectProtocol(text);
+    out.protocol = protocolName(protocol);
+    out.tokens =
+        static_cast<int64_t>(buildTokenStream(text, protocol, session.tokenizer()).tokens.size());
+    return out;
+}
+
+std::string statisticsKey(const std::string& modelHash, const std::string& textHash,
+                          const ModelSession& session, const StatsRequest& request) {
+    return sha256Hex("rankscope statistics " + std::to_string(kStatisticsFormat) + "\nmodel " +
+                     modelHash + "\ntext " + textHash + "\nrole " +
+                     (request.role == StatsRole::Calibration ? "calibration" : "heldout") +
+                     "\ntokens " + std::to_string(request.tokens) + "\nseq_len " +
+                     std::to_string(request.seqLen) + "\ndtype " + session.computeDtype() + "\n");
+}
+
+// Bytes the statistics of one run take: per layer, a d x d float64 Gram matrix and a mean per
+// distinct input.
+uint64_t statisticsBytes(const ModelConfig& c) {
+    const auto site = [](int64_t d) { return uint64_t(d) * uint64_t(d + 1) * 8; };
+    return uint64_t(c.numLayers) * (3 * site(c.hiddenSize) + site(c.intermediateSize));
+}
+
+LayerRecord toRecord(const LayerReport& r) {
+    LayerRecord out;
+    out.name = r.name;
+    out.block = r.block;
+    out.kind = r.kind;
+    out.outFeatures = r.outFeatures;
+    out.inFeatures = r.inFeatures;
+    out.sparsity = r.sparsity;
+    out.discardedModes = r.discardedModes;
+    out.outputEnergy = r.outputEnergy;
+    out.errorEnergy = r.errorEnergy;
+    out.heldoutOutputEnergy = r.heldoutOutputEnergy;
+    out.heldoutErrorEnergy = r.heldoutErrorEnergy;
+    out.ranks = r.ranks;
+    out.errorAfter = r.errorAfter;
+    out.heldoutErrorAfter = r.heldoutErrorAfter;
+    if (r.analysis) {
+        out.curveSvd = r.analysis->curves.svd;
+        out.curveEora = r.analysis->curves.eora;
+        out.gramEigenvalues = r.analysis->spectra.gramEigenvalues;
+        out.weightSingular = r.analysis->spectra.weightSingular;
+        out.errorSingular = r.analysis->spectra.errorSingular;
+        out.scaledErrorSingular = r.analysis->spectra.scaledErrorSingular;
+    }
+    return out;
+}
+
+} // namespace
+
+RecordedCompression runRecordedCompression(ModelSession& session, const CompressRequest& request,
+                                           ExperimentStore& store, ArtefactCache& cache,
+                                           const RecordOptions& options, const JobContext& job) {
+    RecordedCompression out;
+    const ModelSummary& summary = session.summary();
+    const ModelConfig& config = summary.config;
+
+    job.report("hash", 0, 0, "model weights");
+    ModelRecord model;
+    model.path = std::filesystem::weakly_canonical(summary.source).string();
+    model.contentHash = hashWeights(
+        summary.source,
+        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime) {
+            return store.knownHash(f, size, mtime);
+        },
+        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime,
+                 const std::string& hash) { store.rememberHash(f, size, mtime, hash); },
+        job);
+    model.architecture = config.modelType;
+    model.layers = config.numLayers;
+    model.hidden = config.hiddenSize;
+    model.intermediate = config.intermediateSize;
+    model.heads = config.numHeads;
+    model.kvHeads = config.numKvHeads;
+    model.vocab = config.vocabSize;
+    model.parameters = summary.totalParameters;
+
+    const auto registerText = [&](const std::filesystem::path& path, Hashed& hashed) {
+        hashed = describeText(session, path, job);
+        return store.upsertDataset({0, std::filesystem::weakly_canonical(path).string(),
+                                    hashed.hash, hashed.protocol, hashed.tokens});
+    };
+    Hashed calibText, evalText;
+    ExperimentRecord experiment;
+    experiment.name = options.name;
+    experiment.notes = options.notes;
+    experiment.modelId = store.upsertModel(model);
+    experiment.calibDatasetId = registerText(request.calibText, calibText);
+    if (!request.evalText.empty())
+        experiment.evalDatasetId = registerText(request.evalText, evalText);
+    experiment.calibMode = calibrationModeName(request.mode);
+    experiment.calibTokens = request.calibTokens;
+    experiment.calibSeqLen = request.calibSeqLen;
+    experiment.compression = request.compression.serialize();
+    for (const MethodConfig& m : request.compensations)
+        experiment.compensations.push_back(m.serialize());
+    experiment.rankPlan = rankPlanJson(request);
+    experiment.request = requestToJson(request);
+    const int64_t id = store.beginExperiment(experiment);
+    out.experimentId = id;
+
+    CompressHooks hooks;
+    hooks.stats = [&](const StatsRequest& stats) -> std::unique_ptr<LayerStatsSource> {
+        const bool calibration = stats.role == StatsRole::Calibration;
+        const std::string key = statisticsKey(
+            model.contentHash, calibration ? calibText.hash : evalText.hash, session, stats);
+        if (options.reuseStatistics && cache.complete(key)) {
+            // The cache is keyed by content, so statistics saved for another database are as
+            // good as ours: register them when this database does not know them yet.
+            const auto known = store.findArtefact(key);
+            const int64_t artefact = known ? known->id
+                                           : store.addArtefact({0,
+                                                                key,
+                                                                "statistics",
+                                                                "statistics found in the cache",
+                                                                int64_t(cache.bytesOf(key)),
+                                                                {},
+                                                                {}});
+            store.touchArtefact(artefact);
+            if (calibration) {
+                store.setCalibrationArtefact(id, artefact, true);
+                out.calibrationReused = true;
+            } else {
+                out.heldoutReused = true;
+            }
+            return std::make_unique<SavedSource>(cache, key, session.model().device());
+        }
+        if (!options.saveStatistics)
+            return stats.calibrate();
+        if (cache.complete(key))
+            cache.remove(key); // recalibrating on purpose: the new statistics replace the old
+        const uint64_t needed = statisticsBytes(config);
+        std::error_code error;
+        std::filesystem::create_directories(cache.directory(), error);
+        const auto space = std::filesystem::space(cache.directory(), error);
+        if (error || space.available < needed + kFreeSpaceReserve) {
+            out.statisticsNote = "statistics not saved: they need " + formatBytes(needed) +
+                                 (error ? ", and " + cache.directory().string() +
+                                              " is not usable: " + error.message()
+                                        : " and " + formatBytes(space.available) + " are free in " +
+                                              cache.directory().string());
+            return stats.calibrate();
+        }
+        const std::string description =
+            std::string(calibration ? "calibration" : "held-out") + " statistics of " + model.path +
+            " on " + (calibration ? request.calibText : request.evalText).filename().string() +
+            ", " + std::to_string(stats.tokens) + " tokens";
+        return std::make_unique<SavingSource>(
+            stats.calibrate(), store, cache, key, description, config.numLayers,
+            [&store, id, calibration](int64_t artefact) {
+                if (calibration)
+                    store.setCalibrationArtefact(id, artefact, false);
+            });
+    };
+    hooks.planned = [&](const CompressResult& result) {
+        std::vector<VariantRecord> variants;
+        for (size_t v = 0; v < result.variants.size(); ++v) {
+            const Variant& variant = result.variants[v];
+            variants.push_back({static_cast<int>(v), variant.compensation.serialize(), variant.rank,
+                                variant.label(), variant.adapterParameters});
+        }
+        store.addVariants(id, variants);
+    };
+    hooks.layerDone = [&](const CompressResult& result, size_t first, size_t count) {
+        std::vector<LayerRecord> layers;
+        for (size_t i = first; i < first + count; ++i)
+            layers.push_back(toRecord(result.layers[i]));
+        store.addLayers(id, layers);
+    };
+    hooks.evaluated = [&](std::optional<size_t> variant, const PerplexityResult& p) {
+        EvaluationRecord e;
+        if (variant)
+            e.variant = static_cast<int>(*variant);
+        e.datasetId = experiment.evalDatasetId;
+        e.protocol = p.protocol;
+        e.seqLen = p.seqLen;
+        e.tokens = p.predictedTokens;
+        e.perplexity = p.perplexity;
+        e.seconds = p.seconds;
+        store.addEvaluation(id, e);
+    };
+
+    try {
+        out.result = runCompression(session, request, job, hooks);
+    } catch (const CancelledError&) {
+        store.finishExperiment(id, ExperimentStatus::Cancelled, out.result.stageSeconds);
+        throw;
+    } catch (const std::exception& e) {
+        store.finishExperiment(id, ExperimentStatus::Failed, out.result.stageSeconds, e.what());
+        throw;
+    }
+    store.finishExperiment(id, ExperimentStatus::Done, out.result.stageSeconds);
+    return out;
+}
+
+} // namespace rs

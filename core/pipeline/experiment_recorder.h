@@ -1,0 +1,43 @@
+#pragma once
+
+#include "pipeline/compress_job.h"
+
+#include <cstdint>
+#include <string>
+
+namespace rs {
+
+class ArtefactCache;
+class ExperimentStore;
+class ModelSession;
+
+struct RecordOptions {
+    std::string name;
+    std::string notes;
+    bool reuseStatistics = true; // false: calibrate again even when saved statistics exist
+    bool saveStatistics = true;  // false: do not write statistics to the cache
+};
+
+struct RecordedCompression {
+    CompressResult result;
+    int64_t experimentId = 0;
+    bool calibrationReused = false; // the calibration forward passes were skipped
+    bool heldoutReused = false;
+    std::string statisticsNote; // why statistics were not saved, when they were not
+};
+
+// Runs runCompression() and records it in the store as it goes: the model and texts (with
+// content hashes), the experiment as Running, each decoder layer's results as soon as it is done
+// (one transaction per layer), each perplexity, and finally Done, Failed or Cancelled with the
+// stage timings. A failure or cancellation is recorded, then rethrown.
+//
+// Statistics of the original model's activations (parallel calibration, held-out text) are
+// saved in the artefact cache under a key of the model's and text's content hashes and the
+// calibration settings; a later run with the same key reads them instead of calibrating.
+// Sequential calibration depends on the methods and is never reused.
+RecordedCompression runRecordedCompression(ModelSession& session, const CompressRequest& request,
+                                           ExperimentStore& store, ArtefactCache& cache,
+                                           const RecordOptions& options = {},
+                                           const JobContext& job = {});
+
+} // namespace rs

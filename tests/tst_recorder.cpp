@@ -1,0 +1,204 @@
+// Recording compression runs in the experiment store: every run is kept (done, failed,
+// cancelled), and statistics of the original model are reused by a later run with the same model,
+// text and calibration settings instead of calibrating again.
+#include "pipeline/experiment_recorder.h"
+#include "pipeline/request_json.h"
+#include "pipeline/session.h"
+#include "store/artefact_cache.h"
+#include "store/experiment_store.h"
+#include "testdata.h"
+#include "util/error.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace {
+
+rs::CompressRequest request(const std::string& method) {
+    rs::CompressRequest r;
+    r.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    r.calibTokens = 4096;
+    r.compression = rs::MethodConfig::parse(method, rs::MethodKind::Compression);
+    for (const char* comp : {"none", "eora"})
+        r.compensations.push_back(rs::MethodConfig::parse(comp, rs::MethodKind::Compensation));
+    r.ranks = {4};
+    r.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    r.eval.maxWindows = 4;
+    r.heldoutTokens = 1024;
+    return r;
+}
+
+double stageSeconds(const rs::CompressResult& r, const std::string& stage) {
+    for (const auto& [name, seconds] : r.stageSeconds)
+        if (name == stage)
+            return seconds;
+    return -1;
+}
+
+} // namespace
+
+class TestRecorder : public QObject {
+    Q_OBJECT
+private slots:
+    void init();
+    void secondRunReusesStatistics();
+    void sequentialCalibrationIsNeverReused();
+    void cancelledAndFailedRunsAreRecorded();
+    void requestJsonRoundTrip();
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<rs::ExperimentStore> m_store;
+    std::unique_ptr<rs::ArtefactCache> m_cache;
+    std::shared_ptr<rs::ModelSession> m_session;
+};
+
+void TestRecorder::init() {
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    const std::filesystem::path root = m_dir->path().toStdString();
+    m_store = rs::ExperimentStore::open(root / "db" / "rankscope.db");
+    m_cache = std::make_unique<rs::ArtefactCache>(root / "cache");
+    if (!m_session)
+        m_session = rs::ModelSession::open(rs::test::stories260K());
+}
+
+void TestRecorder::secondRunReusesStatistics() {
+    rs::RecordOptions options;
+    options.name = "first";
+    const rs::RecordedCompression first = rs::runRecordedCompression(
+        *m_session, request("rtn:bits=3,group=32"), *m_store, *m_cache, options);
+    QVERIFY(!first.calibrationReused);
+    QVERIFY(!first.heldoutReused);
+    options.name = "second";
+    const rs::RecordedCompression second = rs::runRecordedCompression(
+        *m_session, request("rtn:bits=3,group=32"), *m_store, *m_cache, options);
+    QVERIFY(second.calibrationReused);
+    QVERIFY(second.heldoutReused);
+    // Saved float64 statistics are the computed ones: identical errors, identical perplexity.
+    QCOMPARE(second.result.layers.size(), first.result.layers.size());
+    for (size_t i = 0; i < first.result.layers.size(); ++i) {
+        QCOMPARE(second.result.layers[i].errorAfter, first.result.layers[i].errorAfter);
+        QCOMPARE(second.result.layers[i].heldoutErrorAfter,
+                 first.result.layers[i].heldoutErrorAfter);
+    }
+    QCOMPARE(second.result.variants[1].perplexity->perplexity,
+             first.result.variants[1].perplexity->perplexity);
+    QVERIFY(stageSeconds(second.result, "calibrate") < stageSeconds(first.result, "calibrate"));
+
+    const std::vector<rs::ExperimentSummary> list = m_store->listExperiments();
+    QCOMPARE(list.size(), size_t(2));
+    for (const rs::ExperimentSummary& s : list) {
+        QCOMPARE(s.experiment.status, rs::ExperimentStatus::Done);
+        QCOMPARE(s.layerCount, int64_t(35));
+        QVERIFY(s.bestPerplexity.has_value());
+        QVERIFY(s.experiment.calibrationArtefact.has_value());
+    }
+    const rs::ExperimentRecord stored = *m_store->experiment(second.experimentId);
+    QVERIFY(stored.calibrationReused);
+    QCOMPARE(stored.name, std::string("second"));
+    QCOMPARE(*stored.calibrationArtefact,
+             *m_store->experiment(first.experimentId)->calibrationArtefact);
+    QCOMPARE(m_store->variants(second.experimentId).size(), size_t(2));
+    QCOMPARE(m_store->evaluations(second.experimentId).size(), size_t(2));
+    const std::vector<rs::LayerRecord> layers = m_store->layers(second.experimentId);
+    QCOMPARE(layers.size(), size_t(35));
+    QCOMPARE(layers.front().errorAfter, second.result.layers.front().errorAfter);
+    QCOMPARE(layers.front().curveEora, second.result.layers.front().analysis->curves.eora);
+    // Calibration and held-out statistics: two artefacts, both complete.
+    const std::vector<rs::ArtefactRecord> artefacts = m_store->artefacts();
+    QCOMPARE(artefacts.size(), size_t(2));
+    for (const rs::ArtefactRecord& a : artefacts) {
+        QVERIFY(m_cache->complete(a.key));
+        QVERIFY(a.bytes > 0);
+    }
+
+    // Recalibrating on purpose computes (and saves) the statistics again.
+    options.reuseStatistics = false;
+    const rs::RecordedCompression third = rs::runRecordedCompression(
+        *m_session, request("rtn:bits=3,group=32"), *m_store, *m_cache, options);
+    QVERIFY(!third.calibrationReused);
+    QCOMPARE(third.result.layers.back().errorAfter, first.result.layers.back().errorAfter);
+
+    // A different text (the held-out one as calibration) is a different key.
+    rs::CompressRequest other = request("rtn:bits=3,group=32");
+    other.calibText = rs::test::dataPath("text/tinystories/eval.txt");
+    other.evalText.clear();
+    options.reuseStatistics = true;
+    QVERIFY(!rs::runRecordedCompression(*m_session, other, *m_store, *m_cache, options)
+                 .calibrationReused);
+}
+
+void TestRecorder::sequentialCalibrationIsNeverReused() {
+    rs::CompressRequest r = request("rtn:bits=3,group=32");
+    r.mode = rs::CalibrationMode::Sequential;
+    r.evalText.clear();
+    r.analyze = false;
+    QVERIFY(!rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).calibrationReused);
+    QVERIFY(!rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).calibrationReused);
+    QVERIFY(m_store->artefacts().empty());
+    QCOMPARE(m_store->listExperiments().size(), size_t(2));
+}
+
+void TestRecorder::cancelledAndFailedRunsAreRecorded() {
+    // Cancelled after a few layers: recorded as cancelled with the finished layers, and the
+    // partial statistics are not left in the cache for a later run to trust.
+    rs::JobContext job;
+    job.progress = [&job](const rs::ProgressEvent& e) {
+        if (e.stage == "compress" && e.done == 3)
+            job.cancel.cancel();
+    };
+    QVERIFY_THROWS_EXCEPTION(
+        rs::CancelledError,
+        rs::runRecordedCompression(*m_session, request("rtn"), *m_store, *m_cache, {}, job));
+    std::vector<rs::ExperimentSummary> list = m_store->listExperiments();
+    QCOMPARE(list.size(), size_t(1));
+    QCOMPARE(list.front().experiment.status, rs::ExperimentStatus::Cancelled);
+    QCOMPARE(list.front().layerCount, int64_t(21)); // 3 decoder layers x 7 linears
+    QVERIFY(m_store->artefacts().empty());
+    QVERIFY(m_cache->keys().empty());
+
+    // A request that fails inside the job: recorded as failed with the message.
+    rs::CompressRequest bad = request("rtn");
+    bad.layers.include = {"no_such_layer"};
+    const std::string message =
+        rs::test::errorOf([&] { rs::runRecordedCompression(*m_session, bad, *m_store, *m_cache); });
+    QVERIFY(message.find("no decoder linear layer matches") != std::string::npos);
+    list = m_store->listExperiments();
+    QCOMPARE(list.size(), size_t(2));
+    QCOMPARE(list.front().experiment.status, rs::ExperimentStatus::Failed);
+    QVERIFY(list.front().experiment.error.find("no decoder linear layer") != std::string::npos);
+
+    // After the cancelled run, the next one calibrates (nothing half-written is reused).
+    QVERIFY(!rs::runRecordedCompression(*m_session, request("rtn"), *m_store, *m_cache)
+                 .calibrationReused);
+}
+
+void TestRecorder::requestJsonRoundTrip() {
+    rs::CompressRequest r = request("gptq:bits=3,group=32,act_order=true");
+    r.compensations.push_back(
+        rs::MethodConfig::parse("asvd:alpha=0.25,factor_bits=8", rs::MethodKind::Compensation));
+    r.plan = rs::RankPlan{6, {{"model.layers.0.mlp.down_proj", 2}}};
+    r.layers.include = {"mlp"};
+    r.layers.exclude = {"layers\\.4\\."};
+    r.mode = rs::CalibrationMode::Sequential;
+    r.eval.protocol = rs::Protocol::WikiText;
+    r.evaluateBaseline = true;
+    const std::string json = rs::requestToJson(r);
+    const rs::CompressRequest back = rs::requestFromJson(json);
+    QCOMPARE(rs::requestToJson(back), json);
+    QCOMPARE(back.plan->rankFor("model.layers.0.mlp.down_proj"), int64_t(2));
+    QCOMPARE(back.compensations.back().serialize(), r.compensations.back().serialize());
+
+    QVERIFY(rs::test::errorOf([] {
+                rs::requestFromJson("{\"calib_text\": 3}", "experiment 7");
+            }).find("experiment 7: malformed request JSON") != std::string::npos);
+    QVERIFY(rs::test::errorOf([&] {
+                std::string broken = json;
+                broken.replace(broken.find("gptq"), 4, "zzzz");
+                rs::requestFromJson(broken, "experiment 8");
+            }).find("zzzz") != std::string::npos);
+}
+
+QTEST_GUILESS_MAIN(TestRecorder)
+#include "tst_recorder.moc"
