@@ -41,6 +41,7 @@ QString readAll(const QString& path) {
 class TestCli : public QObject {
     Q_OBJECT
 private slots:
+    void initTestCase();
     void generateReproducesReference();
     void generateFromLlama2cFile();
     void evalReportsPinnedPerplexityAndJson();
@@ -50,7 +51,18 @@ private slots:
     void failuresExitWithOneAndNameTheFile();
     void compressPrintsTablesAndJson();
     void methodsListsTheRegistry();
+    void experimentsAreRecordedAndCompared();
+    void storeCommandsRejectBadInput();
+
+private:
+    QTemporaryDir m_home; // the store and cache of every run, never the user's own
 };
+
+void TestCli::initTestCase() {
+    QVERIFY(m_home.isValid());
+    qputenv("RANKSCOPE_DB", m_home.filePath("rankscope.db").toUtf8());
+    qputenv("RANKSCOPE_CACHE", m_home.filePath("cache").toUtf8());
+}
 
 void TestCli::generateReproducesReference() {
     const Run run = runCli({"generate", data("models/stories260K"), "--max-tokens", "256"});
@@ -101,9 +113,12 @@ void TestCli::infoListsLayers() {
 void TestCli::helpForEveryCommand() {
     const Run overview = runCli({"--help"});
     QCOMPARE(overview.exitCode, 0);
-    for (const QString command : {"info", "generate", "eval", "compress", "methods"}) {
+    for (const QString command :
+         {"info", "generate", "eval", "compress", "methods", "experiments list", "experiments show",
+          "experiments compare", "experiments delete", "experiments export-csv", "cache list",
+          "cache prune"}) {
         QVERIFY(overview.out.contains("  " + command));
-        const Run help = runCli({command, "--help"});
+        const Run help = runCli(command.split(' ') + QStringList{"--help"});
         QCOMPARE(help.exitCode, 0);
         QVERIFY(help.out.startsWith("usage: rankscope-cli " + command));
     }
@@ -183,6 +198,125 @@ void TestCli::methodsListsTheRegistry() {
     for (const char* id : {"rtn", "gptq", "magnitude", "wanda", "svd", "eora", "asvd"})
         QVERIFY2(run.out.contains(QString("  ") + id + " "), id);
     QVERIFY(run.out.contains("act_order"));
+}
+
+void TestCli::experimentsAreRecordedAndCompared() {
+    QTemporaryDir dir;
+    const QString db = dir.filePath("experiments.db");
+    // A cache of its own: statistics saved by the other tests' runs would be reused otherwise.
+    const QByteArray sharedCache = qgetenv("RANKSCOPE_CACHE");
+    qputenv("RANKSCOPE_CACHE", dir.filePath("cache").toUtf8());
+    const auto restore = qScopeGuard([&] { qputenv("RANKSCOPE_CACHE", sharedCache); });
+    const QStringList common{data("models/stories260K"),
+                             "--calib",
+                             data("text/tinystories/calib.txt"),
+                             "--eval",
+                             data("text/tinystories/eval.txt"),
+                             "--max-windows",
+                             "4",
+                             "--comp",
+                             "none,eora",
+                             "--rank",
+                             "4",
+                             "--calib-tokens",
+                             "2048",
+                             "--no-analysis",
+                             "--db",
+                             db};
+    const Run first =
+        runCli(QStringList{"compress"} + common + QStringList{"--method", "rtn:bits=3,group=32"});
+    QVERIFY2(first.exitCode == 0, qPrintable(first.err));
+    QVERIFY2(first.out.contains("recorded as experiment 1 in " + db), qPrintable(first.out));
+    QVERIFY(!first.out.contains("reused"));
+    const Run second = runCli(QStringList{"compress"} + common +
+                              QStringList{"--method", "rtn:bits=2,group=32", "--name", "two-bit"});
+    QVERIFY2(second.exitCode == 0, qPrintable(second.err));
+    QVERIFY(second.out.contains("recorded as experiment 2"));
+    QVERIFY2(second.out.contains("calibration statistics reused"), qPrintable(second.out));
+
+    const Run list = runCli({"experiments", "list", "--json", "--db", db});
+    QVERIFY2(list.exitCode == 0, qPrintable(list.err));
+    const QJsonArray rows = QJsonDocument::fromJson(list.out.toUtf8()).array();
+    QCOMPARE(rows.size(), 2);
+    QCOMPARE(rows[0].toObject()["id"].toInt(), 2); // newest first
+    QCOMPARE(rows[0].toObject()["name"].toString(), QString("two-bit"));
+    QCOMPARE(rows[1].toObject()["status"].toString(), QString("done"));
+    QVERIFY(rows[1].toObject()["best_perplexity"].toDouble() > 1.0);
+
+    const Run compare = runCli({"experiments", "compare", "1", "2", "--db", db});
+    QVERIFY2(compare.exitCode == 0, qPrintable(compare.err));
+    const QStringList lines = compare.out.split('\n');
+    const auto line = [&](const QString& start) {
+        for (const QString& l : lines)
+            if (l.startsWith(start))
+                return l;
+        return QString();
+    };
+    QVERIFY2(line("* compression").contains("rtn:bits=3") &&
+                 line("* compression").contains("rtn:bits=2"),
+             qPrintable(compare.out));
+    QVERIFY(line("* statistics").contains("computed") && line("* statistics").contains("reused"));
+    QVERIFY(line("  model").size() > 0); // same model: not marked
+    // Perplexities side by side: 2-bit is worse than 3-bit for both variants.
+    for (const QString label : {"none", "eora@4"}) {
+        const QStringList cells = line(label + " ").split(' ', Qt::SkipEmptyParts);
+        QVERIFY2(cells.size() >= 4, qPrintable(compare.out));
+        QVERIFY(cells[2].toDouble() > cells[1].toDouble());
+    }
+
+    const Run show = runCli({"experiments", "show", "2", "--db", db});
+    QVERIFY2(show.exitCode == 0, qPrintable(show.err));
+    QVERIFY(show.out.contains("statistics reused"));
+    QVERIFY(show.out.contains("re-run: rankscope-cli compress"));
+    QVERIFY(show.out.contains("--method rtn:bits=2,group=32"));
+
+    const QString csv = dir.filePath("layers.csv");
+    QCOMPARE(runCli({"experiments", "export-csv", "2", csv, "--db", db}).exitCode, 0);
+    const QStringList csvLines = readAll(csv).trimmed().split('\n');
+    QCOMPARE(csvLines.size(), 36); // header + 35 linears
+    QVERIFY(csvLines.first().startsWith("layer,block,kind,d_out,d_in"));
+    QVERIFY(csvLines.first().contains("eora@4 error"));
+
+    const Run cacheList = runCli({"cache", "list", "--db", db});
+    QVERIFY2(cacheList.out.contains("calibration statistics"), qPrintable(cacheList.out));
+    QCOMPARE(runCli({"experiments", "delete", "1", "--db", db}).exitCode, 0);
+    const Run after = runCli({"experiments", "list", "--json", "--db", db});
+    QCOMPARE(QJsonDocument::fromJson(after.out.toUtf8()).array().size(), 1);
+    const Run prune = runCli({"cache", "prune", "--all", "--db", db});
+    QVERIFY2(prune.exitCode == 0 && prune.out.contains("removed 2 artefacts"),
+             qPrintable(prune.out + prune.err));
+}
+
+void TestCli::storeCommandsRejectBadInput() {
+    QTemporaryDir dir;
+    // Not a database: a clear error naming the file, and the file untouched.
+    const QString notDb = dir.filePath("notes.db");
+    {
+        QFile f(notDb);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("these are my notes, not a database\n");
+    }
+    const Run list = runCli({"experiments", "list", "--db", notDb});
+    QCOMPARE(list.exitCode, 1);
+    QVERIFY2(list.err.contains(notDb), qPrintable(list.err));
+    QCOMPARE(readAll(notDb), QString("these are my notes, not a database\n"));
+    const Run compress =
+        runCli({"compress", data("models/stories260K"), "--calib",
+                data("text/tinystories/calib.txt"), "--db", notDb, "--calib-tokens", "512"});
+    QCOMPARE(compress.exitCode, 1);
+    QCOMPARE(readAll(notDb), QString("these are my notes, not a database\n"));
+
+    const QString db = dir.filePath("empty.db");
+    const Run missing = runCli({"experiments", "show", "42", "--db", db});
+    QCOMPARE(missing.exitCode, 1);
+    QVERIFY(missing.err.contains("no experiment 42"));
+    QCOMPARE(runCli({"experiments", "show", "x", "--db", db}).exitCode, 2);
+    QCOMPARE(runCli({"experiments"}).exitCode, 2);
+    QCOMPARE(runCli({"cache", "prune", "--max-size", "lots", "--db", db}).exitCode, 2);
+    QCOMPARE(runCli({"compress", data("models/stories260K"), "--calib", "x", "--no-store", "--name",
+                     "n"})
+                 .exitCode,
+             2);
 }
 
 QTEST_GUILESS_MAIN(TestCli)

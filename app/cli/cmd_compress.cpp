@@ -3,7 +3,10 @@
 #include "commands.h"
 #include "io/atomicfile.h"
 #include "pipeline/compress_job.h"
+#include "pipeline/experiment_recorder.h"
 #include "pipeline/session.h"
+#include "store/artefact_cache.h"
+#include "store/experiment_store.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -160,7 +163,8 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
     const auto calib = args.value("--calib");
     if (!calib)
         throw UsageError("'compress' needs --calib FILE");
-    request.calibText = *calib;
+    // Absolute, so that the stored experiment can be re-run from anywhere.
+    request.calibText = std::filesystem::weakly_canonical(*calib);
     request.compression = parseMethod(args.valueOr("--method", "rtn"), MethodKind::Compression);
     request.compensations.clear();
     for (const std::string& list : args.values("--comp"))
@@ -180,13 +184,44 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
     request.mode = mode == "parallel" ? CalibrationMode::Parallel : CalibrationMode::Sequential;
     request.layers.include = args.values("--include");
     request.layers.exclude = args.values("--exclude");
-    request.evalText = args.valueOr("--eval", "");
+    if (const auto eval = args.value("--eval"))
+        request.evalText = std::filesystem::weakly_canonical(*eval);
     request.eval.maxWindows = args.integer("--max-windows").value_or(0);
     request.evaluateBaseline = args.flag("--baseline");
     request.analyze = !args.flag("--no-analysis");
 
+    if (args.flag("--no-store") && (args.value("--db") || args.value("--name") ||
+                                    args.value("--notes") || args.flag("--recalibrate")))
+        throw UsageError("--no-store cannot be combined with --db, --name, --notes or "
+                         "--recalibrate");
+    // The store is opened before the model so that a bad database fails fast.
+    std::unique_ptr<ExperimentStore> store;
+    if (!args.flag("--no-store"))
+        store = ExperimentStore::open(databasePath(args));
+
     const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
-    const CompressResult result = runCompression(*session, request, job);
+    CompressResult result;
+    std::string recorded;
+    if (store) {
+        ArtefactCache cache(defaultCacheDirectory());
+        RecordOptions options;
+        options.name = args.valueOr("--name", "");
+        options.notes = args.valueOr("--notes", "");
+        options.reuseStatistics = !args.flag("--recalibrate");
+        options.saveStatistics = !args.flag("--no-cache");
+        RecordedCompression run =
+            runRecordedCompression(*session, request, *store, cache, options, job);
+        result = std::move(run.result);
+        recorded = "recorded as experiment " + std::to_string(run.experimentId) + " in " +
+                   store->path().string();
+        if (run.calibrationReused)
+            recorded += "\ncalibration statistics reused from " + cache.directory().string() +
+                        " (no calibration forward passes)";
+        if (!run.statisticsNote.empty())
+            recorded += "\n" + run.statisticsNote;
+    } else {
+        result = runCompression(*session, request, job);
+    }
 
     std::printf("compression %s, calibration %s on %s tokens\n",
                 request.compression.serialize().c_str(), calibrationModeName(request.mode),
@@ -199,6 +234,8 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
     std::printf("\n");
     if (const auto json = args.value("--json"))
         writeFileAtomically(*json, toJson(result, request).dump(2) + "\n");
+    if (!recorded.empty())
+        std::printf("%s\n", recorded.c_str());
     return kExitOk;
 }
 
@@ -232,8 +269,10 @@ std::vector<Command> compressCommands() {
           "Calibrate on a text, compress the decoder linears (--method), compensate the error\n"
           "with each method of --comp at each rank, and print the per-layer errors and, with\n"
           "--eval, the perplexity of every variant. Calibration statistics and decompositions\n"
-          "are computed once per layer and reused for every variant. `rankscope-cli methods`\n"
-          "lists the methods.",
+          "are computed once per layer and reused for every variant. The run is recorded in\n"
+          "the experiment store; statistics of the original model are cached, so a second\n"
+          "run with the same model, text and calibration settings skips calibration.\n"
+          "`rankscope-cli methods` lists the methods.",
           {"MODEL"},
           {{"--calib", "FILE", "calibration text (never the evaluation text)"},
            {"--method", "SPEC", "compression method, e.g. rtn:bits=3,group=32 (default rtn)"},
@@ -249,6 +288,12 @@ std::vector<Command> compressCommands() {
            {"--baseline", "", "also evaluate the original model"},
            {"--no-analysis", "", "skip spectra and error curves"},
            {"--json", "FILE", "write the whole result as JSON"},
+           kDb,
+           {"--no-store", "", "do not record the run in the experiment store"},
+           {"--name", "TEXT", "name of the recorded experiment"},
+           {"--notes", "TEXT", "notes kept with the recorded experiment"},
+           {"--recalibrate", "", "calibrate even when saved statistics match"},
+           {"--no-cache", "", "do not save calibration statistics in the cache"},
            kTokenizer,
            kDtype,
            kDevice}},

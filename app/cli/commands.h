@@ -4,6 +4,7 @@
 #include "pipeline/session.h"
 #include "util/progress.h"
 
+#include <filesystem>
 #include <functional>
 #include <vector>
 
@@ -29,11 +30,17 @@ extern const OptionSpec kDevice;
 extern const OptionSpec kTokenizer;
 OpenOptions openOptions(const ParsedArgs& args);
 
+// --db PATH: every command that reads or writes the experiment store takes it; without it the
+// database is $RANKSCOPE_DB or the XDG default (see defaultDatabasePath()).
+extern const OptionSpec kDb;
+std::filesystem::path databasePath(const ParsedArgs& args);
+
 // Every command of rankscope-cli, in the order `--help` lists them.
 std::vector<Command> allCommands();
 
 // Per-area command lists, each defined in its own cmd_*.cpp.
 std::vector<Command> modelCommands();
 std::vector<Command> compressCommands();
+std::vector<Command> storeCommands();
 
 } // namespace rs::cli

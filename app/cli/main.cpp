@@ -29,7 +29,7 @@ void printOverview(const std::vector<rs::cli::Command>& commands) {
            "commands:\n";
     for (const auto& c : commands)
         std::cout << "  " << c.spec.name
-                  << std::string(12 - std::min<size_t>(11, c.spec.name.size()), ' ')
+                  << std::string(24 - std::min<size_t>(23, c.spec.name.size()), ' ')
                   << c.spec.description.substr(0, c.spec.description.find('\n')) << "\n";
     std::cout << "\nexit codes: 0 success, 1 failure, 2 usage error, 3 internal error, "
                  "130 cancelled\n";
@@ -44,7 +44,13 @@ int main(int argc, char** argv) {
         printOverview(commands);
         return kExitUsage;
     }
-    const std::string name = argv[1];
+    std::string name = argv[1];
+    int first = 2; // index of the command's first argument
+    // Grouped commands ("experiments list", "cache prune") are named by two words.
+    const auto grouped = [&](const std::string& word) {
+        return std::any_of(commands.begin(), commands.end(),
+                           [&](const Command& c) { return c.spec.name.rfind(word + " ", 0) == 0; });
+    };
     if (name == "--help" || name == "-h" || name == "help") {
         printOverview(commands);
         return kExitOk;
@@ -52,6 +58,18 @@ int main(int argc, char** argv) {
     if (name == "--version") {
         std::cout << "rankscope-cli " RANKSCOPE_VERSION "\n";
         return kExitOk;
+    }
+    if (grouped(name)) {
+        if (argc < 3 || argv[2][0] == '-') {
+            std::cerr << "rankscope-cli " << name << ": missing subcommand; one of:\n";
+            for (const auto& c : commands)
+                if (c.spec.name.rfind(name + " ", 0) == 0)
+                    std::cerr << "  rankscope-cli " << c.spec.name << " " << c.spec.synopsis
+                              << "\n";
+            return kExitUsage;
+        }
+        name += std::string(" ") + argv[2];
+        first = 3;
     }
     const auto command = std::find_if(commands.begin(), commands.end(),
                                       [&](const Command& c) { return c.spec.name == name; });
@@ -68,7 +86,7 @@ int main(int argc, char** argv) {
     job.cancel = g_cancel;
     job.progress = [&printer](const rs::ProgressEvent& e) { printer(e); };
     try {
-        const ParsedArgs args(command->spec, std::vector<std::string>(argv + 2, argv + argc));
+        const ParsedArgs args(command->spec, std::vector<std::string>(argv + first, argv + argc));
         if (args.helpRequested()) {
             std::cout << formatHelp(command->spec);
             return kExitOk;

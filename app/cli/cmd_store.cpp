@@ -1,0 +1,527 @@
+// experiments list/show/compare/delete/export-csv and cache list/prune: the experiment store
+// from the command line.
+#include "commands.h"
+#include "io/atomicfile.h"
+#include "pipeline/request_json.h"
+#include "store/artefact_cache.h"
+#include "store/experiment_store.h"
+#include "util/error.h"
+#include "util/text.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unistd.h>
+
+namespace rs::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// Reading commands also work on a database the user may not write (an archive, a shared
+// drive); when it is writable they open it read-write, which marks interrupted runs.
+std::unique_ptr<ExperimentStore> openForReading(const ParsedArgs& args) {
+    const std::filesystem::path path = databasePath(args);
+    std::error_code error;
+    const bool exists = std::filesystem::exists(path, error);
+    const bool writable =
+        !exists ||
+        (::access(path.c_str(), W_OK) == 0 &&
+         ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), W_OK) == 0);
+    ExperimentStore::Options options;
+    options.readOnly = !writable;
+    return ExperimentStore::open(path, options);
+}
+
+int64_t experimentId(const std::string& text) {
+    try {
+        size_t used = 0;
+        const long long id = std::stoll(text, &used);
+        if (used == text.size() && id > 0)
+            return id;
+    } catch (const std::exception&) {
+    }
+    throw UsageError("an experiment ID is a positive integer, got '" + text + "'");
+}
+
+ExperimentRecord requireExperiment(const ExperimentStore& store, int64_t id) {
+    auto e = store.experiment(id);
+    if (!e)
+        fail(store.path().string(), "no experiment " + std::to_string(id));
+    return *e;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+    std::string out;
+    for (const std::string& p : parts)
+        out += (out.empty() ? "" : separator) + p;
+    return out;
+}
+
+std::string fileName(const std::string& path) {
+    const std::filesystem::path p(path);
+    return p.filename().empty() ? path : p.filename().string();
+}
+
+std::string stagesText(const std::vector<std::pair<std::string, double>>& stages) {
+    std::string out;
+    char buffer[64];
+    for (const auto& [stage, seconds] : stages) {
+        std::snprintf(buffer, sizeof buffer, "%s%s %.2f s", out.empty() ? "" : ", ", stage.c_str(),
+                      seconds);
+        out += buffer;
+    }
+    return out.empty() ? "-" : out;
+}
+
+// Perplexity per variant label ("original" for the uncompressed model).
+std::map<std::string, double> perplexities(const ExperimentStore& store, int64_t id) {
+    const std::vector<VariantRecord> variants = store.variants(id);
+    std::map<std::string, double> out;
+    for (const EvaluationRecord& e : store.evaluations(id)) {
+        if (!e.variant)
+            out["original"] = e.perplexity;
+        else if (*e.variant >= 0 && size_t(*e.variant) < variants.size())
+            out[variants[*e.variant].label] = e.perplexity;
+    }
+    return out;
+}
+
+// Mean relative output error per variant label over the layers (calibration inputs).
+std::map<std::string, double> meanErrors(const ExperimentStore& store, int64_t id) {
+    const std::vector<VariantRecord> variants = store.variants(id);
+    const std::vector<LayerRecord> layers = store.layers(id, false);
+    std::map<std::string, double> out;
+    if (layers.empty())
+        return out;
+    for (const VariantRecord& v : variants) {
+        double sum = 0;
+        for (const LayerRecord& l : layers)
+            if (size_t(v.index) < l.errorAfter.size())
+                sum += l.errorAfter[v.index];
+        out[v.label] = sum / static_cast<double>(layers.size());
+    }
+    return out;
+}
+
+// The command line that runs the experiment again.
+std::string rerunCommand(const ExperimentStore& store, const ExperimentRecord& e) {
+    const CompressRequest r = requestFromJson(e.request, "experiment " + std::to_string(e.id));
+    const auto model = store.model(e.modelId);
+    std::string cmd = "rankscope-cli compress " + (model ? model->path : std::string("MODEL")) +
+                      " --calib " + r.calibText.string() + " --method " + r.compression.serialize();
+    std::vector<std::string> comps;
+    for (const MethodConfig& m : r.compensations)
+        comps.push_back(m.serialize());
+    if (!comps.empty())
+        cmd += " --comp " + join(comps, ",");
+    if (!r.plan) {
+        std::vector<std::string> ranks;
+        for (int64_t rank : r.ranks)
+            ranks.push_back(std::to_string(rank));
+        cmd += " --ranks " + join(ranks, ",");
+    }
+    cmd += " --calib-tokens " + std::to_string(r.calibTokens) + " --calib-mode " +
+           calibrationModeName(r.mode);
+    for (const std::string& p : r.layers.include)
+        cmd += " --include '" + p + "'";
+    for (const std::string& p : r.layers.exclude)
+        cmd += " --exclude '" + p + "'";
+    if (!r.evalText.empty())
+        cmd += " --eval " + r.evalText.string();
+    if (r.eval.maxWindows > 0)
+        cmd += " --max-windows " + std::to_string(r.eval.maxWindows);
+    if (r.evaluateBaseline)
+        cmd += " --baseline";
+    if (!r.analyze)
+        cmd += " --no-analysis";
+    return cmd;
+}
+
+json summaryJson(const ExperimentSummary& s) {
+    const ExperimentRecord& e = s.experiment;
+    json j = {{"id", e.id},
+              {"name", e.name},
+              {"status", statusName(e.status)},
+              {"created", e.created},
+              {"model", s.modelPath},
+              {"calibration", s.calibPath},
+              {"calibration_mode", e.calibMode},
+              {"compression", e.compression},
+              {"compensations", e.compensations},
+              {"rank_plan", json::parse(e.rankPlan.empty() ? "null" : e.rankPlan)},
+              {"layers", s.layerCount}};
+    j["best_perplexity"] = s.bestPerplexity ? json(*s.bestPerplexity) : json(nullptr);
+    return j;
+}
+
+int runList(const ParsedArgs& args, const JobContext&) {
+    const auto store = openForReading(args);
+    ExperimentFilter filter;
+    filter.model = args.valueOr("--model", "");
+    if (const auto status = args.value("--status")) {
+        filter.status = parseStatus(*status);
+        if (!filter.status)
+            throw UsageError("unknown status '" + *status +
+                             "' (running, done, failed, cancelled, interrupted)");
+    }
+    filter.limit = args.integer("--limit").value_or(0);
+    const std::vector<ExperimentSummary> list = store->listExperiments(filter);
+    if (args.flag("--json")) {
+        json out = json::array();
+        for (const ExperimentSummary& s : list)
+            out.push_back(summaryJson(s));
+        std::printf("%s\n", out.dump(2).c_str());
+        return kExitOk;
+    }
+    if (list.empty()) {
+        std::printf("no experiments in %s\n", store->path().string().c_str());
+        return kExitOk;
+    }
+    std::printf("%5s  %-20s  %-11s  %-18s  %-32s  %-16s  %10s  %s\n", "ID", "created", "status",
+                "model", "compression", "compensation", "best ppl", "name");
+    for (const ExperimentSummary& s : list) {
+        const ExperimentRecord& e = s.experiment;
+        char ppl[32] = "-";
+        if (s.bestPerplexity)
+            std::snprintf(ppl, sizeof ppl, "%.4f", *s.bestPerplexity);
+        std::vector<std::string> ids; // "svd:factor_bits=0" -> "svd": the ids fit a column
+        for (const std::string& c : e.compensations)
+            ids.push_back(c.substr(0, c.find(':')));
+        std::printf("%5lld  %-20s  %-11s  %-18s  %-32s  %-16s  %10s  %s\n",
+                    static_cast<long long>(e.id), e.created.c_str(), statusName(e.status),
+                    fileName(s.modelPath).substr(0, 18).c_str(),
+                    e.compression.substr(0, 32).c_str(), join(ids, ",").substr(0, 16).c_str(), ppl,
+                    e.name.c_str());
+    }
+    return kExitOk;
+}
+
+int runShow(const ParsedArgs& args, const JobContext&) {
+    const auto store = openForReading(args);
+    const ExperimentRecord e = requireExperiment(*store, experimentId(args.positional(0)));
+    const auto model = store->model(e.modelId);
+    const auto calib = e.calibDatasetId ? store->dataset(*e.calibDatasetId) : std::nullopt;
+    const auto eval = e.evalDatasetId ? store->dataset(*e.evalDatasetId) : std::nullopt;
+    const std::vector<VariantRecord> variants = store->variants(e.id);
+    const std::vector<LayerRecord> layers = store->layers(e.id, false);
+    const auto ppl = perplexities(*store, e.id);
+    if (args.flag("--json")) {
+        json j = json::parse(e.request);
+        j["id"] = e.id;
+        j["status"] = statusName(e.status);
+        j["perplexity"] = ppl;
+        j["mean_relative_error"] = meanErrors(*store, e.id);
+        std::printf("%s\n", j.dump(2).c_str());
+        return kExitOk;
+    }
+    std::printf("experiment %lld%s%s\n", static_cast<long long>(e.id), e.name.empty() ? "" : ": ",
+                e.name.c_str());
+    std::printf("  status       %s%s%s\n", statusName(e.status), e.error.empty() ? "" : ": ",
+                e.error.c_str());
+    std::printf("  created      %s (finished %s), RankScope %s\n", e.created.c_str(),
+                e.finished.empty() ? "-" : e.finished.c_str(), e.version.c_str());
+    if (model)
+        std::printf("  model        %s (%s, %lld layers, %s params, sha256 %.12s)\n",
+                    model->path.c_str(), model->architecture.c_str(),
+                    static_cast<long long>(model->layers), formatCount(model->parameters).c_str(),
+                    model->contentHash.c_str());
+    if (calib)
+        std::printf("  calibration  %s, %s mode, %s tokens, seq_len %lld (text %s, %s tokens)%s\n",
+                    calib->path.c_str(), e.calibMode.c_str(),
+                    e.calibTokens > 0 ? formatCount(e.calibTokens).c_str() : "all",
+                    static_cast<long long>(e.calibSeqLen), calib->protocol.c_str(),
+                    formatCount(calib->tokens).c_str(),
+                    e.calibrationReused ? ", statistics reused" : "");
+    if (eval)
+        std::printf("  evaluation   %s (%s)\n", eval->path.c_str(), eval->protocol.c_str());
+    std::printf("  compression  %s\n", e.compression.c_str());
+    std::printf("  compensation %s, ranks %s\n", join(e.compensations, ", ").c_str(),
+                e.rankPlan.c_str());
+    std::printf("  stages       %s\n", stagesText(e.stageSeconds).c_str());
+    if (!e.notes.empty())
+        std::printf("  notes        %s\n", e.notes.c_str());
+    if (!ppl.empty() || !variants.empty()) {
+        std::printf("\n  %-22s %12s %12s %14s\n", "variant", "perplexity", "mean error",
+                    "adapter params");
+        const auto errors = meanErrors(*store, e.id);
+        if (ppl.count("original"))
+            std::printf("  %-22s %12.4f\n", "original", ppl.at("original"));
+        for (const VariantRecord& v : variants) {
+            char p[32] = "-", err[32] = "-";
+            if (ppl.count(v.label))
+                std::snprintf(p, sizeof p, "%.4f", ppl.at(v.label));
+            if (errors.count(v.label))
+                std::snprintf(err, sizeof err, "%.5f", errors.at(v.label));
+            std::printf("  %-22s %12s %12s %14s\n", v.label.c_str(), p, err,
+                        formatCount(v.adapterParameters).c_str());
+        }
+    }
+    if (!layers.empty()) {
+        std::printf("\n  %-30s %11s %5s %9s", "layer", "d_out x d_in", "disc", "before");
+        for (const VariantRecord& v : variants)
+            std::printf(" %11s", v.label.c_str());
+        std::printf("\n");
+        for (const LayerRecord& l : layers) {
+            const std::string shape =
+                std::to_string(l.outFeatures) + "x" + std::to_string(l.inFeatures);
+            std::printf("  %-30s %11s %5lld %9.5f", l.name.c_str(), shape.c_str(),
+                        static_cast<long long>(l.discardedModes),
+                        l.outputEnergy > 0 ? l.errorEnergy / l.outputEnergy : 0.0);
+            for (size_t v = 0; v < variants.size(); ++v)
+                std::printf(" %11.5f", v < l.errorAfter.size() ? l.errorAfter[v] : 0.0);
+            std::printf("\n");
+        }
+    }
+    std::printf("\n  re-run: %s\n", rerunCommand(*store, e).c_str());
+    return kExitOk;
+}
+
+int runCompare(const ParsedArgs& args, const JobContext&) {
+    const auto store = openForReading(args);
+    const ExperimentRecord a = requireExperiment(*store, experimentId(args.positional(0)));
+    const ExperimentRecord b = requireExperiment(*store, experimentId(args.positional(1)));
+    std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(a.id)).c_str(),
+                ("experiment " + std::to_string(b.id)).c_str());
+    const auto row = [](const std::string& key, const std::string& x, const std::string& y) {
+        std::printf("%s %-20s %-36s %-36s\n", x == y ? " " : "*", key.c_str(), x.c_str(),
+                    y.c_str());
+    };
+    const auto modelText = [&](const ExperimentRecord& e) {
+        const auto m = store->model(e.modelId);
+        return m ? fileName(m->path) + " " + m->contentHash.substr(0, 8) : std::string("?");
+    };
+    const auto datasetText = [&](std::optional<int64_t> id) {
+        const auto d = id ? store->dataset(*id) : std::nullopt;
+        return d ? fileName(d->path) + " " + d->contentHash.substr(0, 8) : std::string("-");
+    };
+    row("name", a.name, b.name);
+    row("status", statusName(a.status), statusName(b.status));
+    row("model", modelText(a), modelText(b));
+    row("calibration text", datasetText(a.calibDatasetId), datasetText(b.calibDatasetId));
+    row("calibration mode", a.calibMode, b.calibMode);
+    const auto tokens = [](int64_t n) { return n > 0 ? std::to_string(n) : std::string("all"); };
+    row("calibration tokens", tokens(a.calibTokens), tokens(b.calibTokens));
+    row("statistics", a.calibrationReused ? "reused" : "computed",
+        b.calibrationReused ? "reused" : "computed");
+    row("compression", a.compression, b.compression);
+    row("compensation", join(a.compensations, ","), join(b.compensations, ","));
+    row("ranks", a.rankPlan, b.rankPlan);
+    row("evaluation text", datasetText(a.evalDatasetId), datasetText(b.evalDatasetId));
+    const auto stage = [](const ExperimentRecord& e, const std::string& name) {
+        for (const auto& [s, seconds] : e.stageSeconds)
+            if (s == name) {
+                char buffer[32];
+                std::snprintf(buffer, sizeof buffer, "%.2f s", seconds);
+                return std::string(buffer);
+            }
+        return std::string("-");
+    };
+    for (const std::string s : {"calibrate", "compress", "evaluate"}) {
+        const std::string x = stage(a, s), y = stage(b, s);
+        std::printf("  %-20s %-36s %-36s\n", (s + " time").c_str(), x.c_str(), y.c_str());
+    }
+
+    const auto pa = perplexities(*store, a.id), pb = perplexities(*store, b.id);
+    const auto ea = meanErrors(*store, a.id), eb = meanErrors(*store, b.id);
+    // Rows in run order: the original model, A's variants, then those only B has.
+    std::vector<std::string> labels;
+    const auto addLabel = [&labels](const std::string& label) {
+        if (std::find(labels.begin(), labels.end(), label) == labels.end())
+            labels.push_back(label);
+    };
+    if (pa.count("original") || pb.count("original"))
+        addLabel("original");
+    for (const int64_t id : {a.id, b.id})
+        for (const VariantRecord& v : store->variants(id))
+            addLabel(v.label);
+    std::printf("\n%-22s %13s %13s %10s   %13s %13s\n", "variant", "ppl A", "ppl B", "B - A",
+                "mean err A", "mean err B");
+    const auto cell = [](const std::map<std::string, double>& m, const std::string& key,
+                         const char* format) {
+        char buffer[32] = "-";
+        if (m.count(key))
+            std::snprintf(buffer, sizeof buffer, format, m.at(key));
+        return std::string(buffer);
+    };
+    for (const std::string& label : labels) {
+        char delta[32] = "-";
+        if (pa.count(label) && pb.count(label))
+            std::snprintf(delta, sizeof delta, "%+.4f", pb.at(label) - pa.at(label));
+        std::printf("%-22s %13s %13s %10s   %13s %13s\n", label.c_str(),
+                    cell(pa, label, "%.4f").c_str(), cell(pb, label, "%.4f").c_str(), delta,
+                    cell(ea, label, "%.5f").c_str(), cell(eb, label, "%.5f").c_str());
+    }
+    return kExitOk;
+}
+
+int runDelete(const ParsedArgs& args, const JobContext&) {
+    const auto store = ExperimentStore::open(databasePath(args));
+    const int64_t id = experimentId(args.positional(0));
+    if (!store->deleteExperiment(id))
+        fail(store->path().string(), "no experiment " + std::to_string(id));
+    std::printf("deleted experiment %lld (its cached statistics stay until `cache prune`)\n",
+                static_cast<long long>(id));
+    return kExitOk;
+}
+
+std::string csvField(const std::string& text) {
+    if (text.find_first_of(",\"\n") == std::string::npos)
+        return text;
+    std::string out = "\"";
+    for (char c : text)
+        out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+int runExportCsv(const ParsedArgs& args, const JobContext&) {
+    const auto store = openForReading(args);
+    const ExperimentRecord e = requireExperiment(*store, experimentId(args.positional(0)));
+    const std::vector<VariantRecord> variants = store->variants(e.id);
+    std::ostringstream out;
+    out.precision(10);
+    out << "layer,block,kind,d_out,d_in,sparsity,discarded_modes,relative_error_before,"
+           "heldout_relative_error_before";
+    for (const VariantRecord& v : variants)
+        out << "," << csvField(v.label + " rank") << "," << csvField(v.label + " error") << ","
+            << csvField(v.label + " heldout error");
+    out << "\n";
+    for (const LayerRecord& l : store->layers(e.id, false)) {
+        out << csvField(l.name) << "," << l.block << "," << l.kind << "," << l.outFeatures << ","
+            << l.inFeatures << "," << l.sparsity << "," << l.discardedModes << ","
+            << (l.outputEnergy > 0 ? l.errorEnergy / l.outputEnergy : 0.0) << ","
+            << (l.heldoutOutputEnergy > 0 ? l.heldoutErrorEnergy / l.heldoutOutputEnergy : 0.0);
+        for (size_t v = 0; v < variants.size(); ++v)
+            out << "," << (v < l.ranks.size() ? l.ranks[v] : 0) << ","
+                << (v < l.errorAfter.size() ? l.errorAfter[v] : 0.0) << ","
+                << (v < l.heldoutErrorAfter.size() ? l.heldoutErrorAfter[v] : 0.0);
+        out << "\n";
+    }
+    writeFileAtomically(args.positional(1), out.str());
+    std::printf("wrote %s\n", args.positional(1).c_str());
+    return kExitOk;
+}
+
+int runCacheList(const ParsedArgs& args, const JobContext&) {
+    const auto store = openForReading(args);
+    const ArtefactCache cache(defaultCacheDirectory());
+    std::printf("cache %s\n", cache.directory().string().c_str());
+    uint64_t total = 0;
+    for (const ArtefactRecord& a : store->artefacts()) {
+        const uint64_t bytes = cache.bytesOf(a.key);
+        total += bytes;
+        std::printf("  %.16s  %10s  last used %s  %s%s\n", a.key.c_str(),
+                    formatBytes(bytes).c_str(), a.lastUsed.c_str(), a.description.c_str(),
+                    cache.complete(a.key) ? "" : " (missing)");
+    }
+    std::printf("%s in all\n", formatBytes(total).c_str());
+    return kExitOk;
+}
+
+uint64_t parseSize(const std::string& text) {
+    static const std::map<std::string, uint64_t> units{
+        {"", 1}, {"K", 1ull << 10}, {"M", 1ull << 20}, {"G", 1ull << 30}, {"T", 1ull << 40}};
+    size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    std::string unit = text.substr(used);
+    if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b'))
+        unit.pop_back();
+    if (!unit.empty())
+        unit[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
+    if (used == 0 || value < 0 || !units.count(unit))
+        throw UsageError("--max-size takes a size like 500M or 20G, got '" + text + "'");
+    return static_cast<uint64_t>(value * static_cast<double>(units.at(unit)));
+}
+
+int runCachePrune(const ParsedArgs& args, const JobContext&) {
+    const auto store = ExperimentStore::open(databasePath(args));
+    ArtefactCache cache(defaultCacheDirectory());
+    PruneOptions options;
+    options.all = args.flag("--all");
+    options.dryRun = args.flag("--dry-run");
+    if (const auto days = args.integer("--older-than")) {
+        if (*days < 0)
+            throw UsageError("--older-than must not be negative");
+        options.olderThanDays = *days;
+    }
+    if (const auto size = args.value("--max-size"))
+        options.maxBytes = parseSize(*size);
+    const PruneReport report = pruneCache(*store, cache, options);
+    std::printf("%s %zu artefacts (%s), %lld incomplete and %lld unreferenced among them; %s "
+                "kept in %s\n",
+                options.dryRun ? "would remove" : "removed", report.removed.size(),
+                formatBytes(report.freedBytes).c_str(),
+                static_cast<long long>(report.incompleteRemoved),
+                static_cast<long long>(report.orphansRemoved),
+                formatBytes(report.keptBytes).c_str(), cache.directory().string().c_str());
+    return kExitOk;
+}
+
+} // namespace
+
+const OptionSpec kDb{"--db", "PATH",
+                     "experiment database (default $RANKSCOPE_DB, else "
+                     "$XDG_DATA_HOME/rankscope/rankscope.db)"};
+
+std::filesystem::path databasePath(const ParsedArgs& args) {
+    if (const auto db = args.value("--db"))
+        return *db;
+    return defaultDatabasePath();
+}
+
+std::vector<Command> storeCommands() {
+    return {
+        {{"experiments list",
+          "[--model TEXT] [--status S] [--limit N] [--json]",
+          "List the recorded experiments, newest first.",
+          {},
+          {{"--model", "TEXT", "only models whose path contains TEXT (or whose hash starts so)"},
+           {"--status", "S", "running, done, failed, cancelled or interrupted"},
+           {"--limit", "N", "at most N experiments"},
+           {"--json", "", "print JSON"},
+           kDb}},
+         runList},
+        {{"experiments show",
+          "ID [--json]",
+          "Settings, perplexities, per-layer errors and the command that re-runs an experiment.",
+          {"ID"},
+          {{"--json", "", "print JSON"}, kDb}},
+         runShow},
+        {{"experiments compare",
+          "ID ID",
+          "Two experiments side by side: the settings that differ (marked *) and their metrics.",
+          {"ID", "ID"},
+          {kDb}},
+         runCompare},
+        {{"experiments delete", "ID", "Delete an experiment (not a running one).", {"ID"}, {kDb}},
+         runDelete},
+        {{"experiments export-csv",
+          "ID FILE",
+          "Write an experiment's per-layer results as CSV.",
+          {"ID", "FILE"},
+          {kDb}},
+         runExportCsv},
+        {{"cache list", "", "List the cached calibration statistics.", {}, {kDb}}, runCacheList},
+        {{"cache prune",
+          "[--all] [--older-than DAYS] [--max-size SIZE] [--dry-run]",
+          "Remove cached statistics: incomplete and unreferenced ones always, then those unused\n"
+          "for DAYS, then the least recently used until the cache fits SIZE (e.g. 20G).",
+          {},
+          {{"--all", "", "remove every cached artefact"},
+           {"--older-than", "DAYS", "remove artefacts not used for DAYS days"},
+           {"--max-size", "SIZE", "shrink the cache to SIZE"},
+           {"--dry-run", "", "only report what would be removed"},
+           kDb}},
+         runCachePrune},
+    };
+}
+
+} // namespace rs::cli
