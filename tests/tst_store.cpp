@@ -17,6 +17,7 @@
 #include <random>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -826,11 +827,12 @@ void TestStore::pathUnderAFile() {
     QVERIFY(stateOf(plain) == before);
 }
 
-void TestStore::readOnlyDirectory() {
-    if (::geteuid() == 0)
-        QSKIP("running as root: permissions are not enforced (pathUnderAFile covers root)");
-    QTemporaryDir dir;
-    const fs::path locked = pathIn(dir, "locked");
+// The checks of readOnlyDirectory(); returns what failed, empty when all held. Runs as the
+// calling user: permissions must be enforced for it (not root).
+std::string readOnlyDirectoryChecks(const fs::path& locked) {
+    const auto failed = [](const std::string& what, const std::string& error) {
+        return what + " (got: " + error + ")";
+    };
     fs::create_directory(locked);
     const fs::path existing = locked / "existing.db";
     {
@@ -838,7 +840,7 @@ void TestStore::readOnlyDirectory() {
         completeExperiment(*store, store->upsertModel(sampleModel()), 1);
     }
     fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
-    struct Restore { // lets QTemporaryDir clean up even when a check fails
+    struct Restore { // lets the temporary directory be removed even when a check fails
         fs::path dir, file;
         ~Restore() {
             fs::permissions(dir, fs::perms::owner_all);
@@ -847,21 +849,69 @@ void TestStore::readOnlyDirectory() {
     } restore{locked, existing};
     const FileState before = stateOf(existing);
     std::string error = errorOf([&] { ExperimentStore::open(locked / "new.db"); });
-    QVERIFY2(contains(error, "cannot create the database: the directory " + locked.string() +
-                                 " is not writable"),
-             error.c_str());
+    if (!contains(error, "cannot create the database: the directory " + locked.string() +
+                             " is not writable"))
+        return failed("new database in a read-only directory", error);
     error = errorOf([&] { ExperimentStore::open(existing); });
-    QVERIFY2(contains(error, existing.string() + ": the directory"), error.c_str());
-    QVERIFY(contains(error, "open it read-only"));
-    QCOMPARE(ExperimentStore::open(existing, {true})->listExperiments().size(), size_t(1));
-    QVERIFY(stateOf(existing) == before);
+    if (!contains(error, existing.string() + ": the directory") ||
+        !contains(error, "open it read-only"))
+        return failed("existing database in a read-only directory", error);
+    if (ExperimentStore::open(existing, {true})->listExperiments().size() != 1)
+        return "a read-only open of the existing database lost its experiment";
+    if (!(stateOf(existing) == before))
+        return "the database file changed in a read-only directory";
     fs::permissions(locked, fs::perms::owner_all);
 
     fs::permissions(existing, fs::perms::owner_read);
     error = errorOf([&] { ExperimentStore::open(existing); });
-    QVERIFY2(contains(error, existing.string() + ": the database file is not writable"),
-             error.c_str());
-    QVERIFY(stateOf(existing) == before);
+    if (!contains(error, existing.string() + ": the database file is not writable"))
+        return failed("read-only database file", error);
+    if (!(stateOf(existing) == before))
+        return "a read-only database file changed";
+    return {};
+}
+
+void TestStore::readOnlyDirectory() {
+    QTemporaryDir dir;
+    const fs::path locked = pathIn(dir, "locked");
+    if (::geteuid() != 0) {
+        const std::string failure = readOnlyDirectoryChecks(locked);
+        QVERIFY2(failure.empty(), failure.c_str());
+        return;
+    }
+    // Root ignores permission bits: the checks run in a child that drops to an unprivileged
+    // user and reports through a pipe.
+    constexpr uid_t kNobody = 65534;
+    fs::permissions(dir.path().toStdString(), fs::perms::all);
+    int channel[2];
+    QVERIFY(::pipe(channel) == 0);
+    const pid_t child = ::fork();
+    QVERIFY(child >= 0);
+    if (child == 0) {
+        ::close(channel[0]);
+        std::string failure;
+        if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0)
+            failure = "cannot drop to an unprivileged user";
+        else
+            try {
+                failure = readOnlyDirectoryChecks(locked);
+            } catch (const std::exception& e) {
+                failure = std::string("exception: ") + e.what();
+            }
+        if (failure.empty())
+            failure = "ok";
+        [[maybe_unused]] const auto written = ::write(channel[1], failure.data(), failure.size());
+        ::_exit(0);
+    }
+    ::close(channel[1]);
+    std::string report;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(channel[0], buffer, sizeof buffer)) > 0;)
+        report.append(buffer, size_t(n));
+    ::close(channel[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    QVERIFY2(report == "ok", report.c_str());
 }
 
 void TestStore::readOnlyOpen() {
