@@ -2,6 +2,7 @@
 // from the command line.
 #include "commands.h"
 #include "io/atomicfile.h"
+#include "pipeline/experiment_compare.h"
 #include "pipeline/request_json.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
@@ -75,36 +76,6 @@ std::string stagesText(const std::vector<std::pair<std::string, double>>& stages
         out += buffer;
     }
     return out.empty() ? "-" : out;
-}
-
-// Perplexity per variant label ("original" for the uncompressed model).
-std::map<std::string, double> perplexities(const ExperimentStore& store, int64_t id) {
-    const std::vector<VariantRecord> variants = store.variants(id);
-    std::map<std::string, double> out;
-    for (const EvaluationRecord& e : store.evaluations(id)) {
-        if (!e.variant)
-            out["original"] = e.perplexity;
-        else if (*e.variant >= 0 && size_t(*e.variant) < variants.size())
-            out[variants[*e.variant].label] = e.perplexity;
-    }
-    return out;
-}
-
-// Mean relative output error per variant label over the layers (calibration inputs).
-std::map<std::string, double> meanErrors(const ExperimentStore& store, int64_t id) {
-    const std::vector<VariantRecord> variants = store.variants(id);
-    const std::vector<LayerRecord> layers = store.layers(id, false);
-    std::map<std::string, double> out;
-    if (layers.empty())
-        return out;
-    for (const VariantRecord& v : variants) {
-        double sum = 0;
-        for (const LayerRecord& l : layers)
-            if (size_t(v.index) < l.errorAfter.size())
-                sum += l.errorAfter[v.index];
-        out[v.label] = sum / static_cast<double>(layers.size());
-    }
-    return out;
 }
 
 // The command line that runs the experiment again.
@@ -208,13 +179,13 @@ int runShow(const ParsedArgs& args, const JobContext&) {
     const auto eval = e.evalDatasetId ? store->dataset(*e.evalDatasetId) : std::nullopt;
     const std::vector<VariantRecord> variants = store->variants(e.id);
     const std::vector<LayerRecord> layers = store->layers(e.id, false);
-    const auto ppl = perplexities(*store, e.id);
+    const auto ppl = experimentPerplexities(*store, e.id);
     if (args.flag("--json")) {
         json j = json::parse(e.request);
         j["id"] = e.id;
         j["status"] = statusName(e.status);
         j["perplexity"] = ppl;
-        j["mean_relative_error"] = meanErrors(*store, e.id);
+        j["mean_relative_error"] = experimentMeanErrors(*store, e.id);
         std::printf("%s\n", j.dump(2).c_str());
         return kExitOk;
     }
@@ -247,7 +218,7 @@ int runShow(const ParsedArgs& args, const JobContext&) {
     if (!ppl.empty() || !variants.empty()) {
         std::printf("\n  %-22s %12s %12s %14s\n", "variant", "perplexity", "mean error",
                     "adapter params");
-        const auto errors = meanErrors(*store, e.id);
+        const auto errors = experimentMeanErrors(*store, e.id);
         if (ppl.count("original"))
             std::printf("  %-22s %12.4f\n", "original", ppl.at("original"));
         for (const VariantRecord& v : variants) {
@@ -282,78 +253,28 @@ int runShow(const ParsedArgs& args, const JobContext&) {
 
 int runCompare(const ParsedArgs& args, const JobContext&) {
     const auto store = openForReading(args);
-    const ExperimentRecord a = requireExperiment(*store, experimentId(args.positional(0)));
-    const ExperimentRecord b = requireExperiment(*store, experimentId(args.positional(1)));
-    std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(a.id)).c_str(),
-                ("experiment " + std::to_string(b.id)).c_str());
-    const auto row = [](const std::string& key, const std::string& x, const std::string& y) {
-        std::printf("%s %-20s %-36s %-36s\n", x == y ? " " : "*", key.c_str(), x.c_str(),
-                    y.c_str());
-    };
-    const auto modelText = [&](const ExperimentRecord& e) {
-        const auto m = store->model(e.modelId);
-        return m ? fileName(m->path) + " " + m->contentHash.substr(0, 8) : std::string("?");
-    };
-    const auto datasetText = [&](std::optional<int64_t> id) {
-        const auto d = id ? store->dataset(*id) : std::nullopt;
-        return d ? fileName(d->path) + " " + d->contentHash.substr(0, 8) : std::string("-");
-    };
-    row("name", a.name, b.name);
-    row("status", statusName(a.status), statusName(b.status));
-    row("model", modelText(a), modelText(b));
-    row("calibration text", datasetText(a.calibDatasetId), datasetText(b.calibDatasetId));
-    row("calibration mode", a.calibMode, b.calibMode);
-    const auto tokens = [](int64_t n) { return n > 0 ? std::to_string(n) : std::string("all"); };
-    row("calibration tokens", tokens(a.calibTokens), tokens(b.calibTokens));
-    row("statistics", a.calibrationReused ? "reused" : "computed",
-        b.calibrationReused ? "reused" : "computed");
-    row("compression", a.compression, b.compression);
-    row("compensation", join(a.compensations, ","), join(b.compensations, ","));
-    row("ranks", a.rankPlan, b.rankPlan);
-    row("evaluation text", datasetText(a.evalDatasetId), datasetText(b.evalDatasetId));
-    const auto stage = [](const ExperimentRecord& e, const std::string& name) {
-        for (const auto& [s, seconds] : e.stageSeconds)
-            if (s == name) {
-                char buffer[32];
-                std::snprintf(buffer, sizeof buffer, "%.2f s", seconds);
-                return std::string(buffer);
-            }
-        return std::string("-");
-    };
-    for (const std::string s : {"calibrate", "compress", "evaluate"}) {
-        const std::string x = stage(a, s), y = stage(b, s);
-        std::printf("  %-20s %-36s %-36s\n", (s + " time").c_str(), x.c_str(), y.c_str());
-    }
-
-    const auto pa = perplexities(*store, a.id), pb = perplexities(*store, b.id);
-    const auto ea = meanErrors(*store, a.id), eb = meanErrors(*store, b.id);
-    // Rows in run order: the original model, A's variants, then those only B has.
-    std::vector<std::string> labels;
-    const auto addLabel = [&labels](const std::string& label) {
-        if (std::find(labels.begin(), labels.end(), label) == labels.end())
-            labels.push_back(label);
-    };
-    if (pa.count("original") || pb.count("original"))
-        addLabel("original");
-    for (const int64_t id : {a.id, b.id})
-        for (const VariantRecord& v : store->variants(id))
-            addLabel(v.label);
+    const ExperimentComparison c = compareExperiments(
+        *store, experimentId(args.positional(0)), experimentId(args.positional(1)));
+    std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(c.a)).c_str(),
+                ("experiment " + std::to_string(c.b)).c_str());
+    for (const SettingRow& row : c.settings)
+        std::printf("%s %-20s %-36s %-36s\n", row.differs() ? "*" : " ", row.key.c_str(),
+                    row.a.c_str(), row.b.c_str());
     std::printf("\n%-22s %13s %13s %10s   %13s %13s\n", "variant", "ppl A", "ppl B", "B - A",
                 "mean err A", "mean err B");
-    const auto cell = [](const std::map<std::string, double>& m, const std::string& key,
-                         const char* format) {
+    const auto cell = [](const std::optional<double>& value, const char* format) {
         char buffer[32] = "-";
-        if (m.count(key))
-            std::snprintf(buffer, sizeof buffer, format, m.at(key));
+        if (value)
+            std::snprintf(buffer, sizeof buffer, format, *value);
         return std::string(buffer);
     };
-    for (const std::string& label : labels) {
+    for (const MetricRow& m : c.metrics) {
         char delta[32] = "-";
-        if (pa.count(label) && pb.count(label))
-            std::snprintf(delta, sizeof delta, "%+.4f", pb.at(label) - pa.at(label));
-        std::printf("%-22s %13s %13s %10s   %13s %13s\n", label.c_str(),
-                    cell(pa, label, "%.4f").c_str(), cell(pb, label, "%.4f").c_str(), delta,
-                    cell(ea, label, "%.5f").c_str(), cell(eb, label, "%.5f").c_str());
+        if (m.perplexityA && m.perplexityB)
+            std::snprintf(delta, sizeof delta, "%+.4f", *m.perplexityB - *m.perplexityA);
+        std::printf("%-22s %13s %13s %10s   %13s %13s\n", m.label.c_str(),
+                    cell(m.perplexityA, "%.4f").c_str(), cell(m.perplexityB, "%.4f").c_str(), delta,
+                    cell(m.meanErrorA, "%.5f").c_str(), cell(m.meanErrorB, "%.5f").c_str());
     }
     return kExitOk;
 }
