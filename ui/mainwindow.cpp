@@ -1,10 +1,17 @@
 #include "mainwindow.h"
 
+#include "comparedialog.h"
+#include "experimentsview.h"
 #include "jobrunner.h"
 #include "layertablemodel.h"
 #include "layerview.h"
+#include "pipeline/experiment_compare.h"
+#include "pipeline/experiment_recorder.h"
 #include "pipeline/session.h"
 #include "recentmodels.h"
+#include "runpanel.h"
+#include "store/artefact_cache.h"
+#include "store/experiment_store.h"
 #include "summarypanel.h"
 #include "tokenizer/tokenizer.h"
 
@@ -71,11 +78,25 @@ MainWindow::MainWindow(QWidget* parent)
     m_modelDock->setWidget(m_summary);
     addDockWidget(Qt::LeftDockWidgetArea, m_modelDock);
 
+    m_runPanel = new RunPanel;
+    m_runDock = new QDockWidget(tr("Run"), this);
+    m_runDock->setObjectName(QStringLiteral("runDock"));
+    m_runDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
+    m_runDock->setWidget(m_runPanel);
+    addDockWidget(Qt::RightDockWidgetArea, m_runDock);
+    connect(m_runPanel, &RunPanel::runRequested, this, &MainWindow::runCompression);
+    connect(m_runPanel, &RunPanel::cancelRequested, this, [this] { m_jobs->cancel(); });
+
     m_layerView = new LayerView(m_layers);
+    m_experiments = new ExperimentsView;
+    connect(m_experiments, &ExperimentsView::openRequested, this, &MainWindow::openExperiment);
+    connect(m_experiments, &ExperimentsView::compareRequested, this,
+            &MainWindow::compareExperiments);
     m_views = new QTabWidget;
     m_views->setObjectName(QStringLiteral("views"));
     m_views->setDocumentMode(true);
     m_views->addTab(m_layerView, tr("Layers"));
+    m_views->addTab(m_experiments, tr("Experiments"));
     setCentralWidget(m_views);
 
     createActions();
@@ -87,6 +108,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_jobs, &JobRunner::failed, this, &MainWindow::onJobFailed);
     connect(m_jobs, &JobRunner::cancelled, this, &MainWindow::onJobCancelled);
     connect(m_jobs, &JobRunner::runningChanged, this, [this](bool running) {
+        m_runPanel->setRunning(running);
         m_openDirAction->setEnabled(!running);
         m_openFileAction->setEnabled(!running);
         m_recentMenu->setEnabled(!running && !RecentModels::paths().isEmpty());
@@ -94,6 +116,7 @@ MainWindow::MainWindow(QWidget* parent)
     });
 
     restoreSettings();
+    setDatabasePath(rs::defaultDatabasePath());
 }
 
 MainWindow::~MainWindow() {
@@ -121,6 +144,7 @@ void MainWindow::createActions() {
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(m_modelDock->toggleViewAction());
+    view->addAction(m_runDock->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About RankScope"), this, &MainWindow::showAbout)
@@ -137,6 +161,9 @@ void MainWindow::createStatusBar() {
     m_pathLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_deviceLabel = new QLabel;
     m_deviceLabel->setObjectName(QStringLiteral("statusDevice"));
+    m_databaseLabel = new QLabel;
+    m_databaseLabel->setObjectName(QStringLiteral("statusDatabase"));
+    m_databaseLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_statusLabel = new QLabel(tr("Ready"));
     m_statusLabel->setObjectName(QStringLiteral("statusText"));
     m_progress = new QProgressBar;
@@ -154,6 +181,7 @@ void MainWindow::createStatusBar() {
     statusBar()->addPermanentWidget(m_progress);
     statusBar()->addPermanentWidget(m_cancelButton);
     statusBar()->addPermanentWidget(m_deviceLabel);
+    statusBar()->addPermanentWidget(m_databaseLabel);
     setJobWidgetsVisible(false);
 }
 
@@ -161,15 +189,17 @@ void MainWindow::restoreSettings() {
     const QSettings settings;
     if (!restoreGeometry(settings.value(kGeometryKey).toByteArray())) {
         resize(1280, 800);
-        resizeDocks({m_modelDock}, {380}, Qt::Horizontal);
+        resizeDocks({m_modelDock, m_runDock}, {360, 320}, Qt::Horizontal);
     }
     restoreState(settings.value(kStateKey).toByteArray());
+    m_runPanel->restoreSettings();
 }
 
 void MainWindow::saveSettings() const {
     QSettings settings;
     settings.setValue(kGeometryKey, saveGeometry());
     settings.setValue(kStateKey, saveState());
+    m_runPanel->saveSettings();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -240,6 +270,7 @@ void MainWindow::showModel(const QString& path, std::shared_ptr<rs::ModelSession
     m_pathLabel->setText(QDir::toNativeSeparators(path));
     m_pathLabel->setToolTip(QDir::toNativeSeparators(path));
     m_deviceLabel->setText(tr("Device: %1").arg(fromUtf8(m_session->deviceName())));
+    m_runPanel->setModelLoaded(true);
     setWindowTitle(tr("%1 — RankScope").arg(displayName(path)));
     RecentModels::add(path);
     rebuildRecentMenu();
@@ -309,6 +340,7 @@ void MainWindow::setJobWidgetsVisible(bool visible) {
 void MainWindow::onJobStarted(const QString& title) {
     m_jobTitle = title;
     m_jobClock.start();
+    m_stage.clear();
     m_progress->setRange(0, 0);
     m_statusLabel->setText(tr("%1…").arg(title));
 }
@@ -324,6 +356,11 @@ void MainWindow::onJobProgress(const QString& stage, qint64 done, qint64 total,
     }
     const QString what = detail.isEmpty() ? stage : tr("%1: %2").arg(stage, detail);
     m_statusLabel->setText(tr("%1 — %2").arg(m_jobTitle, what));
+    if (stage != m_stage) {
+        m_stage = stage;
+        m_stageClock.start();
+    }
+    m_runPanel->showProgress(stage, done, total, detail, m_stageClock.elapsed());
 }
 
 void MainWindow::onJobFinished() {
@@ -331,6 +368,7 @@ void MainWindow::onJobFinished() {
     const QString took =
         ms < 1000 ? tr("%1 ms").arg(ms) : tr("%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
     m_statusLabel->setText(tr("%1: done in %2").arg(m_jobTitle, took));
+    m_runPanel->showMessage(tr("Done in %1.").arg(took));
 }
 
 void MainWindow::onJobFailed(const QString& message) {
@@ -342,10 +380,89 @@ void MainWindow::onJobFailed(const QString& message) {
     box->setInformativeText(message);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
+    m_runPanel->showMessage(message);
+    m_experiments->refresh(); // a failed run is recorded too
 }
 
 void MainWindow::onJobCancelled() {
     m_statusLabel->setText(tr("%1: cancelled").arg(m_jobTitle));
+    m_runPanel->showMessage(tr("Cancelled."));
+    m_experiments->refresh();
+}
+
+void MainWindow::setDatabasePath(const std::filesystem::path& path) {
+    m_database = path;
+    const QString shown = QDir::toNativeSeparators(QFile::decodeName(
+        QByteArray::fromStdString(path.string())));
+    m_databaseLabel->setText(tr("Store: %1").arg(QFileInfo(shown).fileName()));
+    m_databaseLabel->setToolTip(shown);
+    m_experiments->setDatabase(path);
+}
+
+bool MainWindow::runCompression() {
+    QString problem;
+    if (!m_session)
+        problem = tr("Open a model first.");
+    else if (m_jobs->isRunning())
+        problem = tr("Busy: %1").arg(m_jobs->currentTitle());
+    const auto request = problem.isEmpty() ? m_runPanel->request(&problem) : std::nullopt;
+    if (!request) {
+        m_runPanel->showMessage(problem);
+        return false;
+    }
+    m_runPanel->saveSettings();
+    const std::shared_ptr<rs::ModelSession> session = m_session;
+    const std::filesystem::path database = m_database;
+    const QString title = tr("Compress %1 (%2)")
+                              .arg(displayName(m_modelPath),
+                                   fromUtf8(request->compression.serialize()));
+    return m_jobs->run(
+        title,
+        [session, database, request = *request](const rs::JobContext& job) {
+            // The worker has its own connection: the GUI keeps reading through its own.
+            auto store = rs::ExperimentStore::open(database);
+            rs::ArtefactCache cache(rs::defaultCacheDirectory());
+            return rs::runRecordedCompression(*session, request, *store, cache, {}, job)
+                .experimentId;
+        },
+        [this](int64_t id) {
+            m_experiments->refresh();
+            openExperiment(id);
+            emit compressionFinished(id);
+        });
+}
+
+bool MainWindow::openExperiment(qint64 id) {
+    try {
+        rs::ExperimentStore::Options options;
+        options.readOnly = true;
+        auto store = rs::ExperimentStore::open(m_database, options);
+        if (!store->experiment(id)) {
+            m_statusLabel->setText(tr("No experiment %1 in the store").arg(id));
+            return false;
+        }
+    } catch (const std::exception& e) {
+        m_statusLabel->setText(fromUtf8(e.what()));
+        return false;
+    }
+    m_experimentId = id;
+    m_experiments->selectExperiment(id);
+    m_statusLabel->setText(tr("Experiment %1").arg(id));
+    emit experimentOpened(id);
+    return true;
+}
+
+void MainWindow::compareExperiments(qint64 a, qint64 b) {
+    try {
+        rs::ExperimentStore::Options options;
+        options.readOnly = true;
+        auto store = rs::ExperimentStore::open(m_database, options);
+        auto* dialog = new CompareDialog(rs::compareExperiments(*store, a, b), this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        dialog->open();
+    } catch (const std::exception& e) {
+        m_statusLabel->setText(fromUtf8(e.what()));
+    }
 }
 
 } // namespace rs::ui

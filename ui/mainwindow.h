@@ -2,6 +2,7 @@
 
 #include <QElapsedTimer>
 #include <QMainWindow>
+#include <filesystem>
 #include <memory>
 
 class QAction;
@@ -18,8 +19,10 @@ class ModelSession;
 
 namespace rs::ui {
 
+class ExperimentsView;
 class JobRunner;
 class LayerTableModel;
+class RunPanel;
 class LayerView;
 class SummaryPanel;
 
@@ -49,11 +52,29 @@ public:
     LayerView* layerView() const { return m_layerView; }
     SummaryPanel* summaryPanel() const { return m_summary; }
     QTabWidget* views() const { return m_views; }
+    RunPanel* runPanel() const { return m_runPanel; }
+    ExperimentsView* experimentsView() const { return m_experiments; }
     QString statusText() const;
+
+    // The experiment store the window records runs in and lists (default: defaultDatabasePath()).
+    void setDatabasePath(const std::filesystem::path& path);
+    const std::filesystem::path& databasePath() const { return m_database; }
+
+    // Runs the run panel's request on the open model in the background and records it as an
+    // experiment. Returns false (with the reason in the run panel) when it cannot start.
+    bool runCompression();
+    // Shows a stored experiment in the analysis views.
+    bool openExperiment(qint64 id);
+    qint64 currentExperiment() const { return m_experimentId; }
+    void compareExperiments(qint64 a, qint64 b);
 
 signals:
     // Emitted once the window shows the newly opened model.
     void modelOpened(const QString& path);
+    // A compression run finished and was recorded as experiment `id`.
+    void compressionFinished(qint64 id);
+    // The analysis views show experiment `id`.
+    void experimentOpened(qint64 id);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -84,6 +105,9 @@ private:
     SummaryPanel* m_summary = nullptr;
     LayerView* m_layerView = nullptr;
     QDockWidget* m_modelDock = nullptr;
+    QDockWidget* m_runDock = nullptr;
+    RunPanel* m_runPanel = nullptr;
+    ExperimentsView* m_experiments = nullptr;
     QTabWidget* m_views = nullptr;
 
     QAction* m_openDirAction = nullptr;
@@ -92,6 +116,7 @@ private:
 
     QLabel* m_pathLabel = nullptr;
     QLabel* m_deviceLabel = nullptr;
+    QLabel* m_databaseLabel = nullptr;
     QLabel* m_statusLabel = nullptr;
     QProgressBar* m_progress = nullptr;
     QToolButton* m_cancelButton = nullptr;
@@ -100,6 +125,10 @@ private:
     QString m_modelPath;
     QString m_jobTitle;
     QElapsedTimer m_jobClock;
+    QString m_stage;
+    QElapsedTimer m_stageClock;
+    std::filesystem::path m_database;
+    qint64 m_experimentId = 0;
 };
 
 } // namespace rs::ui

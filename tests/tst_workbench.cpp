@@ -1,0 +1,316 @@
+// The workbench flow over the real stories260K model: registry-driven method controls, the run
+// panel, a recorded compression job run from the window, cancellation, the experiment history
+// (list, rename, delete) and the comparison of two experiments.
+#include "comparedialog.h"
+#include "experimentmodel.h"
+#include "experimentsview.h"
+#include "jobrunner.h"
+#include "mainwindow.h"
+#include "methodform.h"
+#include "pipeline/experiment_compare.h"
+#include "runpanel.h"
+#include "store/experiment_store.h"
+#include "testdata.h"
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+#include <memory>
+
+using rs::ui::ExperimentModel;
+using rs::ui::JobRunner;
+using rs::ui::MainWindow;
+using rs::ui::MethodForm;
+using rs::ui::RunPanel;
+
+namespace {
+
+constexpr int kJobTimeoutMs = 180000;
+// A cancelled job must stop within this (issue: cancel takes effect within a second).
+constexpr qint64 kCancelLatencyMs = 1000;
+// The GUI thread must never be blocked longer than this while a job runs.
+constexpr qint64 kMaxStallMs = 100;
+// Small calibration budget: the flow, not the statistics, is under test here.
+constexpr int kCalibTokens = 2048;
+
+QString dataFile(const std::string& relative) {
+    return QString::fromStdString(rs::test::dataPath(relative).string());
+}
+
+// Measures the longest gap between ticks of a 5 ms timer on the GUI thread.
+class StallWatchdog : public QObject {
+public:
+    StallWatchdog() {
+        m_timer.setInterval(5);
+        connect(&m_timer, &QTimer::timeout, this, [this] {
+            m_longest = std::max(m_longest, m_clock.restart());
+        });
+        m_clock.start();
+        m_timer.start();
+    }
+    qint64 longestMs() const { return m_longest; }
+
+private:
+    QTimer m_timer;
+    QElapsedTimer m_clock;
+    qint64 m_longest = 0;
+};
+
+} // namespace
+
+class TestWorkbench : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void methodFormFollowsRegistry();
+    void runPanelBuildsRequests();
+    void runsAndRecordsCompression();
+    void cancelStopsWithinASecond();
+    void comparesTwoExperiments();
+    void renamesAndDeletes();
+
+private:
+    // Starts the run panel's request and waits for the job's end; returns the experiment id
+    // (0 when it did not finish) and the longest GUI stall seen meanwhile.
+    qint64 runAndWait(qint64* longestStallMs = nullptr);
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+void TestWorkbench::initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("RankScopeTest"));
+    QCoreApplication::setApplicationName(QStringLiteral("tst_workbench"));
+    QSettings().clear();
+    QVERIFY(m_dir.isValid());
+
+    m_window = std::make_unique<MainWindow>();
+    m_window->setDatabasePath(std::filesystem::path(m_dir.filePath(QStringLiteral("x.db"))
+                                                        .toStdString()));
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    QVERIFY(!m_window->runPanel()->runButton()->isEnabled()); // no model yet
+    QSignalSpy finished(m_window->jobRunner(), &JobRunner::finished);
+    QVERIFY(m_window->openModel(QString::fromStdString(rs::test::stories260K().string())));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kJobTimeoutMs);
+}
+
+void TestWorkbench::methodFormFollowsRegistry() {
+    for (const rs::MethodKind kind :
+         {rs::MethodKind::Compression, rs::MethodKind::Compensation}) {
+        MethodForm form(kind);
+        const auto methods = rs::methodsOfKind(kind);
+        QCOMPARE(form.methodBox()->count(), int(methods.size()));
+        for (int i = 0; i < form.methodBox()->count(); ++i) {
+            form.methodBox()->setCurrentIndex(i);
+            const rs::MethodSpec& spec = *methods[size_t(i)];
+            // One control per parameter, defaults shown: the config is the registry's default.
+            for (const rs::ParamSpec& param : spec.params)
+                QVERIFY2(form.parameterWidget(QString::fromStdString(param.key)),
+                         (spec.id + "." + param.key).c_str());
+            QCOMPARE(form.config().serialize(),
+                     rs::MethodConfig::defaults(spec.id, kind).serialize());
+        }
+    }
+    MethodForm form(rs::MethodKind::Compression);
+    const auto gptq = rs::MethodConfig::parse("gptq:bits=3,group=32,act_order=true",
+                                              rs::MethodKind::Compression);
+    form.setConfig(gptq);
+    QCOMPARE(form.config(), gptq);
+    auto* bits = qobject_cast<QComboBox*>(form.parameterWidget(QStringLiteral("bits")));
+    QVERIFY(bits);
+    QCOMPARE(bits->currentText(), QStringLiteral("3"));
+    bits->setCurrentIndex(bits->findText(QStringLiteral("2")));
+    QCOMPARE(form.config().integer("bits"), int64_t(2));
+    QVERIFY(!form.setSerialized(QStringLiteral("rtn:bits=5")));
+    QCOMPARE(form.config().id(), std::string("gptq")); // unchanged by the bad text
+}
+
+void TestWorkbench::runPanelBuildsRequests() {
+    RunPanel panel;
+    QString problem;
+    QVERIFY(!panel.request(&problem));
+    QVERIFY(problem.contains(QStringLiteral("calibration text")));
+    panel.setCalibText(QStringLiteral("/no/such/calib.txt"));
+    QVERIFY(!panel.request(&problem));
+    QVERIFY2(problem.contains(QStringLiteral("/no/such/calib.txt: no such file")),
+             qPrintable(problem));
+    panel.setCalibText(dataFile("text/tinystories/calib.txt"));
+    for (const char* bad : {"", "4, x", "0", "-8"}) {
+        panel.setRanks(QString::fromLatin1(bad));
+        QVERIFY2(!panel.request(&problem), bad);
+        QVERIFY(problem.contains(QStringLiteral("Ranks")));
+    }
+    QCOMPARE(rs::ui::parseRanks(QStringLiteral(" 4,8 ,16")), (std::vector<int64_t>{4, 8, 16}));
+    panel.setRanks(QStringLiteral("4, 8"));
+    const auto request = panel.request(&problem);
+    QVERIFY2(request, qPrintable(problem));
+    QCOMPARE(request->compression.serialize(),
+             rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression)
+                 .serialize());
+    std::vector<std::string> comps;
+    for (const auto& c : request->compensations)
+        comps.push_back(c.id());
+    QCOMPARE(comps, (std::vector<std::string>{"none", "svd", "eora"}));
+    QCOMPARE(request->ranks, (std::vector<int64_t>{4, 8}));
+
+    // The request survives a round trip through the controls.
+    RunPanel other;
+    other.setRequest(*request);
+    const auto again = other.request();
+    QVERIFY(again);
+    QCOMPARE(again->compression, request->compression);
+    QCOMPARE(again->compensations, request->compensations);
+    QCOMPARE(again->ranks, request->ranks);
+    QCOMPARE(again->calibText, request->calibText);
+}
+
+qint64 TestWorkbench::runAndWait(qint64* longestStallMs) {
+    QSignalSpy done(m_window.get(), &MainWindow::compressionFinished);
+    QSignalSpy failed(m_window->jobRunner(), &JobRunner::failed);
+    StallWatchdog watchdog;
+    if (!m_window->runCompression())
+        return 0;
+    if (!QTest::qWaitFor([&] { return done.count() + failed.count() > 0; }, kJobTimeoutMs))
+        return 0;
+    if (longestStallMs)
+        *longestStallMs = watchdog.longestMs();
+    return done.count() == 1 ? done.first().first().toLongLong() : 0;
+}
+
+void TestWorkbench::runsAndRecordsCompression() {
+    RunPanel* panel = m_window->runPanel();
+    panel->setCalibText(dataFile("text/tinystories/calib.txt"));
+    panel->setCalibTokens(kCalibTokens);
+    panel->setRanks(QStringLiteral("4, 8"));
+    panel->setEvalText({});
+    QVERIFY(panel->runButton()->isEnabled());
+    QSignalSpy opened(m_window.get(), &MainWindow::experimentOpened);
+    qint64 stall = -1;
+    const qint64 id = runAndWait(&stall);
+    QVERIFY(id > 0);
+    qInfo("longest GUI-thread stall during the job: %lld ms", stall);
+    QVERIFY2(stall >= 0 && stall < kMaxStallMs, qPrintable(QString::number(stall)));
+    QCOMPARE(opened.count(), 1);
+    QCOMPARE(m_window->currentExperiment(), id);
+
+    // Recorded: the history lists it as done with every layer, and the store has the variants.
+    ExperimentModel* model = m_window->experimentsView()->model();
+    QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(model->rowCount(), 1);
+    QCOMPARE(model->data(model->index(0, ExperimentModel::IdColumn), Qt::DisplayRole)
+                 .toLongLong(),
+             id);
+    QCOMPARE(model->data(model->index(0, ExperimentModel::StatusColumn), Qt::DisplayRole)
+                 .toString(),
+             QStringLiteral("done"));
+    QCOMPARE(model->data(model->index(0, ExperimentModel::LayersColumn), Qt::DisplayRole)
+                 .toLongLong(),
+             qint64(35));
+    auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
+    QCOMPARE(store->variants(id).size(), size_t(1 + 2 * 2)); // none, svd@4/8, eora@4/8
+    QVERIFY(!m_window->runPanel()->cancelButton()->isVisible());
+}
+
+void TestWorkbench::cancelStopsWithinASecond() {
+    RunPanel* panel = m_window->runPanel();
+    panel->setCalibTokens(0); // the whole text: long enough to cancel in the middle
+    panel->setEvalText(dataFile("text/tinystories/eval.txt"));
+    QSignalSpy progress(m_window->jobRunner(), &JobRunner::progress);
+    QSignalSpy cancelled(m_window->jobRunner(), &JobRunner::cancelled);
+    QVERIFY(m_window->runCompression());
+    QVERIFY(panel->cancelButton()->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT(progress.count() >= 2, kJobTimeoutMs);
+    QElapsedTimer clock;
+    clock.start();
+    QTest::mouseClick(panel->cancelButton(), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, 5000);
+    const qint64 latency = clock.elapsed();
+    qInfo("cancel took effect after %lld ms", latency);
+    QVERIFY2(latency < kCancelLatencyMs, qPrintable(QString::number(latency)));
+    QVERIFY(!m_window->jobRunner()->isRunning());
+    QVERIFY(panel->runButton()->isEnabled());
+    // The cancelled run is in the history as cancelled.
+    ExperimentModel* model = m_window->experimentsView()->model();
+    QTRY_COMPARE(model->rowCount(), 2);
+    const int row = model->rowOf(model->experiments().front().experiment.id);
+    QCOMPARE(model->data(model->index(row, ExperimentModel::StatusColumn), Qt::DisplayRole)
+                 .toString(),
+             QStringLiteral("cancelled"));
+}
+
+void TestWorkbench::comparesTwoExperiments() {
+    RunPanel* panel = m_window->runPanel();
+    panel->setCalibTokens(kCalibTokens);
+    panel->setEvalText({});
+    panel->setRanks(QStringLiteral("4"));
+    QVERIFY(panel->compressionForm()->setSerialized(QStringLiteral("rtn:bits=2,group=32")));
+    const qint64 second = runAndWait();
+    QVERIFY(second > 0);
+    const qint64 first = m_window->experimentsView()->model()->experiments().back().experiment.id;
+
+    auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
+    rs::ui::CompareDialog dialog(rs::compareExperiments(*store, first, second));
+    QTableWidget* settings = dialog.settingsTable();
+    bool compressionDiffers = false, modelSame = false;
+    for (int r = 0; r < settings->rowCount(); ++r) {
+        const QString key = settings->item(r, 0)->text();
+        if (key.endsWith(QStringLiteral("compression")))
+            compressionDiffers = key.startsWith(QStringLiteral("✱"));
+        if (key == QStringLiteral("model"))
+            modelSame = settings->item(r, 1)->text() == settings->item(r, 2)->text();
+    }
+    QVERIFY(compressionDiffers);
+    QVERIFY(modelSame);
+    // Variants of both: none, svd@4, svd@8, eora@4, eora@8 (second has only rank 4).
+    QCOMPARE(dialog.metricsTable()->rowCount(), 5);
+
+    // The view asks to compare exactly two selected experiments.
+    rs::ui::ExperimentsView* view = m_window->experimentsView();
+    view->table()->clearSelection();
+    view->selectExperiment(first);
+    QVERIFY(!view->compareButton()->isEnabled());
+    view->selectExperiment(second);
+    QVERIFY(view->compareButton()->isEnabled());
+    QSignalSpy compare(view, &rs::ui::ExperimentsView::compareRequested);
+    QTest::mouseClick(view->compareButton(), Qt::LeftButton);
+    QCOMPARE(compare.count(), 1);
+}
+
+void TestWorkbench::renamesAndDeletes() {
+    rs::ui::ExperimentsView* view = m_window->experimentsView();
+    ExperimentModel* model = view->model();
+    const int before = model->rowCount();
+    const qint64 id = model->experiments().front().experiment.id;
+    QVERIFY(view->renameExperiment(id, QStringLiteral("two-bit baseline"), QStringLiteral("n")));
+    QCOMPARE(model->data(model->index(model->rowOf(id), ExperimentModel::NameColumn),
+                         Qt::DisplayRole)
+                 .toString(),
+             QStringLiteral("two-bit baseline"));
+    view->filterEdit()->setText(QStringLiteral("two-bit"));
+    QCOMPARE(view->proxy()->rowCount(), 1);
+    view->filterEdit()->clear();
+    QVERIFY(view->deleteExperiment(id));
+    QCOMPARE(model->rowCount(), before - 1);
+    QCOMPARE(model->rowOf(id), -1);
+    QVERIFY(!view->deleteExperiment(id)); // already gone: an error, shown in the view
+    QVERIFY(view->messageLabel()->text().contains(QString::number(id)));
+}
+
+QTEST_MAIN(TestWorkbench)
+#include "tst_workbench.moc"

@@ -1,0 +1,346 @@
+#include "runpanel.h"
+
+#include "methodform.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <limits>
+
+namespace rs::ui {
+
+namespace {
+
+const QString kSettingsGroup = QStringLiteral("runPanel");
+constexpr int kMaxCalibTokens = 1 << 24;
+constexpr int kDefaultCalibTokens = 16384;
+
+std::filesystem::path toPath(const QString& path) {
+    return std::filesystem::path(QFile::encodeName(path).toStdString());
+}
+
+QString fromPath(const std::filesystem::path& path) {
+    return QFile::decodeName(QByteArray::fromStdString(path.string()));
+}
+
+QString formatDuration(qint64 ms) {
+    const qint64 s = (ms + 500) / 1000;
+    if (s < 60)
+        return RunPanel::tr("%1 s").arg(s);
+    return RunPanel::tr("%1 min %2 s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+} // namespace
+
+std::optional<std::vector<int64_t>> parseRanks(const QString& text) {
+    std::vector<int64_t> ranks;
+    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const qlonglong rank = part.trimmed().toLongLong(&ok);
+        if (!ok || rank < 1)
+            return std::nullopt;
+        ranks.push_back(rank);
+    }
+    if (ranks.empty())
+        return std::nullopt;
+    return ranks;
+}
+
+RunPanel::RunPanel(QWidget* parent)
+    : QWidget(parent)
+    , m_calibText(new QLineEdit)
+    , m_calibTokens(new QSpinBox)
+    , m_calibMode(new QComboBox)
+    , m_compression(new MethodForm(rs::MethodKind::Compression))
+    , m_compensation(new MethodForm(rs::MethodKind::Compensation))
+    , m_compareSvd(new QCheckBox(tr("Also plain SVD")))
+    , m_compareNone(new QCheckBox(tr("Also without compensation")))
+    , m_ranks(new QLineEdit(QStringLiteral("4, 8, 16")))
+    , m_evalText(new QLineEdit)
+    , m_run(new QPushButton(tr("Run")))
+    , m_cancel(new QPushButton(tr("Cancel")))
+    , m_progress(new QProgressBar)
+    , m_status(new QLabel) {
+    setObjectName(QStringLiteral("runPanel"));
+    m_calibText->setObjectName(QStringLiteral("calibText"));
+    m_calibText->setPlaceholderText(tr("Text file the statistics are gathered from"));
+    m_calibTokens->setObjectName(QStringLiteral("calibTokens"));
+    m_calibTokens->setRange(0, kMaxCalibTokens);
+    m_calibTokens->setSingleStep(1024);
+    m_calibTokens->setValue(kDefaultCalibTokens);
+    m_calibTokens->setSpecialValueText(tr("whole text"));
+    m_calibTokens->setSuffix(tr(" tokens"));
+    m_calibTokens->setToolTip(tr("Calibration token budget (0: the whole text)"));
+    m_calibMode->setObjectName(QStringLiteral("calibMode"));
+    m_calibMode->addItem(tr("Parallel (original activations)"),
+                         int(rs::CalibrationMode::Parallel));
+    m_calibMode->addItem(tr("Sequential (through compressed layers)"),
+                         int(rs::CalibrationMode::Sequential));
+    m_calibMode->setToolTip(tr("Parallel: statistics of the original model, reusable across "
+                               "runs. Sequential: each decoder layer sees inputs that went "
+                               "through the already compressed and compensated layers."));
+    m_compression->setObjectName(QStringLiteral("compressionForm"));
+    m_compression->setSerialized(QStringLiteral("rtn:bits=3,group=32"));
+    m_compensation->setObjectName(QStringLiteral("compensationForm"));
+    m_compensation->setSerialized(QStringLiteral("eora"));
+    m_compareSvd->setObjectName(QStringLiteral("compareSvd"));
+    m_compareSvd->setChecked(true);
+    m_compareNone->setObjectName(QStringLiteral("compareNone"));
+    m_compareNone->setChecked(true);
+    m_ranks->setObjectName(QStringLiteral("ranks"));
+    m_ranks->setToolTip(tr("Uniform ranks to fit, separated by commas; every rank reuses one "
+                           "decomposition per layer"));
+    m_evalText->setObjectName(QStringLiteral("evalText"));
+    m_evalText->setPlaceholderText(tr("Optional: held-out text for perplexity"));
+    m_run->setObjectName(QStringLiteral("runButton"));
+    m_run->setDefault(true);
+    m_cancel->setObjectName(QStringLiteral("runCancelButton"));
+    m_progress->setObjectName(QStringLiteral("runProgress"));
+    m_progress->setTextVisible(false);
+    m_status->setObjectName(QStringLiteral("runStatus"));
+    m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    auto* data = new QGroupBox(tr("Calibration"));
+    auto* dataForm = new QFormLayout(data);
+    dataForm->addRow(tr("Text:"), filePicker(m_calibText, tr("Calibration Text")));
+    dataForm->addRow(tr("Budget:"), m_calibTokens);
+    dataForm->addRow(tr("Mode:"), m_calibMode);
+
+    auto* compression = new QGroupBox(tr("Compression"));
+    (new QVBoxLayout(compression))->addWidget(m_compression);
+
+    auto* compensation = new QGroupBox(tr("Compensation"));
+    auto* compLayout = new QVBoxLayout(compensation);
+    compLayout->addWidget(m_compensation);
+    compLayout->addWidget(m_compareSvd);
+    compLayout->addWidget(m_compareNone);
+    auto* rankForm = new QFormLayout;
+    rankForm->addRow(tr("Ranks:"), m_ranks);
+    compLayout->addLayout(rankForm);
+
+    auto* evaluation = new QGroupBox(tr("Evaluation"));
+    auto* evalForm = new QFormLayout(evaluation);
+    evalForm->addRow(tr("Text:"), filePicker(m_evalText, tr("Evaluation Text")));
+
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(m_run);
+    buttons->addWidget(m_cancel);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(data);
+    layout->addWidget(compression);
+    layout->addWidget(compensation);
+    layout->addWidget(evaluation);
+    layout->addLayout(buttons);
+    layout->addWidget(m_progress);
+    layout->addWidget(m_status);
+    layout->addStretch(1);
+
+    connect(m_run, &QPushButton::clicked, this, &RunPanel::runRequested);
+    connect(m_cancel, &QPushButton::clicked, this, &RunPanel::cancelRequested);
+    connect(m_calibText, &QLineEdit::textChanged, this, &RunPanel::updateRunEnabled);
+    connect(m_ranks, &QLineEdit::textChanged, this, [this] {
+        const bool ok = parseRanks(m_ranks->text()).has_value();
+        m_ranks->setStyleSheet(ok ? QString() : QStringLiteral("color: #b00020"));
+        updateRunEnabled();
+    });
+    setRunning(false);
+}
+
+QWidget* RunPanel::filePicker(QLineEdit* edit, const QString& title) {
+    auto* browse = new QToolButton;
+    browse->setText(QStringLiteral("…"));
+    browse->setToolTip(tr("Choose a file"));
+    connect(browse, &QToolButton::clicked, this, [this, edit, title] {
+        const QString file = QFileDialog::getOpenFileName(
+            this, title, QFileInfo(edit->text()).absolutePath(),
+            tr("Text files (*.txt *.raw);;All files (*)"));
+        if (!file.isEmpty())
+            edit->setText(file);
+    });
+    auto* row = new QWidget;
+    auto* layout = new QHBoxLayout(row);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(edit, 1);
+    layout->addWidget(browse);
+    return row;
+}
+
+std::optional<rs::CompressRequest> RunPanel::request(QString* problem) const {
+    const auto fail = [problem](const QString& why) -> std::optional<rs::CompressRequest> {
+        if (problem)
+            *problem = why;
+        return std::nullopt;
+    };
+    const QString calib = m_calibText->text().trimmed();
+    if (calib.isEmpty())
+        return fail(tr("Choose a calibration text."));
+    if (!QFileInfo(calib).isFile())
+        return fail(tr("%1: no such file").arg(calib));
+    const QString eval = m_evalText->text().trimmed();
+    if (!eval.isEmpty() && !QFileInfo(eval).isFile())
+        return fail(tr("%1: no such file").arg(eval));
+    const auto ranks = parseRanks(m_ranks->text());
+    if (!ranks)
+        return fail(tr("Ranks must be positive whole numbers separated by commas."));
+
+    rs::CompressRequest request;
+    request.calibText = toPath(calib);
+    request.calibTokens = m_calibTokens->value();
+    request.mode = rs::CalibrationMode(m_calibMode->currentData().toInt());
+    try {
+        request.compression = m_compression->config();
+        request.compensations.clear();
+        if (m_compareNone->isChecked())
+            request.compensations.push_back(
+                rs::MethodConfig::defaults("none", rs::MethodKind::Compensation));
+        const rs::MethodConfig chosen = m_compensation->config();
+        if (m_compareSvd->isChecked() && chosen.id() != "svd")
+            request.compensations.push_back(
+                rs::MethodConfig::defaults("svd", rs::MethodKind::Compensation));
+        if (chosen.id() != "none" || !m_compareNone->isChecked())
+            request.compensations.push_back(chosen);
+    } catch (const std::exception& e) {
+        return fail(QString::fromUtf8(e.what()));
+    }
+    request.ranks = *ranks;
+    if (!eval.isEmpty())
+        request.evalText = toPath(eval);
+    return request;
+}
+
+void RunPanel::setRequest(const rs::CompressRequest& request) {
+    m_calibText->setText(fromPath(request.calibText));
+    m_calibTokens->setValue(int(std::min<int64_t>(request.calibTokens, kMaxCalibTokens)));
+    m_calibMode->setCurrentIndex(std::max(0, m_calibMode->findData(int(request.mode))));
+    m_compression->setConfig(request.compression);
+    bool none = false, svd = false;
+    const rs::MethodConfig* chosen = nullptr;
+    for (const rs::MethodConfig& comp : request.compensations) {
+        if (comp.id() == "none")
+            none = true;
+        else if (comp.id() == "svd")
+            svd = true;
+        if (comp.id() != "none" && comp.id() != "svd")
+            chosen = &comp;
+    }
+    if (!chosen && svd)
+        chosen = &*std::find_if(request.compensations.begin(), request.compensations.end(),
+                                [](const rs::MethodConfig& c) { return c.id() == "svd"; });
+    if (chosen)
+        m_compensation->setConfig(*chosen);
+    m_compareSvd->setChecked(svd && chosen && chosen->id() != "svd");
+    m_compareNone->setChecked(none);
+    QStringList ranks;
+    for (const int64_t rank : request.ranks)
+        ranks << QString::number(rank);
+    m_ranks->setText(ranks.join(QStringLiteral(", ")));
+    m_evalText->setText(fromPath(request.evalText));
+}
+
+void RunPanel::setCalibText(const QString& path) {
+    m_calibText->setText(path);
+}
+void RunPanel::setEvalText(const QString& path) {
+    m_evalText->setText(path);
+}
+void RunPanel::setRanks(const QString& ranks) {
+    m_ranks->setText(ranks);
+}
+void RunPanel::setCalibTokens(int tokens) {
+    m_calibTokens->setValue(tokens);
+}
+
+void RunPanel::setModelLoaded(bool loaded) {
+    m_modelLoaded = loaded;
+    updateRunEnabled();
+}
+
+void RunPanel::setRunning(bool running) {
+    m_running = running;
+    m_cancel->setVisible(running);
+    m_cancel->setEnabled(running);
+    m_progress->setVisible(running);
+    if (running) {
+        m_progress->setRange(0, 0);
+        m_status->setText(tr("Starting…"));
+    }
+    updateRunEnabled();
+}
+
+void RunPanel::updateRunEnabled() {
+    m_run->setEnabled(m_modelLoaded && !m_running && !m_calibText->text().trimmed().isEmpty() &&
+                      parseRanks(m_ranks->text()).has_value());
+    if (!m_modelLoaded)
+        m_run->setToolTip(tr("Open a model first"));
+    else
+        m_run->setToolTip(tr("Calibrate, compress, compensate at every rank and evaluate; the "
+                             "run is recorded as an experiment"));
+}
+
+void RunPanel::showProgress(const QString& stage, qint64 done, qint64 total,
+                            const QString& detail, qint64 stageElapsedMs) {
+    if (total > 0 && total <= std::numeric_limits<int>::max()) {
+        m_progress->setRange(0, int(total));
+        m_progress->setValue(int(std::min(done, total)));
+    } else {
+        m_progress->setRange(0, 0);
+    }
+    QString text = total > 0 ? tr("%1 %2/%3").arg(stage).arg(done).arg(total) : stage;
+    if (!detail.isEmpty())
+        text += tr(" — %1").arg(detail);
+    // The remaining time of the stage, extrapolated from its own pace.
+    if (total > 0 && done > 0 && done < total && stageElapsedMs > 500)
+        text += tr(" (about %1 left)")
+                    .arg(formatDuration(stageElapsedMs * (total - done) / done));
+    m_status->setText(text);
+}
+
+void RunPanel::showMessage(const QString& message) {
+    m_status->setText(message);
+}
+
+void RunPanel::saveSettings() const {
+    QSettings settings;
+    settings.beginGroup(kSettingsGroup);
+    settings.setValue(QStringLiteral("calibText"), m_calibText->text());
+    settings.setValue(QStringLiteral("calibTokens"), m_calibTokens->value());
+    settings.setValue(QStringLiteral("calibMode"), m_calibMode->currentIndex());
+    settings.setValue(QStringLiteral("compression"), m_compression->serialized());
+    settings.setValue(QStringLiteral("compensation"), m_compensation->serialized());
+    settings.setValue(QStringLiteral("compareSvd"), m_compareSvd->isChecked());
+    settings.setValue(QStringLiteral("compareNone"), m_compareNone->isChecked());
+    settings.setValue(QStringLiteral("ranks"), m_ranks->text());
+    settings.setValue(QStringLiteral("evalText"), m_evalText->text());
+}
+
+void RunPanel::restoreSettings() {
+    QSettings settings;
+    settings.beginGroup(kSettingsGroup);
+    if (!settings.contains(QStringLiteral("ranks")))
+        return;
+    m_calibText->setText(settings.value(QStringLiteral("calibText")).toString());
+    m_calibTokens->setValue(settings.value(QStringLiteral("calibTokens")).toInt());
+    m_calibMode->setCurrentIndex(settings.value(QStringLiteral("calibMode")).toInt());
+    m_compression->setSerialized(settings.value(QStringLiteral("compression")).toString());
+    m_compensation->setSerialized(settings.value(QStringLiteral("compensation")).toString());
+    m_compareSvd->setChecked(settings.value(QStringLiteral("compareSvd")).toBool());
+    m_compareNone->setChecked(settings.value(QStringLiteral("compareNone")).toBool());
+    m_ranks->setText(settings.value(QStringLiteral("ranks")).toString());
+    m_evalText->setText(settings.value(QStringLiteral("evalText")).toString());
+}
+
+} // namespace rs::ui

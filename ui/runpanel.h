@@ -1,0 +1,84 @@
+#pragma once
+
+#include "pipeline/compress_job.h"
+
+#include <QWidget>
+#include <optional>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+
+namespace rs::ui {
+
+class MethodForm;
+
+// The run panel: calibration text and token budget, calibration mode, compression method and
+// parameters, compensation methods, ranks and the evaluation text, with Run and Cancel and the
+// running job's stage, layer and ETA. It only builds a CompressRequest; the main window runs it.
+class RunPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit RunPanel(QWidget* parent = nullptr);
+
+    // The request as shown, or nullopt with the reason in `problem` (missing text, bad ranks).
+    std::optional<rs::CompressRequest> request(QString* problem = nullptr) const;
+    // Fills the controls from a request (a stored experiment to re-run).
+    void setRequest(const rs::CompressRequest& request);
+
+    void setCalibText(const QString& path);
+    void setEvalText(const QString& path);
+    void setRanks(const QString& ranks);
+    void setCalibTokens(int tokens);
+
+    // Enables Run only with a model and while no job runs; shows Cancel while one runs.
+    void setModelLoaded(bool loaded);
+    void setRunning(bool running);
+    // Progress of the running job: stage, its detail (layer) and the units of the stage.
+    void showProgress(const QString& stage, qint64 done, qint64 total, const QString& detail,
+                      qint64 stageElapsedMs);
+    void showMessage(const QString& message);
+
+    MethodForm* compressionForm() const { return m_compression; }
+    MethodForm* compensationForm() const { return m_compensation; }
+    QPushButton* runButton() const { return m_run; }
+    QPushButton* cancelButton() const { return m_cancel; }
+    QLabel* statusLabel() const { return m_status; }
+
+    void saveSettings() const;
+    void restoreSettings();
+
+signals:
+    void runRequested();
+    void cancelRequested();
+
+private:
+    QWidget* filePicker(QLineEdit* edit, const QString& title);
+    void updateRunEnabled();
+
+    QLineEdit* m_calibText;
+    QSpinBox* m_calibTokens;
+    QComboBox* m_calibMode;
+    MethodForm* m_compression;
+    MethodForm* m_compensation;
+    QCheckBox* m_compareSvd;
+    QCheckBox* m_compareNone;
+    QLineEdit* m_ranks;
+    QLineEdit* m_evalText;
+    QPushButton* m_run;
+    QPushButton* m_cancel;
+    QProgressBar* m_progress;
+    QLabel* m_status;
+    bool m_modelLoaded = false;
+    bool m_running = false;
+};
+
+// "4, 8,16" -> {4, 8, 16}; nullopt for anything else (empty, non-numbers, ranks < 1).
+std::optional<std::vector<int64_t>> parseRanks(const QString& text);
+
+} // namespace rs::ui
