@@ -30,6 +30,7 @@ struct Group {
     std::vector<size_t> variants;
     std::unique_ptr<LayerStatsSource> calibrator;
     std::map<std::string, at::Tensor> compressed; // W_c per layer name
+    std::map<std::string, CompressedWeight> kept;  // with grids, only for hooks.compressed
 };
 
 class StageClock {
@@ -248,7 +249,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
             groups.back().variants.push_back(v);
     } else {
         for (size_t v = 0; v < result.variants.size(); ++v)
-            groups.push_back({{v}, nullptr, {}});
+            groups.push_back({{v}, nullptr, {}, {}});
     }
     if (request.mode == CalibrationMode::Parallel)
         groups.front().calibrator = statsSource(hooks, StatsRole::Calibration, model, calibWindows);
@@ -288,6 +289,8 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                 const CompressedWeight cw =
                     compressWeight(request.compression, weight, &st, s.name);
                 group.compressed[s.name] = cw.weight;
+                if (hooks.compressed)
+                    group.kept[s.name] = cw;
                 const at::Tensor dW = weight - cw.weight;
 
                 if (gi == 0) {
@@ -386,6 +389,15 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     for (Group& group : groups)
         group.calibrator.reset(); // frees the calibration activations before evaluation
     heldout.reset();
+
+    if (hooks.compressed)
+        for (size_t v = 0; v < result.variants.size(); ++v) {
+            Group& group = groups[request.mode == CalibrationMode::Parallel ? 0 : v];
+            std::vector<CompressedLinear> linears;
+            for (const SelectedLinear& s : selected)
+                linears.push_back({s.name, &group.kept[s.name], &factors[v][s.name]});
+            hooks.compressed(v, linears);
+        }
 
     if (!request.evalText.empty()) {
         started = std::chrono::steady_clock::now();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "calib/layerwise.h"
+#include "compress/compress.h"
 #include "eval/perplexity.h"
 #include "lowrank/compensation.h"
 #include "methods/registry.h"
@@ -88,6 +89,13 @@ struct CompressResult {
     std::vector<std::pair<std::string, double>> stageSeconds; // in order of first use
 };
 
+// One selected linear of a variant as the job built it (see CompressHooks::compressed).
+struct CompressedLinear {
+    std::string name;
+    const CompressedWeight* compressed = nullptr; // W_c, with its quantization grid if any
+    const LowRankFactors* factors = nullptr;      // the variant's low-rank path (rank 0: none)
+};
+
 // Optional observers and sources of a run (the experiment store uses them to record a run as it
 // goes and to reuse saved statistics).
 struct CompressHooks {
@@ -100,6 +108,10 @@ struct CompressHooks {
     // After every perplexity: variant index, or nullopt for the original model.
     std::function<void(std::optional<size_t> variant, const PerplexityResult& perplexity)>
         evaluated;
+    // Once per variant, after compression and before evaluation and the restoration of the
+    // model: every selected linear's W_c, grid and factors (pointers valid during the call
+    // only). Exports use it; when set, the job keeps the quantization grids it otherwise drops.
+    std::function<void(size_t variant, const std::vector<CompressedLinear>& linears)> compressed;
 };
 
 // Compresses the selected linears of the session's model, fits every requested compensation
