@@ -1,0 +1,69 @@
+#pragma once
+
+#include "compress/quantgrid.h"
+#include "lowrank/compensation.h"
+#include "util/progress.h"
+
+#include <ATen/core/Tensor.h>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rs {
+
+struct SourceModel;
+
+enum class ExportFormat { Merged, GptqPeft, Factorized };
+
+// "merged", "gptq+peft", "factorized"
+const char* exportFormatName(ExportFormat format);
+std::optional<ExportFormat> parseExportFormat(std::string_view name);
+
+// One decoder linear as an export writes it. Generic on purpose: a compensated compression is a
+// dense base plus a factor pair, a LoRD or Lillama result is a factor pair without a base.
+struct ExportLinear {
+    std::string name;              // "model.layers.0.self_attn.q_proj"
+    at::Tensor base;               // W_c [d_out, d_in]; undefined: the layer is its factors alone
+    std::optional<QuantGrid> grid; // the grid `base` was dequantized from (quantizers only)
+    LowRankFactors factors;        // y += B (A x); rank 0: none
+};
+
+struct ExportContent {
+    const SourceModel* source = nullptr;
+    std::vector<ExportLinear> linears; // the replaced linears; every other tensor is copied
+    std::string dtype = "float32";     // of the tensors the export produces (copies keep theirs)
+    std::string adapterBase;           // base_model_name_or_path of the PEFT adapter
+};
+
+struct WrittenExport {
+    // GPTQ: linears kept dense (W_c in `dtype`) with the reason the format cannot hold them.
+    std::vector<std::pair<std::string, std::string>> denseLayers;
+    int64_t quantizedLayers = 0;
+    uint64_t linearBytes = 0;  // stored bytes of everything standing for the decoder linears
+    int64_t linearWeights = 0; // sum of d_out * d_in over those linears
+};
+
+// Writes the export files into `dir` (an empty directory): model weights, config.json (the
+// source's, with only the fields the format needs changed or added), tokenizer and generation
+// files copied unchanged, and per format:
+// - merged: every linear as one dense weight W_c + B A in `dtype`;
+// - gptq+peft: quantized linears as qweight/qzeros/scales/g_idx (GPTQ v1), the others dense and
+//   listed in quantization_config, quantize_config.json, and the factors as a PEFT LoRA adapter
+//   in dir/adapter (every scale alpha / r = 1);
+// - factorized: <m>.weight (the dense base, when there is one) and the factor pair as two
+//   linears <m>.low_rank.0.weight = A [r, d_in] and <m>.low_rank.1.weight = B [d_out, r], with
+//   the ranks in config.json's "rankscope_factorization".
+// Reports progress (stage "write") and honours cancellation between tensors and files.
+WrittenExport writeExport(const std::filesystem::path& dir, ExportFormat format,
+                          const ExportContent& content, const JobContext& job = {});
+
+// Names used by the factorized format and the PEFT adapter.
+std::string factorTensorName(const std::string& linear, int index); // 0: A, 1: B
+std::string loraTensorName(const std::string& linear, char which);  // 'A' or 'B'
+inline constexpr const char* kFactorizationField = "rankscope_factorization";
+inline constexpr const char* kAdapterDir = "adapter";
+
+} // namespace rs

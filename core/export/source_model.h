@@ -1,0 +1,36 @@
+#pragma once
+
+#include "io/checkpoint.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace rs {
+
+// The Hugging Face model directory an export starts from, read without any conversion: every
+// tensor in its stored dtype, config.json as text, and the tokenizer and generation files that
+// an export copies unchanged.
+struct SourceModel {
+    std::filesystem::path dir;
+    std::string configJson;                        // config.json as it is on disk
+    ModelConfig config;                            // parsed and validated
+    std::vector<NamedTensor> tensors;              // in file order, dtypes as stored
+    std::vector<std::filesystem::path> extraFiles; // tokenizer.*, generation_config.json, ...
+
+    const at::Tensor& require(const std::string& name) const;
+};
+
+// Reads config.json and model.safetensors (or a sharded index). A llama2.c .bin file or a
+// directory without config.json is refused: exports preserve the original config, so there
+// must be one.
+SourceModel readSourceModel(const std::filesystem::path& dir);
+
+// Every tensor of a model directory (model.safetensors or its sharded index) as stored.
+std::vector<NamedTensor> readModelTensors(const std::filesystem::path& dir);
+
+// Files beside the weights that belong to the tokenizer or to generation and are copied into
+// an export unchanged.
+bool isCopiedModelFile(const std::string& fileName);
+
+} // namespace rs

@@ -1,0 +1,146 @@
+#include "export/staging.h"
+
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/text.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <vector>
+
+namespace rs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string errnoText(const std::string& what) {
+    return what + " (" + std::strerror(errno) + ")";
+}
+
+void syncPath(const fs::path& path, bool directory) {
+    const int fd =
+        ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        fail(path.string(), errnoText("cannot open to sync"));
+    const int result = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (result != 0 && err != EINVAL) // some file systems cannot fsync directories
+        fail(path.string(), "fsync failed (" + std::string(std::strerror(err)) + ")");
+}
+
+fs::path sibling(const fs::path& target, const std::string& what) {
+    static std::atomic<unsigned> counter{0};
+    return target.parent_path() / ("." + target.filename().string() + "." + what + "." +
+                                   std::to_string(::getpid()) + "." + std::to_string(counter++));
+}
+
+} // namespace
+
+uint64_t freeSpace(const fs::path& dir) {
+    struct statvfs s {};
+    if (::statvfs(dir.c_str(), &s) != 0)
+        fail(dir.string(), errnoText("cannot read the free space"));
+    return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
+}
+
+void requireFreeSpace(const fs::path& dir, uint64_t needed, const FreeSpaceFn& free) {
+    const uint64_t available = free ? free(dir) : freeSpace(dir);
+    if (available < needed)
+        fail(dir.string(), "the export needs about " + formatBytes(needed) +
+                               " of free space, only " + formatBytes(available) + " available");
+}
+
+StagedDirectory::StagedDirectory(fs::path target, bool replace)
+    : m_target(fs::absolute(std::move(target)).lexically_normal())
+    , m_replace(replace) {
+    if (m_target.filename().empty())
+        m_target = m_target.parent_path();
+    std::error_code ec;
+    const fs::path parent = m_target.parent_path();
+    if (!fs::is_directory(parent, ec))
+        fail(m_target.string(), "its parent directory does not exist");
+    if (fs::exists(fs::symlink_status(m_target, ec))) {
+        if (!replace)
+            fail(m_target.string(), "already exists (use --force to replace an earlier export)");
+        if (!fs::is_directory(fs::symlink_status(m_target, ec)))
+            fail(m_target.string(), "exists and is not a directory; refusing to replace it");
+        if (!fs::exists(m_target / kExportManifest, ec) && !fs::is_empty(m_target, ec))
+            fail(m_target.string(), std::string("is not an earlier export (no ") + kExportManifest +
+                                        "); refusing to replace it");
+    }
+    m_stage = sibling(m_target, "staging");
+    if (!fs::create_directory(m_stage, ec) || ec)
+        fail(m_stage.string(), "cannot create the staging directory (" + ec.message() + ")");
+}
+
+StagedDirectory::~StagedDirectory() {
+    if (!m_committed) {
+        std::error_code ec;
+        fs::remove_all(m_stage, ec);
+    }
+}
+
+void StagedDirectory::commit() {
+    // Files written with AtomicFile are already synced; directories need it for their entries.
+    std::vector<fs::path> dirs{m_stage};
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(m_stage)) {
+        if (e.is_directory())
+            dirs.push_back(e.path());
+        else
+            syncPath(e.path(), false);
+    }
+    std::reverse(dirs.begin(), dirs.end());
+    for (const fs::path& d : dirs)
+        syncPath(d, true);
+
+    std::error_code ec;
+    fs::path old;
+    if (fs::exists(fs::symlink_status(m_target, ec))) {
+        if (!m_replace)
+            fail(m_target.string(), "appeared while the export was written; not replacing it");
+        old = sibling(m_target, "old");
+        if (::rename(m_target.c_str(), old.c_str()) != 0)
+            fail(m_target.string(), errnoText("cannot move the earlier export aside"));
+    }
+    // RENAME_NOREPLACE: never clobber a directory that appeared since the check above.
+    if (::renameat2(AT_FDCWD, m_stage.c_str(), AT_FDCWD, m_target.c_str(), RENAME_NOREPLACE) != 0) {
+        const std::string problem = errnoText("cannot move the export into place");
+        if (!old.empty())
+            ::rename(old.c_str(), m_target.c_str());
+        fail(m_target.string(), problem);
+    }
+    m_committed = true;
+    syncPath(m_target.parent_path(), true);
+    if (!old.empty())
+        fs::remove_all(old, ec);
+}
+
+std::string hashExportDirectory(const fs::path& dir, const JobContext& job) {
+    std::vector<std::string> files;
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file() && e.path().filename() != kExportManifest)
+            files.push_back(fs::relative(e.path(), dir).generic_string());
+    std::sort(files.begin(), files.end());
+    std::string lines;
+    for (const std::string& f : files)
+        lines += f + "\n" + sha256File(dir / f, job) + "\n";
+    return sha256Hex(lines);
+}
+
+uint64_t directoryBytes(const fs::path& dir) {
+    uint64_t total = 0;
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file())
+            total += e.file_size();
+    return total;
+}
+
+} // namespace rs
