@@ -24,3 +24,4 @@ target_compile_definitions(tst_store PRIVATE RANKSCOPE_STORE_WRITER_PATH="$<TARG
 add_dependencies(tst_store store_writer)
 rankscope_add_test(tst_artefact_cache SOURCES tst_artefact_cache.cpp LIBS rankscope_store rankscope_core)
 rankscope_add_test(tst_recorder SOURCES tst_recorder.cpp LIBS rankscope_core)
+rankscope_add_test(tst_export SOURCES tst_export.cpp LIBS rankscope_core)
