@@ -1,0 +1,168 @@
+#include "budget/constraints.h"
+
+#include "util/error.h"
+
+#include <optional>
+#include <regex>
+
+namespace rs {
+
+namespace {
+
+int64_t parseRank(const std::string& piece, const std::string& text) {
+    try {
+        size_t used = 0;
+        const long long r = std::stoll(piece, &used);
+        if (used == piece.size() && r >= 0)
+            return r;
+    } catch (const std::exception&) {
+    }
+    fail("override '" + text + "'", "a rank is a non-negative integer, got '" + piece + "'");
+}
+
+std::regex compile(const std::string& pattern, const std::string& what) {
+    try {
+        return std::regex(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+        fail(what, std::string("not a valid regular expression: ") + e.what());
+    }
+}
+
+struct Matcher {
+    std::regex whole;
+    std::regex suffix;
+    Matcher(const std::string& pattern, const std::string& what)
+        : whole(compile(pattern, what))
+        , suffix(compile(".*\\.(?:" + pattern + ")", what)) {}
+    bool operator()(const std::string& name) const {
+        return std::regex_match(name, whole) || std::regex_match(name, suffix);
+    }
+};
+
+int64_t roundUp(int64_t r, int64_t step) {
+    return (r + step - 1) / step * step;
+}
+
+} // namespace
+
+std::string RankRule::text() const {
+    return pattern + "=" +
+           (minRank == maxRank ? std::to_string(minRank)
+                               : std::to_string(minRank) + ":" + std::to_string(maxRank));
+}
+
+RankRule parseRankRule(const std::string& text) {
+    const size_t eq = text.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+        fail("override '" + text + "'", "expected PATTERN=RANK or PATTERN=MIN:MAX");
+    RankRule rule;
+    rule.pattern = text.substr(0, eq);
+    const std::string value = text.substr(eq + 1);
+    const size_t colon = value.find(':');
+    if (colon == std::string::npos) {
+        rule.minRank = rule.maxRank = parseRank(value, text);
+    } else {
+        rule.minRank = parseRank(value.substr(0, colon), text);
+        rule.maxRank = parseRank(value.substr(colon + 1), text);
+        if (rule.minRank > rule.maxRank)
+            fail("override '" + text + "'", "the minimum rank exceeds the maximum");
+    }
+    compile(rule.pattern, "override '" + text + "'");
+    return rule;
+}
+
+bool patternMatches(const std::string& pattern, const std::string& name) {
+    return Matcher(pattern, "pattern '" + pattern + "'")(name);
+}
+
+int64_t RankRange::floorOf(int64_t r) const {
+    if (r <= lo)
+        return lo;
+    if (r >= hi)
+        return hi;
+    return lo + (r - lo) / step * step;
+}
+
+std::vector<RankRange> resolveConstraints(const PlanConstraints& c,
+                                          const std::vector<std::string>& names,
+                                          const std::vector<int64_t>& maxRanks) {
+    if (c.align < 1)
+        fail("alignment", "must be a positive integer (got " + std::to_string(c.align) + ")");
+    if (c.minRank < 0)
+        fail("minimum rank", "must not be negative (got " + std::to_string(c.minRank) + ")");
+    if (c.maxRank >= 0 && c.maxRank < c.minRank)
+        fail("rank bounds", "the minimum rank " + std::to_string(c.minRank) +
+                                " exceeds the maximum rank " + std::to_string(c.maxRank));
+    std::vector<Matcher> rules, excludes;
+    for (const RankRule& r : c.overrides) {
+        if (r.minRank < 0 || r.minRank > r.maxRank)
+            fail("override '" + r.text() + "'", "the rank bounds are inverted or negative");
+        rules.emplace_back(r.pattern, "override '" + r.text() + "'");
+    }
+    for (const std::string& e : c.exclude)
+        excludes.emplace_back(e, "exclusion '" + e + "'");
+    std::vector<bool> ruleUsed(rules.size(), false), excludeUsed(excludes.size(), false);
+
+    std::vector<RankRange> out;
+    for (size_t l = 0; l < names.size(); ++l) {
+        const std::string& name = names[l];
+        const int64_t cap = maxRanks[l];
+        std::optional<size_t> excludedBy;
+        for (size_t e = 0; e < excludes.size(); ++e)
+            if (excludes[e](name)) {
+                excludeUsed[e] = true;
+                excludedBy = e;
+            }
+        std::optional<size_t> rule;
+        for (size_t r = 0; r < rules.size(); ++r) {
+            if (!rules[r](name))
+                continue;
+            ruleUsed[r] = true;
+            if (excludedBy)
+                fail(name, "is excluded by '" + c.exclude[*excludedBy] + "' and has override '" +
+                               c.overrides[r].text() + "'");
+            if (rule && (c.overrides[*rule].minRank != c.overrides[r].minRank ||
+                         c.overrides[*rule].maxRank != c.overrides[r].maxRank))
+                fail(name, "matches the contradicting overrides '" + c.overrides[*rule].text() +
+                               "' and '" + c.overrides[r].text() + "'");
+            rule = r;
+        }
+        if (excludedBy) {
+            out.push_back({0, 0, c.align});
+            continue;
+        }
+        int64_t lo = c.minRank;
+        int64_t hi = c.maxRank < 0 ? cap : std::min(c.maxRank, cap);
+        std::string origin = "the rank bounds";
+        if (rule) {
+            const RankRule& r = c.overrides[*rule];
+            origin = "override '" + r.text() + "'";
+            if (r.minRank > cap)
+                fail(name, origin + " asks for rank " + std::to_string(r.minRank) +
+                               ", more than the layer's " + std::to_string(cap));
+            lo = r.minRank;
+            hi = std::min(r.maxRank, cap);
+            if (lo == hi && lo % c.align != 0)
+                fail(name, origin + ": rank " + std::to_string(lo) +
+                               " is not a multiple of the alignment " + std::to_string(c.align));
+        } else if (lo > cap) {
+            fail(name, "the minimum rank " + std::to_string(lo) + " exceeds the layer's largest " +
+                           std::to_string(cap));
+        }
+        const int64_t first = roundUp(lo, c.align);
+        const int64_t last = hi / c.align * c.align;
+        if (first > last)
+            fail(name, origin + " leaves no multiple of " + std::to_string(c.align) + " in [" +
+                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        out.push_back({first, last, c.align});
+    }
+    for (size_t r = 0; r < rules.size(); ++r)
+        if (!ruleUsed[r])
+            fail("override '" + c.overrides[r].text() + "'", "matches no layer");
+    for (size_t e = 0; e < excludes.size(); ++e)
+        if (!excludeUsed[e])
+            fail("exclusion '" + c.exclude[e] + "'", "matches no layer");
+    return out;
+}
+
+} // namespace rs
