@@ -26,3 +26,4 @@ rankscope_add_test(tst_artefact_cache SOURCES tst_artefact_cache.cpp LIBS ranksc
 rankscope_add_test(tst_recorder SOURCES tst_recorder.cpp LIBS rankscope_core)
 rankscope_add_test(tst_export SOURCES tst_export.cpp LIBS rankscope_core)
 rankscope_add_test(tst_budget SOURCES tst_budget.cpp LIBS rankscope_budget)
+rankscope_add_test(tst_budget_model SOURCES tst_budget_model.cpp LIBS rankscope_core)

@@ -1,0 +1,78 @@
+#include "pipeline/rank_planning.h"
+
+#include "budget/resolve.h"
+#include "store/experiment_store.h"
+#include "util/error.h"
+
+namespace rs {
+
+StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t id,
+                              const std::optional<std::string>& compensation) {
+    const std::string what = "experiment " + std::to_string(id);
+    StoredCurves out;
+    const auto experiment = store.experiment(id);
+    if (!experiment)
+        fail(store.path().string(), "no " + what);
+    out.experiment = *experiment;
+    const auto model = store.model(experiment->modelId);
+    if (!model)
+        fail(what, "its model record is missing");
+    out.model = *model;
+    out.compression = MethodConfig::parse(experiment->compression, MethodKind::Compression);
+    std::string comp = compensation.value_or("");
+    if (comp.empty())
+        for (const std::string& c : experiment->compensations)
+            if (MethodConfig::parse(c, MethodKind::Compensation).id() != "none") {
+                comp = c;
+                break;
+            }
+    out.compensation = MethodConfig::parse(comp.empty() ? "eora" : comp, MethodKind::Compensation);
+    if (out.compensation.id() != "eora" && out.compensation.id() != "svd")
+        fail(what,
+             "error curves are stored for eora and svd only, not for " + out.compensation.id());
+    out.layers = store.layers(id);
+    if (out.layers.empty())
+        fail(what, "has no layers (status " + std::string(statusName(experiment->status)) + ")");
+    for (const LayerRecord& l : out.layers)
+        if (l.curveEora.empty() || l.curveSvd.empty())
+            fail(what, "has no error curves for " + l.name +
+                           " (it was run without analysis; run compress without --no-analysis)");
+    return out;
+}
+
+std::vector<PlanLayer> planLayers(const std::vector<LayerRecord>& layers,
+                                  const MethodConfig& compensation, LayerWeighting weighting,
+                                  const std::vector<double>& sensitivity) {
+    std::vector<std::string> names;
+    std::vector<double> output, error;
+    for (const LayerRecord& l : layers) {
+        names.push_back(l.name);
+        output.push_back(l.outputEnergy);
+        error.push_back(l.errorEnergy);
+    }
+    const std::vector<double> weights = layerWeights(weighting, names, output, error, sensitivity);
+    std::vector<PlanLayer> out;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const LayerRecord& l = layers[i];
+        out.push_back({l.name, l.outFeatures, l.inFeatures,
+                       compensation.id() == "svd" ? l.curveSvd : l.curveEora, weights[i]});
+    }
+    return out;
+}
+
+SizeModel sizeModelOf(int64_t modelParameters, const std::vector<LayerRecord>& layers,
+                      const MethodConfig& compression) {
+    std::vector<SizeModel::Shape> shapes;
+    for (const LayerRecord& l : layers)
+        shapes.push_back({l.outFeatures, l.inFeatures});
+    return SizeModel(modelParameters, shapes, weightFormatOf(compression));
+}
+
+RankPlan toRankPlan(const RankPlanner& planner, const Plan& plan) {
+    RankPlan out;
+    for (size_t l = 0; l < planner.layers().size(); ++l)
+        out.perLayer[planner.layers()[l].name] = plan.ranks[l];
+    return out;
+}
+
+} // namespace rs
