@@ -149,7 +149,14 @@ uint64_t statisticsBytes(const ModelConfig& c) {
     return uint64_t(c.numLayers) * (3 * site(c.hiddenSize) + site(c.intermediateSize));
 }
 
-LayerRecord toRecord(const LayerReport& r) {
+} // namespace
+
+VariantRecord toVariantRecord(const Variant& variant, int index) {
+    return {index, variant.compensation.serialize(), variant.rank, variant.label(),
+            variant.adapterParameters};
+}
+
+LayerRecord toLayerRecord(const LayerReport& r) {
     LayerRecord out;
     out.name = r.name;
     out.block = r.block;
@@ -175,8 +182,6 @@ LayerRecord toRecord(const LayerReport& r) {
     }
     return out;
 }
-
-} // namespace
 
 RecordedCompression runRecordedCompression(ModelSession& session, const CompressRequest& request,
                                            ExperimentStore& store, ArtefactCache& cache,
@@ -284,17 +289,14 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
     };
     hooks.planned = [&](const CompressResult& result) {
         std::vector<VariantRecord> variants;
-        for (size_t v = 0; v < result.variants.size(); ++v) {
-            const Variant& variant = result.variants[v];
-            variants.push_back({static_cast<int>(v), variant.compensation.serialize(), variant.rank,
-                                variant.label(), variant.adapterParameters});
-        }
+        for (size_t v = 0; v < result.variants.size(); ++v)
+            variants.push_back(toVariantRecord(result.variants[v], static_cast<int>(v)));
         store.addVariants(id, variants);
     };
     hooks.layerDone = [&](const CompressResult& result, size_t first, size_t count) {
         std::vector<LayerRecord> layers;
         for (size_t i = first; i < first + count; ++i)
-            layers.push_back(toRecord(result.layers[i]));
+            layers.push_back(toLayerRecord(result.layers[i]));
         store.addLayers(id, layers);
     };
     hooks.evaluated = [&](std::optional<size_t> variant, const PerplexityResult& p) {

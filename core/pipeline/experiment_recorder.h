@@ -1,6 +1,7 @@
 #pragma once
 
 #include "pipeline/compress_job.h"
+#include "store/records.h"
 
 #include <cstdint>
 #include <string>
@@ -25,6 +26,11 @@ struct RecordedCompression {
     bool heldoutReused = false;
     std::string statisticsNote; // why statistics were not saved, when they were not
 };
+
+// The store's rows of a run's variants and layers (the GUI's views read these, also for a run
+// that is shown before it is read back from the store).
+VariantRecord toVariantRecord(const Variant& variant, int index);
+LayerRecord toLayerRecord(const LayerReport& report);
 
 // Runs runCompression() and records it in the store as it goes: the model and texts (with
 // content hashes), the experiment as Running, each decoder layer's results as soon as it is done
