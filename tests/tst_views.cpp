@@ -1,0 +1,363 @@
+// The analysis views (spectra, heatmap, error curves) and figure export, on layer records of a
+// real compression of stories260K converted exactly as the experiment store converts them.
+#include "curveview.h"
+#include "pipeline/experiment_recorder.h"
+#include "pipeline/session.h"
+#include "plotexport.h"
+#include "spectrumview.h"
+#include "testdata.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QFile>
+#include <QLabel>
+#include <QTemporaryDir>
+#include <QTest>
+#include <cmath>
+#include <qcustomplot.h>
+
+using rs::ui::CurveView;
+using rs::ui::PlotExport;
+using rs::ui::SpectrumView;
+
+namespace {
+
+constexpr double kRelTol = 1e-12; // the views only divide and add stored float64 numbers
+constexpr int kRank = 8;
+
+bool near(double a, double b) {
+    return std::abs(a - b) <= kRelTol * std::max({1.0, std::abs(a), std::abs(b)});
+}
+
+QByteArray readAll(const QString& path) {
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+} // namespace
+
+class TestViews : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void spectraHoldEveryValue();
+    void spectraOverlayAndMarkers();
+    void heatmapHasOneRowPerLayer();
+    void curvesHoldEveryRank();
+    void normalisationDividesByTheRightEnergy();
+    void rankMarkerSitsAtTheChosenRank();
+    void predictedTotalIsTheSumOfTheCurves();
+    void emptyStateWithoutAnExperiment();
+    void exportWritesEveryFormat();
+    void csvHasOneRowPerPoint();
+    void unwritableExportNamesTheFile();
+    void copyPutsAnImageOnTheClipboard();
+    void rendersViewsToPng();
+
+private:
+    int variantIndex(const std::string& compensation) const;
+
+    std::vector<rs::LayerRecord> m_layers;
+    std::vector<rs::VariantRecord> m_variants;
+    QTemporaryDir m_dir;
+};
+
+void TestViews::initTestCase() {
+    QVERIFY(m_dir.isValid());
+    auto session = rs::ModelSession::open(rs::test::stories260K());
+    rs::CompressRequest request;
+    request.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    request.calibTokens = 2048;
+    request.compression =
+        rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression);
+    for (const char* comp : {"svd", "eora"})
+        request.compensations.push_back(
+            rs::MethodConfig::parse(comp, rs::MethodKind::Compensation));
+    request.ranks = {kRank};
+    request.heldoutTokens = 0;
+    const rs::CompressResult result = rs::runCompression(*session, request);
+    for (size_t v = 0; v < result.variants.size(); ++v)
+        m_variants.push_back(rs::toVariantRecord(result.variants[v], int(v)));
+    for (const rs::LayerReport& report : result.layers)
+        m_layers.push_back(rs::toLayerRecord(report));
+    QCOMPARE(m_layers.size(), size_t(35)); // 5 blocks x 7 linears
+    QVERIFY(!m_layers.front().curveEora.empty());
+    QVERIFY(variantIndex("eora") >= 0);
+}
+
+int TestViews::variantIndex(const std::string& compensation) const {
+    for (const rs::VariantRecord& v : m_variants)
+        if (v.compensation.substr(0, v.compensation.find(':')) == compensation)
+            return v.index;
+    return -1;
+}
+
+void TestViews::spectraHoldEveryValue() {
+    SpectrumView view;
+    view.setLayers(m_layers);
+    for (int row : {0, 5, 34}) {
+        view.setSelectedLayers({row});
+        const rs::LayerRecord& layer = m_layers[size_t(row)];
+        const auto shortSide = int(std::min(layer.outFeatures, layer.inFeatures));
+        using S = SpectrumView::Spectrum;
+        QCOMPARE(view.graph(row, S::Gram)->dataCount(), int(layer.inFeatures));
+        QCOMPARE(view.graph(row, S::Weight)->dataCount(), shortSide);
+        QCOMPARE(view.graph(row, S::Error)->dataCount(), shortSide);
+        QCOMPARE(view.graph(row, S::ScaledError)->dataCount(), shortSide);
+        QCOMPARE(view.spectrumPlot()->graphCount(), SpectrumView::kSpectrumCount);
+        // Index 1 holds the largest value, unchanged.
+        QCOMPARE(view.graph(row, S::Weight)->data()->at(0)->key, 1.0);
+        QCOMPARE(view.graph(row, S::Weight)->data()->at(0)->value, layer.weightSingular.front());
+        QCOMPARE(view.graph(row, S::Gram)->valueAxis(), view.spectrumPlot()->yAxis2);
+        QCOMPARE(view.spectrumPlot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+    }
+    view.setSpectrumVisible(SpectrumView::Spectrum::Weight, false);
+    QCOMPARE(view.spectrumPlot()->graphCount(), SpectrumView::kSpectrumCount - 1);
+    QVERIFY(!view.graph(34, SpectrumView::Spectrum::Weight));
+}
+
+void TestViews::spectraOverlayAndMarkers() {
+    SpectrumView view;
+    view.setLayers(m_layers);
+    view.setSelectedLayers({0, 3, 6, 99});
+    QCOMPARE(view.selectedLayers(), QList<int>({0, 3, 6}));
+    QCOMPARE(view.spectrumPlot()->graphCount(), 3 * SpectrumView::kSpectrumCount);
+    // Each layer: tolerance line + label, effective-rank line + label.
+    QCOMPARE(view.spectrumPlot()->itemCount(), 3 * 4);
+    for (const rs::LayerRecord& layer : m_layers) {
+        const double tol = SpectrumView::tolerance(layer);
+        QVERIFY(near(tol, layer.gramEigenvalues.front() * double(layer.inFeatures) *
+                              double(std::numeric_limits<float>::epsilon())));
+        const int64_t kept = SpectrumView::effectiveRank(layer);
+        QVERIFY(kept >= 1 && kept <= layer.inFeatures);
+        if (size_t(kept) < layer.gramEigenvalues.size())
+            QVERIFY(layer.gramEigenvalues[size_t(kept)] <= tol);
+        QVERIFY(layer.gramEigenvalues[size_t(kept - 1)] > tol);
+    }
+    // The effective-rank line of the first layer sits at its kept-mode count.
+    bool found = false;
+    for (int i = 0; i < view.spectrumPlot()->itemCount(); ++i)
+        if (auto* line = qobject_cast<QCPItemStraightLine*>(view.spectrumPlot()->item(i)))
+            found =
+                found || (line->point1->key() == line->point2->key() &&
+                          line->point1->key() == double(SpectrumView::effectiveRank(m_layers[0])));
+    QVERIFY(found);
+}
+
+void TestViews::heatmapHasOneRowPerLayer() {
+    SpectrumView view;
+    view.setLayers(m_layers);
+    using S = SpectrumView::Spectrum;
+    for (S spectrum : {S::ScaledError, S::Gram, S::Weight, S::Error}) {
+        view.setHeatmapSpectrum(spectrum);
+        size_t longest = 0;
+        for (const rs::LayerRecord& layer : m_layers)
+            longest = std::max(longest, SpectrumView::values(layer, spectrum).size());
+        QCPColorMapData* data = view.heatmap()->data();
+        QCOMPARE(data->valueSize(), int(m_layers.size()));
+        QCOMPARE(data->keySize(), int(longest));
+        // Row 0 is layer 0 divided by its largest value; cells past a short row stay empty.
+        const std::vector<double>& v = SpectrumView::values(m_layers[0], spectrum);
+        QCOMPARE(data->cell(0, 0), 1.0);
+        QVERIFY(near(data->cell(1, 0), std::max(v[1] / v[0], 1e-12)));
+        if (v.size() < longest)
+            QVERIFY(std::isnan(data->cell(int(longest) - 1, 0)));
+    }
+}
+
+void TestViews::curvesHoldEveryRank() {
+    CurveView view;
+    view.setLayers(m_layers);
+    for (int row : {0, 6, 34}) {
+        view.setSelectedLayers({row});
+        QCOMPARE(view.currentLayer(), row);
+        const rs::LayerRecord& layer = m_layers[size_t(row)];
+        const int points = int(std::min(layer.outFeatures, layer.inFeatures)) + 1;
+        QCOMPARE(view.svdGraph()->dataCount(), points);
+        QCOMPARE(view.eoraGraph()->dataCount(), points);
+        QCOMPARE(view.svdGraph()->data()->at(0)->value, 1.0); // E(0) = tr(dW C dW^T)
+        QCOMPARE(view.eoraGraph()->data()->at(0)->value, 1.0);
+        // The shaded band is the SVD curve filled down to the EoRA curve.
+        QCOMPARE(view.svdGraph()->channelFillGraph(), view.eoraGraph());
+    }
+}
+
+void TestViews::normalisationDividesByTheRightEnergy() {
+    CurveView view;
+    view.setLayers(m_layers);
+    view.setSelectedLayers({3});
+    const rs::LayerRecord& layer = m_layers[3];
+    QCOMPARE(view.normalization(), CurveView::Normalization::ErrorLeft);
+    const double left = view.eoraGraph()->data()->at(kRank)->value;
+    QVERIFY(near(left, layer.curveEora[kRank] / layer.errorEnergy));
+    view.setNormalization(CurveView::Normalization::RelativeOutput);
+    const double relative = view.eoraGraph()->data()->at(kRank)->value;
+    QVERIFY(near(relative, layer.curveEora[kRank] / layer.outputEnergy));
+    QVERIFY(near(relative / left, layer.errorEnergy / layer.outputEnergy));
+    QVERIFY(view.plot()->yAxis->label().contains(QStringLiteral("tr(W C W")));
+    QVERIFY(near(view.svdGraph()->data()->at(0)->value, layer.errorEnergy / layer.outputEnergy));
+}
+
+void TestViews::rankMarkerSitsAtTheChosenRank() {
+    CurveView view;
+    view.setLayers(m_layers);
+    QVERIFY(!view.rankLine()->visible());
+    const rs::VariantRecord& eora = m_variants[size_t(variantIndex("eora"))];
+    view.setVariant(eora);
+    QVERIFY(view.rankLine()->visible());
+    QCOMPARE(view.rankLine()->point1->key(), double(kRank));
+    QCOMPARE(view.rankLine()->point2->key(), double(kRank));
+    QVERIFY(view.readoutLabel()->text().contains(QStringLiteral("r = 8")));
+    std::vector<int64_t> ranks(m_layers.size(), 3);
+    view.setRanks(ranks);
+    QCOMPARE(view.rankLine()->point1->key(), 3.0);
+    QVERIFY(view.readout(3).contains(QStringLiteral("gap")));
+    QVERIFY(view.readout(-1).isEmpty());
+}
+
+void TestViews::predictedTotalIsTheSumOfTheCurves() {
+    std::vector<int64_t> ranks;
+    double svd = 0, eora = 0, errorEnergy = 0, outputEnergy = 0;
+    for (size_t i = 0; i < m_layers.size(); ++i) {
+        ranks.push_back(int64_t(i % 9));
+        svd += m_layers[i].curveSvd[i % 9];
+        eora += m_layers[i].curveEora[i % 9];
+        errorEnergy += m_layers[i].errorEnergy;
+        outputEnergy += m_layers[i].outputEnergy;
+    }
+    CurveView view;
+    view.setLayers(m_layers);
+    view.setRanks(ranks, QStringLiteral("test plan"));
+    const CurveView::Total total = view.total();
+    QCOMPARE(total.layers, int(m_layers.size()));
+    QVERIFY(near(total.svd, svd));
+    QVERIFY(near(total.eora, eora));
+    QVERIFY(near(total.normalized(total.eora, CurveView::Normalization::ErrorLeft),
+                 eora / errorEnergy));
+    QVERIFY(near(total.normalized(total.svd, CurveView::Normalization::RelativeOutput),
+                 svd / outputEnergy));
+    QVERIFY(total.eora <= total.svd);
+    QVERIFY(view.totalLabel()->text().contains(QStringLiteral("test plan")));
+    // The stored variant's ranks predict what that variant's layers report after compensation.
+    view.setVariant(m_variants[size_t(variantIndex("eora"))]);
+    const auto v = size_t(variantIndex("eora"));
+    double after = 0;
+    for (const rs::LayerRecord& layer : m_layers)
+        after += layer.errorAfter[v] * layer.outputEnergy;
+    QVERIFY(std::abs(view.total().eora - after) <= 1e-3 * view.total().errorEnergy);
+}
+
+void TestViews::emptyStateWithoutAnExperiment() {
+    SpectrumView spectra;
+    CurveView curves;
+    for (QWidget* view : {static_cast<QWidget*>(&spectra), static_cast<QWidget*>(&curves)}) {
+        auto* stack = view->findChild<QStackedWidget*>();
+        QVERIFY(stack);
+        QCOMPARE(stack->currentWidget()->objectName(), QStringLiteral("emptyState"));
+    }
+    curves.setLayers(m_layers);
+    QVERIFY(curves.findChild<QStackedWidget*>()->currentIndex() == 1);
+    curves.clear();
+    QCOMPARE(curves.findChild<QStackedWidget*>()->currentIndex(), 0);
+    QCOMPARE(curves.svdGraph()->dataCount(), 0);
+}
+
+void TestViews::exportWritesEveryFormat() {
+    CurveView view;
+    view.resize(800, 500);
+    view.setLayers(m_layers);
+    const QString base = m_dir.filePath(QStringLiteral("curves"));
+    for (const char* suffix : {"png", "svg", "pdf", "csv"}) {
+        const QString path = base + QLatin1Char('.') + QLatin1String(suffix);
+        QCOMPARE(PlotExport::save(view.plot(), path), QString());
+    }
+    QVERIFY(readAll(base + QStringLiteral(".png")).startsWith("\x89PNG\r\n\x1a\n"));
+    const QByteArray svg = readAll(base + QStringLiteral(".svg"));
+    QVERIFY(svg.contains("<svg"));
+    QVERIFY(svg.trimmed().endsWith("</svg>"));
+    QVERIFY(readAll(base + QStringLiteral(".pdf")).startsWith("%PDF-"));
+    QVERIFY(readAll(base + QStringLiteral(".pdf")).trimmed().endsWith("%%EOF"));
+    QVERIFY(!PlotExport::formatForPath(base + QStringLiteral(".txt")));
+    QVERIFY(PlotExport::save(view.plot(), base + QStringLiteral(".txt"))
+                .contains(QStringLiteral("curves.txt")));
+}
+
+void TestViews::csvHasOneRowPerPoint() {
+    CurveView curves;
+    curves.setLayers(m_layers);
+    const rs::LayerRecord& layer = m_layers[0];
+    const QStringList rows = PlotExport::toCsv(curves.plot()).trimmed().split(QLatin1Char('\n'));
+    QCOMPARE(rows.size(), int(layer.curveSvd.size()) + 1);
+    QVERIFY(rows[0].startsWith(QStringLiteral("rank r")));
+    QVERIFY(rows[0].contains(QStringLiteral("E_svd(r)")));
+    QVERIFY(rows[0].contains(QStringLiteral("fraction of compression error left")));
+    const QStringList first = rows[1].split(QLatin1Char(','));
+    QCOMPARE(first.size(), 3);
+    QCOMPARE(first[0].toDouble(), 0.0);
+
+    SpectrumView spectra;
+    spectra.setLayers(m_layers);
+    spectra.setSelectedLayers({0, 6}); // q_proj and down_proj: different input widths
+    size_t longest = 0;
+    for (int row : {0, 6})
+        longest = std::max(longest, m_layers[size_t(row)].gramEigenvalues.size());
+    const QStringList spectrumRows =
+        PlotExport::toCsv(spectra.spectrumPlot()).trimmed().split(QLatin1Char('\n'));
+    QCOMPARE(spectrumRows.size(), int(longest) + 1);
+    QCOMPARE(spectrumRows[0].split(QLatin1Char(',')).size(), 1 + 2 * SpectrumView::kSpectrumCount);
+
+    const QStringList heatRows =
+        PlotExport::toCsv(spectra.heatmapPlot()).trimmed().split(QLatin1Char('\n'));
+    QCOMPARE(heatRows.size(), int(m_layers.size()) + 1);
+    QCOMPARE(heatRows[0].split(QLatin1Char(',')).size(), spectra.heatmap()->data()->keySize() + 1);
+    QVERIFY(heatRows[1].startsWith(QString::fromStdString(m_layers[0].name) + QLatin1Char(',')));
+}
+
+void TestViews::unwritableExportNamesTheFile() {
+    CurveView view;
+    view.setLayers(m_layers);
+    const QString path = m_dir.filePath(QStringLiteral("missing/dir/figure.png"));
+    const QString error = PlotExport::save(view.plot(), path);
+    QVERIFY2(error.contains(path), qPrintable(error));
+    QVERIFY(!QFile::exists(path));
+}
+
+void TestViews::copyPutsAnImageOnTheClipboard() {
+    CurveView view;
+    view.resize(640, 400);
+    view.setLayers(m_layers);
+    PlotExport::copyToClipboard(view.plot());
+    QVERIFY(!QApplication::clipboard()->image().isNull());
+}
+
+void TestViews::rendersViewsToPng() {
+    SpectrumView spectra;
+    spectra.setLayers(m_layers);
+    spectra.setSelectedLayers({0, 5});
+    CurveView curves;
+    curves.setLayers(m_layers);
+    curves.setVariant(m_variants[size_t(variantIndex("eora"))]);
+    // RANKSCOPE_VIEW_PNG_DIR keeps the renders for review; a temporary directory otherwise.
+    const QString dir = qEnvironmentVariableIsSet("RANKSCOPE_VIEW_PNG_DIR")
+                            ? qEnvironmentVariable("RANKSCOPE_VIEW_PNG_DIR")
+                            : m_dir.path();
+    const auto render = [&dir](QWidget* view, const char* name) {
+        const QString path = QDir(dir).filePath(QLatin1String(name));
+        QCOMPARE(PlotExport::renderWidget(view, path, QSize(1000, 760)), QString());
+        QCOMPARE(QImage(path).size(), QSize(1000, 760));
+    };
+    render(&spectra, "spectrumview-overlay.png");
+    spectra.setSelectedLayers({6});
+    spectra.setHeatmapSpectrum(SpectrumView::Spectrum::Gram);
+    render(&spectra, "spectrumview-single.png");
+    render(&curves, "curveview.png");
+    curves.setSelectedLayers({6});
+    curves.setNormalization(CurveView::Normalization::RelativeOutput);
+    curves.setLogScale(true);
+    render(&curves, "curveview-log-relative.png");
+    CurveView empty;
+    render(&empty, "curveview-empty.png");
+}
+
+QTEST_MAIN(TestViews)
+#include "tst_views.moc"

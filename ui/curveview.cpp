@@ -1,0 +1,357 @@
+#include "curveview.h"
+
+#include "plotexport.h"
+#include "plotstyle.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLocale>
+#include <QStackedWidget>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+#include <qcustomplot.h>
+
+namespace rs::ui {
+
+namespace {
+
+const QColor kSvdColor = plotstyle::seriesColor(1);  // orange
+const QColor kEoraColor = plotstyle::seriesColor(0); // blue
+
+bool hasCurves(const rs::LayerRecord& layer) {
+    return !layer.curveSvd.empty() && layer.curveSvd.size() == layer.curveEora.size();
+}
+
+QString percent(double fraction) {
+    if (!std::isfinite(fraction))
+        return CurveView::tr("n/a");
+    return CurveView::tr("%1 %").arg(QLocale().toString(100.0 * fraction, 'g', 3));
+}
+
+} // namespace
+
+double CurveView::Total::normalized(double absolute, Normalization n) const {
+    const double by = n == Normalization::ErrorLeft ? errorEnergy : outputEnergy;
+    return by > 0 ? absolute / by : std::nan("");
+}
+
+CurveView::CurveView(QWidget* parent)
+    : QWidget(parent)
+    , m_normCombo(new QComboBox(this))
+    , m_logBox(new QCheckBox(tr("Log scale"), this))
+    , m_plot(new QCustomPlot)
+    , m_readout(new QLabel(this))
+    , m_total(new QLabel(this)) {
+    for (auto n : {Normalization::ErrorLeft, Normalization::RelativeOutput})
+        m_normCombo->addItem(normalizationName(n), int(n));
+    m_normCombo->setItemData(0,
+                             tr("E(r) / tr(dW C dWᵀ): 1 at rank 0, 0 when the whole error is "
+                                "compensated"),
+                             Qt::ToolTipRole);
+    m_normCombo->setItemData(1,
+                             tr("E(r) / tr(W C Wᵀ): the output error relative to the "
+                                "layer's output energy on calibration inputs"),
+                             Qt::ToolTipRole);
+    connect(m_normCombo, &QComboBox::currentIndexChanged, this, [this](int index) {
+        setNormalization(Normalization(m_normCombo->itemData(index).toInt()));
+    });
+    m_logBox->setToolTip(tr("Logarithmic error axis (ranks with zero error are not drawn)"));
+    connect(m_logBox, &QCheckBox::toggled, this, &CurveView::setLogScale);
+
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(new QLabel(tr("Normalisation:")));
+    bar->addWidget(m_normCombo);
+    bar->addWidget(m_logBox);
+    bar->addStretch(1);
+    bar->addWidget(PlotExport::createButton(m_plot, QStringLiteral("error-curves"), this));
+
+    setupPlot();
+    m_readout->setObjectName(QStringLiteral("curveReadout"));
+    m_readout->setTextFormat(Qt::RichText);
+    m_readout->setToolTip(tr("Values at the rank under the mouse"));
+    m_total->setObjectName(QStringLiteral("curveTotal"));
+    m_total->setTextFormat(Qt::RichText);
+    m_total->setWordWrap(true);
+    m_total->setToolTip(tr("Sum over layers of E_l(r_l) at each layer's current rank, divided by "
+                           "the sum of the normalisers"));
+
+    auto* content = new QWidget;
+    auto* contentLayout = new QVBoxLayout(content);
+    contentLayout->setContentsMargins(0, 0, 0, 0);
+    contentLayout->addLayout(bar);
+    contentLayout->addWidget(m_plot, 1);
+    contentLayout->addWidget(m_readout);
+    contentLayout->addWidget(m_total);
+    m_stack =
+        plotstyle::emptyStateStack(content, tr("No experiment loaded"),
+                                   tr("Run a compression with analysis, or open an experiment, to "
+                                      "see how the error falls with the rank."),
+                                   this);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_stack);
+    plotstyle::showContent(m_stack, false);
+}
+
+void CurveView::setupPlot() {
+    m_plot->setObjectName(QStringLiteral("curvePlot"));
+    plotstyle::apply(m_plot);
+    m_plot->xAxis->setLabel(tr("rank r of the compensation"));
+    m_plot->legend->setVisible(true);
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_plot->plotLayout()->insertRow(0);
+    m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), 11, QFont::Bold));
+    m_plot->plotLayout()->addElement(0, 0, m_title);
+
+    m_eora = m_plot->addGraph();
+    m_eora->setName(tr("E_eora(r): EoRA (optimal)"));
+    m_eora->setPen(QPen(kEoraColor, 2.2));
+    m_svd = m_plot->addGraph();
+    m_svd->setName(tr("E_svd(r): plain SVD"));
+    m_svd->setPen(QPen(kSvdColor, 2.2));
+    // The band between the curves is what EoRA gains over plain SVD at each rank.
+    QColor band = kSvdColor;
+    band.setAlpha(60);
+    m_svd->setBrush(band);
+    m_svd->setChannelFillGraph(m_eora);
+
+    m_rankLine = new QCPItemStraightLine(m_plot);
+    m_rankLine->setPen(QPen(QColor(0x55, 0x55, 0x55), 1.2, Qt::DashLine));
+    m_rankLine->setVisible(false);
+    m_svdTracer = new QCPItemTracer(m_plot);
+    m_eoraTracer = new QCPItemTracer(m_plot);
+    for (auto [tracer, color] : {std::pair{m_svdTracer, kSvdColor}, {m_eoraTracer, kEoraColor}}) {
+        tracer->setStyle(QCPItemTracer::tsCircle);
+        tracer->setSize(8);
+        tracer->setPen(QPen(color.darker(120), 1.5));
+        tracer->setBrush(Qt::white);
+        tracer->setInterpolating(false);
+        tracer->setVisible(false);
+    }
+    m_svdTracer->setGraph(m_svd);
+    m_eoraTracer->setGraph(m_eora);
+    m_plot->setMinimumHeight(240);
+    PlotExport::attachContextMenu(m_plot, QStringLiteral("error-curves"));
+    connect(m_plot, &QCustomPlot::mouseMove, this, &CurveView::hover);
+    connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent* event) {
+        if (m_current < 0)
+            return;
+        const auto last = int64_t(m_layers[size_t(m_current)].curveSvd.size()) - 1;
+        const auto r = std::clamp<int64_t>(
+            std::lround(m_plot->xAxis->pixelToCoord(event->position().x())), 0, last);
+        emit rankPicked(m_current, r);
+    });
+}
+
+QString CurveView::normalizationName(Normalization normalization) {
+    return normalization == Normalization::ErrorLeft ? tr("Fraction of compression error left")
+                                                     : tr("Relative output error");
+}
+
+void CurveView::setLayers(std::vector<rs::LayerRecord> layers) {
+    m_layers = std::move(layers);
+    m_ranks.clear();
+    m_ranksLabel.clear();
+    const auto first = std::find_if(m_layers.begin(), m_layers.end(), hasCurves);
+    m_current = first == m_layers.end() ? -1 : int(first - m_layers.begin());
+    plotstyle::showContent(m_stack, m_current >= 0);
+    rebuild();
+    updateTotal();
+}
+
+void CurveView::clear() {
+    setLayers({});
+}
+
+void CurveView::setSelectedLayers(const QList<int>& rows) {
+    for (int row : rows)
+        if (row >= 0 && size_t(row) < m_layers.size() && hasCurves(m_layers[size_t(row)])) {
+            m_current = row;
+            break;
+        }
+    rebuild();
+}
+
+void CurveView::setVariant(const rs::VariantRecord& variant) {
+    std::vector<int64_t> ranks(m_layers.size(), -1);
+    for (size_t i = 0; i < m_layers.size(); ++i)
+        if (variant.index >= 0 && size_t(variant.index) < m_layers[i].ranks.size())
+            ranks[i] = m_layers[i].ranks[size_t(variant.index)];
+    setRanks(ranks, QString::fromStdString(variant.label));
+}
+
+void CurveView::setRanks(const std::vector<int64_t>& ranks, const QString& label) {
+    m_ranks = ranks;
+    m_ranksLabel = label.isEmpty() ? tr("current plan") : label;
+    updateMarker();
+    updateTotal();
+    m_plot->replot();
+}
+
+void CurveView::setNormalization(Normalization normalization) {
+    if (m_normalization == normalization)
+        return;
+    m_normalization = normalization;
+    m_normCombo->setCurrentIndex(m_normCombo->findData(int(normalization)));
+    rebuild();
+    emit normalizationChanged(normalization);
+}
+
+void CurveView::setLogScale(bool log) {
+    if (m_log == log)
+        return;
+    m_log = log;
+    m_logBox->setChecked(log);
+    rebuild();
+}
+
+double CurveView::scale(const rs::LayerRecord& layer) const {
+    const double by =
+        m_normalization == Normalization::ErrorLeft ? layer.errorEnergy : layer.outputEnergy;
+    return by > 0 ? 1.0 / by : std::nan("");
+}
+
+int64_t CurveView::rankOf(int row) const {
+    return row >= 0 && size_t(row) < m_ranks.size() ? m_ranks[size_t(row)] : -1;
+}
+
+CurveView::Total CurveView::predictTotal(const std::vector<rs::LayerRecord>& layers,
+                                         const std::vector<int64_t>& ranks) {
+    Total total;
+    for (size_t i = 0; i < layers.size() && i < ranks.size(); ++i) {
+        const rs::LayerRecord& layer = layers[i];
+        if (!hasCurves(layer) || ranks[i] < 0)
+            continue;
+        const auto r = std::min<size_t>(size_t(ranks[i]), layer.curveSvd.size() - 1);
+        total.svd += layer.curveSvd[r];
+        total.eora += layer.curveEora[r];
+        total.errorEnergy += layer.errorEnergy;
+        total.outputEnergy += layer.outputEnergy;
+        total.adapterParameters += int64_t(r) * (layer.outFeatures + layer.inFeatures);
+        ++total.layers;
+    }
+    return total;
+}
+
+QString CurveView::readout(int rank) const {
+    if (m_current < 0)
+        return {};
+    const rs::LayerRecord& layer = m_layers[size_t(m_current)];
+    if (rank < 0 || size_t(rank) >= layer.curveSvd.size())
+        return {};
+    const double k = scale(layer);
+    const double svd = layer.curveSvd[size_t(rank)] * k;
+    const double eora = layer.curveEora[size_t(rank)] * k;
+    return tr("r = %1: SVD %2 · EoRA %3 · gap %4 (EoRA lower by %5 of SVD's error)")
+        .arg(rank)
+        .arg(plotstyle::formatValue(svd), plotstyle::formatValue(eora),
+             plotstyle::formatValue(svd - eora), percent(svd > 0 ? (svd - eora) / svd : 0.0));
+}
+
+void CurveView::rebuild() {
+    if (m_current < 0) {
+        m_svd->data()->clear();
+        m_eora->data()->clear();
+        m_title->setText(QString());
+        m_readout->clear();
+        updateMarker();
+        m_plot->replot();
+        return;
+    }
+    const rs::LayerRecord& layer = m_layers[size_t(m_current)];
+    const double k = scale(layer);
+    const auto n = qsizetype(layer.curveSvd.size());
+    QVector<double> keys(n), svd(n), eora(n);
+    for (qsizetype r = 0; r < n; ++r) {
+        keys[r] = double(r);
+        svd[r] = layer.curveSvd[size_t(r)] * k;
+        eora[r] = layer.curveEora[size_t(r)] * k;
+        if (m_log) { // a log axis cannot show the zero error at full rank
+            svd[r] = svd[r] > 0 ? svd[r] : std::nan("");
+            eora[r] = eora[r] > 0 ? eora[r] : std::nan("");
+        }
+    }
+    m_svd->setData(keys, svd, true);
+    m_eora->setData(keys, eora, true);
+    m_plot->yAxis->setLabel(m_normalization == Normalization::ErrorLeft
+                                ? tr("fraction of compression error left  E(r) / tr(dW C dWᵀ)")
+                                : tr("relative output error  E(r) / tr(W C Wᵀ)"));
+    m_plot->yAxis->setScaleType(m_log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (m_log)
+        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    else
+        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    m_plot->yAxis->setNumberFormat(m_log ? QStringLiteral("eb") : QStringLiteral("g"));
+    m_plot->yAxis->setNumberPrecision(m_log ? 0 : 3);
+    m_plot->rescaleAxes();
+    m_plot->xAxis->setRange(-0.5, double(n - 1) + 0.5);
+    const QCPRange y = m_plot->yAxis->range();
+    if (m_log)
+        m_plot->yAxis->setRange(y.lower / 2, y.upper * 2);
+    else
+        m_plot->yAxis->setRange(0, y.upper * 1.05);
+    m_title->setText(tr("Error vs rank of %1 (%2 × %3)")
+                         .arg(QString::fromStdString(layer.name))
+                         .arg(layer.outFeatures)
+                         .arg(layer.inFeatures));
+    updateMarker();
+    m_plot->replot();
+}
+
+void CurveView::updateMarker() {
+    const int64_t rank = rankOf(m_current);
+    const bool shown = m_current >= 0 && rank >= 0;
+    m_rankLine->setVisible(shown);
+    m_svdTracer->setVisible(shown);
+    m_eoraTracer->setVisible(shown);
+    if (!shown) {
+        m_readout->setText(m_current >= 0 ? tr("Move the mouse over the plot for values; "
+                                               "double-click to pick a rank.")
+                                          : QString());
+        return;
+    }
+    m_rankLine->point1->setCoords(double(rank), 0);
+    m_rankLine->point2->setCoords(double(rank), 1);
+    m_svdTracer->setGraphKey(double(rank));
+    m_eoraTracer->setGraphKey(double(rank));
+    m_readout->setText(tr("<b>Chosen rank (%1)</b> %2")
+                           .arg(m_ranksLabel.toHtmlEscaped(), readout(int(rank)).toHtmlEscaped()));
+}
+
+void CurveView::updateTotal() {
+    const Total t = total();
+    if (t.layers == 0) {
+        m_total->setText(m_layers.empty() ? QString()
+                                          : tr("<i>No ranks chosen: pick a variant or a rank "
+                                               "plan to see the predicted model total.</i>"));
+        return;
+    }
+    const auto both = [&t](double absolute) {
+        return tr("%1 of compression error left, %2 relative output error")
+            .arg(percent(t.normalized(absolute, Normalization::ErrorLeft)),
+                 percent(t.normalized(absolute, Normalization::RelativeOutput)));
+    };
+    m_total->setText(tr("<b>Predicted model total</b> at the ranks of %1 (%n layer(s), %2 adapter "
+                        "parameters):<br>EoRA: %3<br>SVD: %4",
+                        nullptr, t.layers)
+                         .arg(m_ranksLabel.toHtmlEscaped(), QLocale().toString(t.adapterParameters),
+                              both(t.eora), both(t.svd)));
+}
+
+void CurveView::hover(QMouseEvent* event) {
+    if (m_current < 0)
+        return;
+    const auto rank = int(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
+    const QString text = readout(rank);
+    if (text.isEmpty()) {
+        updateMarker();
+        return;
+    }
+    m_readout->setText(text.toHtmlEscaped());
+    m_plot->setToolTip(text);
+}
+
+} // namespace rs::ui

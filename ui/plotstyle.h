@@ -1,0 +1,36 @@
+#pragma once
+
+#include <QColor>
+#include <QString>
+
+class QCustomPlot;
+class QLabel;
+class QStackedWidget;
+class QWidget;
+
+namespace rs {
+struct LayerRecord;
+}
+
+// Look and feel shared by the analysis plots, so that every view reads the same way.
+namespace rs::ui::plotstyle {
+
+// The i-th colour of a qualitative palette that stays distinguishable for about ten series.
+QColor seriesColor(int index);
+
+// Fonts, grid and margins of a plot in the house style; interactive zoom and drag on the axes.
+void apply(QCustomPlot* plot);
+
+// "L3 down_proj" from block and kind; the full name when those are missing.
+QString layerLabel(const rs::LayerRecord& layer);
+
+// A page stack whose first page is a centred title and message (shown when there is nothing to
+// plot) and whose second page is `content`. showContent() flips between them.
+QStackedWidget* emptyStateStack(QWidget* content, const QString& title, const QString& message,
+                                QWidget* parent);
+void showContent(QStackedWidget* stack, bool content);
+
+// A number for axis readouts and tooltips: fixed for moderate magnitudes, scientific otherwise.
+QString formatValue(double value);
+
+} // namespace rs::ui::plotstyle

@@ -1,0 +1,105 @@
+#pragma once
+
+#include "store/records.h"
+
+#include <QList>
+#include <QWidget>
+#include <vector>
+
+class QCheckBox;
+class QComboBox;
+class QCPColorMap;
+class QCPColorScale;
+class QCPGraph;
+class QCPTextElement;
+class QCustomPlot;
+class QMouseEvent;
+class QStackedWidget;
+
+namespace rs::ui {
+
+// Spectra of the analysed layers of one experiment: the selected layers' spectra on a log axis
+// (overlaid when several are selected) with the EoRA tolerance and the effective rank of C
+// marked, and a heatmap of one normalised spectrum of every layer, one row per layer, to spot
+// outliers. It only shows stored numbers (rs::LayerRecord); nothing is computed but ratios.
+class SpectrumView : public QWidget {
+    Q_OBJECT
+
+public:
+    enum class Spectrum {
+        ScaledError, // singular values of dW S (S S^T = C): what EoRA truncates
+        Error,       // singular values of dW
+        Weight,      // singular values of W
+        Gram,        // eigenvalues of C (right axis)
+    };
+    static constexpr int kSpectrumCount = 4;
+
+    explicit SpectrumView(QWidget* parent = nullptr);
+
+    // The layers of an experiment in store order; selects the first analysed layer.
+    void setLayers(std::vector<rs::LayerRecord> layers);
+    void clear();
+    const std::vector<rs::LayerRecord>& layers() const { return m_layers; }
+    // Rows into layers(); out-of-range rows are ignored.
+    void setSelectedLayers(const QList<int>& rows);
+    QList<int> selectedLayers() const { return m_selected; }
+
+    void setSpectrumVisible(Spectrum spectrum, bool visible);
+    bool isSpectrumVisible(Spectrum spectrum) const;
+    void setHeatmapSpectrum(Spectrum spectrum);
+    Spectrum heatmapSpectrum() const { return m_heatmapSpectrum; }
+
+    static QString spectrumName(Spectrum spectrum);
+    static const std::vector<double>& values(const rs::LayerRecord& layer, Spectrum spectrum);
+    // EoRA's tolerance l_max * max(1, d_in) * eps_float32 from the stored eigenvalues of C, and
+    // the modes above it (the effective rank of C).
+    static double tolerance(const rs::LayerRecord& layer);
+    static int64_t effectiveRank(const rs::LayerRecord& layer);
+
+    QCustomPlot* spectrumPlot() const { return m_plot; }
+    QCustomPlot* heatmapPlot() const { return m_heatPlot; }
+    QCPColorMap* heatmap() const { return m_map; }
+    // The graph of a selected layer's spectrum, or nullptr when it is not shown.
+    QCPGraph* graph(int row, Spectrum spectrum) const;
+
+signals:
+    // A heatmap row was clicked: the lead view may select that layer everywhere.
+    void layerActivated(int row);
+
+private:
+    struct Shown {
+        int row;
+        Spectrum spectrum;
+        QCPGraph* graph;
+    };
+
+    void setupSpectrumPlot();
+    void setupHeatmapPlot();
+    void rebuildSpectra();
+    void addMarkers(int row, const QColor& color);
+    void rebuildHeatmap();
+    void updateHeatmapTicks();
+    void updateHeatmapSelection();
+    void spectrumHover(QMouseEvent* event);
+    void heatmapHover(QMouseEvent* event);
+    void heatmapClick(QMouseEvent* event);
+    int heatmapRowAt(const QPointF& pos, int* index) const;
+
+    std::vector<rs::LayerRecord> m_layers;
+    std::vector<int> m_heatRows; // layer row of each heatmap row (analysed layers only)
+    QList<int> m_selected;
+    Spectrum m_heatmapSpectrum = Spectrum::ScaledError;
+    std::vector<Shown> m_shown;
+
+    QStackedWidget* m_stack;
+    QCheckBox* m_show[kSpectrumCount];
+    QComboBox* m_heatCombo;
+    QCustomPlot* m_plot;
+    QCPTextElement* m_title;
+    QCustomPlot* m_heatPlot;
+    QCPTextElement* m_heatTitle;
+    QCPColorMap* m_map;
+    QCPColorScale* m_scale;
+};
+
+} // namespace rs::ui
