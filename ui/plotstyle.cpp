@@ -36,6 +36,15 @@ void apply(QCustomPlot* plot) {
     plot->legend->setRowSpacing(-2);
 }
 
+void makeLogAxis(QCPAxis* axis) {
+    QSharedPointer<QCPAxisTickerLog> ticker(new QCPAxisTickerLog);
+    ticker->setSubTickCount(8);
+    axis->setScaleType(QCPAxis::stLogarithmic);
+    axis->setTicker(ticker);
+    axis->setNumberFormat(QStringLiteral("eb"));
+    axis->setNumberPrecision(0);
+}
+
 QString layerLabel(const rs::LayerRecord& layer) {
     if (layer.kind.empty())
         return QString::fromStdString(layer.name);

@@ -3,6 +3,7 @@
 #include <QColor>
 #include <QString>
 
+class QCPAxis;
 class QCustomPlot;
 class QLabel;
 class QStackedWidget;
@@ -20,6 +21,9 @@ QColor seriesColor(int index);
 
 // Fonts, grid and margins of a plot in the house style; interactive zoom and drag on the axes.
 void apply(QCustomPlot* plot);
+
+// A logarithmic axis with powers of ten as tick labels.
+void makeLogAxis(QCPAxis* axis);
 
 // "L3 down_proj" from block and kind; the full name when those are missing.
 QString layerLabel(const rs::LayerRecord& layer);

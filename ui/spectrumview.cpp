@@ -2,9 +2,9 @@
 
 #include "plotexport.h"
 #include "plotstyle.h"
+#include "spectrumheatmap.h"
 
 #include <QCheckBox>
-#include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSplitter>
@@ -20,7 +20,6 @@ namespace rs::ui {
 
 namespace {
 
-constexpr double kHeatFloor = 1e-12; // ratios below this (and zeros) share the lowest colour
 constexpr int kSpectra = SpectrumView::kSpectrumCount;
 
 bool analysed(const rs::LayerRecord& layer) {
@@ -42,39 +41,12 @@ Qt::PenStyle penStyle(SpectrumView::Spectrum spectrum) {
     return Qt::SolidLine;
 }
 
-QSharedPointer<QCPAxisTickerLog> logTicker() {
-    QSharedPointer<QCPAxisTickerLog> ticker(new QCPAxisTickerLog);
-    ticker->setSubTickCount(8);
-    return ticker;
-}
-
-void makeLogAxis(QCPAxis* axis) {
-    axis->setScaleType(QCPAxis::stLogarithmic);
-    axis->setTicker(logTicker());
-    axis->setNumberFormat(QStringLiteral("eb"));
-    axis->setNumberPrecision(0);
-}
-
-// A viridis-like ramp: perceptually ordered and readable for colour-blind viewers.
-QCPColorGradient viridis() {
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorStopAt(0.0, QColor(0x44, 0x01, 0x54));
-    gradient.setColorStopAt(0.25, QColor(0x3b, 0x52, 0x8b));
-    gradient.setColorStopAt(0.5, QColor(0x21, 0x91, 0x8c));
-    gradient.setColorStopAt(0.75, QColor(0x5e, 0xc9, 0x62));
-    gradient.setColorStopAt(1.0, QColor(0xfd, 0xe7, 0x25));
-    gradient.setNanHandling(QCPColorGradient::nhTransparent);
-    return gradient;
-}
-
 } // namespace
 
 SpectrumView::SpectrumView(QWidget* parent)
     : QWidget(parent)
-    , m_heatCombo(new QComboBox(this))
     , m_plot(new QCustomPlot)
-    , m_heatPlot(new QCustomPlot) {
+    , m_heatmap(new SpectrumHeatmap) {
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Show:")));
     const QString tips[kSpectra] = {
@@ -94,35 +66,20 @@ SpectrumView::SpectrumView(QWidget* parent)
     bar->addStretch(1);
     bar->addWidget(PlotExport::createButton(m_plot, QStringLiteral("spectra"), this));
 
-    auto* heatBar = new QHBoxLayout;
-    heatBar->addWidget(new QLabel(tr("Heatmap of all layers:")));
-    for (int i = 0; i < kSpectra; ++i)
-        m_heatCombo->addItem(spectrumName(Spectrum(i)), i);
-    m_heatCombo->setToolTip(tr("Each row is one layer's spectrum divided by its largest value"));
-    connect(m_heatCombo, &QComboBox::currentIndexChanged, this, [this](int index) {
-        setHeatmapSpectrum(Spectrum(m_heatCombo->itemData(index).toInt()));
-    });
-    heatBar->addWidget(m_heatCombo);
-    heatBar->addStretch(1);
-    heatBar->addWidget(
-        PlotExport::createButton(m_heatPlot, QStringLiteral("spectra-heatmap"), this));
-
     setupSpectrumPlot();
-    setupHeatmapPlot();
+    connect(m_heatmap, &SpectrumHeatmap::layerActivated, this, [this](int row) {
+        setSelectedLayers({row});
+        emit layerActivated(row);
+    });
 
     auto* top = new QWidget;
     auto* topLayout = new QVBoxLayout(top);
     topLayout->setContentsMargins(0, 0, 0, 0);
     topLayout->addLayout(bar);
     topLayout->addWidget(m_plot, 1);
-    auto* bottom = new QWidget;
-    auto* bottomLayout = new QVBoxLayout(bottom);
-    bottomLayout->setContentsMargins(0, 0, 0, 0);
-    bottomLayout->addLayout(heatBar);
-    bottomLayout->addWidget(m_heatPlot, 1);
     auto* splitter = new QSplitter(Qt::Vertical);
     splitter->addWidget(top);
-    splitter->addWidget(bottom);
+    splitter->addWidget(m_heatmap);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
 
@@ -143,8 +100,8 @@ void SpectrumView::setupSpectrumPlot() {
     m_plot->yAxis->setLabel(tr("singular value σ_i"));
     m_plot->yAxis2->setLabel(tr("eigenvalue λ_i of C (Σ x² over calibration tokens)"));
     m_plot->yAxis2->setVisible(true);
-    makeLogAxis(m_plot->yAxis);
-    makeLogAxis(m_plot->yAxis2);
+    plotstyle::makeLogAxis(m_plot->yAxis);
+    plotstyle::makeLogAxis(m_plot->yAxis2);
     m_plot->axisRect()->setRangeZoomAxes({m_plot->xAxis, m_plot->yAxis, m_plot->yAxis2});
     m_plot->axisRect()->setRangeDragAxes({m_plot->xAxis, m_plot->yAxis, m_plot->yAxis2});
     m_plot->legend->setVisible(true);
@@ -156,42 +113,6 @@ void SpectrumView::setupSpectrumPlot() {
     m_plot->setMinimumHeight(220);
     PlotExport::attachContextMenu(m_plot, QStringLiteral("spectra"));
     connect(m_plot, &QCustomPlot::mouseMove, this, &SpectrumView::spectrumHover);
-}
-
-void SpectrumView::setupHeatmapPlot() {
-    m_heatPlot->setObjectName(QStringLiteral("heatmapPlot"));
-    plotstyle::apply(m_heatPlot);
-    m_heatPlot->axisRect()->setRangeDrag(Qt::Horizontal);
-    m_heatPlot->axisRect()->setRangeZoom(Qt::Horizontal);
-    m_heatPlot->axisRect()->setBackground(QColor(0xee, 0xee, 0xee)); // shows where rows end
-    m_heatPlot->xAxis->setLabel(tr("index i (descending order)"));
-    m_heatPlot->yAxis->setLabel(tr("layer"));
-    m_heatPlot->yAxis->setRangeReversed(true); // first layer on top, like the layer table
-    m_heatPlot->yAxis->grid()->setVisible(false);
-    m_heatPlot->xAxis->grid()->setVisible(false);
-    m_map = new QCPColorMap(m_heatPlot->xAxis, m_heatPlot->yAxis);
-    m_map->setName(tr("normalised spectrum"));
-    m_map->setInterpolate(false);
-    m_map->setTightBoundary(true);
-    m_scale = new QCPColorScale(m_heatPlot);
-    m_scale->setType(QCPAxis::atRight);
-    m_scale->setDataScaleType(QCPAxis::stLogarithmic);
-    makeLogAxis(m_scale->axis());
-    m_scale->setGradient(viridis());
-    m_map->setColorScale(m_scale);
-    m_heatPlot->plotLayout()->insertRow(0);
-    m_heatTitle =
-        new QCPTextElement(m_heatPlot, QString(), QFont(font().family(), 11, QFont::Bold));
-    m_heatPlot->plotLayout()->addElement(0, 0, m_heatTitle);
-    m_heatPlot->plotLayout()->addElement(1, 1, m_scale);
-    auto* margins = new QCPMarginGroup(m_heatPlot);
-    m_heatPlot->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
-    m_scale->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
-    m_heatPlot->setMinimumHeight(180);
-    PlotExport::attachContextMenu(m_heatPlot, QStringLiteral("spectra-heatmap"));
-    connect(m_heatPlot, &QCustomPlot::mouseMove, this, &SpectrumView::heatmapHover);
-    connect(m_heatPlot, &QCustomPlot::mouseDoubleClick, this, &SpectrumView::heatmapClick);
-    connect(m_heatPlot, &QCustomPlot::beforeReplot, this, &SpectrumView::updateHeatmapTicks);
 }
 
 QString SpectrumView::spectrumName(Spectrum spectrum) {
@@ -243,7 +164,8 @@ void SpectrumView::setLayers(std::vector<rs::LayerRecord> layers) {
     if (first != m_layers.end())
         m_selected = {int(first - m_layers.begin())};
     plotstyle::showContent(m_stack, first != m_layers.end());
-    rebuildHeatmap();
+    m_heatmap->setLayers(&m_layers);
+    m_heatmap->setSelected(m_selected);
     rebuildSpectra();
 }
 
@@ -257,7 +179,7 @@ void SpectrumView::setSelectedLayers(const QList<int>& rows) {
         if (row >= 0 && size_t(row) < m_layers.size() && !m_selected.contains(row))
             m_selected.append(row);
     rebuildSpectra();
-    updateHeatmapSelection();
+    m_heatmap->setSelected(m_selected);
 }
 
 void SpectrumView::setSpectrumVisible(Spectrum spectrum, bool visible) {
@@ -269,11 +191,19 @@ bool SpectrumView::isSpectrumVisible(Spectrum spectrum) const {
 }
 
 void SpectrumView::setHeatmapSpectrum(Spectrum spectrum) {
-    if (m_heatmapSpectrum == spectrum)
-        return;
-    m_heatmapSpectrum = spectrum;
-    m_heatCombo->setCurrentIndex(m_heatCombo->findData(int(spectrum)));
-    rebuildHeatmap();
+    m_heatmap->setSpectrum(spectrum);
+}
+
+SpectrumView::Spectrum SpectrumView::heatmapSpectrum() const {
+    return m_heatmap->spectrum();
+}
+
+QCustomPlot* SpectrumView::heatmapPlot() const {
+    return m_heatmap->plot();
+}
+
+QCPColorMap* SpectrumView::heatmap() const {
+    return m_heatmap->map();
 }
 
 QCPGraph* SpectrumView::graph(int row, Spectrum spectrum) const {
@@ -380,100 +310,6 @@ void SpectrumView::addMarkers(int row, const QColor& color) {
     rankLabel->setText(tr("effective rank of C: %1").arg(rank));
 }
 
-void SpectrumView::rebuildHeatmap() {
-    m_heatRows.clear();
-    size_t length = 0;
-    for (size_t row = 0; row < m_layers.size(); ++row) {
-        const std::vector<double>& v = values(m_layers[row], m_heatmapSpectrum);
-        if (!v.empty()) {
-            m_heatRows.push_back(int(row));
-            length = std::max(length, v.size());
-        }
-    }
-    QCPColorMapData* data = m_map->data();
-    const int rows = int(m_heatRows.size());
-    data->setSize(int(length), rows);
-    data->setRange(QCPRange(1, double(std::max<size_t>(length, 1))),
-                   QCPRange(0, double(std::max(rows - 1, 0))));
-    data->fill(std::nan(""));
-    double lowest = 1.0;
-    QStringList names;
-    for (int r = 0; r < rows; ++r) {
-        const rs::LayerRecord& layer = m_layers[size_t(m_heatRows[size_t(r)])];
-        names << QString::fromStdString(layer.name);
-        const std::vector<double>& v = values(layer, m_heatmapSpectrum);
-        const double first = v.front();
-        for (size_t i = 0; i < v.size(); ++i) {
-            const double ratio = first > 0 ? std::max(v[i] / first, kHeatFloor) : kHeatFloor;
-            lowest = std::min(lowest, ratio);
-            data->setCell(int(i), r, ratio);
-        }
-    }
-    m_map->setProperty(PlotExport::kRowLabels, names); // names the rows of a CSV export
-    updateHeatmapTicks();
-    m_heatPlot->yAxis->setSubTicks(false);
-    m_scale->setDataRange(QCPRange(std::min(lowest, 0.1), 1.0));
-    m_scale->axis()->setLabel(m_heatmapSpectrum == Spectrum::Gram
-                                  ? tr("λ_i / λ_1")
-                                  : tr("σ_i / σ_1 of %1").arg(spectrumName(m_heatmapSpectrum)));
-    m_heatTitle->setText(
-        tr("Normalised %1 of all %n layers", nullptr, rows).arg(spectrumName(m_heatmapSpectrum)));
-    m_heatPlot->xAxis->setRange(0.5, double(length) + 0.5);
-    m_heatPlot->yAxis->setRange(-0.5, double(rows) - 0.5);
-    updateHeatmapSelection();
-}
-
-// One label per row when rows are tall enough to read, else one per decoder block (the tooltip
-// names every row). Runs before each replot because the height depends on the splitter.
-void SpectrumView::updateHeatmapTicks() {
-    const auto rows = qsizetype(m_heatRows.size());
-    const bool everyRow = rows > 0 && m_heatPlot->axisRect()->height() >= 12 * rows;
-    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    for (qsizetype r = 0; r < rows; ++r) {
-        const rs::LayerRecord& layer = m_layers[size_t(m_heatRows[size_t(r)])];
-        if (everyRow)
-            ticker->addTick(double(r), plotstyle::layerLabel(layer));
-        else if (r == 0 || m_layers[size_t(m_heatRows[size_t(r - 1)])].block != layer.block)
-            ticker->addTick(double(r), tr("L%1").arg(layer.block));
-    }
-    m_heatPlot->yAxis->setTicker(ticker);
-}
-
-// Outlines the selected layers' rows so that the two plots read together, and separates the
-// decoder blocks.
-void SpectrumView::updateHeatmapSelection() {
-    m_heatPlot->clearItems();
-    for (size_t r = 1; r < m_heatRows.size(); ++r) {
-        if (m_layers[size_t(m_heatRows[r])].block == m_layers[size_t(m_heatRows[r - 1])].block)
-            continue;
-        auto* line = new QCPItemStraightLine(m_heatPlot);
-        line->setPen(QPen(QColor(255, 255, 255, 160), 1));
-        line->point1->setCoords(0, double(r) - 0.5);
-        line->point2->setCoords(1, double(r) - 0.5);
-    }
-    for (int row : m_selected) {
-        const auto it = std::find(m_heatRows.begin(), m_heatRows.end(), row);
-        if (it == m_heatRows.end())
-            continue;
-        const double r = double(it - m_heatRows.begin());
-        auto* rect = new QCPItemRect(m_heatPlot);
-        rect->setPen(QPen(QColor(0xe1, 0x57, 0x59), 2));
-        rect->topLeft->setCoords(m_heatPlot->xAxis->range().lower - 1, r - 0.5);
-        rect->bottomRight->setCoords(m_map->data()->keyRange().upper + 0.5, r + 0.5);
-    }
-    m_heatPlot->replot();
-}
-
-int SpectrumView::heatmapRowAt(const QPointF& pos, int* index) const {
-    const double x = m_heatPlot->xAxis->pixelToCoord(pos.x());
-    const double y = m_heatPlot->yAxis->pixelToCoord(pos.y());
-    const int r = int(std::lround(y));
-    *index = int(std::lround(x));
-    if (r < 0 || size_t(r) >= m_heatRows.size() || *index < 1)
-        return -1;
-    return m_heatRows[size_t(r)];
-}
-
 void SpectrumView::spectrumHover(QMouseEvent* event) {
     const auto index = qsizetype(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
     QStringList lines;
@@ -489,34 +325,6 @@ void SpectrumView::spectrumHover(QMouseEvent* event) {
     }
     lines.prepend(tr("i = %1").arg(index));
     QToolTip::showText(event->globalPosition().toPoint(), lines.join(QLatin1Char('\n')), m_plot);
-}
-
-void SpectrumView::heatmapHover(QMouseEvent* event) {
-    int index = 0;
-    const int row = heatmapRowAt(event->position(), &index);
-    const std::vector<double>* v =
-        row >= 0 ? &values(m_layers[size_t(row)], m_heatmapSpectrum) : nullptr;
-    if (!v || size_t(index) > v->size() || v->front() <= 0) {
-        QToolTip::hideText();
-        return;
-    }
-    const rs::LayerRecord& layer = m_layers[size_t(row)];
-    QToolTip::showText(event->globalPosition().toPoint(),
-                       tr("%1\ni = %2: %3 = %4 of the largest\nDouble-click to select this layer")
-                           .arg(QString::fromStdString(layer.name))
-                           .arg(index)
-                           .arg(spectrumName(m_heatmapSpectrum),
-                                plotstyle::formatValue((*v)[size_t(index - 1)] / v->front())),
-                       m_heatPlot);
-}
-
-void SpectrumView::heatmapClick(QMouseEvent* event) {
-    int index = 0;
-    const int row = heatmapRowAt(event->position(), &index);
-    if (row < 0)
-        return;
-    setSelectedLayers({row});
-    emit layerActivated(row);
 }
 
 } // namespace rs::ui

@@ -7,9 +7,7 @@
 #include <vector>
 
 class QCheckBox;
-class QComboBox;
 class QCPColorMap;
-class QCPColorScale;
 class QCPGraph;
 class QCPTextElement;
 class QCustomPlot;
@@ -17,6 +15,8 @@ class QMouseEvent;
 class QStackedWidget;
 
 namespace rs::ui {
+
+class SpectrumHeatmap;
 
 // Spectra of the analysed layers of one experiment: the selected layers' spectra on a log axis
 // (overlaid when several are selected) with the EoRA tolerance and the effective rank of C
@@ -47,7 +47,7 @@ public:
     void setSpectrumVisible(Spectrum spectrum, bool visible);
     bool isSpectrumVisible(Spectrum spectrum) const;
     void setHeatmapSpectrum(Spectrum spectrum);
-    Spectrum heatmapSpectrum() const { return m_heatmapSpectrum; }
+    Spectrum heatmapSpectrum() const;
 
     static QString spectrumName(Spectrum spectrum);
     static const std::vector<double>& values(const rs::LayerRecord& layer, Spectrum spectrum);
@@ -57,13 +57,13 @@ public:
     static int64_t effectiveRank(const rs::LayerRecord& layer);
 
     QCustomPlot* spectrumPlot() const { return m_plot; }
-    QCustomPlot* heatmapPlot() const { return m_heatPlot; }
-    QCPColorMap* heatmap() const { return m_map; }
+    QCustomPlot* heatmapPlot() const;
+    QCPColorMap* heatmap() const;
     // The graph of a selected layer's spectrum, or nullptr when it is not shown.
     QCPGraph* graph(int row, Spectrum spectrum) const;
 
 signals:
-    // A heatmap row was clicked: the lead view may select that layer everywhere.
+    // A heatmap row was double-clicked; the view now shows that layer. Other views may follow.
     void layerActivated(int row);
 
 private:
@@ -74,32 +74,19 @@ private:
     };
 
     void setupSpectrumPlot();
-    void setupHeatmapPlot();
     void rebuildSpectra();
     void addMarkers(int row, const QColor& color);
-    void rebuildHeatmap();
-    void updateHeatmapTicks();
-    void updateHeatmapSelection();
     void spectrumHover(QMouseEvent* event);
-    void heatmapHover(QMouseEvent* event);
-    void heatmapClick(QMouseEvent* event);
-    int heatmapRowAt(const QPointF& pos, int* index) const;
 
     std::vector<rs::LayerRecord> m_layers;
-    std::vector<int> m_heatRows; // layer row of each heatmap row (analysed layers only)
     QList<int> m_selected;
-    Spectrum m_heatmapSpectrum = Spectrum::ScaledError;
     std::vector<Shown> m_shown;
 
     QStackedWidget* m_stack;
     QCheckBox* m_show[kSpectrumCount];
-    QComboBox* m_heatCombo;
     QCustomPlot* m_plot;
     QCPTextElement* m_title;
-    QCustomPlot* m_heatPlot;
-    QCPTextElement* m_heatTitle;
-    QCPColorMap* m_map;
-    QCPColorScale* m_scale;
+    SpectrumHeatmap* m_heatmap;
 };
 
 } // namespace rs::ui
