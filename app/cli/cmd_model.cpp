@@ -167,6 +167,8 @@ std::vector<Command> allCommands() {
         all.push_back(std::move(c));
     for (Command& c : storeCommands())
         all.push_back(std::move(c));
+    for (Command& c : exportCommands())
+        all.push_back(std::move(c));
     return all;
 }
 

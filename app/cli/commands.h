@@ -42,5 +42,6 @@ std::vector<Command> allCommands();
 std::vector<Command> modelCommands();
 std::vector<Command> compressCommands();
 std::vector<Command> storeCommands();
+std::vector<Command> exportCommands();
 
 } // namespace rs::cli
