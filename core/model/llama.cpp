@@ -100,6 +100,10 @@ const char* inputSiteName(InputSite site) {
 }
 
 at::Tensor Linear::forward(const at::Tensor& x) const {
+    if (!weight.defined()) {
+        const at::Tensor y = at::linear(at::linear(x, loraA), loraB);
+        return bias.defined() ? y + bias : y;
+    }
     at::Tensor y = bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
     if (loraA.defined())
         y.add_(at::linear(at::linear(x, loraA), loraB));
@@ -107,10 +111,14 @@ at::Tensor Linear::forward(const at::Tensor& x) const {
 }
 
 int64_t Linear::outFeatures() const {
-    return weight.size(0);
+    return weight.defined() ? weight.size(0) : loraB.size(0);
 }
 int64_t Linear::inFeatures() const {
-    return weight.size(1);
+    return weight.defined() ? weight.size(1) : loraA.size(1);
+}
+int64_t Linear::parameters() const {
+    const int64_t rank = loraA.defined() ? loraA.size(0) : 0;
+    return (weight.defined() ? weight.numel() : 0) + rank * (outFeatures() + inFeatures());
 }
 
 struct LlamaModel::Impl {
@@ -201,7 +209,10 @@ at::Tensor LlamaModel::Impl::attention(int64_t index, const at::Tensor& x, KvCac
                                : at::bmm(qb.narrow(0, r0, n), kt.narrow(0, r0, n)).mul_(scale);
             const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(computeType);
             at::Tensor target = outBlock.narrow(0, r0, n);
-            at::bmm_out(target, probs, vb.narrow(0, r0, n));
+            if (probs.requires_grad() || vb.requires_grad()) // autograd skips out= kernels
+                target.copy_(at::bmm(probs, vb.narrow(0, r0, n)));
+            else
+                at::bmm_out(target, probs, vb.narrow(0, r0, n));
         }
         out.narrow(2, t0, tb).copy_(outBlock.view({rows, group, tb, dim}));
     }
@@ -364,6 +375,13 @@ at::Tensor LlamaModel::embed(const at::Tensor& tokens) const {
 
 at::Tensor LlamaModel::decoderLayer(int64_t index, const at::Tensor& hidden) const {
     c10::InferenceMode inference;
+    const Impl& m = *m_impl;
+    if (index < 0 || index >= m.config.numLayers)
+        fail("forward", "no decoder layer " + std::to_string(index));
+    return m.block(index, hidden, nullptr, 0, m.causalMaskBias(0, hidden.size(1)));
+}
+
+at::Tensor LlamaModel::decoderLayerWithGrad(int64_t index, const at::Tensor& hidden) const {
     const Impl& m = *m_impl;
     if (index < 0 || index >= m.config.numLayers)
         fail("forward", "no decoder layer " + std::to_string(index));

@@ -37,8 +37,10 @@ using LinearInputHook = std::function<void(int64_t layer, InputSite site, const 
 
 // One linear layer: y = W x (+ b) (+ B (A x)). The optional low-rank path holds compensation
 // factors; it is applied as two thin matmuls, never merged into W behind the caller's back.
+// Without W (undefined weight) the layer is factor-only, y = B (A x) (+ b): LoRD and Lillama
+// replace the dense matrix, so the saving is real in memory and in flops.
 struct Linear {
-    at::Tensor weight; // [d_out, d_in]
+    at::Tensor weight; // [d_out, d_in], or undefined for a factor-only layer
     at::Tensor bias;   // [d_out] or undefined
     at::Tensor loraA;  // [r, d_in] or undefined
     at::Tensor loraB;  // [d_out, r] or undefined
@@ -46,6 +48,9 @@ struct Linear {
     at::Tensor forward(const at::Tensor& x) const;
     int64_t outFeatures() const;
     int64_t inFeatures() const;
+    bool factorOnly() const { return !weight.defined(); }
+    // Weights stored for the matmuls: d_out d_in (dense) plus r (d_out + d_in) (factors).
+    int64_t parameters() const;
 };
 
 struct DecoderLayer {
@@ -73,7 +78,8 @@ struct ModelOptions {
 
 // The LLaMA-family decoder (LLaMA 1/2/3, Mistral, Qwen2, SmolLM, llama2.c): RMSNorm, RoPE
 // (rotate-half convention, optional llama3 scaling), grouped-query attention, SwiGLU MLP,
-// optional q/k/v biases and tied embeddings. Inference only: every call runs without autograd.
+// optional q/k/v biases and tied embeddings. Every call runs without autograd except
+// decoderLayerWithGrad().
 class LlamaModel {
 public:
     LlamaModel(const Checkpoint& checkpoint, const ModelOptions& options = {});
@@ -104,6 +110,9 @@ public:
     at::Tensor embed(const at::Tensor& tokens) const;
     at::Tensor decoderLayer(int64_t index, const at::Tensor& hidden) const;
     at::Tensor finalNorm(const at::Tensor& hidden) const;
+    // decoderLayer() with autograd recording (local distillation trains one layer's factors):
+    // gradients reach every tensor of the layer that requires them.
+    at::Tensor decoderLayerWithGrad(int64_t index, const at::Tensor& hidden) const;
 
     // Greedy decoding from `prompt` (which must be non-empty, e.g. just BOS). Stops after
     // maxNewTokens, at the context limit, or when a token in stopTokens is produced (the stop
