@@ -1,0 +1,40 @@
+#pragma once
+
+#include "lowrank/compensation.h"
+
+#include <ATen/core/Tensor.h>
+#include <memory>
+#include <string>
+
+namespace rs {
+
+struct InputStats;
+
+// LoRD (Kaushal, Vaidhya, Rish 2023; DESIGN.md §2): the dense weight itself is approximated by a
+// factor pair, W ~ B A, and the layer becomes y = B (A x).
+enum class LordVariant {
+    WeightSvd, // truncated SVD of W: the best Frobenius approximation, blind to the inputs
+    DataAware, // B = top-r eigenvectors of W C W^T, A = B^T W: the minimiser of ||(W - BA) X^T||
+};
+
+// "lord-weight", "lord-data" (the registry ids).
+const char* lordMethodId(LordVariant variant);
+
+// One decomposition of a layer's weight, reused for every rank: the compensation machinery of
+// lowrank/ applied to W instead of dW (a compensation with W_c = 0). Its errorCurve() is
+// E(r) = tr((W - B_r A_r) C (W - B_r A_r)^T) for r = 0 .. min(d_out, d_in), E(0) = tr(W C W^T).
+// Fails naming the layer for NaN/Inf weights or statistics, or maxRank > min(d_out, d_in).
+std::unique_ptr<CompensationBasis> buildLordBasis(LordVariant variant, const at::Tensor& weight,
+                                                  const InputStats& stats, int64_t maxRank,
+                                                  const std::string& layerName);
+
+// RTN quantization of both factors per output row (bits 4 or 8; 0 returns them unchanged), as
+// LoRD combines the decomposition with quantization. Returns the dequantized float32 factors.
+LowRankFactors quantizeFactorPair(const LowRankFactors& factors, int bits);
+
+// Relative output error of W ~ B A on inputs with Gram matrix C: tr((W-BA) C (W-BA)^T) /
+// tr(W C W^T) (0 when the layer sees no signal).
+double relativeFactorError(const at::Tensor& weight, const LowRankFactors& factors,
+                           const at::Tensor& gram);
+
+} // namespace rs
