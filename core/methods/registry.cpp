@@ -24,6 +24,12 @@ ParamSpec intChoice(std::string key, std::string label, std::string def,
             std::move(help)};
 }
 
+ParamSpec integer(std::string key, std::string label, std::string def, double lo, double hi,
+                  std::string help) {
+    return {std::move(key), std::move(label), ParamType::Int, std::move(def), {}, lo, hi,
+            std::move(help)};
+}
+
 ParamSpec real(std::string key, std::string label, std::string def, double lo, double hi,
                std::string help) {
     return {std::move(key), std::move(label), ParamType::Float, std::move(def), {}, lo, hi,
@@ -70,6 +76,21 @@ std::vector<ParamSpec> pruningParams() {
 ParamSpec factorBitsParam() {
     return intChoice("factor_bits", "Factor bits", "0", {"0", "4", "8"},
                      "RTN-quantize A and B per row after fitting (0: keep float32)");
+}
+
+// How LoRD and Lillama spread a parameter reduction over the layers (seed/allocation.h).
+std::vector<ParamSpec> allocationParams() {
+    return {choice("allocation", "Rank allocation", "uniform", {"uniform", "bottom", "top"},
+                   "uniform: every layer at the same fraction of its break-even rank; bottom/top: "
+                   "whole blocks factored from the first/last one until the reduction is met"),
+            real("layer_fraction", "Layer fraction", "0.5", 0.05, 0.95,
+                 "bottom/top: factor sizes as a fraction of each factored layer's dense size")};
+}
+
+std::vector<ParamSpec> lordParams() {
+    std::vector<ParamSpec> params = allocationParams();
+    params.push_back(factorBitsParam());
+    return params;
 }
 
 std::vector<MethodSpec> buildRegistry() {
@@ -123,6 +144,31 @@ std::vector<MethodSpec> buildRegistry() {
          MethodKind::Compensation,
          {real("alpha", "Alpha", "0.5", 0.0, 2.0, "exponent of the activation scale"),
           factorBitsParam()}},
+
+        {"lord-weight", "LoRD (weight SVD)",
+         "Replace each linear by the truncated SVD of its weight: two thin layers of rank r.",
+         MethodKind::LowRank, lordParams()},
+        {"lord-data", "LoRD (data-aware)",
+         "Replace each linear by the rank-r factors that minimise its output error on the "
+         "calibration activations (the EoRA optimum applied to the weight itself).",
+         MethodKind::LowRank, lordParams()},
+        {"lillama", "Lillama",
+         "Start from the weight SVD, then train each decoder layer's factors to reproduce the "
+         "original layer's output hidden states (local feature distillation).",
+         MethodKind::LowRank,
+         [] {
+             auto params = allocationParams();
+             params.push_back(
+                 integer("steps", "Steps", "100", 0, 1000000, "AdamW steps per decoder layer"));
+             params.push_back(real("lr", "Learning rate", "0.002", 1e-7, 1.0, "AdamW step size"));
+             params.push_back(
+                 integer("batch", "Batch", "4", 1, 4096, "calibration windows per step"));
+             params.push_back(real("weight_decay", "Weight decay", "0", 0.0, 1.0,
+                                   "AdamW's decoupled weight decay"));
+             params.push_back(integer("seed", "Seed", "0", 0, 2147483647,
+                                      "order of the windows (runs are reproducible)"));
+             return params;
+         }()},
     };
 }
 
