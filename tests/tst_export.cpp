@@ -97,6 +97,7 @@ private slots:
     void mergedRoundTripInEveryDtype();
     void factorizedRoundTrip();
     void eightBitExportsEveryLayer();
+    void actOrderGptqKeepsItsGroupIndex();
     void refusalsLeaveTheDiskAsItWas();
     void unsupportedBitsGroupCombinationIsRefused();
     void cancellationLeavesNothingBehind();
@@ -366,6 +367,26 @@ void TestExport::eightBitExportsEveryLayer() {
         qInfo("8-bit %s: in memory %.6f, read back %.6f", rs::exportFormatName(format),
               r.inMemory->perplexity, r.reloaded->perplexity);
     }
+}
+
+void TestExport::actOrderGptqKeepsItsGroupIndex() {
+    // Act-order processes inputs by descending activation energy: g_idx is a permutation of the
+    // groups, desc_act is set, and a loader following g_idx gets the model back.
+    const int64_t id = record("gptq:bits=4,group=32,act_order=true");
+    const rs::ExportResult r = exportTo(id, rs::ExportFormat::GptqPeft, "gptq-act-order");
+    QVERIFY(r.reloaded && r.inMemory);
+    QVERIFY(relative(r.reloaded->perplexity, r.inMemory->perplexity) < kFloat32Agreement);
+    QCOMPARE(readJson(r.path / "config.json")["quantization_config"]["desc_act"].get<bool>(), true);
+    const rs::SafetensorsFile model = rs::SafetensorsFile::open(r.path / "model.safetensors");
+    int64_t permuted = 0;
+    for (const std::string& name : model.names())
+        if (name.ends_with(".g_idx")) {
+            const at::Tensor gIdx = model.tensor(name).to(at::kLong);
+            const int64_t dIn = gIdx.size(0);
+            QCOMPARE(gIdx.bincount().min().item<int64_t>(), int64_t(32)); // full groups
+            permuted += !at::equal(gIdx, at::arange(dIn, at::kLong).div(32, "floor"));
+        }
+    QVERIFY(permuted > 0);
 }
 
 void TestExport::refusalsLeaveTheDiskAsItWas() {
