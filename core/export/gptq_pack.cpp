@@ -4,7 +4,6 @@
 #include "util/error.h"
 
 #include <ATen/ATen.h>
-#include <cmath>
 
 namespace rs {
 

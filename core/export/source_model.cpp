@@ -13,13 +13,6 @@ namespace rs {
 
 namespace fs = std::filesystem;
 
-const at::Tensor& SourceModel::require(const std::string& name) const {
-    for (const NamedTensor& t : tensors)
-        if (t.name == name)
-            return t.tensor;
-    fail(dir.string(), "missing tensor " + name);
-}
-
 bool isCopiedModelFile(const std::string& name) {
     static const std::set<std::string> exact{
         "special_tokens_map.json", "generation_config.json", "vocab.json",         "merges.txt",

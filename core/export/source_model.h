@@ -17,8 +17,6 @@ struct SourceModel {
     ModelConfig config;                            // parsed and validated
     std::vector<NamedTensor> tensors;              // in file order, dtypes as stored
     std::vector<std::filesystem::path> extraFiles; // tokenizer.*, generation_config.json, ...
-
-    const at::Tensor& require(const std::string& name) const;
 };
 
 // Reads config.json and model.safetensors (or a sharded index). A llama2.c .bin file or a
