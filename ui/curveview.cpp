@@ -121,6 +121,10 @@ void CurveView::setupPlot() {
     m_rankLine = new QCPItemStraightLine(m_plot);
     m_rankLine->setPen(QPen(QColor(0x55, 0x55, 0x55), 1.2, Qt::DashLine));
     m_rankLine->setVisible(false);
+    m_hoverLine = new QCPItemStraightLine(m_plot);
+    m_hoverLine->setPen(QPen(QColor(0x99, 0x99, 0x99), 1, Qt::DotLine));
+    m_hoverLine->setVisible(false);
+    m_plot->installEventFilter(this);
     m_svdTracer = new QCPItemTracer(m_plot);
     m_eoraTracer = new QCPItemTracer(m_plot);
     for (auto [tracer, color] : {std::pair{m_svdTracer, kSvdColor}, {m_eoraTracer, kEoraColor}}) {
@@ -131,8 +135,6 @@ void CurveView::setupPlot() {
         tracer->setInterpolating(false);
         tracer->setVisible(false);
     }
-    m_svdTracer->setGraph(m_svd);
-    m_eoraTracer->setGraph(m_eora);
     m_plot->setMinimumHeight(240);
     PlotExport::attachContextMenu(m_plot, QStringLiteral("error-curves"));
     connect(m_plot, &QCustomPlot::mouseMove, this, &CurveView::hover);
@@ -308,6 +310,8 @@ void CurveView::updateMarker() {
     m_svdTracer->setVisible(shown);
     m_eoraTracer->setVisible(shown);
     if (!shown) {
+        m_svdTracer->setGraph(nullptr);
+        m_eoraTracer->setGraph(nullptr);
         m_readout->setText(m_current >= 0 ? tr("Move the mouse over the plot for values; "
                                                "double-click to pick a rank.")
                                           : QString());
@@ -315,6 +319,9 @@ void CurveView::updateMarker() {
     }
     m_rankLine->point1->setCoords(double(rank), 0);
     m_rankLine->point2->setCoords(double(rank), 1);
+    // Attached only now: a tracer complains on every position update of an empty graph.
+    m_svdTracer->setGraph(m_svd);
+    m_eoraTracer->setGraph(m_eora);
     m_svdTracer->setGraphKey(double(rank));
     m_eoraTracer->setGraphKey(double(rank));
     m_readout->setText(tr("<b>Chosen rank (%1)</b> %2")
@@ -346,12 +353,26 @@ void CurveView::hover(QMouseEvent* event) {
         return;
     const auto rank = int(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
     const QString text = readout(rank);
+    m_hoverLine->setVisible(!text.isEmpty());
     if (text.isEmpty()) {
         updateMarker();
-        return;
+    } else {
+        m_hoverLine->point1->setCoords(double(rank), 0);
+        m_hoverLine->point2->setCoords(double(rank), 1);
+        m_readout->setText(text.toHtmlEscaped());
     }
-    m_readout->setText(text.toHtmlEscaped());
     m_plot->setToolTip(text);
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool CurveView::eventFilter(QObject* watched, QEvent* event) {
+    // Leaving the plot brings the readout back to the chosen rank.
+    if (watched == m_plot && event->type() == QEvent::Leave && m_hoverLine->visible()) {
+        m_hoverLine->setVisible(false);
+        updateMarker();
+        m_plot->replot(QCustomPlot::rpQueuedReplot);
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 } // namespace rs::ui

@@ -90,6 +90,7 @@ private:
     void updateMarker();
     void updateTotal();
     void hover(QMouseEvent* event);
+    bool eventFilter(QObject* watched, QEvent* event) override;
     double scale(const rs::LayerRecord& layer) const;
     int64_t rankOf(int row) const;
 
@@ -108,6 +109,7 @@ private:
     QCPGraph* m_svd;
     QCPGraph* m_eora;
     QCPItemStraightLine* m_rankLine;
+    QCPItemStraightLine* m_hoverLine; // follows the mouse
     QCPItemTracer* m_svdTracer;
     QCPItemTracer* m_eoraTracer;
     QLabel* m_readout;

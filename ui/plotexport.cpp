@@ -27,6 +27,14 @@ QSize exportSize(const QCustomPlot* plot, int width, int height) {
     return size.isEmpty() ? QSize(800, 500) : size;
 }
 
+// The text of the plot's title element, for the metadata of vector formats.
+QString plotTitle(QCustomPlot* plot) {
+    for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
+        if (auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i)))
+            return text->text();
+    return plot->windowTitle();
+}
+
 bool paintVector(QCustomPlot* plot, QPaintDevice* device, const QSize& size) {
     QCPPainter painter;
     if (!painter.begin(device))
@@ -52,7 +60,7 @@ std::optional<QByteArray> render(QCustomPlot* plot, PlotExport::Format format, c
         svg.setOutputDevice(&buffer);
         svg.setSize(size);
         svg.setViewBox(QRect(QPoint(0, 0), size));
-        svg.setTitle(plot->windowTitle());
+        svg.setTitle(plotTitle(plot));
         svg.setDescription(QStringLiteral("RankScope"));
         if (!paintVector(plot, &svg, size))
             return std::nullopt;
@@ -62,7 +70,7 @@ std::optional<QByteArray> render(QCustomPlot* plot, PlotExport::Format format, c
         // 72 dpi makes one plot pixel one PDF point, so the page is exactly the figure.
         QPdfWriter pdf(&buffer);
         pdf.setCreator(QStringLiteral("RankScope"));
-        pdf.setTitle(plot->windowTitle());
+        pdf.setTitle(plotTitle(plot));
         pdf.setResolution(72);
         pdf.setPageLayout(
             QPageLayout(QPageSize(QSizeF(size), QPageSize::Point, QString(), QPageSize::ExactMatch),
