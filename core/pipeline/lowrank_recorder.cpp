@@ -1,0 +1,169 @@
+#include "pipeline/lowrank_recorder.h"
+
+#include "model/summary.h"
+#include "pipeline/session.h"
+#include "store/experiment_store.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/text.h"
+
+#include <nlohmann/json.hpp>
+
+namespace rs {
+
+namespace {
+
+int64_t registerText(ExperimentStore& store, const ModelSession& session,
+                     const std::filesystem::path& path, const JobContext& job) {
+    const std::string text = readTextFile(path);
+    const Protocol protocol = detectProtocol(text);
+    const auto tokens = buildTokenStream(text, protocol, session.tokenizer()).tokens.size();
+    return store.upsertDataset({0, std::filesystem::weakly_canonical(path).string(),
+                                sha256File(path, job), protocolName(protocol),
+                                static_cast<int64_t>(tokens)});
+}
+
+int64_t registerModel(ExperimentStore& store, const ModelSession& session, const JobContext& job) {
+    const ModelSummary& summary = session.summary();
+    const ModelConfig& c = summary.config;
+    job.report("hash", 0, 0, "model weights");
+    ModelRecord m;
+    m.path = std::filesystem::weakly_canonical(summary.source).string();
+    m.contentHash = hashWeights(
+        summary.source,
+        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime) {
+            return store.knownHash(f, size, mtime);
+        },
+        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime,
+                 const std::string& hash) { store.rememberHash(f, size, mtime, hash); },
+        job);
+    m.architecture = c.modelType;
+    m.layers = c.numLayers;
+    m.hidden = c.hiddenSize;
+    m.intermediate = c.intermediateSize;
+    m.heads = c.numHeads;
+    m.kvHeads = c.numKvHeads;
+    m.vocab = c.vocabSize;
+    m.parameters = summary.totalParameters;
+    return store.upsertModel(m);
+}
+
+nlohmann::json rankJson(const LowRankRequest& request) {
+    if (request.plan) {
+        nlohmann::json layers = nlohmann::json::object();
+        for (const auto& [name, rank] : request.plan->perLayer)
+            layers[name] = rank;
+        return {{"uniform", request.plan->uniform}, {"layers", layers}};
+    }
+    if (request.uniformRank > 0)
+        return {{"ranks", {request.uniformRank}}};
+    return {{"reductions", request.reductions}};
+}
+
+} // namespace
+
+std::string lowRankRequestJson(const LowRankRequest& request) {
+    return nlohmann::json{
+        {"kind", "lowrank"},
+        {"calib_text", request.calibText.string()},
+        {"calib_tokens", request.calibTokens},
+        {"calib_seq_len", request.calibSeqLen},
+        {"method", request.method.serialize()},
+        {"rank_plan", rankJson(request)},
+        {"layers", {{"include", request.layers.include}, {"exclude", request.layers.exclude}}},
+        {"eval_text", request.evalText.string()},
+        {"eval", {{"seq_len", request.eval.seqLen}, {"max_windows", request.eval.maxWindows}}},
+        {"evaluate_baseline", request.evaluateBaseline},
+        {"analyze", request.analyze}}
+        .dump();
+}
+
+VariantRecord toVariantRecord(const LowRankVariant& variant, int index, const std::string& method) {
+    return {index, method, variant.uniformRank > 0 ? variant.uniformRank : -1, variant.label,
+            variant.parametersAfter};
+}
+
+LayerRecord toLayerRecord(const LowRankLayerReport& r) {
+    LayerRecord out;
+    out.name = r.name;
+    out.block = r.block;
+    out.kind = r.kind;
+    out.outFeatures = r.outFeatures;
+    out.inFeatures = r.inFeatures;
+    out.outputEnergy = r.outputEnergy;
+    out.errorEnergy = r.outputEnergy;
+    out.ranks = r.ranks;
+    out.errorAfter = r.errorAfter;
+    if (r.analysis) {
+        out.curveSvd = r.analysis->curves.svd;
+        out.curveEora = r.analysis->curves.eora;
+        out.gramEigenvalues = r.analysis->spectra.gramEigenvalues;
+        out.weightSingular = r.analysis->spectra.weightSingular;
+        out.errorSingular = r.analysis->spectra.errorSingular;
+        out.scaledErrorSingular = r.analysis->spectra.scaledErrorSingular;
+    }
+    return out;
+}
+
+RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& request,
+                                   ExperimentStore& store, const std::string& name,
+                                   const JobContext& job, const LowRankHooks& observers) {
+    RecordedLowRank out;
+    ExperimentRecord experiment;
+    experiment.name = name;
+    experiment.modelId = registerModel(store, session, job);
+    experiment.calibDatasetId = registerText(store, session, request.calibText, job);
+    if (!request.evalText.empty())
+        experiment.evalDatasetId = registerText(store, session, request.evalText, job);
+    // Lillama's student path runs through the layers already compressed.
+    experiment.calibMode = request.method.id() == "lillama" ? "sequential" : "parallel";
+    experiment.calibTokens = request.calibTokens;
+    experiment.calibSeqLen = request.calibSeqLen;
+    experiment.compression = request.method.serialize();
+    experiment.rankPlan = rankJson(request).dump();
+    experiment.request = lowRankRequestJson(request);
+    const int64_t id = store.beginExperiment(experiment);
+    out.experimentId = id;
+
+    LowRankHooks hooks;
+    hooks.distilled = observers.distilled;
+    hooks.factored = observers.factored;
+    hooks.planned = [&](const LowRankResult& result) {
+        std::vector<VariantRecord> variants;
+        for (size_t v = 0; v < result.variants.size(); ++v)
+            variants.push_back(
+                toVariantRecord(result.variants[v], static_cast<int>(v), experiment.compression));
+        store.addVariants(id, variants);
+    };
+    hooks.layersDone = [&](const LowRankResult& result) {
+        std::vector<LayerRecord> layers;
+        for (const LowRankLayerReport& r : result.layers)
+            layers.push_back(toLayerRecord(r));
+        store.addLayers(id, layers);
+    };
+    hooks.evaluated = [&](std::optional<size_t> variant, const PerplexityResult& p) {
+        EvaluationRecord e;
+        if (variant)
+            e.variant = static_cast<int>(*variant);
+        e.datasetId = experiment.evalDatasetId;
+        e.protocol = p.protocol;
+        e.seqLen = p.seqLen;
+        e.tokens = p.predictedTokens;
+        e.perplexity = p.perplexity;
+        e.seconds = p.seconds;
+        store.addEvaluation(id, e);
+    };
+    try {
+        out.result = runLowRank(session, request, job, hooks);
+    } catch (const CancelledError&) {
+        store.finishExperiment(id, ExperimentStatus::Cancelled, out.result.stageSeconds);
+        throw;
+    } catch (const std::exception& e) {
+        store.finishExperiment(id, ExperimentStatus::Failed, out.result.stageSeconds, e.what());
+        throw;
+    }
+    store.finishExperiment(id, ExperimentStatus::Done, out.result.stageSeconds);
+    return out;
+}
+
+} // namespace rs
