@@ -79,16 +79,21 @@ ParamSpec factorBitsParam() {
 }
 
 // How LoRD and Lillama spread a parameter reduction over the layers (seed/allocation.h).
-std::vector<ParamSpec> allocationParams() {
-    return {choice("allocation", "Rank allocation", "uniform", {"uniform", "bottom", "top"},
+// LoRD may also plan ranks on its error curves (optimal); Lillama trains before any curve exists.
+std::vector<ParamSpec> allocationParams(bool planned) {
+    std::vector<std::string> strategies{"uniform", "bottom", "top"};
+    if (planned)
+        strategies.push_back("optimal");
+    return {choice("allocation", "Rank allocation", "uniform", strategies,
                    "uniform: every layer at the same fraction of its break-even rank; bottom/top: "
-                   "whole blocks factored from the first/last one until the reduction is met"),
+                   "whole blocks factored from the first/last one until the reduction is met; "
+                   "optimal (LoRD): the budget planner on the layers' error curves"),
             real("layer_fraction", "Layer fraction", "0.5", 0.05, 0.95,
                  "bottom/top: factor sizes as a fraction of each factored layer's dense size")};
 }
 
 std::vector<ParamSpec> lordParams() {
-    std::vector<ParamSpec> params = allocationParams();
+    std::vector<ParamSpec> params = allocationParams(true);
     params.push_back(factorBitsParam());
     return params;
 }
@@ -157,7 +162,7 @@ std::vector<MethodSpec> buildRegistry() {
          "original layer's output hidden states (local feature distillation).",
          MethodKind::LowRank,
          [] {
-             auto params = allocationParams();
+             auto params = allocationParams(false);
              params.push_back(
                  integer("steps", "Steps", "100", 0, 1000000, "AdamW steps per decoder layer"));
              params.push_back(real("lr", "Learning rate", "0.002", 1e-7, 1.0, "AdamW step size"));
