@@ -240,7 +240,8 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
 }
 
 int runMethods(const ParsedArgs&, const JobContext&) {
-    for (MethodKind kind : {MethodKind::Compression, MethodKind::Compensation}) {
+    for (MethodKind kind :
+         {MethodKind::Compression, MethodKind::Compensation, MethodKind::LowRank}) {
         std::printf("%s methods:\n", methodKindName(kind));
         for (const MethodSpec* m : methodsOfKind(kind)) {
             std::printf("  %-10s %s: %s\n", m->id.c_str(), m->name.c_str(), m->description.c_str());

@@ -165,6 +165,8 @@ std::vector<Command> allCommands() {
     std::vector<Command> all = modelCommands();
     for (Command& c : compressCommands())
         all.push_back(std::move(c));
+    for (Command& c : lowrankCommands())
+        all.push_back(std::move(c));
     for (Command& c : storeCommands())
         all.push_back(std::move(c));
     for (Command& c : exportCommands())

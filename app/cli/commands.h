@@ -42,6 +42,7 @@ std::vector<Command> allCommands();
 std::vector<Command> modelCommands();
 std::vector<Command> compressCommands();
 std::vector<Command> storeCommands();
+std::vector<Command> lowrankCommands();
 std::vector<Command> exportCommands();
 
 } // namespace rs::cli
