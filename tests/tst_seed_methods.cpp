@@ -1,0 +1,371 @@
+// LoRD and Lillama (seed/, pipeline/lowrank_job) on stories260K: factor-only layers, the
+// data-aware optimum against weight SVD, local distillation, rank allocation under a budget, and
+// the job end to end.
+#include "calib/layerwise.h"
+#include "lowrank/compensation.h"
+#include "model/llama.h"
+#include "pipeline/lowrank_job.h"
+#include "pipeline/lowrank_recorder.h"
+#include "pipeline/session.h"
+#include "seed/allocation.h"
+#include "seed/lillama.h"
+#include "seed/lord.h"
+#include "store/experiment_store.h"
+#include "testdata.h"
+#include "util/error.h"
+
+#include <ATen/ATen.h>
+#include <QTemporaryDir>
+#include <QTest>
+#include <c10/core/InferenceMode.h>
+#include <limits>
+
+namespace {
+
+// Factor-only forward (two float32 matmuls) vs the float64 dense product B A.
+constexpr double kForwardTolerance = 1e-5;
+// E_data(r) <= E_svd(r) holds exactly; float32 factors and float64 sums leave this much of
+// tr(W C W^T).
+constexpr double kOptimumSlack = 1e-5;
+// The same run twice gives the same losses bit for bit on the same thread count.
+constexpr double kReproducible = 0.0;
+
+double relativeDifference(const at::Tensor& a, const at::Tensor& b) {
+    const at::Tensor x = a.to(at::kDouble), y = b.to(at::kDouble);
+    return ((x - y).norm() / y.norm()).item<double>();
+}
+
+std::vector<rs::FactorShape> modelShapes(const rs::LlamaModel& model) {
+    std::vector<rs::FactorShape> shapes;
+    for (int64_t b = 0; b < model.numLayers(); ++b)
+        for (rs::LinearKind kind : rs::kAllLinearKinds) {
+            const rs::Linear& l = model.layer(b).linear(kind);
+            shapes.push_back({rs::linearName(b, kind), b, l.outFeatures(), l.inFeatures()});
+        }
+    return shapes;
+}
+
+rs::LowRankRequest smallRequest(const std::string& method) {
+    rs::LowRankRequest r;
+    r.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    r.calibTokens = 2048;
+    r.calibSeqLen = 128;
+    r.method = rs::MethodConfig::parse(method, rs::MethodKind::LowRank);
+    r.reductions = {20.0, 40.0};
+    return r;
+}
+
+} // namespace
+
+class TestSeedMethods : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void factorOnlyLinearIsTheProductOfItsFactors();
+    void factoredDecoderLayerMatchesMergedWeights();
+    void dataAwareNeverWorseThanWeightSvd();
+    void budgetsAreMetExactly();
+    void greedyStrategiesFactorWholeBlocksFromTheirEnd();
+    void impossibleRequestsFailClearly();
+    void lillamaLossDoesNotIncreaseFromSvdInit();
+    void lordJobReportsParametersAndRestoresTheModel();
+    void lillamaJobRunsAndIsReproducible();
+    void optimalPlanMeetsTheBudgetWithLessError();
+    void runIsRecordedInTheStore();
+
+private:
+    std::shared_ptr<rs::ModelSession> m_session;
+    at::Tensor m_windows;
+};
+
+void TestSeedMethods::initTestCase() {
+    m_session = rs::ModelSession::open(rs::test::stories260K());
+    at::manual_seed(11);
+    m_windows = at::randint(3, 512, {4, 128}, at::kLong);
+}
+
+void TestSeedMethods::factorOnlyLinearIsTheProductOfItsFactors() {
+    at::manual_seed(1);
+    rs::Linear linear;
+    linear.loraA = at::randn({6, 40});
+    linear.loraB = at::randn({24, 6});
+    linear.bias = at::randn({24});
+    QVERIFY(linear.factorOnly());
+    QCOMPARE(linear.outFeatures(), int64_t(24));
+    QCOMPARE(linear.inFeatures(), int64_t(40));
+    QCOMPARE(linear.parameters(), int64_t(6 * (24 + 40)));
+    const at::Tensor x = at::randn({3, 7, 40});
+    const at::Tensor dense = at::mm(linear.loraB.to(at::kDouble), linear.loraA.to(at::kDouble));
+    const at::Tensor expected = at::matmul(x.to(at::kDouble), dense.t()) + linear.bias;
+    QVERIFY(relativeDifference(linear.forward(x), expected) < kForwardTolerance);
+}
+
+void TestSeedMethods::factoredDecoderLayerMatchesMergedWeights() {
+    c10::InferenceMode inference;
+    rs::LlamaModel& model = m_session->model();
+    const at::Tensor hidden = model.embed(m_windows);
+    rs::Linear& up = model.layer(2).linear(rs::LinearKind::Up);
+    const rs::Linear original = up;
+    at::manual_seed(2);
+    const at::Tensor a = at::randn({9, up.inFeatures()}) * 0.1;
+    const at::Tensor b = at::randn({up.outFeatures(), 9}) * 0.1;
+    up.weight = at::mm(b.to(at::kDouble), a.to(at::kDouble)).to(at::kFloat);
+    const at::Tensor merged = model.decoderLayer(2, hidden);
+    up.weight = at::Tensor();
+    up.loraA = a;
+    up.loraB = b;
+    const at::Tensor factored = model.decoderLayer(2, hidden);
+    up = original;
+    QVERIFY(relativeDifference(factored, merged) < kForwardTolerance);
+}
+
+void TestSeedMethods::dataAwareNeverWorseThanWeightSvd() {
+    c10::InferenceMode inference;
+    rs::LlamaModel& model = m_session->model();
+    rs::LayerwiseCalibrator calibrator(model, at::randint(3, 512, {6, 256}, at::kLong));
+    for (int64_t block = 0; block < 2; ++block) {
+        const rs::LayerInputStats stats = calibrator.collect(block);
+        calibrator.advance(block);
+        for (rs::LinearKind kind : rs::kAllLinearKinds) {
+            const std::string name = rs::linearName(block, kind);
+            const at::Tensor w = model.layer(block).linear(kind).weight;
+            const rs::InputStats& st = stats.forLinear(kind);
+            const int64_t full = std::min(w.size(0), w.size(1));
+            const auto svd = rs::buildLordBasis(rs::LordVariant::WeightSvd, w, st, full, name);
+            const auto data = rs::buildLordBasis(rs::LordVariant::DataAware, w, st, full, name);
+            const std::vector<double> svdCurve = svd->errorCurve();
+            const std::vector<double> dataCurve = data->errorCurve();
+            const double energy = rs::compensatedError(w, {}, st.gram);
+            for (int64_t r : {int64_t(1), int64_t(4), int64_t(8), full / 2, full - 1}) {
+                const double eSvd = rs::relativeFactorError(w, svd->factorsAt(r), st.gram);
+                const double eData = rs::relativeFactorError(w, data->factorsAt(r), st.gram);
+                QVERIFY2(eData <= eSvd + kOptimumSlack,
+                         qPrintable(QString("%1 r=%2: data %3 > svd %4")
+                                        .arg(name.c_str())
+                                        .arg(r)
+                                        .arg(eData)
+                                        .arg(eSvd)));
+                // The curves are the measured errors of the factors.
+                QVERIFY(std::abs(dataCurve[size_t(r)] / energy - eData) < kOptimumSlack);
+                QVERIFY(std::abs(svdCurve[size_t(r)] / energy - eSvd) < kOptimumSlack);
+            }
+        }
+    }
+}
+
+void TestSeedMethods::budgetsAreMetExactly() {
+    const std::vector<rs::FactorShape> shapes = modelShapes(m_session->model());
+    for (rs::AllocationStrategy strategy :
+         {rs::AllocationStrategy::Uniform, rs::AllocationStrategy::GreedyBottom,
+          rs::AllocationStrategy::GreedyTop})
+        for (double percent : {5.0, 20.0, 33.3, 40.0}) {
+            const rs::RankAllocation a = rs::allocateForReduction(shapes, percent, strategy, 0.3);
+            const int64_t dense = 5 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 172 * 64);
+            QCOMPARE(a.parametersBefore, dense);
+            QCOMPARE(a.budget, int64_t(std::floor((1.0 - percent / 100.0) * double(dense))));
+            QVERIFY(a.parametersAfter <= a.budget);
+            QVERIFY(a.reductionPercent() >= percent);
+            QCOMPARE(rs::evaluateAllocation(shapes, a.ranks).parametersAfter, a.parametersAfter);
+            // Nothing is left that one more rank of a factored layer could use.
+            for (size_t i = 0; i < shapes.size(); ++i) {
+                const int64_t r = a.ranks[i];
+                if (r != rs::kDenseRank && r < shapes[i].breakEvenRank())
+                    QVERIFY2(a.parametersAfter + shapes[i].rankCost() > a.budget,
+                             shapes[i].name.c_str());
+            }
+        }
+    const rs::RankAllocation uniform = rs::allocateUniformRank(shapes, 8);
+    QCOMPARE(uniform.parametersAfter, int64_t(8 * 5 * (2 * 128 + 2 * 96 + 3 * 236)));
+}
+
+void TestSeedMethods::greedyStrategiesFactorWholeBlocksFromTheirEnd() {
+    const std::vector<rs::FactorShape> shapes = modelShapes(m_session->model());
+    const auto factoredBlocks = [&](const rs::RankAllocation& a) {
+        std::vector<int64_t> blocks;
+        for (size_t i = 0; i < shapes.size(); ++i)
+            if (a.ranks[i] != rs::kDenseRank &&
+                (blocks.empty() || blocks.back() != shapes[i].block))
+                blocks.push_back(shapes[i].block);
+        return blocks;
+    };
+    // 0.5 of each factored layer kept: 20% takes two of the five blocks.
+    const auto bottom =
+        rs::allocateForReduction(shapes, 20.0, rs::AllocationStrategy::GreedyBottom, 0.5);
+    QCOMPARE(factoredBlocks(bottom), (std::vector<int64_t>{0, 1}));
+    const auto top = rs::allocateForReduction(shapes, 20.0, rs::AllocationStrategy::GreedyTop, 0.5);
+    QCOMPARE(factoredBlocks(top), (std::vector<int64_t>{3, 4}));
+}
+
+void TestSeedMethods::impossibleRequestsFailClearly() {
+    const std::vector<rs::FactorShape> shapes = modelShapes(m_session->model());
+    using rs::test::errorOf;
+    QVERIFY(errorOf([&] {
+                rs::allocateUniformRank(shapes, 33);
+            }).find("model.layers.0.self_attn.k_proj: rank 33 is outside 1..32") !=
+            std::string::npos);
+    QVERIFY(errorOf([&] { rs::allocateForReduction(shapes, 0.0); }).find("between 0 and 100") !=
+            std::string::npos);
+    QVERIFY(errorOf([&] { rs::allocateForReduction(shapes, 99.9); }).find("cannot reach") !=
+            std::string::npos);
+    QVERIFY(errorOf([&] {
+                rs::allocateForReduction(shapes, 80.0, rs::AllocationStrategy::GreedyTop, 0.5);
+            }).find("lower the layer fraction") != std::string::npos);
+    at::Tensor w = at::randn({8, 8});
+    w[2][3] = std::numeric_limits<float>::quiet_NaN();
+    rs::InputStats stats;
+    stats.accumulate(at::randn({32, 8}));
+    QVERIFY(errorOf([&] {
+                rs::buildLordBasis(rs::LordVariant::DataAware, w, stats, 4, "layer.x");
+            }).rfind("layer.x: ", 0) == 0);
+    QVERIFY(
+        errorOf([&] {
+            rs::buildLordBasis(rs::LordVariant::WeightSvd, at::randn({8, 8}), stats, 9, "layer.y");
+        }).rfind("layer.y: rank 9", 0) == 0);
+}
+
+void TestSeedMethods::lillamaLossDoesNotIncreaseFromSvdInit() {
+    c10::InferenceMode inference;
+    rs::LlamaModel& model = m_session->model();
+    const int64_t block = 1;
+    const at::Tensor windows = at::randint(3, 512, {8, 128}, at::kLong);
+    const at::Tensor input = model.decoderLayer(0, model.embed(windows));
+    const at::Tensor teacherOut = model.decoderLayer(block, input);
+    const std::array<rs::Linear, 7> original = model.layer(block).linears;
+    for (rs::Linear& linear : model.layer(block).linears) {
+        rs::InputStats unused; // weight SVD ignores the inputs
+        unused.accumulate(at::randn({4, linear.inFeatures()}));
+        const rs::LowRankFactors f =
+            rs::buildLordBasis(rs::LordVariant::WeightSvd, linear.weight, unused, 8, "w")
+                ->factorsAt(8);
+        linear = {at::Tensor(), linear.bias, f.A, f.B};
+    }
+    rs::LillamaOptions options;
+    options.steps = 30;
+    options.batch = 2;
+    // The student input differs from the teacher's, as it would below compressed layers.
+    const at::Tensor studentIn = input + 0.01 * at::randn(input.sizes());
+    const rs::LayerDistillation d =
+        rs::distillLayer(model, block, input, studentIn, teacherOut, options);
+    model.layer(block).linears = original;
+    QCOMPARE(d.evalLoss.front().first, int64_t(0));
+    QCOMPARE(d.evalLoss.front().second, d.initialLoss);
+    QVERIFY(d.bestLoss <= d.initialLoss);
+    QVERIFY2(d.bestLoss < d.initialLoss, "30 steps of AdamW should improve on the SVD init");
+    QCOMPARE(d.trainLoss.size(), size_t(30));
+}
+
+void TestSeedMethods::lordJobReportsParametersAndRestoresTheModel() {
+    rs::LlamaModel& model = m_session->model();
+    const at::Tensor before = model.forward(m_windows);
+    rs::LowRankRequest request = smallRequest("lord-data");
+    request.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    request.eval.maxWindows = 2;
+    request.evaluateBaseline = true;
+    const rs::LowRankResult r = rs::runLowRank(*m_session, request);
+    QCOMPARE(r.variants.size(), size_t(2));
+    QCOMPARE(r.layers.size(), size_t(35));
+    for (size_t v = 0; v < 2; ++v) {
+        const rs::LowRankVariant& variant = r.variants[v];
+        QVERIFY(variant.reductionPercent() >= variant.targetReduction);
+        int64_t sum = 0;
+        for (const rs::LowRankLayerReport& l : r.layers) {
+            sum += l.parametersAt(v);
+            QVERIFY(l.errorAfter[v] > 0.0 && l.errorAfter[v] < 1.0);
+            QVERIFY(l.analysis && l.analysis->curves.eora.size() ==
+                                      size_t(std::min(l.outFeatures, l.inFeatures) + 1));
+        }
+        QCOMPARE(sum, variant.parametersAfter);
+        QVERIFY(variant.perplexity && variant.perplexity->perplexity > r.baseline->perplexity);
+    }
+    // More reduction, more error and perplexity.
+    QVERIFY(r.variants[1].perplexity->perplexity > r.variants[0].perplexity->perplexity);
+    QVERIFY(r.layers[0].errorAfter[1] > r.layers[0].errorAfter[0]);
+    QCOMPARE(relativeDifference(model.forward(m_windows), before), 0.0);
+    for (const rs::Linear& l : model.layer(0).linears)
+        QVERIFY(!l.factorOnly() && !l.loraA.defined());
+}
+
+void TestSeedMethods::lillamaJobRunsAndIsReproducible() {
+    rs::LowRankRequest request = smallRequest("lillama:steps=6,batch=2,allocation=top");
+    request.reductions = {20.0};
+    request.analyze = false;
+    std::vector<rs::ProgressEvent> events;
+    rs::JobContext job;
+    job.progress = [&](const rs::ProgressEvent& e) { events.push_back(e); };
+    const rs::LowRankResult a = rs::runLowRank(*m_session, request, job);
+    const rs::LowRankResult b = rs::runLowRank(*m_session, request);
+    QCOMPARE(a.variants.size(), size_t(1));
+    // Top-down greedy at 0.5 of each factored layer: blocks 3 and 4 are distilled.
+    QCOMPARE(a.variants[0].distillation.size(), size_t(2));
+    QCOMPARE(a.variants[0].distillation[0].block, int64_t(3));
+    for (size_t k = 0; k < 2; ++k) {
+        const rs::LayerDistillation& da = a.variants[0].distillation[k];
+        const rs::LayerDistillation& db = b.variants[0].distillation[k];
+        QVERIFY(da.bestLoss <= da.initialLoss);
+        QCOMPARE(da.trainLoss.size(), size_t(6));
+        for (size_t s = 0; s < da.trainLoss.size(); ++s)
+            QVERIFY(std::abs(da.trainLoss[s] - db.trainLoss[s]) <= kReproducible);
+    }
+    bool sawLoss = false;
+    for (const rs::ProgressEvent& e : events)
+        sawLoss |= e.stage == "distill" && e.detail.find("loss") != std::string::npos;
+    QVERIFY(sawLoss);
+
+    // Cancellation stops the job at the next step.
+    rs::JobContext cancelling;
+    cancelling.progress = [&](const rs::ProgressEvent& e) {
+        if (e.stage == "distill")
+            cancelling.cancel.cancel();
+    };
+    QVERIFY_THROWS_EXCEPTION(rs::CancelledError, rs::runLowRank(*m_session, request, cancelling));
+    for (const rs::Linear& l : m_session->model().layer(4).linears)
+        QVERIFY(!l.factorOnly());
+}
+
+void TestSeedMethods::optimalPlanMeetsTheBudgetWithLessError() {
+    rs::LowRankRequest request = smallRequest("lord-data");
+    request.reductions = {30.0};
+    const rs::LowRankResult uniform = rs::runLowRank(*m_session, request);
+    request.method.set("allocation", "optimal");
+    const rs::LowRankResult optimal = rs::runLowRank(*m_session, request);
+    const rs::LowRankVariant& v = optimal.variants.front();
+    QVERIFY(v.reductionPercent() >= 30.0);
+    QCOMPARE(v.parametersBefore, uniform.variants.front().parametersBefore);
+    // The planner minimises the sum of relative errors under the same budget.
+    double sumUniform = 0.0, sumOptimal = 0.0;
+    bool differs = false;
+    for (size_t i = 0; i < optimal.layers.size(); ++i) {
+        sumUniform += uniform.layers[i].errorAfter[0];
+        sumOptimal += optimal.layers[i].errorAfter[0];
+        differs |= optimal.layers[i].ranks[0] != uniform.layers[i].ranks[0];
+        QVERIFY(optimal.layers[i].ranks[0] >= 1);
+    }
+    QVERIFY(differs);
+    QVERIFY2(sumOptimal < sumUniform,
+             qPrintable(QString("optimal %1, uniform %2").arg(sumOptimal).arg(sumUniform)));
+}
+
+void TestSeedMethods::runIsRecordedInTheStore() {
+    QTemporaryDir dir;
+    const auto store = rs::ExperimentStore::open(dir.filePath("rs.db").toStdString());
+    rs::LowRankRequest request = smallRequest("lord-weight:factor_bits=8");
+    request.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    request.eval.maxWindows = 1;
+    const rs::RecordedLowRank run = rs::runRecordedLowRank(*m_session, request, *store, "seed");
+    const auto experiment = store->experiment(run.experimentId);
+    QVERIFY(experiment && experiment->status == rs::ExperimentStatus::Done);
+    QCOMPARE(experiment->compression, request.method.serialize());
+    const auto variants = store->variants(run.experimentId);
+    QCOMPARE(variants.size(), size_t(2));
+    QCOMPARE(variants[1].label, std::string("lord-weight@40%"));
+    QCOMPARE(variants[1].adapterParameters, run.result.variants[1].parametersAfter);
+    const auto layers = store->layers(run.experimentId);
+    QCOMPARE(layers.size(), size_t(35));
+    QCOMPARE(layers[4].ranks, run.result.layers[4].ranks);
+    QCOMPARE(layers[4].errorAfter, run.result.layers[4].errorAfter);
+    QCOMPARE(layers[4].curveEora.size(), size_t(65));
+    QCOMPARE(store->evaluations(run.experimentId).size(), size_t(2));
+}
+
+QTEST_GUILESS_MAIN(TestSeedMethods)
+#include "tst_seed_methods.moc"
