@@ -1,6 +1,9 @@
 // lowrank: replace decoder linears by factor pairs (LoRD weight SVD or data-aware, Lillama),
 // report ranks, parameters and errors per layer and perplexity per parameter reduction.
 #include "commands.h"
+#include "export/export_reader.h"
+#include "export/export_writer.h"
+#include "export/source_model.h"
 #include "io/atomicfile.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/lowrank_recorder.h"
@@ -193,17 +196,59 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
     if (!args.flag("--no-store"))
         store = ExperimentStore::open(databasePath(args));
 
+    // A factorized export: every factored linear as its pair alone (no dense base).
+    const auto exportDir = args.value("--export");
+    std::optional<SourceModel> source;
+    ExportContent content;
+    LowRankHooks observers;
+    if (exportDir) {
+        if (request.reductions.size() > 1 && request.uniformRank == 0)
+            throw UsageError("--export takes one variant: give a single --reduction");
+        if (std::filesystem::exists(*exportDir) && !std::filesystem::is_empty(*exportDir))
+            throw UsageError("--export: " + *exportDir + " exists and is not empty");
+        source = readSourceModel(args.positional(0));
+        content.source = &*source;
+        observers.factored = [&content](size_t, const std::vector<FactoredLinear>& linears) {
+            for (const FactoredLinear& f : linears)
+                content.linears.push_back(
+                    {f.name, at::Tensor(), std::nullopt, {f.factors->B.cpu(), f.factors->A.cpu()}});
+        };
+    }
+
     const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
     LowRankResult result;
     std::string recorded;
+    int64_t experiment = 0;
     if (store) {
-        RecordedLowRank run =
-            runRecordedLowRank(*session, request, *store, args.valueOr("--name", ""), job);
+        RecordedLowRank run = runRecordedLowRank(*session, request, *store,
+                                                 args.valueOr("--name", ""), job, observers);
+        experiment = run.experimentId;
         result = std::move(run.result);
         recorded = "recorded as experiment " + std::to_string(run.experimentId) + " in " +
                    store->path().string();
     } else {
-        result = runLowRank(*session, request, job);
+        result = runLowRank(*session, request, job, observers);
+    }
+    if (exportDir) {
+        std::filesystem::create_directories(*exportDir);
+        const WrittenExport written =
+            writeExport(*exportDir, ExportFormat::Factorized, content, job);
+        recorded += (recorded.empty() ? "" : "\n") + std::string("factorized export in ") +
+                    *exportDir + " (" + formatBytes(written.linearBytes) +
+                    " for the decoder linears)";
+        if (store)
+            store->addExport({0, experiment, 0,
+                              std::filesystem::weakly_canonical(*exportDir).string(),
+                              exportFormatName(ExportFormat::Factorized), "", ""});
+        if (!request.evalText.empty()) {
+            // Proof that the files hold the model that was measured.
+            const PerplexityResult back =
+                evaluateExport(*exportDir, request.evalText, request.eval, job);
+            char line[96];
+            std::snprintf(line, sizeof line, "\nthe export read back: perplexity %.4f",
+                          back.perplexity);
+            recorded += line;
+        }
     }
 
     std::printf("%s on %s calibration tokens\n", request.method.serialize().c_str(),
@@ -254,6 +299,7 @@ std::vector<Command> lowrankCommands() {
            {"--baseline", "", "also evaluate the original model"},
            {"--no-analysis", "", "skip spectra and error curves"},
            {"--json", "FILE", "write the result as JSON"},
+           {"--export", "DIR", "write the factored model in the factorized format (one variant)"},
            kDb,
            {"--no-store", "", "do not record the run in the experiment store"},
            {"--name", "TEXT", "name of the recorded experiment"},
