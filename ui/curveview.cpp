@@ -121,6 +121,12 @@ void CurveView::setupPlot() {
     m_rankLine = new QCPItemStraightLine(m_plot);
     m_rankLine->setPen(QPen(QColor(0x55, 0x55, 0x55), 1.2, Qt::DashLine));
     m_rankLine->setVisible(false);
+    m_rankLabel = new QCPItemText(m_plot);
+    m_rankLabel->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    m_rankLabel->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_rankLabel->setPadding(QMargins(4, 2, 4, 2));
+    m_rankLabel->setColor(QColor(0x44, 0x44, 0x44));
+    m_rankLabel->setVisible(false);
     m_hoverLine = new QCPItemStraightLine(m_plot);
     m_hoverLine->setPen(QPen(QColor(0x99, 0x99, 0x99), 1, Qt::DotLine));
     m_hoverLine->setVisible(false);
@@ -307,6 +313,7 @@ void CurveView::updateMarker() {
     const int64_t rank = rankOf(m_current);
     const bool shown = m_current >= 0 && rank >= 0;
     m_rankLine->setVisible(shown);
+    m_rankLabel->setVisible(shown);
     m_svdTracer->setVisible(shown);
     m_eoraTracer->setVisible(shown);
     if (!shown) {
@@ -319,6 +326,8 @@ void CurveView::updateMarker() {
     }
     m_rankLine->point1->setCoords(double(rank), 0);
     m_rankLine->point2->setCoords(double(rank), 1);
+    m_rankLabel->position->setCoords(double(rank), 0.02);
+    m_rankLabel->setText(tr("r = %1 (%2)").arg(rank).arg(m_ranksLabel));
     // Attached only now: a tracer complains on every position update of an empty graph.
     m_svdTracer->setGraph(m_svd);
     m_eoraTracer->setGraph(m_eora);

@@ -10,6 +10,7 @@ class QCheckBox;
 class QComboBox;
 class QCPGraph;
 class QCPItemStraightLine;
+class QCPItemText;
 class QCPItemTracer;
 class QCPTextElement;
 class QCustomPlot;
@@ -109,6 +110,7 @@ private:
     QCPGraph* m_svd;
     QCPGraph* m_eora;
     QCPItemStraightLine* m_rankLine;
+    QCPItemText* m_rankLabel;
     QCPItemStraightLine* m_hoverLine; // follows the mouse
     QCPItemTracer* m_svdTracer;
     QCPItemTracer* m_eoraTracer;
