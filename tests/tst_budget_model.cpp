@@ -4,10 +4,14 @@
 #include "budget/planner.h"
 #include "pipeline/experiment_recorder.h"
 #include "pipeline/rank_planning.h"
+#include "pipeline/sensitivity.h"
 #include "pipeline/session.h"
 #include "pipeline/tradeoff.h"
 #include "store/artefact_cache.h"
+#include "store/database.h"
 #include "store/experiment_store.h"
+#include "store/schema.h"
+#include "store/sensitivity.h"
 #include "testdata.h"
 
 #include <QTemporaryDir>
@@ -59,6 +63,8 @@ private slots:
     void initTestCase();
     void planOnRealCurves();
     void tradeoffSweep();
+    void sensitivitiesAreMeasuredOnceAndCached();
+    void sensitivityTableMigration();
 
 private:
     QTemporaryDir m_dir;
@@ -159,6 +165,50 @@ void TestBudgetModel::tradeoffSweep() {
     QCOMPARE(evaluated, std::min<size_t>(front, 3));
     QCOMPARE(m_store->listExperiments().size(), before + 2 + evaluated);
     QCOMPARE(result.spearman.has_value(), evaluated >= 3);
+}
+
+void TestBudgetModel::sensitivitiesAreMeasuredOnceAndCached() {
+    const rs::RecordedCompression run =
+        rs::runRecordedCompression(*m_session, baseRequest(), *m_store, *m_cache);
+    const rs::StoredCurves curves = rs::loadStoredCurves(*m_store, run.experimentId);
+    int progress = 0;
+    rs::JobContext job;
+    job.progress = [&](const rs::ProgressEvent&) { ++progress; };
+    const std::vector<double> first = rs::layerSensitivities(*m_session, *m_store, curves, 1, job);
+    QCOMPARE(first.size(), size_t(35));
+    // 3-bit RTN of a single layer costs perplexity for most layers.
+    QVERIFY(std::count_if(first.begin(), first.end(), [](double d) { return d > 0; }) > 17);
+    QVERIFY(progress > 35);
+    // The second call reads the store: the same numbers, and no job runs (no compress stage).
+    int stages = 0;
+    rs::JobContext quiet;
+    quiet.progress = [&](const rs::ProgressEvent& e) { stages += e.stage != "sensitivity"; };
+    QCOMPARE(rs::layerSensitivities(*m_session, *m_store, curves, 1, quiet), first);
+    QCOMPARE(stages, 0);
+    const rs::RankPlanner planner(
+        rs::planLayers(curves.layers, curves.compensation, rs::LayerWeighting::Sensitivity, first));
+    QVERIFY(planner.optimal(planner.uniform(8).parameters).objective <=
+            planner.uniform(8).objective);
+}
+
+void TestBudgetModel::sensitivityTableMigration() {
+    QTemporaryDir dir;
+    const std::filesystem::path file = std::filesystem::path(dir.path().toStdString()) / "v2.db";
+    {
+        rs::store::Database db(file, rs::store::Database::Mode::ReadWrite, 1000);
+        rs::store::migrateTo(db, 2);
+    }
+    const auto store = rs::ExperimentStore::open(file);
+    QVERIFY(store->schemaVersion() >= 3);
+    QVERIFY(rs::loadSensitivities(*store, "k").empty());
+    rs::saveSensitivity(*store, "k", {"model.layers.0.mlp.down_proj", 4.5, 4.0, 512});
+    rs::saveSensitivity(*store, "k", {"model.layers.0.mlp.down_proj", 4.25, 4.0, 512});
+    rs::saveSensitivity(*store, "other", {"model.layers.0.mlp.down_proj", 9.0, 4.0, 512});
+    const std::vector<rs::SensitivityRecord> saved = rs::loadSensitivities(*store, "k");
+    QCOMPARE(saved.size(), size_t(1));
+    QCOMPARE(saved[0].perplexity, 4.25);
+    QCOMPARE(saved[0].baseline, 4.0);
+    QCOMPARE(saved[0].tokens, int64_t(512));
 }
 
 QTEST_GUILESS_MAIN(TestBudgetModel)

@@ -158,6 +158,20 @@ CREATE TABLE file_hashes (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: measured layer sensitivities (perplexity with only one layer compressed), keyed by
+// a content key of the model, compression, calibration and evaluation (see pipeline/sensitivity).
+const char* const kVersion3 = R"sql(
+CREATE TABLE layer_sensitivity (
+    key TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    perplexity REAL NOT NULL,
+    baseline REAL NOT NULL,
+    tokens INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (key, layer)
+) WITHOUT ROWID;
+)sql";
+
 int64_t pragmaInteger(Database& db, const char* sql) {
     Statement s = db.prepare(sql);
     s.step();
@@ -188,7 +202,7 @@ void checkCompatible(Database& db, int version) {
 } // namespace
 
 const std::vector<std::string>& migrations() {
-    static const std::vector<std::string> all{kVersion1, kVersion2};
+    static const std::vector<std::string> all{kVersion1, kVersion2, kVersion3};
     return all;
 }
 
