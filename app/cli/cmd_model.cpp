@@ -171,6 +171,8 @@ std::vector<Command> allCommands() {
         all.push_back(std::move(c));
     for (Command& c : exportCommands())
         all.push_back(std::move(c));
+    for (Command& c : budgetCommands())
+        all.push_back(std::move(c));
     return all;
 }
 

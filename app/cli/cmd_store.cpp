@@ -37,6 +37,8 @@ std::unique_ptr<ExperimentStore> openForReading(const ParsedArgs& args) {
     return ExperimentStore::open(path, options);
 }
 
+} // namespace
+
 int64_t experimentId(const std::string& text) {
     try {
         size_t used = 0;
@@ -47,6 +49,8 @@ int64_t experimentId(const std::string& text) {
     }
     throw UsageError("an experiment ID is a positive integer, got '" + text + "'");
 }
+
+namespace {
 
 ExperimentRecord requireExperiment(const ExperimentStore& store, int64_t id) {
     auto e = store.experiment(id);

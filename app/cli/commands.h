@@ -34,6 +34,8 @@ OpenOptions openOptions(const ParsedArgs& args);
 // database is $RANKSCOPE_DB or the XDG default (see defaultDatabasePath()).
 extern const OptionSpec kDb;
 std::filesystem::path databasePath(const ParsedArgs& args);
+// A positive experiment ID, or a UsageError.
+int64_t experimentId(const std::string& text);
 
 // Every command of rankscope-cli, in the order `--help` lists them.
 std::vector<Command> allCommands();
@@ -44,5 +46,7 @@ std::vector<Command> compressCommands();
 std::vector<Command> storeCommands();
 std::vector<Command> lowrankCommands();
 std::vector<Command> exportCommands();
+std::vector<Command> budgetCommands(); // plan, tradeoff
+Command tradeoffCommand();
 
 } // namespace rs::cli

@@ -1,0 +1,18 @@
+#pragma once
+
+#include "args.h"
+#include "budget/constraints.h"
+#include "budget/weights.h"
+
+#include <vector>
+
+// Options shared by `plan` and `tradeoff`: rank constraints and layer weights.
+namespace rs::cli {
+
+std::vector<OptionSpec> constraintOptions();
+PlanConstraints parseConstraints(const ParsedArgs& args);
+LayerWeighting parseWeights(const ParsedArgs& args);
+// "sum of relative output errors", ... : what the objective of a weighting adds up.
+const char* objectiveName(LayerWeighting weighting);
+
+} // namespace rs::cli
