@@ -5,6 +5,7 @@
 #include "export/export_job.h"
 #include "export/export_reader.h"
 #include "export/gptq_pack.h"
+#include "export/source_model.h"
 #include "io/safetensors.h"
 #include "pipeline/experiment_recorder.h"
 #include "pipeline/session.h"
@@ -98,6 +99,7 @@ private slots:
     void factorizedRoundTrip();
     void eightBitExportsEveryLayer();
     void actOrderGptqKeepsItsGroupIndex();
+    void factorOnlyLayersRoundTrip();
     void refusalsLeaveTheDiskAsItWas();
     void unsupportedBitsGroupCombinationIsRefused();
     void cancellationLeavesNothingBehind();
@@ -387,6 +389,45 @@ void TestExport::actOrderGptqKeepsItsGroupIndex() {
             permuted += !at::equal(gIdx, at::arange(dIn, at::kLong).div(32, "floor"));
         }
     QVERIFY(permuted > 0);
+}
+
+void TestExport::factorOnlyLayersRoundTrip() {
+    // LoRD/Lillama results: a linear replaced by its factor pair alone, written by the same
+    // writers; factorized keeps the pair, merged multiplies it out.
+    at::manual_seed(13);
+    const rs::SourceModel source = rs::readSourceModel(rs::test::stories260K());
+    rs::ExportContent content;
+    content.source = &source;
+    const std::string name = linear(1, "o_proj");
+    const rs::LowRankFactors f{at::randn({64, 4}), at::randn({4, 64})};
+    content.linears.push_back({name, at::Tensor(), std::nullopt, f});
+    for (rs::ExportFormat format : {rs::ExportFormat::Factorized, rs::ExportFormat::Merged}) {
+        const fs::path dir = m_root / (std::string("factor-only-") + rs::exportFormatName(format));
+        fs::create_directories(dir);
+        rs::writeExport(dir, format, content);
+        const rs::LoadedExport loaded = rs::loadExport(dir);
+        if (format == rs::ExportFormat::Factorized) {
+            QVERIFY(
+                !rs::SafetensorsFile::open(dir / "model.safetensors").contains(name + ".weight"));
+            QVERIFY(readJson(dir / "config.json")["rankscope_factorization"]["dense_base"].empty());
+            QVERIFY(at::equal(loaded.lowRank.at(name).A, f.A));
+            QVERIFY(at::equal(loaded.lowRank.at(name).B, f.B));
+            QVERIFY(at::equal(loaded.checkpoint.require(name + ".weight"), at::zeros({64, 64})));
+        } else {
+            QVERIFY(loaded.lowRank.empty());
+            QVERIFY(at::equal(loaded.checkpoint.require(name + ".weight"), at::matmul(f.B, f.A)));
+        }
+        // Every other tensor is the source's.
+        const std::string other = linear(1, "q_proj") + ".weight";
+        QVERIFY(at::equal(loaded.checkpoint.require(other),
+                          rs::SafetensorsFile::open(rs::test::stories260K() / "model.safetensors")
+                              .tensor(other)));
+    }
+    // A GPTQ checkpoint needs a base for every linear.
+    QVERIFY(rs::test::errorOf([&] {
+                fs::create_directories(m_root / "factor-only-gptq");
+                rs::writeExport(m_root / "factor-only-gptq", rs::ExportFormat::GptqPeft, content);
+            }).find("has no base weight") != std::string::npos);
 }
 
 void TestExport::refusalsLeaveTheDiskAsItWas() {
