@@ -11,11 +11,14 @@
 #include <QClipboard>
 #include <QFile>
 #include <QLabel>
+#include <QMenu>
 #include <QPainter>
 #include <QSvgRenderer>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QToolButton>
 #include <cmath>
+#include <memory>
 #include <qcustomplot.h>
 
 using rs::ui::CurveView;
@@ -51,6 +54,7 @@ private slots:
     void readoutFollowsTheMouse();
     void predictedTotalIsTheSumOfTheCurves();
     void emptyStateWithoutAnExperiment();
+    void everyPlotOffersExport();
     void exportWritesEveryFormat();
     void csvHasOneRowPerPoint();
     void unwritableExportNamesTheFile();
@@ -278,6 +282,40 @@ void TestViews::emptyStateWithoutAnExperiment() {
     curves.clear();
     QCOMPARE(curves.findChild<QStackedWidget*>()->currentIndex(), 0);
     QCOMPARE(curves.svdGraph()->dataCount(), 0);
+
+    // A run without analysis says so instead of claiming nothing is loaded.
+    std::vector<rs::LayerRecord> bare = m_layers;
+    for (rs::LayerRecord& layer : bare) {
+        layer.curveSvd.clear();
+        layer.curveEora.clear();
+        layer.gramEigenvalues.clear();
+        layer.weightSingular.clear();
+        layer.errorSingular.clear();
+        layer.scaledErrorSingular.clear();
+    }
+    spectra.setLayers(bare);
+    curves.setLayers(bare);
+    for (QWidget* view : {static_cast<QWidget*>(&spectra), static_cast<QWidget*>(&curves)}) {
+        QCOMPARE(view->findChild<QStackedWidget*>()->currentIndex(), 0);
+        const auto* label = view->findChild<QLabel*>(QStringLiteral("emptyState"));
+        QVERIFY(label->text().contains(QStringLiteral("No layer analysis")));
+    }
+}
+
+void TestViews::everyPlotOffersExport() {
+    SpectrumView spectra;
+    CurveView curves;
+    for (QCustomPlot* plot : {spectra.spectrumPlot(), spectra.heatmapPlot(), curves.plot()}) {
+        QCOMPARE(plot->contextMenuPolicy(), Qt::CustomContextMenu);
+        std::unique_ptr<QMenu> menu(PlotExport::createMenu(plot, QStringLiteral("x"), nullptr));
+        QStringList texts;
+        for (const QAction* action : menu->actions())
+            if (!action->isSeparator())
+                texts << action->text();
+        QCOMPARE(texts.size(), 5); // PNG, SVG, PDF, CSV, copy
+    }
+    QCOMPARE(spectra.findChildren<QToolButton*>().size(), 2);
+    QCOMPARE(curves.findChildren<QToolButton*>().size(), 1);
 }
 
 void TestViews::exportWritesEveryFormat() {

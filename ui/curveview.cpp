@@ -85,15 +85,11 @@ CurveView::CurveView(QWidget* parent)
     contentLayout->addWidget(m_plot, 1);
     contentLayout->addWidget(m_readout);
     contentLayout->addWidget(m_total);
-    m_stack =
-        plotstyle::emptyStateStack(content, tr("No experiment loaded"),
-                                   tr("Run a compression with analysis, or open an experiment, to "
-                                      "see how the error falls with the rank."),
-                                   this);
+    m_stack = plotstyle::emptyStateStack(content, this);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
-    plotstyle::showContent(m_stack, false);
+    updateEmptyState();
 }
 
 void CurveView::setupPlot() {
@@ -165,9 +161,23 @@ void CurveView::setLayers(std::vector<rs::LayerRecord> layers) {
     m_ranksLabel.clear();
     const auto first = std::find_if(m_layers.begin(), m_layers.end(), hasCurves);
     m_current = first == m_layers.end() ? -1 : int(first - m_layers.begin());
-    plotstyle::showContent(m_stack, m_current >= 0);
+    updateEmptyState();
     rebuild();
     updateTotal();
+}
+
+// Tells an empty window apart from an experiment that was run without layer analysis.
+void CurveView::updateEmptyState() {
+    if (std::any_of(m_layers.begin(), m_layers.end(), hasCurves))
+        plotstyle::showContent(m_stack);
+    else if (m_layers.empty())
+        plotstyle::showEmpty(m_stack, tr("No experiment loaded"),
+                             tr("Run a compression with analysis, or open an experiment, to see "
+                                "how its error falls with the rank."));
+    else
+        plotstyle::showEmpty(m_stack, tr("No layer analysis stored"),
+                             tr("This experiment was run without layer analysis. Run it again "
+                                "with analysis on to see how its error falls with the rank."));
 }
 
 void CurveView::clear() {

@@ -86,6 +86,7 @@ signals:
     void rankPicked(int layerRow, int64_t rank);
 
 private:
+    void updateEmptyState();
     void setupPlot();
     void rebuild();
     void updateMarker();

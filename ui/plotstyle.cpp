@@ -53,11 +53,9 @@ QString layerLabel(const rs::LayerRecord& layer) {
         .arg(QString::fromStdString(layer.kind));
 }
 
-QStackedWidget* emptyStateStack(QWidget* content, const QString& title, const QString& message,
-                                QWidget* parent) {
+QStackedWidget* emptyStateStack(QWidget* content, QWidget* parent) {
     auto* stack = new QStackedWidget(parent);
-    auto* empty = new QLabel(QStringLiteral("<p style=\"font-size: 14pt\"><b>%1</b></p><p>%2</p>")
-                                 .arg(title.toHtmlEscaped(), message.toHtmlEscaped()));
+    auto* empty = new QLabel;
     empty->setObjectName(QStringLiteral("emptyState"));
     empty->setAlignment(Qt::AlignCenter);
     empty->setWordWrap(true);
@@ -68,8 +66,15 @@ QStackedWidget* emptyStateStack(QWidget* content, const QString& title, const QS
     return stack;
 }
 
-void showContent(QStackedWidget* stack, bool content) {
-    stack->setCurrentIndex(content ? 1 : 0);
+void showEmpty(QStackedWidget* stack, const QString& title, const QString& message) {
+    if (auto* label = qobject_cast<QLabel*>(stack->widget(0)))
+        label->setText(QStringLiteral("<p style=\"font-size: 14pt\"><b>%1</b></p><p>%2</p>")
+                           .arg(title.toHtmlEscaped(), message.toHtmlEscaped()));
+    stack->setCurrentIndex(0);
+}
+
+void showContent(QStackedWidget* stack) {
+    stack->setCurrentIndex(1);
 }
 
 QString formatValue(double value) {

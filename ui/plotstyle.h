@@ -28,11 +28,11 @@ void makeLogAxis(QCPAxis* axis);
 // "L3 down_proj" from block and kind; the full name when those are missing.
 QString layerLabel(const rs::LayerRecord& layer);
 
-// A page stack whose first page is a centred title and message (shown when there is nothing to
-// plot) and whose second page is `content`. showContent() flips between them.
-QStackedWidget* emptyStateStack(QWidget* content, const QString& title, const QString& message,
-                                QWidget* parent);
-void showContent(QStackedWidget* stack, bool content);
+// A page stack whose first page is a centred message (shown when there is nothing to plot) and
+// whose second page is `content`; showEmpty() and showContent() flip between them.
+QStackedWidget* emptyStateStack(QWidget* content, QWidget* parent);
+void showEmpty(QStackedWidget* stack, const QString& title, const QString& message);
+void showContent(QStackedWidget* stack);
 
 // A number for axis readouts and tooltips: fixed for moderate magnitudes, scientific otherwise.
 QString formatValue(double value);

@@ -83,14 +83,11 @@ SpectrumView::SpectrumView(QWidget* parent)
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
 
-    m_stack = plotstyle::emptyStateStack(splitter, tr("No experiment loaded"),
-                                         tr("Run a compression with analysis, or open an "
-                                            "experiment, to see the spectra of its layers."),
-                                         this);
+    m_stack = plotstyle::emptyStateStack(splitter, this);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
-    plotstyle::showContent(m_stack, false);
+    updateEmptyState();
 }
 
 void SpectrumView::setupSpectrumPlot() {
@@ -163,10 +160,24 @@ void SpectrumView::setLayers(std::vector<rs::LayerRecord> layers) {
     const auto first = std::find_if(m_layers.begin(), m_layers.end(), analysed);
     if (first != m_layers.end())
         m_selected = {int(first - m_layers.begin())};
-    plotstyle::showContent(m_stack, first != m_layers.end());
+    updateEmptyState();
     m_heatmap->setLayers(&m_layers);
     m_heatmap->setSelected(m_selected);
     rebuildSpectra();
+}
+
+// Tells an empty window apart from an experiment that was run without layer analysis.
+void SpectrumView::updateEmptyState() {
+    if (std::any_of(m_layers.begin(), m_layers.end(), analysed))
+        plotstyle::showContent(m_stack);
+    else if (m_layers.empty())
+        plotstyle::showEmpty(m_stack, tr("No experiment loaded"),
+                             tr("Run a compression with analysis, or open an experiment, to see "
+                                "the spectra of its layers."));
+    else
+        plotstyle::showEmpty(m_stack, tr("No layer analysis stored"),
+                             tr("This experiment was run without layer analysis. Run it again "
+                                "with analysis on to see the spectra of its layers."));
 }
 
 void SpectrumView::clear() {

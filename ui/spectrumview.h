@@ -67,6 +67,7 @@ signals:
     void layerActivated(int row);
 
 private:
+    void updateEmptyState();
     struct Shown {
         int row;
         Spectrum spectrum;
