@@ -172,6 +172,24 @@ CREATE TABLE layer_sensitivity (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 4: Lillama's distillation per variant and decoder block: the training loss of every
+// step and the checked losses (JSON steps, float64 series) that chose the kept weights.
+const char* const kVersion4 = R"sql(
+CREATE TABLE distillations (
+    experiment_id INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+    variant INTEGER NOT NULL,
+    block INTEGER NOT NULL,
+    train_loss BLOB NOT NULL,
+    eval_steps TEXT NOT NULL DEFAULT '[]',
+    eval_loss BLOB NOT NULL,
+    best_step INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (experiment_id, variant, block),
+    FOREIGN KEY (experiment_id, variant) REFERENCES variants (experiment_id, position)
+        ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql";
+
 int64_t pragmaInteger(Database& db, const char* sql) {
     Statement s = db.prepare(sql);
     s.step();
@@ -202,7 +220,7 @@ void checkCompatible(Database& db, int version) {
 } // namespace
 
 const std::vector<std::string>& migrations() {
-    static const std::vector<std::string> all{kVersion1, kVersion2, kVersion3};
+    static const std::vector<std::string> all{kVersion1, kVersion2, kVersion3, kVersion4};
     return all;
 }
 
