@@ -10,7 +10,9 @@
 #include "seed/allocation.h"
 #include "seed/lillama.h"
 #include "seed/lord.h"
+#include "store/distillations.h"
 #include "store/experiment_store.h"
+#include "store/schema.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -365,6 +367,27 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     QCOMPARE(layers[4].errorAfter, run.result.layers[4].errorAfter);
     QCOMPARE(layers[4].curveEora.size(), size_t(65));
     QCOMPARE(store->evaluations(run.experimentId).size(), size_t(2));
+
+    // Lillama's loss curves, per variant and block, in schema version 4.
+    QCOMPARE(store->schemaVersion(), 4);
+    QCOMPARE(rs::store::currentSchemaVersion(), 4);
+    rs::LowRankRequest lillama = smallRequest("lillama:steps=3,batch=2,allocation=bottom");
+    lillama.reductions = {10.0};
+    lillama.analyze = false;
+    const rs::RecordedLowRank distilled = rs::runRecordedLowRank(*m_session, lillama, *store);
+    const auto records = rs::distillations(*store, distilled.experimentId);
+    const auto& expected = distilled.result.variants[0].distillation;
+    QCOMPARE(records.size(), expected.size());
+    QVERIFY(!records.empty());
+    for (size_t i = 0; i < records.size(); ++i) {
+        QCOMPARE(records[i].block, expected[i].block);
+        QCOMPARE(records[i].trainLoss, expected[i].trainLoss);
+        QCOMPARE(records[i].evalSteps.front(), int64_t(0));
+        QCOMPARE(records[i].evalLoss.front(), expected[i].initialLoss);
+        QCOMPARE(records[i].bestStep, expected[i].bestStep);
+    }
+    QVERIFY(store->deleteExperiment(distilled.experimentId));
+    QVERIFY(rs::distillations(*store, distilled.experimentId).empty());
 }
 
 QTEST_GUILESS_MAIN(TestSeedMethods)

@@ -265,6 +265,10 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     for (size_t v = 0; v < ranks.size(); ++v)
         for (size_t i = 0; i < selected.size(); ++i)
             result.layers[i].ranks[v] = ranks[v][i];
+    const bool optimal = !lillama && !request.plan && request.uniformRank <= 0 &&
+                         request.method.text("allocation") == "optimal";
+    if (hooks.planned && !optimal)
+        hooks.planned(result);
 
     FactorInstaller installer(model, selected);
     const int64_t seqLen = std::min(request.calibSeqLen, model.config().maxPositions);
@@ -282,8 +286,6 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     const LordVariant lord = request.method.id() == "lord-weight" || lillama
                                  ? LordVariant::WeightSvd
                                  : LordVariant::DataAware;
-    const bool optimal = !lillama && !request.plan && request.uniformRank <= 0 &&
-                         request.method.text("allocation") == "optimal";
     // Optimal allocation: every basis and its statistics wait until all curves are known.
     std::vector<std::unique_ptr<CompensationBasis>> kept(selected.size());
     std::vector<InputStats> keptStats(selected.size());
@@ -425,7 +427,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
             installer.restoreAll();
         }
     }
-    if (hooks.planned)
+    if (hooks.planned && optimal)
         hooks.planned(result);
     if (hooks.layersDone)
         hooks.layersDone(result);

@@ -82,8 +82,8 @@ struct FactoredLinear {
 };
 
 struct LowRankHooks {
-    // Variants and ranks known (an optimal plan needs every layer's curve first), then every
-    // layer report complete; both before any evaluation.
+    // Variants and ranks known (at the start; for an optimal plan, which needs every layer's
+    // curve, after the decompositions), then every layer report complete (before evaluation).
     std::function<void(const LowRankResult&)> planned;
     std::function<void(const LowRankResult&)> layersDone;
     std::function<void(size_t variant, const LayerDistillation&)> distilled; // Lillama, per block

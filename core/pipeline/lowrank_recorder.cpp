@@ -2,6 +2,7 @@
 
 #include "model/summary.h"
 #include "pipeline/session.h"
+#include "store/distillations.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -126,7 +127,17 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
     out.experimentId = id;
 
     LowRankHooks hooks;
-    hooks.distilled = observers.distilled;
+    hooks.distilled = [&](size_t variant, const LayerDistillation& d) {
+        DistillationRecord r{
+            static_cast<int>(variant), d.block, d.trainLoss, {}, {}, d.bestStep, d.seconds};
+        for (const auto& [step, loss] : d.evalLoss) {
+            r.evalSteps.push_back(step);
+            r.evalLoss.push_back(loss);
+        }
+        addDistillation(store, id, r);
+        if (observers.distilled)
+            observers.distilled(variant, d);
+    };
     hooks.factored = observers.factored;
     hooks.planned = [&](const LowRankResult& result) {
         std::vector<VariantRecord> variants;

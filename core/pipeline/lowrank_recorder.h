@@ -23,7 +23,8 @@ LayerRecord toLayerRecord(const LowRankLayerReport& report);
 
 // runLowRank() recorded in the experiment store as it goes: the model and texts with their
 // content hashes, the experiment (compression = the method's serialisation, no compensation),
-// the variants, every layer, every perplexity, and Done, Failed or Cancelled at the end.
+// the variants, every layer, Lillama's loss curves per block (store/distillations.h), every
+// perplexity, and Done, Failed or Cancelled at the end.
 // `observers` sees the run too (its distilled and factored hooks; e.g. an export).
 RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& request,
                                    ExperimentStore& store, const std::string& name = {},
