@@ -97,6 +97,9 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     if (!model)
         fail(what, "has no model record");
 
+    if (!request.dtype.empty() && !parseFloatDtype(request.dtype))
+        fail("--dtype",
+             "unsupported dtype '" + request.dtype + "' (supported: float32, bfloat16, float16)");
     // Refuse an existing target before any work; the staging directory lives beside it.
     StagedDirectory stage(request.outDir, request.force);
     const SourceModel source = readSourceModel(model->path);
@@ -116,9 +119,6 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     ExportContent content;
     content.source = &source;
     content.dtype = request.dtype.empty() ? defaultDtype(source) : request.dtype;
-    if (!parseFloatDtype(content.dtype))
-        fail("--dtype",
-             "unsupported dtype '" + content.dtype + "' (supported: float32, bfloat16, float16)");
     content.adapterBase = stage.target().string();
 
     // Reproduce the compressed weights; the reports the export does not need are skipped.
