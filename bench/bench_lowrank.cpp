@@ -5,9 +5,10 @@
 // least 5x faster on both 7B shapes, with the EoRA curve within 1e-6 (relative to tr(dW C dW^T))
 // and B A at rank 64 within 1e-4 (relative Frobenius) of the reference.
 //
-// Usage: bench_lowrank [--skip-7b] [--full] [--only-7b]   (--full: also the reference on the
-// realistic 4096x11008 case and analyzeLayer on the 4096x11008 layers; adds several minutes.
-// --only-7b: skip stories260K)
+// Usage: bench_lowrank [--skip-7b] [--full] [--only-7b] [--shape=DOUTxDIN] [--skip-reference]
+// (--full: also the reference on the realistic 4096x11008 case and analyzeLayer on the 4096x11008
+// layers; adds several minutes. --only-7b: skip stories260K. --shape: only the 7B layers of that
+// shape. --skip-reference: time RankScope's path alone on the 7B layers)
 #include "bench_common.h"
 #include "calib/stats.h"
 #include "eval/perplexity.h"
@@ -24,8 +25,11 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <string>
 
 namespace {
+
+bool skipReference = false; // --skip-reference: time only RankScope's path
 
 using Clock = std::chrono::steady_clock;
 using rs::bench::secondsSince;
@@ -136,6 +140,7 @@ struct MineRun {
     rs::LowRankFactors compared;
     double discardedSeconds = 0;
     int64_t discarded = 0;
+    std::string route;
 };
 
 MineRun mineEora(const at::Tensor& dW, const rs::InputStats& stats, int64_t rank,
@@ -155,6 +160,7 @@ MineRun mineEora(const at::Tensor& dW, const rs::InputStats& stats, int64_t rank
     start = Clock::now();
     run.curve = basis->errorCurve();
     run.time.curve = secondsSince(start);
+    run.route = basis->gramRoute();
     start = Clock::now();
     run.discarded = basis->discardedModes();
     run.discardedSeconds = secondsSince(start);
@@ -222,9 +228,10 @@ void benchLlamaShape(int64_t dOut, int64_t dIn, bool realistic, bool reference, 
     progress("  %s: fast path ...\n", name);
     const MineRun mine = mineEora(dW, stats, kCompareRank, name);
     printStages("rankscope", mine.time);
+    std::printf("  dW C dW^T: %s\n", mine.route.c_str());
     std::printf("  discarded modes of C: %lld (counted in %.3f s, on demand)\n",
                 static_cast<long long>(mine.discarded), mine.discardedSeconds);
-    if (!reference) {
+    if (!reference || skipReference) {
         std::printf("  reference skipped (--full runs it)\n");
         return;
     }
@@ -319,21 +326,30 @@ void benchStories() {
 
 int main(int argc, char** argv) {
     bool skip7b = false, full = false, only7b = false;
+    std::string shape;
     for (int i = 1; i < argc; ++i) {
         skip7b |= std::strcmp(argv[i], "--skip-7b") == 0;
         full |= std::strcmp(argv[i], "--full") == 0;
         only7b |= std::strcmp(argv[i], "--only-7b") == 0;
+        skipReference |= std::strcmp(argv[i], "--skip-reference") == 0;
+        if (std::strncmp(argv[i], "--shape=", 8) == 0)
+            shape = argv[i] + 8, only7b = true;
     }
+    const auto wanted = [&](const char* name) { return shape.empty() || shape == name; };
     rs::initializeRuntime();
     std::printf("threads %d\n", at::get_num_threads());
     const auto total = Clock::now();
     if (!only7b)
         benchStories();
     if (!skip7b) {
-        benchLlamaShape(4096, 4096, true, true, true);
-        benchLlamaShape(4096, 4096, false, true, false);
-        benchLlamaShape(4096, 11008, false, true, full);
-        benchLlamaShape(4096, 11008, true, full, full);
+        if (wanted("4096x4096")) {
+            benchLlamaShape(4096, 4096, true, true, true);
+            benchLlamaShape(4096, 4096, false, true, false);
+        }
+        if (wanted("4096x11008")) {
+            benchLlamaShape(4096, 11008, false, true, full);
+            benchLlamaShape(4096, 11008, true, full, full);
+        }
     }
     std::printf("\ntotal %.1f s\n", secondsSince(total));
     return 0;

@@ -233,6 +233,8 @@ private slots:
     void bandedSpectrumMatchesDense();
     void largeLayerUsesBandedPath();
     void mixedPrecisionMatchesFloat64();
+    void singularGramFallsBackInMixedPrecision();
+    void wideLayerKeepsDirectProducts();
     void errorsNameTheLayer();
     void realStoriesLayer();
 };
@@ -240,7 +242,11 @@ private slots:
 void TestLowRank::wideLayerMatchesReference() {
     at::manual_seed(101);
     const at::Tensor dW = rtnError(at::randn({40, 56}));
-    checkAgainstReference(dW, statsOf(calibrationInputs(300, 56, -1)), {0, 1, 5, 17, 40});
+    const rs::InputStats stats = statsOf(calibrationInputs(300, 56, -1));
+    checkAgainstReference(dW, stats, {0, 1, 5, 17, 40});
+    // d_in <= 1.5 d_out with a positive definite C: dW C dW^T = (dW L)(dW L)^T.
+    QCOMPARE(basisFor("eora", dW, stats, 4)->gramRoute(), std::string("cholesky"));
+    QCOMPARE(basisFor("svd", dW, stats, 4)->gramRoute(), std::string());
 }
 
 void TestLowRank::tallLayerMatchesReference() {
@@ -257,14 +263,22 @@ void TestLowRank::rankDeficientGramMatchesReference() {
     QCOMPARE(at::linalg_matrix_rank(x.to(at::kDouble)).item<int64_t>(), int64_t(30));
     const rs::InputStats stats = statsOf(x);
     checkAgainstReference(dW, stats, {0, 1, 10, 30, 50});
-    QCOMPARE(basisFor("eora", dW, stats, 10)->discardedModes(), int64_t(64 - 30));
+    const auto eora = basisFor("eora", dW, stats, 10);
+    QCOMPARE(eora->discardedModes(), int64_t(64 - 30));
+    // The Cholesky factorisation breaks down; the direct products are used and the route says so.
+    const std::string route = eora->gramRoute();
+    QVERIFY2(route.rfind("direct: ", 0) == 0, route.c_str());
+    QVERIFY2(route.find("not numerically positive definite") != std::string::npos, route.c_str());
 }
 
 void TestLowRank::deadChannelIsOneDiscardedMode() {
     at::manual_seed(104);
     const at::Tensor dW = rtnError(at::randn({32, 48}));
     const rs::InputStats stats = statsOf(calibrationInputs(500, 48, 11));
-    QCOMPARE(basisFor("eora", dW, stats, 4)->discardedModes(), int64_t(1));
+    const auto eora = basisFor("eora", dW, stats, 4);
+    QCOMPARE(eora->discardedModes(), int64_t(1));
+    // The dead channel is dropped before the factorisation (it adds nothing to dW C dW^T).
+    QCOMPARE(eora->gramRoute(), std::string("cholesky: 1 dead input channel dropped"));
     checkAgainstReference(dW, stats, {0, 4, 32});
 }
 
@@ -388,6 +402,8 @@ void TestLowRank::mixedPrecisionMatchesFloat64() {
 
     for (const char* method : {"eora", "svd"}) {
         const auto basis = basisFor(method, dW, stats, 32);
+        if (std::string(method) == "eora") // the factored route, float32 products
+            QCOMPARE(basis->gramRoute(), std::string("cholesky: 1 dead input channel dropped"));
         const std::vector<double> curve = basis->errorCurve();
         QCOMPARE(curve.size(), size_t(1025));
         for (int r : {0, 8, 32})
@@ -405,6 +421,39 @@ void TestLowRank::mixedPrecisionMatchesFloat64() {
         QVERIFY(relativeDiff(productOf(basis->factorsAt(32), 1024, 1100), ref) <
                 kMixedProductTolerance);
     }
+}
+
+void TestLowRank::singularGramFallsBackInMixedPrecision() {
+    // Fewer tokens than inputs at a size that takes the float32 stages: no Cholesky factor, the
+    // direct products give the same optimum.
+    at::manual_seed(112);
+    const at::Tensor dW = rtnError(at::randn({1024, 1100}));
+    const rs::InputStats stats = statsOf(calibrationInputs(1000, 1100, -1));
+    const at::Tensor e = dW.to(at::kDouble);
+    const at::Tensor m = at::mm(at::mm(e, stats.gram), e.t());
+    auto [values, vectors] = at::linalg_eigh((m + m.t()) * 0.5);
+    const at::Tensor tails = values.clamp_min(0.0).cumsum(0).flip(0);
+    const double energy = tails[0].item<double>();
+    const auto basis = basisFor("eora", dW, stats, 32);
+    const std::string route = basis->gramRoute();
+    QVERIFY2(route.rfind("direct: ", 0) == 0, route.c_str());
+    const std::vector<double> curve = basis->errorCurve();
+    for (int r : {0, 8, 32, 500, 999, 1023})
+        QVERIFY2(std::abs(curve[r] - tails[r].item<double>()) < kMixedCurveTolerance * energy,
+                 qPrintable(QString("r=%1").arg(r)));
+    const at::Tensor u = vectors.flip(1).narrow(1, 0, 32);
+    QVERIFY(relativeDiff(productOf(basis->factorsAt(32), 1024, 1100),
+                         toEigen(at::mm(u, at::mm(u.t(), e)))) < kMixedProductTolerance);
+}
+
+void TestLowRank::wideLayerKeepsDirectProducts() {
+    // d_in > 1.5 d_out: factoring C would cost more than it saves.
+    at::manual_seed(113);
+    const at::Tensor dW = rtnError(at::randn({20, 64}));
+    const rs::InputStats stats = statsOf(calibrationInputs(200, 64, -1));
+    checkAgainstReference(dW, stats, {0, 3, 20});
+    QCOMPARE(basisFor("eora", dW, stats, 3)->gramRoute(),
+             std::string("direct: d_in > 1.5 d_out, factoring C would cost more than it saves"));
 }
 
 void TestLowRank::errorsNameTheLayer() {

@@ -1,6 +1,7 @@
 #include "lowrank/compensation.h"
 
 #include "calib/stats.h"
+#include "lowrank/gram_factor.h"
 #include "lowrank/symmetric.h"
 #include "lowrank/validation.h"
 #include "util/error.h"
@@ -115,15 +116,18 @@ public:
                 return;
             }
             // Order the directions as the basis does, measure each with C.
-            const EigenPairs pairs = lowrank::allEigenpairs(m_weighted);
+            const EigenPairs pairs = lowrank::allEigenpairs(m_weighted.to(at::kDouble));
             const at::Tensor rows = at::mm(pairs.vectors.t(), m_p);
             m_curve = lowrank::tailSums((at::mm(rows, m_gram) * rows).sum(1));
         });
         return m_curve;
     }
 
+    std::string gramRoute() const override { return m_gramRoute; }
+
     std::string m_layer;
     bool m_gramWeighted = false;
+    std::string m_gramRoute;
     at::Tensor m_b; // float32 [d_out, maxRank]
     at::Tensor m_a; // float32 [maxRank, d_in]
     at::Tensor m_gram;
@@ -179,7 +183,12 @@ std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& me
     basis->m_p = reduction.p;
     // Mixed precision: the basis serves compression runs and rank sweeps, where the cubic stages
     // dominate; analyzeLayer keeps float64 for the spectra it plots.
-    basis->m_weighted = lowrank::congruence(reduction.p, weights, lowrank::Precision::Mixed);
+    lowrank::CongruenceRoute route;
+    basis->m_weighted =
+        lowrank::congruence(reduction.p, weights, lowrank::Precision::Mixed, &route);
+    if (id == "eora")
+        basis->m_gramRoute = std::string(route.cholesky ? "cholesky" : "direct") +
+                             (route.note.empty() ? "" : ": " + route.note);
     basis->m_spectrum =
         std::make_unique<SymmetricSpectrum>(basis->m_weighted, lowrank::Precision::Mixed);
 

@@ -58,6 +58,11 @@ public:
     // min(d_out, d_in) (maxRank() bounds only factorsAt), computed on first use. Empty where an
     // implementation does not provide it.
     virtual std::vector<double> errorCurve() const { return {}; }
+    // How dW C dW^T was formed (eora): "cholesky" (C = L L^T, then (dW L)(dW L)^T), or "direct"
+    // with the reason the factor was not used (e.g. C not numerically positive definite: fewer
+    // tokens than inputs), plus any dead input channels dropped. Both routes are exact; empty for
+    // methods without a Gram matrix.
+    virtual std::string gramRoute() const { return {}; }
 };
 
 // Prepares the decomposition for `method` (svd, eora, asvd; "none" is not a basis). `maxRank`

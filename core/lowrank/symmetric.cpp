@@ -1,25 +1,14 @@
 #include "lowrank/symmetric.h"
 
+#include "lowrank/band.h"
+#include "lowrank/gram_factor.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>
 #include <future>
-
-#ifdef RANKSCOPE_HAVE_LAPACK
-extern "C" {
-// Fortran LAPACK; the trailing size_t arguments are the hidden lengths of CHARACTER arguments.
-void dsytrd_sy2sb_(const char* uplo, const int* n, const int* kd, double* a, const int* lda,
-                   double* ab, const int* ldab, double* tau, double* work, const int* lwork,
-                   int* info, size_t uploLength);
-void ssytrd_sy2sb_(const char* uplo, const int* n, const int* kd, float* a, const int* lda,
-                   float* ab, const int* ldab, float* tau, float* work, const int* lwork, int* info,
-                   size_t uploLength);
-void dsbev_(const char* jobz, const char* uplo, const int* n, const int* kd, double* ab,
-            const int* ldab, double* w, double* z, const int* ldz, double* work, int* info,
-            size_t jobzLength, size_t uploLength);
-}
-#endif
 
 namespace rs::lowrank {
 
@@ -38,6 +27,7 @@ constexpr int kMaxIterations = 400;
 constexpr double kFilterRange = 1e4;
 constexpr double kMaxDegree = 40.0;
 constexpr uint64_t kSubspaceSeed = 0x5eed5eedULL;
+constexpr int64_t kSeedGuard = 8;
 // Products at least this large are split into blocks so that only the lower triangle is formed.
 constexpr int64_t kBlockedProductMinRows = 1024;
 constexpr int64_t kProductBlocks = 4;
@@ -102,8 +92,20 @@ bool singleStages(Precision precision, int64_t n) {
 
 } // namespace
 
-at::Tensor congruence(const at::Tensor& p, const at::Tensor& k, Precision precision) {
+at::Tensor congruence(const at::Tensor& p, const at::Tensor& k, Precision precision,
+                      CongruenceRoute* route) {
     const bool single = singleStages(precision, p.size(0));
+    if (k.defined() && k.dim() == 2 && p.device().is_cpu() &&
+        choleskyRouteWorthIt(p.size(0), p.size(1))) {
+        at::Tensor out = choleskyCongruence(p, k, single, route);
+        if (out.defined())
+            return out;
+    } else if (route) {
+        route->cholesky = false;
+        route->note = k.defined() && k.dim() == 2
+                          ? "d_in > 1.5 d_out, factoring C would cost more than it saves"
+                          : "";
+    }
     const at::Tensor left = single ? p.to(at::kFloat) : p;
     at::Tensor out;
     if (!k.defined())
@@ -112,7 +114,7 @@ at::Tensor congruence(const at::Tensor& p, const at::Tensor& k, Precision precis
         out = symmetricProduct(left * k.to(left.scalar_type()).unsqueeze(0), left);
     else
         out = symmetricProduct(at::mm(left, k.to(left.scalar_type())), left);
-    return out.to(p.scalar_type());
+    return out;
 }
 
 EigenPairs allEigenpairs(const at::Tensor& symmetric) {
@@ -140,57 +142,33 @@ struct SymmetricSpectrum::Impl {
     at::Tensor chebyshevFilter(const at::Tensor& x, const at::Tensor& ax,
                                const at::Tensor& theta) const;
     EigenPairs bandLeading(int64_t count) const;
-    at::Tensor bandEigenvalues() const;
 };
-
-#ifdef RANKSCOPE_HAVE_LAPACK
-namespace {
-
-void sytrdSy2sb(const int* n, const int* kd, double* a, double* ab, const int* ldab, double* tau,
-                double* work, const int* lwork, int* info) {
-    dsytrd_sy2sb_("L", n, kd, a, n, ab, ldab, tau, work, lwork, info, 1);
-}
-void sytrdSy2sb(const int* n, const int* kd, float* a, float* ab, const int* ldab, float* tau,
-                float* work, const int* lwork, int* info) {
-    ssytrd_sy2sb_("L", n, kd, a, n, ab, ldab, tau, work, lwork, info, 1);
-}
-
-// Q^T A Q = band (lower storage [n, kd + 1]) with Q = H(1) .. H(n - kd); `a` is overwritten with
-// the reflectors. A symmetric row-major matrix is its own column-major image, so LAPACK reads it
-// in place.
-template <typename Scalar>
-void reduceToBand(at::Tensor& a, int kd, at::Tensor& band, at::Tensor& tau) {
-    const int n = static_cast<int>(a.size(0));
-    const int ldab = kd + 1;
-    band = at::zeros({n, ldab}, a.options());
-    tau = at::zeros({n - kd}, a.options());
-    int info = 0;
-    int lwork = -1;
-    Scalar query = 0;
-    sytrdSy2sb(&n, &kd, a.data_ptr<Scalar>(), band.data_ptr<Scalar>(), &ldab,
-               tau.data_ptr<Scalar>(), &query, &lwork, &info);
-    lwork = std::max(1, static_cast<int>(query));
-    std::vector<Scalar> scratch(static_cast<size_t>(lwork));
-    sytrdSy2sb(&n, &kd, a.data_ptr<Scalar>(), band.data_ptr<Scalar>(), &ldab,
-               tau.data_ptr<Scalar>(), scratch.data(), &lwork, &info);
-    TORCH_CHECK(info == 0, "sytrd_sy2sb failed with info ", info);
-}
-
-} // namespace
 
 void SymmetricSpectrum::Impl::reduce(const at::Tensor& a, bool single) {
     kd = kBandWidth;
+    // The band eigenvalue solver is sequential, so it starts as soon as the band exists and runs
+    // beside everything after it.
+    const auto startBandValues = [this] {
+        const Impl* impl = this;
+        bandValues = std::async(std::launch::async, [impl] {
+                         return lowrank::bandEigenvalues(impl->band);
+                     }).share();
+    };
     if (!single) {
-        at::Tensor work = a.contiguous().clone();
-        reduceToBand<double>(work, kd, band, tau);
+        at::Tensor work = a.scalar_type() == at::kDouble ? a.contiguous().clone()
+                                                         : a.to(at::kDouble).contiguous();
+        reduceToBand(work, kd, band, tau);
+        startBandValues();
         reflectors = work.t(); // column-major view: reflector i lives in column i below row i + kd
         buildWindows();
         return;
     }
-    at::Tensor work = a.to(at::kFloat).contiguous();
+    at::Tensor work =
+        a.scalar_type() == at::kFloat ? a.contiguous().clone() : a.to(at::kFloat).contiguous();
     at::Tensor band32, tau32;
-    reduceToBand<float>(work, kd, band32, tau32);
+    reduceToBand(work, kd, band32, tau32);
     band = band32.to(at::kDouble);
+    startBandValues();
     reflectors = work.to(at::kDouble).t();
     // H = I - tau v v^T (v = [1; stored part]) is orthogonal only for tau = 2 / v^T v; recomputing
     // tau in float64 makes the back-transformation orthogonal to float64 precision, so the
@@ -199,19 +177,18 @@ void SymmetricSpectrum::Impl::reduce(const at::Tensor& a, bool single) {
     tau = tau32.to(at::kDouble);
     const float* w = work.data_ptr<float>();
     double* t = tau.data_ptr<double>();
-    for (int64_t i = 0; i < n - kd; ++i) {
-        if (t[i] == 0.0)
-            continue;
-        double squares = 1.0;
-        for (int64_t j = i + kd + 1; j < n; ++j)
-            squares += static_cast<double>(w[i * n + j]) * w[i * n + j];
-        t[i] = 2.0 / squares;
-    }
+    at::parallel_for(0, n - kd, 64, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            if (t[i] == 0.0)
+                continue;
+            double squares = 1.0;
+            for (int64_t j = i + kd + 1; j < n; ++j)
+                squares += static_cast<double>(w[i * n + j]) * w[i * n + j];
+            t[i] = 2.0 / squares;
+        }
+    });
     buildWindows();
 }
-#else
-void SymmetricSpectrum::Impl::reduce(const at::Tensor&, bool) {}
-#endif
 
 void SymmetricSpectrum::Impl::buildWindows() {
     // full[j][e] = B(j, j + e - kd), e in [0, 2 kd], from the lower band by symmetry.
@@ -272,9 +249,20 @@ at::Tensor SymmetricSpectrum::Impl::chebyshevFilter(const at::Tensor& x, const a
 
 EigenPairs SymmetricSpectrum::Impl::bandLeading(int64_t count) const {
     // Subspace iteration with Rayleigh-Ritz on the band matrix, then back through the reflectors.
+    // The first count + kSeedGuard columns of the start are inverse-iteration vectors for the
+    // band's exact eigenvalues (computed for the curve anyway), so the first Rayleigh-Ritz step
+    // usually passes the residual test (the guard vectors resolve a cluster that straddles
+    // `count`); the rest are random, so that Chebyshev filtering still finds the subspace if
+    // the seed falls short (eigenvalues too close for inverse iteration to separate).
     const int64_t width = std::min(n, std::max(count + 16, 2 * count));
     at::Generator generator = at::detail::createCPUGenerator(kSubspaceSeed);
-    at::Tensor x = orthonormalized(at::randn({n, width}, generator, band.options()));
+    at::Tensor start = at::randn({n, width}, generator, band.options());
+    const int64_t seeded = std::min(width, count + kSeedGuard);
+    const at::Tensor seed =
+        bandInverseIteration(band, bandValues.get().narrow(0, 0, seeded), kSubspaceSeed);
+    if (seed.defined())
+        start.narrow(1, 0, seeded).copy_(seed);
+    at::Tensor x = orthonormalized(start);
     at::Tensor theta, ax;
     bool converged = false;
     for (int iteration = 0; iteration < kMaxIterations && !converged; ++iteration) {
@@ -304,42 +292,15 @@ EigenPairs SymmetricSpectrum::Impl::bandLeading(int64_t count) const {
     return {theta.narrow(0, 0, count).clone(), out};
 }
 
-#ifdef RANKSCOPE_HAVE_LAPACK
-at::Tensor SymmetricSpectrum::Impl::bandEigenvalues() const {
-    const int size = static_cast<int>(n);
-    const int ldab = kd + 1;
-    at::Tensor work = band.clone();
-    at::Tensor values = at::empty({n}, band.options());
-    std::vector<double> scratch(static_cast<size_t>(std::max(1, 3 * size - 2)));
-    double unused = 0.0;
-    const int one = 1;
-    int info = 0;
-    dsbev_("N", "L", &size, &kd, work.data_ptr<double>(), &ldab, values.data_ptr<double>(), &unused,
-           &one, scratch.data(), &info, 1, 1);
-    TORCH_CHECK(info == 0, "dsbev failed with info ", info);
-    return values.flip(0);
-}
-#else
-at::Tensor SymmetricSpectrum::Impl::bandEigenvalues() const {
-    return {};
-}
-#endif
-
 SymmetricSpectrum::SymmetricSpectrum(const at::Tensor& symmetric, Precision precision)
     : m_impl(std::make_unique<Impl>()) {
     m_impl->n = symmetric.size(0);
-#ifdef RANKSCOPE_HAVE_LAPACK
-    if (symmetric.device().is_cpu() && symmetric.scalar_type() == at::kDouble &&
-        m_impl->n >= kBandedMinSize) {
+    if (bandKernelsAvailable() && symmetric.device().is_cpu() && m_impl->n >= kBandedMinSize) {
         m_impl->dense = symmetric; // kept for the fallback if subspace iteration stalls
         m_impl->reduce(symmetric, singleStages(precision, m_impl->n));
-        const Impl* impl = m_impl.get();
-        m_impl->bandValues =
-            std::async(std::launch::async, [impl] { return impl->bandEigenvalues(); }).share();
         return;
     }
-#endif
-    m_impl->dense = symmetric;
+    m_impl->dense = symmetric.to(at::kDouble);
 }
 
 SymmetricSpectrum::~SymmetricSpectrum() = default;
@@ -356,7 +317,7 @@ at::Tensor SymmetricSpectrum::eigenvalues() const {
 
 EigenPairs SymmetricSpectrum::leading(int64_t count) const {
     if (count == 0) {
-        const auto options = m_impl->dense.options();
+        const auto options = m_impl->dense.options().dtype(at::kDouble);
         return {at::empty({0}, options), at::empty({m_impl->n, 0}, options)};
     }
     if (m_impl->banded() && 4 * count <= m_impl->n) {
@@ -364,7 +325,7 @@ EigenPairs SymmetricSpectrum::leading(int64_t count) const {
         if (pairs.values.defined())
             return pairs;
     }
-    const EigenPairs all = allEigenpairs(m_impl->dense);
+    const EigenPairs all = allEigenpairs(m_impl->dense.to(at::kDouble));
     return {all.values.narrow(0, 0, count).clone(), all.vectors.narrow(1, 0, count).clone()};
 }
 

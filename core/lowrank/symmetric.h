@@ -23,9 +23,14 @@ enum class Precision {
 // triangle is multiplied, then mirrored, which saves about a third of the flops on large inputs.
 at::Tensor symmetricProduct(const at::Tensor& left, const at::Tensor& right);
 
+struct CongruenceRoute;
+
 // P K P^T with K a symmetric matrix [n, n], a diagonal given as a vector [n], or undefined
-// (the identity), returned in P's dtype.
-at::Tensor congruence(const at::Tensor& p, const at::Tensor& k, Precision precision);
+// (the identity). Float32 when `precision` chose single stages for this size, else float64. A full
+// K is factored (K = L L^T, P K P^T = (P L)(P L)^T, about half the flops) when that is cheaper and
+// K is numerically positive definite, else multiplied directly; `route` says which and why.
+at::Tensor congruence(const at::Tensor& p, const at::Tensor& k, Precision precision,
+                      CongruenceRoute* route = nullptr);
 
 // Eigenpairs, eigenvalues descending; vectors are columns.
 struct EigenPairs {
@@ -46,6 +51,7 @@ EigenPairs allEigenpairs(const at::Tensor& symmetric);
 // matrices, it uses the dense solvers.
 class SymmetricSpectrum {
 public:
+    // `symmetric` may be float32 (from congruence with single stages) or float64.
     SymmetricSpectrum(const at::Tensor& symmetric, Precision precision);
     ~SymmetricSpectrum();
     SymmetricSpectrum(const SymmetricSpectrum&) = delete;

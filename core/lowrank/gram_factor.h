@@ -1,0 +1,31 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <string>
+
+// P C P^T through a Cholesky factor of C (internal, CPU with LAPACK).
+namespace rs::lowrank {
+
+// How a congruence P K P^T was formed, for diagnostics.
+struct CongruenceRoute {
+    bool cholesky = false; // C = L L^T, P C P^T = (P L)(P L)^T
+    std::string note;      // why not, or what was dropped ("" when nothing to say)
+};
+
+// Whether the Cholesky route is worth trying: potrf costs d_in^3 / 3 (float64), the triangular
+// product m d_in^2 and the rank-k update m^2 d_in, against 2 m d_in^2 + m^2 d_in for the two
+// general products; it wins while d_in stays below about 1.5 m.
+bool choleskyRouteWorthIt(int64_t rows, int64_t inputs);
+
+// (P L)(P L)^T with C = L L^T (float64 potrf), the two products in float32 when `single`. Columns
+// where C has an all-zero row and column (dead channels) are dropped first, which changes nothing
+// in P C P^T. Returns an undefined tensor, with the reason in route->note, when C is not
+// numerically positive definite on the remaining columns (fewer tokens than inputs); the caller
+// then forms the products directly. A completed Cholesky factorisation has a backward error of
+// order d_in eps_float64 ||C|| whatever the conditioning of C, far below the float32 rounding of
+// the products, so no condition test is needed. Result: full symmetric [m, m], float32 when
+// `single`, else float64.
+at::Tensor choleskyCongruence(const at::Tensor& p, const at::Tensor& c, bool single,
+                              CongruenceRoute* route);
+
+} // namespace rs::lowrank
