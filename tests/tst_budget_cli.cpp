@@ -2,6 +2,7 @@
 // applied as a new experiment, and clear refusals of bad budgets, overrides and contradictions.
 #include "testdata.h"
 
+#include <QCoreApplication>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -60,9 +61,9 @@ void TestBudgetCli::initTestCase() {
 
 void TestBudgetCli::planPrintsRanksWithUnits() {
     const QString json = m_home.filePath("plan.json");
-    const Run run =
-        runCli({"plan", "1", "--budget-rank", "4", "--align", "2", "--override", "down_proj=8",
-                "--exclude", "layers\\.0\\.self_attn\\.q_proj", "--json", json});
+    const Run run = runCli({"plan", "1", "--budget-rank", "4", "--align", "2", "--override",
+                            "down_proj=8", "--exclude", "layers\\.0\\.self_attn\\.q_proj",
+                            "--weights", "energy", "--json", json});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
     // A uniform-rank budget is what uniform rank 4 spends under the same constraints.
     QVERIFY2(run.out.contains("budget r4 = "), qPrintable(run.out));
@@ -93,11 +94,16 @@ void TestBudgetCli::planPrintsRanksWithUnits() {
     for (const QStringList& budget :
          {QStringList{"--budget-params", "20000"}, QStringList{"--budget-percent", "5"},
           QStringList{"--bpw", "4.5"}}) {
-        const Run r = runCli(QStringList{"plan", "1"} + budget);
+        const Run r = runCli(QStringList{"plan", "1", "--weights", "energy"} + budget);
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
     }
     const Run equal = runCli({"plan", "1", "--budget-params", "20000", "--weights", "equal"});
     QVERIFY(equal.out.contains("equal layer weights"));
+    // The default: sensitivities measured once (one window per layer here), then from the store.
+    const Run measured = runCli({"plan", "1", "--budget-rank", "4", "--sensitivity-windows", "1"});
+    QVERIFY2(measured.exitCode == 0, qPrintable(measured.err));
+    QVERIFY(measured.out.contains("sensitivity layer weights"));
+    QVERIFY(measured.out.contains("predicted perplexity increase"));
 }
 
 void TestBudgetCli::planRefusesBadInput() {
@@ -129,7 +135,10 @@ void TestBudgetCli::planRefusesBadInput() {
          "not a multiple of the alignment 8"},
         {{"plan", "1", "--budget-params", "1000", "--min-rank", "30"}, 1, "below the"},
         {{"plan", "1", "--budget-rank", "4", "--weights", "loud"}, 2, "unknown weighting"},
-        {{"plan", "1", "--budget-rank", "4", "--weights", "sensitivity"}, 1, "sensitivit"},
+        {{"plan", "1", "--budget-rank", "4", "--weights", "sensitivity", "--sensitivity-windows",
+          "-1"},
+         2,
+         "must not be negative"},
         {{"plan", "99", "--budget-rank", "4"}, 1, "no experiment 99"},
         {{"plan", "x", "--budget-rank", "4"}, 2, "positive integer"},
         {{"tradeoff", data("models/stories260K"), "--calib", data("text/tinystories/calib.txt")},
@@ -155,7 +164,8 @@ void TestBudgetCli::planRefusesBadInput() {
 }
 
 void TestBudgetCli::planApplyRecordsAnExperiment() {
-    const Run run = runCli({"plan", "1", "--budget-rank", "4", "--apply", "--max-windows", "2"});
+    const Run run = runCli({"plan", "1", "--budget-rank", "4", "--weights", "energy", "--apply",
+                            "--max-windows", "2"});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
     QVERIFY2(run.out.contains("applied: eora@plan perplexity"), qPrintable(run.out));
     QVERIFY(run.out.contains("recorded as experiment"));
@@ -185,5 +195,13 @@ void TestBudgetCli::tradeoffPrintsTheFront() {
     QVERIFY(lines[0].startsWith("compression,bits,group,budget"));
 }
 
-QTEST_GUILESS_MAIN(TestBudgetCli)
+// Every case runs the real CLI on the real model; on a busy machine a function can take longer
+// than QtTest's default of five minutes.
+int main(int argc, char** argv) {
+    if (qEnvironmentVariableIsEmpty("QTEST_FUNCTION_TIMEOUT"))
+        qputenv("QTEST_FUNCTION_TIMEOUT", "1800000");
+    QCoreApplication app(argc, argv);
+    TestBudgetCli test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_budget_cli.moc"

@@ -11,7 +11,8 @@ namespace rs::cli {
 
 std::vector<OptionSpec> constraintOptions();
 PlanConstraints parseConstraints(const ParsedArgs& args);
-LayerWeighting parseWeights(const ParsedArgs& args);
+// --weights, or `fallback` when it is not given.
+LayerWeighting parseWeights(const ParsedArgs& args, const std::string& fallback);
 // "sum of relative output errors", ... : what the objective of a weighting adds up.
 const char* objectiveName(LayerWeighting weighting);
 

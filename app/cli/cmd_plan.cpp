@@ -28,8 +28,10 @@ std::vector<OptionSpec> constraintOptions() {
              "(repeatable)"},
             {"--exclude", "REGEX", "no adapter for layers matching REGEX (repeatable)"},
             {"--weights", "W",
-             "layer weights: energy (default; errors relative to each layer's output energy), "
-             "equal, or sensitivity (measured perplexity increase per layer, cached)"}};
+             "layer weights: sensitivity (measured perplexity increase per layer, cached; the "
+             "default of plan when the experiment has an evaluation text), energy (errors "
+             "relative to each layer's output energy; the default otherwise and of tradeoff) or "
+             "equal"}};
 }
 
 PlanConstraints parseConstraints(const ParsedArgs& args) {
@@ -49,9 +51,9 @@ PlanConstraints parseConstraints(const ParsedArgs& args) {
     return c;
 }
 
-LayerWeighting parseWeights(const ParsedArgs& args) {
+LayerWeighting parseWeights(const ParsedArgs& args, const std::string& fallback) {
     try {
-        return parseWeighting(args.valueOr("--weights", "energy"));
+        return parseWeighting(args.valueOr("--weights", fallback));
     } catch (const Error& e) {
         throw UsageError(e.what());
     }
@@ -150,24 +152,32 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
     const int64_t id = experimentId(args.positional(0));
     const BudgetSpec budget = budgetArg(args);
     const PlanConstraints constraints = parseConstraints(args);
-    const LayerWeighting weighting = parseWeights(args);
+    parseWeights(args, "energy"); // a bad name is a usage error before any work
     if (!args.flag("--apply") && (args.value("--eval") || args.value("--max-windows")))
         throw UsageError("--eval and --max-windows only apply with --apply");
 
     std::unique_ptr<ExperimentStore> store = ExperimentStore::open(databasePath(args));
     const StoredCurves curves = loadStoredCurves(*store, id, args.value("--comp"));
+    // Measured on stories260K (README): only sensitivity weights beat uniform rank in perplexity;
+    // they need the experiment's evaluation text.
+    const LayerWeighting weighting =
+        parseWeights(args, curves.experiment.evalDatasetId ? "sensitivity" : "energy");
     std::shared_ptr<ModelSession> session;
     std::vector<double> sensitivity;
+    const int64_t windows = args.integer("--sensitivity-windows").value_or(16);
+    if (windows < 0)
+        throw UsageError("--sensitivity-windows must not be negative");
+    const SizeModel size = sizeModelOf(curves.model.parameters, curves.layers, curves.compression);
     if (weighting == LayerWeighting::Sensitivity) {
+        // Bad constraints and budgets fail before the measurement, which takes minutes.
+        const RankPlanner check(
+            planLayers(curves.layers, curves.compensation, LayerWeighting::Equal), constraints);
+        check.optimal(budgetParameters(budget, check, size));
         session = ModelSession::open(curves.model.path, openOptions(args), job);
-        const int64_t windows = args.integer("--sensitivity-windows").value_or(16);
-        if (windows < 0)
-            throw UsageError("--sensitivity-windows must not be negative");
         sensitivity = layerSensitivities(*session, *store, curves, windows, job);
     }
     const RankPlanner planner(
         planLayers(curves.layers, curves.compensation, weighting, sensitivity), constraints);
-    const SizeModel size = sizeModelOf(curves.model.parameters, curves.layers, curves.compression);
     const int64_t parameters = budgetParameters(budget, planner, size);
     const Plan plan = planner.optimal(parameters);
 

@@ -86,7 +86,7 @@ int runTradeoff(const ParsedArgs& args, const JobContext& job) {
     } catch (const Error& e) {
         throw UsageError(e.what());
     }
-    request.weighting = parseWeights(args);
+    request.weighting = parseWeights(args, "energy");
     if (request.weighting == LayerWeighting::Sensitivity)
         throw UsageError("tradeoff plans with energy or equal weights");
     request.constraints = parseConstraints(args);
