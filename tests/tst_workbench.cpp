@@ -1,16 +1,20 @@
 // The workbench flow over the real stories260K model: registry-driven method controls, the run
 // panel, a recorded compression job run from the window, cancellation, the experiment history
 // (list, rename, delete) and the comparison of two experiments.
+#include "budgetview.h"
 #include "comparedialog.h"
+#include "curveview.h"
 #include "experimentmodel.h"
 #include "experimentsview.h"
 #include "jobrunner.h"
 #include "mainwindow.h"
 #include "methodform.h"
 #include "pipeline/experiment_compare.h"
+#include "rankplanmodel.h"
 #include "runpanel.h"
 #include "store/experiment_store.h"
 #include "testdata.h"
+#include "tradeoffview.h"
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
@@ -21,6 +25,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
 #include <QTableView>
@@ -29,6 +34,7 @@
 #include <QTest>
 #include <QTimer>
 #include <memory>
+#include <qcustomplot.h>
 
 using rs::ui::ExperimentModel;
 using rs::ui::JobRunner;
@@ -55,9 +61,8 @@ class StallWatchdog : public QObject {
 public:
     StallWatchdog() {
         m_timer.setInterval(5);
-        connect(&m_timer, &QTimer::timeout, this, [this] {
-            m_longest = std::max(m_longest, m_clock.restart());
-        });
+        connect(&m_timer, &QTimer::timeout, this,
+                [this] { m_longest = std::max(m_longest, m_clock.restart()); });
         m_clock.start();
         m_timer.start();
     }
@@ -79,6 +84,9 @@ private slots:
     void methodFormFollowsRegistry();
     void runPanelBuildsRequests();
     void runsAndRecordsCompression();
+    void budgetFollowsTheSlider();
+    void editedRanksUpdateTotals();
+    void tradeoffShowsEveryVariant();
     void cancelStopsWithinASecond();
     void comparesTwoExperiments();
     void renamesAndDeletes();
@@ -100,8 +108,8 @@ void TestWorkbench::initTestCase() {
     QVERIFY(m_dir.isValid());
 
     m_window = std::make_unique<MainWindow>();
-    m_window->setDatabasePath(std::filesystem::path(m_dir.filePath(QStringLiteral("x.db"))
-                                                        .toStdString()));
+    m_window->setDatabasePath(
+        std::filesystem::path(m_dir.filePath(QStringLiteral("x.db")).toStdString()));
     m_window->show();
     QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
     QVERIFY(!m_window->runPanel()->runButton()->isEnabled()); // no model yet
@@ -111,8 +119,7 @@ void TestWorkbench::initTestCase() {
 }
 
 void TestWorkbench::methodFormFollowsRegistry() {
-    for (const rs::MethodKind kind :
-         {rs::MethodKind::Compression, rs::MethodKind::Compensation}) {
+    for (const rs::MethodKind kind : {rs::MethodKind::Compression, rs::MethodKind::Compensation}) {
         MethodForm form(kind);
         const auto methods = rs::methodsOfKind(kind);
         QCOMPARE(form.methodBox()->count(), int(methods.size()));
@@ -128,8 +135,8 @@ void TestWorkbench::methodFormFollowsRegistry() {
         }
     }
     MethodForm form(rs::MethodKind::Compression);
-    const auto gptq = rs::MethodConfig::parse("gptq:bits=3,group=32,act_order=true",
-                                              rs::MethodKind::Compression);
+    const auto gptq =
+        rs::MethodConfig::parse("gptq:bits=3,group=32,act_order=true", rs::MethodKind::Compression);
     form.setConfig(gptq);
     QCOMPARE(form.config(), gptq);
     auto* bits = qobject_cast<QComboBox*>(form.parameterWidget(QStringLiteral("bits")));
@@ -160,9 +167,9 @@ void TestWorkbench::runPanelBuildsRequests() {
     panel.setRanks(QStringLiteral("4, 8"));
     const auto request = panel.request(&problem);
     QVERIFY2(request, qPrintable(problem));
-    QCOMPARE(request->compression.serialize(),
-             rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression)
-                 .serialize());
+    QCOMPARE(
+        request->compression.serialize(),
+        rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression).serialize());
     std::vector<std::string> comps;
     for (const auto& c : request->compensations)
         comps.push_back(c.id());
@@ -213,18 +220,99 @@ void TestWorkbench::runsAndRecordsCompression() {
     ExperimentModel* model = m_window->experimentsView()->model();
     QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QCOMPARE(model->rowCount(), 1);
-    QCOMPARE(model->data(model->index(0, ExperimentModel::IdColumn), Qt::DisplayRole)
-                 .toLongLong(),
+    QCOMPARE(model->data(model->index(0, ExperimentModel::IdColumn), Qt::DisplayRole).toLongLong(),
              id);
-    QCOMPARE(model->data(model->index(0, ExperimentModel::StatusColumn), Qt::DisplayRole)
-                 .toString(),
-             QStringLiteral("done"));
-    QCOMPARE(model->data(model->index(0, ExperimentModel::LayersColumn), Qt::DisplayRole)
-                 .toLongLong(),
-             qint64(35));
+    QCOMPARE(
+        model->data(model->index(0, ExperimentModel::StatusColumn), Qt::DisplayRole).toString(),
+        QStringLiteral("done"));
+    QCOMPARE(
+        model->data(model->index(0, ExperimentModel::LayersColumn), Qt::DisplayRole).toLongLong(),
+        qint64(35));
     auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
     QCOMPARE(store->variants(id).size(), size_t(1 + 2 * 2)); // none, svd@4/8, eora@4/8
     QVERIFY(!m_window->runPanel()->cancelButton()->isVisible());
+}
+
+void TestWorkbench::budgetFollowsTheSlider() {
+    rs::ui::BudgetView* budget = m_window->budgetView();
+    QVERIFY(budget->hasPlan());
+    rs::ui::RankPlanModel* model = budget->model();
+    QAbstractItemModelTester tester(model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(model->rowCount(), 35);
+    // It opens at the cost of uniform rank 8: the uniform plan is exactly that.
+    QCOMPARE(budget->uniformRank(), 8);
+    QCOMPARE(budget->uniformPlan().parameters, int64_t(46240));
+    QVERIFY(budget->optimalPlan().parameters <= budget->budget());
+    // The optimum is never worse than uniform under its own objective.
+    QVERIFY(budget->optimalPlan().objective <= budget->uniformPlan().objective);
+
+    const std::vector<qint64> ranksBefore = model->planRanks();
+    const double errorBefore = budget->relativeOutputError(budget->shownPlan());
+    QSignalSpy changed(budget, &rs::ui::BudgetView::planChanged);
+    QSlider* slider = budget->slider();
+    for (int step = 0; step < 10; ++step) // a drag: several moves
+        slider->setValue(slider->value() + 8);
+    QCOMPARE(changed.count(), 10);
+    QVERIFY(budget->budget() > 46240);
+    QVERIFY(model->planRanks() != ranksBefore);
+    QVERIFY(budget->uniformRank() >= 8);
+    QVERIFY(budget->relativeOutputError(budget->shownPlan()) < errorBefore);
+    qInfo("re-plan on a slider move: %.2f ms", budget->lastReplanMs());
+    // The curve view follows the plan (its model-level total uses the plan's ranks).
+    const auto total = m_window->curveView()->total();
+    QCOMPARE(total.adapterParameters, int64_t(budget->shownPlan().parameters));
+
+    // Other units show the same budget.
+    const qint64 parameters = budget->budget();
+    budget->setUnit(rs::ui::BudgetView::Unit::BitsPerWeight);
+    QVERIFY(budget->budgetBox()->value() > 3.0 && budget->budgetBox()->value() < 16.0);
+    QCOMPARE(budget->budget(), parameters);
+    budget->setUnit(rs::ui::BudgetView::Unit::Parameters);
+}
+
+void TestWorkbench::editedRanksUpdateTotals() {
+    rs::ui::BudgetView* budget = m_window->budgetView();
+    rs::ui::RankPlanModel* model = budget->model();
+    const int row = 6; // model.layers.0.mlp.down_proj, 64 x 172
+    const qint64 before = model->planRanks()[row];
+    const int64_t parameters = budget->shownPlan().parameters;
+    const qint64 edited = before == 64 ? 32 : 64;
+    QVERIFY(
+        model->setData(model->index(row, rs::ui::RankPlanModel::PlanColumn), edited, Qt::EditRole));
+    QCOMPARE(budget->shownPlan().ranks[size_t(row)], int64_t(edited));
+    QCOMPARE(budget->shownPlan().parameters, parameters + (edited - before) * (64 + 172));
+    QVERIFY(budget->summaryLabel()->text().contains(QStringLiteral("Edited plan")));
+    QCOMPARE(budget->currentPlan().perLayer.at("model.layers.0.mlp.down_proj"), int64_t(edited));
+    // A rank beyond the layer is refused.
+    QVERIFY(
+        !model->setData(model->index(row, rs::ui::RankPlanModel::PlanColumn), 65, Qt::EditRole));
+}
+
+void TestWorkbench::tradeoffShowsEveryVariant() {
+    rs::ui::TradeoffView* view = m_window->tradeoffView();
+    view->setMetric(rs::ui::TradeoffView::Metric::PredictedError);
+    view->refresh();
+    // One finished experiment with none, svd@4/8, eora@4/8.
+    QCOMPARE(view->plottedPoints(), 5);
+    QVERIFY(view->frontPoints() >= 2);
+    // EoRA at rank 8 dominates SVD at rank 8 (same size, lower error): never both on the front.
+    const auto& points = view->points().points;
+    for (const auto& p : points)
+        if (p.label == "svd@8")
+            QVERIFY(!p.front);
+    // A click on a point opens its experiment.
+    view->resize(900, 600);
+    view->plot()->replot();
+    const auto& p = points.front();
+    const QPointF at(view->plot()->xAxis->coordToPixel(p.bitsPerWeight),
+                     view->plot()->yAxis->coordToPixel(p.predictedError));
+    QCOMPARE(view->experimentAt(at), qint64(p.experiment));
+    QSignalSpy open(view, &rs::ui::TradeoffView::openRequested);
+    QTest::mouseClick(view->plot(), Qt::LeftButton, {}, at.toPoint());
+    QCOMPARE(open.count(), 1);
+    // Measured perplexity: the first run had no evaluation text.
+    view->setMetric(rs::ui::TradeoffView::Metric::Perplexity);
+    QCOMPARE(view->plottedPoints(), 0);
 }
 
 void TestWorkbench::cancelStopsWithinASecond() {
@@ -249,9 +337,9 @@ void TestWorkbench::cancelStopsWithinASecond() {
     ExperimentModel* model = m_window->experimentsView()->model();
     QTRY_COMPARE(model->rowCount(), 2);
     const int row = model->rowOf(model->experiments().front().experiment.id);
-    QCOMPARE(model->data(model->index(row, ExperimentModel::StatusColumn), Qt::DisplayRole)
-                 .toString(),
-             QStringLiteral("cancelled"));
+    QCOMPARE(
+        model->data(model->index(row, ExperimentModel::StatusColumn), Qt::DisplayRole).toString(),
+        QStringLiteral("cancelled"));
 }
 
 void TestWorkbench::comparesTwoExperiments() {
@@ -279,6 +367,13 @@ void TestWorkbench::comparesTwoExperiments() {
     QVERIFY(modelSame);
     // Variants of both: none, svd@4, svd@8, eora@4, eora@8 (second has only rank 4).
     QCOMPARE(dialog.metricsTable()->rowCount(), 5);
+    // Overlaid curves: both experiments' EoRA and SVD curves of one layer.
+    dialog.setLayers(store->layers(first), store->layers(second));
+    QCOMPARE(dialog.layerBox()->count(), 35);
+    dialog.layerBox()->setCurrentText(QStringLiteral("model.layers.2.mlp.down_proj"));
+    QCOMPARE(dialog.curvePlot()->graphCount(), 4);
+    for (int g = 0; g < 4; ++g)
+        QCOMPARE(dialog.curvePlot()->graph(g)->dataCount(), 64 + 1); // min(64, 172) + 1
 
     // The view asks to compare exactly two selected experiments.
     rs::ui::ExperimentsView* view = m_window->experimentsView();
@@ -298,10 +393,10 @@ void TestWorkbench::renamesAndDeletes() {
     const int before = model->rowCount();
     const qint64 id = model->experiments().front().experiment.id;
     QVERIFY(view->renameExperiment(id, QStringLiteral("two-bit baseline"), QStringLiteral("n")));
-    QCOMPARE(model->data(model->index(model->rowOf(id), ExperimentModel::NameColumn),
-                         Qt::DisplayRole)
-                 .toString(),
-             QStringLiteral("two-bit baseline"));
+    QCOMPARE(
+        model->data(model->index(model->rowOf(id), ExperimentModel::NameColumn), Qt::DisplayRole)
+            .toString(),
+        QStringLiteral("two-bit baseline"));
     view->filterEdit()->setText(QStringLiteral("two-bit"));
     QCOMPARE(view->proxy()->rowCount(), 1);
     view->filterEdit()->clear();

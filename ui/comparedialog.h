@@ -1,9 +1,13 @@
 #pragma once
 
 #include "pipeline/experiment_compare.h"
+#include "store/records.h"
 
 #include <QDialog>
+#include <vector>
 
+class QComboBox;
+class QCustomPlot;
 class QTableWidget;
 
 namespace rs::ui {
@@ -18,12 +22,22 @@ public:
 
     QTableWidget* settingsTable() const { return m_settings; }
     QTableWidget* metricsTable() const { return m_metrics; }
-    // The widget below the tables (empty by default), for overlaid curves.
-    void setExtraWidget(QWidget* widget);
+    // Overlays both experiments' error curves (EoRA and SVD, relative output error, so that
+    // different compressions share a scale) for a layer chosen from those both have.
+    void setLayers(std::vector<rs::LayerRecord> a, std::vector<rs::LayerRecord> b);
+    QComboBox* layerBox() const { return m_layerBox; }
+    QCustomPlot* curvePlot() const { return m_plot; }
 
 private:
+    void showCurves();
+
+    rs::ExperimentComparison m_comparison;
     QTableWidget* m_settings;
     QTableWidget* m_metrics;
+    std::vector<rs::LayerRecord> m_a;
+    std::vector<rs::LayerRecord> m_b;
+    QComboBox* m_layerBox = nullptr;
+    QCustomPlot* m_plot = nullptr;
 };
 
 } // namespace rs::ui

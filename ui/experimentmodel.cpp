@@ -48,7 +48,8 @@ QColor statusColor(rs::ExperimentStatus status) {
 // "2026-11-22T14:03:11Z" shown in local time.
 QString localTime(const std::string& iso) {
     QDateTime t = QDateTime::fromString(fromUtf8(iso), Qt::ISODate);
-    return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm")) : fromUtf8(iso);
+    return t.isValid() ? t.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm"))
+                       : fromUtf8(iso);
 }
 
 } // namespace

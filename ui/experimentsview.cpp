@@ -136,9 +136,9 @@ void ExperimentsView::refresh() {
         auto store = rs::ExperimentStore::open(m_database, options);
         m_model->setExperiments(store->listExperiments());
         showError({});
-        m_message->setText(tr("%n experiment(s) in %1", nullptr, m_model->rowCount())
-                               .arg(QFile::decodeName(QByteArray::fromStdString(
-                                   m_database.string()))));
+        m_message->setText(
+            tr("%n experiment(s) in %1", nullptr, m_model->rowCount())
+                .arg(QFile::decodeName(QByteArray::fromStdString(m_database.string()))));
     } catch (const std::exception& e) {
         m_model->setExperiments({});
         showError(fromUtf8(e.what()));
@@ -161,8 +161,8 @@ void ExperimentsView::selectExperiment(qint64 id) {
     if (row < 0)
         return;
     const QModelIndex index = m_proxy->mapFromSource(m_model->index(row, 0));
-    m_table->selectionModel()->select(index, QItemSelectionModel::Select |
-                                                 QItemSelectionModel::Rows);
+    m_table->selectionModel()->select(index,
+                                      QItemSelectionModel::Select | QItemSelectionModel::Rows);
     m_table->scrollTo(index);
 }
 

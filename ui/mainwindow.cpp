@@ -1,19 +1,27 @@
 #include "mainwindow.h"
 
+#include "budgetview.h"
 #include "comparedialog.h"
+#include "curveview.h"
 #include "experimentsview.h"
 #include "jobrunner.h"
 #include "layertablemodel.h"
 #include "layerview.h"
 #include "pipeline/experiment_compare.h"
 #include "pipeline/experiment_recorder.h"
+#include "pipeline/rank_planning.h"
+#include "pipeline/request_json.h"
 #include "pipeline/session.h"
+#include "plotexport.h"
+#include "preferencesdialog.h"
 #include "recentmodels.h"
 #include "runpanel.h"
+#include "spectrumview.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
 #include "summarypanel.h"
 #include "tokenizer/tokenizer.h"
+#include "tradeoffview.h"
 
 #include <QAction>
 #include <QApplication>
@@ -25,18 +33,24 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QItemSelectionModel>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
 #include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTableView>
+#include <QTimer>
 #include <QToolButton>
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <utility>
 
 namespace rs::ui {
 
@@ -63,6 +77,36 @@ QString displayName(const QString& path) {
 
 } // namespace
 
+// An experiment read from the store, ready to be shown (read on a worker thread after a run).
+struct LoadedExperiment {
+    qint64 id = 0;
+    std::vector<rs::LayerRecord> layers;
+    std::vector<rs::VariantRecord> variants;
+    std::optional<rs::StoredCurves> curves;
+    std::string modelPath;
+};
+
+static LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id) {
+    rs::ExperimentStore::Options options;
+    options.readOnly = true;
+    auto store = rs::ExperimentStore::open(database, options);
+    const auto record = store->experiment(id);
+    if (!record)
+        throw std::runtime_error(database.string() + ": no experiment " + std::to_string(id));
+    LoadedExperiment loaded;
+    loaded.id = id;
+    loaded.layers = store->layers(id);
+    loaded.variants = store->variants(id);
+    try {
+        loaded.curves = rs::loadStoredCurves(*store, id);
+    } catch (const std::exception&) {
+        // No curves (a run without analysis): there is nothing to plan.
+    }
+    if (const auto model = store->model(record->modelId))
+        loaded.modelPath = model->path;
+    return loaded;
+}
+
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent)
     , m_jobs(new JobRunner(this))
@@ -71,12 +115,23 @@ MainWindow::MainWindow(QWidget* parent)
     setWindowTitle(tr("RankScope"));
     setAcceptDrops(true);
 
+    // The model panel: summary above the layer table, whose selection drives the analysis views.
     m_summary = new SummaryPanel;
+    m_layerView = new LayerView(m_layers);
+    auto* modelPanel = new QSplitter(Qt::Vertical);
+    modelPanel->setObjectName(QStringLiteral("modelPanel"));
+    modelPanel->addWidget(m_summary);
+    modelPanel->addWidget(m_layerView);
+    modelPanel->setStretchFactor(1, 1);
+    modelPanel->setSizes({280, 520}); // the summary fully visible above the layer table
     m_modelDock = new QDockWidget(tr("Model"), this);
     m_modelDock->setObjectName(QStringLiteral("modelDock"));
     m_modelDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
-    m_modelDock->setWidget(m_summary);
+    m_modelDock->setWidget(modelPanel);
     addDockWidget(Qt::LeftDockWidgetArea, m_modelDock);
+    m_layerView->table()->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    connect(m_layerView->table()->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &MainWindow::onLayerSelectionChanged);
 
     m_runPanel = new RunPanel;
     m_runDock = new QDockWidget(tr("Run"), this);
@@ -87,17 +142,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_runPanel, &RunPanel::runRequested, this, &MainWindow::runCompression);
     connect(m_runPanel, &RunPanel::cancelRequested, this, [this] { m_jobs->cancel(); });
 
-    m_layerView = new LayerView(m_layers);
-    m_experiments = new ExperimentsView;
-    connect(m_experiments, &ExperimentsView::openRequested, this, &MainWindow::openExperiment);
-    connect(m_experiments, &ExperimentsView::compareRequested, this,
-            &MainWindow::compareExperiments);
-    m_views = new QTabWidget;
-    m_views->setObjectName(QStringLiteral("views"));
-    m_views->setDocumentMode(true);
-    m_views->addTab(m_layerView, tr("Layers"));
-    m_views->addTab(m_experiments, tr("Experiments"));
-    setCentralWidget(m_views);
+    createViews();
 
     createActions();
     createStatusBar();
@@ -108,7 +153,8 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_jobs, &JobRunner::failed, this, &MainWindow::onJobFailed);
     connect(m_jobs, &JobRunner::cancelled, this, &MainWindow::onJobCancelled);
     connect(m_jobs, &JobRunner::runningChanged, this, [this](bool running) {
-        m_runPanel->setRunning(running);
+        if (!running || m_runActive)
+            m_runPanel->setRunning(running);
         m_openDirAction->setEnabled(!running);
         m_openFileAction->setEnabled(!running);
         m_recentMenu->setEnabled(!running && !RecentModels::paths().isEmpty());
@@ -123,6 +169,76 @@ MainWindow::~MainWindow() {
     // Stop the worker before the members its results would land in go away.
     m_jobs->cancel();
     delete m_jobs;
+}
+
+void MainWindow::createViews() {
+    m_spectra = new SpectrumView;
+    m_curves = new CurveView;
+    m_budget = new BudgetView;
+    m_tradeoffs = new TradeoffView;
+    m_experiments = new ExperimentsView;
+    m_views = new QTabWidget;
+    m_views->setObjectName(QStringLiteral("views"));
+    m_views->setDocumentMode(true);
+    m_views->addTab(m_spectra, tr("Spectra"));
+    m_views->addTab(m_curves, tr("Error Curves"));
+    m_views->addTab(m_budget, tr("Rank Budget"));
+    m_views->addTab(m_tradeoffs, tr("Trade-offs"));
+    m_views->addTab(m_experiments, tr("Experiments"));
+    setCentralWidget(m_views);
+
+    connect(m_experiments, &ExperimentsView::openRequested, this, &MainWindow::openExperiment);
+    connect(m_experiments, &ExperimentsView::compareRequested, this,
+            &MainWindow::compareExperiments);
+    connect(m_experiments, &ExperimentsView::experimentsChanged, m_tradeoffs,
+            &TradeoffView::refresh);
+    connect(m_tradeoffs, &TradeoffView::openRequested, this, [this](qint64 id) {
+        if (openExperiment(id))
+            m_views->setCurrentWidget(m_curves);
+    });
+    // A heatmap row picks that layer everywhere.
+    connect(m_spectra, &SpectrumView::layerActivated, this, [this](int row) {
+        const auto& layers = m_spectra->layers();
+        if (row >= 0 && size_t(row) < layers.size())
+            selectLayers({fromUtf8(layers[size_t(row)].name)});
+    });
+    // The curves follow the plan being tuned: its rank marker and the model-level total.
+    connect(m_budget, &BudgetView::planChanged, this, [this] {
+        const rs::RankPlan plan = m_budget->currentPlan();
+        std::vector<int64_t> ranks;
+        for (const rs::LayerRecord& l : m_curves->layers())
+            ranks.push_back(plan.perLayer.count(l.name) ? plan.perLayer.at(l.name) : -1);
+        m_curves->setRanks(ranks, tr("plan"));
+    });
+    connect(m_budget, &BudgetView::applyRequested, this, &MainWindow::applyPlan);
+}
+
+void MainWindow::onLayerSelectionChanged() {
+    QStringList names;
+    const QModelIndexList rows = m_layerView->table()->selectionModel()->selectedRows();
+    for (const QModelIndex& index : rows)
+        names << m_layerView->proxy()->index(index.row(), 0).data().toString();
+    QList<int> selected;
+    const auto& layers = m_spectra->layers();
+    for (size_t i = 0; i < layers.size(); ++i)
+        if (names.contains(fromUtf8(layers[i].name)))
+            selected << int(i);
+    if (selected.isEmpty())
+        return;
+    m_spectra->setSelectedLayers(selected);
+    m_curves->setSelectedLayers(selected);
+}
+
+void MainWindow::selectLayers(const QStringList& names) {
+    QItemSelectionModel* selection = m_layerView->table()->selectionModel();
+    QItemSelection wanted;
+    const QAbstractItemModel* proxy = m_layerView->proxy();
+    for (int row = 0; row < proxy->rowCount(); ++row)
+        if (names.contains(proxy->index(row, 0).data().toString()))
+            wanted.select(proxy->index(row, 0), proxy->index(row, proxy->columnCount() - 1));
+    selection->select(wanted, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    if (!wanted.isEmpty())
+        m_layerView->table()->scrollTo(wanted.indexes().first());
 }
 
 void MainWindow::createActions() {
@@ -141,6 +257,11 @@ void MainWindow::createActions() {
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     quit->setMenuRole(QAction::QuitRole);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addAction(tr("&Preferences…"), QKeySequence::Preferences, this,
+                    &MainWindow::showPreferences)
+        ->setMenuRole(QAction::PreferencesRole);
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(m_modelDock->toggleViewAction());
@@ -271,6 +392,7 @@ void MainWindow::showModel(const QString& path, std::shared_ptr<rs::ModelSession
     m_pathLabel->setToolTip(QDir::toNativeSeparators(path));
     m_deviceLabel->setText(tr("Device: %1").arg(fromUtf8(m_session->deviceName())));
     m_runPanel->setModelLoaded(true);
+    m_tradeoffs->setModelPath(QFileInfo(path).canonicalFilePath().toStdString());
     setWindowTitle(tr("%1 — RankScope").arg(displayName(path)));
     RecentModels::add(path);
     rebuildRecentMenu();
@@ -360,7 +482,8 @@ void MainWindow::onJobProgress(const QString& stage, qint64 done, qint64 total,
         m_stage = stage;
         m_stageClock.start();
     }
-    m_runPanel->showProgress(stage, done, total, detail, m_stageClock.elapsed());
+    if (m_runActive)
+        m_runPanel->showProgress(stage, done, total, detail, m_stageClock.elapsed());
 }
 
 void MainWindow::onJobFinished() {
@@ -368,7 +491,8 @@ void MainWindow::onJobFinished() {
     const QString took =
         ms < 1000 ? tr("%1 ms").arg(ms) : tr("%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
     m_statusLabel->setText(tr("%1: done in %2").arg(m_jobTitle, took));
-    m_runPanel->showMessage(tr("Done in %1.").arg(took));
+    if (std::exchange(m_runActive, false))
+        m_runPanel->showMessage(tr("Done in %1.").arg(took));
 }
 
 void MainWindow::onJobFailed(const QString& message) {
@@ -380,23 +504,28 @@ void MainWindow::onJobFailed(const QString& message) {
     box->setInformativeText(message);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
-    m_runPanel->showMessage(message);
-    m_experiments->refresh(); // a failed run is recorded too
+    if (std::exchange(m_runActive, false)) {
+        m_runPanel->showMessage(message);
+        m_experiments->refresh(); // a failed run is recorded too
+    }
 }
 
 void MainWindow::onJobCancelled() {
     m_statusLabel->setText(tr("%1: cancelled").arg(m_jobTitle));
-    m_runPanel->showMessage(tr("Cancelled."));
-    m_experiments->refresh();
+    if (std::exchange(m_runActive, false)) {
+        m_runPanel->showMessage(tr("Cancelled."));
+        m_experiments->refresh();
+    }
 }
 
 void MainWindow::setDatabasePath(const std::filesystem::path& path) {
     m_database = path;
-    const QString shown = QDir::toNativeSeparators(QFile::decodeName(
-        QByteArray::fromStdString(path.string())));
+    const QString shown =
+        QDir::toNativeSeparators(QFile::decodeName(QByteArray::fromStdString(path.string())));
     m_databaseLabel->setText(tr("Store: %1").arg(QFileInfo(shown).fileName()));
     m_databaseLabel->setToolTip(shown);
     m_experiments->setDatabase(path);
+    m_tradeoffs->setDatabase(path);
 }
 
 bool MainWindow::runCompression() {
@@ -411,45 +540,126 @@ bool MainWindow::runCompression() {
         return false;
     }
     m_runPanel->saveSettings();
-    const std::shared_ptr<rs::ModelSession> session = m_session;
-    const std::filesystem::path database = m_database;
-    const QString title = tr("Compress %1 (%2)")
-                              .arg(displayName(m_modelPath),
-                                   fromUtf8(request->compression.serialize()));
-    return m_jobs->run(
-        title,
-        [session, database, request = *request](const rs::JobContext& job) {
-            // The worker has its own connection: the GUI keeps reading through its own.
-            auto store = rs::ExperimentStore::open(database);
-            rs::ArtefactCache cache(rs::defaultCacheDirectory());
-            return rs::runRecordedCompression(*session, request, *store, cache, {}, job)
-                .experimentId;
-        },
-        [this](int64_t id) {
-            m_experiments->refresh();
-            openExperiment(id);
-            emit compressionFinished(id);
-        });
+    return startRecordedRun(
+        tr("Compress %1 (%2)")
+            .arg(displayName(m_modelPath), fromUtf8(request->compression.serialize())),
+        *request);
 }
 
-bool MainWindow::openExperiment(qint64 id) {
+bool MainWindow::startRecordedRun(const QString& title, const rs::CompressRequest& request) {
+    const std::shared_ptr<rs::ModelSession> session = m_session;
+    const std::filesystem::path database = m_database;
+    m_runActive = true;
+    const bool started = m_jobs->run(
+        title,
+        [session, database, request](const rs::JobContext& job) {
+            int64_t id = 0;
+            {
+                // The worker has its own connection: the GUI keeps reading through its own.
+                auto store = rs::ExperimentStore::open(database);
+                rs::ArtefactCache cache(rs::defaultCacheDirectory());
+                id = rs::runRecordedCompression(*session, request, *store, cache, {}, job)
+                         .experimentId;
+            }
+            // Read back here too, so that the GUI thread only shows it.
+            return std::make_shared<LoadedExperiment>(loadExperiment(database, id));
+        },
+        [this](std::shared_ptr<LoadedExperiment> loaded) {
+            m_experiments->refresh();
+            const qint64 id = loaded->id;
+            showExperiment(std::move(loaded), [this, id] { emit compressionFinished(id); });
+        });
+    if (!started)
+        m_runActive = false;
+    return started;
+}
+
+void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
+                           const rs::RankPlan& plan) {
+    if (!m_session) {
+        m_statusLabel->setText(tr("Open the experiment's model to apply a plan."));
+        return;
+    }
+    rs::CompressRequest request;
     try {
         rs::ExperimentStore::Options options;
         options.readOnly = true;
         auto store = rs::ExperimentStore::open(m_database, options);
-        if (!store->experiment(id)) {
-            m_statusLabel->setText(tr("No experiment %1 in the store").arg(id));
-            return false;
-        }
+        const auto record = store->experiment(experiment);
+        if (!record)
+            throw std::runtime_error("no experiment " + std::to_string(experiment));
+        request = rs::requestFromJson(record->request, "experiment " + std::to_string(experiment));
+        request.compensations = {
+            rs::MethodConfig::parse(compensation.toStdString(), rs::MethodKind::Compensation)};
+        request.plan = plan;
+        request.ranks.clear();
+    } catch (const std::exception& e) {
+        m_statusLabel->setText(fromUtf8(e.what()));
+        return;
+    }
+    startRecordedRun(tr("Apply rank plan of experiment %1").arg(experiment), request);
+}
+
+void MainWindow::showPreferences() {
+    auto* dialog = new PreferencesDialog(
+        QDir::toNativeSeparators(QFile::decodeName(QByteArray::fromStdString(m_database.string()))),
+        this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->open();
+}
+
+bool MainWindow::openExperiment(qint64 id) {
+    try {
+        showExperiment(std::make_shared<LoadedExperiment>(loadExperiment(m_database, id)), {});
     } catch (const std::exception& e) {
         m_statusLabel->setText(fromUtf8(e.what()));
         return false;
     }
-    m_experimentId = id;
-    m_experiments->selectExperiment(id);
-    m_statusLabel->setText(tr("Experiment %1").arg(id));
-    emit experimentOpened(id);
     return true;
+}
+
+void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
+                                std::function<void()> done) {
+    m_experimentId = loaded->id;
+    m_experiments->selectExperiment(loaded->id);
+    m_statusLabel->setText(tr("Experiment %1").arg(loaded->id));
+    // Each view is filled in its own turn of the event loop, so the window stays responsive
+    // while a large experiment (hundreds of layers, curves of thousands of points) is shown.
+    const std::vector<std::function<void()>> stages{
+        [this, loaded] { m_spectra->setLayers(loaded->layers); },
+        [this, loaded] {
+            m_curves->setLayers(loaded->layers);
+            // The curves mark the ranks of the main variant (EoRA where it ran).
+            const rs::VariantRecord* shown = nullptr;
+            for (const rs::VariantRecord& v : loaded->variants)
+                if (v.compensation.rfind("none", 0) != 0 &&
+                    (!shown || v.compensation.rfind("eora", 0) == 0))
+                    shown = &v;
+            if (shown)
+                m_curves->setVariant(*shown);
+            onLayerSelectionChanged();
+        },
+        [this, loaded] {
+            if (loaded->curves)
+                m_budget->setCurves(*loaded->curves);
+            else
+                m_budget->clear();
+        },
+        [this, loaded] {
+            if (!loaded->modelPath.empty())
+                m_tradeoffs->setModelPath(loaded->modelPath);
+        },
+        [this, loaded, done] {
+            emit experimentOpened(loaded->id);
+            if (done)
+                done();
+        },
+    };
+    for (size_t i = 0; i < stages.size(); ++i)
+        QTimer::singleShot(0, this, [this, id = loaded->id, stage = stages[i]] {
+            if (m_experimentId == id) // a later open supersedes this one
+                stage();
+        });
 }
 
 void MainWindow::compareExperiments(qint64 a, qint64 b) {
@@ -458,6 +668,7 @@ void MainWindow::compareExperiments(qint64 a, qint64 b) {
         options.readOnly = true;
         auto store = rs::ExperimentStore::open(m_database, options);
         auto* dialog = new CompareDialog(rs::compareExperiments(*store, a, b), this);
+        dialog->setLayers(store->layers(a), store->layers(b));
         dialog->setAttribute(Qt::WA_DeleteOnClose);
         dialog->open();
     } catch (const std::exception& e) {

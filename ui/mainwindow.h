@@ -3,6 +3,7 @@
 #include <QElapsedTimer>
 #include <QMainWindow>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 class QAction;
@@ -15,14 +16,21 @@ class QToolButton;
 
 namespace rs {
 class ModelSession;
-}
+struct CompressRequest;
+struct RankPlan;
+} // namespace rs
 
 namespace rs::ui {
 
+struct LoadedExperiment;
+class BudgetView;
+class CurveView;
 class ExperimentsView;
 class JobRunner;
 class LayerTableModel;
 class RunPanel;
+class SpectrumView;
+class TradeoffView;
 class LayerView;
 class SummaryPanel;
 
@@ -54,6 +62,12 @@ public:
     QTabWidget* views() const { return m_views; }
     RunPanel* runPanel() const { return m_runPanel; }
     ExperimentsView* experimentsView() const { return m_experiments; }
+    SpectrumView* spectrumView() const { return m_spectra; }
+    CurveView* curveView() const { return m_curves; }
+    BudgetView* budgetView() const { return m_budget; }
+    TradeoffView* tradeoffView() const { return m_tradeoffs; }
+    // Shows the layers with these names (of the open experiment) in the analysis views.
+    void selectLayers(const QStringList& names);
     QString statusText() const;
 
     // The experiment store the window records runs in and lists (default: defaultDatabasePath()).
@@ -71,7 +85,7 @@ public:
 signals:
     // Emitted once the window shows the newly opened model.
     void modelOpened(const QString& path);
-    // A compression run finished and was recorded as experiment `id`.
+    // A compression run finished, was recorded as experiment `id` and is shown.
     void compressionFinished(qint64 id);
     // The analysis views show experiment `id`.
     void experimentOpened(qint64 id);
@@ -99,6 +113,14 @@ private:
     void onJobFailed(const QString& message);
     void onJobCancelled();
     void setJobWidgetsVisible(bool visible);
+    void createViews();
+    void onLayerSelectionChanged();
+    void applyPlan(qint64 experiment, const QString& compensation, const rs::RankPlan& plan);
+    bool startRecordedRun(const QString& title, const rs::CompressRequest& request);
+    void showPreferences();
+    // Fills the views with an experiment, one view per event-loop turn; `done` runs after the
+    // last one (experimentOpened() is emitted just before it).
+    void showExperiment(std::shared_ptr<LoadedExperiment> loaded, std::function<void()> done);
 
     JobRunner* m_jobs;
     LayerTableModel* m_layers;
@@ -108,6 +130,10 @@ private:
     QDockWidget* m_runDock = nullptr;
     RunPanel* m_runPanel = nullptr;
     ExperimentsView* m_experiments = nullptr;
+    SpectrumView* m_spectra = nullptr;
+    CurveView* m_curves = nullptr;
+    BudgetView* m_budget = nullptr;
+    TradeoffView* m_tradeoffs = nullptr;
     QTabWidget* m_views = nullptr;
 
     QAction* m_openDirAction = nullptr;
@@ -129,6 +155,7 @@ private:
     QElapsedTimer m_stageClock;
     std::filesystem::path m_database;
     qint64 m_experimentId = 0;
+    bool m_runActive = false; // the running job is a compression run (the run panel shows it)
 };
 
 } // namespace rs::ui

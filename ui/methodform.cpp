@@ -33,8 +33,7 @@ MethodForm::MethodForm(rs::MethodKind kind, QWidget* parent)
     m_method->setObjectName(QStringLiteral("methodBox"));
     for (const rs::MethodSpec* spec : rs::methodsOfKind(kind)) {
         m_method->addItem(fromUtf8(spec->name), fromUtf8(spec->id));
-        m_method->setItemData(m_method->count() - 1, fromUtf8(spec->description),
-                              Qt::ToolTipRole);
+        m_method->setItemData(m_method->count() - 1, fromUtf8(spec->description), Qt::ToolTipRole);
     }
     m_params->setContentsMargins(0, 0, 0, 0);
     m_params->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -97,8 +96,8 @@ QWidget* MethodForm::createControl(const rs::ParamSpec& spec) {
         auto* box = new QDoubleSpinBox;
         box->setDecimals(kFloatDecimals);
         box->setRange(spec.minValue, spec.maxValue);
-        box->setSingleStep(std::pow(10.0, std::floor(std::log10(std::max(
-                                              1e-3, (spec.maxValue - spec.minValue) / 20.0)))));
+        box->setSingleStep(std::pow(
+            10.0, std::floor(std::log10(std::max(1e-3, (spec.maxValue - spec.minValue) / 20.0)))));
         connect(box, &QDoubleSpinBox::valueChanged, this, &MethodForm::changed);
         control = box;
     }

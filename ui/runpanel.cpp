@@ -84,8 +84,7 @@ RunPanel::RunPanel(QWidget* parent)
     m_calibTokens->setSuffix(tr(" tokens"));
     m_calibTokens->setToolTip(tr("Calibration token budget (0: the whole text)"));
     m_calibMode->setObjectName(QStringLiteral("calibMode"));
-    m_calibMode->addItem(tr("Parallel (original activations)"),
-                         int(rs::CalibrationMode::Parallel));
+    m_calibMode->addItem(tr("Parallel (original activations)"), int(rs::CalibrationMode::Parallel));
     m_calibMode->addItem(tr("Sequential (through compressed layers)"),
                          int(rs::CalibrationMode::Sequential));
     m_calibMode->setToolTip(tr("Parallel: statistics of the original model, reusable across "
@@ -165,9 +164,9 @@ QWidget* RunPanel::filePicker(QLineEdit* edit, const QString& title) {
     browse->setText(QStringLiteral("…"));
     browse->setToolTip(tr("Choose a file"));
     connect(browse, &QToolButton::clicked, this, [this, edit, title] {
-        const QString file = QFileDialog::getOpenFileName(
-            this, title, QFileInfo(edit->text()).absolutePath(),
-            tr("Text files (*.txt *.raw);;All files (*)"));
+        const QString file =
+            QFileDialog::getOpenFileName(this, title, QFileInfo(edit->text()).absolutePath(),
+                                         tr("Text files (*.txt *.raw);;All files (*)"));
         if (!file.isEmpty())
             edit->setText(file);
     });
@@ -291,8 +290,8 @@ void RunPanel::updateRunEnabled() {
                              "run is recorded as an experiment"));
 }
 
-void RunPanel::showProgress(const QString& stage, qint64 done, qint64 total,
-                            const QString& detail, qint64 stageElapsedMs) {
+void RunPanel::showProgress(const QString& stage, qint64 done, qint64 total, const QString& detail,
+                            qint64 stageElapsedMs) {
     if (total > 0 && total <= std::numeric_limits<int>::max()) {
         m_progress->setRange(0, int(total));
         m_progress->setValue(int(std::min(done, total)));
@@ -304,8 +303,7 @@ void RunPanel::showProgress(const QString& stage, qint64 done, qint64 total,
         text += tr(" — %1").arg(detail);
     // The remaining time of the stage, extrapolated from its own pace.
     if (total > 0 && done > 0 && done < total && stageElapsedMs > 500)
-        text += tr(" (about %1 left)")
-                    .arg(formatDuration(stageElapsedMs * (total - done) / done));
+        text += tr(" (about %1 left)").arg(formatDuration(stageElapsedMs * (total - done) / done));
     m_status->setText(text);
 }
 

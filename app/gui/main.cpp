@@ -1,10 +1,16 @@
 // rankscope: the Qt workbench. Opens the model given on the command line, if any.
 #include "jobrunner.h"
+#include "language.h"
 #include "mainwindow.h"
 #include "pipeline/session.h"
+#include "runpanel.h"
+#include "viewrenderer.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QIcon>
 #include <QSettings>
 #include <QTemporaryDir>
@@ -12,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 #include <string_view>
 
 namespace {
@@ -29,6 +37,8 @@ const char* const kUsage =
     "                  opened at start\n"
     "\n"
     "Options:\n"
+    "  --calib FILE    calibration text to fill in the run panel\n"
+    "  --eval FILE     evaluation text to fill in the run panel\n"
     "  -h, --help      show this help and exit\n"
     "  -v, --version   show the version and exit\n"
     "\n"
@@ -131,6 +141,14 @@ int main(int argc, char** argv) {
     QCommandLineOption screenshot(QStringLiteral("screenshot"), QString(), QStringLiteral("FILE"));
     screenshot.setFlags(QCommandLineOption::HiddenFromHelp);
     parser.addOption(screenshot);
+    QCommandLineOption renderViews(QStringLiteral("render-views"), QString(),
+                                   QStringLiteral("DIR"));
+    renderViews.setFlags(QCommandLineOption::HiddenFromHelp);
+    parser.addOption(renderViews);
+    QCommandLineOption calib(QStringLiteral("calib"), QString(), QStringLiteral("FILE"));
+    QCommandLineOption eval(QStringLiteral("eval"), QString(), QStringLiteral("FILE"));
+    parser.addOption(calib);
+    parser.addOption(eval);
     parser.process(app);
     const QStringList positional = parser.positionalArguments();
     if (positional.size() > 1) {
@@ -140,13 +158,36 @@ int main(int argc, char** argv) {
 
     QTemporaryDir throwawaySettings;
     const bool screenshotMode = parser.isSet(screenshot);
-    if (screenshotMode)
+    const bool renderMode = parser.isSet(renderViews);
+    if (screenshotMode || renderMode)
         QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, throwawaySettings.path());
+    rs::ui::installTranslation(app, rs::ui::languageSetting());
 
     rs::ui::MainWindow window;
+    if (parser.isSet(calib))
+        window.runPanel()->setCalibText(QFileInfo(parser.value(calib)).absoluteFilePath());
+    if (parser.isSet(eval))
+        window.runPanel()->setEvalText(QFileInfo(parser.value(eval)).absoluteFilePath());
     if (screenshotMode) {
         window.resize(1280, 800);
         armScreenshot(window, parser.value(screenshot), !positional.isEmpty());
+    }
+    std::unique_ptr<ViewRenderer> renderer;
+    if (renderMode) {
+        if (positional.isEmpty() || !parser.isSet(calib) || !parser.isSet(eval)) {
+            std::fprintf(stderr, "rankscope: --render-views needs MODEL, --calib and --eval\n");
+            return kExitFailed;
+        }
+        const QString dir = parser.value(renderViews);
+        QDir().mkpath(dir);
+        const QString database = QDir(dir).absoluteFilePath(QStringLiteral("render.db"));
+        QFile::remove(database);
+        window.setDatabasePath(std::filesystem::path(QFile::encodeName(database).toStdString()));
+        window.resize(1440, 900);
+        renderer = std::make_unique<ViewRenderer>(window, dir,
+                                                  QFileInfo(parser.value(calib)).absoluteFilePath(),
+                                                  QFileInfo(parser.value(eval)).absoluteFilePath());
+        renderer->start();
     }
     window.show();
     if (!positional.isEmpty()) {

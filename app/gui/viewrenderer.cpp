@@ -1,0 +1,139 @@
+#include "viewrenderer.h"
+
+#include "budgetview.h"
+#include "comparedialog.h"
+#include "curveview.h"
+#include "experimentsview.h"
+#include "jobrunner.h"
+#include "mainwindow.h"
+#include "methodform.h"
+#include "pipeline/experiment_compare.h"
+#include "plotexport.h"
+#include "preferencesdialog.h"
+#include "runpanel.h"
+#include "spectrumview.h"
+#include "store/experiment_store.h"
+#include "tradeoffview.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QEventLoop>
+#include <QSlider>
+#include <QTabWidget>
+#include <QTimer>
+#include <cstdio>
+
+namespace {
+
+// Lets queued replots and layouts settle before a view is grabbed.
+void settle() {
+    QEventLoop loop;
+    QTimer::singleShot(400, &loop, &QEventLoop::quit);
+    loop.exec();
+}
+
+} // namespace
+
+ViewRenderer::ViewRenderer(rs::ui::MainWindow& window, QString outputDir, QString calibText,
+                           QString evalText)
+    : m_window(window)
+    , m_dir(std::move(outputDir))
+    , m_calib(std::move(calibText))
+    , m_eval(std::move(evalText)) {}
+
+void ViewRenderer::start() {
+    QDir().mkpath(m_dir);
+    connect(&m_window, &rs::ui::MainWindow::modelOpened, this, [this] {
+        QTimer::singleShot(0, this, [this] {
+            if (save(&m_window, QStringLiteral("00-model")))
+                runNext();
+        });
+    });
+    connect(&m_window, &rs::ui::MainWindow::compressionFinished, this, [this](qint64 id) {
+        (m_runs == 1 ? m_first : m_second) = id;
+        // After the job runner has finished this job, so that the next one can start.
+        QTimer::singleShot(0, this, [this] { m_runs < 2 ? runNext() : renderAll(); });
+    });
+    connect(m_window.jobRunner(), &rs::ui::JobRunner::failed, this,
+            [this](const QString& message) { finish(false, message); });
+}
+
+void ViewRenderer::runNext() {
+    rs::ui::RunPanel* panel = m_window.runPanel();
+    panel->setCalibText(m_calib);
+    panel->setEvalText(m_eval);
+    panel->setCalibTokens(0);
+    panel->setRanks(QStringLiteral("4, 8, 16"));
+    panel->compressionForm()->setSerialized(m_runs == 0 ? QStringLiteral("rtn:bits=3,group=32")
+                                                        : QStringLiteral("rtn:bits=2,group=32"));
+    ++m_runs;
+    std::printf("render: run %d…\n", m_runs);
+    std::fflush(stdout);
+    if (!m_window.runCompression())
+        finish(false, QStringLiteral("the run did not start"));
+}
+
+bool ViewRenderer::save(QWidget* widget, const QString& name) {
+    settle();
+    const QString path = QDir(m_dir).filePath(name + QStringLiteral(".png"));
+    const QString error = rs::ui::PlotExport::renderWidget(widget, path);
+    if (!error.isEmpty()) {
+        finish(false, error);
+        return false;
+    }
+    std::printf("render: %s\n", qPrintable(path));
+    return true;
+}
+
+void ViewRenderer::renderAll() {
+    m_window.openExperiment(m_first);
+    // Two layers of different shapes overlaid: the attention input of block 0 and a down_proj.
+    m_window.selectLayers({QStringLiteral("model.layers.0.self_attn.q_proj"),
+                           QStringLiteral("model.layers.3.mlp.down_proj")});
+    QTabWidget* views = m_window.views();
+    views->setCurrentWidget(m_window.spectrumView());
+    if (!save(&m_window, QStringLiteral("01-spectra")))
+        return;
+    m_window.selectLayers({QStringLiteral("model.layers.3.mlp.down_proj")});
+    views->setCurrentWidget(m_window.curveView());
+    if (!save(&m_window, QStringLiteral("02-curves")))
+        return;
+    views->setCurrentWidget(m_window.budgetView());
+    // A drag of the budget slider: the plans follow.
+    QSlider* slider = m_window.budgetView()->slider();
+    slider->setValue(slider->value() + 60);
+    if (!save(&m_window, QStringLiteral("03-budget")))
+        return;
+    views->setCurrentWidget(m_window.tradeoffView());
+    m_window.tradeoffView()->setMetric(rs::ui::TradeoffView::Metric::Perplexity);
+    if (!save(&m_window, QStringLiteral("04-tradeoffs")))
+        return;
+    views->setCurrentWidget(m_window.experimentsView());
+    if (!save(&m_window, QStringLiteral("05-experiments")))
+        return;
+    try {
+        rs::ExperimentStore::Options options;
+        options.readOnly = true;
+        auto store = rs::ExperimentStore::open(m_window.databasePath(), options);
+        rs::ui::CompareDialog compare(rs::compareExperiments(*store, m_first, m_second));
+        compare.setLayers(store->layers(m_first), store->layers(m_second));
+        compare.resize(1000, 900);
+        compare.show();
+        if (!save(&compare, QStringLiteral("06-compare")))
+            return;
+    } catch (const std::exception& e) {
+        finish(false, QString::fromUtf8(e.what()));
+        return;
+    }
+    rs::ui::PreferencesDialog preferences(QStringLiteral("rankscope.db"));
+    preferences.show();
+    if (!save(&preferences, QStringLiteral("07-preferences")))
+        return;
+    finish(true);
+}
+
+void ViewRenderer::finish(bool ok, const QString& message) {
+    if (!message.isEmpty())
+        std::fprintf(stderr, "render: %s\n", qPrintable(message));
+    QCoreApplication::exit(ok ? 0 : 1);
+}

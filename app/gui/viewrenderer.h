@@ -1,0 +1,36 @@
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+namespace rs::ui {
+class MainWindow;
+}
+
+// Drives the real workbench through a review tour and saves every view as a PNG: two recorded
+// runs (RTN 3-bit and 2-bit, groups of 32, with none / SVD / EoRA at ranks 4, 8, 16), then the
+// spectra, error curves, rank budget (after a budget change), trade-offs, experiments, the
+// comparison of the two runs and the preferences. Used by scripts/render_views.sh.
+class ViewRenderer : public QObject {
+    Q_OBJECT
+
+public:
+    ViewRenderer(rs::ui::MainWindow& window, QString outputDir, QString calibText,
+                 QString evalText);
+    // Starts once the model has opened; quits the application with 0 or 1 when done.
+    void start();
+
+private:
+    void runNext();
+    void renderAll();
+    bool save(QWidget* widget, const QString& name);
+    void finish(bool ok, const QString& message = {});
+
+    rs::ui::MainWindow& m_window;
+    QString m_dir;
+    QString m_calib;
+    QString m_eval;
+    int m_runs = 0;
+    qint64 m_first = 0;
+    qint64 m_second = 0;
+};

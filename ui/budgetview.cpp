@@ -1,0 +1,430 @@
+#include "budgetview.h"
+
+#include "plotstyle.h"
+#include "rankplanmodel.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLocale>
+#include <QPushButton>
+#include <QSlider>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+#include <cmath>
+#include <qcustomplot.h>
+
+namespace rs::ui {
+
+namespace {
+
+// The slider maps its position p in [0, kSliderSteps] to min + (max - min) (p / steps)^3: the
+// budgets people use (a few percent of full rank) get most of its travel.
+constexpr int kSliderSteps = 1000;
+constexpr double kSliderPower = 3.0;
+
+QString fromUtf8(const std::string& text) {
+    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
+}
+
+} // namespace
+
+BudgetView::BudgetView(QWidget* parent)
+    : QWidget(parent)
+    , m_unitBox(new QComboBox)
+    , m_weightingBox(new QComboBox)
+    , m_alignBox(new QComboBox)
+    , m_slider(new QSlider(Qt::Horizontal))
+    , m_budgetBox(new QDoubleSpinBox)
+    , m_summary(new QLabel)
+    , m_message(new QLabel)
+    , m_model(new RankPlanModel(this))
+    , m_table(new QTableView)
+    , m_plot(new QCustomPlot)
+    , m_reset(new QPushButton(tr("Reset Edits")))
+    , m_apply(new QPushButton(tr("Apply Plan…"))) {
+    setObjectName(QStringLiteral("budgetView"));
+    m_unitBox->setObjectName(QStringLiteral("budgetUnit"));
+    m_unitBox->addItem(tr("Adapter parameters"), int(Unit::Parameters));
+    m_unitBox->addItem(tr("% of model parameters"), int(Unit::Percent));
+    m_unitBox->addItem(tr("Bits per weight (incl. adapter)"), int(Unit::BitsPerWeight));
+    m_unitBox->setToolTip(tr("Adapter parameters: sum of r (d_out + d_in). Bits per weight: "
+                             "(b d_out d_in + group overhead + 16 r (d_out + d_in)) / "
+                             "(d_out d_in), over the compressed layers."));
+    m_weightingBox->setObjectName(QStringLiteral("budgetWeighting"));
+    m_weightingBox->addItem(tr("Relative to each layer's output"), int(rs::LayerWeighting::Energy));
+    m_weightingBox->addItem(tr("Absolute output error"), int(rs::LayerWeighting::Equal));
+    m_weightingBox->setToolTip(tr("Layer weights of the objective: each layer's error relative "
+                                  "to its output energy tr(W C Wᵀ), or the absolute errors"));
+    m_alignBox->setObjectName(QStringLiteral("budgetAlign"));
+    for (const int a : {1, 8, 16})
+        m_alignBox->addItem(a == 1 ? tr("any rank") : tr("multiples of %1").arg(a), a);
+    m_slider->setObjectName(QStringLiteral("budgetSlider"));
+    m_slider->setRange(0, kSliderSteps);
+    m_slider->setToolTip(tr("Drag to change the global budget; both plans follow live"));
+    m_budgetBox->setObjectName(QStringLiteral("budgetBox"));
+    m_budgetBox->setKeyboardTracking(false);
+    m_summary->setObjectName(QStringLiteral("budgetSummary"));
+    m_summary->setTextFormat(Qt::RichText);
+    m_message->setObjectName(QStringLiteral("budgetMessage"));
+    m_message->setWordWrap(true);
+    m_apply->setObjectName(QStringLiteral("applyPlan"));
+    m_apply->setToolTip(tr("Compensate with this plan and evaluate it as a new experiment"));
+    m_reset->setObjectName(QStringLiteral("resetEdits"));
+
+    m_table->setObjectName(QStringLiteral("rankTable"));
+    m_table->setModel(m_model);
+    m_table->verticalHeader()->hide();
+    m_table->setAlternatingRowColors(true);
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
+                             QAbstractItemView::AnyKeyPressed);
+
+    m_plot->setObjectName(QStringLiteral("budgetPlot"));
+    m_plot->setMinimumHeight(180);
+    plotstyle::apply(m_plot);
+    m_uniformBars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
+    m_uniformBars->setName(tr("uniform"));
+    m_uniformBars->setPen(QPen(QColor(0x88, 0x88, 0x88)));
+    m_uniformBars->setBrush(QColor(0xbb, 0xbb, 0xbb));
+    m_planBars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
+    m_planBars->setName(tr("plan"));
+    m_planBars->setPen(QPen(QColor(0x1f, 0x5f, 0xbf)));
+    m_planBars->setBrush(QColor(0x4a, 0x90, 0xe2));
+    auto* group = new QCPBarsGroup(m_plot);
+    m_uniformBars->setBarsGroup(group);
+    m_planBars->setBarsGroup(group);
+    m_uniformBars->setWidth(0.4);
+    m_planBars->setWidth(0.4);
+    m_plot->xAxis->setLabel(tr("layer (model order)"));
+    m_plot->yAxis->setLabel(tr("rank"));
+    m_plot->legend->setVisible(true);
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+
+    auto* controls = new QFormLayout;
+    auto* unitRow = new QHBoxLayout;
+    unitRow->addWidget(m_budgetBox, 1);
+    unitRow->addWidget(m_unitBox);
+    controls->addRow(tr("Budget:"), unitRow);
+    controls->addRow(QString(), m_slider);
+    auto* options = new QHBoxLayout;
+    options->addWidget(new QLabel(tr("Weights:")));
+    options->addWidget(m_weightingBox);
+    options->addWidget(new QLabel(tr("Ranks:")));
+    options->addWidget(m_alignBox);
+    options->addStretch(1);
+    options->addWidget(m_reset);
+    options->addWidget(m_apply);
+    controls->addRow(options);
+
+    auto* splitter = new QSplitter(Qt::Vertical);
+    splitter->addWidget(m_table);
+    splitter->addWidget(m_plot);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(controls);
+    layout->addWidget(m_summary);
+    layout->addWidget(m_message);
+    layout->addWidget(splitter, 1);
+
+    connect(m_slider, &QSlider::valueChanged, this, [this](int position) {
+        if (!m_planner)
+            return;
+        m_budget = budgetAt(position);
+        m_edited = false;
+        replan();
+        updateBudgetBox();
+    });
+    connect(m_budgetBox, &QDoubleSpinBox::valueChanged, this, [this](double value) {
+        if (m_planner)
+            setBudget(fromUnit(value));
+    });
+    connect(m_unitBox, &QComboBox::currentIndexChanged, this, [this] {
+        m_unit = Unit(m_unitBox->currentData().toInt());
+        updateBudgetBox();
+    });
+    connect(m_weightingBox, &QComboBox::currentIndexChanged, this, &BudgetView::rebuildPlanner);
+    connect(m_alignBox, &QComboBox::currentIndexChanged, this, &BudgetView::rebuildPlanner);
+    connect(m_model, &RankPlanModel::rankEdited, this, [this] {
+        m_edited = true;
+        std::vector<int64_t> ranks(m_model->planRanks().begin(), m_model->planRanks().end());
+        m_shown = m_planner->evaluate(ranks);
+        showTotals();
+        updatePlot();
+        emit planChanged();
+    });
+    connect(m_reset, &QPushButton::clicked, this, [this] {
+        m_edited = false;
+        replan();
+    });
+    connect(m_apply, &QPushButton::clicked, this, [this] {
+        if (m_curves)
+            emit applyRequested(m_curves->experiment.id,
+                                fromUtf8(m_curves->compensation.serialize()), currentPlan());
+    });
+    clear();
+}
+
+BudgetView::~BudgetView() = default;
+
+void BudgetView::clear() {
+    m_curves.reset();
+    m_planner.reset();
+    m_sizes.reset();
+    m_model->setLayers({});
+    m_summary->setText(tr("Open an experiment with error curves to plan its rank budget."));
+    m_message->clear();
+    m_slider->setEnabled(false);
+    m_budgetBox->setEnabled(false);
+    m_apply->setEnabled(false);
+    m_reset->setEnabled(false);
+    updatePlot();
+}
+
+void BudgetView::setCurves(rs::StoredCurves curves) {
+    m_curves = std::move(curves);
+    std::vector<RankPlanModel::Layer> rows;
+    m_errorEnergy.clear();
+    m_outputEnergy.clear();
+    for (const rs::LayerRecord& l : m_curves->layers) {
+        RankPlanModel::Layer row;
+        row.name = fromUtf8(l.name);
+        row.outFeatures = l.outFeatures;
+        row.inFeatures = l.inFeatures;
+        row.maxRank = std::min(l.outFeatures, l.inFeatures);
+        const std::vector<double>& curve =
+            m_curves->compensation.id() == "svd" ? l.curveSvd : l.curveEora;
+        row.curve.reserve(curve.size());
+        for (const double e : curve)
+            row.curve.push_back(l.errorEnergy > 0 ? e / l.errorEnergy : 0.0);
+        rows.push_back(std::move(row));
+        m_errorEnergy.push_back(l.errorEnergy);
+        m_outputEnergy.push_back(l.outputEnergy);
+    }
+    m_model->setLayers(std::move(rows));
+    try {
+        m_sizes = std::make_unique<rs::SizeModel>(
+            rs::sizeModelOf(m_curves->model.parameters, m_curves->layers, m_curves->compression));
+    } catch (const std::exception& e) {
+        m_sizes.reset();
+        m_message->setText(fromUtf8(e.what()));
+    }
+    rebuildPlanner();
+}
+
+void BudgetView::rebuildPlanner() {
+    if (!m_curves)
+        return;
+    const qint64 previous = m_budget;
+    const bool first = !m_planner;
+    try {
+        rs::PlanConstraints constraints;
+        constraints.align = m_alignBox->currentData().toInt();
+        m_planner = std::make_unique<rs::RankPlanner>(
+            rs::planLayers(m_curves->layers, m_curves->compensation,
+                           rs::LayerWeighting(m_weightingBox->currentData().toInt())),
+            constraints);
+        m_message->clear();
+    } catch (const std::exception& e) {
+        m_planner.reset();
+        m_message->setText(fromUtf8(e.what()));
+        m_slider->setEnabled(false);
+        m_budgetBox->setEnabled(false);
+        m_apply->setEnabled(false);
+        return;
+    }
+    m_slider->setEnabled(true);
+    m_budgetBox->setEnabled(true);
+    m_apply->setEnabled(true);
+    m_reset->setEnabled(true);
+    // Start at the cost of uniform rank 8 (clamped), the most common choice to improve on.
+    const qint64 start = first ? m_planner->uniform(8).parameters : previous;
+    m_budget = -1;
+    setBudget(start);
+}
+
+void BudgetView::setBudget(qint64 parameters) {
+    if (!m_planner)
+        return;
+    parameters =
+        std::clamp<qint64>(parameters, m_planner->minParameters(), m_planner->maxParameters());
+    if (parameters == m_budget)
+        return;
+    m_budget = parameters;
+    m_edited = false;
+    {
+        const QSignalBlocker block(m_slider);
+        m_slider->setValue(sliderPosition(parameters));
+    }
+    replan();
+    updateBudgetBox();
+}
+
+void BudgetView::setUnit(Unit unit) {
+    m_unitBox->setCurrentIndex(m_unitBox->findData(int(unit)));
+}
+
+void BudgetView::setWeighting(rs::LayerWeighting weighting) {
+    m_weightingBox->setCurrentIndex(m_weightingBox->findData(int(weighting)));
+}
+
+void BudgetView::setAlignment(int align) {
+    m_alignBox->setCurrentIndex(m_alignBox->findData(align));
+}
+
+qint64 BudgetView::budgetAt(int position) const {
+    const double t = std::pow(double(position) / kSliderSteps, kSliderPower);
+    const qint64 lo = m_planner->minParameters(), hi = m_planner->maxParameters();
+    return lo + qint64(std::llround(t * double(hi - lo)));
+}
+
+int BudgetView::sliderPosition(qint64 parameters) const {
+    const qint64 lo = m_planner->minParameters(), hi = m_planner->maxParameters();
+    if (hi <= lo)
+        return 0;
+    const double t = double(parameters - lo) / double(hi - lo);
+    return int(std::lround(kSliderSteps * std::pow(std::clamp(t, 0.0, 1.0), 1.0 / kSliderPower)));
+}
+
+void BudgetView::replan() {
+    QElapsedTimer clock;
+    clock.start();
+    m_optimal = m_planner->optimal(m_budget);
+    // The uniform plan of the same budget: the largest rank whose plan fits it.
+    int lo = 0, hi = 0;
+    for (const auto& layer : m_planner->layers())
+        hi = std::max<int>(hi, int(std::min(layer.outFeatures, layer.inFeatures)));
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (m_planner->uniform(mid).parameters <= m_budget)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    m_uniformRank = lo;
+    m_uniform = m_planner->uniform(lo);
+    m_shown = m_optimal;
+    m_model->setRanks(std::vector<qint64>(m_uniform.ranks.begin(), m_uniform.ranks.end()),
+                      std::vector<qint64>(m_shown.ranks.begin(), m_shown.ranks.end()));
+    showTotals();
+    updatePlot();
+    m_lastReplanMs = double(clock.nsecsElapsed()) / 1e6;
+    emit planChanged();
+}
+
+double BudgetView::errorLeft(const rs::Plan& plan) const {
+    double left = 0.0, total = 0.0;
+    const auto& rows = m_model->layers();
+    for (size_t l = 0; l < rows.size() && l < plan.ranks.size(); ++l) {
+        const auto& curve = rows[l].curve;
+        const size_t r = std::min(size_t(plan.ranks[l]), curve.size() - 1);
+        left += curve[r] * m_errorEnergy[l];
+        total += m_errorEnergy[l];
+    }
+    return total > 0 ? left / total : 0.0;
+}
+
+double BudgetView::relativeOutputError(const rs::Plan& plan) const {
+    double sum = 0.0;
+    const auto& rows = m_model->layers();
+    for (size_t l = 0; l < rows.size() && l < plan.ranks.size(); ++l) {
+        const auto& curve = rows[l].curve;
+        const size_t r = std::min(size_t(plan.ranks[l]), curve.size() - 1);
+        if (m_outputEnergy[l] > 0)
+            sum += curve[r] * m_errorEnergy[l] / m_outputEnergy[l];
+    }
+    return rows.empty() ? 0.0 : sum / double(rows.size());
+}
+
+void BudgetView::showTotals() {
+    const QLocale locale;
+    const auto column = [&](const rs::Plan& plan) {
+        QString size = locale.toString(qint64(plan.parameters));
+        if (m_sizes)
+            size += tr(" params · %1 % of model · %2 bpw")
+                        .arg(m_sizes->percentOfModel(plan.parameters), 0, 'f', 3)
+                        .arg(m_sizes->bitsPerWeight(plan.parameters), 0, 'f', 3);
+        else
+            size += tr(" params");
+        return tr("%1<br>error left <b>%2 %</b> · mean relative output error <b>%3</b>")
+            .arg(size)
+            .arg(100.0 * errorLeft(plan), 0, 'f', 2)
+            .arg(relativeOutputError(plan), 0, 'g', 4);
+    };
+    const QString planName = m_edited ? tr("Edited plan") : tr("Budget-optimal plan");
+    m_summary->setText(tr("<table cellspacing=6><tr><td><b>Uniform rank %1</b></td><td>%2</td></tr>"
+                          "<tr><td><b>%3</b></td><td>%4</td></tr></table>")
+                           .arg(m_uniformRank)
+                           .arg(column(m_uniform), planName, column(m_shown)));
+}
+
+void BudgetView::updateBudgetBox() {
+    const QSignalBlocker block(m_budgetBox);
+    if (!m_planner) {
+        m_budgetBox->setValue(0);
+        return;
+    }
+    const int decimals = m_unit == Unit::Parameters ? 0 : 3;
+    m_budgetBox->setDecimals(decimals);
+    m_budgetBox->setRange(toUnit(m_planner->minParameters()), toUnit(m_planner->maxParameters()));
+    m_budgetBox->setSingleStep(m_unit == Unit::Parameters ? 1000.0 : 0.01);
+    m_budgetBox->setSuffix(m_unit == Unit::Parameters ? tr(" params")
+                           : m_unit == Unit::Percent  ? tr(" %")
+                                                      : tr(" bpw"));
+    m_budgetBox->setValue(toUnit(m_budget));
+}
+
+double BudgetView::toUnit(qint64 parameters) const {
+    if (m_unit == Unit::Parameters || !m_sizes)
+        return double(parameters);
+    return m_unit == Unit::Percent ? m_sizes->percentOfModel(parameters)
+                                   : m_sizes->bitsPerWeight(parameters);
+}
+
+qint64 BudgetView::fromUnit(double value) const {
+    if (m_unit == Unit::Parameters || !m_sizes)
+        return qint64(std::llround(value));
+    try {
+        return m_unit == Unit::Percent ? m_sizes->parametersForPercent(value)
+                                       : m_sizes->parametersForBitsPerWeight(value);
+    } catch (const std::exception&) {
+        return m_planner ? m_planner->minParameters() : 0;
+    }
+}
+
+void BudgetView::updatePlot() {
+    QVector<double> x, uniform, plan;
+    const auto& u = m_model->uniformRanks();
+    const auto& p = m_model->planRanks();
+    for (size_t i = 0; i < p.size(); ++i) {
+        x << double(i);
+        uniform << double(u[i]);
+        plan << double(p[i]);
+    }
+    m_uniformBars->setData(x, uniform, true);
+    m_planBars->setData(x, plan, true);
+    m_plot->xAxis->setRange(-0.7, std::max<double>(1.0, double(p.size()) - 0.3));
+    double top = 1.0;
+    for (size_t i = 0; i < p.size(); ++i)
+        top = std::max({top, double(u[i]), double(p[i])});
+    m_plot->yAxis->setRange(0, top * 1.1);
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+rs::RankPlan BudgetView::currentPlan() const {
+    rs::RankPlan plan;
+    if (!m_planner)
+        return plan;
+    rs::Plan shown = m_shown;
+    return rs::toRankPlan(*m_planner, shown);
+}
+
+} // namespace rs::ui

@@ -1,0 +1,118 @@
+#pragma once
+
+#include "pipeline/rank_planning.h"
+
+#include <QWidget>
+#include <memory>
+#include <optional>
+
+class QComboBox;
+class QCPBars;
+class QCustomPlot;
+class QDoubleSpinBox;
+class QLabel;
+class QPushButton;
+class QSlider;
+class QTableView;
+
+namespace rs::ui {
+
+class RankPlanModel;
+
+// The rank-budget view: a global budget (slider and spin box, in adapter parameters, percent of
+// the model or average bits per weight), re-planned live on every move with the budget-optimal
+// planner beside the uniform plan of the same budget; an editable per-layer rank table whose
+// edits update the totals; predicted error and size of both plans; Apply runs the plan.
+//
+// All planning is the engine's (rs::RankPlanner, rs::SizeModel); this view only wires controls
+// to it and shows the numbers.
+class BudgetView : public QWidget {
+    Q_OBJECT
+
+public:
+    enum class Unit { Parameters, Percent, BitsPerWeight };
+
+    explicit BudgetView(QWidget* parent = nullptr);
+    ~BudgetView() override;
+
+    // Shows a stored experiment's curves; `modelParameters` is the whole model's size.
+    void setCurves(rs::StoredCurves curves);
+    void clear();
+    bool hasPlan() const { return m_planner != nullptr; }
+
+    // The budget in adapter parameters; setBudget() clamps to the planner's range.
+    qint64 budget() const { return m_budget; }
+    void setBudget(qint64 parameters);
+    void setUnit(Unit unit);
+    void setWeighting(rs::LayerWeighting weighting);
+    void setAlignment(int align);
+
+    // The plan shown (optimal, or as edited in the table), as the pipeline takes it.
+    rs::RankPlan currentPlan() const;
+    const rs::Plan& optimalPlan() const { return m_optimal; }
+    const rs::Plan& uniformPlan() const { return m_uniform; }
+    const rs::Plan& shownPlan() const { return m_shown; }
+    int uniformRank() const { return m_uniformRank; }
+    // Predicted totals of a plan: the fraction of the compression error left over all layers,
+    // sum_l E_l(r_l) / sum_l E_l(0), and the mean relative output error E_l(r_l) / tr(W C W^T).
+    double errorLeft(const rs::Plan& plan) const;
+    double relativeOutputError(const rs::Plan& plan) const;
+    // Milliseconds the last re-plan (planner + table + plot) took.
+    double lastReplanMs() const { return m_lastReplanMs; }
+
+    RankPlanModel* model() const { return m_model; }
+    QSlider* slider() const { return m_slider; }
+    QDoubleSpinBox* budgetBox() const { return m_budgetBox; }
+    QTableView* table() const { return m_table; }
+    QCustomPlot* plot() const { return m_plot; }
+    QPushButton* applyButton() const { return m_apply; }
+    QLabel* summaryLabel() const { return m_summary; }
+
+signals:
+    // Apply: run the compensation with this plan and evaluate it as a new experiment.
+    void applyRequested(qint64 experiment, const QString& compensation, const rs::RankPlan& plan);
+    // Emitted after every re-plan.
+    void planChanged();
+
+private:
+    void rebuildPlanner();
+    void replan();
+    void showTotals();
+    void updateBudgetBox();
+    void updatePlot();
+    double toUnit(qint64 parameters) const;
+    qint64 fromUnit(double value) const;
+    int sliderPosition(qint64 parameters) const;
+    qint64 budgetAt(int position) const;
+
+    std::optional<rs::StoredCurves> m_curves;
+    std::unique_ptr<rs::RankPlanner> m_planner;
+    std::unique_ptr<rs::SizeModel> m_sizes;
+    std::vector<double> m_errorEnergy;  // E_l(0) per layer
+    std::vector<double> m_outputEnergy; // tr(W C W^T) per layer
+    rs::Plan m_optimal;
+    rs::Plan m_uniform;
+    rs::Plan m_shown;
+    int m_uniformRank = 0;
+    qint64 m_budget = 0;
+    bool m_edited = false;
+    double m_lastReplanMs = 0.0;
+    Unit m_unit = Unit::Parameters;
+
+    QComboBox* m_unitBox;
+    QComboBox* m_weightingBox;
+    QComboBox* m_alignBox;
+    QSlider* m_slider;
+    QDoubleSpinBox* m_budgetBox;
+    QLabel* m_summary;
+    QLabel* m_message;
+    RankPlanModel* m_model;
+    QTableView* m_table;
+    QCustomPlot* m_plot;
+    QCPBars* m_uniformBars = nullptr;
+    QCPBars* m_planBars = nullptr;
+    QPushButton* m_reset;
+    QPushButton* m_apply;
+};
+
+} // namespace rs::ui

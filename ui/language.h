@@ -1,0 +1,21 @@
+#pragma once
+
+#include <QString>
+#include <QStringList>
+
+class QCoreApplication;
+
+namespace rs::ui {
+
+// The interface language: "system" (the default: Japanese on a Japanese locale, else English),
+// "en" or "ja". Stored in QSettings under "language"; read once at start.
+QString languageSetting();
+void setLanguageSetting(const QString& language);
+// The languages offered: codes, with "system" first.
+QStringList availableLanguages();
+
+// Installs the translation for `language` ("system" resolved from the locale) into the
+// application. Returns the language in effect ("en" when none was installed).
+QString installTranslation(QCoreApplication& app, const QString& language);
+
+} // namespace rs::ui
