@@ -12,6 +12,11 @@ if(TARGET rankscope_ui)
     rankscope_add_test(tst_mainwindow SOURCES tst_mainwindow.cpp LIBS rankscope_ui)
     rankscope_add_test(tst_views SOURCES tst_views.cpp LIBS rankscope_ui Qt6::Svg)
     rankscope_add_test(tst_workbench SOURCES tst_workbench.cpp LIBS rankscope_ui)
+    find_package(Qt6 REQUIRED COMPONENTS Xml)
+    rankscope_add_test(tst_translation SOURCES tst_translation.cpp LIBS rankscope_ui Qt6::Xml)
+    target_compile_definitions(tst_translation PRIVATE
+        RANKSCOPE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+        RANKSCOPE_LUPDATE="$<TARGET_FILE:Qt6::lupdate>")
 endif()
 rankscope_add_test(tst_compress SOURCES tst_compress.cpp LIBS rankscope_core)
 rankscope_add_test(tst_methods SOURCES tst_methods.cpp LIBS rankscope_methods)

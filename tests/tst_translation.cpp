@@ -1,0 +1,123 @@
+// The Japanese translation: compiled into the GUI, installed on request, complete (every
+// user-visible string of the sources has a finished translation) and used by the windows.
+#include "language.h"
+#include "mainwindow.h"
+#include "runpanel.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QDomDocument>
+#include <QFile>
+#include <QMenuBar>
+#include <QProcess>
+#include <QPushButton>
+#include <QSet>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace {
+
+// Source texts of a .ts file with whether each has a finished translation.
+QMap<QString, bool> messagesOf(const QString& path) {
+    QFile file(path);
+    QMap<QString, bool> out;
+    if (!file.open(QIODevice::ReadOnly))
+        return out;
+    QDomDocument doc;
+    if (!doc.setContent(&file))
+        return out;
+    const QDomNodeList messages = doc.elementsByTagName(QStringLiteral("message"));
+    for (int i = 0; i < messages.size(); ++i) {
+        const QDomElement m = messages.at(i).toElement();
+        const QString context = m.parentNode().firstChildElement(QStringLiteral("name")).text();
+        const QDomElement translation = m.firstChildElement(QStringLiteral("translation"));
+        const bool finished = translation.attribute(QStringLiteral("type")).isEmpty() &&
+                              !translation.text().trimmed().isEmpty();
+        out.insert(context + QStringLiteral("|") +
+                       m.firstChildElement(QStringLiteral("source")).text(),
+                   finished);
+    }
+    return out;
+}
+
+} // namespace
+
+class TestTranslation : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void everySourceStringIsTranslated();
+    void japaneseIsInstalledAndUsed();
+    void englishNeedsNoTranslation();
+    void languageSettingPersists();
+};
+
+void TestTranslation::initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("RankScopeTest"));
+    QCoreApplication::setApplicationName(QStringLiteral("tst_translation"));
+    QSettings().clear();
+}
+
+void TestTranslation::everySourceStringIsTranslated() {
+    // Extract the strings of today's sources with lupdate and compare with the committed file.
+    QTemporaryDir dir;
+    const QString extracted = dir.filePath(QStringLiteral("current.ts"));
+    const QString root = QStringLiteral(RANKSCOPE_SOURCE_DIR);
+    QProcess lupdate;
+    lupdate.setWorkingDirectory(root);
+    lupdate.start(QStringLiteral(RANKSCOPE_LUPDATE),
+                  {QStringLiteral("-silent"), QStringLiteral("-locations"), QStringLiteral("none"),
+                   QStringLiteral("ui"), QStringLiteral("app/gui"), QStringLiteral("-ts"),
+                   extracted});
+    QVERIFY(lupdate.waitForFinished(120000));
+    QCOMPARE(lupdate.exitCode(), 0);
+    const QMap<QString, bool> current = messagesOf(extracted);
+    const QMap<QString, bool> committed =
+        messagesOf(root + QStringLiteral("/translations/rankscope_ja.ts"));
+    QVERIFY(current.size() > 300);
+    QStringList untranslated;
+    for (auto it = current.begin(); it != current.end(); ++it)
+        if (!committed.value(it.key(), false))
+            untranslated << it.key();
+    QVERIFY2(untranslated.isEmpty(), qPrintable(QStringLiteral("not translated: ") +
+                                                untranslated.join(QStringLiteral("; "))));
+}
+
+void TestTranslation::japaneseIsInstalledAndUsed() {
+    QCOMPARE(rs::ui::installTranslation(*qApp, QStringLiteral("ja")), QStringLiteral("ja"));
+    QCOMPARE(QCoreApplication::translate("rs::ui::MainWindow", "Error Curves"),
+             QStringLiteral("誤差曲線"));
+    QCOMPARE(
+        QCoreApplication::translate("rs::ui::ExperimentsView", "%n experiment(s) in %1", nullptr, 3)
+            .arg(QStringLiteral("x.db")),
+        QStringLiteral("x.db に 3 件の実験"));
+    // A window built afterwards shows Japanese menus, tabs and buttons.
+    rs::ui::MainWindow window;
+    QStringList menus;
+    for (QAction* action : window.menuBar()->actions())
+        menus << action->text();
+    QVERIFY2(menus.contains(QStringLiteral("ファイル(&F)")), qPrintable(menus.join(u',')));
+    QCOMPARE(window.views()->tabText(1), QStringLiteral("誤差曲線"));
+    QCOMPARE(window.runPanel()->runButton()->text(), QStringLiteral("実行"));
+}
+
+void TestTranslation::englishNeedsNoTranslation() {
+    QCOMPARE(rs::ui::installTranslation(*qApp, QStringLiteral("en")), QStringLiteral("en"));
+    // Unknown languages fall back to the English source strings.
+    QCOMPARE(rs::ui::installTranslation(*qApp, QStringLiteral("xx")), QStringLiteral("en"));
+}
+
+void TestTranslation::languageSettingPersists() {
+    QCOMPARE(rs::ui::languageSetting(), QStringLiteral("system"));
+    rs::ui::setLanguageSetting(QStringLiteral("ja"));
+    QCOMPARE(rs::ui::languageSetting(), QStringLiteral("ja"));
+    QVERIFY(rs::ui::availableLanguages().contains(QStringLiteral("ja")));
+}
+
+QTEST_MAIN(TestTranslation)
+#include "tst_translation.moc"

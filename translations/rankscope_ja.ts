@@ -1,0 +1,1352 @@
+<?xml version='1.0' encoding='utf-8'?>
+<TS version="2.1" language="ja_JP">
+<context>
+    <name>PlotExport</name>
+    <message>
+        <source>%1 [%2]</source>
+        <translation>%1 [%2]</translation>
+    </message>
+    <message>
+        <source>PNG image (*.png)</source>
+        <translation>PNG 画像 (*.png)</translation>
+    </message>
+    <message>
+        <source>SVG vector image (*.svg)</source>
+        <translation>SVG ベクター画像 (*.svg)</translation>
+    </message>
+    <message>
+        <source>PDF document (*.pdf)</source>
+        <translation>PDF 文書 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>CSV table (*.csv)</source>
+        <translation>CSV 表 (*.csv)</translation>
+    </message>
+    <message>
+        <source>Cannot write “%1”: %2</source>
+        <translation>「%1」を書き込めません: %2</translation>
+    </message>
+    <message>
+        <source>Cannot render the figure for “%1”.</source>
+        <translation>「%1」の図を描画できません。</translation>
+    </message>
+    <message>
+        <source>Cannot export to “%1”: use a .png, .svg, .pdf or .csv file name.</source>
+        <translation>「%1」には書き出せません: .png、.svg、.pdf、.csv のファイル名を指定してください。</translation>
+    </message>
+    <message>
+        <source>Save as &amp;PNG…</source>
+        <translation>PNG で保存(&amp;P)…</translation>
+    </message>
+    <message>
+        <source>Save as &amp;SVG…</source>
+        <translation>SVG で保存(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>Save as P&amp;DF…</source>
+        <translation>PDF で保存(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Save &amp;data as CSV…</source>
+        <translation>データを CSV で保存(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>&amp;Copy image</source>
+        <translation>画像をコピー(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>書き出し</translation>
+    </message>
+    <message>
+        <source>Save this plot as PNG, SVG or PDF, its data as CSV, or copy it</source>
+        <translation>このプロットを PNG・SVG・PDF で保存、データを CSV で保存、またはコピーします</translation>
+    </message>
+    <message>
+        <source>Export Plot</source>
+        <translation>プロットの書き出し</translation>
+    </message>
+    <message>
+        <source>Export Failed</source>
+        <translation>書き出しに失敗しました</translation>
+    </message>
+    <message>
+        <source>Cannot render the view for “%1”.</source>
+        <translation>「%1」のビューを描画できません。</translation>
+    </message>
+</context>
+<context>
+    <name>PlotStyle</name>
+    <message>
+        <source>L%1 %2</source>
+        <translation>L%1 %2</translation>
+    </message>
+    <message>
+        <source>n/a</source>
+        <translation>該当なし</translation>
+    </message>
+</context>
+<context>
+    <name>main</name>
+    <message>
+        <source>Model directory or .bin file</source>
+        <translation>モデルのディレクトリまたは .bin ファイル</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::BudgetView</name>
+    <message>
+        <source>Reset Edits</source>
+        <translation>編集を元に戻す</translation>
+    </message>
+    <message>
+        <source>Apply Plan…</source>
+        <translation>プランを適用…</translation>
+    </message>
+    <message>
+        <source>Adapter parameters</source>
+        <translation>アダプタのパラメータ数</translation>
+    </message>
+    <message>
+        <source>% of model parameters</source>
+        <translation>モデルのパラメータに対する %</translation>
+    </message>
+    <message>
+        <source>Bits per weight (incl. adapter)</source>
+        <translation>重みあたりのビット数(アダプタ込み)</translation>
+    </message>
+    <message>
+        <source>Adapter parameters: sum of r (d_out + d_in). Bits per weight: (b d_out d_in + group overhead + 16 r (d_out + d_in)) / (d_out d_in), over the compressed layers.</source>
+        <translation>アダプタのパラメータ数: r (d_out + d_in) の総和。重みあたりのビット数: 圧縮した層全体での (b d_out d_in + グループのオーバーヘッド + 16 r (d_out + d_in)) / (d_out d_in)。</translation>
+    </message>
+    <message>
+        <source>Relative to each layer's output</source>
+        <translation>各層の出力に対する相対誤差</translation>
+    </message>
+    <message>
+        <source>Absolute output error</source>
+        <translation>出力の絶対誤差</translation>
+    </message>
+    <message>
+        <source>Layer weights of the objective: each layer's error relative to its output energy tr(W C Wᵀ), or the absolute errors</source>
+        <translation>目的関数の層の重み: 各層の誤差を出力エネルギー tr(W C Wᵀ) で割るか、絶対誤差をそのまま使います</translation>
+    </message>
+    <message>
+        <source>any rank</source>
+        <translation>任意のランク</translation>
+    </message>
+    <message>
+        <source>multiples of %1</source>
+        <translation>%1 の倍数</translation>
+    </message>
+    <message>
+        <source>Drag to change the global budget; both plans follow live</source>
+        <translation>ドラッグで全体の予算を変更します。両方のプランがその場で追従します</translation>
+    </message>
+    <message>
+        <source>Compensate with this plan and evaluate it as a new experiment</source>
+        <translation>このプランで補償し、新しい実験として評価します</translation>
+    </message>
+    <message>
+        <source>uniform</source>
+        <translation>一様</translation>
+    </message>
+    <message>
+        <source>plan</source>
+        <translation>プラン</translation>
+    </message>
+    <message>
+        <source>layer (model order)</source>
+        <translation>層(モデル内の順序)</translation>
+    </message>
+    <message>
+        <source>rank</source>
+        <translation>ランク</translation>
+    </message>
+    <message>
+        <source>Budget:</source>
+        <translation>予算:</translation>
+    </message>
+    <message>
+        <source>Weights:</source>
+        <translation>重み付け:</translation>
+    </message>
+    <message>
+        <source>Ranks:</source>
+        <translation>ランク:</translation>
+    </message>
+    <message>
+        <source>Open an experiment with error curves to plan its rank budget.</source>
+        <translation>ランク予算を計画するには、誤差曲線のある実験を開いてください。</translation>
+    </message>
+    <message>
+        <source> params · %1 % of model · %2 bpw</source>
+        <translation> パラメータ · モデルの %1 % · %2 bpw</translation>
+    </message>
+    <message>
+        <source> params</source>
+        <translation> パラメータ</translation>
+    </message>
+    <message>
+        <source>%1&lt;br&gt;error left &lt;b&gt;%2 %&lt;/b&gt; · mean relative output error &lt;b&gt;%3&lt;/b&gt;</source>
+        <translation>%1&lt;br&gt;残る誤差 &lt;b&gt;%2 %&lt;/b&gt; · 平均相対出力誤差 &lt;b&gt;%3&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>Edited plan</source>
+        <translation>編集したプラン</translation>
+    </message>
+    <message>
+        <source>Budget-optimal plan</source>
+        <translation>予算内の最適プラン</translation>
+    </message>
+    <message>
+        <source>&lt;table cellspacing=6&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;Uniform rank %1&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%2&lt;/td&gt;&lt;/tr&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;%3&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%4&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;</source>
+        <translation>&lt;table cellspacing=6&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;一様ランク %1&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%2&lt;/td&gt;&lt;/tr&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;%3&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%4&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;</translation>
+    </message>
+    <message>
+        <source> %</source>
+        <translation> %</translation>
+    </message>
+    <message>
+        <source> bpw</source>
+        <translation> bpw</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::CompareDialog</name>
+    <message>
+        <source>Setting</source>
+        <translation>設定</translation>
+    </message>
+    <message>
+        <source>Experiment %1 (A)</source>
+        <translation>実験 %1 (A)</translation>
+    </message>
+    <message>
+        <source>Experiment %1 (B)</source>
+        <translation>実験 %1 (B)</translation>
+    </message>
+    <message>
+        <source>Variant</source>
+        <translation>バリアント</translation>
+    </message>
+    <message>
+        <source>PPL A</source>
+        <translation>PPL A</translation>
+    </message>
+    <message>
+        <source>PPL B</source>
+        <translation>PPL B</translation>
+    </message>
+    <message>
+        <source>B − A</source>
+        <translation>B − A</translation>
+    </message>
+    <message>
+        <source>Mean error A</source>
+        <translation>平均誤差 A</translation>
+    </message>
+    <message>
+        <source>Mean error B</source>
+        <translation>平均誤差 B</translation>
+    </message>
+    <message>
+        <source>Compare experiments %1 and %2</source>
+        <translation>実験 %1 と %2 の比較</translation>
+    </message>
+    <message>
+        <source>✱ marks the settings that differ.</source>
+        <translation>✱ は異なる設定を示します。</translation>
+    </message>
+    <message>
+        <source>Error curves of layer:</source>
+        <translation>誤差曲線を表示する層:</translation>
+    </message>
+    <message>
+        <source>A (%1): EoRA</source>
+        <translation>A (%1): EoRA</translation>
+    </message>
+    <message>
+        <source>A (%1): SVD</source>
+        <translation>A (%1): SVD</translation>
+    </message>
+    <message>
+        <source>B (%1): EoRA</source>
+        <translation>B (%1): EoRA</translation>
+    </message>
+    <message>
+        <source>B (%1): SVD</source>
+        <translation>B (%1): SVD</translation>
+    </message>
+    <message>
+        <source>rank r</source>
+        <translation>ランク r</translation>
+    </message>
+    <message>
+        <source>relative output error E(r) / tr(W C Wᵀ)</source>
+        <translation>相対出力誤差 E(r) / tr(W C Wᵀ)</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::CurveView</name>
+    <message>
+        <source>n/a</source>
+        <translation>該当なし</translation>
+    </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1 %</translation>
+    </message>
+    <message>
+        <source>Log scale</source>
+        <translation>対数軸</translation>
+    </message>
+    <message>
+        <source>E(r) / tr(dW C dWᵀ): 1 at rank 0, 0 when the whole error is compensated</source>
+        <translation>E(r) / tr(dW C dWᵀ): ランク 0 で 1、誤差をすべて補償すると 0</translation>
+    </message>
+    <message>
+        <source>E(r) / tr(W C Wᵀ): the output error relative to the layer's output energy on calibration inputs</source>
+        <translation>E(r) / tr(W C Wᵀ): キャリブレーション入力での層の出力エネルギーに対する出力誤差</translation>
+    </message>
+    <message>
+        <source>Logarithmic error axis (ranks with zero error are not drawn)</source>
+        <translation>誤差軸を対数にする(誤差が 0 のランクは描画しません)</translation>
+    </message>
+    <message>
+        <source>Normalisation:</source>
+        <translation>正規化:</translation>
+    </message>
+    <message>
+        <source>Values at the rank under the mouse</source>
+        <translation>マウス位置のランクでの値</translation>
+    </message>
+    <message>
+        <source>Sum over layers of E_l(r_l) at each layer's current rank, divided by the sum of the normalisers</source>
+        <translation>各層の現在のランクでの E_l(r_l) の総和を、正規化値の総和で割ったもの</translation>
+    </message>
+    <message>
+        <source>rank r of the compensation</source>
+        <translation>補償のランク r</translation>
+    </message>
+    <message>
+        <source>E_eora(r): EoRA (optimal)</source>
+        <translation>E_eora(r): EoRA(最適)</translation>
+    </message>
+    <message>
+        <source>E_svd(r): plain SVD</source>
+        <translation>E_svd(r): 通常の SVD</translation>
+    </message>
+    <message>
+        <source>Fraction of compression error left</source>
+        <translation>残る圧縮誤差の割合</translation>
+    </message>
+    <message>
+        <source>Relative output error</source>
+        <translation>相対出力誤差</translation>
+    </message>
+    <message>
+        <source>No experiment loaded</source>
+        <translation>実験が読み込まれていません</translation>
+    </message>
+    <message>
+        <source>Run a compression with analysis, or open an experiment, to see how its error falls with the rank.</source>
+        <translation>解析付きで圧縮を実行するか実験を開くと、ランクに応じて誤差がどう下がるかを表示します。</translation>
+    </message>
+    <message>
+        <source>No layer analysis stored</source>
+        <translation>層の解析が保存されていません</translation>
+    </message>
+    <message>
+        <source>This experiment was run without layer analysis. Run it again with analysis on to see how its error falls with the rank.</source>
+        <translation>この実験は層の解析なしで実行されました。ランクに応じた誤差の変化を見るには、解析を有効にして再実行してください。</translation>
+    </message>
+    <message>
+        <source>current plan</source>
+        <translation>現在のプラン</translation>
+    </message>
+    <message>
+        <source>r = %1: SVD %2 · EoRA %3 · gap %4 (EoRA lower by %5 of SVD's error)</source>
+        <translation>r = %1: SVD %2 · EoRA %3 · 差 %4(EoRA は SVD の誤差より %5 低い)</translation>
+    </message>
+    <message>
+        <source>fraction of compression error left  E(r) / tr(dW C dWᵀ)</source>
+        <translation>残る圧縮誤差の割合  E(r) / tr(dW C dWᵀ)</translation>
+    </message>
+    <message>
+        <source>relative output error  E(r) / tr(W C Wᵀ)</source>
+        <translation>相対出力誤差  E(r) / tr(W C Wᵀ)</translation>
+    </message>
+    <message>
+        <source>Error vs rank of %1 (%2 × %3)</source>
+        <translation>%1 のランク別誤差 (%2 × %3)</translation>
+    </message>
+    <message>
+        <source>Move the mouse over the plot for values; double-click to pick a rank.</source>
+        <translation>プロット上にマウスを置くと値を表示します。ダブルクリックでランクを選びます。</translation>
+    </message>
+    <message>
+        <source>r = %1 (%2)</source>
+        <translation>r = %1 (%2)</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Chosen rank (%1)&lt;/b&gt; %2</source>
+        <translation>&lt;b&gt;選択したランク (%1)&lt;/b&gt; %2</translation>
+    </message>
+    <message>
+        <source>&lt;i&gt;No ranks chosen: pick a variant or a rank plan to see the predicted model total.&lt;/i&gt;</source>
+        <translation>&lt;i&gt;ランクが選ばれていません: バリアントかランクプランを選ぶと、モデル全体の予測値を表示します。&lt;/i&gt;</translation>
+    </message>
+    <message>
+        <source>%1 of compression error left, %2 relative output error</source>
+        <translation>残る圧縮誤差 %1、相対出力誤差 %2</translation>
+    </message>
+    <message numerus="yes">
+        <source>&lt;b&gt;Predicted model total&lt;/b&gt; at the ranks of %1 (%n layer(s), %2 adapter parameters):&lt;br&gt;EoRA: %3&lt;br&gt;SVD: %4</source>
+        <translation><numerusform>&lt;b&gt;モデル全体の予測値&lt;/b&gt;(%1 のランク、%n 層、アダプタのパラメータ %2):&lt;br&gt;EoRA: %3&lt;br&gt;SVD: %4</numerusform></translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::ExperimentModel</name>
+    <message>
+        <source>running</source>
+        <translation>実行中</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>完了</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>失敗</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>キャンセル</translation>
+    </message>
+    <message>
+        <source>interrupted</source>
+        <translation>中断</translation>
+    </message>
+    <message>
+        <source>Lowest perplexity over the experiment's variants</source>
+        <translation>実験のバリアントの中で最も低いパープレキシティ</translation>
+    </message>
+    <message>
+        <source>ID</source>
+        <translation>ID</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名前</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状態</translation>
+    </message>
+    <message>
+        <source>Created</source>
+        <translation>作成日時</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>モデル</translation>
+    </message>
+    <message>
+        <source>Compression</source>
+        <translation>圧縮</translation>
+    </message>
+    <message>
+        <source>Compensation</source>
+        <translation>補償</translation>
+    </message>
+    <message>
+        <source>Ranks</source>
+        <translation>ランク</translation>
+    </message>
+    <message>
+        <source>Best PPL</source>
+        <translation>最良 PPL</translation>
+    </message>
+    <message>
+        <source>Layers</source>
+        <translation>層</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::ExperimentsView</name>
+    <message>
+        <source>Open</source>
+        <translation>開く</translation>
+    </message>
+    <message>
+        <source>Compare</source>
+        <translation>比較</translation>
+    </message>
+    <message>
+        <source>Rename / Notes…</source>
+        <translation>名前とメモ…</translation>
+    </message>
+    <message>
+        <source>Delete…</source>
+        <translation>削除…</translation>
+    </message>
+    <message>
+        <source>Filter by name, model, method, status…</source>
+        <translation>名前・モデル・手法・状態で絞り込み…</translation>
+    </message>
+    <message>
+        <source>Show the experiment's spectra, curves and ranks</source>
+        <translation>実験のスペクトル、曲線、ランクを表示します</translation>
+    </message>
+    <message>
+        <source>Select two experiments to compare their settings and metrics</source>
+        <translation>2 つの実験を選ぶと、設定と指標を比較します</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>再読み込み</translation>
+    </message>
+    <message>
+        <source>No experiments yet: run a compression to record one.</source>
+        <translation>まだ実験がありません。圧縮を実行すると記録されます。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n experiment(s) in %1</source>
+        <translation><numerusform>%1 に %n 件の実験</numerusform></translation>
+    </message>
+    <message>
+        <source>No experiment %1 in the store.</source>
+        <translation>ストアに実験 %1 はありません。</translation>
+    </message>
+    <message>
+        <source>Experiment %1</source>
+        <translation>実験 %1</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名前:</translation>
+    </message>
+    <message>
+        <source>Notes:</source>
+        <translation>メモ:</translation>
+    </message>
+    <message>
+        <source>Delete Experiments</source>
+        <translation>実験の削除</translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete %n experiment(s) (%1) with their layers and evaluations? This cannot be undone.</source>
+        <translation><numerusform>%n 件の実験 (%1) を層と評価ごと削除しますか? 元に戻せません。</numerusform></translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::JobRunner</name>
+    <message>
+        <source>unknown error</source>
+        <translation>不明なエラー</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::LayerTableModel</name>
+    <message>
+        <source>yes</source>
+        <translation>あり</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>なし</translation>
+    </message>
+    <message>
+        <source>Layer name</source>
+        <translation>層の名前</translation>
+    </message>
+    <message>
+        <source>Block</source>
+        <translation>ブロック</translation>
+    </message>
+    <message>
+        <source>Kind</source>
+        <translation>種類</translation>
+    </message>
+    <message>
+        <source>d_out</source>
+        <translation>d_out</translation>
+    </message>
+    <message>
+        <source>d_in</source>
+        <translation>d_in</translation>
+    </message>
+    <message>
+        <source>Parameters</source>
+        <translation>パラメータ数</translation>
+    </message>
+    <message>
+        <source>Bias</source>
+        <translation>バイアス</translation>
+    </message>
+    <message>
+        <source>Module path of the linear layer in the checkpoint</source>
+        <translation>チェックポイント内の線形層のモジュールパス</translation>
+    </message>
+    <message>
+        <source>Decoder block (transformer layer) index</source>
+        <translation>デコーダブロック(Transformer 層)の番号</translation>
+    </message>
+    <message>
+        <source>Projection within the block</source>
+        <translation>ブロック内の射影</translation>
+    </message>
+    <message>
+        <source>Output features: rows of the weight matrix W</source>
+        <translation>出力次元: 重み行列 W の行数</translation>
+    </message>
+    <message>
+        <source>Input features: columns of the weight matrix W</source>
+        <translation>入力次元: 重み行列 W の列数</translation>
+    </message>
+    <message>
+        <source>Weight (and bias) parameters of this layer</source>
+        <translation>この層の重み(とバイアス)のパラメータ数</translation>
+    </message>
+    <message>
+        <source>Whether the layer has a bias vector</source>
+        <translation>この層にバイアスベクトルがあるか</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::LayerView</name>
+    <message>
+        <source>Filter layers by name, e.g. q_proj or layers.3.</source>
+        <translation>層を名前で絞り込み(例: q_proj、layers.3.)</translation>
+    </message>
+    <message>
+        <source>%1 layers</source>
+        <translation>%1 層</translation>
+    </message>
+    <message>
+        <source>%1 of %2 layers</source>
+        <translation>%2 層中 %1 層</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::MainWindow</name>
+    <message>
+        <source>RankScope</source>
+        <translation>RankScope</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>モデル</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>実行</translation>
+    </message>
+    <message>
+        <source>Spectra</source>
+        <translation>スペクトル</translation>
+    </message>
+    <message>
+        <source>Error Curves</source>
+        <translation>誤差曲線</translation>
+    </message>
+    <message>
+        <source>Rank Budget</source>
+        <translation>ランク予算</translation>
+    </message>
+    <message>
+        <source>Trade-offs</source>
+        <translation>トレードオフ</translation>
+    </message>
+    <message>
+        <source>Experiments</source>
+        <translation>実験</translation>
+    </message>
+    <message>
+        <source>plan</source>
+        <translation>プラン</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>ファイル(&amp;F)</translation>
+    </message>
+    <message>
+        <source>Open Model &amp;Directory…</source>
+        <translation>モデルのディレクトリを開く(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Open a Hugging Face model directory (config.json + safetensors)</source>
+        <translation>Hugging Face のモデルディレクトリ(config.json + safetensors)を開きます</translation>
+    </message>
+    <message>
+        <source>Open llama2.c &amp;File…</source>
+        <translation>llama2.c ファイルを開く(&amp;F)…</translation>
+    </message>
+    <message>
+        <source>Ctrl+Shift+O</source>
+        <translation>Ctrl+Shift+O</translation>
+    </message>
+    <message>
+        <source>Open a llama2.c checkpoint (.bin)</source>
+        <translation>llama2.c のチェックポイント (.bin) を開きます</translation>
+    </message>
+    <message>
+        <source>&amp;Recent Models</source>
+        <translation>最近使ったモデル(&amp;R)</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>終了(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>&amp;Edit</source>
+        <translation>編集(&amp;E)</translation>
+    </message>
+    <message>
+        <source>&amp;Preferences…</source>
+        <translation>設定(&amp;P)…</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>表示(&amp;V)</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>ヘルプ(&amp;H)</translation>
+    </message>
+    <message>
+        <source>&amp;About RankScope</source>
+        <translation>RankScope について(&amp;A)</translation>
+    </message>
+    <message>
+        <source>About &amp;Qt</source>
+        <translation>Qt について(&amp;Q)</translation>
+    </message>
+    <message>
+        <source>No model</source>
+        <translation>モデルなし</translation>
+    </message>
+    <message>
+        <source>Ready</source>
+        <translation>準備完了</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>キャンセル</translation>
+    </message>
+    <message>
+        <source>Stop the running job</source>
+        <translation>実行中のジョブを止めます</translation>
+    </message>
+    <message>
+        <source>Busy: %1</source>
+        <translation>処理中: %1</translation>
+    </message>
+    <message>
+        <source>Open %1</source>
+        <translation>%1 を開く</translation>
+    </message>
+    <message>
+        <source>Device: %1</source>
+        <translation>デバイス: %1</translation>
+    </message>
+    <message>
+        <source>%1 — RankScope</source>
+        <translation>%1 — RankScope</translation>
+    </message>
+    <message>
+        <source>&amp;%1  %2</source>
+        <translation>&amp;%1  %2</translation>
+    </message>
+    <message>
+        <source>&amp;Clear Menu</source>
+        <translation>メニューを消去(&amp;C)</translation>
+    </message>
+    <message>
+        <source>Open Model Directory</source>
+        <translation>モデルのディレクトリを開く</translation>
+    </message>
+    <message>
+        <source>Open llama2.c Checkpoint</source>
+        <translation>llama2.c のチェックポイントを開く</translation>
+    </message>
+    <message>
+        <source>llama2.c checkpoints (*.bin);;All files (*)</source>
+        <translation>llama2.c チェックポイント (*.bin);;すべてのファイル (*)</translation>
+    </message>
+    <message>
+        <source>About RankScope</source>
+        <translation>RankScope について</translation>
+    </message>
+    <message>
+        <source>&lt;h3&gt;RankScope %1&lt;/h3&gt;&lt;p&gt;A workbench for compressing the linear layers of transformer language models and compensating the damage with low-rank paths.&lt;/p&gt;&lt;p&gt;Built with Qt %2 and LibTorch.&lt;/p&gt;</source>
+        <translation>&lt;h3&gt;RankScope %1&lt;/h3&gt;&lt;p&gt;Transformer 言語モデルの線形層を圧縮し、その劣化を低ランクの経路で補償するためのワークベンチです。&lt;/p&gt;&lt;p&gt;Qt %2 と LibTorch で構築されています。&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>%1…</source>
+        <translation>%1…</translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation>%1: %2</translation>
+    </message>
+    <message>
+        <source>%1 — %2</source>
+        <translation>%1 — %2</translation>
+    </message>
+    <message>
+        <source>%1 ms</source>
+        <translation>%1 ミリ秒</translation>
+    </message>
+    <message>
+        <source>%1 s</source>
+        <translation>%1 秒</translation>
+    </message>
+    <message>
+        <source>%1: done in %2</source>
+        <translation>%1: %2 で完了</translation>
+    </message>
+    <message>
+        <source>Done in %1.</source>
+        <translation>%1 で完了しました。</translation>
+    </message>
+    <message>
+        <source>%1: failed</source>
+        <translation>%1: 失敗</translation>
+    </message>
+    <message>
+        <source>%1 failed.</source>
+        <translation>%1 に失敗しました。</translation>
+    </message>
+    <message>
+        <source>%1: cancelled</source>
+        <translation>%1: キャンセルしました</translation>
+    </message>
+    <message>
+        <source>Cancelled.</source>
+        <translation>キャンセルしました。</translation>
+    </message>
+    <message>
+        <source>Store: %1</source>
+        <translation>ストア: %1</translation>
+    </message>
+    <message>
+        <source>Open a model first.</source>
+        <translation>先にモデルを開いてください。</translation>
+    </message>
+    <message>
+        <source>Compress %1 (%2)</source>
+        <translation>%1 を圧縮 (%2)</translation>
+    </message>
+    <message>
+        <source>Open the experiment's model to apply a plan.</source>
+        <translation>プランを適用するには、実験のモデルを開いてください。</translation>
+    </message>
+    <message>
+        <source>Apply rank plan of experiment %1</source>
+        <translation>実験 %1 のランクプランを適用</translation>
+    </message>
+    <message>
+        <source>Experiment %1</source>
+        <translation>実験 %1</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::PreferencesDialog</name>
+    <message>
+        <source>Preferences</source>
+        <translation>設定</translation>
+    </message>
+    <message>
+        <source>System default</source>
+        <translation>システムの既定</translation>
+    </message>
+    <message>
+        <source>A new language takes effect the next time RankScope starts.</source>
+        <translation>新しい言語は次回 RankScope を起動したときに有効になります。</translation>
+    </message>
+    <message>
+        <source>Set RANKSCOPE_DB to use another database</source>
+        <translation>別のデータベースを使うには RANKSCOPE_DB を設定してください</translation>
+    </message>
+    <message>
+        <source>Language:</source>
+        <translation>言語:</translation>
+    </message>
+    <message>
+        <source>Experiment store:</source>
+        <translation>実験ストア:</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::RankPlanModel</name>
+    <message>
+        <source>Double-click to set this layer's rank (0 .. %1)</source>
+        <translation>ダブルクリックでこの層のランクを設定します (0 .. %1)</translation>
+    </message>
+    <message>
+        <source>%1 × %2</source>
+        <translation>%1 × %2</translation>
+    </message>
+    <message>
+        <source>Rank of the uniform plan with the same budget</source>
+        <translation>同じ予算での一様プランのランク</translation>
+    </message>
+    <message>
+        <source>Rank of the current plan (budget-optimal, or as edited)</source>
+        <translation>現在のプランのランク(予算内の最適値、または編集した値)</translation>
+    </message>
+    <message>
+        <source>Adapter parameters r (d_out + d_in)</source>
+        <translation>アダプタのパラメータ数 r (d_out + d_in)</translation>
+    </message>
+    <message>
+        <source>Fraction of the layer's compression error left at the plan's rank</source>
+        <translation>プランのランクで残る、この層の圧縮誤差の割合</translation>
+    </message>
+    <message>
+        <source>Layer</source>
+        <translation>層</translation>
+    </message>
+    <message>
+        <source>d_out × d_in</source>
+        <translation>d_out × d_in</translation>
+    </message>
+    <message>
+        <source>Uniform r</source>
+        <translation>一様 r</translation>
+    </message>
+    <message>
+        <source>Plan r</source>
+        <translation>プラン r</translation>
+    </message>
+    <message>
+        <source>Adapter params</source>
+        <translation>アダプタのパラメータ数</translation>
+    </message>
+    <message>
+        <source>Error left</source>
+        <translation>残る誤差</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::RunPanel</name>
+    <message>
+        <source>%1 s</source>
+        <translation>%1 秒</translation>
+    </message>
+    <message>
+        <source>%1 min %2 s</source>
+        <translation>%1 分 %2 秒</translation>
+    </message>
+    <message>
+        <source>Also plain SVD</source>
+        <translation>通常の SVD も</translation>
+    </message>
+    <message>
+        <source>Also without compensation</source>
+        <translation>補償なしも</translation>
+    </message>
+    <message>
+        <source>Run</source>
+        <translation>実行</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>キャンセル</translation>
+    </message>
+    <message>
+        <source>Text file the statistics are gathered from</source>
+        <translation>統計を集めるテキストファイル</translation>
+    </message>
+    <message>
+        <source>whole text</source>
+        <translation>テキスト全体</translation>
+    </message>
+    <message>
+        <source> tokens</source>
+        <translation> トークン</translation>
+    </message>
+    <message>
+        <source>Calibration token budget (0: the whole text)</source>
+        <translation>キャリブレーションのトークン数(0: テキスト全体)</translation>
+    </message>
+    <message>
+        <source>Parallel (original activations)</source>
+        <translation>並列(元の活性化)</translation>
+    </message>
+    <message>
+        <source>Sequential (through compressed layers)</source>
+        <translation>逐次(圧縮した層を通す)</translation>
+    </message>
+    <message>
+        <source>Parallel: statistics of the original model, reusable across runs. Sequential: each decoder layer sees inputs that went through the already compressed and compensated layers.</source>
+        <translation>並列: 元のモデルの統計で、実行をまたいで再利用できます。逐次: 各デコーダ層は、すでに圧縮・補償した層を通った入力を受け取ります。</translation>
+    </message>
+    <message>
+        <source>Uniform ranks to fit, separated by commas; every rank reuses one decomposition per layer</source>
+        <translation>当てはめる一様ランク(カンマ区切り)。どのランクも層ごとに 1 回の分解を再利用します</translation>
+    </message>
+    <message>
+        <source>Optional: held-out text for perplexity</source>
+        <translation>任意: パープレキシティ用の評価テキスト</translation>
+    </message>
+    <message>
+        <source>Calibration</source>
+        <translation>キャリブレーション</translation>
+    </message>
+    <message>
+        <source>Text:</source>
+        <translation>テキスト:</translation>
+    </message>
+    <message>
+        <source>Calibration Text</source>
+        <translation>キャリブレーションテキスト</translation>
+    </message>
+    <message>
+        <source>Budget:</source>
+        <translation>予算:</translation>
+    </message>
+    <message>
+        <source>Mode:</source>
+        <translation>モード:</translation>
+    </message>
+    <message>
+        <source>Compression</source>
+        <translation>圧縮</translation>
+    </message>
+    <message>
+        <source>Compensation</source>
+        <translation>補償</translation>
+    </message>
+    <message>
+        <source>Ranks:</source>
+        <translation>ランク:</translation>
+    </message>
+    <message>
+        <source>Evaluation</source>
+        <translation>評価</translation>
+    </message>
+    <message>
+        <source>Evaluation Text</source>
+        <translation>評価テキスト</translation>
+    </message>
+    <message>
+        <source>Choose a file</source>
+        <translation>ファイルを選択</translation>
+    </message>
+    <message>
+        <source>Text files (*.txt *.raw);;All files (*)</source>
+        <translation>テキストファイル (*.txt *.raw);;すべてのファイル (*)</translation>
+    </message>
+    <message>
+        <source>Choose a calibration text.</source>
+        <translation>キャリブレーションテキストを選んでください。</translation>
+    </message>
+    <message>
+        <source>%1: no such file</source>
+        <translation>%1: ファイルがありません</translation>
+    </message>
+    <message>
+        <source>Ranks must be positive whole numbers separated by commas.</source>
+        <translation>ランクはカンマ区切りの正の整数で指定してください。</translation>
+    </message>
+    <message>
+        <source>Starting…</source>
+        <translation>開始しています…</translation>
+    </message>
+    <message>
+        <source>Open a model first</source>
+        <translation>先にモデルを開いてください</translation>
+    </message>
+    <message>
+        <source>Calibrate, compress, compensate at every rank and evaluate; the run is recorded as an experiment</source>
+        <translation>キャリブレーション、圧縮、各ランクでの補償、評価を行います。実行は実験として記録されます</translation>
+    </message>
+    <message>
+        <source>%1 %2/%3</source>
+        <translation>%1 %2/%3</translation>
+    </message>
+    <message>
+        <source> — %1</source>
+        <translation> — %1</translation>
+    </message>
+    <message>
+        <source> (about %1 left)</source>
+        <translation>(残り約 %1)</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::SpectrumHeatmap</name>
+    <message>
+        <source>Heatmap of all layers:</source>
+        <translation>全層のヒートマップ:</translation>
+    </message>
+    <message>
+        <source>Each row is one layer's spectrum divided by its largest value</source>
+        <translation>各行は 1 つの層のスペクトルを最大値で割ったものです</translation>
+    </message>
+    <message>
+        <source>index i (descending order)</source>
+        <translation>インデックス i(降順)</translation>
+    </message>
+    <message>
+        <source>layer</source>
+        <translation>層</translation>
+    </message>
+    <message>
+        <source>normalised spectrum</source>
+        <translation>正規化スペクトル</translation>
+    </message>
+    <message>
+        <source>λ_i / λ_1</source>
+        <translation>λ_i / λ_1</translation>
+    </message>
+    <message>
+        <source>σ_i / σ_1 of %1</source>
+        <translation>%1 の σ_i / σ_1</translation>
+    </message>
+    <message numerus="yes">
+        <source>Normalised %1 of all %n layers</source>
+        <translation><numerusform>全 %n 層の正規化 %1</numerusform></translation>
+    </message>
+    <message>
+        <source>L%1</source>
+        <translation>L%1</translation>
+    </message>
+    <message>
+        <source>%1
+i = %2: %3 = %4 of the largest
+Double-click to select this layer</source>
+        <translation>%1
+i = %2: %3 = 最大値の %4
+ダブルクリックでこの層を選択します</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::SpectrumView</name>
+    <message>
+        <source>Show:</source>
+        <translation>表示:</translation>
+    </message>
+    <message>
+        <source>Singular values of dW·S, the compression error weighted by the calibration inputs (S Sᵀ = C): EoRA keeps the largest r of them</source>
+        <translation>dW·S の特異値。キャリブレーション入力で重み付けした圧縮誤差 (S Sᵀ = C)。EoRA はその上位 r 個を残します</translation>
+    </message>
+    <message>
+        <source>Singular values of the compression error dW = W − W_c: plain SVD keeps the largest r</source>
+        <translation>圧縮誤差 dW = W − W_c の特異値。通常の SVD は上位 r 個を残します</translation>
+    </message>
+    <message>
+        <source>Singular values of the original weight W</source>
+        <translation>元の重み W の特異値</translation>
+    </message>
+    <message>
+        <source>Eigenvalues of the input Gram matrix C = XᵀX (right axis); modes below the EoRA tolerance are discarded</source>
+        <translation>入力のグラム行列 C = XᵀX の固有値(右軸)。EoRA の許容値を下回るモードは捨てられます</translation>
+    </message>
+    <message>
+        <source>index i (descending order)</source>
+        <translation>インデックス i(降順)</translation>
+    </message>
+    <message>
+        <source>singular value σ_i</source>
+        <translation>特異値 σ_i</translation>
+    </message>
+    <message>
+        <source>eigenvalue λ_i of C (Σ x² over calibration tokens)</source>
+        <translation>C の固有値 λ_i(キャリブレーショントークン上の Σ x²)</translation>
+    </message>
+    <message>
+        <source>σ(dW·S)</source>
+        <translation>σ(dW·S)</translation>
+    </message>
+    <message>
+        <source>σ(dW)</source>
+        <translation>σ(dW)</translation>
+    </message>
+    <message>
+        <source>σ(W)</source>
+        <translation>σ(W)</translation>
+    </message>
+    <message>
+        <source>λ(C)</source>
+        <translation>λ(C)</translation>
+    </message>
+    <message>
+        <source>No experiment loaded</source>
+        <translation>実験が読み込まれていません</translation>
+    </message>
+    <message>
+        <source>Run a compression with analysis, or open an experiment, to see the spectra of its layers.</source>
+        <translation>解析付きで圧縮を実行するか実験を開くと、各層のスペクトルを表示します。</translation>
+    </message>
+    <message>
+        <source>No layer analysis stored</source>
+        <translation>層の解析が保存されていません</translation>
+    </message>
+    <message>
+        <source>This experiment was run without layer analysis. Run it again with analysis on to see the spectra of its layers.</source>
+        <translation>この実験は層の解析なしで実行されました。スペクトルを見るには、解析を有効にして再実行してください。</translation>
+    </message>
+    <message>
+        <source>%1 · %2</source>
+        <translation>%1 · %2</translation>
+    </message>
+    <message>
+        <source>No layer selected</source>
+        <translation>層が選択されていません</translation>
+    </message>
+    <message numerus="yes">
+        <source>Spectra of %n selected layers</source>
+        <translation><numerusform>選択した %n 層のスペクトル</numerusform></translation>
+    </message>
+    <message>
+        <source>Spectra of %1 (%2 × %3)</source>
+        <translation>%1 のスペクトル (%2 × %3)</translation>
+    </message>
+    <message>
+        <source>EoRA tolerance %1 (%2 discarded)</source>
+        <translation>EoRA 許容値 %1(%2 個を破棄)</translation>
+    </message>
+    <message>
+        <source>effective rank of C: %1</source>
+        <translation>C の実効ランク: %1</translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation>%1: %2</translation>
+    </message>
+    <message>
+        <source>i = %1</source>
+        <translation>i = %1</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::SummaryPanel</name>
+    <message>
+        <source>&lt;p&gt;&lt;b&gt;No model open.&lt;/b&gt;&lt;/p&gt;&lt;p&gt;Use &lt;i&gt;File ▸ Open Model Directory…&lt;/i&gt; for a Hugging Face directory (config.json + safetensors) or &lt;i&gt;File ▸ Open llama2.c File…&lt;/i&gt; for a .bin checkpoint, or drop either onto this window.&lt;/p&gt;</source>
+        <translation>&lt;p&gt;&lt;b&gt;モデルが開かれていません。&lt;/b&gt;&lt;/p&gt;&lt;p&gt;Hugging Face のディレクトリ(config.json + safetensors)は &lt;i&gt;ファイル ▸ モデルのディレクトリを開く…&lt;/i&gt;、.bin チェックポイントは &lt;i&gt;ファイル ▸ llama2.c ファイルを開く…&lt;/i&gt; で開くか、このウィンドウにドロップしてください。&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>Architecture</source>
+        <translation>アーキテクチャ</translation>
+    </message>
+    <message>
+        <source>Format</source>
+        <translation>形式</translation>
+    </message>
+    <message>
+        <source>Hidden / MLP</source>
+        <translation>隠れ層 / MLP</translation>
+    </message>
+    <message>
+        <source>Layers</source>
+        <translation>層</translation>
+    </message>
+    <message>
+        <source>Heads / KV heads</source>
+        <translation>ヘッド / KV ヘッド</translation>
+    </message>
+    <message>
+        <source>Head dim</source>
+        <translation>ヘッド次元</translation>
+    </message>
+    <message>
+        <source>Vocabulary</source>
+        <translation>語彙</translation>
+    </message>
+    <message>
+        <source>Context</source>
+        <translation>コンテキスト</translation>
+    </message>
+    <message>
+        <source>Parameters</source>
+        <translation>パラメータ数</translation>
+    </message>
+    <message>
+        <source>In linears</source>
+        <translation>線形層内</translation>
+    </message>
+    <message>
+        <source>Tokenizer</source>
+        <translation>トークナイザ</translation>
+    </message>
+    <message>
+        <source>%1, %2</source>
+        <translation>%1、%2</translation>
+    </message>
+    <message>
+        <source>%1 / %2</source>
+        <translation>%1 / %2</translation>
+    </message>
+    <message>
+        <source>%1 tokens</source>
+        <translation>%1 トークン</translation>
+    </message>
+    <message>
+        <source>%1 positions</source>
+        <translation>%1 位置</translation>
+    </message>
+    <message>
+        <source>%1 total</source>
+        <translation>合計 %1</translation>
+    </message>
+    <message>
+        <source>%1 in %2 layers</source>
+        <translation>%2 層で %1</translation>
+    </message>
+    <message>
+        <source>none found</source>
+        <translation>見つかりません</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::TradeoffView</name>
+    <message>
+        <source>Predicted error (mean relative output error)</source>
+        <translation>予測誤差(平均相対出力誤差)</translation>
+    </message>
+    <message>
+        <source>Measured perplexity</source>
+        <translation>測定したパープレキシティ</translation>
+    </message>
+    <message>
+        <source>size: bits per weight of the compressed layers, incl. adapter</source>
+        <translation>サイズ: 圧縮した層の重みあたりのビット数(アダプタ込み)</translation>
+    </message>
+    <message>
+        <source>Error axis:</source>
+        <translation>誤差軸:</translation>
+    </message>
+    <message>
+        <source>perplexity</source>
+        <translation>パープレキシティ</translation>
+    </message>
+    <message>
+        <source>mean relative output error</source>
+        <translation>平均相対出力誤差</translation>
+    </message>
+    <message>
+        <source>Pareto front</source>
+        <translation>パレートフロント</translation>
+    </message>
+    <message>
+        <source>%1 variants, %2 on the Pareto front%3. Click a point to open its experiment.</source>
+        <translation>%1 個のバリアント、うち %2 個がパレートフロント上%3。点をクリックするとその実験を開きます。</translation>
+    </message>
+    <message>
+        <source> (%1 without a size or result not shown)</source>
+        <translation>(サイズか結果のない %1 個は非表示)</translation>
+    </message>
+    <message>
+        <source>No evaluated experiments of this model yet: run one with an evaluation text.</source>
+        <translation>このモデルの評価済みの実験はまだありません。評価テキストを指定して実行してください。</translation>
+    </message>
+    <message>
+        <source>No finished experiments of this model yet.</source>
+        <translation>このモデルの完了した実験はまだありません。</translation>
+    </message>
+</context>
+</TS>
