@@ -367,6 +367,12 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     QCOMPARE(layers[4].errorAfter, run.result.layers[4].errorAfter);
     QCOMPARE(layers[4].curveEora.size(), size_t(65));
     QCOMPARE(store->evaluations(run.experimentId).size(), size_t(2));
+    // The stored request runs again as the same command.
+    const std::string rerun = rs::lowRankCommandLine(experiment->request, "M");
+    QVERIFY2(rerun.rfind("rankscope-cli lowrank M --calib ", 0) == 0, rerun.c_str());
+    QVERIFY(rerun.find(" --method " + request.method.serialize() + " ") != std::string::npos);
+    QVERIFY(rerun.find(" --reduction 20,40") != std::string::npos);
+    QVERIFY(rs::lowRankCommandLine("{\"calib_mode\": \"parallel\"}", "M").empty());
 
     // Lillama's loss curves, per variant and block, in schema version 4.
     QCOMPARE(store->schemaVersion(), 4);

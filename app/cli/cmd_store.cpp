@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "io/atomicfile.h"
 #include "pipeline/experiment_compare.h"
+#include "pipeline/lowrank_recorder.h"
 #include "pipeline/request_json.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
@@ -84,8 +85,12 @@ std::string stagesText(const std::vector<std::pair<std::string, double>>& stages
 
 // The command line that runs the experiment again.
 std::string rerunCommand(const ExperimentStore& store, const ExperimentRecord& e) {
-    const CompressRequest r = requestFromJson(e.request, "experiment " + std::to_string(e.id));
     const auto model = store.model(e.modelId);
+    const std::string lowrank =
+        lowRankCommandLine(e.request, model ? model->path : std::string("MODEL"));
+    if (!lowrank.empty())
+        return lowrank;
+    const CompressRequest r = requestFromJson(e.request, "experiment " + std::to_string(e.id));
     std::string cmd = "rankscope-cli compress " + (model ? model->path : std::string("MODEL")) +
                       " --calib " + r.calibText.string() + " --method " + r.compression.serialize();
     std::vector<std::string> comps;

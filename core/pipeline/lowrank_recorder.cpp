@@ -8,6 +8,7 @@
 #include "util/hash.h"
 #include "util/text.h"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 namespace rs {
@@ -77,6 +78,40 @@ std::string lowRankRequestJson(const LowRankRequest& request) {
         {"evaluate_baseline", request.evaluateBaseline},
         {"analyze", request.analyze}}
         .dump();
+}
+
+std::string lowRankCommandLine(const std::string& requestJson, const std::string& modelPath) {
+    const nlohmann::json j = nlohmann::json::parse(requestJson, nullptr, false);
+    if (!j.is_object() || j.value("kind", "") != "lowrank")
+        return {};
+    std::string cmd = "rankscope-cli lowrank " + modelPath + " --calib " +
+                      j.value("calib_text", "") + " --method " + j.value("method", "") +
+                      " --calib-tokens " + std::to_string(j.value("calib_tokens", int64_t(0)));
+    const nlohmann::json& ranks = j["rank_plan"];
+    if (ranks.contains("reductions")) {
+        std::string list;
+        for (const auto& p : ranks["reductions"]) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%g", p.get<double>());
+            list += (list.empty() ? "" : ",") + std::string(text);
+        }
+        cmd += " --reduction " + list;
+    } else if (ranks.contains("ranks")) {
+        cmd += " --rank " + std::to_string(ranks["ranks"][0].get<int64_t>());
+    }
+    for (const auto& p : j["layers"]["include"])
+        cmd += " --include '" + p.get<std::string>() + "'";
+    for (const auto& p : j["layers"]["exclude"])
+        cmd += " --exclude '" + p.get<std::string>() + "'";
+    if (!j.value("eval_text", "").empty())
+        cmd += " --eval " + j.value("eval_text", "");
+    if (j["eval"].value("max_windows", int64_t(0)) > 0)
+        cmd += " --max-windows " + std::to_string(j["eval"]["max_windows"].get<int64_t>());
+    if (j.value("evaluate_baseline", false))
+        cmd += " --baseline";
+    if (!j.value("analyze", true))
+        cmd += " --no-analysis";
+    return cmd;
 }
 
 VariantRecord toVariantRecord(const LowRankVariant& variant, int index, const std::string& method) {

@@ -30,7 +30,11 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
                                    ExperimentStore& store, const std::string& name = {},
                                    const JobContext& job = {}, const LowRankHooks& observers = {});
 
-// The request as JSON (enough to run it again).
+// The request as JSON (enough to run it again), marked {"kind": "lowrank"}.
 std::string lowRankRequestJson(const LowRankRequest& request);
+
+// The `rankscope-cli lowrank` command line that runs a stored request again, or an empty string
+// when the JSON is not a low-rank request (a compression run's).
+std::string lowRankCommandLine(const std::string& requestJson, const std::string& modelPath);
 
 } // namespace rs
