@@ -169,6 +169,7 @@ LayerDistillation distillLayer(LlamaModel& model, int64_t block, const at::Tenso
         if (!std::isfinite(value))
             fail(subject, "distillation loss is " + std::to_string(value) + " at step " +
                               std::to_string(step) + " (lower the learning rate)");
+        job.cancel.throwIfCancelled(); // a step is two forwards and one backward: check midway
         loss.backward();
         optimiser.step();
         out.trainLoss.push_back(value);
