@@ -1,35 +1,25 @@
 // rankscope-cli plan and tradeoff as a user runs them: tables with units, JSON and CSV, a plan
 // applied as a new experiment, and clear refusals of bad budgets, overrides and contradictions.
+#include "cli_run.h"
 #include "testdata.h"
 
 #include <QCoreApplication>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
+using Run = rs::test::CliRun;
 
 Run runCli(const QStringList& args) {
-    QProcess process;
-    process.start(QStringLiteral(RANKSCOPE_CLI_PATH), args);
-    if (!process.waitForFinished(600000))
-        process.kill();
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-            QString::fromUtf8(process.readAllStandardOutput()),
-            QString::fromUtf8(process.readAllStandardError())};
+    return rs::test::runCli(args, 1800000);
 }
 
 QString data(const std::string& relative) {
-    return QString::fromStdString(rs::test::dataPath(relative).string());
+    return rs::test::dataArg(relative);
 }
 
 } // namespace

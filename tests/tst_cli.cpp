@@ -1,4 +1,5 @@
 // End-to-end checks of rankscope-cli as a user runs it: output, exit codes, error messages.
+#include "cli_run.h"
 #include "testdata.h"
 
 #include <QFile>
@@ -11,24 +12,11 @@
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
-Run runCli(const QStringList& args, int timeoutMs = 120000) {
-    QProcess process;
-    process.start(QStringLiteral(RANKSCOPE_CLI_PATH), args);
-    if (!process.waitForFinished(timeoutMs))
-        process.kill();
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
-            QString::fromUtf8(process.readAllStandardOutput()),
-            QString::fromUtf8(process.readAllStandardError())};
-}
+using Run = rs::test::CliRun;
+using rs::test::runCli;
 
 QString data(const std::string& relative) {
-    return QString::fromStdString(rs::test::dataPath(relative).string());
+    return rs::test::dataArg(relative);
 }
 
 QString readAll(const QString& path) {
