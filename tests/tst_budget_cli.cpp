@@ -87,6 +87,17 @@ void TestBudgetCli::planPrintsRanksWithUnits() {
         const Run r = runCli(QStringList{"plan", "1", "--weights", "energy"} + budget);
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
     }
+    // Half of the break-even rank: 64 x 64 -> 16, 32 x 64 -> 10, 172 x 64 -> 23.
+    const Run half = runCli({"plan", "1", "--break-even", "0.5", "--json", json});
+    QVERIFY2(half.exitCode == 0, qPrintable(half.err));
+    QVERIFY(half.out.contains("ranks break-even x 0.5"));
+    QFile halfFile(json);
+    QVERIFY(halfFile.open(QIODevice::ReadOnly));
+    const QJsonObject halfRanks =
+        QJsonDocument::fromJson(halfFile.readAll()).object()["ranks"].toObject();
+    QCOMPARE(halfRanks["model.layers.2.self_attn.q_proj"].toInt(), 16);
+    QCOMPARE(halfRanks["model.layers.2.self_attn.k_proj"].toInt(), 10);
+    QCOMPARE(halfRanks["model.layers.2.mlp.down_proj"].toInt(), 23);
     const Run equal = runCli({"plan", "1", "--budget-params", "20000", "--weights", "equal"});
     QVERIFY(equal.out.contains("equal layer weights"));
     // The default: sensitivities measured once (one window per layer here), then from the store.
@@ -103,7 +114,9 @@ void TestBudgetCli::planRefusesBadInput() {
         QString message;
     };
     const QList<Case> cases = {
-        {{"plan", "1"}, 2, "needs a budget"},
+        {{"plan", "1"}, 2, "needs exactly one of a budget"},
+        {{"plan", "1", "--break-even", "0.5", "--budget-rank", "4"}, 2, "exactly one of"},
+        {{"plan", "1", "--break-even", "-1"}, 2, "non-negative fraction"},
         {{"plan", "1", "--budget-rank", "4", "--bpw", "4"}, 2, "exactly one of"},
         {{"plan", "1", "--budget-params", "-5"}, 2, "non-negative"},
         {{"plan", "1", "--budget-params", "99999999"}, 1, "exceeds the full-rank cost"},

@@ -14,6 +14,7 @@
 #include "util/error.h"
 #include "util/text.h"
 
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -73,8 +74,8 @@ const char* objectiveName(LayerWeighting weighting) {
 
 namespace {
 
-// Exactly one budget option, as a BudgetSpec.
-BudgetSpec budgetArg(const ParsedArgs& args) {
+// At most one budget option, as a BudgetSpec.
+std::optional<BudgetSpec> budgetArg(const ParsedArgs& args) {
     const std::pair<const char*, const char*> options[] = {{"--budget-params", ""},
                                                            {"--budget-percent", "%"},
                                                            {"--bpw", "bpw"},
@@ -94,14 +95,26 @@ BudgetSpec budgetArg(const ParsedArgs& args) {
             throw UsageError(e.what());
         }
     }
-    if (!out)
-        throw UsageError("'plan' needs a budget: --budget-params N, --budget-percent P, --bpw B "
-                         "or --budget-rank R");
-    return *out;
+    return out;
+}
+
+// --break-even F: a fraction of every layer's break-even rank instead of a budget.
+std::optional<double> breakEvenArg(const ParsedArgs& args) {
+    const auto text = args.value("--break-even");
+    if (!text)
+        return std::nullopt;
+    try {
+        size_t used = 0;
+        const double f = std::stod(*text, &used);
+        if (used == text->size() && f >= 0 && std::isfinite(f))
+            return f;
+    } catch (const std::exception&) {
+    }
+    throw UsageError("--break-even takes a non-negative fraction, got '" + *text + "'");
 }
 
 void printPlan(const RankPlanner& planner, const Plan& plan, const std::vector<LayerRecord>& layers,
-               const SizeModel& size, LayerWeighting weighting) {
+               const SizeModel& size, LayerWeighting weighting, bool optimised) {
     std::printf("\n%-32s %11s %5s %10s %12s %12s\n", "layer", "d_out x d_in", "rank", "params",
                 "error before", "error after");
     for (size_t l = 0; l < layers.size(); ++l) {
@@ -127,6 +140,11 @@ void printPlan(const RankPlanner& planner, const Plan& plan, const std::vector<L
                 formatCount(plan.parameters).c_str(), size.percentOfModel(plan.parameters),
                 formatCount(size.modelParameters()).c_str(), size.bitsPerWeight(plan.parameters),
                 size.format().bits, size.baseBitsPerWeight());
+    if (!optimised) {
+        std::printf("predicted error (%s, %s weights): %.6g\n", objectiveName(weighting),
+                    weightingName(weighting), plan.objective);
+        return;
+    }
     std::printf("predicted error (%s, %s weights): %.6g; lower bound of any plan in this budget "
                 "%.6g (gap at most %.3g %%)\n",
                 objectiveName(weighting), weightingName(weighting), plan.objective, plan.lowerBound,
@@ -150,7 +168,12 @@ Plan uniformWithin(const RankPlanner& planner, int64_t budget, int64_t& rank) {
 
 int runPlan(const ParsedArgs& args, const JobContext& job) {
     const int64_t id = experimentId(args.positional(0));
-    const BudgetSpec budget = budgetArg(args);
+    const std::optional<BudgetSpec> budget = budgetArg(args);
+    const std::optional<double> breakEven = breakEvenArg(args);
+    if (budget.has_value() == breakEven.has_value())
+        throw UsageError(
+            "'plan' needs exactly one of a budget (--budget-params N, --budget-percent "
+            "P, --bpw B, --budget-rank R) and --break-even F");
     const PlanConstraints constraints = parseConstraints(args);
     parseWeights(args, "energy"); // a bad name is a usage error before any work
     if (!args.flag("--apply") && (args.value("--eval") || args.value("--max-windows")))
@@ -161,7 +184,7 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
     // Measured on stories260K (README): only sensitivity weights beat uniform rank in perplexity;
     // they need the experiment's evaluation text.
     const LayerWeighting weighting =
-        parseWeights(args, curves.experiment.evalDatasetId ? "sensitivity" : "energy");
+        parseWeights(args, curves.experiment.evalDatasetId && budget ? "sensitivity" : "energy");
     std::shared_ptr<ModelSession> session;
     std::vector<double> sensitivity;
     const int64_t windows = args.integer("--sensitivity-windows").value_or(16);
@@ -172,20 +195,27 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
         // Bad constraints and budgets fail before the measurement, which takes minutes.
         const RankPlanner check(
             planLayers(curves.layers, curves.compensation, LayerWeighting::Equal), constraints);
-        check.optimal(budgetParameters(budget, check, size));
+        if (budget)
+            check.optimal(budgetParameters(*budget, check, size));
         session = ModelSession::open(curves.model.path, openOptions(args), job);
         sensitivity = layerSensitivities(*session, *store, curves, windows, job);
     }
     const RankPlanner planner(
         planLayers(curves.layers, curves.compensation, weighting, sensitivity), constraints);
-    const int64_t parameters = budgetParameters(budget, planner, size);
-    const Plan plan = planner.optimal(parameters);
+    const Plan plan = budget ? planner.optimal(budgetParameters(*budget, planner, size))
+                             : planner.uniformFraction(*breakEven);
+    const int64_t parameters = budget ? budgetParameters(*budget, planner, size) : plan.parameters;
+    const std::string budgetText =
+        budget ? budget->text() : "break-even x " + std::to_string(*breakEven).substr(0, 6);
 
-    std::printf("experiment %lld: %s, %s curves, %s layer weights; budget %s = %s params\n",
+    std::printf("experiment %lld: %s, %s curves, %s layer weights; %s %s = %s params\n",
                 static_cast<long long>(id), curves.compression.serialize().c_str(),
-                curves.compensation.id().c_str(), weightingName(weighting), budget.text().c_str(),
-                formatCount(parameters).c_str());
-    printPlan(planner, plan, curves.layers, size, weighting);
+                curves.compensation.id().c_str(), weightingName(weighting),
+                budget ? "budget" : "ranks", budgetText.c_str(), formatCount(parameters).c_str());
+    printPlan(planner, plan, curves.layers, size, weighting, budget.has_value());
+    if (!budget)
+        std::printf("budget-optimal plan with the same parameters: predicted error %.6g\n",
+                    planner.optimal(parameters).objective);
     int64_t uniformRank = 0;
     const Plan uniform = uniformWithin(planner, parameters, uniformRank);
     std::printf("uniform rank %lld in the same budget: %s params, predicted error %.6g\n",
@@ -193,7 +223,7 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
                 uniform.objective);
 
     nlohmann::json out = {{"experiment", id},
-                          {"budget", budget.text()},
+                          {"budget", budgetText},
                           {"budget_parameters", parameters},
                           {"weights", weightingName(weighting)},
                           {"adapter_parameters", plan.parameters},
@@ -221,7 +251,7 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
         ArtefactCache cache(defaultCacheDirectory());
         RecordOptions options;
         options.name = args.valueOr("--name", "plan of experiment " + std::to_string(id) + ", " +
-                                                  budget.text() + ", " + weightingName(weighting));
+                                                  budgetText + ", " + weightingName(weighting));
         const RecordedCompression run =
             runRecordedCompression(*session, request, *store, cache, options, job);
         const PerplexityResult& p = *run.result.variants.back().perplexity;
@@ -246,6 +276,8 @@ std::vector<Command> budgetCommands() {
         {"--budget-percent", "P", "adapter budget in percent of the model's parameters"},
         {"--bpw", "B", "average bits per weight of the compressed layers, adapters included"},
         {"--budget-rank", "R", "as many parameters as uniform rank R"},
+        {"--break-even", "F",
+         "no budget: every layer at F times its break-even rank d_out d_in / (d_out + d_in)"},
         {"--comp", "METHOD", "plan with this compensation's curves (eora or svd)"}};
     for (const OptionSpec& o : constraintOptions())
         options.push_back(o);
