@@ -187,7 +187,7 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
         parseWeights(args, curves.experiment.evalDatasetId && budget ? "sensitivity" : "energy");
     std::shared_ptr<ModelSession> session;
     std::vector<double> sensitivity;
-    const int64_t windows = args.integer("--sensitivity-windows").value_or(16);
+    const int64_t windows = args.integer("--sensitivity-windows").value_or(8);
     if (windows < 0)
         throw UsageError("--sensitivity-windows must not be negative");
     const SizeModel size = sizeModelOf(curves.model.parameters, curves.layers, curves.compression);
@@ -283,7 +283,7 @@ std::vector<Command> budgetCommands() {
         options.push_back(o);
     for (const OptionSpec& o : std::vector<OptionSpec>{
              {"--sensitivity-windows", "N",
-              "windows per perplexity when measuring sensitivities (default 16, 0: all)"},
+              "windows per perplexity when measuring sensitivities (default 8, 0: all)"},
              {"--apply", "", "run the compensation with the plan and evaluate it (new experiment)"},
              {"--eval", "FILE", "evaluation text for --apply (default: the experiment's)"},
              {"--max-windows", "N", "evaluate at most N windows"},
