@@ -6,6 +6,8 @@
 #include "curveview.h"
 #include "experimentmodel.h"
 #include "experimentsview.h"
+#include "export/export_job.h"
+#include "exportdialog.h"
 #include "jobrunner.h"
 #include "mainwindow.h"
 #include "methodform.h"
@@ -20,8 +22,10 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -89,6 +93,7 @@ private slots:
     void tradeoffShowsEveryVariant();
     void cancelStopsWithinASecond();
     void comparesTwoExperiments();
+    void exportsTheOpenExperiment();
     void renamesAndDeletes();
 
 private:
@@ -323,13 +328,21 @@ void TestWorkbench::cancelStopsWithinASecond() {
     QSignalSpy cancelled(m_window->jobRunner(), &JobRunner::cancelled);
     QVERIFY(m_window->runCompression());
     QVERIFY(panel->cancelButton()->isVisible());
-    QTRY_VERIFY_WITH_TIMEOUT(progress.count() >= 2, kJobTimeoutMs);
+    // Cancel in the middle of the layer-by-layer stage (calibration and compression of each
+    // decoder layer), the longest of a run.
+    const auto calibrating = [&progress] {
+        return !progress.isEmpty() &&
+               progress.last().first().toString() == QStringLiteral("compress") &&
+               progress.last().at(1).toLongLong() >= 1;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(calibrating(), kJobTimeoutMs);
     QElapsedTimer clock;
     clock.start();
     QTest::mouseClick(panel->cancelButton(), Qt::LeftButton);
     QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, 5000);
     const qint64 latency = clock.elapsed();
-    qInfo("cancel took effect after %lld ms", latency);
+    qInfo("cancel took effect after %lld ms (during stage '%s')", latency,
+          qPrintable(progress.last().first().toString()));
     QVERIFY2(latency < kCancelLatencyMs, qPrintable(QString::number(latency)));
     QVERIFY(!m_window->jobRunner()->isRunning());
     QVERIFY(panel->runButton()->isEnabled());
@@ -385,6 +398,40 @@ void TestWorkbench::comparesTwoExperiments() {
     QSignalSpy compare(view, &rs::ui::ExperimentsView::compareRequested);
     QTest::mouseClick(view->compareButton(), Qt::LeftButton);
     QCOMPARE(compare.count(), 1);
+}
+
+void TestWorkbench::exportsTheOpenExperiment() {
+    const qint64 id = m_window->currentExperiment();
+    QVERIFY(id > 0);
+    auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
+    rs::ui::ExportDialog dialog(id, store->variants(id));
+    QVERIFY(!dialog.problem().isEmpty()); // no folder yet
+    const QString out = m_dir.filePath(QStringLiteral("merged-export"));
+    dialog.folderEdit()->setText(out);
+    dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("merged")));
+    dialog.variantBox()->setCurrentIndex(dialog.variantBox()->findText(QStringLiteral("eora@4")));
+    QVERIFY(dialog.problem().isEmpty());
+    const rs::ExportRequest request = dialog.request();
+    QCOMPARE(request.format, rs::ExportFormat::Merged);
+    QCOMPARE(request.variant, std::string("eora@4"));
+
+    QSignalSpy finished(m_window->jobRunner(), &JobRunner::finished);
+    QSignalSpy failed(m_window->jobRunner(), &JobRunner::failed);
+    QVERIFY(m_window->runExport(request));
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() + failed.count() > 0, kJobTimeoutMs);
+    QVERIFY2(failed.isEmpty(),
+             failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+    QVERIFY(QFileInfo::exists(out + QStringLiteral("/config.json")));
+    QVERIFY(QFileInfo::exists(out + QStringLiteral("/README.md")));
+    QCOMPARE(store->exports(id).size(), size_t(1));
+    // The same folder again is refused, and what is there stays.
+    failed.clear();
+    QVERIFY(m_window->runExport(request));
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, kJobTimeoutMs);
+    QVERIFY(QFileInfo::exists(out + QStringLiteral("/config.json")));
+    auto* box = m_window->findChild<QMessageBox*>(QStringLiteral("jobErrorBox"));
+    QVERIFY(box);
+    box->close();
 }
 
 void TestWorkbench::renamesAndDeletes() {

@@ -403,7 +403,9 @@
     </message>
     <message numerus="yes">
         <source>&lt;b&gt;Predicted model total&lt;/b&gt; at the ranks of %1 (%n layer(s), %2 adapter parameters):&lt;br&gt;EoRA: %3&lt;br&gt;SVD: %4</source>
-        <translation><numerusform>&lt;b&gt;モデル全体の予測値&lt;/b&gt;(%1 のランク、%n 層、アダプタのパラメータ %2):&lt;br&gt;EoRA: %3&lt;br&gt;SVD: %4</numerusform></translation>
+        <translation>
+            <numerusform>&lt;b&gt;モデル全体の予測値&lt;/b&gt;(%1 のランク、%n 層、アダプタのパラメータ %2):&lt;br&gt;EoRA: %3&lt;br&gt;SVD: %4</numerusform>
+        </translation>
     </message>
 </context>
 <context>
@@ -513,7 +515,9 @@
     </message>
     <message numerus="yes">
         <source>%n experiment(s) in %1</source>
-        <translation><numerusform>%1 に %n 件の実験</numerusform></translation>
+        <translation>
+            <numerusform>%1 に %n 件の実験</numerusform>
+        </translation>
     </message>
     <message>
         <source>No experiment %1 in the store.</source>
@@ -537,7 +541,84 @@
     </message>
     <message numerus="yes">
         <source>Delete %n experiment(s) (%1) with their layers and evaluations? This cannot be undone.</source>
-        <translation><numerusform>%n 件の実験 (%1) を層と評価ごと削除しますか? 元に戻せません。</numerusform></translation>
+        <translation>
+            <numerusform>%n 件の実験 (%1) を層と評価ごと削除しますか? 元に戻せません。</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::ExportDialog</name>
+    <message>
+        <source>Replace an earlier export in that folder</source>
+        <translation>そのフォルダにある以前の書き出しを置き換える</translation>
+    </message>
+    <message>
+        <source>Export Checkpoint of Experiment %1</source>
+        <translation>実験 %1 のチェックポイントを書き出す</translation>
+    </message>
+    <message>
+        <source>GPTQ base + PEFT LoRA adapter</source>
+        <translation>GPTQ ベース + PEFT LoRA アダプタ</translation>
+    </message>
+    <message>
+        <source>Merged dense weights (W_c + B A)</source>
+        <translation>統合した密な重み (W_c + B A)</translation>
+    </message>
+    <message>
+        <source>Factorized (two linears per layer)</source>
+        <translation>因子分解(層ごとに 2 つの線形層)</translation>
+    </message>
+    <message>
+        <source>as the source model</source>
+        <translation>元のモデルと同じ</translation>
+    </message>
+    <message>
+        <source>A new folder for the checkpoint</source>
+        <translation>チェックポイント用の新しいフォルダ</translation>
+    </message>
+    <message>
+        <source>Export Folder</source>
+        <translation>書き出し先フォルダ</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>書き出し</translation>
+    </message>
+    <message>
+        <source>Format:</source>
+        <translation>形式:</translation>
+    </message>
+    <message>
+        <source>Variant:</source>
+        <translation>バリアント:</translation>
+    </message>
+    <message>
+        <source>Dtype:</source>
+        <translation>データ型:</translation>
+    </message>
+    <message>
+        <source>Folder:</source>
+        <translation>フォルダ:</translation>
+    </message>
+    <message>
+        <source>The quantized base in the GPTQ v1 format with the compensation as a PEFT LoRA adapter (every scale 1). Layers the format cannot hold stay dense and are listed in the quantization config.</source>
+        <translation>量子化したベースを GPTQ v1 形式で、補償を PEFT LoRA アダプタ(スケールはすべて 1)として書き出します。この形式で保持できない層は密のまま残し、量子化設定に記載します。</translation>
+    </message>
+    <message>
+        <source>Dense W_c + B A in the original layout: loads in any Hugging Face-compatible runtime.</source>
+        <translation>元の配置のままの密な W_c + B A。Hugging Face 互換のどのランタイムでも読み込めます。</translation>
+    </message>
+    <message>
+        <source>Each compensated layer as its base and two factors (low_rank.0 = A, low_rank.1 = B); the ranks are listed in config.json.</source>
+        <translation>補償した各層をベースと 2 つの因子(low_rank.0 = A、low_rank.1 = B)として書き出します。ランクは config.json に記載します。</translation>
+    </message>
+    <message>
+        <source>This experiment has no compensated variant to export.</source>
+        <translation>この実験には書き出せる補償済みのバリアントがありません。</translation>
+    </message>
+    <message>
+        <source>Choose the folder to write.</source>
+        <translation>書き出し先のフォルダを選んでください。</translation>
     </message>
 </context>
 <context>
@@ -851,6 +932,36 @@
         <source>Experiment %1</source>
         <translation>実験 %1</translation>
     </message>
+    <message>
+        <source>&amp;Export Checkpoint…</source>
+        <translation>チェックポイントを書き出す(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>Ctrl+E</source>
+        <translation>Ctrl+E</translation>
+    </message>
+    <message>
+        <source>Write the open experiment as a GPTQ + adapter, merged or factorized checkpoint</source>
+        <translation>開いている実験を GPTQ + アダプタ、統合、因子分解のいずれかのチェックポイントとして書き出します</translation>
+    </message>
+    <message>
+        <source>Export experiment %1</source>
+        <translation>実験 %1 を書き出す</translation>
+    </message>
+    <message>
+        <source>Exported %1 (%2, %3 MB) to %4.</source>
+        <translation>%1 (%2、%3 MB) を %4 に書き出しました。</translation>
+    </message>
+    <message>
+        <source>
+Perplexity in memory %1, read back from disk %2.</source>
+        <translation>
+パープレキシティ: メモリ上 %1、ディスクから読み戻して %2。</translation>
+    </message>
+    <message>
+        <source>Export Checkpoint</source>
+        <translation>チェックポイントの書き出し</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::PreferencesDialog</name>
@@ -1109,7 +1220,9 @@
     </message>
     <message numerus="yes">
         <source>Normalised %1 of all %n layers</source>
-        <translation><numerusform>全 %n 層の正規化 %1</numerusform></translation>
+        <translation>
+            <numerusform>全 %n 層の正規化 %1</numerusform>
+        </translation>
     </message>
     <message>
         <source>L%1</source>
@@ -1200,7 +1313,9 @@ i = %2: %3 = 最大値の %4
     </message>
     <message numerus="yes">
         <source>Spectra of %n selected layers</source>
-        <translation><numerusform>選択した %n 層のスペクトル</numerusform></translation>
+        <translation>
+            <numerusform>選択した %n 層のスペクトル</numerusform>
+        </translation>
     </message>
     <message>
         <source>Spectra of %1 (%2 × %3)</source>

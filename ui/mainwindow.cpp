@@ -4,6 +4,8 @@
 #include "comparedialog.h"
 #include "curveview.h"
 #include "experimentsview.h"
+#include "export/export_job.h"
+#include "exportdialog.h"
 #include "jobrunner.h"
 #include "layertablemodel.h"
 #include "layerview.h"
@@ -157,6 +159,7 @@ MainWindow::MainWindow(QWidget* parent)
             m_runPanel->setRunning(running);
         m_openDirAction->setEnabled(!running);
         m_openFileAction->setEnabled(!running);
+        m_exportAction->setEnabled(!running && m_experimentId > 0);
         m_recentMenu->setEnabled(!running && !RecentModels::paths().isEmpty());
         setJobWidgetsVisible(running);
     });
@@ -254,6 +257,13 @@ void MainWindow::createActions() {
     m_recentMenu->setObjectName(QStringLiteral("recentMenu"));
     connect(m_recentMenu, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
     rebuildRecentMenu();
+    file->addSeparator();
+    m_exportAction = file->addAction(tr("&Export Checkpoint…"), QKeySequence(tr("Ctrl+E")), this,
+                                     &MainWindow::exportCheckpoint);
+    m_exportAction->setObjectName(QStringLiteral("exportCheckpointAction"));
+    m_exportAction->setStatusTip(tr("Write the open experiment as a GPTQ + adapter, merged or "
+                                    "factorized checkpoint"));
+    m_exportAction->setEnabled(false);
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     quit->setMenuRole(QAction::QuitRole);
@@ -621,6 +631,7 @@ bool MainWindow::openExperiment(qint64 id) {
 void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
                                 std::function<void()> done) {
     m_experimentId = loaded->id;
+    m_exportAction->setEnabled(!m_jobs->isRunning());
     m_experiments->selectExperiment(loaded->id);
     m_statusLabel->setText(tr("Experiment %1").arg(loaded->id));
     // Each view is filled in its own turn of the event loop, so the window stays responsive
@@ -659,6 +670,49 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
         QTimer::singleShot(0, this, [this, id = loaded->id, stage = stages[i]] {
             if (m_experimentId == id) // a later open supersedes this one
                 stage();
+        });
+}
+
+void MainWindow::exportCheckpoint() {
+    if (m_experimentId <= 0 || m_jobs->isRunning())
+        return;
+    std::vector<rs::VariantRecord> variants;
+    try {
+        rs::ExperimentStore::Options options;
+        options.readOnly = true;
+        variants = rs::ExperimentStore::open(m_database, options)->variants(m_experimentId);
+    } catch (const std::exception& e) {
+        m_statusLabel->setText(fromUtf8(e.what()));
+        return;
+    }
+    ExportDialog dialog(m_experimentId, variants, this);
+    if (dialog.exec() == QDialog::Accepted)
+        runExport(dialog.request());
+}
+
+bool MainWindow::runExport(const rs::ExportRequest& request) {
+    const std::filesystem::path database = m_database;
+    return m_jobs->run(
+        tr("Export experiment %1").arg(m_experimentId),
+        [database, request](const rs::JobContext& job) {
+            auto store = rs::ExperimentStore::open(database);
+            return rs::exportExperiment(*store, request, job);
+        },
+        [this](rs::ExportResult&& result) {
+            const QString path = QFile::decodeName(QByteArray::fromStdString(result.path.string()));
+            QString text = tr("Exported %1 (%2, %3 MB) to %4.")
+                               .arg(fromUtf8(result.variant), fromUtf8(result.format))
+                               .arg(double(result.bytes) / 1e6, 0, 'f', 1)
+                               .arg(QDir::toNativeSeparators(path));
+            if (result.reloaded && result.inMemory)
+                text += tr("\nPerplexity in memory %1, read back from disk %2.")
+                            .arg(result.inMemory->perplexity, 0, 'f', 4)
+                            .arg(result.reloaded->perplexity, 0, 'f', 4);
+            auto* box = new QMessageBox(QMessageBox::Information, tr("Export Checkpoint"), text,
+                                        QMessageBox::Ok, this);
+            box->setObjectName(QStringLiteral("exportDoneBox"));
+            box->setAttribute(Qt::WA_DeleteOnClose);
+            box->open();
         });
 }
 

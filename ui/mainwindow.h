@@ -17,6 +17,7 @@ class QToolButton;
 namespace rs {
 class ModelSession;
 struct CompressRequest;
+struct ExportRequest;
 struct RankPlan;
 } // namespace rs
 
@@ -81,6 +82,10 @@ public:
     bool openExperiment(qint64 id);
     qint64 currentExperiment() const { return m_experimentId; }
     void compareExperiments(qint64 a, qint64 b);
+    // Asks for the format and folder and exports the open experiment in the background.
+    void exportCheckpoint();
+    // Exports in the background (the export pipeline re-runs, writes, reloads and checks).
+    bool runExport(const rs::ExportRequest& request);
 
 signals:
     // Emitted once the window shows the newly opened model.
@@ -139,6 +144,7 @@ private:
     QAction* m_openDirAction = nullptr;
     QAction* m_openFileAction = nullptr;
     QMenu* m_recentMenu = nullptr;
+    QAction* m_exportAction = nullptr;
 
     QLabel* m_pathLabel = nullptr;
     QLabel* m_deviceLabel = nullptr;
