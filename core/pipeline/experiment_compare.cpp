@@ -33,8 +33,7 @@ std::string stageTime(const ExperimentRecord& e, const std::string& name) {
     return "-";
 }
 
-std::optional<double> lookup(const std::map<std::string, double>& values,
-                             const std::string& key) {
+std::optional<double> lookup(const std::map<std::string, double>& values, const std::string& key) {
     const auto it = values.find(key);
     return it == values.end() ? std::nullopt : std::optional<double>(it->second);
 }
@@ -123,8 +122,8 @@ ExperimentComparison compareExperiments(const ExperimentStore& store, int64_t id
         for (const VariantRecord& v : store.variants(id))
             addLabel(v.label);
     for (const std::string& label : labels)
-        out.metrics.push_back({label, lookup(pa, label), lookup(pb, label), lookup(ea, label),
-                               lookup(eb, label)});
+        out.metrics.push_back(
+            {label, lookup(pa, label), lookup(pb, label), lookup(ea, label), lookup(eb, label)});
     return out;
 }
 
