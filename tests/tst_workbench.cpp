@@ -1,6 +1,7 @@
 // The workbench flow over the real stories260K model: registry-driven method controls, the run
 // panel, a recorded compression job run from the window, cancellation, the experiment history
 // (list, rename, delete) and the comparison of two experiments.
+#include "budget/weights.h"
 #include "budgetview.h"
 #include "comparedialog.h"
 #include "curveview.h"
@@ -94,6 +95,7 @@ private slots:
     void cancelStopsWithinASecond();
     void comparesTwoExperiments();
     void exportsTheOpenExperiment();
+    void budgetWeightsBySensitivity();
     void renamesAndDeletes();
 
 private:
@@ -432,6 +434,38 @@ void TestWorkbench::exportsTheOpenExperiment() {
     auto* box = m_window->findChild<QMessageBox*>(QStringLiteral("jobErrorBox"));
     QVERIFY(box);
     box->close();
+}
+
+void TestWorkbench::budgetWeightsBySensitivity() {
+    rs::ui::BudgetView* budget = m_window->budgetView();
+    // Without an evaluation text there is nothing to measure: back to energy weights, with why.
+    QVERIFY(budget->hasPlan());
+    budget->setWeighting(rs::LayerWeighting::Sensitivity);
+    QSignalSpy finished(m_window->jobRunner(), &JobRunner::finished);
+    QSignalSpy failed(m_window->jobRunner(), &JobRunner::failed);
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, kJobTimeoutMs);
+    QVERIFY(!budget->hasSensitivities());
+    QVERIFY(budget->findChild<QLabel*>(QStringLiteral("budgetMessage"))
+                ->text()
+                .contains(QStringLiteral("No measured sensitivities")));
+    if (auto* box = m_window->findChild<QMessageBox*>(QStringLiteral("jobErrorBox")))
+        box->close();
+
+    // An experiment with an evaluation text: the sensitivities are measured once, then planned.
+    RunPanel* panel = m_window->runPanel();
+    panel->setCalibTokens(kCalibTokens);
+    panel->setEvalText(dataFile("text/tinystories/eval.txt"));
+    panel->setRanks(QStringLiteral("8"));
+    QVERIFY(panel->compressionForm()->setSerialized(QStringLiteral("rtn:bits=3,group=32")));
+    QVERIFY(runAndWait() > 0);
+    const std::vector<qint64> energyRanks = budget->model()->planRanks();
+    finished.clear();
+    budget->setWeighting(rs::LayerWeighting::Sensitivity);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kJobTimeoutMs);
+    QVERIFY(budget->hasSensitivities());
+    QVERIFY(budget->hasPlan());
+    QVERIFY(budget->model()->planRanks() != energyRanks);
+    QVERIFY(budget->optimalPlan().parameters <= budget->budget());
 }
 
 void TestWorkbench::renamesAndDeletes() {

@@ -128,10 +128,6 @@
         <translation>出力の絶対誤差</translation>
     </message>
     <message>
-        <source>Layer weights of the objective: each layer's error relative to its output energy tr(W C Wᵀ), or the absolute errors</source>
-        <translation>目的関数の層の重み: 各層の誤差を出力エネルギー tr(W C Wᵀ) で割るか、絶対誤差をそのまま使います</translation>
-    </message>
-    <message>
         <source>any rank</source>
         <translation>任意のランク</translation>
     </message>
@@ -210,6 +206,22 @@
     <message>
         <source> bpw</source>
         <translation> bpw</translation>
+    </message>
+    <message>
+        <source>Measured sensitivity (perplexity)</source>
+        <translation>測定した感度(パープレキシティ)</translation>
+    </message>
+    <message>
+        <source>Layer weights of the objective: each layer's error relative to its output energy tr(W C Wᵀ), the absolute errors, or the perplexity increase measured when only that layer is compressed (measured once per experiment, then kept in the store; on stories260K the only weighting whose plans beat uniform ranks in perplexity)</source>
+        <translation>目的関数の層の重み: 各層の誤差を出力エネルギー tr(W C Wᵀ) で割るか、絶対誤差をそのまま使うか、その層だけを圧縮したときに測ったパープレキシティの増加を使います(実験ごとに一度だけ測ってストアに保存します。stories260K では、パープレキシティで一様ランクを上回るプランを出すのはこの重み付けだけです)</translation>
+    </message>
+    <message>
+        <source>No measured sensitivities: %1</source>
+        <translation>測定した感度がありません: %1</translation>
+    </message>
+    <message>
+        <source>Measuring layer sensitivities…</source>
+        <translation>層の感度を測定しています…</translation>
     </message>
 </context>
 <context>
@@ -961,6 +973,22 @@ Perplexity in memory %1, read back from disk %2.</source>
     <message>
         <source>Export Checkpoint</source>
         <translation>チェックポイントの書き出し</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>キャンセルしました</translation>
+    </message>
+    <message>
+        <source>open the experiment's model and wait for the running job to measure them</source>
+        <translation>測定するには実験のモデルを開き、実行中のジョブの終了を待ってください</translation>
+    </message>
+    <message>
+        <source>Measure layer sensitivities of experiment %1</source>
+        <translation>実験 %1 の層の感度を測定</translation>
+    </message>
+    <message>
+        <source>another job is running</source>
+        <translation>別のジョブが実行中です</translation>
     </message>
 </context>
 <context>

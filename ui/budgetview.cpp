@@ -59,8 +59,13 @@ BudgetView::BudgetView(QWidget* parent)
     m_weightingBox->setObjectName(QStringLiteral("budgetWeighting"));
     m_weightingBox->addItem(tr("Relative to each layer's output"), int(rs::LayerWeighting::Energy));
     m_weightingBox->addItem(tr("Absolute output error"), int(rs::LayerWeighting::Equal));
-    m_weightingBox->setToolTip(tr("Layer weights of the objective: each layer's error relative "
-                                  "to its output energy tr(W C Wᵀ), or the absolute errors"));
+    m_weightingBox->addItem(tr("Measured sensitivity (perplexity)"),
+                            int(rs::LayerWeighting::Sensitivity));
+    m_weightingBox->setToolTip(
+        tr("Layer weights of the objective: each layer's error relative to its output energy "
+           "tr(W C Wᵀ), the absolute errors, or the perplexity increase measured when only that "
+           "layer is compressed (measured once per experiment, then kept in the store; on "
+           "stories260K the only weighting whose plans beat uniform ranks in perplexity)"));
     m_alignBox->setObjectName(QStringLiteral("budgetAlign"));
     for (const int a : {1, 8, 16})
         m_alignBox->addItem(a == 1 ? tr("any rank") : tr("multiples of %1").arg(a), a);
@@ -191,6 +196,9 @@ void BudgetView::clear() {
 
 void BudgetView::setCurves(rs::StoredCurves curves) {
     m_curves = std::move(curves);
+    m_sensitivities.clear();
+    if (m_weightingBox->currentData().toInt() == int(rs::LayerWeighting::Sensitivity))
+        m_weightingBox->setCurrentIndex(0);
     std::vector<RankPlanModel::Layer> rows;
     m_errorEnergy.clear();
     m_outputEnergy.clear();
@@ -220,17 +228,35 @@ void BudgetView::setCurves(rs::StoredCurves curves) {
     rebuildPlanner();
 }
 
+void BudgetView::setSensitivities(std::vector<double> sensitivities) {
+    m_sensitivities = std::move(sensitivities);
+    rebuildPlanner();
+}
+
+void BudgetView::sensitivitiesUnavailable(const QString& why) {
+    if (m_weightingBox->currentData().toInt() != int(rs::LayerWeighting::Sensitivity) ||
+        !m_sensitivities.empty())
+        return;
+    setWeighting(rs::LayerWeighting::Energy);
+    m_message->setText(tr("No measured sensitivities: %1").arg(why));
+}
+
 void BudgetView::rebuildPlanner() {
     if (!m_curves)
         return;
+    const auto weighting = rs::LayerWeighting(m_weightingBox->currentData().toInt());
+    if (weighting == rs::LayerWeighting::Sensitivity && m_sensitivities.empty()) {
+        m_message->setText(tr("Measuring layer sensitivities…"));
+        emit sensitivitiesRequested(m_curves->experiment.id);
+        return;
+    }
     const qint64 previous = m_budget;
     const bool first = !m_planner;
     try {
         rs::PlanConstraints constraints;
         constraints.align = m_alignBox->currentData().toInt();
         m_planner = std::make_unique<rs::RankPlanner>(
-            rs::planLayers(m_curves->layers, m_curves->compensation,
-                           rs::LayerWeighting(m_weightingBox->currentData().toInt())),
+            rs::planLayers(m_curves->layers, m_curves->compensation, weighting, m_sensitivities),
             constraints);
         m_message->clear();
     } catch (const std::exception& e) {

@@ -57,6 +57,12 @@ public:
     // sum_l E_l(r_l) / sum_l E_l(0), and the mean relative output error E_l(r_l) / tr(W C W^T).
     double errorLeft(const rs::Plan& plan) const;
     double relativeOutputError(const rs::Plan& plan) const;
+    // Measured layer sensitivities (perplexity increases, layers() order) for the sensitivity
+    // weighting; the main window measures them (a job) when that weighting is first chosen.
+    void setSensitivities(std::vector<double> sensitivities);
+    bool hasSensitivities() const { return !m_sensitivities.empty(); }
+    // The measurement did not happen (failed, cancelled): back to the energy weighting.
+    void sensitivitiesUnavailable(const QString& why);
     // Milliseconds the last re-plan (planner + table + plot) took.
     double lastReplanMs() const { return m_lastReplanMs; }
 
@@ -73,6 +79,8 @@ signals:
     void applyRequested(qint64 experiment, const QString& compensation, const rs::RankPlan& plan);
     // Emitted after every re-plan.
     void planChanged();
+    // The sensitivity weighting was chosen before sensitivities were measured.
+    void sensitivitiesRequested(qint64 experiment);
 
 private:
     void rebuildPlanner();
@@ -88,8 +96,9 @@ private:
     std::optional<rs::StoredCurves> m_curves;
     std::unique_ptr<rs::RankPlanner> m_planner;
     std::unique_ptr<rs::SizeModel> m_sizes;
-    std::vector<double> m_errorEnergy;  // E_l(0) per layer
-    std::vector<double> m_outputEnergy; // tr(W C W^T) per layer
+    std::vector<double> m_errorEnergy;   // E_l(0) per layer
+    std::vector<double> m_outputEnergy;  // tr(W C W^T) per layer
+    std::vector<double> m_sensitivities; // measured perplexity increases, empty until known
     rs::Plan m_optimal;
     rs::Plan m_uniform;
     rs::Plan m_shown;

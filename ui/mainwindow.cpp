@@ -13,6 +13,7 @@
 #include "pipeline/experiment_recorder.h"
 #include "pipeline/rank_planning.h"
 #include "pipeline/request_json.h"
+#include "pipeline/sensitivity.h"
 #include "pipeline/session.h"
 #include "plotexport.h"
 #include "preferencesdialog.h"
@@ -214,6 +215,7 @@ void MainWindow::createViews() {
         m_curves->setRanks(ranks, tr("plan"));
     });
     connect(m_budget, &BudgetView::applyRequested, this, &MainWindow::applyPlan);
+    connect(m_budget, &BudgetView::sensitivitiesRequested, this, &MainWindow::measureSensitivities);
 }
 
 void MainWindow::onLayerSelectionChanged() {
@@ -507,6 +509,7 @@ void MainWindow::onJobFinished() {
 
 void MainWindow::onJobFailed(const QString& message) {
     m_statusLabel->setText(tr("%1: failed").arg(m_jobTitle));
+    m_budget->sensitivitiesUnavailable(message);
     // Window-modal and non-blocking, so the event loop (and any test driving it) keeps running.
     auto* box = new QMessageBox(QMessageBox::Critical, tr("RankScope"),
                                 tr("%1 failed.").arg(m_jobTitle), QMessageBox::Ok, this);
@@ -521,6 +524,7 @@ void MainWindow::onJobFailed(const QString& message) {
 }
 
 void MainWindow::onJobCancelled() {
+    m_budget->sensitivitiesUnavailable(tr("cancelled"));
     m_statusLabel->setText(tr("%1: cancelled").arg(m_jobTitle));
     if (std::exchange(m_runActive, false)) {
         m_runPanel->showMessage(tr("Cancelled."));
@@ -608,6 +612,31 @@ void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
         return;
     }
     startRecordedRun(tr("Apply rank plan of experiment %1").arg(experiment), request);
+}
+
+void MainWindow::measureSensitivities(qint64 experiment) {
+    if (!m_session || m_jobs->isRunning()) {
+        m_budget->sensitivitiesUnavailable(tr("open the experiment's model and wait for the "
+                                              "running job to measure them"));
+        return;
+    }
+    // A few windows per layer are enough to rank the layers; the CLI uses the same default.
+    constexpr int64_t kSensitivityWindows = 8;
+    const std::shared_ptr<rs::ModelSession> session = m_session;
+    const std::filesystem::path database = m_database;
+    const bool started = m_jobs->run(
+        tr("Measure layer sensitivities of experiment %1").arg(experiment),
+        [session, database, experiment](const rs::JobContext& job) {
+            auto store = rs::ExperimentStore::open(database);
+            const rs::StoredCurves curves = rs::loadStoredCurves(*store, experiment);
+            return rs::layerSensitivities(*session, *store, curves, kSensitivityWindows, job);
+        },
+        [this, experiment](std::vector<double>&& sensitivities) {
+            if (m_experimentId == experiment)
+                m_budget->setSensitivities(std::move(sensitivities));
+        });
+    if (!started)
+        m_budget->sensitivitiesUnavailable(tr("another job is running"));
 }
 
 void MainWindow::showPreferences() {

@@ -123,6 +123,7 @@ private:
     void applyPlan(qint64 experiment, const QString& compensation, const rs::RankPlan& plan);
     bool startRecordedRun(const QString& title, const rs::CompressRequest& request);
     void showPreferences();
+    void measureSensitivities(qint64 experiment);
     // Fills the views with an experiment, one view per event-loop turn; `done` runs after the
     // last one (experimentOpened() is emitted just before it).
     void showExperiment(std::shared_ptr<LoadedExperiment> loaded, std::function<void()> done);
