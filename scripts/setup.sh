@@ -5,6 +5,10 @@ set -euo pipefail
 
 RANKSCOPE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RANKSCOPE_BUILD="${RANKSCOPE_BUILD:-$RANKSCOPE_ROOT/build}"
+# ccache sees paths relative to the checkout, so a fresh clone in another folder (CI) reuses
+# what an earlier build compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$RANKSCOPE_ROOT}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
 RANKSCOPE_PACKAGES=(
     build-essential cmake ninja-build ccache pkg-config file dpkg-dev

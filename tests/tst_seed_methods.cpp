@@ -2,6 +2,7 @@
 // data-aware optimum against weight SVD, local distillation, rank allocation under a budget, and
 // the job end to end.
 #include "calib/layerwise.h"
+#include "export/export_job.h"
 #include "lowrank/compensation.h"
 #include "model/llama.h"
 #include "pipeline/lowrank_job.h"
@@ -370,6 +371,17 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     // The stored request runs again as the same command.
     const std::string rerun = rs::lowRankCommandLine(experiment->request, "M");
     QVERIFY2(rerun.rfind("rankscope-cli lowrank M --calib ", 0) == 0, rerun.c_str());
+    // The compression export refuses it and names the command that exports it.
+    rs::ExportRequest exportRequest;
+    exportRequest.experimentId = run.experimentId;
+    exportRequest.format = rs::ExportFormat::Factorized;
+    exportRequest.outDir = dir.filePath("export").toStdString();
+    const std::string error =
+        rs::test::errorOf([&] { rs::exportExperiment(*store, exportRequest); });
+    QVERIFY2(error.find("is a low-rank (LoRD/Lillama) run") != std::string::npos &&
+                 error.find("--export DIR") != std::string::npos,
+             error.c_str());
+    QVERIFY(!std::filesystem::exists(exportRequest.outDir));
     QVERIFY(rerun.find(" --method " + request.method.serialize() + " ") != std::string::npos);
     QVERIFY(rerun.find(" --reduction 20,40") != std::string::npos);
     QVERIFY(rs::lowRankCommandLine("{\"calib_mode\": \"parallel\"}", "M").empty());

@@ -11,6 +11,7 @@
 #include "layerview.h"
 #include "pipeline/experiment_compare.h"
 #include "pipeline/experiment_recorder.h"
+#include "pipeline/lowrank_recorder.h"
 #include "pipeline/rank_planning.h"
 #include "pipeline/request_json.h"
 #include "pipeline/sensitivity.h"
@@ -127,6 +128,7 @@ MainWindow::MainWindow(QWidget* parent)
     modelPanel->addWidget(m_layerView);
     modelPanel->setStretchFactor(1, 1);
     modelPanel->setSizes({280, 520}); // the summary fully visible above the layer table
+    modelPanel->setMinimumWidth(320);
     m_modelDock = new QDockWidget(tr("Model"), this);
     m_modelDock->setObjectName(QStringLiteral("modelDock"));
     m_modelDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
@@ -602,6 +604,9 @@ void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
         const auto record = store->experiment(experiment);
         if (!record)
             throw std::runtime_error("no experiment " + std::to_string(experiment));
+        if (!rs::lowRankCommandLine(record->request, {}).empty())
+            throw std::runtime_error("a rank plan applies to compensated compressions, not to "
+                                     "low-rank (LoRD/Lillama) runs");
         request = rs::requestFromJson(record->request, "experiment " + std::to_string(experiment));
         request.compensations = {
             rs::MethodConfig::parse(compensation.toStdString(), rs::MethodKind::Compensation)};

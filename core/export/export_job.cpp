@@ -6,6 +6,7 @@
 #include "io/atomicfile.h"
 #include "io/dtype.h"
 #include "pipeline/compress_job.h"
+#include "pipeline/lowrank_recorder.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "store/experiment_store.h"
@@ -92,6 +93,10 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     if (experiment->status != ExperimentStatus::Done)
         fail(what, std::string("is ") + statusName(experiment->status) +
                        "; only finished experiments can be exported");
+    // LoRD and Lillama runs are reproduced by their own job, which exports them itself.
+    if (const std::string rerun = lowRankCommandLine(experiment->request, "MODEL"); !rerun.empty())
+        fail(what, "is a low-rank (LoRD/Lillama) run; export it in the factorized format with `" +
+                       rerun + " --export DIR`");
     const size_t variant = chooseVariant(store.variants(experiment->id), request.variant, what);
     const auto model = store.model(experiment->modelId);
     if (!model)
