@@ -2,6 +2,7 @@
 
 #include "plotstyle.h"
 #include "rankplanmodel.h"
+#include "utf8.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -27,10 +28,6 @@ namespace {
 // budgets people use (a few percent of full rank) get most of its travel.
 constexpr int kSliderSteps = 1000;
 constexpr double kSliderPower = 3.0;
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 } // namespace
 

@@ -2,6 +2,7 @@
 
 #include "plotexport.h"
 #include "plotstyle.h"
+#include "utf8.h"
 
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -16,10 +17,6 @@
 namespace rs::ui {
 
 namespace {
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 QTableWidgetItem* item(const QString& text, bool bold = false,
                        Qt::Alignment align = Qt::AlignLeft | Qt::AlignVCenter) {

@@ -1,5 +1,7 @@
 #include "experimentmodel.h"
 
+#include "utf8.h"
+
 #include <QBrush>
 #include <QColor>
 #include <QDateTime>
@@ -9,10 +11,6 @@
 namespace rs::ui {
 
 namespace {
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 QString statusText(rs::ExperimentStatus status) {
     switch (status) {

@@ -2,6 +2,7 @@
 
 #include "experimentmodel.h"
 #include "store/experiment_store.h"
+#include "utf8.h"
 
 #include <QDialog>
 #include <QDialogButtonBox>
@@ -20,18 +21,6 @@
 #include <QVBoxLayout>
 
 namespace rs::ui {
-
-namespace {
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
-
-std::string toUtf8(const QString& text) {
-    return text.toUtf8().toStdString();
-}
-
-} // namespace
 
 ExperimentsView::ExperimentsView(QWidget* parent)
     : QWidget(parent)

@@ -2,6 +2,7 @@
 
 #include "export/export_job.h"
 #include "store/records.h"
+#include "utf8.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -17,14 +18,6 @@
 #include <QToolButton>
 
 namespace rs::ui {
-
-namespace {
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
-
-} // namespace
 
 ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecord>& variants,
                            QWidget* parent)

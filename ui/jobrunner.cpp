@@ -1,5 +1,6 @@
 #include "jobrunner.h"
 
+#include "utf8.h"
 #include "util/error.h"
 
 #include <QMetaObject>
@@ -38,10 +39,6 @@ private:
     std::string m_stage;
     bool m_started = false;
 };
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 } // namespace
 

@@ -1,14 +1,11 @@
 #include "layertablemodel.h"
 
+#include "utf8.h"
 #include "util/text.h"
 
 namespace rs::ui {
 
 namespace {
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 // Views of this Qt version read the alignment role as an int.
 constexpr int kRight = Qt::AlignRight | Qt::AlignVCenter;

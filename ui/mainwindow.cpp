@@ -26,6 +26,7 @@
 #include "summarypanel.h"
 #include "tokenizer/tokenizer.h"
 #include "tradeoffview.h"
+#include "utf8.h"
 
 #include <QAction>
 #include <QApplication>
@@ -63,10 +64,6 @@ namespace {
 const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
 const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirKey = QStringLiteral("lastDirectory");
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 // What the worker thread hands back after opening a model.
 struct OpenedModel {

@@ -1,5 +1,7 @@
 #include "methodform.h"
 
+#include "utf8.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -11,14 +13,6 @@
 namespace rs::ui {
 
 namespace {
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
-
-std::string toUtf8(const QString& text) {
-    return text.toUtf8().toStdString();
-}
 
 // Decimals enough to show every step of a Float range without rounding the default away.
 constexpr int kFloatDecimals = 3;

@@ -1,6 +1,7 @@
 #include "summarypanel.h"
 
 #include "model/summary.h"
+#include "utf8.h"
 #include "util/text.h"
 
 #include <QDir>
@@ -14,10 +15,6 @@
 namespace rs::ui {
 
 namespace {
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 QString count(int64_t value) {
     return fromUtf8(rs::formatCount(value));

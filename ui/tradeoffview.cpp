@@ -2,6 +2,7 @@
 
 #include "plotstyle.h"
 #include "store/experiment_store.h"
+#include "utf8.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -18,10 +19,6 @@ namespace {
 
 // A click selects the nearest point within this many pixels.
 constexpr double kPickRadiusPx = 8.0;
-
-QString fromUtf8(const std::string& text) {
-    return QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
-}
 
 } // namespace
 
