@@ -1,6 +1,7 @@
 #include "pipeline/experiment_recorder.h"
 
 #include "model/llama.h"
+#include "pipeline/recording.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "store/artefact_cache.h"
@@ -115,24 +116,6 @@ private:
     at::Device m_device;
 };
 
-struct Hashed {
-    std::string hash;
-    int64_t tokens = 0;
-    std::string protocol;
-};
-
-Hashed describeText(const ModelSession& session, const std::filesystem::path& path,
-                    const JobContext& job) {
-    Hashed out;
-    out.hash = sha256File(path, job);
-    const std::string text = readTextFile(path);
-    const Protocol protocol = detectProtocol(text);
-    out.protocol = protocolName(protocol);
-    out.tokens =
-        static_cast<int64_t>(buildTokenStream(text, protocol, session.tokenizer()).tokens.size());
-    return out;
-}
-
 std::string statisticsKey(const std::string& modelHash, const std::string& textHash,
                           const ModelSession& session, const StatsRequest& request) {
     return sha256Hex("rankscope statistics " + std::to_string(kStatisticsFormat) + "\nmodel " +
@@ -187,42 +170,19 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
                                            ExperimentStore& store, ArtefactCache& cache,
                                            const RecordOptions& options, const JobContext& job) {
     RecordedCompression out;
-    const ModelSummary& summary = session.summary();
-    const ModelConfig& config = summary.config;
-
-    job.report("hash", 0, 0, "model weights");
-    ModelRecord model;
-    model.path = std::filesystem::weakly_canonical(summary.source).string();
-    model.contentHash = hashWeights(
-        summary.source,
-        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime) {
-            return store.knownHash(f, size, mtime);
-        },
-        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime,
-                 const std::string& hash) { store.rememberHash(f, size, mtime, hash); },
-        job);
-    model.architecture = config.modelType;
-    model.layers = config.numLayers;
-    model.hidden = config.hiddenSize;
-    model.intermediate = config.intermediateSize;
-    model.heads = config.numHeads;
-    model.kvHeads = config.numKvHeads;
-    model.vocab = config.vocabSize;
-    model.parameters = summary.totalParameters;
-
-    const auto registerText = [&](const std::filesystem::path& path, Hashed& hashed) {
-        hashed = describeText(session, path, job);
-        return store.upsertDataset({0, std::filesystem::weakly_canonical(path).string(),
-                                    hashed.hash, hashed.protocol, hashed.tokens});
-    };
-    Hashed calibText, evalText;
+    const ModelRecord model = registerModel(store, session, job);
+    const ModelConfig& config = session.summary().config;
+    DatasetRecord calibText, evalText;
     ExperimentRecord experiment;
     experiment.name = options.name;
     experiment.notes = options.notes;
-    experiment.modelId = store.upsertModel(model);
-    experiment.calibDatasetId = registerText(request.calibText, calibText);
-    if (!request.evalText.empty())
-        experiment.evalDatasetId = registerText(request.evalText, evalText);
+    experiment.modelId = model.id;
+    calibText = registerText(store, session, request.calibText, job);
+    experiment.calibDatasetId = calibText.id;
+    if (!request.evalText.empty()) {
+        evalText = registerText(store, session, request.evalText, job);
+        experiment.evalDatasetId = evalText.id;
+    }
     experiment.calibMode = calibrationModeName(request.mode);
     experiment.calibTokens = request.calibTokens;
     experiment.calibSeqLen = request.calibSeqLen;
@@ -238,7 +198,8 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
     hooks.stats = [&](const StatsRequest& stats) -> std::unique_ptr<LayerStatsSource> {
         const bool calibration = stats.role == StatsRole::Calibration;
         const std::string key = statisticsKey(
-            model.contentHash, calibration ? calibText.hash : evalText.hash, session, stats);
+            model.contentHash, calibration ? calibText.contentHash : evalText.contentHash, session,
+            stats);
         if (options.reuseStatistics && cache.complete(key)) {
             // The cache is keyed by content, so statistics saved for another database are as
             // good as ours: register them when this database does not know them yet.
@@ -300,28 +261,11 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
         store.addLayers(id, layers);
     };
     hooks.evaluated = [&](std::optional<size_t> variant, const PerplexityResult& p) {
-        EvaluationRecord e;
-        if (variant)
-            e.variant = static_cast<int>(*variant);
-        e.datasetId = experiment.evalDatasetId;
-        e.protocol = p.protocol;
-        e.seqLen = p.seqLen;
-        e.tokens = p.predictedTokens;
-        e.perplexity = p.perplexity;
-        e.seconds = p.seconds;
-        store.addEvaluation(id, e);
+        store.addEvaluation(id, evaluationRecord(variant, experiment.evalDatasetId, p));
     };
 
-    try {
-        out.result = runCompression(session, request, job, hooks);
-    } catch (const CancelledError&) {
-        store.finishExperiment(id, ExperimentStatus::Cancelled, out.result.stageSeconds);
-        throw;
-    } catch (const std::exception& e) {
-        store.finishExperiment(id, ExperimentStatus::Failed, out.result.stageSeconds, e.what());
-        throw;
-    }
-    store.finishExperiment(id, ExperimentStatus::Done, out.result.stageSeconds);
+    recordOutcome(store, id, out.result.stageSeconds,
+                  [&] { out.result = runCompression(session, request, job, hooks); });
     return out;
 }
 

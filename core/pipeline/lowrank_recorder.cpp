@@ -1,12 +1,10 @@
 #include "pipeline/lowrank_recorder.h"
 
-#include "model/summary.h"
+#include "pipeline/recording.h"
 #include "pipeline/session.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
-#include "util/hash.h"
-#include "util/text.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -14,41 +12,6 @@
 namespace rs {
 
 namespace {
-
-int64_t registerText(ExperimentStore& store, const ModelSession& session,
-                     const std::filesystem::path& path, const JobContext& job) {
-    const std::string text = readTextFile(path);
-    const Protocol protocol = detectProtocol(text);
-    const auto tokens = buildTokenStream(text, protocol, session.tokenizer()).tokens.size();
-    return store.upsertDataset({0, std::filesystem::weakly_canonical(path).string(),
-                                sha256File(path, job), protocolName(protocol),
-                                static_cast<int64_t>(tokens)});
-}
-
-int64_t registerModel(ExperimentStore& store, const ModelSession& session, const JobContext& job) {
-    const ModelSummary& summary = session.summary();
-    const ModelConfig& c = summary.config;
-    job.report("hash", 0, 0, "model weights");
-    ModelRecord m;
-    m.path = std::filesystem::weakly_canonical(summary.source).string();
-    m.contentHash = hashWeights(
-        summary.source,
-        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime) {
-            return store.knownHash(f, size, mtime);
-        },
-        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime,
-                 const std::string& hash) { store.rememberHash(f, size, mtime, hash); },
-        job);
-    m.architecture = c.modelType;
-    m.layers = c.numLayers;
-    m.hidden = c.hiddenSize;
-    m.intermediate = c.intermediateSize;
-    m.heads = c.numHeads;
-    m.kvHeads = c.numKvHeads;
-    m.vocab = c.vocabSize;
-    m.parameters = summary.totalParameters;
-    return store.upsertModel(m);
-}
 
 nlohmann::json rankJson(const LowRankRequest& request) {
     if (request.plan) {
@@ -147,10 +110,10 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
     RecordedLowRank out;
     ExperimentRecord experiment;
     experiment.name = name;
-    experiment.modelId = registerModel(store, session, job);
-    experiment.calibDatasetId = registerText(store, session, request.calibText, job);
+    experiment.modelId = registerModel(store, session, job).id;
+    experiment.calibDatasetId = registerText(store, session, request.calibText, job).id;
     if (!request.evalText.empty())
-        experiment.evalDatasetId = registerText(store, session, request.evalText, job);
+        experiment.evalDatasetId = registerText(store, session, request.evalText, job).id;
     // Lillama's student path runs through the layers already compressed.
     experiment.calibMode = request.method.id() == "lillama" ? "sequential" : "parallel";
     experiment.calibTokens = request.calibTokens;
@@ -188,27 +151,10 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
         store.addLayers(id, layers);
     };
     hooks.evaluated = [&](std::optional<size_t> variant, const PerplexityResult& p) {
-        EvaluationRecord e;
-        if (variant)
-            e.variant = static_cast<int>(*variant);
-        e.datasetId = experiment.evalDatasetId;
-        e.protocol = p.protocol;
-        e.seqLen = p.seqLen;
-        e.tokens = p.predictedTokens;
-        e.perplexity = p.perplexity;
-        e.seconds = p.seconds;
-        store.addEvaluation(id, e);
+        store.addEvaluation(id, evaluationRecord(variant, experiment.evalDatasetId, p));
     };
-    try {
-        out.result = runLowRank(session, request, job, hooks);
-    } catch (const CancelledError&) {
-        store.finishExperiment(id, ExperimentStatus::Cancelled, out.result.stageSeconds);
-        throw;
-    } catch (const std::exception& e) {
-        store.finishExperiment(id, ExperimentStatus::Failed, out.result.stageSeconds, e.what());
-        throw;
-    }
-    store.finishExperiment(id, ExperimentStatus::Done, out.result.stageSeconds);
+    recordOutcome(store, id, out.result.stageSeconds,
+                  [&] { out.result = runLowRank(session, request, job, hooks); });
     return out;
 }
 

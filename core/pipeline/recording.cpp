@@ -1,0 +1,82 @@
+#include "pipeline/recording.h"
+
+#include "model/summary.h"
+#include "pipeline/session.h"
+#include "store/experiment_store.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/text.h"
+
+namespace rs {
+
+ModelRecord registerModel(ExperimentStore& store, const ModelSession& session,
+                          const JobContext& job) {
+    const ModelSummary& summary = session.summary();
+    const ModelConfig& c = summary.config;
+    job.report("hash", 0, 0, "model weights");
+    ModelRecord m;
+    m.path = std::filesystem::weakly_canonical(summary.source).string();
+    m.contentHash = hashWeights(
+        summary.source,
+        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime) {
+            return store.knownHash(f, size, mtime);
+        },
+        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime,
+                 const std::string& hash) { store.rememberHash(f, size, mtime, hash); },
+        job);
+    m.architecture = c.modelType;
+    m.layers = c.numLayers;
+    m.hidden = c.hiddenSize;
+    m.intermediate = c.intermediateSize;
+    m.heads = c.numHeads;
+    m.kvHeads = c.numKvHeads;
+    m.vocab = c.vocabSize;
+    m.parameters = summary.totalParameters;
+    m.id = store.upsertModel(m);
+    return m;
+}
+
+DatasetRecord registerText(ExperimentStore& store, const ModelSession& session,
+                           const std::filesystem::path& path, const JobContext& job) {
+    DatasetRecord d;
+    d.path = std::filesystem::weakly_canonical(path).string();
+    d.contentHash = sha256File(path, job);
+    const std::string text = readTextFile(path);
+    const Protocol protocol = detectProtocol(text);
+    d.protocol = protocolName(protocol);
+    d.tokens =
+        static_cast<int64_t>(buildTokenStream(text, protocol, session.tokenizer()).tokens.size());
+    d.id = store.upsertDataset(d);
+    return d;
+}
+
+EvaluationRecord evaluationRecord(std::optional<size_t> variant, std::optional<int64_t> dataset,
+                                  const PerplexityResult& p) {
+    EvaluationRecord e;
+    if (variant)
+        e.variant = static_cast<int>(*variant);
+    e.datasetId = dataset;
+    e.protocol = p.protocol;
+    e.seqLen = p.seqLen;
+    e.tokens = p.predictedTokens;
+    e.perplexity = p.perplexity;
+    e.seconds = p.seconds;
+    return e;
+}
+
+void recordOutcome(ExperimentStore& store, int64_t id,
+                   const std::vector<std::pair<std::string, double>>& stageSeconds,
+                   const std::function<void()>& job) {
+    try {
+        job();
+    } catch (const CancelledError&) {
+        store.finishExperiment(id, ExperimentStatus::Cancelled, stageSeconds);
+        throw;
+    } catch (const std::exception& e) {
+        store.finishExperiment(id, ExperimentStatus::Failed, stageSeconds, e.what());
+        throw;
+    }
+    store.finishExperiment(id, ExperimentStatus::Done, stageSeconds);
+}
+
+} // namespace rs
