@@ -5,6 +5,7 @@
 #include "compress/rtn.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "pipeline/stage_clock.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -30,26 +31,7 @@ struct Group {
     std::vector<size_t> variants;
     std::unique_ptr<LayerStatsSource> calibrator;
     std::map<std::string, at::Tensor> compressed; // W_c per layer name
-    std::map<std::string, CompressedWeight> kept;  // with grids, only for hooks.compressed
-};
-
-class StageClock {
-public:
-    explicit StageClock(CompressResult& result)
-        : m_result(result) {}
-    void add(const std::string& stage, std::chrono::steady_clock::time_point since) {
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-        for (auto& [name, total] : m_result.stageSeconds)
-            if (name == stage) {
-                total += seconds;
-                return;
-            }
-        m_result.stageSeconds.emplace_back(stage, seconds);
-    }
-
-private:
-    CompressResult& m_result;
+    std::map<std::string, CompressedWeight> kept; // with grids, only for hooks.compressed
 };
 
 std::vector<SelectedLinear> selectLinears(const LlamaModel& model, const LayerSelection& sel) {
@@ -190,7 +172,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     c10::InferenceMode inference;
     LlamaModel& model = session.model();
     CompressResult result;
-    StageClock clock(result);
+    StageClock clock(result.stageSeconds);
 
     // Variants: "none" once, every other compensation at every rank (or at the plan).
     std::vector<MethodConfig> compensations = request.compensations;

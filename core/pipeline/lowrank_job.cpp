@@ -5,6 +5,7 @@
 #include "calib/stats.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "pipeline/stage_clock.h"
 #include "seed/allocation.h"
 #include "seed/lord.h"
 #include "util/error.h"
@@ -93,27 +94,6 @@ public:
 private:
     LlamaModel& m_model;
     const std::vector<Selected>& m_selected;
-};
-
-class StageClock {
-public:
-    explicit StageClock(LowRankResult& result)
-        : m_result(result) {}
-    void add(const std::string& stage) {
-        const auto now = std::chrono::steady_clock::now();
-        const double seconds = std::chrono::duration<double>(now - m_since).count();
-        m_since = now;
-        for (auto& [name, total] : m_result.stageSeconds)
-            if (name == stage) {
-                total += seconds;
-                return;
-            }
-        m_result.stageSeconds.emplace_back(stage, seconds);
-    }
-
-private:
-    LowRankResult& m_result;
-    std::chrono::steady_clock::time_point m_since = std::chrono::steady_clock::now();
 };
 
 TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path) {
@@ -251,7 +231,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
         fail(request.method.id(), "is not a low-rank method (lord-weight, lord-data, lillama)");
     LlamaModel& model = session.model();
     LowRankResult result;
-    StageClock clock(result);
+    StageClock clock(result.stageSeconds);
     const bool lillama = request.method.id() == "lillama";
 
     const std::vector<Selected> selected = selectLinears(model, request.layers);
