@@ -5,6 +5,7 @@
 #include "pipeline/compress_job.h"
 #include "pipeline/experiment_recorder.h"
 #include "pipeline/session.h"
+#include "run_options.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
@@ -182,13 +183,7 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
     if (mode != "parallel" && mode != "sequential")
         throw UsageError("--calib-mode must be parallel or sequential");
     request.mode = mode == "parallel" ? CalibrationMode::Parallel : CalibrationMode::Sequential;
-    request.layers.include = args.values("--include");
-    request.layers.exclude = args.values("--exclude");
-    if (const auto eval = args.value("--eval"))
-        request.evalText = std::filesystem::weakly_canonical(*eval);
-    request.eval.maxWindows = args.integer("--max-windows").value_or(0);
-    request.evaluateBaseline = args.flag("--baseline");
-    request.analyze = !args.flag("--no-analysis");
+    readLayerRunOptions(args, request);
 
     if (args.flag("--no-store") && (args.value("--db") || args.value("--name") ||
                                     args.value("--notes") || args.flag("--recalibrate")))

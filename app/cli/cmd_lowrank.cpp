@@ -8,6 +8,7 @@
 #include "pipeline/lowrank_job.h"
 #include "pipeline/lowrank_recorder.h"
 #include "pipeline/session.h"
+#include "run_options.h"
 #include "seed/allocation.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
@@ -182,13 +183,7 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
     request.calibTokens = args.integer("--calib-tokens").value_or(16384);
     if (request.calibTokens < 0)
         throw UsageError("--calib-tokens must not be negative");
-    request.layers.include = args.values("--include");
-    request.layers.exclude = args.values("--exclude");
-    if (const auto eval = args.value("--eval"))
-        request.evalText = std::filesystem::weakly_canonical(*eval);
-    request.eval.maxWindows = args.integer("--max-windows").value_or(0);
-    request.evaluateBaseline = args.flag("--baseline");
-    request.analyze = !args.flag("--no-analysis");
+    readLayerRunOptions(args, request);
 
     if (args.flag("--no-store") && (args.value("--db") || args.value("--name")))
         throw UsageError("--no-store cannot be combined with --db or --name");
