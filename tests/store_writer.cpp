@@ -1,5 +1,5 @@
-// Helper of tst_store's crash test: records one complete experiment, then begins a second and
-// adds layers to it until it is killed, printing a line after each commit.
+// Helper of tst_store_concurrency's crash test: records one complete experiment, then begins a
+// second and adds layers to it until it is killed, printing a line after each commit.
 //
 //   store_writer DB  ->  "done ID", "begun ID", then "layers N" (N committed so far) ...
 #include "store/experiment_store.h"
