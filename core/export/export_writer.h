@@ -1,6 +1,7 @@
 #pragma once
 
 #include "compress/quantgrid.h"
+#include "formats/export_format.h"
 #include "lowrank/compensation.h"
 #include "util/progress.h"
 
@@ -15,12 +16,6 @@
 namespace rs {
 
 struct SourceModel;
-
-enum class ExportFormat { Merged, GptqPeft, Factorized };
-
-// "merged", "gptq+peft", "factorized"
-const char* exportFormatName(ExportFormat format);
-std::optional<ExportFormat> parseExportFormat(std::string_view name);
 
 // One decoder linear as an export writes it. Generic on purpose: a compensated compression is a
 // dense base plus a factor pair, a LoRD or Lillama result is a factor pair without a base.
@@ -59,11 +54,5 @@ struct WrittenExport {
 // Reports progress (stage "write") and honours cancellation between tensors and files.
 WrittenExport writeExport(const std::filesystem::path& dir, ExportFormat format,
                           const ExportContent& content, const JobContext& job = {});
-
-// Names used by the factorized format and the PEFT adapter.
-std::string factorTensorName(const std::string& linear, int index); // 0: A, 1: B
-std::string loraTensorName(const std::string& linear, char which);  // 'A' or 'B'
-inline constexpr const char* kFactorizationField = "rankscope_factorization";
-inline constexpr const char* kAdapterDir = "adapter";
 
 } // namespace rs

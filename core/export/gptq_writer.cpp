@@ -1,6 +1,6 @@
 // The GPTQ v1 base and the PEFT LoRA adapter (DESIGN.md §3).
 #include "export/export_writer.h"
-#include "export/gptq_pack.h"
+#include "formats/gptq_pack.h"
 #include "export/source_model.h"
 #include "export/writer_common.h"
 #include "io/safetensorswriter.h"

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "formats/model_tensors.h"
 #include "io/checkpoint.h"
 
 #include <filesystem>
@@ -23,9 +24,6 @@ struct SourceModel {
 // directory without config.json is refused: exports preserve the original config, so there
 // must be one.
 SourceModel readSourceModel(const std::filesystem::path& dir);
-
-// Every tensor of a model directory (model.safetensors or its sharded index) as stored.
-std::vector<NamedTensor> readModelTensors(const std::filesystem::path& dir);
 
 // Files beside the weights that belong to the tokenizer or to generation and are copied into
 // an export unchanged.

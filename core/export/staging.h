@@ -1,5 +1,6 @@
 #pragma once
 
+#include "formats/export_format.h"
 #include "util/progress.h"
 
 #include <cstdint>
@@ -8,9 +9,6 @@
 #include <string>
 
 namespace rs {
-
-// The file every export carries; its presence is what lets --force replace a directory.
-inline constexpr const char* kExportManifest = "rankscope_export.json";
 
 // Bytes free for new files under `dir` (statvfs); injectable so that tests can simulate a
 // full disk.

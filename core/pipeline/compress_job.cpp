@@ -170,6 +170,7 @@ std::unique_ptr<LayerStatsSource> statsSource(const CompressHooks& hooks, StatsR
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
                               const JobContext& job, const CompressHooks& hooks) {
     c10::InferenceMode inference;
+    requireDenseModel(session, "compression");
     LlamaModel& model = session.model();
     CompressResult result;
     StageClock clock(result.stageSeconds);

@@ -170,6 +170,7 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
                                            ExperimentStore& store, ArtefactCache& cache,
                                            const RecordOptions& options, const JobContext& job) {
     RecordedCompression out;
+    requireDenseModel(session, "compression"); // before anything is recorded
     const ModelRecord model = registerModel(store, session, job);
     const ModelConfig& config = session.summary().config;
     DatasetRecord calibText, evalText;

@@ -229,6 +229,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     c10::InferenceMode inference;
     if (request.method.kind() != MethodKind::LowRank)
         fail(request.method.id(), "is not a low-rank method (lord-weight, lord-data, lillama)");
+    requireDenseModel(session, "low-rank factorization");
     LlamaModel& model = session.model();
     LowRankResult result;
     StageClock clock(result.stageSeconds);

@@ -108,6 +108,7 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
                                    ExperimentStore& store, const std::string& name,
                                    const JobContext& job, const LowRankHooks& observers) {
     RecordedLowRank out;
+    requireDenseModel(session, "low-rank factorization"); // before anything is recorded
     ExperimentRecord experiment;
     experiment.name = name;
     experiment.modelId = registerModel(store, session, job).id;

@@ -9,6 +9,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 namespace rs {
@@ -20,7 +21,35 @@ struct ModelSession::Impl {
     std::unique_ptr<Tokenizer> tokenizer;
     std::string tokenizerError;
     std::string device;
+    std::optional<ExportSummary> exportSummary;
+    int64_t lowRankLayers = 0;
 };
+
+namespace {
+
+// An export's low-rank paths become the linears' own (y = W_c x + B (A x)), in the dtype and on
+// the device of the weights; a factor-only linear drops its zero base and is B (A x) alone.
+void installLowRank(LlamaModel& model, const LoadedExport& loaded,
+                    const std::filesystem::path& path) {
+    std::map<std::string, Linear*> linears;
+    for (int64_t layer = 0; layer < model.numLayers(); ++layer)
+        for (LinearKind kind : kAllLinearKinds)
+            linears[linearName(layer, kind)] = &model.layer(layer).linear(kind);
+    for (const auto& [name, factors] : loaded.lowRank) {
+        const auto it = linears.find(name);
+        if (it == linears.end())
+            fail(path.string(),
+                 "has low-rank factors for " + name + ", which is no decoder linear");
+        Linear& linear = *it->second;
+        const auto options = linear.weight.options();
+        linear.loraA = factors.A.to(options).contiguous();
+        linear.loraB = factors.B.to(options).contiguous();
+        if (loaded.factorOnly.count(name))
+            linear.weight = at::Tensor();
+    }
+}
+
+} // namespace
 
 ModelSession::ModelSession()
     : m_impl(std::make_unique<Impl>()) {}
@@ -57,7 +86,14 @@ std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& pa
     m.device = resolveDevice(options.device);
 
     job.report("open", 0, 3, "reading checkpoint");
-    m.checkpoint = loadCheckpoint(path, options.dtype);
+    LoadedExport exported;
+    if (isExportDirectory(path)) {
+        exported = loadExport(path, options.dtype);
+        m.checkpoint = std::move(exported.checkpoint);
+        m.exportSummary = exported.summary;
+    } else {
+        m.checkpoint = loadCheckpoint(path, options.dtype);
+    }
     m.summary = summarize(m.checkpoint);
     job.cancel.throwIfCancelled();
 
@@ -86,6 +122,8 @@ std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& pa
     modelOptions.device = c10::Device(m.device);
     modelOptions.dtype = options.dtype;
     m.model = std::make_unique<LlamaModel>(m.checkpoint, modelOptions);
+    installLowRank(*m.model, exported, path);
+    m.lowRankLayers = static_cast<int64_t>(exported.lowRank.size());
     job.report("open", 3, 3);
     return session;
 }
@@ -95,6 +133,12 @@ const ModelSummary& ModelSession::summary() const {
 }
 const Checkpoint& ModelSession::checkpoint() const {
     return m_impl->checkpoint;
+}
+const std::optional<ExportSummary>& ModelSession::exportSummary() const {
+    return m_impl->exportSummary;
+}
+int64_t ModelSession::lowRankLayers() const {
+    return m_impl->lowRankLayers;
 }
 LlamaModel& ModelSession::model() {
     return *m_impl->model;
@@ -121,6 +165,16 @@ const Tokenizer& ModelSession::tokenizer() const {
     if (!m_impl->tokenizer)
         throw Error(m_impl->tokenizerError);
     return *m_impl->tokenizer;
+}
+
+void requireDenseModel(const ModelSession& session, const std::string& what) {
+    if (session.lowRankLayers() == 0)
+        return;
+    const std::optional<ExportSummary>& e = session.exportSummary();
+    fail(session.summary().source,
+         "is " + (e ? "a " + describeExport(*e) : std::string("a model with low-rank paths")) +
+             "; " + what +
+             " needs a model without low-rank paths (use the original model or a merged export)");
 }
 
 std::string generateText(const ModelSession& session, const GenerateRequest& request,
@@ -164,9 +218,10 @@ PerplexityResult evaluateTextFile(const ModelSession& session, const std::filesy
     job.report("tokenize", 0, 1, path.filename().string());
     const std::string text = readTextFile(path);
     const Protocol protocol = options.protocol ? *options.protocol : detectProtocol(text);
+    const Tokenizer& tokenizer = session.tokenizer(); // its own error names the model
     TokenStream stream;
     try {
-        stream = buildTokenStream(text, protocol, session.tokenizer());
+        stream = buildTokenStream(text, protocol, tokenizer);
     } catch (const Error& e) {
         fail(path.string(), e.what());
     }

@@ -1,12 +1,14 @@
 #pragma once
 
 #include "eval/perplexity.h"
+#include "formats/export_reader.h"
 #include "model/summary.h"
 #include "util/progress.h"
 
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace rs {
@@ -25,13 +27,23 @@ struct OpenOptions {
 // point the CLI and the GUI share; neither touches io/, model/ or eval/ directly.
 class ModelSession {
 public:
+    // `path` is a Hugging Face model directory, a llama2.c .bin file, or any export RankScope
+    // writes (gptq+peft, merged, factorized; formats/export_reader.h). An export runs with its
+    // low-rank paths applied, y = W_c x + B (A x): GPTQ layers dequantized, the PEFT adapter or
+    // factor pairs installed as each linear's low-rank path, factor-only layers without W.
     static std::shared_ptr<ModelSession> open(const std::filesystem::path& path,
                                               const OpenOptions& options = {},
                                               const JobContext& job = {});
     ~ModelSession();
 
     const ModelSummary& summary() const;
+    // The dense weights as loaded (an export's GPTQ layers dequantized; its low-rank paths are
+    // not in here but installed in model()).
     const Checkpoint& checkpoint() const;
+    // What was opened when it is an export; nullopt for an ordinary checkpoint.
+    const std::optional<ExportSummary>& exportSummary() const;
+    // Linears with a low-rank path installed at open (an export's adapter or factor pairs).
+    int64_t lowRankLayers() const;
     LlamaModel& model();
     const LlamaModel& model() const;
     std::string deviceName() const;
@@ -54,6 +66,10 @@ struct GenerateRequest {
     std::string prompt;      // empty: start from BOS alone
     int64_t maxTokens = 256; // new tokens
 };
+
+// Fails, naming the model, when the session's model carries low-rank paths from an export:
+// compressing or factorizing it again would drop or misread them. `what` names the job.
+void requireDenseModel(const ModelSession& session, const std::string& what);
 
 // Greedy generation; onText receives each new piece of text as it is produced. Returns the whole
 // generated text. Stops at BOS/EOS, maxTokens or the context limit.

@@ -1,4 +1,4 @@
-#include "export/gptq_pack.h"
+#include "formats/gptq_pack.h"
 
 #include "io/dtype.h"
 #include "util/error.h"

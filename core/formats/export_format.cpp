@@ -1,0 +1,32 @@
+#include "formats/export_format.h"
+
+namespace rs {
+
+const char* exportFormatName(ExportFormat format) {
+    switch (format) {
+    case ExportFormat::Merged:
+        return "merged";
+    case ExportFormat::GptqPeft:
+        return "gptq+peft";
+    case ExportFormat::Factorized:
+        return "factorized";
+    }
+    return "?";
+}
+
+std::optional<ExportFormat> parseExportFormat(std::string_view name) {
+    for (ExportFormat f : {ExportFormat::Merged, ExportFormat::GptqPeft, ExportFormat::Factorized})
+        if (name == exportFormatName(f))
+            return f;
+    return std::nullopt;
+}
+
+std::string factorTensorName(const std::string& linear, int index) {
+    return linear + ".low_rank." + std::to_string(index) + ".weight";
+}
+
+std::string loraTensorName(const std::string& linear, char which) {
+    return "base_model.model." + linear + ".lora_" + std::string(1, which) + ".weight";
+}
+
+} // namespace rs

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+// The names that define RankScope's export formats (DESIGN.md §3, README "Exports"): shared by
+// the writers in core/export and the reader here, which the model session uses to open an
+// export like any checkpoint.
+namespace rs {
+
+enum class ExportFormat { Merged, GptqPeft, Factorized };
+
+// "merged", "gptq+peft", "factorized"
+const char* exportFormatName(ExportFormat format);
+std::optional<ExportFormat> parseExportFormat(std::string_view name);
+
+// Names used by the factorized format and the PEFT adapter.
+std::string factorTensorName(const std::string& linear, int index); // 0: A, 1: B
+std::string loraTensorName(const std::string& linear, char which);  // 'A' or 'B'
+inline constexpr const char* kFactorizationField = "rankscope_factorization";
+inline constexpr const char* kAdapterDir = "adapter";
+// The file every export carries; its presence is what lets --force replace a directory.
+inline constexpr const char* kExportManifest = "rankscope_export.json";
+
+} // namespace rs
