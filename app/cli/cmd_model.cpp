@@ -22,25 +22,46 @@ int runInfo(const ParsedArgs& args, const JobContext& job) {
                               {"d_in", l.inFeatures},
                               {"bias", l.hasBias},
                               {"parameters", l.parameters}});
-        const nlohmann::json out = {{"source", s.source},
-                                    {"format", s.format},
-                                    {"architecture", s.config.modelType},
-                                    {"dtype", s.storedDtype},
-                                    {"hidden_size", s.config.hiddenSize},
-                                    {"intermediate_size", s.config.intermediateSize},
-                                    {"num_hidden_layers", s.config.numLayers},
-                                    {"num_attention_heads", s.config.numHeads},
-                                    {"num_key_value_heads", s.config.numKvHeads},
-                                    {"head_dim", s.config.headDim},
-                                    {"vocab_size", s.config.vocabSize},
-                                    {"max_position_embeddings", s.config.maxPositions},
-                                    {"parameters", s.totalParameters},
-                                    {"linear_parameters", s.linearParameters},
-                                    {"linear_layers", layers}};
+        nlohmann::json out = {{"source", s.source},
+                              {"format", s.format},
+                              {"architecture", s.config.modelType},
+                              {"dtype", s.storedDtype},
+                              {"hidden_size", s.config.hiddenSize},
+                              {"intermediate_size", s.config.intermediateSize},
+                              {"num_hidden_layers", s.config.numLayers},
+                              {"num_attention_heads", s.config.numHeads},
+                              {"num_key_value_heads", s.config.numKvHeads},
+                              {"head_dim", s.config.headDim},
+                              {"vocab_size", s.config.vocabSize},
+                              {"max_position_embeddings", s.config.maxPositions},
+                              {"parameters", s.totalParameters},
+                              {"linear_parameters", s.linearParameters},
+                              {"linear_layers", layers}};
+        if (const auto& e = session->exportSummary()) {
+            out["export"] = {{"format", exportFormatName(e->format)},
+                             {"description", describeExport(*e)},
+                             {"manifest", e->manifest},
+                             {"low_rank_layers", e->lowRankLayers},
+                             {"rank", e->rank},
+                             {"min_rank", e->minRank},
+                             {"max_rank", e->maxRank},
+                             {"factor_only_layers", e->factorOnlyLayers}};
+            if (e->bits > 0)
+                out["export"]["gptq"] = {{"bits", e->bits},
+                                         {"group_size", e->groupSize},
+                                         {"desc_act", e->descAct},
+                                         {"quantized_layers", e->quantizedLayers},
+                                         {"dense_layers", e->denseLayers}};
+        }
         std::cout << out.dump(2) << "\n";
         return kExitOk;
     }
-    std::cout << formatSummary(session->summary());
+    // What an export holds goes under the header, before the layer table.
+    const std::string header = formatSummary(session->summary(), false);
+    std::cout << header;
+    if (const auto& e = session->exportSummary())
+        std::cout << "export        " << describeExport(*e) << "\n";
+    std::cout << formatSummary(session->summary()).substr(header.size());
     std::cout << "\ntokenizer     " << session->tokenizerDescription() << "\n";
     return kExitOk;
 }
@@ -124,7 +145,8 @@ std::vector<Command> modelCommands() {
         {{"info",
           "MODEL [--json]",
           "Print a model's architecture, dimensions, parameter count and every linear layer.\n"
-          "MODEL is a Hugging Face directory (config.json + safetensors) or a llama2.c .bin.",
+          "MODEL is a Hugging Face directory (config.json + safetensors), a llama2.c .bin, or an\n"
+          "export directory (gptq+peft, merged, factorized), opened with its low-rank paths.",
           {"MODEL"},
           {{"--json", "", "print the summary as JSON"}, kDtype, kDevice, kTokenizer}},
          runInfo},
