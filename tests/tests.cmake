@@ -36,6 +36,8 @@ rankscope_add_test(tst_artefact_cache SOURCES tst_artefact_cache.cpp LIBS ranksc
 rankscope_add_test(tst_artefact_prune SOURCES tst_artefact_prune.cpp LIBS rankscope_store rankscope_core)
 rankscope_add_test(tst_recorder SOURCES tst_recorder.cpp LIBS rankscope_core)
 rankscope_add_test(tst_export SOURCES tst_export.cpp LIBS rankscope_core)
+target_compile_definitions(tst_export PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
+add_dependencies(tst_export rankscope-cli)
 rankscope_add_test(tst_budget SOURCES tst_budget.cpp LIBS rankscope_budget)
 rankscope_add_test(tst_budget_model SOURCES tst_budget_model.cpp LIBS rankscope_core)
 rankscope_add_test(tst_budget_cli SOURCES tst_budget_cli.cpp LIBS Qt6::Core rankscope_util)
