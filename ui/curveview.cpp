@@ -98,9 +98,7 @@ void CurveView::setupPlot() {
     m_plot->xAxis->setLabel(tr("rank r of the compensation"));
     m_plot->legend->setVisible(true);
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
-    m_plot->plotLayout()->insertRow(0);
-    m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), 11, QFont::Bold));
-    m_plot->plotLayout()->addElement(0, 0, m_title);
+    m_title = plotstyle::addTitle(m_plot);
 
     m_eora = m_plot->addGraph();
     m_eora->setName(tr("E_eora(r): EoRA (optimal)"));

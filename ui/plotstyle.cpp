@@ -36,6 +36,14 @@ void apply(QCustomPlot* plot) {
     plot->legend->setRowSpacing(-2);
 }
 
+QCPTextElement* addTitle(QCustomPlot* plot) {
+    plot->plotLayout()->insertRow(0);
+    auto* title =
+        new QCPTextElement(plot, QString(), QFont(plot->font().family(), 11, QFont::Bold));
+    plot->plotLayout()->addElement(0, 0, title);
+    return title;
+}
+
 void makeLogAxis(QCPAxis* axis) {
     QSharedPointer<QCPAxisTickerLog> ticker(new QCPAxisTickerLog);
     ticker->setSubTickCount(8);

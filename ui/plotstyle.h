@@ -4,6 +4,7 @@
 #include <QString>
 
 class QCPAxis;
+class QCPTextElement;
 class QCustomPlot;
 class QLabel;
 class QStackedWidget;
@@ -21,6 +22,9 @@ QColor seriesColor(int index);
 
 // Fonts, grid and margins of a plot in the house style; interactive zoom and drag on the axes.
 void apply(QCustomPlot* plot);
+
+// A bold title row above the axis rect, in the plot's own font family; set its text later.
+QCPTextElement* addTitle(QCustomPlot* plot);
 
 // A logarithmic axis with powers of ten as tick labels.
 void makeLogAxis(QCPAxis* axis);

@@ -93,9 +93,7 @@ void SpectrumHeatmap::setupPlot() {
     plotstyle::makeLogAxis(m_scale->axis());
     m_scale->setGradient(viridis());
     m_map->setColorScale(m_scale);
-    m_plot->plotLayout()->insertRow(0);
-    m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), 11, QFont::Bold));
-    m_plot->plotLayout()->addElement(0, 0, m_title);
+    m_title = plotstyle::addTitle(m_plot);
     m_plot->plotLayout()->addElement(1, 1, m_scale);
     auto* margins = new QCPMarginGroup(m_plot);
     m_plot->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);

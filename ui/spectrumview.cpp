@@ -104,9 +104,7 @@ void SpectrumView::setupSpectrumPlot() {
     m_plot->legend->setVisible(true);
     // Spectra fall from the top left, so the bottom left stays free for the legend.
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
-    m_plot->plotLayout()->insertRow(0);
-    m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), 11, QFont::Bold));
-    m_plot->plotLayout()->addElement(0, 0, m_title);
+    m_title = plotstyle::addTitle(m_plot);
     m_plot->setMinimumHeight(220);
     PlotExport::attachContextMenu(m_plot, QStringLiteral("spectra"));
     connect(m_plot, &QCustomPlot::mouseMove, this, &SpectrumView::spectrumHover);
