@@ -1,4 +1,5 @@
-<?xml version='1.0' encoding='utf-8'?>
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
 <TS version="2.1" language="ja_JP">
 <context>
     <name>PlotExport</name>
@@ -120,7 +121,7 @@
         <translation>アダプタのパラメータ数: r (d_out + d_in) の総和。重みあたりのビット数: 圧縮した層全体での (b d_out d_in + グループのオーバーヘッド + 16 r (d_out + d_in)) / (d_out d_in)。</translation>
     </message>
     <message>
-        <source>Relative to each layer's output</source>
+        <source>Relative to each layer&apos;s output</source>
         <translation>各層の出力に対する相対誤差</translation>
     </message>
     <message>
@@ -212,7 +213,7 @@
         <translation>測定した感度(パープレキシティ)</translation>
     </message>
     <message>
-        <source>Layer weights of the objective: each layer's error relative to its output energy tr(W C Wᵀ), the absolute errors, or the perplexity increase measured when only that layer is compressed (measured once per experiment, then kept in the store; on stories260K the only weighting whose plans beat uniform ranks in perplexity)</source>
+        <source>Layer weights of the objective: each layer&apos;s error relative to its output energy tr(W C Wᵀ), the absolute errors, or the perplexity increase measured when only that layer is compressed (measured once per experiment, then kept in the store; on stories260K the only weighting whose plans beat uniform ranks in perplexity)</source>
         <translation>目的関数の層の重み: 各層の誤差を出力エネルギー tr(W C Wᵀ) で割るか、絶対誤差をそのまま使うか、その層だけを圧縮したときに測ったパープレキシティの増加を使います(実験ごとに一度だけ測ってストアに保存します。stories260K では、パープレキシティで一様ランクを上回るプランを出すのはこの重み付けだけです)</translation>
     </message>
     <message>
@@ -318,7 +319,7 @@
         <translation>E(r) / tr(dW C dWᵀ): ランク 0 で 1、誤差をすべて補償すると 0</translation>
     </message>
     <message>
-        <source>E(r) / tr(W C Wᵀ): the output error relative to the layer's output energy on calibration inputs</source>
+        <source>E(r) / tr(W C Wᵀ): the output error relative to the layer&apos;s output energy on calibration inputs</source>
         <translation>E(r) / tr(W C Wᵀ): キャリブレーション入力での層の出力エネルギーに対する出力誤差</translation>
     </message>
     <message>
@@ -334,7 +335,7 @@
         <translation>マウス位置のランクでの値</translation>
     </message>
     <message>
-        <source>Sum over layers of E_l(r_l) at each layer's current rank, divided by the sum of the normalisers</source>
+        <source>Sum over layers of E_l(r_l) at each layer&apos;s current rank, divided by the sum of the normalisers</source>
         <translation>各層の現在のランクでの E_l(r_l) の総和を、正規化値の総和で割ったもの</translation>
     </message>
     <message>
@@ -378,7 +379,7 @@
         <translation>現在のプラン</translation>
     </message>
     <message>
-        <source>r = %1: SVD %2 · EoRA %3 · gap %4 (EoRA lower by %5 of SVD's error)</source>
+        <source>r = %1: SVD %2 · EoRA %3 · gap %4 (EoRA lower by %5 of SVD&apos;s error)</source>
         <translation>r = %1: SVD %2 · EoRA %3 · 差 %4(EoRA は SVD の誤差より %5 低い)</translation>
     </message>
     <message>
@@ -421,6 +422,101 @@
     </message>
 </context>
 <context>
+    <name>rs::ui::DistillationView</name>
+    <message>
+        <source>Variant:</source>
+        <translation>バリアント:</translation>
+    </message>
+    <message>
+        <source>Log scale</source>
+        <translation>対数軸</translation>
+    </message>
+    <message>
+        <source>The rank allocation whose distillation is shown</source>
+        <translation>蒸留を表示するランク配分</translation>
+    </message>
+    <message>
+        <source>One decoder block with its training loss, or the checked losses of every block</source>
+        <translation>1 つのデコーダーブロックの学習損失、または全ブロックの検証損失</translation>
+    </message>
+    <message>
+        <source>Logarithmic loss axis</source>
+        <translation>損失を対数軸で表示</translation>
+    </message>
+    <message>
+        <source>Block:</source>
+        <translation>ブロック:</translation>
+    </message>
+    <message>
+        <source>optimiser step</source>
+        <translation>最適化ステップ</translation>
+    </message>
+    <message>
+        <source>local loss  mean|h_s − h_t| − log σ(cos(h_s, h_t))</source>
+        <translation>局所損失  mean|h_s − h_t| − log σ(cos(h_s, h_t))</translation>
+    </message>
+    <message>
+        <source>No distillation recorded</source>
+        <translation>蒸留の記録がありません</translation>
+    </message>
+    <message>
+        <source>Lillama runs record each decoder block&apos;s local distillation losses here. Run one with rankscope-cli lowrank MODEL --method lillama --calib FILE, then open it in the Experiments tab.</source>
+        <translation>Lillama の実行では各デコーダーブロックの局所蒸留損失がここに記録されます。rankscope-cli lowrank MODEL --method lillama --calib FILE で実行し、実験タブで開いてください。</translation>
+    </message>
+    <message>
+        <source>variant %1</source>
+        <translation>バリアント %1</translation>
+    </message>
+    <message>
+        <source>All blocks</source>
+        <translation>全ブロック</translation>
+    </message>
+    <message>
+        <source>Block %1</source>
+        <translation>ブロック %1</translation>
+    </message>
+    <message>
+        <source>Block %1 · %2</source>
+        <translation>ブロック %1 · %2</translation>
+    </message>
+    <message>
+        <source>training loss (each step&apos;s batch)</source>
+        <translation>学習損失(各ステップのバッチ)</translation>
+    </message>
+    <message>
+        <source>checked loss (step 0: SVD initialisation)</source>
+        <translation>検証損失(ステップ 0: SVD 初期値)</translation>
+    </message>
+    <message>
+        <source>kept: step %1</source>
+        <translation>採用: ステップ %1</translation>
+    </message>
+    <message>
+        <source>Block %1: %2 optimiser steps in %3 s; the weights of step %4 were kept</source>
+        <translation>ブロック %1: %3 秒で %2 回の最適化ステップ。ステップ %4 の重みを採用</translation>
+    </message>
+    <message>
+        <source> (checked loss %1 at the SVD initialisation, %2 kept: %3 % lower).</source>
+        <translation>(検証損失は SVD 初期値で %1、採用時 %2: %3 % 低下)。</translation>
+    </message>
+    <message>
+        <source>Checked loss of every block · %1</source>
+        <translation>全ブロックの検証損失 · %1</translation>
+    </message>
+    <message>
+        <source>block %1</source>
+        <translation>ブロック %1</translation>
+    </message>
+    <message>
+        <source>Blocks distilled: %1, in %2 s.</source>
+        <translation>蒸留したブロック: %1 個、%2 秒。</translation>
+    </message>
+    <message>
+        <source>The kept weights lower the checked loss of the SVD initialisation by %1 % on average.</source>
+        <translation>採用した重みは SVD 初期値の検証損失を平均 %1 % 下げます。</translation>
+    </message>
+</context>
+<context>
     <name>rs::ui::ExperimentModel</name>
     <message>
         <source>running</source>
@@ -443,7 +539,7 @@
         <translation>中断</translation>
     </message>
     <message>
-        <source>Lowest perplexity over the experiment's variants</source>
+        <source>Lowest perplexity over the experiment&apos;s variants</source>
         <translation>実験のバリアントの中で最も低いパープレキシティ</translation>
     </message>
     <message>
@@ -510,7 +606,7 @@
         <translation>名前・モデル・手法・状態で絞り込み…</translation>
     </message>
     <message>
-        <source>Show the experiment's spectra, curves and ranks</source>
+        <source>Show the experiment&apos;s spectra, curves and ranks</source>
         <translation>実験のスペクトル、曲線、ランクを表示します</translation>
     </message>
     <message>
@@ -933,7 +1029,7 @@
         <translation>%1 を圧縮 (%2)</translation>
     </message>
     <message>
-        <source>Open the experiment's model to apply a plan.</source>
+        <source>Open the experiment&apos;s model to apply a plan.</source>
         <translation>プランを適用するには、実験のモデルを開いてください。</translation>
     </message>
     <message>
@@ -979,7 +1075,7 @@ Perplexity in memory %1, read back from disk %2.</source>
         <translation>キャンセルしました</translation>
     </message>
     <message>
-        <source>open the experiment's model and wait for the running job to measure them</source>
+        <source>open the experiment&apos;s model and wait for the running job to measure them</source>
         <translation>測定するには実験のモデルを開き、実行中のジョブの終了を待ってください</translation>
     </message>
     <message>
@@ -989,6 +1085,10 @@ Perplexity in memory %1, read back from disk %2.</source>
     <message>
         <source>another job is running</source>
         <translation>別のジョブが実行中です</translation>
+    </message>
+    <message>
+        <source>Distillation</source>
+        <translation>蒸留</translation>
     </message>
 </context>
 <context>
@@ -1021,7 +1121,7 @@ Perplexity in memory %1, read back from disk %2.</source>
 <context>
     <name>rs::ui::RankPlanModel</name>
     <message>
-        <source>Double-click to set this layer's rank (0 .. %1)</source>
+        <source>Double-click to set this layer&apos;s rank (0 .. %1)</source>
         <translation>ダブルクリックでこの層のランクを設定します (0 .. %1)</translation>
     </message>
     <message>
@@ -1041,7 +1141,7 @@ Perplexity in memory %1, read back from disk %2.</source>
         <translation>アダプタのパラメータ数 r (d_out + d_in)</translation>
     </message>
     <message>
-        <source>Fraction of the layer's compression error left at the plan's rank</source>
+        <source>Fraction of the layer&apos;s compression error left at the plan&apos;s rank</source>
         <translation>プランのランクで残る、この層の圧縮誤差の割合</translation>
     </message>
     <message>
@@ -1223,7 +1323,7 @@ Perplexity in memory %1, read back from disk %2.</source>
         <translation>全層のヒートマップ:</translation>
     </message>
     <message>
-        <source>Each row is one layer's spectrum divided by its largest value</source>
+        <source>Each row is one layer&apos;s spectrum divided by its largest value</source>
         <translation>各行は 1 つの層のスペクトルを最大値で割ったものです</translation>
     </message>
     <message>

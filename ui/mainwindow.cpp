@@ -3,6 +3,8 @@
 #include "budgetview.h"
 #include "comparedialog.h"
 #include "curveview.h"
+#include "distillationview.h"
+#include "experimentloader.h"
 #include "experimentsview.h"
 #include "export/export_job.h"
 #include "exportdialog.h"
@@ -78,36 +80,6 @@ QString displayName(const QString& path) {
 
 } // namespace
 
-// An experiment read from the store, ready to be shown (read on a worker thread after a run).
-struct LoadedExperiment {
-    qint64 id = 0;
-    std::vector<rs::LayerRecord> layers;
-    std::vector<rs::VariantRecord> variants;
-    std::optional<rs::StoredCurves> curves;
-    std::string modelPath;
-};
-
-static LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id) {
-    rs::ExperimentStore::Options options;
-    options.readOnly = true;
-    auto store = rs::ExperimentStore::open(database, options);
-    const auto record = store->experiment(id);
-    if (!record)
-        throw std::runtime_error(database.string() + ": no experiment " + std::to_string(id));
-    LoadedExperiment loaded;
-    loaded.id = id;
-    loaded.layers = store->layers(id);
-    loaded.variants = store->variants(id);
-    try {
-        loaded.curves = rs::loadStoredCurves(*store, id);
-    } catch (const std::exception&) {
-        // No curves (a run without analysis): there is nothing to plan.
-    }
-    if (const auto model = store->model(record->modelId))
-        loaded.modelPath = model->path;
-    return loaded;
-}
-
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent)
     , m_jobs(new JobRunner(this))
@@ -179,6 +151,7 @@ void MainWindow::createViews() {
     m_curves = new CurveView;
     m_budget = new BudgetView;
     m_tradeoffs = new TradeoffView;
+    m_distillation = new DistillationView;
     m_experiments = new ExperimentsView;
     m_views = new QTabWidget;
     m_views->setObjectName(QStringLiteral("views"));
@@ -187,6 +160,7 @@ void MainWindow::createViews() {
     m_views->addTab(m_curves, tr("Error Curves"));
     m_views->addTab(m_budget, tr("Rank Budget"));
     m_views->addTab(m_tradeoffs, tr("Trade-offs"));
+    m_views->addTab(m_distillation, tr("Distillation"));
     m_views->addTab(m_experiments, tr("Experiments"));
     setCentralWidget(m_views);
 
@@ -231,6 +205,7 @@ void MainWindow::onLayerSelectionChanged() {
         return;
     m_spectra->setSelectedLayers(selected);
     m_curves->setSelectedLayers(selected);
+    m_distillation->showBlock(layers[size_t(selected.front())].block);
 }
 
 void MainWindow::selectLayers(const QStringList& names) {
@@ -691,6 +666,7 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
             if (!loaded->modelPath.empty())
                 m_tradeoffs->setModelPath(loaded->modelPath);
         },
+        [this, loaded] { m_distillation->setRecords(loaded->distillations, loaded->variants); },
         [this, loaded, done] {
             emit experimentOpened(loaded->id);
             if (done)

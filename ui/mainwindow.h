@@ -26,6 +26,7 @@ namespace rs::ui {
 struct LoadedExperiment;
 class BudgetView;
 class CurveView;
+class DistillationView;
 class ExperimentsView;
 class JobRunner;
 class LayerTableModel;
@@ -138,6 +139,7 @@ private:
     ExperimentsView* m_experiments = nullptr;
     SpectrumView* m_spectra = nullptr;
     CurveView* m_curves = nullptr;
+    DistillationView* m_distillation = nullptr;
     BudgetView* m_budget = nullptr;
     TradeoffView* m_tradeoffs = nullptr;
     QTabWidget* m_views = nullptr;

@@ -1,0 +1,31 @@
+#include "experimentloader.h"
+
+#include "store/experiment_store.h"
+
+#include <stdexcept>
+
+namespace rs::ui {
+
+LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id) {
+    rs::ExperimentStore::Options options;
+    options.readOnly = true;
+    auto store = rs::ExperimentStore::open(database, options);
+    const auto record = store->experiment(id);
+    if (!record)
+        throw std::runtime_error(database.string() + ": no experiment " + std::to_string(id));
+    LoadedExperiment loaded;
+    loaded.id = id;
+    loaded.layers = store->layers(id);
+    loaded.variants = store->variants(id);
+    try {
+        loaded.curves = rs::loadStoredCurves(*store, id);
+    } catch (const std::exception&) {
+        // No curves (a run without analysis): there is nothing to plan.
+    }
+    loaded.distillations = rs::distillations(*store, id);
+    if (const auto model = store->model(record->modelId))
+        loaded.modelPath = model->path;
+    return loaded;
+}
+
+} // namespace rs::ui

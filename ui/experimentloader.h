@@ -1,0 +1,30 @@
+#pragma once
+
+#include "pipeline/rank_planning.h"
+#include "store/distillations.h"
+#include "store/records.h"
+
+#include <QtGlobal>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rs::ui {
+
+// An experiment read from the store, ready to be shown. Read on a worker thread after a run, so
+// that the GUI thread only fills the views.
+struct LoadedExperiment {
+    qint64 id = 0;
+    std::vector<rs::LayerRecord> layers;
+    std::vector<rs::VariantRecord> variants;
+    std::optional<rs::StoredCurves> curves;            // absent for a run without analysis
+    std::vector<rs::DistillationRecord> distillations; // Lillama runs: per variant and block
+    std::string modelPath;
+};
+
+// Reads experiment `id` through a read-only connection; throws naming the database when the
+// experiment does not exist or the store cannot be read.
+LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id);
+
+} // namespace rs::ui
