@@ -5,16 +5,19 @@
 #include "budgetview.h"
 #include "comparedialog.h"
 #include "curveview.h"
+#include "distillationview.h"
 #include "experimentmodel.h"
 #include "experimentsview.h"
 #include "export/export_job.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
+#include "lowrankoptions.h"
 #include "mainwindow.h"
 #include "methodform.h"
 #include "pipeline/experiment_compare.h"
 #include "rankplanmodel.h"
 #include "runpanel.h"
+#include "store/distillations.h"
 #include "store/experiment_store.h"
 #include "testdata.h"
 #include "tradeoffview.h"
@@ -32,6 +35,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSortFilterProxyModel>
+#include <QTabWidget>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTableWidget>
@@ -97,6 +101,8 @@ private slots:
     void exportsTheOpenExperiment();
     void budgetWeightsBySensitivity();
     void renamesAndDeletes();
+    void lowRankPanelBuildsRequests();
+    void runsLillamaFromThePanel();
 
 private:
     // Starts the run panel's request and waits for the job's end; returns the experiment id
@@ -486,6 +492,66 @@ void TestWorkbench::renamesAndDeletes() {
     QCOMPARE(model->rowOf(id), -1);
     QVERIFY(!view->deleteExperiment(id)); // already gone: an error, shown in the view
     QVERIFY(view->messageLabel()->text().contains(QString::number(id)));
+}
+
+void TestWorkbench::lowRankPanelBuildsRequests() {
+    RunPanel panel;
+    panel.setModelLoaded(true);
+    panel.setCalibText(dataFile("text/tinystories/calib.txt"));
+    panel.setJob(RunPanel::Job::LowRank);
+    rs::ui::LowRankOptions* options = panel.lowRankOptions();
+    QString problem;
+    for (const char* bad : {"", "20, x", "0", "100", "-5"}) {
+        options->setReductions(QString::fromLatin1(bad));
+        QVERIFY2(!panel.lowRankRequest(&problem), bad);
+        QVERIFY(problem.contains(QStringLiteral("Reductions")));
+        QVERIFY(!panel.runButton()->isEnabled());
+    }
+    options->setReductions(QStringLiteral("20, 40"));
+    QVERIFY(panel.runButton()->isEnabled());
+    QVERIFY(options->methodForm()->setSerialized(QStringLiteral("lillama:steps=7")));
+    auto request = panel.lowRankRequest(&problem);
+    QVERIFY2(request, qPrintable(problem));
+    QCOMPARE(request->method.id(), std::string("lillama"));
+    QCOMPARE(request->method.integer("steps"), int64_t(7));
+    QCOMPARE(request->reductions, (std::vector<double>{20.0, 40.0}));
+    QCOMPARE(request->uniformRank, int64_t(0));
+    options->setSizes(rs::ui::LowRankOptions::Sizes::UniformRank);
+    options->setRank(12);
+    request = panel.lowRankRequest(&problem);
+    QVERIFY(request);
+    QCOMPARE(request->uniformRank, int64_t(12));
+    // A stored low-rank request comes back into the controls.
+    RunPanel other;
+    other.setJob(RunPanel::Job::LowRank);
+    other.setCalibText(dataFile("text/tinystories/calib.txt"));
+    other.lowRankOptions()->set(*request);
+    const auto again = other.lowRankRequest();
+    QVERIFY(again);
+    QCOMPARE(again->method, request->method);
+    QCOMPARE(again->uniformRank, request->uniformRank);
+}
+
+void TestWorkbench::runsLillamaFromThePanel() {
+    RunPanel* panel = m_window->runPanel();
+    panel->setCalibText(dataFile("text/tinystories/calib.txt"));
+    panel->setCalibTokens(kCalibTokens);
+    panel->setEvalText({});
+    panel->setJob(RunPanel::Job::LowRank);
+    QVERIFY(panel->lowRankOptions()->methodForm()->setSerialized(
+        QStringLiteral("lillama:steps=3,batch=2")));
+    panel->lowRankOptions()->setSizes(rs::ui::LowRankOptions::Sizes::UniformRank);
+    panel->lowRankOptions()->setRank(8);
+    const qint64 id = runAndWait();
+    QVERIFY(id > 0);
+    auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
+    QCOMPARE(rs::distillations(*store, id).size(), size_t(5)); // every block of stories260K
+    // The window shows the new experiment's losses.
+    rs::ui::DistillationView* view = m_window->distillationView();
+    QCOMPARE(m_window->views()->currentWidget(), static_cast<QWidget*>(view));
+    QCOMPARE(view->records().size(), size_t(5));
+    QCOMPARE(view->plot()->graphCount(), 5);
+    panel->setJob(RunPanel::Job::Compression);
 }
 
 QTEST_MAIN(TestWorkbench)

@@ -460,10 +460,6 @@
         <translation>蒸留の記録がありません</translation>
     </message>
     <message>
-        <source>Lillama runs record each decoder block&apos;s local distillation losses here. Run one with rankscope-cli lowrank MODEL --method lillama --calib FILE, then open it in the Experiments tab.</source>
-        <translation>Lillama の実行では各デコーダーブロックの局所蒸留損失がここに記録されます。rankscope-cli lowrank MODEL --method lillama --calib FILE で実行し、実験タブで開いてください。</translation>
-    </message>
-    <message>
         <source>variant %1</source>
         <translation>バリアント %1</translation>
     </message>
@@ -514,6 +510,10 @@
     <message>
         <source>The kept weights lower the checked loss of the SVD initialisation by %1 % on average.</source>
         <translation>採用した重みは SVD 初期値の検証損失を平均 %1 % 下げます。</translation>
+    </message>
+    <message>
+        <source>Lillama runs record each decoder block&apos;s local distillation losses here. Run one from the run panel (job: low-rank replacement, method: Lillama) or with rankscope-cli lowrank MODEL --method lillama, then open it in the Experiments tab.</source>
+        <translation>Lillama の実行では各デコーダーブロックの局所蒸留損失がここに記録されます。実行パネル(ジョブ: 低ランク置換、手法: Lillama)または rankscope-cli lowrank MODEL --method lillama で実行し、実験タブで開いてください。</translation>
     </message>
 </context>
 <context>
@@ -819,6 +819,37 @@
     </message>
 </context>
 <context>
+    <name>rs::ui::LowRankOptions</name>
+    <message>
+        <source>Parameter reductions</source>
+        <translation>パラメータ削減率</translation>
+    </message>
+    <message>
+        <source>One uniform rank</source>
+        <translation>一様なランク</translation>
+    </message>
+    <message>
+        <source>Percentages of the selected linears&apos; weights to remove, separated by commas; one variant each</source>
+        <translation>選択した線形層の重みを削減する割合(%、カンマ区切り)。それぞれが 1 つのバリアントになります</translation>
+    </message>
+    <message>
+        <source>Every selected linear becomes a rank-r factor pair</source>
+        <translation>選択したすべての線形層をランク r の因子ペアに置き換えます</translation>
+    </message>
+    <message>
+        <source>Sizes:</source>
+        <translation>サイズ:</translation>
+    </message>
+    <message>
+        <source>Values:</source>
+        <translation>値:</translation>
+    </message>
+    <message>
+        <source>Reductions must be percentages between 0 and 100 separated by commas.</source>
+        <translation>削減率は 0 より大きく 100 未満の割合をカンマ区切りで指定してください。</translation>
+    </message>
+</context>
+<context>
     <name>rs::ui::MainWindow</name>
     <message>
         <source>RankScope</source>
@@ -1090,6 +1121,10 @@ Perplexity in memory %1, read back from disk %2.</source>
         <source>Distillation</source>
         <translation>蒸留</translation>
     </message>
+    <message>
+        <source>Low-rank %1 (%2)</source>
+        <translation>低ランク化 %1 (%2)</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::PreferencesDialog</name>
@@ -1314,6 +1349,30 @@ Perplexity in memory %1, read back from disk %2.</source>
     <message>
         <source> (about %1 left)</source>
         <translation>(残り約 %1)</translation>
+    </message>
+    <message>
+        <source>Compress and compensate</source>
+        <translation>圧縮と補償</translation>
+    </message>
+    <message>
+        <source>Low-rank replacement (LoRD, Lillama)</source>
+        <translation>低ランク置換(LoRD、Lillama)</translation>
+    </message>
+    <message>
+        <source>Compress and compensate: quantize or prune, then add low-rank paths that correct the error. Low-rank replacement: replace the dense linears themselves by factor pairs.</source>
+        <translation>圧縮と補償: 量子化または枝刈りの後、誤差を補正する低ランク経路を追加します。低ランク置換: 密な線形層そのものを因子ペアに置き換えます。</translation>
+    </message>
+    <message>
+        <source>Low-rank replacement</source>
+        <translation>低ランク置換</translation>
+    </message>
+    <message>
+        <source>Job:</source>
+        <translation>ジョブ:</translation>
+    </message>
+    <message>
+        <source>Calibrate, replace the selected linears by factor pairs (trained by local distillation with Lillama) and evaluate; the run is recorded as an experiment</source>
+        <translation>キャリブレーションし、選択した線形層を因子ペアに置き換え(Lillama では局所蒸留で学習)、評価します。実行は実験として記録されます</translation>
     </message>
 </context>
 <context>

@@ -130,8 +130,9 @@ void DistillationView::setRecords(std::vector<rs::DistillationRecord> records,
         m_plot->clearGraphs();
         plotstyle::showEmpty(m_stack, tr("No distillation recorded"),
                              tr("Lillama runs record each decoder block's local distillation "
-                                "losses here. Run one with rankscope-cli lowrank MODEL --method "
-                                "lillama --calib FILE, then open it in the Experiments tab."));
+                                "losses here. Run one from the run panel (job: low-rank "
+                                "replacement, method: Lillama) or with rankscope-cli lowrank "
+                                "MODEL --method lillama, then open it in the Experiments tab."));
         return;
     }
     plotstyle::showContent(m_stack);

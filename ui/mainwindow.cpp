@@ -522,6 +522,12 @@ bool MainWindow::runCompression() {
         problem = tr("Open a model first.");
     else if (m_jobs->isRunning())
         problem = tr("Busy: %1").arg(m_jobs->currentTitle());
+    if (problem.isEmpty() && m_runPanel->job() == RunPanel::Job::LowRank) {
+        if (const auto request = m_runPanel->lowRankRequest(&problem)) {
+            m_runPanel->saveSettings();
+            return startRecordedLowRank(*request);
+        }
+    }
     const auto request = problem.isEmpty() ? m_runPanel->request(&problem) : std::nullopt;
     if (!request) {
         m_runPanel->showMessage(problem);
@@ -534,20 +540,35 @@ bool MainWindow::runCompression() {
         *request);
 }
 
+bool MainWindow::startRecordedLowRank(const rs::LowRankRequest& request) {
+    const std::shared_ptr<rs::ModelSession> session = m_session;
+    return startRecordedJob(
+        tr("Low-rank %1 (%2)").arg(displayName(m_modelPath), fromUtf8(request.method.serialize())),
+        [session, request](rs::ExperimentStore& store, const rs::JobContext& job) {
+            return rs::runRecordedLowRank(*session, request, store, {}, job).experimentId;
+        });
+}
+
 bool MainWindow::startRecordedRun(const QString& title, const rs::CompressRequest& request) {
     const std::shared_ptr<rs::ModelSession> session = m_session;
+    return startRecordedJob(title, [session, request](rs::ExperimentStore& store,
+                                                      const rs::JobContext& job) {
+        rs::ArtefactCache cache(rs::defaultCacheDirectory());
+        return rs::runRecordedCompression(*session, request, store, cache, {}, job).experimentId;
+    });
+}
+
+bool MainWindow::startRecordedJob(const QString& title, RecordedJob run) {
     const std::filesystem::path database = m_database;
     m_runActive = true;
     const bool started = m_jobs->run(
         title,
-        [session, database, request](const rs::JobContext& job) {
+        [database, run](const rs::JobContext& job) {
             int64_t id = 0;
             {
                 // The worker has its own connection: the GUI keeps reading through its own.
                 auto store = rs::ExperimentStore::open(database);
-                rs::ArtefactCache cache(rs::defaultCacheDirectory());
-                id = rs::runRecordedCompression(*session, request, *store, cache, {}, job)
-                         .experimentId;
+                id = run(*store, job);
             }
             // Read back here too, so that the GUI thread only shows it.
             return std::make_shared<LoadedExperiment>(loadExperiment(database, id));
@@ -555,7 +576,13 @@ bool MainWindow::startRecordedRun(const QString& title, const rs::CompressReques
         [this](std::shared_ptr<LoadedExperiment> loaded) {
             m_experiments->refresh();
             const qint64 id = loaded->id;
-            showExperiment(std::move(loaded), [this, id] { emit compressionFinished(id); });
+            const bool distilled = !loaded->distillations.empty();
+            showExperiment(std::move(loaded), [this, id, distilled] {
+                // Lillama's losses are what is new in such a run.
+                if (distilled)
+                    m_views->setCurrentWidget(m_distillation);
+                emit compressionFinished(id);
+            });
         });
     if (!started)
         m_runActive = false;

@@ -17,7 +17,10 @@ class QToolButton;
 namespace rs {
 class ModelSession;
 struct CompressRequest;
+class ExperimentStore;
 struct ExportRequest;
+struct JobContext;
+struct LowRankRequest;
 struct RankPlan;
 } // namespace rs
 
@@ -64,6 +67,7 @@ public:
     QTabWidget* views() const { return m_views; }
     RunPanel* runPanel() const { return m_runPanel; }
     ExperimentsView* experimentsView() const { return m_experiments; }
+    DistillationView* distillationView() const { return m_distillation; }
     SpectrumView* spectrumView() const { return m_spectra; }
     CurveView* curveView() const { return m_curves; }
     BudgetView* budgetView() const { return m_budget; }
@@ -76,8 +80,9 @@ public:
     void setDatabasePath(const std::filesystem::path& path);
     const std::filesystem::path& databasePath() const { return m_database; }
 
-    // Runs the run panel's request on the open model in the background and records it as an
-    // experiment. Returns false (with the reason in the run panel) when it cannot start.
+    // Runs the run panel's job (compression or low-rank) on the open model in the background and
+    // records it as an experiment. Returns false (with the reason in the run panel) when it
+    // cannot start.
     bool runCompression();
     // Shows a stored experiment in the analysis views.
     bool openExperiment(qint64 id);
@@ -91,7 +96,8 @@ public:
 signals:
     // Emitted once the window shows the newly opened model.
     void modelOpened(const QString& path);
-    // A compression run finished, was recorded as experiment `id` and is shown.
+    // A run from the run panel (compression or low-rank) finished, was recorded as experiment
+    // `id` and is shown.
     void compressionFinished(qint64 id);
     // The analysis views show experiment `id`.
     void experimentOpened(qint64 id);
@@ -123,6 +129,11 @@ private:
     void onLayerSelectionChanged();
     void applyPlan(qint64 experiment, const QString& compensation, const rs::RankPlan& plan);
     bool startRecordedRun(const QString& title, const rs::CompressRequest& request);
+    bool startRecordedLowRank(const rs::LowRankRequest& request);
+    // Runs `run` on the worker with its own store connection, then reads the experiment it
+    // recorded back there and shows it.
+    using RecordedJob = std::function<int64_t(rs::ExperimentStore&, const rs::JobContext&)>;
+    bool startRecordedJob(const QString& title, RecordedJob run);
     void showPreferences();
     void measureSensitivities(qint64 experiment);
     // Fills the views with an experiment, one view per event-loop turn; `done` runs after the

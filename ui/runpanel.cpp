@@ -1,5 +1,6 @@
 #include "runpanel.h"
 
+#include "lowrankoptions.h"
 #include "methodform.h"
 
 #include <QCheckBox>
@@ -15,6 +16,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
+#include <QStackedWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <limits>
@@ -60,6 +62,9 @@ std::optional<std::vector<int64_t>> parseRanks(const QString& text) {
 
 RunPanel::RunPanel(QWidget* parent)
     : QWidget(parent)
+    , m_job(new QComboBox)
+    , m_jobPages(new QStackedWidget)
+    , m_lowRank(new LowRankOptions)
     , m_calibText(new QLineEdit)
     , m_calibTokens(new QSpinBox)
     , m_calibMode(new QComboBox)
@@ -74,6 +79,12 @@ RunPanel::RunPanel(QWidget* parent)
     , m_progress(new QProgressBar)
     , m_status(new QLabel) {
     setObjectName(QStringLiteral("runPanel"));
+    m_job->setObjectName(QStringLiteral("job"));
+    m_job->addItem(tr("Compress and compensate"), int(Job::Compression));
+    m_job->addItem(tr("Low-rank replacement (LoRD, Lillama)"), int(Job::LowRank));
+    m_job->setToolTip(tr("Compress and compensate: quantize or prune, then add low-rank paths "
+                         "that correct the error. Low-rank replacement: replace the dense "
+                         "linears themselves by factor pairs."));
     m_calibText->setObjectName(QStringLiteral("calibText"));
     m_calibText->setPlaceholderText(tr("Text file the statistics are gathered from"));
     m_calibTokens->setObjectName(QStringLiteral("calibTokens"));
@@ -130,6 +141,16 @@ RunPanel::RunPanel(QWidget* parent)
     rankForm->addRow(tr("Ranks:"), m_ranks);
     compLayout->addLayout(rankForm);
 
+    auto* compressPage = new QWidget;
+    auto* compressLayout = new QVBoxLayout(compressPage);
+    compressLayout->setContentsMargins(0, 0, 0, 0);
+    compressLayout->addWidget(compression);
+    compressLayout->addWidget(compensation);
+    auto* lowRank = new QGroupBox(tr("Low-rank replacement"));
+    (new QVBoxLayout(lowRank))->addWidget(m_lowRank);
+    m_jobPages->addWidget(compressPage);
+    m_jobPages->addWidget(lowRank);
+
     auto* evaluation = new QGroupBox(tr("Evaluation"));
     auto* evalForm = new QFormLayout(evaluation);
     evalForm->addRow(tr("Text:"), filePicker(m_evalText, tr("Evaluation Text")));
@@ -138,16 +159,25 @@ RunPanel::RunPanel(QWidget* parent)
     buttons->addWidget(m_run);
     buttons->addWidget(m_cancel);
 
+    auto* jobForm = new QFormLayout;
+    jobForm->addRow(tr("Job:"), m_job);
     auto* layout = new QVBoxLayout(this);
+    layout->addLayout(jobForm);
     layout->addWidget(data);
-    layout->addWidget(compression);
-    layout->addWidget(compensation);
+    layout->addWidget(m_jobPages);
     layout->addWidget(evaluation);
     layout->addLayout(buttons);
     layout->addWidget(m_progress);
     layout->addWidget(m_status);
     layout->addStretch(1);
 
+    connect(m_job, &QComboBox::currentIndexChanged, this, [this](int index) {
+        m_jobPages->setCurrentIndex(index);
+        // A low-rank run calibrates on the original model only.
+        m_calibMode->setEnabled(job() == Job::Compression);
+        updateRunEnabled();
+    });
+    connect(m_lowRank, &LowRankOptions::changed, this, &RunPanel::updateRunEnabled);
     connect(m_run, &QPushButton::clicked, this, &RunPanel::runRequested);
     connect(m_cancel, &QPushButton::clicked, this, &RunPanel::cancelRequested);
     connect(m_calibText, &QLineEdit::textChanged, this, &RunPanel::updateRunEnabled);
@@ -178,20 +208,54 @@ QWidget* RunPanel::filePicker(QLineEdit* edit, const QString& title) {
     return row;
 }
 
+RunPanel::Job RunPanel::job() const {
+    return Job(m_job->currentData().toInt());
+}
+
+void RunPanel::setJob(Job job) {
+    m_job->setCurrentIndex(m_job->findData(int(job)));
+}
+
+bool RunPanel::checkedTexts(QString* calib, QString* eval, QString* problem) const {
+    const auto fail = [problem](const QString& why) {
+        if (problem)
+            *problem = why;
+        return false;
+    };
+    *calib = m_calibText->text().trimmed();
+    if (calib->isEmpty())
+        return fail(tr("Choose a calibration text."));
+    if (!QFileInfo(*calib).isFile())
+        return fail(tr("%1: no such file").arg(*calib));
+    *eval = m_evalText->text().trimmed();
+    if (!eval->isEmpty() && !QFileInfo(*eval).isFile())
+        return fail(tr("%1: no such file").arg(*eval));
+    return true;
+}
+
+std::optional<rs::LowRankRequest> RunPanel::lowRankRequest(QString* problem) const {
+    QString calib, eval;
+    if (!checkedTexts(&calib, &eval, problem))
+        return std::nullopt;
+    rs::LowRankRequest request;
+    request.calibText = toPath(calib);
+    request.calibTokens = m_calibTokens->value();
+    if (!eval.isEmpty())
+        request.evalText = toPath(eval);
+    if (!m_lowRank->fill(request, problem))
+        return std::nullopt;
+    return request;
+}
+
 std::optional<rs::CompressRequest> RunPanel::request(QString* problem) const {
     const auto fail = [problem](const QString& why) -> std::optional<rs::CompressRequest> {
         if (problem)
             *problem = why;
         return std::nullopt;
     };
-    const QString calib = m_calibText->text().trimmed();
-    if (calib.isEmpty())
-        return fail(tr("Choose a calibration text."));
-    if (!QFileInfo(calib).isFile())
-        return fail(tr("%1: no such file").arg(calib));
-    const QString eval = m_evalText->text().trimmed();
-    if (!eval.isEmpty() && !QFileInfo(eval).isFile())
-        return fail(tr("%1: no such file").arg(eval));
+    QString calib, eval;
+    if (!checkedTexts(&calib, &eval, problem))
+        return std::nullopt;
     const auto ranks = parseRanks(m_ranks->text());
     if (!ranks)
         return fail(tr("Ranks must be positive whole numbers separated by commas."));
@@ -222,6 +286,7 @@ std::optional<rs::CompressRequest> RunPanel::request(QString* problem) const {
 }
 
 void RunPanel::setRequest(const rs::CompressRequest& request) {
+    setJob(Job::Compression);
     m_calibText->setText(fromPath(request.calibText));
     m_calibTokens->setValue(int(std::min<int64_t>(request.calibTokens, kMaxCalibTokens)));
     m_calibMode->setCurrentIndex(std::max(0, m_calibMode->findData(int(request.mode))));
@@ -281,10 +346,16 @@ void RunPanel::setRunning(bool running) {
 }
 
 void RunPanel::updateRunEnabled() {
+    const bool lowRank = job() == Job::LowRank;
+    const bool sizesValid = lowRank ? m_lowRank->valid() : parseRanks(m_ranks->text()).has_value();
     m_run->setEnabled(m_modelLoaded && !m_running && !m_calibText->text().trimmed().isEmpty() &&
-                      parseRanks(m_ranks->text()).has_value());
+                      sizesValid);
     if (!m_modelLoaded)
         m_run->setToolTip(tr("Open a model first"));
+    else if (lowRank)
+        m_run->setToolTip(tr("Calibrate, replace the selected linears by factor pairs (trained "
+                             "by local distillation with Lillama) and evaluate; the run is "
+                             "recorded as an experiment"));
     else
         m_run->setToolTip(tr("Calibrate, compress, compensate at every rank and evaluate; the "
                              "run is recorded as an experiment"));
@@ -323,6 +394,8 @@ void RunPanel::saveSettings() const {
     settings.setValue(QStringLiteral("compareNone"), m_compareNone->isChecked());
     settings.setValue(QStringLiteral("ranks"), m_ranks->text());
     settings.setValue(QStringLiteral("evalText"), m_evalText->text());
+    settings.setValue(QStringLiteral("job"), m_job->currentIndex());
+    m_lowRank->saveSettings(settings);
 }
 
 void RunPanel::restoreSettings() {
@@ -339,6 +412,8 @@ void RunPanel::restoreSettings() {
     m_compareNone->setChecked(settings.value(QStringLiteral("compareNone")).toBool());
     m_ranks->setText(settings.value(QStringLiteral("ranks")).toString());
     m_evalText->setText(settings.value(QStringLiteral("evalText")).toString());
+    m_job->setCurrentIndex(settings.value(QStringLiteral("job"), 0).toInt());
+    m_lowRank->restoreSettings(settings);
 }
 
 } // namespace rs::ui

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "pipeline/compress_job.h"
+#include "pipeline/lowrank_job.h"
 
 #include <QWidget>
 #include <optional>
@@ -12,24 +13,37 @@ class QLineEdit;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
+class QStackedWidget;
 
 namespace rs::ui {
 
+class LowRankOptions;
 class MethodForm;
 
-// The run panel: calibration text and token budget, calibration mode, compression method and
-// parameters, compensation methods, ranks and the evaluation text, with Run and Cancel and the
-// running job's stage, layer and ETA. It only builds a CompressRequest; the main window runs it.
+// The run panel: the job, calibration text and token budget, then either (compression) the
+// calibration mode, compression method and parameters, compensation methods and ranks, or (low
+// rank) the LoRD/Lillama method and sizes; the evaluation text, Run and Cancel and the running
+// job's stage, layer and ETA. It only builds requests; the main window runs them.
 class RunPanel : public QWidget {
     Q_OBJECT
 
 public:
+    enum class Job {
+        Compression, // compress, compensate with low-rank paths (CompressRequest)
+        LowRank,     // replace dense linears by factor pairs (LowRankRequest)
+    };
+
     explicit RunPanel(QWidget* parent = nullptr);
+
+    Job job() const;
+    void setJob(Job job);
 
     // The request as shown, or nullopt with the reason in `problem` (missing text, bad ranks).
     std::optional<rs::CompressRequest> request(QString* problem = nullptr) const;
     // Fills the controls from a request (a stored experiment to re-run).
     void setRequest(const rs::CompressRequest& request);
+    // The low-rank job's request as shown, or nullopt with the reason in `problem`.
+    std::optional<rs::LowRankRequest> lowRankRequest(QString* problem = nullptr) const;
 
     void setCalibText(const QString& path);
     void setEvalText(const QString& path);
@@ -46,6 +60,7 @@ public:
 
     MethodForm* compressionForm() const { return m_compression; }
     MethodForm* compensationForm() const { return m_compensation; }
+    LowRankOptions* lowRankOptions() const { return m_lowRank; }
     QPushButton* runButton() const { return m_run; }
     QPushButton* cancelButton() const { return m_cancel; }
     QLabel* statusLabel() const { return m_status; }
@@ -60,7 +75,12 @@ signals:
 private:
     QWidget* filePicker(QLineEdit* edit, const QString& title);
     void updateRunEnabled();
+    // The calibration and evaluation texts, checked to exist (the evaluation text is optional).
+    bool checkedTexts(QString* calib, QString* eval, QString* problem) const;
 
+    QComboBox* m_job;
+    QStackedWidget* m_jobPages;
+    LowRankOptions* m_lowRank;
     QLineEdit* m_calibText;
     QSpinBox* m_calibTokens;
     QComboBox* m_calibMode;
