@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Renders every view of the workbench to PNG for review: builds the GUI, then, in a virtual
-# display, opens the demo model, records two compression runs and saves each view.
+# display, opens the demo model, records two compression runs and a Lillama run and saves each
+# view.
 # Usage: bash scripts/render_views.sh [OUT_DIR]   (default: build/views)
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 

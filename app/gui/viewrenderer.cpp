@@ -3,8 +3,10 @@
 #include "budgetview.h"
 #include "comparedialog.h"
 #include "curveview.h"
+#include "distillationview.h"
 #include "experimentsview.h"
 #include "jobrunner.h"
+#include "lowrankoptions.h"
 #include "mainwindow.h"
 #include "methodform.h"
 #include "pipeline/experiment_compare.h"
@@ -50,9 +52,9 @@ void ViewRenderer::start() {
         });
     });
     connect(&m_window, &rs::ui::MainWindow::compressionFinished, this, [this](qint64 id) {
-        (m_runs == 1 ? m_first : m_second) = id;
+        (m_runs == 1 ? m_first : m_runs == 2 ? m_second : m_distilled) = id;
         // After the job runner has finished this job, so that the next one can start.
-        QTimer::singleShot(0, this, [this] { m_runs < 2 ? runNext() : renderAll(); });
+        QTimer::singleShot(0, this, [this] { m_runs < kRuns ? runNext() : renderAll(); });
     });
     connect(m_window.jobRunner(), &rs::ui::JobRunner::failed, this,
             [this](const QString& message) { finish(false, message); });
@@ -66,6 +68,15 @@ void ViewRenderer::runNext() {
     panel->setRanks(QStringLiteral("4, 8, 16"));
     panel->compressionForm()->setSerialized(m_runs == 0 ? QStringLiteral("rtn:bits=3,group=32")
                                                         : QStringLiteral("rtn:bits=2,group=32"));
+    if (m_runs == 2) {
+        // Lillama at a 20 % parameter reduction, short enough for a tour.
+        panel->setJob(rs::ui::RunPanel::Job::LowRank);
+        panel->setCalibTokens(4096);
+        rs::ui::LowRankOptions* options = panel->lowRankOptions();
+        options->methodForm()->setSerialized(QStringLiteral("lillama:steps=40,batch=4"));
+        options->setSizes(rs::ui::LowRankOptions::Sizes::Reductions);
+        options->setReductions(QStringLiteral("20"));
+    }
     ++m_runs;
     std::printf("render: run %d…\n", m_runs);
     std::fflush(stdout);
@@ -128,6 +139,14 @@ void ViewRenderer::renderAll() {
     rs::ui::PreferencesDialog preferences(QStringLiteral("rankscope.db"));
     preferences.show();
     if (!save(&preferences, QStringLiteral("07-preferences")))
+        return;
+    // The Lillama run (the run panel still shows its low-rank job): every block, then one.
+    m_window.openExperiment(m_distilled);
+    views->setCurrentWidget(m_window.distillationView());
+    if (!save(&m_window, QStringLiteral("08-distillation")))
+        return;
+    m_window.distillationView()->showBlock(2);
+    if (!save(&m_window, QStringLiteral("09-distillation-block")))
         return;
     finish(true);
 }

@@ -8,9 +8,10 @@ class MainWindow;
 }
 
 // Drives the real workbench through a review tour and saves every view as a PNG: two recorded
-// runs (RTN 3-bit and 2-bit, groups of 32, with none / SVD / EoRA at ranks 4, 8, 16), then the
-// spectra, error curves, rank budget (after a budget change), trade-offs, experiments, the
-// comparison of the two runs and the preferences. Used by scripts/render_views.sh.
+// runs (RTN 3-bit and 2-bit, groups of 32, with none / SVD / EoRA at ranks 4, 8, 16) and a
+// Lillama run (20 % fewer parameters), then the spectra, error curves, rank budget (after a
+// budget change), trade-offs, experiments, the comparison of the two compression runs, the
+// preferences and the Lillama losses. Used by scripts/render_views.sh.
 class ViewRenderer : public QObject {
     Q_OBJECT
 
@@ -33,4 +34,6 @@ private:
     int m_runs = 0;
     qint64 m_first = 0;
     qint64 m_second = 0;
+    qint64 m_distilled = 0;
+    static constexpr int kRuns = 3;
 };
