@@ -144,6 +144,10 @@ void TestDistillation::unknownBlockIsRefused() {
     QCOMPARE(view.currentBlock(), int64_t(1));
     QVERIFY(!view.showVariant(7));
     QCOMPARE(view.currentVariant(), 0);
+    // Another experiment (or the same one opened again) starts from every block.
+    view.setRecords(m_loaded.distillations, m_loaded.variants);
+    QCOMPARE(view.currentBlock(), DistillationView::kAllBlocks);
+    QCOMPARE(int64_t(view.plot()->graphCount()), kBlocks);
 }
 
 void TestDistillation::logScaleKeepsThePoints() {

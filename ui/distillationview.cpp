@@ -125,6 +125,7 @@ void DistillationView::setRecords(std::vector<rs::DistillationRecord> records,
     m_variantCombo->setVisible(withRecords.size() > 1);
     m_variantLabel->setVisible(withRecords.size() > 1);
     m_variant = -1;
+    m_block = kAllBlocks;
     if (withRecords.empty()) {
         m_blockCombo->clear();
         m_plot->clearGraphs();
