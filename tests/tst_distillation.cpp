@@ -92,6 +92,9 @@ void TestDistillation::storeKeepsEveryBlocksLosses() {
         QCOMPARE(r.evalSteps[size_t(lowest - r.evalLoss.begin())], r.bestStep);
     }
     QVERIFY(m_lord.distillations.empty());
+    // Both are low-rank runs: the views name their curves weight SVD and data-aware.
+    QVERIFY(m_loaded.lowRank);
+    QVERIFY(m_lord.lowRank);
 }
 
 void TestDistillation::allBlocksOverlayTheCheckedLosses() {

@@ -53,6 +53,7 @@ private slots:
     void rankMarkerSitsAtTheChosenRank();
     void readoutFollowsTheMouse();
     void predictedTotalIsTheSumOfTheCurves();
+    void curvesAreNamedForTheKindOfRun();
     void emptyStateWithoutAnExperiment();
     void everyPlotOffersExport();
     void exportWritesEveryFormat();
@@ -235,6 +236,26 @@ void TestViews::readoutFollowsTheMouse() {
     QTest::mouseMove(plot, at);
     QTRY_VERIFY(view.readoutLabel()->text().startsWith(QStringLiteral("r = 12:")));
     QCOMPARE(view.readoutLabel()->text(), view.readout(12).toHtmlEscaped());
+}
+
+void TestViews::curvesAreNamedForTheKindOfRun() {
+    CurveView view;
+    view.setLayers(m_layers);
+    view.setVariant(m_variants[size_t(variantIndex("eora"))]);
+    QCOMPARE(view.pair(), CurveView::Pair::Compensation);
+    QVERIFY(view.eoraGraph()->name().contains(QStringLiteral("EoRA")));
+    QVERIFY(view.svdGraph()->name().contains(QStringLiteral("plain SVD")));
+    QVERIFY(view.readout(4).contains(QStringLiteral("EoRA")));
+    QVERIFY(view.totalLabel()->text().contains(QStringLiteral("compression error left")));
+    // A LoRD/Lillama run: the same columns hold weight SVD and the data-aware optimum, and the
+    // two normalisations coincide (dW = W), so the total names one.
+    view.setPair(CurveView::Pair::LowRank);
+    QVERIFY(view.eoraGraph()->name().contains(QStringLiteral("data-aware")));
+    QVERIFY(view.svdGraph()->name().contains(QStringLiteral("weight SVD")));
+    QVERIFY(!view.readout(4).contains(QStringLiteral("EoRA")));
+    QVERIFY(view.readout(4).contains(QStringLiteral("data-aware")));
+    QVERIFY(!view.totalLabel()->text().contains(QStringLiteral("compression error left")));
+    QCOMPARE(view.plot()->xAxis->label(), QStringLiteral("rank r of the factors"));
 }
 
 void TestViews::predictedTotalIsTheSumOfTheCurves() {

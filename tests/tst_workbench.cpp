@@ -35,8 +35,8 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSortFilterProxyModel>
-#include <QTabWidget>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -243,6 +243,7 @@ void TestWorkbench::runsAndRecordsCompression() {
         qint64(35));
     auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
     QCOMPARE(store->variants(id).size(), size_t(1 + 2 * 2)); // none, svd@4/8, eora@4/8
+    QCOMPARE(m_window->curveView()->pair(), rs::ui::CurveView::Pair::Compensation);
     QVERIFY(!m_window->runPanel()->cancelButton()->isVisible());
 }
 
@@ -551,6 +552,8 @@ void TestWorkbench::runsLillamaFromThePanel() {
     QCOMPARE(m_window->views()->currentWidget(), static_cast<QWidget*>(view));
     QCOMPARE(view->records().size(), size_t(5));
     QCOMPARE(view->plot()->graphCount(), 5);
+    // Its curves are the weight SVD's and the data-aware optimum's, and are named so.
+    QCOMPARE(m_window->curveView()->pair(), rs::ui::CurveView::Pair::LowRank);
     panel->setJob(RunPanel::Job::Compression);
 }
 

@@ -379,10 +379,6 @@
         <translation>現在のプラン</translation>
     </message>
     <message>
-        <source>r = %1: SVD %2 · EoRA %3 · gap %4 (EoRA lower by %5 of SVD&apos;s error)</source>
-        <translation>r = %1: SVD %2 · EoRA %3 · 差 %4(EoRA は SVD の誤差より %5 低い)</translation>
-    </message>
-    <message>
         <source>fraction of compression error left  E(r) / tr(dW C dWᵀ)</source>
         <translation>残る圧縮誤差の割合  E(r) / tr(dW C dWᵀ)</translation>
     </message>
@@ -414,10 +410,46 @@
         <source>%1 of compression error left, %2 relative output error</source>
         <translation>残る圧縮誤差 %1、相対出力誤差 %2</translation>
     </message>
+    <message>
+        <source>E_opt(r): data-aware optimum (LoRD)</source>
+        <translation>E_opt(r): データを考慮した最適解(LoRD)</translation>
+    </message>
+    <message>
+        <source>E_svd(r): weight SVD (LoRD)</source>
+        <translation>E_svd(r): 重みの SVD(LoRD)</translation>
+    </message>
+    <message>
+        <source>rank r of the factors</source>
+        <translation>因子のランク r</translation>
+    </message>
+    <message>
+        <source>weight SVD</source>
+        <translation>重みの SVD</translation>
+    </message>
+    <message>
+        <source>SVD</source>
+        <translation>SVD</translation>
+    </message>
+    <message>
+        <source>data-aware</source>
+        <translation>データ考慮</translation>
+    </message>
+    <message>
+        <source>EoRA</source>
+        <translation>EoRA</translation>
+    </message>
+    <message>
+        <source>r = %1: %2 %3 · %4 %5 · gap %6 (%4 lower by %7 of the %2 error)</source>
+        <translation>r = %1: %2 %3 · %4 %5 · 差 %6(%4 は %2 の誤差より %7 低い)</translation>
+    </message>
+    <message>
+        <source>%1 relative output error</source>
+        <translation>相対出力誤差 %1</translation>
+    </message>
     <message numerus="yes">
-        <source>&lt;b&gt;Predicted model total&lt;/b&gt; at the ranks of %1 (%n layer(s), %2 adapter parameters):&lt;br&gt;EoRA: %3&lt;br&gt;SVD: %4</source>
+        <source>&lt;b&gt;Predicted model total&lt;/b&gt; at the ranks of %1 (%n layer(s), %2 adapter parameters):&lt;br&gt;%5: %3&lt;br&gt;%6: %4</source>
         <translation>
-            <numerusform>&lt;b&gt;モデル全体の予測値&lt;/b&gt;(%1 のランク、%n 層、アダプタのパラメータ %2):&lt;br&gt;EoRA: %3&lt;br&gt;SVD: %4</numerusform>
+            <numerusform>&lt;b&gt;モデル全体の予測値&lt;/b&gt;(%1 のランク、%n 層、アダプタのパラメータ %2):&lt;br&gt;%5: %3&lt;br&gt;%6: %4</numerusform>
         </translation>
     </message>
 </context>

@@ -90,21 +90,19 @@ CurveView::CurveView(QWidget* parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
     updateEmptyState();
+    setPair(Pair::Compensation); // names the curves and the rank axis
 }
 
 void CurveView::setupPlot() {
     m_plot->setObjectName(QStringLiteral("curvePlot"));
     plotstyle::apply(m_plot);
-    m_plot->xAxis->setLabel(tr("rank r of the compensation"));
     m_plot->legend->setVisible(true);
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_title = plotstyle::addTitle(m_plot);
 
     m_eora = m_plot->addGraph();
-    m_eora->setName(tr("E_eora(r): EoRA (optimal)"));
     m_eora->setPen(QPen(kEoraColor, 2.2));
     m_svd = m_plot->addGraph();
-    m_svd->setName(tr("E_svd(r): plain SVD"));
     m_svd->setPen(QPen(kSvdColor, 2.2));
     // The band between the curves is what EoRA gains over plain SVD at each rank.
     QColor band = kSvdColor;
@@ -216,6 +214,26 @@ void CurveView::setNormalization(Normalization normalization) {
     emit normalizationChanged(normalization);
 }
 
+void CurveView::setPair(Pair pair) {
+    m_pair = pair;
+    const bool lowRank = pair == Pair::LowRank;
+    m_eora->setName(lowRank ? tr("E_opt(r): data-aware optimum (LoRD)")
+                            : tr("E_eora(r): EoRA (optimal)"));
+    m_svd->setName(lowRank ? tr("E_svd(r): weight SVD (LoRD)") : tr("E_svd(r): plain SVD"));
+    m_plot->xAxis->setLabel(lowRank ? tr("rank r of the factors")
+                                    : tr("rank r of the compensation"));
+    rebuild();
+    updateTotal();
+}
+
+QString CurveView::svdName() const {
+    return m_pair == Pair::LowRank ? tr("weight SVD") : tr("SVD");
+}
+
+QString CurveView::eoraName() const {
+    return m_pair == Pair::LowRank ? tr("data-aware") : tr("EoRA");
+}
+
 void CurveView::setLogScale(bool log) {
     if (m_log == log)
         return;
@@ -261,9 +279,9 @@ QString CurveView::readout(int rank) const {
     const double k = scale(layer);
     const double svd = layer.curveSvd[size_t(rank)] * k;
     const double eora = layer.curveEora[size_t(rank)] * k;
-    return tr("r = %1: SVD %2 · EoRA %3 · gap %4 (EoRA lower by %5 of SVD's error)")
+    return tr("r = %1: %2 %3 · %4 %5 · gap %6 (%4 lower by %7 of the %2 error)")
         .arg(rank)
-        .arg(plotstyle::formatValue(svd), plotstyle::formatValue(eora),
+        .arg(svdName(), plotstyle::formatValue(svd), eoraName(), plotstyle::formatValue(eora),
              plotstyle::formatValue(svd - eora), percent(svd > 0 ? (svd - eora) / svd : 0.0));
 }
 
@@ -353,16 +371,20 @@ void CurveView::updateTotal() {
                                                "plan to see the predicted model total.</i>"));
         return;
     }
-    const auto both = [&t](double absolute) {
+    const auto both = [this, &t](double absolute) {
+        // Factors replace the weight itself (dW = W): both normalisations are the same.
+        if (m_pair == Pair::LowRank)
+            return tr("%1 relative output error")
+                .arg(percent(t.normalized(absolute, Normalization::RelativeOutput)));
         return tr("%1 of compression error left, %2 relative output error")
             .arg(percent(t.normalized(absolute, Normalization::ErrorLeft)),
                  percent(t.normalized(absolute, Normalization::RelativeOutput)));
     };
     m_total->setText(tr("<b>Predicted model total</b> at the ranks of %1 (%n layer(s), %2 adapter "
-                        "parameters):<br>EoRA: %3<br>SVD: %4",
+                        "parameters):<br>%5: %3<br>%6: %4",
                         nullptr, t.layers)
                          .arg(m_ranksLabel.toHtmlEscaped(), QLocale().toString(t.adapterParameters),
-                              both(t.eora), both(t.svd)));
+                              both(t.eora), both(t.svd), eoraName(), svdName()));
 }
 
 void CurveView::hover(QMouseEvent* event) {

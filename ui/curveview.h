@@ -66,6 +66,12 @@ public:
     static QString normalizationName(Normalization normalization);
     void setLogScale(bool log);
 
+    // What the two curves are: a compensation's plain SVD and EoRA, or (a LoRD/Lillama
+    // experiment, where dW = W) the weight SVD and the data-aware optimum of the factors.
+    enum class Pair { Compensation, LowRank };
+    void setPair(Pair pair);
+    Pair pair() const { return m_pair; }
+
     static Total predictTotal(const std::vector<rs::LayerRecord>& layers,
                               const std::vector<int64_t>& ranks);
     Total total() const { return predictTotal(m_layers, m_ranks); }
@@ -95,6 +101,8 @@ private:
     bool eventFilter(QObject* watched, QEvent* event) override;
     double scale(const rs::LayerRecord& layer) const;
     int64_t rankOf(int row) const;
+    QString svdName() const;
+    QString eoraName() const;
 
     std::vector<rs::LayerRecord> m_layers;
     std::vector<int64_t> m_ranks;
@@ -102,6 +110,7 @@ private:
     int m_current = -1;
     Normalization m_normalization = Normalization::ErrorLeft;
     bool m_log = false;
+    Pair m_pair = Pair::Compensation;
 
     QStackedWidget* m_stack;
     QComboBox* m_normCombo;

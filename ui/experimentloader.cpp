@@ -1,5 +1,6 @@
 #include "experimentloader.h"
 
+#include "pipeline/lowrank_recorder.h"
 #include "store/experiment_store.h"
 
 #include <stdexcept>
@@ -23,6 +24,7 @@ LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id
         // No curves (a run without analysis): there is nothing to plan.
     }
     loaded.distillations = rs::distillations(*store, id);
+    loaded.lowRank = !rs::lowRankCommandLine(record->request, {}).empty();
     if (const auto model = store->model(record->modelId))
         loaded.modelPath = model->path;
     return loaded;

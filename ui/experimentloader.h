@@ -21,6 +21,7 @@ struct LoadedExperiment {
     std::optional<rs::StoredCurves> curves;            // absent for a run without analysis
     std::vector<rs::DistillationRecord> distillations; // Lillama runs: per variant and block
     std::string modelPath;
+    bool lowRank = false; // a LoRD/Lillama run: the curves are weight SVD and data-aware
 };
 
 // Reads experiment `id` through a read-only connection; throws naming the database when the

@@ -672,6 +672,8 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
     const std::vector<std::function<void()>> stages{
         [this, loaded] { m_spectra->setLayers(loaded->layers); },
         [this, loaded] {
+            m_curves->setPair(loaded->lowRank ? CurveView::Pair::LowRank
+                                              : CurveView::Pair::Compensation);
             m_curves->setLayers(loaded->layers);
             // The curves mark the ranks of the main variant (EoRA where it ran).
             const rs::VariantRecord* shown = nullptr;

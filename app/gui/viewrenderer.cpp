@@ -148,6 +148,10 @@ void ViewRenderer::renderAll() {
     m_window.distillationView()->showBlock(2);
     if (!save(&m_window, QStringLiteral("09-distillation-block")))
         return;
+    // Its curves: weight SVD against the data-aware optimum of the factors.
+    views->setCurrentWidget(m_window.curveView());
+    if (!save(&m_window, QStringLiteral("10-curves-lowrank")))
+        return;
     finish(true);
 }
 
