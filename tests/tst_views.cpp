@@ -256,6 +256,9 @@ void TestViews::curvesAreNamedForTheKindOfRun() {
     QVERIFY(view.readout(4).contains(QStringLiteral("data-aware")));
     QVERIFY(!view.totalLabel()->text().contains(QStringLiteral("compression error left")));
     QCOMPARE(view.plot()->xAxis->label(), QStringLiteral("rank r of the factors"));
+    QCOMPARE(view.normalization(), CurveView::Normalization::RelativeOutput);
+    view.setPair(CurveView::Pair::Compensation); // the next compression experiment
+    QCOMPARE(view.normalization(), CurveView::Normalization::ErrorLeft);
 }
 
 void TestViews::predictedTotalIsTheSumOfTheCurves() {

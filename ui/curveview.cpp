@@ -71,6 +71,7 @@ CurveView::CurveView(QWidget* parent)
     setupPlot();
     m_readout->setObjectName(QStringLiteral("curveReadout"));
     m_readout->setTextFormat(Qt::RichText);
+    m_readout->setWordWrap(true); // long layer and variant names must not widen the window
     m_readout->setToolTip(tr("Values at the rank under the mouse"));
     m_total->setObjectName(QStringLiteral("curveTotal"));
     m_total->setTextFormat(Qt::RichText);
@@ -215,8 +216,17 @@ void CurveView::setNormalization(Normalization normalization) {
 }
 
 void CurveView::setPair(Pair pair) {
-    m_pair = pair;
     const bool lowRank = pair == Pair::LowRank;
+    // Factors replace the weight (dW = W): the error left is the relative output error. The
+    // user's choice comes back with the next compensation experiment.
+    if (lowRank && m_pair != pair) {
+        m_compensationNormalization = m_normalization;
+        setNormalization(Normalization::RelativeOutput);
+    } else if (!lowRank && m_pair != pair) {
+        setNormalization(m_compensationNormalization);
+    }
+    m_pair = pair;
+    m_normCombo->setEnabled(!lowRank);
     m_eora->setName(lowRank ? tr("E_opt(r): data-aware optimum (LoRD)")
                             : tr("E_eora(r): EoRA (optimal)"));
     m_svd->setName(lowRank ? tr("E_svd(r): weight SVD (LoRD)") : tr("E_svd(r): plain SVD"));

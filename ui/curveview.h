@@ -111,6 +111,7 @@ private:
     Normalization m_normalization = Normalization::ErrorLeft;
     bool m_log = false;
     Pair m_pair = Pair::Compensation;
+    Normalization m_compensationNormalization = Normalization::ErrorLeft;
 
     QStackedWidget* m_stack;
     QComboBox* m_normCombo;
