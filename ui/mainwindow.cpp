@@ -1,29 +1,20 @@
+// The main window: model and run docks, the analysis views, menus, settings, opening models
+// and the running job's status. Experiment work lives in mainwindow_experiments.cpp.
 #include "mainwindow.h"
 
 #include "budgetview.h"
-#include "comparedialog.h"
 #include "curveview.h"
 #include "distillationview.h"
-#include "experimentloader.h"
 #include "experimentsview.h"
-#include "export/export_job.h"
-#include "exportdialog.h"
 #include "jobrunner.h"
 #include "layertablemodel.h"
 #include "layerview.h"
-#include "pipeline/experiment_compare.h"
-#include "pipeline/experiment_recorder.h"
-#include "pipeline/lowrank_recorder.h"
-#include "pipeline/rank_planning.h"
-#include "pipeline/request_json.h"
-#include "pipeline/sensitivity.h"
 #include "pipeline/session.h"
 #include "plotexport.h"
 #include "preferencesdialog.h"
 #include "recentmodels.h"
 #include "runpanel.h"
 #include "spectrumview.h"
-#include "store/artefact_cache.h"
 #include "store/experiment_store.h"
 #include "summarypanel.h"
 #include "tokenizer/tokenizer.h"
@@ -72,11 +63,6 @@ struct OpenedModel {
     std::shared_ptr<rs::ModelSession> session;
     QString tokenizer;
 };
-
-QString displayName(const QString& path) {
-    const QString name = QFileInfo(path).fileName();
-    return name.isEmpty() ? QDir::toNativeSeparators(path) : name;
-}
 
 } // namespace
 
@@ -138,6 +124,11 @@ MainWindow::MainWindow(QWidget* parent)
 
     restoreSettings();
     setDatabasePath(rs::defaultDatabasePath());
+}
+
+QString MainWindow::displayName(const QString& path) {
+    const QString name = QFileInfo(path).fileName();
+    return name.isEmpty() ? QDir::toNativeSeparators(path) : name;
 }
 
 MainWindow::~MainWindow() {
@@ -516,254 +507,12 @@ void MainWindow::setDatabasePath(const std::filesystem::path& path) {
     m_tradeoffs->setDatabase(path);
 }
 
-bool MainWindow::runCompression() {
-    QString problem;
-    if (!m_session)
-        problem = tr("Open a model first.");
-    else if (m_jobs->isRunning())
-        problem = tr("Busy: %1").arg(m_jobs->currentTitle());
-    if (problem.isEmpty() && m_runPanel->job() == RunPanel::Job::LowRank) {
-        if (const auto request = m_runPanel->lowRankRequest(&problem)) {
-            m_runPanel->saveSettings();
-            return startRecordedLowRank(*request);
-        }
-    }
-    const auto request = problem.isEmpty() ? m_runPanel->request(&problem) : std::nullopt;
-    if (!request) {
-        m_runPanel->showMessage(problem);
-        return false;
-    }
-    m_runPanel->saveSettings();
-    return startRecordedRun(
-        tr("Compress %1 (%2)")
-            .arg(displayName(m_modelPath), fromUtf8(request->compression.serialize())),
-        *request);
-}
-
-bool MainWindow::startRecordedLowRank(const rs::LowRankRequest& request) {
-    const std::shared_ptr<rs::ModelSession> session = m_session;
-    return startRecordedJob(
-        tr("Low-rank %1 (%2)").arg(displayName(m_modelPath), fromUtf8(request.method.serialize())),
-        [session, request](rs::ExperimentStore& store, const rs::JobContext& job) {
-            return rs::runRecordedLowRank(*session, request, store, {}, job).experimentId;
-        });
-}
-
-bool MainWindow::startRecordedRun(const QString& title, const rs::CompressRequest& request) {
-    const std::shared_ptr<rs::ModelSession> session = m_session;
-    return startRecordedJob(title, [session, request](rs::ExperimentStore& store,
-                                                      const rs::JobContext& job) {
-        rs::ArtefactCache cache(rs::defaultCacheDirectory());
-        return rs::runRecordedCompression(*session, request, store, cache, {}, job).experimentId;
-    });
-}
-
-bool MainWindow::startRecordedJob(const QString& title, RecordedJob run) {
-    const std::filesystem::path database = m_database;
-    m_runActive = true;
-    const bool started = m_jobs->run(
-        title,
-        [database, run](const rs::JobContext& job) {
-            int64_t id = 0;
-            {
-                // The worker has its own connection: the GUI keeps reading through its own.
-                auto store = rs::ExperimentStore::open(database);
-                id = run(*store, job);
-            }
-            // Read back here too, so that the GUI thread only shows it.
-            return std::make_shared<LoadedExperiment>(loadExperiment(database, id));
-        },
-        [this](std::shared_ptr<LoadedExperiment> loaded) {
-            m_experiments->refresh();
-            const qint64 id = loaded->id;
-            const bool distilled = !loaded->distillations.empty();
-            showExperiment(std::move(loaded), [this, id, distilled] {
-                // Lillama's losses are what is new in such a run.
-                if (distilled)
-                    m_views->setCurrentWidget(m_distillation);
-                emit compressionFinished(id);
-            });
-        });
-    if (!started)
-        m_runActive = false;
-    return started;
-}
-
-void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
-                           const rs::RankPlan& plan) {
-    if (!m_session) {
-        m_statusLabel->setText(tr("Open the experiment's model to apply a plan."));
-        return;
-    }
-    rs::CompressRequest request;
-    try {
-        rs::ExperimentStore::Options options;
-        options.readOnly = true;
-        auto store = rs::ExperimentStore::open(m_database, options);
-        const auto record = store->experiment(experiment);
-        if (!record)
-            throw std::runtime_error("no experiment " + std::to_string(experiment));
-        if (!rs::lowRankCommandLine(record->request, {}).empty())
-            throw std::runtime_error("a rank plan applies to compensated compressions, not to "
-                                     "low-rank (LoRD/Lillama) runs");
-        request = rs::requestFromJson(record->request, "experiment " + std::to_string(experiment));
-        request.compensations = {
-            rs::MethodConfig::parse(compensation.toStdString(), rs::MethodKind::Compensation)};
-        request.plan = plan;
-        request.ranks.clear();
-    } catch (const std::exception& e) {
-        m_statusLabel->setText(fromUtf8(e.what()));
-        return;
-    }
-    startRecordedRun(tr("Apply rank plan of experiment %1").arg(experiment), request);
-}
-
-void MainWindow::measureSensitivities(qint64 experiment) {
-    if (!m_session || m_jobs->isRunning()) {
-        m_budget->sensitivitiesUnavailable(tr("open the experiment's model and wait for the "
-                                              "running job to measure them"));
-        return;
-    }
-    // A few windows per layer are enough to rank the layers; the CLI uses the same default.
-    constexpr int64_t kSensitivityWindows = 8;
-    const std::shared_ptr<rs::ModelSession> session = m_session;
-    const std::filesystem::path database = m_database;
-    const bool started = m_jobs->run(
-        tr("Measure layer sensitivities of experiment %1").arg(experiment),
-        [session, database, experiment](const rs::JobContext& job) {
-            auto store = rs::ExperimentStore::open(database);
-            const rs::StoredCurves curves = rs::loadStoredCurves(*store, experiment);
-            return rs::layerSensitivities(*session, *store, curves, kSensitivityWindows, job);
-        },
-        [this, experiment](std::vector<double>&& sensitivities) {
-            if (m_experimentId == experiment)
-                m_budget->setSensitivities(std::move(sensitivities));
-        });
-    if (!started)
-        m_budget->sensitivitiesUnavailable(tr("another job is running"));
-}
-
 void MainWindow::showPreferences() {
     auto* dialog = new PreferencesDialog(
         QDir::toNativeSeparators(QFile::decodeName(QByteArray::fromStdString(m_database.string()))),
         this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->open();
-}
-
-bool MainWindow::openExperiment(qint64 id) {
-    try {
-        showExperiment(std::make_shared<LoadedExperiment>(loadExperiment(m_database, id)), {});
-    } catch (const std::exception& e) {
-        m_statusLabel->setText(fromUtf8(e.what()));
-        return false;
-    }
-    return true;
-}
-
-void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
-                                std::function<void()> done) {
-    m_experimentId = loaded->id;
-    m_exportAction->setEnabled(!m_jobs->isRunning());
-    m_experiments->selectExperiment(loaded->id);
-    m_statusLabel->setText(tr("Experiment %1").arg(loaded->id));
-    // Each view is filled in its own turn of the event loop, so the window stays responsive
-    // while a large experiment (hundreds of layers, curves of thousands of points) is shown.
-    const std::vector<std::function<void()>> stages{
-        [this, loaded] { m_spectra->setLayers(loaded->layers); },
-        [this, loaded] {
-            m_curves->setPair(loaded->lowRank ? CurveView::Pair::LowRank
-                                              : CurveView::Pair::Compensation);
-            m_curves->setLayers(loaded->layers);
-            // The curves mark the ranks of the main variant (EoRA where it ran).
-            const rs::VariantRecord* shown = nullptr;
-            for (const rs::VariantRecord& v : loaded->variants)
-                if (v.compensation.rfind("none", 0) != 0 &&
-                    (!shown || v.compensation.rfind("eora", 0) == 0))
-                    shown = &v;
-            if (shown)
-                m_curves->setVariant(*shown);
-            onLayerSelectionChanged();
-        },
-        [this, loaded] {
-            if (loaded->curves)
-                m_budget->setCurves(*loaded->curves);
-            else
-                m_budget->clear();
-        },
-        [this, loaded] {
-            if (!loaded->modelPath.empty())
-                m_tradeoffs->setModelPath(loaded->modelPath);
-        },
-        [this, loaded] { m_distillation->setRecords(loaded->distillations, loaded->variants); },
-        [this, loaded, done] {
-            emit experimentOpened(loaded->id);
-            if (done)
-                done();
-        },
-    };
-    for (size_t i = 0; i < stages.size(); ++i)
-        QTimer::singleShot(0, this, [this, id = loaded->id, stage = stages[i]] {
-            if (m_experimentId == id) // a later open supersedes this one
-                stage();
-        });
-}
-
-void MainWindow::exportCheckpoint() {
-    if (m_experimentId <= 0 || m_jobs->isRunning())
-        return;
-    std::vector<rs::VariantRecord> variants;
-    try {
-        rs::ExperimentStore::Options options;
-        options.readOnly = true;
-        variants = rs::ExperimentStore::open(m_database, options)->variants(m_experimentId);
-    } catch (const std::exception& e) {
-        m_statusLabel->setText(fromUtf8(e.what()));
-        return;
-    }
-    ExportDialog dialog(m_experimentId, variants, this);
-    if (dialog.exec() == QDialog::Accepted)
-        runExport(dialog.request());
-}
-
-bool MainWindow::runExport(const rs::ExportRequest& request) {
-    const std::filesystem::path database = m_database;
-    return m_jobs->run(
-        tr("Export experiment %1").arg(m_experimentId),
-        [database, request](const rs::JobContext& job) {
-            auto store = rs::ExperimentStore::open(database);
-            return rs::exportExperiment(*store, request, job);
-        },
-        [this](rs::ExportResult&& result) {
-            const QString path = QFile::decodeName(QByteArray::fromStdString(result.path.string()));
-            QString text = tr("Exported %1 (%2, %3 MB) to %4.")
-                               .arg(fromUtf8(result.variant), fromUtf8(result.format))
-                               .arg(double(result.bytes) / 1e6, 0, 'f', 1)
-                               .arg(QDir::toNativeSeparators(path));
-            if (result.reloaded && result.inMemory)
-                text += tr("\nPerplexity in memory %1, read back from disk %2.")
-                            .arg(result.inMemory->perplexity, 0, 'f', 4)
-                            .arg(result.reloaded->perplexity, 0, 'f', 4);
-            auto* box = new QMessageBox(QMessageBox::Information, tr("Export Checkpoint"), text,
-                                        QMessageBox::Ok, this);
-            box->setObjectName(QStringLiteral("exportDoneBox"));
-            box->setAttribute(Qt::WA_DeleteOnClose);
-            box->open();
-        });
-}
-
-void MainWindow::compareExperiments(qint64 a, qint64 b) {
-    try {
-        rs::ExperimentStore::Options options;
-        options.readOnly = true;
-        auto store = rs::ExperimentStore::open(m_database, options);
-        auto* dialog = new CompareDialog(rs::compareExperiments(*store, a, b), this);
-        dialog->setLayers(store->layers(a), store->layers(b));
-        dialog->setAttribute(Qt::WA_DeleteOnClose);
-        dialog->open();
-    } catch (const std::exception& e) {
-        m_statusLabel->setText(fromUtf8(e.what()));
-    }
 }
 
 } // namespace rs::ui

@@ -108,6 +108,8 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    // The file or directory name of a model path, for titles.
+    static QString displayName(const QString& path);
     void createActions();
     void createStatusBar();
     void restoreSettings();
