@@ -1,0 +1,138 @@
+// Exports refused on stories260K: a directory that is not an earlier export, a full disk, an
+// unknown variant or dtype, a grid no layer of which the GPTQ format can hold, a cancelled job.
+// Every refusal leaves the disk as it was.
+#include "export/export_job.h"
+#include "export_fixture.h"
+#include "store/experiment_store.h"
+#include "testdata.h"
+#include "util/error.h"
+#include "util/progress.h"
+#include "util/text.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace fs = std::filesystem;
+using namespace rs::test;
+
+namespace {
+
+std::set<std::string> entries(const fs::path& dir) {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir))
+        out.insert(e.path().filename().string());
+    return out;
+}
+
+} // namespace
+
+class TestExportRefusals : public QObject, private ExportFixture {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void refusalsLeaveTheDiskAsItWas();
+    void unsupportedBitsGroupCombinationIsRefused();
+    void cancellationLeavesNothingBehind();
+};
+
+void TestExportRefusals::initTestCase() {
+    QVERIFY(openFixture());
+    m_rtn8 = record("rtn:bits=8,group=-1");
+}
+
+void TestExportRefusals::refusalsLeaveTheDiskAsItWas() {
+    const fs::path out = m_root / "out";
+    // An existing directory is never overwritten without --force ...
+    fs::create_directories(out / "taken");
+    std::ofstream(out / "taken" / "precious.txt") << "keep me";
+    rs::ExportRequest request;
+    request.experimentId = m_rtn8;
+    request.format = rs::ExportFormat::Merged;
+    request.outDir = out / "taken";
+    std::set<std::string> before = entries(out);
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request);
+            }).find("already exists") != std::string::npos);
+    // ... and --force replaces only an earlier export.
+    request.force = true;
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request);
+            }).find("is not an earlier export") != std::string::npos);
+    QCOMPARE(rs::readTextFile(out / "taken" / "precious.txt"), std::string("keep me"));
+    QCOMPARE(entries(out), before);
+
+    request.outDir = out / "replaced";
+    request.force = false;
+    rs::exportExperiment(*m_store, request);
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request);
+            }).find("already exists") != std::string::npos);
+    request.force = true;
+    request.format = rs::ExportFormat::Factorized;
+    rs::exportExperiment(*m_store, request);
+    QVERIFY(readJson(out / "replaced" / "config.json").contains("rankscope_factorization"));
+
+    // A full disk (simulated) is found before anything is written.
+    before = entries(out);
+    rs::ExportOptions full;
+    full.freeSpace = [](const fs::path&) { return uint64_t(4096); };
+    request.outDir = out / "nospace";
+    request.force = false;
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request, {}, full);
+            }).find("free space") != std::string::npos);
+    QCOMPARE(entries(out), before);
+
+    // Unknown variants and dtypes are named.
+    request.variant = "svd@4";
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request);
+            }).find("has no variant 'svd@4' (it has eora@8)") != std::string::npos);
+    request.variant.clear();
+    request.dtype = "int8";
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request);
+            }).find("unsupported dtype 'int8'") != std::string::npos);
+    QCOMPARE(entries(out), before);
+}
+
+void TestExportRefusals::unsupportedBitsGroupCombinationIsRefused() {
+    // Group 128 divides neither d_in = 64 nor d_in = 172: no layer fits the GPTQ format.
+    const int64_t id = record("rtn:bits=4,group=128");
+    const std::set<std::string> before = entries(m_root / "out");
+    const std::string error =
+        rs::test::errorOf([&] { exportTo(id, rs::ExportFormat::GptqPeft, "group128"); });
+    QVERIFY2(error.find("no layer can be stored in the GPTQ format") != std::string::npos,
+             error.c_str());
+    QVERIFY(error.find("not a multiple of the group size 128") != std::string::npos);
+    QCOMPARE(entries(m_root / "out"), before);
+    // The same experiment still exports merged.
+    QVERIFY(exportTo(id, rs::ExportFormat::Merged, "group128-merged").reloaded);
+}
+
+void TestExportRefusals::cancellationLeavesNothingBehind() {
+    const std::set<std::string> before = entries(m_root / "out");
+    rs::ExportRequest request;
+    request.experimentId = m_rtn4;
+    request.format = rs::ExportFormat::GptqPeft;
+    request.outDir = m_root / "out" / "cancelled";
+    rs::JobContext job;
+    job.progress = [&job](const rs::ProgressEvent& e) {
+        if (e.stage == "write")
+            job.cancel.cancel();
+    };
+    bool cancelled = false;
+    try {
+        rs::exportExperiment(*m_store, request, job);
+    } catch (const rs::CancelledError&) {
+        cancelled = true;
+    }
+    QVERIFY(cancelled);
+    QCOMPARE(entries(m_root / "out"), before);
+}
+
+QTEST_GUILESS_MAIN(TestExportRefusals)
+#include "tst_export_refusals.moc"
