@@ -385,6 +385,23 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     QVERIFY(rerun.find(" --method " + request.method.serialize() + " ") != std::string::npos);
     QVERIFY(rerun.find(" --reduction 20,40") != std::string::npos);
     QVERIFY(rs::lowRankCommandLine("{\"calib_mode\": \"parallel\"}", "M").empty());
+    // The stored request reads back as the request that ran.
+    const auto stored = rs::lowRankRequestFromJson(experiment->request);
+    QVERIFY(stored);
+    QCOMPARE(stored->method, request.method);
+    QCOMPARE(stored->reductions, request.reductions);
+    QCOMPARE(stored->uniformRank, request.uniformRank);
+    QCOMPARE(stored->calibText, request.calibText);
+    QCOMPARE(stored->calibTokens, request.calibTokens);
+    QCOMPARE(stored->evalText, request.evalText);
+    QCOMPARE(stored->eval.maxWindows, request.eval.maxWindows);
+    QCOMPARE(rs::lowRankRequestJson(*stored), experiment->request);
+    QVERIFY(!rs::lowRankRequestFromJson("{\"calib_mode\": \"parallel\"}"));
+    const std::string malformed = rs::test::errorOf(
+        [] { rs::lowRankRequestFromJson("{\"kind\": \"lowrank\"}", "experiment 9"); });
+    QVERIFY2(malformed.find("experiment 9") != std::string::npos &&
+                 malformed.find("malformed") != std::string::npos,
+             malformed.c_str());
 
     // Lillama's loss curves, per variant and block, in schema version 4.
     QCOMPARE(store->schemaVersion(), 4);

@@ -43,36 +43,72 @@ std::string lowRankRequestJson(const LowRankRequest& request) {
         .dump();
 }
 
-std::string lowRankCommandLine(const std::string& requestJson, const std::string& modelPath) {
-    const nlohmann::json j = nlohmann::json::parse(requestJson, nullptr, false);
+std::optional<LowRankRequest> lowRankRequestFromJson(const std::string& json,
+                                                     const std::string& what) {
+    const nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
     if (!j.is_object() || j.value("kind", "") != "lowrank")
+        return std::nullopt;
+    LowRankRequest request;
+    try {
+        request.calibText = j.at("calib_text").get<std::string>();
+        request.calibTokens = j.at("calib_tokens").get<int64_t>();
+        request.calibSeqLen = j.at("calib_seq_len").get<int64_t>();
+        request.method =
+            MethodConfig::parse(j.at("method").get<std::string>(), MethodKind::LowRank);
+        const nlohmann::json& ranks = j.at("rank_plan");
+        if (ranks.contains("layers")) {
+            RankPlan plan;
+            plan.uniform = ranks.at("uniform").get<int64_t>();
+            for (const auto& [name, rank] : ranks.at("layers").items())
+                plan.perLayer[name] = rank.get<int64_t>();
+            request.plan = plan;
+        } else if (ranks.contains("ranks")) {
+            request.uniformRank = ranks.at("ranks").at(0).get<int64_t>();
+        } else {
+            request.reductions = ranks.at("reductions").get<std::vector<double>>();
+        }
+        request.layers.include = j.at("layers").at("include").get<std::vector<std::string>>();
+        request.layers.exclude = j.at("layers").at("exclude").get<std::vector<std::string>>();
+        request.evalText = j.at("eval_text").get<std::string>();
+        request.eval.seqLen = j.at("eval").at("seq_len").get<int64_t>();
+        request.eval.maxWindows = j.at("eval").at("max_windows").get<int64_t>();
+        request.evaluateBaseline = j.at("evaluate_baseline").get<bool>();
+        request.analyze = j.at("analyze").get<bool>();
+    } catch (const nlohmann::json::exception& e) {
+        fail(what, std::string("low-rank request is malformed: ") + e.what());
+    }
+    return request;
+}
+
+std::string lowRankCommandLine(const std::string& requestJson, const std::string& modelPath) {
+    const std::optional<LowRankRequest> r = lowRankRequestFromJson(requestJson, "request");
+    if (!r)
         return {};
-    std::string cmd = "rankscope-cli lowrank " + modelPath + " --calib " +
-                      j.value("calib_text", "") + " --method " + j.value("method", "") +
-                      " --calib-tokens " + std::to_string(j.value("calib_tokens", int64_t(0)));
-    const nlohmann::json& ranks = j["rank_plan"];
-    if (ranks.contains("reductions")) {
+    std::string cmd = "rankscope-cli lowrank " + modelPath + " --calib " + r->calibText.string() +
+                      " --method " + r->method.serialize() + " --calib-tokens " +
+                      std::to_string(r->calibTokens);
+    if (r->uniformRank > 0) {
+        cmd += " --rank " + std::to_string(r->uniformRank);
+    } else if (!r->plan) {
         std::string list;
-        for (const auto& p : ranks["reductions"]) {
+        for (const double p : r->reductions) {
             char text[32];
-            std::snprintf(text, sizeof text, "%g", p.get<double>());
+            std::snprintf(text, sizeof text, "%g", p);
             list += (list.empty() ? "" : ",") + std::string(text);
         }
         cmd += " --reduction " + list;
-    } else if (ranks.contains("ranks")) {
-        cmd += " --rank " + std::to_string(ranks["ranks"][0].get<int64_t>());
     }
-    for (const auto& p : j["layers"]["include"])
-        cmd += " --include '" + p.get<std::string>() + "'";
-    for (const auto& p : j["layers"]["exclude"])
-        cmd += " --exclude '" + p.get<std::string>() + "'";
-    if (!j.value("eval_text", "").empty())
-        cmd += " --eval " + j.value("eval_text", "");
-    if (j["eval"].value("max_windows", int64_t(0)) > 0)
-        cmd += " --max-windows " + std::to_string(j["eval"]["max_windows"].get<int64_t>());
-    if (j.value("evaluate_baseline", false))
+    for (const std::string& p : r->layers.include)
+        cmd += " --include '" + p + "'";
+    for (const std::string& p : r->layers.exclude)
+        cmd += " --exclude '" + p + "'";
+    if (!r->evalText.empty())
+        cmd += " --eval " + r->evalText.string();
+    if (r->eval.maxWindows > 0)
+        cmd += " --max-windows " + std::to_string(r->eval.maxWindows);
+    if (r->evaluateBaseline)
         cmd += " --baseline";
-    if (!j.value("analyze", true))
+    if (!r->analyze)
         cmd += " --no-analysis";
     return cmd;
 }

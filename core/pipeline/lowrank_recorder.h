@@ -3,6 +3,7 @@
 #include "pipeline/lowrank_job.h"
 #include "store/records.h"
 
+#include <optional>
 #include <string>
 
 namespace rs {
@@ -32,6 +33,11 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
 
 // The request as JSON (enough to run it again), marked {"kind": "lowrank"}.
 std::string lowRankRequestJson(const LowRankRequest& request);
+
+// The request back from lowRankRequestJson(), or nullopt when the JSON is not a low-rank request
+// (a compression run's). A malformed low-rank request fails naming `what`.
+std::optional<LowRankRequest> lowRankRequestFromJson(const std::string& json,
+                                                     const std::string& what = "request");
 
 // The `rankscope-cli lowrank` command line that runs a stored request again, or an empty string
 // when the JSON is not a low-rank request (a compression run's).
