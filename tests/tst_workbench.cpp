@@ -554,7 +554,36 @@ void TestWorkbench::runsLillamaFromThePanel() {
     QCOMPARE(view->plot()->graphCount(), 5);
     // Its curves are the weight SVD's and the data-aware optimum's, and are named so.
     QCOMPARE(m_window->curveView()->pair(), rs::ui::CurveView::Pair::LowRank);
+
+    // "Use Settings" puts each kind of experiment back into the run panel.
     panel->setJob(RunPanel::Job::Compression);
+    panel->lowRankOptions()->methodForm()->setSerialized(QStringLiteral("lord-weight"));
+    rs::ui::ExperimentsView* experiments = m_window->experimentsView();
+    experiments->selectExperiment(id);
+    QVERIFY(experiments->reuseButton()->isEnabled());
+    QTest::mouseClick(experiments->reuseButton(), Qt::LeftButton);
+    QCOMPARE(panel->job(), RunPanel::Job::LowRank);
+    const auto again = panel->lowRankRequest();
+    QVERIFY(again);
+    QCOMPARE(
+        again->method.serialize(),
+        rs::MethodConfig::parse("lillama:steps=3,batch=2", rs::MethodKind::LowRank).serialize());
+    QCOMPARE(again->uniformRank, int64_t(8));
+    QCOMPARE(again->calibTokens, int64_t(kCalibTokens));
+    const std::string rtn3 =
+        rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression).serialize();
+    qint64 compression = 0;
+    for (const rs::ExperimentSummary& e : store->listExperiments())
+        if (e.experiment.compression == rtn3)
+            compression = e.experiment.id;
+    QVERIFY(compression > 0);
+    QVERIFY(m_window->reuseExperimentSettings(compression));
+    QCOMPARE(panel->job(), RunPanel::Job::Compression);
+    const auto request = panel->request();
+    QVERIFY(request);
+    QCOMPARE(request->compression.serialize(), rtn3);
+    QVERIFY(!m_window->reuseExperimentSettings(987654));
+    QVERIFY(m_window->statusText().contains(QStringLiteral("987654")));
 }
 
 QTEST_MAIN(TestWorkbench)

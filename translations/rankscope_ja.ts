@@ -685,6 +685,14 @@
             <numerusform>%n 件の実験 (%1) を層と評価ごと削除しますか? 元に戻せません。</numerusform>
         </translation>
     </message>
+    <message>
+        <source>Use Settings</source>
+        <translation>設定を使う</translation>
+    </message>
+    <message>
+        <source>Put the experiment&apos;s settings (job, texts, methods, ranks) into the run panel, to run it again or vary it</source>
+        <translation>実験の設定(ジョブ、テキスト、手法、ランク)を実行パネルに読み込み、再実行や変更に使います</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::ExportDialog</name>
@@ -1156,6 +1164,10 @@ Perplexity in memory %1, read back from disk %2.</source>
     <message>
         <source>Low-rank %1 (%2)</source>
         <translation>低ランク化 %1 (%2)</translation>
+    </message>
+    <message>
+        <source>The run panel shows the settings of experiment %1.</source>
+        <translation>実行パネルに実験 %1 の設定を読み込みました。</translation>
     </message>
 </context>
 <context>

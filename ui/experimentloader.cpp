@@ -3,17 +3,37 @@
 #include "pipeline/lowrank_recorder.h"
 #include "store/experiment_store.h"
 
+#include <memory>
 #include <stdexcept>
 
 namespace rs::ui {
 
-LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id) {
+namespace {
+
+std::unique_ptr<rs::ExperimentStore> openReadOnly(const std::filesystem::path& database) {
     rs::ExperimentStore::Options options;
     options.readOnly = true;
-    auto store = rs::ExperimentStore::open(database, options);
-    const auto record = store->experiment(id);
+    return rs::ExperimentStore::open(database, options);
+}
+
+rs::ExperimentRecord requireExperiment(const rs::ExperimentStore& store,
+                                       const std::filesystem::path& database, qint64 id) {
+    auto record = store.experiment(id);
     if (!record)
         throw std::runtime_error(database.string() + ": no experiment " + std::to_string(id));
+    return *record;
+}
+
+} // namespace
+
+std::string storedRequest(const std::filesystem::path& database, qint64 id) {
+    const auto store = openReadOnly(database);
+    return requireExperiment(*store, database, id).request;
+}
+
+LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id) {
+    const auto store = openReadOnly(database);
+    const auto record = requireExperiment(*store, database, id);
     LoadedExperiment loaded;
     loaded.id = id;
     loaded.layers = store->layers(id);
@@ -24,8 +44,8 @@ LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id
         // No curves (a run without analysis): there is nothing to plan.
     }
     loaded.distillations = rs::distillations(*store, id);
-    loaded.lowRank = !rs::lowRankCommandLine(record->request, {}).empty();
-    if (const auto model = store->model(record->modelId))
+    loaded.lowRank = !rs::lowRankCommandLine(record.request, {}).empty();
+    if (const auto model = store->model(record.modelId))
         loaded.modelPath = model->path;
     return loaded;
 }

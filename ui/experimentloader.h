@@ -28,4 +28,7 @@ struct LoadedExperiment {
 // experiment does not exist or the store cannot be read.
 LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id);
 
+// The stored request (JSON) of experiment `id`, read the same way.
+std::string storedRequest(const std::filesystem::path& database, qint64 id);
+
 } // namespace rs::ui

@@ -30,6 +30,7 @@ ExperimentsView::ExperimentsView(QWidget* parent)
     , m_table(new QTableView)
     , m_open(new QPushButton(tr("Open")))
     , m_compare(new QPushButton(tr("Compare")))
+    , m_reuse(new QPushButton(tr("Use Settings")))
     , m_edit(new QPushButton(tr("Rename / Notes…")))
     , m_delete(new QPushButton(tr("Delete…")))
     , m_message(new QLabel) {
@@ -64,6 +65,14 @@ ExperimentsView::ExperimentsView(QWidget* parent)
     m_open->setToolTip(tr("Show the experiment's spectra, curves and ranks"));
     m_compare->setObjectName(QStringLiteral("compareExperiments"));
     m_compare->setToolTip(tr("Select two experiments to compare their settings and metrics"));
+    m_reuse->setObjectName(QStringLiteral("reuseExperiment"));
+    m_reuse->setToolTip(tr("Put the experiment's settings (job, texts, methods, ranks) into the "
+                           "run panel, to run it again or vary it"));
+    connect(m_reuse, &QPushButton::clicked, this, [this] {
+        const QList<qint64> ids = selectedIds();
+        if (ids.size() == 1)
+            emit reuseRequested(ids.first());
+    });
     m_edit->setObjectName(QStringLiteral("editExperiment"));
     m_delete->setObjectName(QStringLiteral("deleteExperiment"));
     connect(m_open, &QPushButton::clicked, this, [this] {
@@ -89,6 +98,7 @@ ExperimentsView::ExperimentsView(QWidget* parent)
     buttons->addWidget(m_filter, 1);
     buttons->addWidget(m_open);
     buttons->addWidget(m_compare);
+    buttons->addWidget(m_reuse);
     buttons->addWidget(m_edit);
     buttons->addWidget(m_delete);
     buttons->addWidget(refresh);
@@ -159,6 +169,7 @@ void ExperimentsView::updateButtons() {
     const qsizetype n = m_table->selectionModel()->selectedRows().size();
     m_open->setEnabled(n >= 1);
     m_compare->setEnabled(n == 2);
+    m_reuse->setEnabled(n == 1);
     m_edit->setEnabled(n == 1);
     m_delete->setEnabled(n >= 1);
 }

@@ -14,7 +14,8 @@ namespace rs::ui {
 class ExperimentModel;
 
 // The experiment history from the store: sortable, filterable; open one, compare two side by
-// side, rename and annotate, delete with confirmation. It reads and writes the store through its
+// side, put one's settings back into the run panel, rename and annotate, delete with
+// confirmation. It reads and writes the store through its
 // own connection on the GUI thread (listings are fast; jobs write through theirs).
 class ExperimentsView : public QWidget {
     Q_OBJECT
@@ -36,6 +37,7 @@ public:
     QTableView* table() const { return m_table; }
     QLineEdit* filterEdit() const { return m_filter; }
     QPushButton* compareButton() const { return m_compare; }
+    QPushButton* reuseButton() const { return m_reuse; }
     QLabel* messageLabel() const { return m_message; }
 
     // Actions without dialogs (the dialogs call them; tests too).
@@ -45,6 +47,8 @@ public:
 signals:
     void openRequested(qint64 id);
     void compareRequested(qint64 a, qint64 b);
+    // "Use Settings": the run panel should show experiment `id`'s request, to run it again.
+    void reuseRequested(qint64 id);
     // The listing changed (rename, delete, refresh after a run).
     void experimentsChanged();
 
@@ -61,6 +65,7 @@ private:
     QTableView* m_table;
     QPushButton* m_open;
     QPushButton* m_compare;
+    QPushButton* m_reuse;
     QPushButton* m_edit;
     QPushButton* m_delete;
     QLabel* m_message;

@@ -158,6 +158,8 @@ void MainWindow::createViews() {
     connect(m_experiments, &ExperimentsView::openRequested, this, &MainWindow::openExperiment);
     connect(m_experiments, &ExperimentsView::compareRequested, this,
             &MainWindow::compareExperiments);
+    connect(m_experiments, &ExperimentsView::reuseRequested, this,
+            &MainWindow::reuseExperimentSettings);
     connect(m_experiments, &ExperimentsView::experimentsChanged, m_tradeoffs,
             &TradeoffView::refresh);
     connect(m_tradeoffs, &TradeoffView::openRequested, this, [this](qint64 id) {

@@ -88,6 +88,9 @@ public:
     bool openExperiment(qint64 id);
     qint64 currentExperiment() const { return m_experimentId; }
     void compareExperiments(qint64 a, qint64 b);
+    // Puts a stored experiment's request into the run panel (either job); false with the reason
+    // in the status bar when it cannot be read.
+    bool reuseExperimentSettings(qint64 id);
     // Asks for the format and folder and exports the open experiment in the background.
     void exportCheckpoint();
     // Exports in the background (the export pipeline re-runs, writes, reloads and checks).

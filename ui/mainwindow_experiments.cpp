@@ -25,6 +25,7 @@
 #include "utf8.h"
 
 #include <QDir>
+#include <QDockWidget>
 #include <QFile>
 #include <QLabel>
 #include <QMessageBox>
@@ -116,16 +117,11 @@ void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
     }
     rs::CompressRequest request;
     try {
-        rs::ExperimentStore::Options options;
-        options.readOnly = true;
-        auto store = rs::ExperimentStore::open(m_database, options);
-        const auto record = store->experiment(experiment);
-        if (!record)
-            throw std::runtime_error("no experiment " + std::to_string(experiment));
-        if (!rs::lowRankCommandLine(record->request, {}).empty())
+        const std::string stored = storedRequest(m_database, experiment);
+        if (!rs::lowRankCommandLine(stored, {}).empty())
             throw std::runtime_error("a rank plan applies to compensated compressions, not to "
                                      "low-rank (LoRD/Lillama) runs");
-        request = rs::requestFromJson(record->request, "experiment " + std::to_string(experiment));
+        request = rs::requestFromJson(stored, "experiment " + std::to_string(experiment));
         request.compensations = {
             rs::MethodConfig::parse(compensation.toStdString(), rs::MethodKind::Compensation)};
         request.plan = plan;
@@ -275,6 +271,24 @@ void MainWindow::compareExperiments(qint64 a, qint64 b) {
     } catch (const std::exception& e) {
         m_statusLabel->setText(fromUtf8(e.what()));
     }
+}
+
+bool MainWindow::reuseExperimentSettings(qint64 id) {
+    try {
+        const std::string stored = storedRequest(m_database, id);
+        const std::string what = "experiment " + std::to_string(id);
+        if (const auto lowRank = rs::lowRankRequestFromJson(stored, what))
+            m_runPanel->setLowRankRequest(*lowRank);
+        else
+            m_runPanel->setRequest(rs::requestFromJson(stored, what));
+    } catch (const std::exception& e) {
+        m_statusLabel->setText(fromUtf8(e.what()));
+        return false;
+    }
+    m_runDock->show();
+    m_runDock->raise();
+    m_statusLabel->setText(tr("The run panel shows the settings of experiment %1.").arg(id));
+    return true;
 }
 
 } // namespace rs::ui

@@ -315,6 +315,14 @@ void RunPanel::setRequest(const rs::CompressRequest& request) {
     m_evalText->setText(fromPath(request.evalText));
 }
 
+void RunPanel::setLowRankRequest(const rs::LowRankRequest& request) {
+    setJob(Job::LowRank);
+    m_calibText->setText(fromPath(request.calibText));
+    m_calibTokens->setValue(int(std::min<int64_t>(request.calibTokens, kMaxCalibTokens)));
+    m_lowRank->set(request);
+    m_evalText->setText(fromPath(request.evalText));
+}
+
 void RunPanel::setCalibText(const QString& path) {
     m_calibText->setText(path);
 }

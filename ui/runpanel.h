@@ -44,6 +44,8 @@ public:
     void setRequest(const rs::CompressRequest& request);
     // The low-rank job's request as shown, or nullopt with the reason in `problem`.
     std::optional<rs::LowRankRequest> lowRankRequest(QString* problem = nullptr) const;
+    // Shows a low-rank request (job, texts, budget, method and sizes).
+    void setLowRankRequest(const rs::LowRankRequest& request);
 
     void setCalibText(const QString& path);
     void setEvalText(const QString& path);
