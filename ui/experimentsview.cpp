@@ -94,15 +94,17 @@ ExperimentsView::ExperimentsView(QWidget* parent)
     m_message->setWordWrap(true);
     m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
+    // The filter gets a row of its own: beside six buttons it would shrink to a few letters.
     auto* buttons = new QHBoxLayout;
-    buttons->addWidget(m_filter, 1);
     buttons->addWidget(m_open);
     buttons->addWidget(m_compare);
     buttons->addWidget(m_reuse);
     buttons->addWidget(m_edit);
     buttons->addWidget(m_delete);
+    buttons->addStretch(1);
     buttons->addWidget(refresh);
     auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_filter);
     layout->addLayout(buttons);
     layout->addWidget(m_table, 1);
     layout->addWidget(m_message);
