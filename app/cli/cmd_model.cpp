@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "io/atomicfile.h"
 #include "pipeline/session.h"
+#include "run_options.h"
 
 #include <cstdio>
 #include <iostream>
@@ -173,7 +174,7 @@ std::vector<Command> modelCommands() {
           {{"--text", "FILE", "the evaluation text (UTF-8)"},
            {"--protocol", "NAME", "tinystories or wikitext (default: detected)"},
            {"--seq-len", "N", "window length in tokens"},
-           {"--max-windows", "N", "evaluate at most N windows"},
+           kMaxWindows,
            {"--batch", "N", "windows per forward pass (default: from memory)"},
            {"--json", "FILE", "also write the result as JSON"},
            kTokenizer,

@@ -9,6 +9,7 @@
 #include "pipeline/request_json.h"
 #include "pipeline/sensitivity.h"
 #include "pipeline/session.h"
+#include "run_options.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
@@ -286,8 +287,8 @@ std::vector<Command> budgetCommands() {
               "windows per perplexity when measuring sensitivities (default 8, 0: all)"},
              {"--apply", "", "run the compensation with the plan and evaluate it (new experiment)"},
              {"--eval", "FILE", "evaluation text for --apply (default: the experiment's)"},
-             {"--max-windows", "N", "evaluate at most N windows"},
-             {"--name", "TEXT", "name of the recorded experiment"},
+             kMaxWindows,
+             kName,
              {"--json", "FILE", "write the plan as JSON"},
              kDb,
              kTokenizer,

@@ -5,6 +5,7 @@
 #include "io/atomicfile.h"
 #include "pipeline/session.h"
 #include "pipeline/tradeoff.h"
+#include "run_options.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
@@ -150,8 +151,8 @@ Command tradeoffCommand() {
         {"--comp", "METHOD", "compensation (eora default, or svd)"},
         {"--evaluate", "N", "front points to evaluate with real perplexity (default 8)"},
         {"--calib-tokens", "N", "calibration token budget (default 16384)"},
-        {"--max-windows", "N", "evaluate at most N windows"},
-        {"--include", "REGEX", "only layers whose name matches (repeatable)"},
+        kMaxWindows,
+        kInclude,
         {"--csv", "FILE", "write the table as CSV"}};
     for (const OptionSpec& o : constraintOptions())
         if (o.name != "--exclude")
