@@ -155,14 +155,8 @@ LayerRecord toLayerRecord(const LayerReport& r) {
     out.ranks = r.ranks;
     out.errorAfter = r.errorAfter;
     out.heldoutErrorAfter = r.heldoutErrorAfter;
-    if (r.analysis) {
-        out.curveSvd = r.analysis->curves.svd;
-        out.curveEora = r.analysis->curves.eora;
-        out.gramEigenvalues = r.analysis->spectra.gramEigenvalues;
-        out.weightSingular = r.analysis->spectra.weightSingular;
-        out.errorSingular = r.analysis->spectra.errorSingular;
-        out.scaledErrorSingular = r.analysis->spectra.scaledErrorSingular;
-    }
+    if (r.analysis)
+        storeAnalysis(*r.analysis, out);
     return out;
 }
 

@@ -129,14 +129,8 @@ LayerRecord toLayerRecord(const LowRankLayerReport& r) {
     out.errorEnergy = r.outputEnergy;
     out.ranks = r.ranks;
     out.errorAfter = r.errorAfter;
-    if (r.analysis) {
-        out.curveSvd = r.analysis->curves.svd;
-        out.curveEora = r.analysis->curves.eora;
-        out.gramEigenvalues = r.analysis->spectra.gramEigenvalues;
-        out.weightSingular = r.analysis->spectra.weightSingular;
-        out.errorSingular = r.analysis->spectra.errorSingular;
-        out.scaledErrorSingular = r.analysis->spectra.scaledErrorSingular;
-    }
+    if (r.analysis)
+        storeAnalysis(*r.analysis, out);
     return out;
 }
 

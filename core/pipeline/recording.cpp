@@ -1,5 +1,6 @@
 #include "pipeline/recording.h"
 
+#include "lowrank/compensation.h"
 #include "model/summary.h"
 #include "pipeline/session.h"
 #include "store/experiment_store.h"
@@ -77,6 +78,15 @@ void recordOutcome(ExperimentStore& store, int64_t id,
         throw;
     }
     store.finishExperiment(id, ExperimentStatus::Done, stageSeconds);
+}
+
+void storeAnalysis(const LayerAnalysis& analysis, LayerRecord& row) {
+    row.curveSvd = analysis.curves.svd;
+    row.curveEora = analysis.curves.eora;
+    row.gramEigenvalues = analysis.spectra.gramEigenvalues;
+    row.weightSingular = analysis.spectra.weightSingular;
+    row.errorSingular = analysis.spectra.errorSingular;
+    row.scaledErrorSingular = analysis.spectra.scaledErrorSingular;
 }
 
 } // namespace rs

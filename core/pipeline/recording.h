@@ -16,6 +16,7 @@ namespace rs {
 
 class ExperimentStore;
 class ModelSession;
+struct LayerAnalysis;
 
 // What every recorded job (compression, LoRD/Lillama) writes the same way.
 
@@ -30,6 +31,9 @@ DatasetRecord registerText(ExperimentStore& store, const ModelSession& session,
 // The row of one perplexity: of a variant, or of the original model (nullopt).
 EvaluationRecord evaluationRecord(std::optional<size_t> variant, std::optional<int64_t> dataset,
                                   const PerplexityResult& perplexity);
+
+// A layer's spectra and error curves into its row.
+void storeAnalysis(const LayerAnalysis& analysis, LayerRecord& row);
 
 // Runs the job and records how experiment `id` ended: Done, Cancelled, or Failed with the
 // message, with the stage times `stageSeconds` holds by then. A failure is rethrown.
