@@ -1,6 +1,6 @@
 #pragma once
 
-// File and error helpers shared by the hashing and artefact cache tests. Free of Qt headers on
+// File and error helpers shared by the checkpoint, hashing and artefact cache tests. Free of Qt headers on
 // purpose: included before LibTorch's, Qt's `slots` macro would break them.
 
 #include "testdata.h"

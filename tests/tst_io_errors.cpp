@@ -5,7 +5,7 @@
 #include "io/hfconfig.h"
 #include "io/safetensors.h"
 #include "io/safetensorswriter.h"
-#include "testdata.h"
+#include "testfiles.h"
 #include "util/error.h"
 
 #include <QTemporaryDir>
@@ -23,26 +23,8 @@ namespace {
 
 using rs::test::errorOf;
 
-// Fails the test unless `expr` throws rs::Error "<subject>: ...<problem>..." on a single line.
-#define QVERIFY_ERROR(expr, subject, problem)                                                      \
-    do {                                                                                           \
-        const std::string message_ = errorOf([&] { expr; });                                       \
-        const std::string prefix_ = std::string(subject) + ": ";                                   \
-        QVERIFY2(!message_.empty(), "no rs::Error thrown");                                        \
-        QVERIFY2(message_.rfind(prefix_, 0) == 0, ("wrong subject: " + message_).c_str());         \
-        QVERIFY2(message_.find(problem) != std::string::npos,                                      \
-                 ("wrong problem: " + message_).c_str());                                          \
-        QVERIFY2(message_.find('\n') == std::string::npos, ("not one line: " + message_).c_str()); \
-    } while (false)
-
-std::string readBytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void writeBytes(const fs::path& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using rs::test::readBytes;
+using rs::test::writeBytes;
 
 // A safetensors file from a header text and a data buffer of `dataBytes` zero bytes.
 fs::path makeSafetensors(const fs::path& path, const std::string& header, size_t dataBytes) {
