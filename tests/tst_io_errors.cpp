@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using rs::test::errorOf;
-
 using rs::test::readBytes;
 using rs::test::writeBytes;
 
