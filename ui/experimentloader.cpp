@@ -44,7 +44,7 @@ LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id
         // No curves (a run without analysis): there is nothing to plan.
     }
     loaded.distillations = rs::distillations(*store, id);
-    loaded.lowRank = !rs::lowRankCommandLine(record.request, {}).empty();
+    loaded.lowRank = rs::lowRankRequestFromJson(record.request).has_value();
     if (const auto model = store->model(record.modelId))
         loaded.modelPath = model->path;
     return loaded;

@@ -118,7 +118,7 @@ void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
     rs::CompressRequest request;
     try {
         const std::string stored = storedRequest(m_database, experiment);
-        if (!rs::lowRankCommandLine(stored, {}).empty())
+        if (rs::lowRankRequestFromJson(stored).has_value())
             throw std::runtime_error("a rank plan applies to compensated compressions, not to "
                                      "low-rank (LoRD/Lillama) runs");
         request = rs::requestFromJson(stored, "experiment " + std::to_string(experiment));
