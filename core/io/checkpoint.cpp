@@ -3,7 +3,10 @@
 #include "io/dtype.h"
 #include "io/hfmodel.h"
 #include "io/llama2c.h"
+#include "io/safetensors.h"
 #include "util/error.h"
+
+#include <algorithm>
 
 namespace rs {
 
@@ -21,23 +24,50 @@ const at::Tensor& Checkpoint::require(const std::string& name) const {
     return *t;
 }
 
-Checkpoint loadCheckpoint(const std::filesystem::path& path, const std::string& dtype) {
-    const auto floatType = parseFloatDtype(dtype);
-    if (!floatType)
-        fail(path.string(),
-             "unsupported dtype '" + dtype + "' (supported: float32, bfloat16, float16)");
+void Checkpoint::releasePages(const std::string& name) const {
+    if (const auto it = mappedFiles.find(name); it != mappedFiles.end())
+        it->second->releasePages(name);
+}
+
+void Checkpoint::checkFilesIntact() const {
+    std::vector<const SafetensorsFile*> seen;
+    for (const auto& [name, file] : mappedFiles)
+        if (std::find(seen.begin(), seen.end(), file.get()) == seen.end()) {
+            file->checkNotTruncated();
+            seen.push_back(file.get());
+        }
+}
+
+namespace {
+
+Checkpoint readCheckpoint(const std::filesystem::path& path,
+                          std::optional<at::ScalarType> floatType) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
-        return loadHfModelDir(path, *floatType);
+        return loadHfModelDir(path, floatType);
     if (path.extension() == ".bin") {
         if (!std::filesystem::exists(path, ec))
             fail(path.string(), "no such file");
-        return loadLlama2c(path, *floatType);
+        return loadLlama2c(path, floatType.value_or(at::kFloat));
     }
     if (!std::filesystem::exists(path, ec))
         fail(path.string(), "no such file or directory");
     fail(path.string(), "not a checkpoint: expected a Hugging Face model directory "
                         "(config.json + model.safetensors) or a llama2.c .bin file");
+}
+
+} // namespace
+
+Checkpoint loadCheckpoint(const std::filesystem::path& path, const std::string& dtype) {
+    const auto floatType = parseFloatDtype(dtype);
+    if (!floatType)
+        fail(path.string(),
+             "unsupported dtype '" + dtype + "' (supported: float32, bfloat16, float16)");
+    return readCheckpoint(path, floatType);
+}
+
+Checkpoint openCheckpoint(const std::filesystem::path& path) {
+    return readCheckpoint(path, std::nullopt);
 }
 
 } // namespace rs

@@ -6,6 +6,7 @@
 #include "util/error.h"
 #include "util/text.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,15 +18,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using SharedFile = std::shared_ptr<const SafetensorsFile>;
+
 // Where each tensor lives: the (shared) file it is in.
 struct Source {
     std::string name;
-    const SafetensorsFile* file;
+    SharedFile file;
 };
 
 // Reads model.safetensors.index.json and opens every shard it names once.
-std::vector<Source> indexSources(const fs::path& indexPath,
-                                 std::vector<std::unique_ptr<SafetensorsFile>>& shards) {
+std::vector<Source> indexSources(const fs::path& indexPath) {
     const std::string index = indexPath.string();
     nlohmann::json root;
     try {
@@ -36,7 +38,7 @@ std::vector<Source> indexSources(const fs::path& indexPath,
     if (!root.is_object() || !root.contains("weight_map") || !root["weight_map"].is_object())
         fail(index, "has no \"weight_map\" object");
 
-    std::map<std::string, const SafetensorsFile*> byShard;
+    std::map<std::string, SharedFile> byShard;
     std::vector<Source> sources;
     for (const auto& [name, shardValue] : root["weight_map"].items()) {
         if (!shardValue.is_string())
@@ -52,8 +54,10 @@ std::vector<Source> indexSources(const fs::path& indexPath,
             std::error_code ec;
             if (!fs::exists(shardPath, ec))
                 fail(index, "missing shard " + shard + " (listed for tensor " + name + ")");
-            shards.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open(shardPath)));
-            it = byShard.emplace(shard, shards.back().get()).first;
+            it = byShard
+                     .emplace(shard, std::make_shared<const SafetensorsFile>(
+                                         SafetensorsFile::open(shardPath)))
+                     .first;
         }
         if (!it->second->contains(name))
             fail(it->second->path().string(),
@@ -102,31 +106,36 @@ std::vector<TensorSpec> llamaTensorSpecs(const ModelConfig& c) {
     return specs;
 }
 
-Checkpoint loadHfModelDir(const fs::path& dir, at::ScalarType floatType) {
+Checkpoint loadHfModelDir(const fs::path& dir, std::optional<at::ScalarType> floatType) {
     Checkpoint ckpt;
     ckpt.source = dir;
     ckpt.config = readModelConfig(dir / "config.json");
 
     // Like Transformers: a single model.safetensors wins over an index.
-    std::vector<std::unique_ptr<SafetensorsFile>> files;
     std::vector<Source> sources;
+    size_t shardCount = 1;
     fs::path missingReport; // the file a missing tensor is reported against
     std::error_code ec;
     if (const fs::path single = dir / "model.safetensors"; fs::exists(single, ec)) {
-        files.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open(single)));
-        for (const auto& name : files.back()->names())
-            sources.push_back({name, files.back().get()});
+        const auto file = std::make_shared<const SafetensorsFile>(SafetensorsFile::open(single));
+        for (const auto& name : file->names())
+            sources.push_back({name, file});
         missingReport = single;
         ckpt.format = "safetensors";
     } else if (const fs::path index = dir / "model.safetensors.index.json"; fs::exists(index, ec)) {
-        sources = indexSources(index, files);
+        sources = indexSources(index);
+        std::vector<const SafetensorsFile*> distinct;
+        for (const Source& s : sources)
+            if (std::find(distinct.begin(), distinct.end(), s.file.get()) == distinct.end())
+                distinct.push_back(s.file.get());
+        shardCount = distinct.size();
         missingReport = index;
-        ckpt.format = "safetensors (" + std::to_string(files.size()) + " shards)";
+        ckpt.format = "safetensors (" + std::to_string(shardCount) + " shards)";
     } else {
         fail(dir.string(), "no model.safetensors or model.safetensors.index.json");
     }
 
-    std::unordered_map<std::string, const SafetensorsFile*> where;
+    std::unordered_map<std::string, SharedFile> where;
     for (const auto& s : sources)
         where.emplace(s.name, s.file);
     const std::vector<TensorSpec> specs = llamaTensorSpecs(ckpt.config);
@@ -156,15 +165,23 @@ Checkpoint loadHfModelDir(const fs::path& dir, at::ScalarType floatType) {
     }
 
     // Model order (embedding, layer by layer, head) whatever the files' order, then any extras.
+    const auto take = [&](const std::string& name, const SharedFile& file) {
+        if (floatType) {
+            ckpt.tensors.push_back({name, file->tensor(name, floatType)});
+        } else {
+            ckpt.tensors.push_back({name, mappedTensor(file, name)});
+            ckpt.mappedFiles.emplace(name, file);
+        }
+    };
     ckpt.tensors.reserve(sources.size());
     for (const auto& spec : specs) {
         const auto it = where.find(spec.name);
-        ckpt.tensors.push_back({spec.name, it->second->tensor(spec.name, floatType)});
+        take(spec.name, it->second);
         where.erase(it);
     }
     for (const auto& s : sources)
         if (where.count(s.name))
-            ckpt.tensors.push_back({s.name, s.file->tensor(s.name, floatType)});
+            take(s.name, s.file);
     return ckpt;
 }
 

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@ std::vector<TensorSpec> llamaTensorSpecs(const ModelConfig& config);
 // llamaTensorSpecs() is present, floating-point and of the right shape before copying anything,
 // e.g. "<dir>/model.safetensors: missing tensor model.layers.3.mlp.up_proj.weight". Tensors the
 // model does not need (e.g. rotary inv_freq buffers) are kept too. Floating tensors are converted
-// to `floatType`.
-Checkpoint loadHfModelDir(const std::filesystem::path& dir, at::ScalarType floatType);
+// to `floatType`; without one every tensor is a read-only view of its mapped shard in the stored
+// dtype (see mappedTensor()) and nothing is read until it is used.
+Checkpoint loadHfModelDir(const std::filesystem::path& dir,
+                          std::optional<at::ScalarType> floatType);
 
 } // namespace rs

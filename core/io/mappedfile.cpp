@@ -2,6 +2,7 @@
 
 #include "util/error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -40,14 +41,38 @@ MappedFile MappedFile::open(const std::filesystem::path& path) {
         }
         file.m_data = static_cast<const std::byte*>(map);
     }
-    ::close(fd); // the mapping keeps the file referenced
+    file.m_fd = fd;
     return file;
+}
+
+void MappedFile::releasePages(uint64_t offset, uint64_t length) const noexcept {
+    if (!m_data || offset >= m_size)
+        return;
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    // Only whole pages inside the range: a shared edge page may still be in use by a neighbour.
+    const uint64_t first = (offset + page - 1) / page * page;
+    const uint64_t last = std::min(offset + length, m_size) / page * page;
+    if (last > first)
+        ::madvise(const_cast<std::byte*>(m_data) + first, last - first, MADV_DONTNEED);
+}
+
+void MappedFile::checkNotTruncated() const {
+    if (m_fd < 0)
+        return;
+    struct stat st {};
+    if (::fstat(m_fd, &st) != 0)
+        fail(m_path.string(), std::string("cannot stat (") + std::strerror(errno) + ")");
+    if (static_cast<uint64_t>(st.st_size) < m_size)
+        fail(m_path.string(), "changed on disk after it was opened (" + std::to_string(st.st_size) +
+                                  " bytes now, " + std::to_string(m_size) +
+                                  " when opened): reopen the model");
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : m_path(std::move(other.m_path))
     , m_data(std::exchange(other.m_data, nullptr))
-    , m_size(std::exchange(other.m_size, 0)) {}
+    , m_size(std::exchange(other.m_size, 0))
+    , m_fd(std::exchange(other.m_fd, -1)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     if (this != &other) {
@@ -55,6 +80,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
         m_path = std::move(other.m_path);
         m_data = std::exchange(other.m_data, nullptr);
         m_size = std::exchange(other.m_size, 0);
+        m_fd = std::exchange(other.m_fd, -1);
     }
     return *this;
 }
@@ -66,8 +92,11 @@ MappedFile::~MappedFile() {
 void MappedFile::release() noexcept {
     if (m_data)
         ::munmap(const_cast<std::byte*>(m_data), m_size);
+    if (m_fd >= 0)
+        ::close(m_fd);
     m_data = nullptr;
     m_size = 0;
+    m_fd = -1;
 }
 
 } // namespace rs

@@ -27,12 +27,21 @@ public:
     uint64_t size() const { return m_size; }
     std::span<const std::byte> bytes() const { return {m_data, static_cast<size_t>(m_size)}; }
 
+    // Lets the kernel drop the pages of [offset, offset + length) from this process's resident
+    // set (they are read again from the file on the next access). Streaming engines call it when
+    // a block's weights are no longer needed, so that resident memory is bounded by one block.
+    void releasePages(uint64_t offset, uint64_t length) const noexcept;
+    // Fails with "<path>: changed on disk after it was opened (...)" when the file is now shorter
+    // than the mapping: touching the missing pages would raise SIGBUS instead of an error.
+    void checkNotTruncated() const;
+
 private:
     void release() noexcept;
 
     std::filesystem::path m_path;
     const std::byte* m_data = nullptr;
     uint64_t m_size = 0;
+    int m_fd = -1; // kept open so that truncation is seen on this very file, not a replacement
 };
 
 } // namespace rs

@@ -3,6 +3,7 @@
 #include "io/jsonerror.h"
 #include "util/error.h"
 
+#include <ATen/ATen.h>
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -170,6 +171,24 @@ at::Tensor SafetensorsFile::tensor(const std::string& name,
                                    std::optional<at::ScalarType> floatType) const {
     const TensorInfo& i = info(name);
     return tensorFromBytes(bytes(name), i.dtype, i.shape, floatType);
+}
+
+void SafetensorsFile::releasePages(const std::string& name) const {
+    const TensorInfo& i = info(name);
+    m_file.releasePages(m_dataOffset + i.begin, i.byteSize());
+}
+
+at::Tensor mappedTensor(const std::shared_ptr<const SafetensorsFile>& file,
+                        const std::string& name) {
+    const TensorInfo& i = file->info(name);
+    const std::span<const std::byte> bytes = file->bytes(name);
+    const auto address = reinterpret_cast<uintptr_t>(bytes.data());
+    if (i.dtype == DType::Bool || bytes.empty() || address % dtypeSize(i.dtype) != 0)
+        return file->tensor(name);
+    // The deleter owns a reference to the file, so the mapping outlives every view of it.
+    return at::from_blob(
+        const_cast<std::byte*>(bytes.data()), i.shape, [file](void*) {},
+        at::TensorOptions().dtype(toScalarType(i.dtype)));
 }
 
 } // namespace rs

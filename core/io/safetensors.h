@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -54,6 +55,11 @@ public:
     at::Tensor tensor(const std::string& name,
                       std::optional<at::ScalarType> floatType = std::nullopt) const;
 
+    // Drops the tensor's pages from the resident set (see MappedFile::releasePages).
+    void releasePages(const std::string& name) const;
+    // Fails, naming the file, when it shrank after it was opened (see MappedFile).
+    void checkNotTruncated() const { m_file.checkNotTruncated(); }
+
 private:
     MappedFile m_file;
     uint64_t m_dataOffset = 0;
@@ -61,5 +67,12 @@ private:
     std::unordered_map<std::string, TensorInfo> m_infos;
     std::map<std::string, std::string> m_metadata;
 };
+
+// The tensor read in place from the mapping, in its stored dtype, with no copy: `file` stays
+// mapped while the tensor lives. The memory is read-only (writing to it faults), so callers
+// convert or clone before changing anything. Falls back to a copy when the bytes are not aligned
+// to the element size (or the dtype is BOOL, whose bytes torch must normalise).
+at::Tensor mappedTensor(const std::shared_ptr<const SafetensorsFile>& file,
+                        const std::string& name);
 
 } // namespace rs
