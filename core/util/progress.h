@@ -8,6 +8,8 @@
 
 namespace rs {
 
+struct MemoryBudget;
+
 // Shared flag a UI or a signal handler sets to ask a running job to stop. Jobs poll it between
 // small units of work (a window, a layer, a block of columns) so a request is honoured quickly.
 class CancelToken {
@@ -36,6 +38,8 @@ using ProgressFn = std::function<void(const ProgressEvent&)>;
 struct JobContext {
     ProgressFn progress;
     CancelToken cancel;
+    // The job's memory budget for carried states; null: everything stays in memory.
+    std::shared_ptr<MemoryBudget> memory;
 
     void report(const std::string& stage, int64_t done, int64_t total,
                 const std::string& detail = {}) const {

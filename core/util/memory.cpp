@@ -1,0 +1,92 @@
+#include "util/memory.h"
+
+#include "util/error.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+namespace rs {
+
+bool MemoryBudget::claim(int64_t size) {
+    int64_t now = carriedBytes.load();
+    do {
+        if (bytes > 0 && now + size > bytes)
+            return false;
+    } while (!carriedBytes.compare_exchange_weak(now, now + size));
+    return true;
+}
+
+int64_t physicalMemoryBytes() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
+}
+
+int64_t resolveMemoryBudget(int64_t requested) {
+    if (requested > 0)
+        return requested;
+    return std::max<int64_t>(physicalMemoryBytes() / 2, 1LL << 30);
+}
+
+int64_t peakResidentBytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stoll(line.substr(6)) * 1024; // reported in kB
+    return 0;
+}
+
+int64_t parseByteSize(const std::string& text, const std::string& what) {
+    const auto bad = [&]() -> int64_t {
+        fail(what, "'" + text + "' is not a size (use e.g. 2G, 800M or a number of bytes)");
+    };
+    size_t end = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &end);
+    } catch (const std::exception&) {
+        return bad();
+    }
+    std::string unit = text.substr(end);
+    for (const char* suffix : {"iB", "B"})
+        if (unit.size() > std::string(suffix).size() - 1 && unit.ends_with(suffix) &&
+            unit != suffix) {
+            unit.resize(unit.size() - std::string(suffix).size());
+            break;
+        }
+    double scale = 1;
+    if (unit == "" || unit == "B")
+        scale = 1;
+    else if (unit == "k" || unit == "K")
+        scale = 1024.0;
+    else if (unit == "M" || unit == "m")
+        scale = 1024.0 * 1024;
+    else if (unit == "G" || unit == "g")
+        scale = 1024.0 * 1024 * 1024;
+    else if (unit == "T" || unit == "t")
+        scale = 1024.0 * 1024 * 1024 * 1024;
+    else
+        return bad();
+    const double bytes = value * scale;
+    if (!std::isfinite(bytes) || bytes < 1 || bytes > 9e18)
+        fail(what, "'" + text + "' is not a usable size (it must be positive)");
+    return static_cast<int64_t>(bytes);
+}
+
+std::string formatBytes(int64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (std::fabs(value) >= 1024 && unit < 4) {
+        value /= 1024;
+        ++unit;
+    }
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
+    return buffer;
+}
+
+} // namespace rs
