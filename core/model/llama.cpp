@@ -125,32 +125,134 @@ struct LlamaModel::Impl {
     ModelConfig config;
     c10::Device device = c10::Device(c10::kCPU);
     at::ScalarType computeType = at::kFloat;
-    at::Tensor embedding; // [vocab, hidden]
-    at::Tensor lmHead;    // [vocab, hidden]; shares storage with embedding when tied
+    // The weights' source: views of the mapped files (or tensors in memory). Decoder blocks and
+    // the output head are built from it when first used and dropped again by releaseLayer(),
+    // so a forward pass that goes block by block holds one block at a time.
+    Checkpoint checkpoint;
+    at::Tensor embedding; // [vocab, hidden] as stored (rows are converted as they are looked up)
     at::Tensor finalNorm;
-    std::vector<DecoderLayer> layers;
+    mutable at::Tensor lmHead; // [vocab, hidden] in the compute dtype, built on first use
+    mutable std::vector<std::shared_ptr<DecoderLayer>> layers; // null: not resident
+    mutable std::vector<char> pinned;      // changed by a caller: kept until resetLayer()
+    mutable std::vector<uint64_t> lastUse; // for least-recently-used eviction
+    mutable uint64_t useClock = 0;
+    int64_t cacheBytes = std::numeric_limits<int64_t>::max();
     at::Tensor ropeCos; // [max_positions, head_dim], float32
     at::Tensor ropeSin;
     LinearInputHook hook;
 
+    at::Tensor place(const std::string& name) const {
+        return checkpoint.require(name).to(device, computeType).contiguous();
+    }
+    std::shared_ptr<DecoderLayer> build(int64_t index) const;
+    std::shared_ptr<DecoderLayer> acquire(int64_t index) const;
+    void drop(int64_t index) const;
+    void evictBeyondBudget(int64_t keep) const;
+    const at::Tensor& head() const;
+
     // maskBias: [time, span] additive causal mask (0 or -inf), undefined for one token.
-    at::Tensor attention(int64_t index, const at::Tensor& x, KvCache* cache, int64_t start,
-                         const at::Tensor& maskBias) const;
+    at::Tensor attention(int64_t index, const DecoderLayer& layer, const at::Tensor& x,
+                         KvCache* cache, int64_t start, const at::Tensor& maskBias) const;
     at::Tensor causalMaskBias(int64_t start, int64_t time) const;
     at::Tensor block(int64_t index, const at::Tensor& h, KvCache* cache, int64_t start,
                      const at::Tensor& maskBias) const;
     // Embeds tokens after checking their shape, range and that they fit the context.
     at::Tensor embedChecked(const at::Tensor& tokens, int64_t start, int64_t limit) const;
-    at::Tensor mlp(int64_t index, const at::Tensor& x) const;
+    at::Tensor mlp(int64_t index, const DecoderLayer& layer, const at::Tensor& x) const;
     void observe(int64_t index, InputSite site, const at::Tensor& x) const {
         if (hook)
             hook(index, site, x.reshape({-1, x.size(-1)}));
     }
 };
 
-at::Tensor LlamaModel::Impl::attention(int64_t index, const at::Tensor& x, KvCache* cache,
-                                       int64_t start, const at::Tensor& maskBias) const {
-    const DecoderLayer& layer = layers[static_cast<size_t>(index)];
+namespace {
+
+std::vector<std::string> layerTensorNames(int64_t index) {
+    const std::string prefix = "model.layers." + std::to_string(index) + ".";
+    std::vector<std::string> names = {prefix + "input_layernorm.weight",
+                                      prefix + "post_attention_layernorm.weight"};
+    for (LinearKind kind : kAllLinearKinds) {
+        names.push_back(linearName(index, kind) + ".weight");
+        names.push_back(linearName(index, kind) + ".bias");
+    }
+    return names;
+}
+
+int64_t layerBytes(const DecoderLayer& layer) {
+    int64_t bytes = layer.inputNorm.nbytes() + layer.postAttentionNorm.nbytes();
+    for (const Linear& l : layer.linears)
+        for (const at::Tensor* t : {&l.weight, &l.bias, &l.loraA, &l.loraB})
+            if (t->defined())
+                bytes += static_cast<int64_t>(t->nbytes());
+    return bytes;
+}
+
+} // namespace
+
+std::shared_ptr<DecoderLayer> LlamaModel::Impl::build(int64_t index) const {
+    checkpoint.checkFilesIntact();
+    auto layer = std::make_shared<DecoderLayer>();
+    const std::string prefix = "model.layers." + std::to_string(index) + ".";
+    layer->inputNorm = place(prefix + "input_layernorm.weight");
+    layer->postAttentionNorm = place(prefix + "post_attention_layernorm.weight");
+    for (LinearKind kind : kAllLinearKinds) {
+        Linear& linear = layer->linear(kind);
+        const std::string name = linearName(index, kind);
+        linear.weight = place(name + ".weight");
+        if (checkpoint.find(name + ".bias"))
+            linear.bias = place(name + ".bias");
+    }
+    return layer;
+}
+
+std::shared_ptr<DecoderLayer> LlamaModel::Impl::acquire(int64_t index) const {
+    if (index < 0 || index >= config.numLayers)
+        fail("forward", "no decoder layer " + std::to_string(index));
+    const auto i = static_cast<size_t>(index);
+    if (!layers[i]) {
+        layers[i] = build(index);
+        evictBeyondBudget(index);
+    }
+    lastUse[i] = ++useClock;
+    return layers[i];
+}
+
+void LlamaModel::Impl::drop(int64_t index) const {
+    const auto i = static_cast<size_t>(index);
+    layers[i].reset();
+    pinned[i] = 0;
+    // Converted copies are gone with the layer; views of the mapping leave the resident set.
+    for (const std::string& name : layerTensorNames(index))
+        checkpoint.releasePages(name);
+}
+
+void LlamaModel::Impl::evictBeyondBudget(int64_t keep) const {
+    for (;;) {
+        int64_t resident = 0, victim = -1;
+        for (size_t i = 0; i < layers.size(); ++i) {
+            if (!layers[i] || pinned[i])
+                continue;
+            resident += layerBytes(*layers[i]);
+            if (static_cast<int64_t>(i) != keep && (victim < 0 || lastUse[i] < lastUse[victim]))
+                victim = static_cast<int64_t>(i);
+        }
+        if (resident <= cacheBytes || victim < 0)
+            return;
+        drop(victim);
+    }
+}
+
+const at::Tensor& LlamaModel::Impl::head() const {
+    if (!lmHead.defined()) {
+        checkpoint.checkFilesIntact();
+        lmHead = place(config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+    }
+    return lmHead;
+}
+
+at::Tensor LlamaModel::Impl::attention(int64_t index, const DecoderLayer& layer,
+                                       const at::Tensor& x, KvCache* cache, int64_t start,
+                                       const at::Tensor& maskBias) const {
     const int64_t batch = x.size(0), time = x.size(1);
     const int64_t heads = config.numHeads, kvHeads = config.numKvHeads, dim = config.headDim;
     const int64_t group = heads / kvHeads;
@@ -234,8 +336,8 @@ at::Tensor LlamaModel::Impl::causalMaskBias(int64_t start, int64_t time) const {
     return bias.to(device, computeType);
 }
 
-at::Tensor LlamaModel::Impl::mlp(int64_t index, const at::Tensor& x) const {
-    const DecoderLayer& layer = layers[static_cast<size_t>(index)];
+at::Tensor LlamaModel::Impl::mlp(int64_t index, const DecoderLayer& layer,
+                                 const at::Tensor& x) const {
     observe(index, InputSite::Mlp, x);
     const at::Tensor gate = layer.linear(LinearKind::Gate).forward(x);
     const at::Tensor up = layer.linear(LinearKind::Up).forward(x);
@@ -249,31 +351,26 @@ LlamaModel::LlamaModel(const Checkpoint& checkpoint, const ModelOptions& options
     Impl& m = *m_impl;
     m.config = checkpoint.config;
     m.config.validate(checkpoint.source.string());
+    m.checkpoint = checkpoint; // tensor handles and mappings, not copies of the weights
     m.device = options.device;
     const at::ScalarType storage = scalarTypeOf(options.dtype);
     m.computeType = (storage == at::kHalf && m.device.is_cpu()) ? at::kFloat : storage;
 
-    const auto place = [&](const std::string& name) {
-        return checkpoint.require(name).to(m.device, m.computeType).contiguous();
-    };
-    m.embedding = place("model.embed_tokens.weight");
-    m.finalNorm = place("model.norm.weight");
-    m.lmHead = m.config.tieWordEmbeddings ? m.embedding : place("lm_head.weight");
+    // Fail now, naming the tensor, rather than in the middle of a job.
+    for (int64_t i = 0; i < m.config.numLayers; ++i)
+        for (const std::string& name : layerTensorNames(i))
+            if (name.find(".bias") == std::string::npos)
+                checkpoint.require(name);
+    if (!m.config.tieWordEmbeddings)
+        checkpoint.require("lm_head.weight");
+    const at::Tensor& embedding = checkpoint.require("model.embed_tokens.weight");
+    m.embedding = m.device.is_cpu() ? embedding : embedding.to(m.device, m.computeType);
+    m.finalNorm = m.place("model.norm.weight").clone(); // small: owned, never read from the file
 
-    m.layers.resize(static_cast<size_t>(m.config.numLayers));
-    for (int64_t i = 0; i < m.config.numLayers; ++i) {
-        DecoderLayer& layer = m.layers[static_cast<size_t>(i)];
-        const std::string prefix = "model.layers." + std::to_string(i) + ".";
-        layer.inputNorm = place(prefix + "input_layernorm.weight");
-        layer.postAttentionNorm = place(prefix + "post_attention_layernorm.weight");
-        for (LinearKind kind : kAllLinearKinds) {
-            Linear& linear = layer.linear(kind);
-            const std::string name = linearName(i, kind);
-            linear.weight = place(name + ".weight");
-            if (checkpoint.find(name + ".bias"))
-                linear.bias = place(name + ".bias");
-        }
-    }
+    const auto n = static_cast<size_t>(m.config.numLayers);
+    m.layers.resize(n);
+    m.pinned.assign(n, 0);
+    m.lastUse.assign(n, 0);
 
     const RopeTables rope = buildRopeTables(m.config);
     m.ropeCos = rope.cos.to(m.device);
@@ -306,10 +403,50 @@ int64_t LlamaModel::numLayers() const {
     return static_cast<int64_t>(m_impl->layers.size());
 }
 DecoderLayer& LlamaModel::layer(int64_t index) {
-    return m_impl->layers.at(static_cast<size_t>(index));
+    DecoderLayer& layer = *m_impl->acquire(index);
+    m_impl->pinned[static_cast<size_t>(index)] = 1; // the caller may change it: keep it
+    return layer;
 }
 const DecoderLayer& LlamaModel::layer(int64_t index) const {
-    return m_impl->layers.at(static_cast<size_t>(index));
+    return *m_impl->acquire(index);
+}
+
+void LlamaModel::releaseLayer(int64_t index) const {
+    if (index < 0 || index >= numLayers())
+        fail("model", "no decoder layer " + std::to_string(index));
+    if (!m_impl->pinned[static_cast<size_t>(index)])
+        m_impl->drop(index);
+}
+
+void LlamaModel::resetLayer(int64_t index) {
+    if (index < 0 || index >= numLayers())
+        fail("model", "no decoder layer " + std::to_string(index));
+    m_impl->drop(index);
+}
+
+void LlamaModel::releaseHead() const {
+    m_impl->lmHead = at::Tensor();
+    m_impl->checkpoint.releasePages(m_impl->config.tieWordEmbeddings ? "model.embed_tokens.weight"
+                                                                     : "lm_head.weight");
+}
+
+void LlamaModel::setWeightCacheBytes(int64_t bytes) {
+    m_impl->cacheBytes = std::max<int64_t>(bytes, 0);
+    m_impl->evictBeyondBudget(-1);
+}
+
+int64_t LlamaModel::residentLayers() const {
+    int64_t count = 0;
+    for (const auto& layer : m_impl->layers)
+        count += layer ? 1 : 0;
+    return count;
+}
+
+int64_t LlamaModel::blockBytes() const {
+    const ModelConfig& c = m_impl->config;
+    const int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+    const int64_t weights = c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize;
+    return weights * static_cast<int64_t>(at::elementSize(m_impl->computeType));
 }
 
 void LlamaModel::setLinearInputHook(LinearInputHook hook) {
@@ -332,10 +469,11 @@ KvCache LlamaModel::makeCache(int64_t batch, int64_t capacity) const {
 
 at::Tensor LlamaModel::Impl::block(int64_t index, const at::Tensor& h, KvCache* cache,
                                    int64_t start, const at::Tensor& maskBias) const {
-    const DecoderLayer& layer = layers[static_cast<size_t>(index)];
-    at::Tensor out = h + attention(index, rmsNorm(h, layer.inputNorm, config.rmsNormEps), cache,
-                                   start, maskBias);
-    return out + mlp(index, rmsNorm(out, layer.postAttentionNorm, config.rmsNormEps));
+    const std::shared_ptr<DecoderLayer> held = acquire(index); // alive for the whole block
+    const DecoderLayer& layer = *held;
+    at::Tensor out = h + attention(index, layer, rmsNorm(h, layer.inputNorm, config.rmsNormEps),
+                                   cache, start, maskBias);
+    return out + mlp(index, layer, rmsNorm(out, layer.postAttentionNorm, config.rmsNormEps));
 }
 
 at::Tensor LlamaModel::Impl::embedChecked(const at::Tensor& tokens, int64_t start,
@@ -348,11 +486,12 @@ at::Tensor LlamaModel::Impl::embedChecked(const at::Tensor& tokens, int64_t star
         fail("forward", "sequence of " + std::to_string(start + time) +
                             " positions exceeds the model context of " + std::to_string(context));
     const at::Tensor ids = tokens.to(device, at::kLong);
+    checkpoint.checkFilesIntact(); // the lookup reads the mapped embedding rows
     if (ids.numel() > 0 &&
         (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= config.vocabSize))
         fail("forward",
              "token id out of range for a vocabulary of " + std::to_string(config.vocabSize));
-    return at::embedding(embedding, ids);
+    return at::embedding(embedding, ids).to(computeType);
 }
 
 at::Tensor LlamaModel::hiddenStates(const at::Tensor& tokens, KvCache* cache) const {
@@ -395,7 +534,7 @@ at::Tensor LlamaModel::finalNorm(const at::Tensor& hidden) const {
 
 at::Tensor LlamaModel::logitsFrom(const at::Tensor& hidden) const {
     c10::InferenceMode inference;
-    return at::linear(hidden, m_impl->lmHead).to(at::kFloat);
+    return at::linear(hidden, m_impl->head()).to(at::kFloat);
 }
 
 at::Tensor LlamaModel::forward(const at::Tensor& tokens, KvCache* cache) const {

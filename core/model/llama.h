@@ -126,8 +126,25 @@ public:
     void setLinearInputHook(LinearInputHook hook);
 
     int64_t numLayers() const;
+    // Decoder blocks are built from the checkpoint (converted to the compute dtype, on the
+    // device) when first used. The mutable accessor pins the block: what the caller changes in
+    // it stays until resetLayer(). The const one may be dropped again by releaseLayer() or by
+    // the weight cache; its reference is valid until another block is used.
     DecoderLayer& layer(int64_t index);
     const DecoderLayer& layer(int64_t index) const;
+    // Drops block `index` unless it is pinned (streaming passes call it once every window has
+    // gone through the block, so that one block is in memory at a time).
+    void releaseLayer(int64_t index) const;
+    // Drops block `index` with any change made to it; it is built from the checkpoint again.
+    void resetLayer(int64_t index);
+    // Drops the output head (built again on the next logits).
+    void releaseHead() const;
+    // Upper bound on the unpinned blocks kept resident between uses (least recently used go
+    // first); unbounded by default.
+    void setWeightCacheBytes(int64_t bytes);
+    int64_t residentLayers() const;
+    // Bytes of one decoder block's linear weights in the compute dtype.
+    int64_t blockBytes() const;
 
 private:
     struct Impl;
