@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <algorithm>
 #include <c10/core/InferenceMode.h>
+#include <optional>
 
 namespace rs {
 
@@ -48,61 +49,79 @@ at::Tensor calibrationWindows(const std::vector<int32_t>& tokens, int64_t seqLen
 }
 
 LayerwiseCalibrator::LayerwiseCalibrator(LlamaModel& model, const at::Tensor& windows,
-                                         int64_t batchSize)
+                                         int64_t batchSize, const JobContext& job)
     : m_model(model) {
     c10::InferenceMode inference;
-    m_hidden = m_model.embed(windows);
     const int64_t perWindow = windows.size(1) *
                               std::max(model.config().hiddenSize, model.config().intermediateSize) *
                               4 * 4;
     m_batch = batchSize > 0
                   ? batchSize
                   : std::clamp<int64_t>(kActivationBudgetBytes / perWindow, 1, windows.size(0));
+    const at::Tensor first = m_model.embed(windows.narrow(0, 0, 1));
+    m_hidden = CarriedStates({windows.size(0), windows.size(1), first.size(2)}, first.options(),
+                             job, "calibration hidden states");
+    for (int64_t start = 0; start < windows.size(0); start += m_batch) {
+        const int64_t count = std::min(m_batch, windows.size(0) - start);
+        m_hidden.tensor()
+            .narrow(0, start, count)
+            .copy_(m_model.embed(windows.narrow(0, start, count)));
+    }
 }
 
 LayerwiseCalibrator::~LayerwiseCalibrator() = default;
 
 int64_t LayerwiseCalibrator::tokens() const {
-    return m_hidden.size(0) * m_hidden.size(1);
+    return m_hidden.tensor().size(0) * m_hidden.tensor().size(1);
 }
 
 LayerInputStats LayerwiseCalibrator::collect(int64_t index, const JobContext& job) {
+    return run(index, true, false, job);
+}
+
+void LayerwiseCalibrator::advance(int64_t index, const JobContext& job) {
+    run(index, false, true, job);
+}
+
+LayerInputStats LayerwiseCalibrator::collectAndAdvance(int64_t index, const JobContext& job) {
+    return run(index, true, true, job);
+}
+
+LayerInputStats LayerwiseCalibrator::run(int64_t index, bool collectStats, bool advanceStates,
+                                         const JobContext& job) {
+    if (index != m_nextLayer && !collectStats)
+        fail("calibration", "cannot advance past layer " + std::to_string(index) +
+                                " before layer " + std::to_string(m_nextLayer));
     if (index != m_nextLayer)
         fail("calibration", "layer " + std::to_string(index) +
                                 " requested while the inputs of layer " +
                                 std::to_string(m_nextLayer) + " are ready");
     c10::InferenceMode inference;
     LayerInputStats stats;
-    HookScope scope(m_model, [&](int64_t layer, InputSite site, const at::Tensor& x) {
-        if (layer == index)
-            stats.of(site).accumulate(x);
-    });
-    const int64_t windows = m_hidden.size(0);
+    std::optional<HookScope> scope;
+    if (collectStats)
+        scope.emplace(m_model, [&](int64_t layer, InputSite site, const at::Tensor& x) {
+            if (layer == index)
+                stats.of(site).accumulate(x);
+        });
+    at::Tensor& hidden = m_hidden.tensor();
+    const int64_t windows = hidden.size(0);
     for (int64_t first = 0; first < windows; first += m_batch) {
         job.cancel.throwIfCancelled();
         const int64_t count = std::min(m_batch, windows - first);
-        m_model.decoderLayer(index, m_hidden.narrow(0, first, count));
+        at::Tensor batch = hidden.narrow(0, first, count);
+        const at::Tensor out = m_model.decoderLayer(index, batch);
+        if (advanceStates)
+            batch.copy_(out);
     }
-    for (const InputStats& site : stats.sites)
-        if (!at::isfinite(site.gram).all().item<bool>())
-            fail("calibration", "layer " + std::to_string(index) +
-                                    " produced non-finite activations (NaN or Inf weights?)");
+    if (collectStats)
+        for (const InputStats& site : stats.sites)
+            if (!at::isfinite(site.gram).all().item<bool>())
+                fail("calibration", "layer " + std::to_string(index) +
+                                        " produced non-finite activations (NaN or Inf weights?)");
+    if (advanceStates)
+        ++m_nextLayer;
     return stats;
-}
-
-void LayerwiseCalibrator::advance(int64_t index, const JobContext& job) {
-    if (index != m_nextLayer)
-        fail("calibration", "cannot advance past layer " + std::to_string(index) +
-                                " before layer " + std::to_string(m_nextLayer));
-    c10::InferenceMode inference;
-    const int64_t windows = m_hidden.size(0);
-    for (int64_t first = 0; first < windows; first += m_batch) {
-        job.cancel.throwIfCancelled();
-        const int64_t count = std::min(m_batch, windows - first);
-        m_hidden.narrow(0, first, count)
-            .copy_(m_model.decoderLayer(index, m_hidden.narrow(0, first, count)));
-    }
-    ++m_nextLayer;
 }
 
 } // namespace rs

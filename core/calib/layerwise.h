@@ -1,6 +1,7 @@
 #pragma once
 
 #include "calib/stats.h"
+#include "model/carried.h"
 #include "model/llama.h"
 #include "util/progress.h"
 
@@ -37,22 +38,31 @@ at::Tensor calibrationWindows(const std::vector<int32_t>& tokens, int64_t seqLen
 // statistics, whatever the depth of the model. The caller decides the order:
 //   parallel:   collect(k), advance(k), then compress layer k
 //   sequential: collect(k), compress layer k, then advance(k) through the compressed layer
+//   or collectAndAdvance(k), which runs the layer once for both (parallel mode).
+// The hidden states are CarriedStates under the job's memory budget (spilled to disk beyond it).
 class LayerwiseCalibrator {
 public:
-    LayerwiseCalibrator(LlamaModel& model, const at::Tensor& windows, int64_t batchSize = 0);
+    LayerwiseCalibrator(LlamaModel& model, const at::Tensor& windows, int64_t batchSize = 0,
+                        const JobContext& job = {});
     ~LayerwiseCalibrator();
 
     // Statistics of layer `index`'s linear inputs on the current hidden states.
     LayerInputStats collect(int64_t index, const JobContext& job = {});
     // Replaces the hidden states by layer `index`'s output, as the layer is in the model now.
     void advance(int64_t index, const JobContext& job = {});
+    // collect() and advance() with one pass through the layer (valid when the layer does not
+    // change between the two, as in parallel calibration).
+    LayerInputStats collectAndAdvance(int64_t index, const JobContext& job = {});
 
     int64_t tokens() const;
     int64_t nextLayer() const { return m_nextLayer; }
 
 private:
     LlamaModel& m_model;
-    at::Tensor m_hidden; // [windows, seqLen, hidden]
+    LayerInputStats run(int64_t index, bool collectStats, bool advanceStates,
+                        const JobContext& job);
+
+    CarriedStates m_hidden; // [windows, seqLen, hidden]
     int64_t m_batch = 1;
     int64_t m_nextLayer = 0;
 };

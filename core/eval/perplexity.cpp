@@ -1,5 +1,6 @@
 #include "eval/perplexity.h"
 
+#include "model/carried.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -116,9 +117,29 @@ TokenStream buildTokenStream(std::string_view text, Protocol protocol, const Tok
     return stream;
 }
 
-PerplexityResult evaluatePerplexity(const LlamaModel& model, const TokenStream& stream,
-                                    const EvalOptions& options, const JobContext& job) {
+struct StreamingPerplexity::Impl {
+    const LlamaModel& model;
+    std::string protocol;
+    int64_t seqLen = 0, windows = 0, batch = 1, streamTokens = 0;
+    at::Tensor inputs, targets; // [windows, time] each
+    CarriedStates hidden;       // [windows, time, hidden]
+    int64_t nextLayer = 0;
+    double seconds = 0.0;
+
+    explicit Impl(const LlamaModel& m)
+        : model(m) {}
+    // Progress: one unit per window and block, and per window for the output head.
+    void report(const JobContext& job, int64_t layer, int64_t done) const {
+        job.report("evaluate", layer * windows + done, (model.numLayers() + 1) * windows,
+                   layer < model.numLayers() ? "block " + std::to_string(layer) : "output head");
+    }
+};
+
+StreamingPerplexity::StreamingPerplexity(const LlamaModel& model, const TokenStream& stream,
+                                         const EvalOptions& options, const JobContext& job)
+    : m_impl(std::make_unique<Impl>(model)) {
     c10::InferenceMode inference;
+    Impl& m = *m_impl;
     const ModelConfig& config = model.config();
     const bool stories = stream.protocol == Protocol::TinyStories;
     int64_t seqLen = options.seqLen;
@@ -141,54 +162,112 @@ PerplexityResult evaluatePerplexity(const LlamaModel& model, const TokenStream& 
         fail(stream.source.empty() ? "evaluation text" : stream.source,
              "too short for one window of " + std::to_string(seqLen) + " tokens (" +
                  std::to_string(n) + " tokens)");
-
-    int64_t batch = options.batchSize;
-    if (batch <= 0)
-        batch =
+    m.batch = options.batchSize;
+    if (m.batch <= 0)
+        m.batch =
             std::clamp<int64_t>(kLogitsBudgetBytes / (seqLen * config.vocabSize * 4), 1, kMaxBatch);
 
     const at::Tensor all =
         at::tensor(std::vector<int64_t>(stream.tokens.begin(), stream.tokens.end()), at::kLong);
+    if (stories) {
+        const at::Tensor span = all.narrow(0, 0, windows * seqLen + 1);
+        m.inputs = span.narrow(0, 0, windows * seqLen).view({windows, seqLen});
+        m.targets = span.narrow(0, 1, windows * seqLen).view({windows, seqLen});
+    } else {
+        const at::Tensor span = all.narrow(0, 0, windows * seqLen).view({windows, seqLen});
+        m.inputs = span.narrow(1, 0, seqLen - 1).contiguous();
+        m.targets = span.narrow(1, 1, seqLen - 1).contiguous();
+    }
+    m.protocol = protocolName(stream.protocol);
+    m.seqLen = seqLen;
+    m.windows = windows;
+    m.streamTokens = n;
+
+    const auto started = std::chrono::steady_clock::now();
+    m.report(job, 0, 0);
+    const at::Tensor first = model.embed(m.inputs.narrow(0, 0, 1));
+    m.hidden = CarriedStates({windows, m.inputs.size(1), first.size(2)}, first.options(), job,
+                             "evaluation hidden states");
+    for (int64_t w = 0; w < windows; w += m.batch) {
+        const int64_t count = std::min(m.batch, windows - w);
+        m.hidden.tensor().narrow(0, w, count).copy_(model.embed(m.inputs.narrow(0, w, count)));
+    }
+    m.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+StreamingPerplexity::~StreamingPerplexity() = default;
+
+int64_t StreamingPerplexity::windows() const {
+    return m_impl->windows;
+}
+
+void StreamingPerplexity::advance(int64_t layer, const JobContext& job) {
+    c10::InferenceMode inference;
+    Impl& m = *m_impl;
+    if (layer != m.nextLayer)
+        fail("evaluation", "block " + std::to_string(layer) + " requested while block " +
+                               std::to_string(m.nextLayer) + " is next");
+    const auto started = std::chrono::steady_clock::now();
+    at::Tensor& hidden = m.hidden.tensor();
+    for (int64_t w = 0; w < m.windows; w += m.batch) {
+        job.cancel.throwIfCancelled();
+        const int64_t count = std::min(m.batch, m.windows - w);
+        at::Tensor batch = hidden.narrow(0, w, count);
+        batch.copy_(m.model.decoderLayer(layer, batch));
+        m.report(job, layer, w + count);
+    }
+    ++m.nextLayer;
+    m.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+PerplexityResult StreamingPerplexity::finish(const JobContext& job) {
+    c10::InferenceMode inference;
+    Impl& m = *m_impl;
+    if (m.nextLayer != m.model.numLayers())
+        fail("evaluation", "the output head needs every block first (block " +
+                               std::to_string(m.nextLayer) + " is next)");
     const auto started = std::chrono::steady_clock::now();
     double nllSum = 0.0;
     int64_t predicted = 0;
-    job.report("evaluate", 0, windows);
-    for (int64_t first = 0; first < windows; first += batch) {
+    for (int64_t w = 0; w < m.windows; w += m.batch) {
         job.cancel.throwIfCancelled();
-        const int64_t count = std::min(batch, windows - first);
-        at::Tensor inputs, targets;
-        if (stories) {
-            const at::Tensor span = all.narrow(0, first * seqLen, count * seqLen + 1);
-            inputs = span.narrow(0, 0, count * seqLen).view({count, seqLen});
-            targets = span.narrow(0, 1, count * seqLen).view({count, seqLen});
-        } else {
-            const at::Tensor span =
-                all.narrow(0, first * seqLen, count * seqLen).view({count, seqLen});
-            inputs = span.narrow(1, 0, seqLen - 1);
-            targets = span.narrow(1, 1, seqLen - 1);
-        }
-        const at::Tensor logits = model.forward(inputs.contiguous());
+        const int64_t count = std::min(m.batch, m.windows - w);
+        const at::Tensor logits =
+            m.model.logitsFrom(m.model.finalNorm(m.hidden.tensor().narrow(0, w, count)));
         const at::Tensor logProbs = at::log_softmax(logits, -1);
+        const at::Tensor targets = m.targets.narrow(0, w, count);
         const at::Tensor picked =
             logProbs.gather(-1, targets.to(logProbs.device()).unsqueeze(-1)).squeeze(-1);
         nllSum -= picked.to(at::kDouble).sum().item<double>();
         predicted += targets.numel();
-        job.report("evaluate", first + count, windows);
+        m.report(job, m.model.numLayers(), w + count);
     }
+    m.model.releaseHead();
+    m.hidden = CarriedStates();
     if (!std::isfinite(nllSum))
         fail("evaluation", "the model produced non-finite log-probabilities (NaN or Inf weights?)");
 
     PerplexityResult result;
-    result.protocol = protocolName(stream.protocol);
+    result.protocol = m.protocol;
     result.meanNll = nllSum / static_cast<double>(predicted);
     result.perplexity = std::exp(result.meanNll);
     result.predictedTokens = predicted;
-    result.windows = windows;
-    result.seqLen = seqLen;
-    result.streamTokens = n;
-    result.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    result.windows = m.windows;
+    result.seqLen = m.seqLen;
+    result.streamTokens = m.streamTokens;
+    m.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    result.seconds = m.seconds;
     return result;
+}
+
+PerplexityResult evaluatePerplexity(const LlamaModel& model, const TokenStream& stream,
+                                    const EvalOptions& options, const JobContext& job) {
+    StreamingPerplexity pass(model, stream, options, job);
+    for (int64_t layer = 0; layer < model.numLayers(); ++layer) {
+        pass.advance(layer, job);
+        model.releaseLayer(layer); // one block in memory at a time
+    }
+    return pass.finish(job);
 }
 
 std::string formatResult(const PerplexityResult& r) {

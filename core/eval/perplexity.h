@@ -3,6 +3,7 @@
 #include "util/progress.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,8 +57,34 @@ struct PerplexityResult {
     double seconds = 0.0;     // model time, tokenisation excluded
 };
 
-// Perplexity of `model` on an already tokenised stream. Reports progress per batch of windows
-// under the stage "evaluate" and honours cancellation between batches.
+// Perplexity computed block by block: the hidden states of every window are carried through one
+// decoder block at a time (CarriedStates, under the job's memory budget), then through the final
+// norm and the output head. Jobs that evaluate several models differing in some blocks (the
+// variants of a compression) keep one pass per model and advance them all through each block as
+// it is loaded. Results are those of evaluatePerplexity() bit for bit.
+class StreamingPerplexity {
+public:
+    // Fails for a stream too short for one window or a bad seq_len.
+    StreamingPerplexity(const LlamaModel& model, const TokenStream& stream,
+                        const EvalOptions& options, const JobContext& job = {});
+    ~StreamingPerplexity();
+    StreamingPerplexity(const StreamingPerplexity&) = delete;
+    StreamingPerplexity& operator=(const StreamingPerplexity&) = delete;
+
+    // Passes every window through block `layer` as it is in the model now (blocks in order).
+    void advance(int64_t layer, const JobContext& job = {});
+    // After the last block: the final norm, the output head and the perplexity.
+    PerplexityResult finish(const JobContext& job = {});
+    int64_t windows() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+// Perplexity of `model` on an already tokenised stream, streamed one block at a time (each block
+// released after it, unless pinned). Reports progress per batch of windows and block under the
+// stage "evaluate" and honours cancellation between batches.
 PerplexityResult evaluatePerplexity(const LlamaModel& model, const TokenStream& stream,
                                     const EvalOptions& options, const JobContext& job = {});
 

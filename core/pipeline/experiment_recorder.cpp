@@ -47,7 +47,15 @@ public:
         , m_committed(std::move(committed)) {}
 
     LayerInputStats collect(int64_t layer, const JobContext& job) override {
-        LayerInputStats stats = m_inner->collect(layer, job);
+        return save(layer, m_inner->collect(layer, job));
+    }
+    LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job) override {
+        return save(layer, m_inner->collectAndAdvance(layer, job));
+    }
+    void advance(int64_t layer, const JobContext& job) override { m_inner->advance(layer, job); }
+
+private:
+    LayerInputStats save(int64_t layer, LayerInputStats stats) {
         std::vector<NamedTensor> tensors;
         std::map<std::string, std::string> metadata;
         for (size_t i = 0; i < kSiteKeys.size(); ++i) {
@@ -70,9 +78,7 @@ public:
         }
         return stats;
     }
-    void advance(int64_t layer, const JobContext& job) override { m_inner->advance(layer, job); }
 
-private:
     std::unique_ptr<LayerStatsSource> m_inner;
     ExperimentStore& m_store;
     ArtefactCache::Writer m_writer;

@@ -18,18 +18,27 @@ public:
     virtual LayerInputStats collect(int64_t layer, const JobContext& job) = 0;
     // Moves the activations past layer `layer` (nothing to do for saved statistics).
     virtual void advance(int64_t layer, const JobContext& job) = 0;
+    // Both, for a layer that stays as it is in between (one forward pass where possible).
+    virtual LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job) {
+        LayerInputStats stats = collect(layer, job);
+        advance(layer, job);
+        return stats;
+    }
 };
 
 // Forward passes, one decoder layer at a time.
 class CalibratingSource final : public LayerStatsSource {
 public:
-    CalibratingSource(LlamaModel& model, const at::Tensor& windows)
-        : m_calibrator(model, windows) {}
+    CalibratingSource(LlamaModel& model, const at::Tensor& windows, const JobContext& job = {})
+        : m_calibrator(model, windows, 0, job) {}
     LayerInputStats collect(int64_t layer, const JobContext& job) override {
         return m_calibrator.collect(layer, job);
     }
     void advance(int64_t layer, const JobContext& job) override {
         m_calibrator.advance(layer, job);
+    }
+    LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job) override {
+        return m_calibrator.collectAndAdvance(layer, job);
     }
 
 private:
