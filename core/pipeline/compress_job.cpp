@@ -3,6 +3,7 @@
 #include "compress/compress.h"
 #include "compress/quantgrid.h"
 #include "compress/rtn.h"
+#include "io/checkpoint.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
 #include "pipeline/stage_clock.h"
@@ -13,6 +14,7 @@
 #include <c10/core/InferenceMode.h>
 #include <chrono>
 #include <regex>
+#include <utility>
 
 namespace rs {
 
@@ -22,7 +24,8 @@ struct SelectedLinear {
     int64_t layer = 0;
     LinearKind kind = LinearKind::Q;
     std::string name;
-    at::Tensor original; // the model's weight before the job
+    int64_t outFeatures = 0;
+    int64_t inFeatures = 0;
 };
 
 // Variants that share calibration statistics and W_c: all of them in parallel mode, each on its
@@ -34,7 +37,7 @@ struct Group {
     std::map<std::string, CompressedWeight> kept; // with grids, only for hooks.compressed
 };
 
-std::vector<SelectedLinear> selectLinears(const LlamaModel& model, const LayerSelection& sel) {
+std::vector<SelectedLinear> selectLinears(const ModelSession& session, const LayerSelection& sel) {
     const auto compile = [](const std::vector<std::string>& patterns) {
         std::vector<std::regex> out;
         for (const std::string& p : patterns) {
@@ -54,12 +57,16 @@ std::vector<SelectedLinear> selectLinears(const LlamaModel& model, const LayerSe
                 return true;
         return false;
     };
+    // Shapes come from the checkpoint's tensor headers: selecting reads no weight.
+    const Checkpoint& checkpoint = session.checkpoint();
     std::vector<SelectedLinear> selected;
-    for (int64_t layer = 0; layer < model.numLayers(); ++layer)
+    for (int64_t layer = 0; layer < checkpoint.config.numLayers; ++layer)
         for (LinearKind kind : kAllLinearKinds) {
             const std::string name = linearName(layer, kind);
-            if ((include.empty() || matches(include, name)) && !matches(exclude, name))
-                selected.push_back({layer, kind, name, model.layer(layer).linear(kind).weight});
+            if ((include.empty() || matches(include, name)) && !matches(exclude, name)) {
+                const at::Tensor& weight = checkpoint.require(name + ".weight");
+                selected.push_back({layer, kind, name, weight.size(0), weight.size(1)});
+            }
         }
     if (selected.empty())
         fail("layer selection", "no decoder linear layer matches the include/exclude patterns");
@@ -85,14 +92,15 @@ LowRankFactors quantizeFactors(const LowRankFactors& f, int bits) {
             dequantize(quantizeRtn(f.A, bits, -1, false))};
 }
 
-// Puts W_c and the low-rank path of one variant into the model, and takes them out again.
+// Puts W_c and the low-rank path of one variant into the model's blocks, and takes them out
+// again: a changed block is pinned in the model until it is reset to the checkpoint's weights.
 class Installer {
 public:
     explicit Installer(LlamaModel& model)
         : m_model(model) {}
     void install(const SelectedLinear& s, const at::Tensor& weight, const LowRankFactors* f) {
         Linear& linear = m_model.layer(s.layer).linear(s.kind);
-        const auto options = s.original.options();
+        const auto options = linear.weight.options();
         linear.weight = weight.to(options).contiguous();
         if (f && f->rank() > 0) {
             linear.loraA = f->A.to(options).contiguous();
@@ -101,17 +109,13 @@ public:
             linear.loraA = linear.loraB = at::Tensor();
         }
     }
-    void restore(const SelectedLinear& s) {
-        Linear& linear = m_model.layer(s.layer).linear(s.kind);
-        linear.weight = s.original;
-        linear.loraA = linear.loraB = at::Tensor();
-    }
+    void restoreBlock(int64_t layer) { m_model.resetLayer(layer); }
 
 private:
     LlamaModel& m_model;
 };
 
-// Restores every selected linear when the job ends, however it ends.
+// Restores every block with a selected linear when the job ends, however it ends.
 class RestoreGuard {
 public:
     RestoreGuard(Installer& installer, const std::vector<SelectedLinear>& selected)
@@ -119,7 +123,7 @@ public:
         , m_selected(selected) {}
     ~RestoreGuard() {
         for (const SelectedLinear& s : m_selected)
-            m_installer.restore(s);
+            m_installer.restoreBlock(s.layer);
     }
 
 private:
@@ -154,15 +158,272 @@ namespace {
 
 // The source for reusable statistics: the provider's when there is one, else forward passes.
 std::unique_ptr<LayerStatsSource> statsSource(const CompressHooks& hooks, StatsRole role,
-                                              LlamaModel& model, const at::Tensor& windows) {
+                                              LlamaModel& model, const at::Tensor& windows,
+                                              const JobContext& job) {
     StatsRequest request;
     request.role = role;
     request.tokens = windows.numel();
     request.seqLen = windows.size(1);
-    request.calibrate = [&model, windows] {
-        return std::make_unique<CalibratingSource>(model, windows);
+    request.calibrate = [&model, windows, job] {
+        return std::make_unique<CalibratingSource>(model, windows, job);
     };
     return hooks.stats ? hooks.stats(request) : request.calibrate();
+}
+
+// Variants: "none" once, every other compensation at every rank (or at the plan).
+std::vector<Variant> planVariants(const CompressRequest& request) {
+    std::vector<MethodConfig> compensations = request.compensations;
+    if (compensations.empty())
+        compensations.push_back(MethodConfig::defaults("none", MethodKind::Compensation));
+    std::vector<Variant> variants;
+    for (const MethodConfig& comp : compensations) {
+        if (comp.kind() != MethodKind::Compensation)
+            fail(comp.id(), "is not a compensation method");
+        if (comp.id() == "none") {
+            variants.push_back({comp, 0, 0, std::nullopt});
+        } else if (request.plan) {
+            variants.push_back({comp, -1, 0, std::nullopt});
+        } else {
+            if (request.ranks.empty())
+                fail("ranks", "no rank given for " + comp.id());
+            for (int64_t rank : request.ranks) {
+                if (rank < 1)
+                    fail("rank", "must be at least 1 (got " + std::to_string(rank) + ")");
+                variants.push_back({comp, rank, 0, std::nullopt});
+            }
+        }
+    }
+    return variants;
+}
+
+int64_t variantRank(const Variant& variant, const CompressRequest& request,
+                    const std::string& layer) {
+    if (variant.compensation.id() == "none")
+        return 0;
+    return variant.rank < 0 ? request.plan->rankFor(layer) : variant.rank;
+}
+
+// Everything the block loop of one job shares.
+struct CompressRun {
+    const CompressRequest& request;
+    const JobContext& job;
+    const CompressHooks& hooks;
+    LlamaModel& model;
+    CompressResult& result;
+    StageClock& clock;
+    Installer installer;
+    std::vector<SelectedLinear> selected;
+    std::vector<Group> groups;
+    std::unique_ptr<LayerStatsSource> heldout;
+    // Factors per variant and layer name (kept past their block only for hooks.compressed).
+    std::vector<std::map<std::string, LowRankFactors>> factors;
+    // Perplexity passes carried through the blocks with the job: the original model's and one
+    // per variant.
+    std::unique_ptr<StreamingPerplexity> baselinePass;
+    std::vector<std::unique_ptr<StreamingPerplexity>> variantPasses;
+    JobContext quiet; // the passes' context: cancellation and memory, no progress of their own
+};
+
+LayerReport newReport(const SelectedLinear& s, const CompressedWeight& cw, const at::Tensor& weight,
+                      const at::Tensor& dW, const InputStats& st,
+                      const std::optional<LayerInputStats>& heldoutStats, size_t variants,
+                      bool analyze) {
+    LayerReport report;
+    report.name = s.name;
+    report.block = s.layer;
+    const std::string suffix = linearSuffix(s.kind);
+    report.kind = suffix.substr(suffix.find('.') + 1);
+    report.outFeatures = weight.size(0);
+    report.inFeatures = weight.size(1);
+    report.sparsity = cw.sparsity;
+    report.ranks.assign(variants, 0);
+    report.errorAfter.assign(variants, 0.0);
+    report.heldoutErrorAfter.assign(variants, 0.0);
+    report.outputEnergy = compensatedError(weight, {}, st.gram);
+    report.errorEnergy = compensatedError(dW, {}, st.gram);
+    if (heldoutStats) {
+        const at::Tensor& c = heldoutStats->forLinear(s.kind).gram;
+        report.heldoutOutputEnergy = compensatedError(weight, {}, c);
+        report.heldoutErrorEnergy = compensatedError(dW, {}, c);
+    }
+    if (analyze)
+        report.analysis = analyzeLayer(weight, dW, st, s.name);
+    return report;
+}
+
+// Compresses one selected linear for one group and fits every variant's factors of the group
+// from one basis per compensation method.
+void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
+                    const LayerInputStats& stats,
+                    const std::optional<LayerInputStats>& heldoutStats,
+                    std::map<InputSite, int64_t>& discardedBySite) {
+    const CompressRequest& request = run.request;
+    CompressResult& result = run.result;
+    Group& group = run.groups[gi];
+    const InputStats& st = stats.forLinear(s.kind);
+    const at::Tensor weight =
+        std::as_const(run.model).layer(s.layer).linear(s.kind).weight.to(at::kFloat);
+    const CompressedWeight cw = compressWeight(request.compression, weight, &st, s.name);
+    group.compressed[s.name] = cw.weight;
+    if (run.hooks.compressed)
+        group.kept[s.name] = cw;
+    const at::Tensor dW = weight - cw.weight;
+
+    if (gi == 0)
+        result.layers.push_back(newReport(s, cw, weight, dW, st, heldoutStats,
+                                          result.variants.size(), request.analyze));
+    LayerReport* report = nullptr;
+    for (LayerReport& r : result.layers)
+        if (r.name == s.name)
+            report = &r;
+
+    std::map<std::string, std::unique_ptr<CompensationBasis>> bases;
+    for (size_t v : group.variants) {
+        const Variant& variant = result.variants[v];
+        const std::string key = variant.compensation.serialize();
+        const int64_t rank = variantRank(variant, request, s.name);
+        LowRankFactors f;
+        if (rank > 0) {
+            if (!bases.count(key)) {
+                int64_t maxRank = 0;
+                for (size_t w : group.variants)
+                    if (result.variants[w].compensation.serialize() == key)
+                        maxRank =
+                            std::max(maxRank, variantRank(result.variants[w], request, s.name));
+                bases[key] = buildCompensationBasis(variant.compensation, dW, st, maxRank, s.name);
+                if (gi == 0 && variant.compensation.id() == "eora") {
+                    // The count depends on C alone: once per input site, not per linear (q/k/v
+                    // and gate/up share theirs).
+                    const auto [it, fresh] = discardedBySite.try_emplace(inputSiteOf(s.kind), 0);
+                    if (fresh)
+                        it->second = bases[key]->discardedModes();
+                    report->discardedModes = it->second;
+                }
+            }
+            f = quantizeFactors(bases[key]->factorsAt(rank),
+                                static_cast<int>(variant.compensation.integer("factor_bits")));
+        }
+        report->ranks[v] = rank;
+        report->errorAfter[v] =
+            compensatedError(dW, f, st.gram) / std::max(report->outputEnergy, 1e-300);
+        if (heldoutStats)
+            report->heldoutErrorAfter[v] =
+                compensatedError(dW, f, heldoutStats->forLinear(s.kind).gram) /
+                std::max(report->heldoutOutputEnergy, 1e-300);
+        run.factors[v][s.name] = std::move(f);
+    }
+}
+
+void installVariantBlock(CompressRun& run, size_t v, int64_t k) {
+    const Group& group = run.groups[run.request.mode == CalibrationMode::Parallel ? 0 : v];
+    for (const SelectedLinear& s : run.selected)
+        if (s.layer == k)
+            run.installer.install(s, group.compressed.at(s.name), &run.factors[v].at(s.name));
+}
+
+// Calibrates and compresses block k for every group (sequential groups advance their inputs
+// through the block as compressed and compensated).
+void compressBlock(CompressRun& run, int64_t k) {
+    auto started = std::chrono::steady_clock::now();
+    std::optional<LayerInputStats> heldoutStats;
+    if (run.heldout) // held-out inputs follow the original model
+        heldoutStats = run.heldout->collectAndAdvance(k, run.job);
+    const bool parallel = run.request.mode == CalibrationMode::Parallel;
+    for (size_t gi = 0; gi < run.groups.size(); ++gi) {
+        Group& group = run.groups[gi];
+        const LayerInputStats stats = parallel ? group.calibrator->collectAndAdvance(k, run.job)
+                                               : group.calibrator->collect(k, run.job);
+        std::map<InputSite, int64_t> discardedBySite;
+        run.clock.add("calibrate", started);
+        started = std::chrono::steady_clock::now();
+        for (const SelectedLinear& s : run.selected) {
+            if (s.layer != k)
+                continue;
+            run.job.cancel.throwIfCancelled();
+            compressLinear(run, gi, s, stats, heldoutStats, discardedBySite);
+        }
+        run.clock.add("compress", started);
+        started = std::chrono::steady_clock::now();
+        if (!parallel) {
+            // The next layer's inputs go through this layer as compressed and compensated.
+            installVariantBlock(run, group.variants.front(), k);
+            group.calibrator->advance(k, run.job);
+            run.installer.restoreBlock(k);
+            run.clock.add("calibrate", started);
+            started = std::chrono::steady_clock::now();
+        }
+    }
+}
+
+// Passes the evaluation windows of the original model and of every variant through block k.
+void evaluateBlock(CompressRun& run, int64_t k) {
+    const auto started = std::chrono::steady_clock::now();
+    if (run.baselinePass)
+        run.baselinePass->advance(k, run.quiet);
+    for (size_t v = 0; v < run.variantPasses.size(); ++v) {
+        run.job.cancel.throwIfCancelled();
+        installVariantBlock(run, v, k);
+        run.variantPasses[v]->advance(k, run.quiet);
+        run.installer.restoreBlock(k);
+    }
+    run.clock.add("evaluate", started);
+}
+
+// Hands block k's W_c, grids and factors of every variant to the hook, then drops them: nothing
+// of a block outlives it.
+void releaseBlock(CompressRun& run, int64_t k) {
+    for (size_t v = 0; run.hooks.compressed && v < run.result.variants.size(); ++v) {
+        Group& group = run.groups[run.request.mode == CalibrationMode::Parallel ? 0 : v];
+        std::vector<CompressedLinear> linears;
+        for (const SelectedLinear& s : run.selected)
+            if (s.layer == k)
+                linears.push_back({s.name, &group.kept.at(s.name), &run.factors[v].at(s.name)});
+        if (!linears.empty())
+            run.hooks.compressed(v, linears);
+    }
+    for (const SelectedLinear& s : run.selected) {
+        if (s.layer != k)
+            continue;
+        for (Group& group : run.groups) {
+            group.compressed.erase(s.name);
+            group.kept.erase(s.name);
+        }
+        for (auto& perLayer : run.factors)
+            perLayer.erase(s.name);
+    }
+    run.model.releaseLayer(k);
+}
+
+void startPasses(CompressRun& run, const ModelSession& session) {
+    const CompressRequest& request = run.request;
+    const std::string text = readTextFile(request.evalText);
+    const Protocol protocol = request.eval.protocol ? *request.eval.protocol : detectProtocol(text);
+    TokenStream stream = buildTokenStream(text, protocol, session.tokenizer());
+    stream.source = request.evalText.string();
+    if (request.evaluateBaseline)
+        run.baselinePass =
+            std::make_unique<StreamingPerplexity>(run.model, stream, request.eval, run.quiet);
+    for (size_t v = 0; v < run.result.variants.size(); ++v)
+        run.variantPasses.push_back(
+            std::make_unique<StreamingPerplexity>(run.model, stream, request.eval, run.quiet));
+}
+
+void finishPasses(CompressRun& run) {
+    const auto started = std::chrono::steady_clock::now();
+    if (run.baselinePass) {
+        run.result.baseline = run.baselinePass->finish(run.quiet);
+        run.baselinePass.reset();
+        if (run.hooks.evaluated)
+            run.hooks.evaluated(std::nullopt, *run.result.baseline);
+    }
+    for (size_t v = 0; v < run.variantPasses.size(); ++v) {
+        run.job.cancel.throwIfCancelled();
+        run.result.variants[v].perplexity = run.variantPasses[v]->finish(run.quiet);
+        run.variantPasses[v].reset();
+        if (run.hooks.evaluated)
+            run.hooks.evaluated(v, *run.result.variants[v].perplexity);
+    }
+    run.clock.add("evaluate", started);
 }
 
 } // namespace
@@ -174,237 +435,85 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     LlamaModel& model = session.model();
     CompressResult result;
     StageClock clock(result.stageSeconds);
+    result.variants = planVariants(request);
 
-    // Variants: "none" once, every other compensation at every rank (or at the plan).
-    std::vector<MethodConfig> compensations = request.compensations;
-    if (compensations.empty())
-        compensations.push_back(MethodConfig::defaults("none", MethodKind::Compensation));
-    for (const MethodConfig& comp : compensations) {
-        if (comp.kind() != MethodKind::Compensation)
-            fail(comp.id(), "is not a compensation method");
-        if (comp.id() == "none") {
-            result.variants.push_back({comp, 0, 0, std::nullopt});
-        } else if (request.plan) {
-            result.variants.push_back({comp, -1, 0, std::nullopt});
-        } else {
-            if (request.ranks.empty())
-                fail("ranks", "no rank given for " + comp.id());
-            for (int64_t rank : request.ranks) {
-                if (rank < 1)
-                    fail("rank", "must be at least 1 (got " + std::to_string(rank) + ")");
-                result.variants.push_back({comp, rank, 0, std::nullopt});
-            }
-        }
-    }
-
-    const std::vector<SelectedLinear> selected = selectLinears(model, request.layers);
-    for (Variant& variant : result.variants) {
-        if (variant.compensation.id() == "none")
-            continue;
-        for (const SelectedLinear& s : selected) {
-            const int64_t rank = variant.rank < 0 ? request.plan->rankFor(s.name) : variant.rank;
-            variant.adapterParameters += rank * (s.original.size(0) + s.original.size(1));
-        }
-    }
+    CompressRun run{request,
+                    job,
+                    hooks,
+                    model,
+                    result,
+                    clock,
+                    Installer(model),
+                    selectLinears(session, request.layers),
+                    {},
+                    nullptr,
+                    {},
+                    nullptr,
+                    {},
+                    JobContext{{}, job.cancel, job.memory}};
+    for (Variant& variant : result.variants)
+        for (const SelectedLinear& s : run.selected)
+            variant.adapterParameters +=
+                variantRank(variant, request, s.name) * (s.outFeatures + s.inFeatures);
     if (hooks.planned)
         hooks.planned(result);
-    Installer installer(model);
-    RestoreGuard restoreAtExit(installer, selected);
+    RestoreGuard restoreAtExit(run.installer, run.selected);
 
     auto started = std::chrono::steady_clock::now();
     const int64_t seqLen = std::min(request.calibSeqLen, model.config().maxPositions);
     const at::Tensor calibWindows =
         windowsFromText(session, request.calibText, seqLen, request.calibTokens);
     result.calibrationTokens = calibWindows.numel();
-    std::unique_ptr<LayerStatsSource> heldout;
     if (!request.evalText.empty() && request.heldoutTokens > 0) {
         const at::Tensor windows =
             windowsFromText(session, request.evalText, std::min(seqLen, request.heldoutTokens),
                             request.heldoutTokens);
         result.heldoutTokens = windows.numel();
-        heldout = statsSource(hooks, StatsRole::Heldout, model, windows);
+        run.heldout = statsSource(hooks, StatsRole::Heldout, model, windows, job);
     }
-
-    std::vector<Group> groups;
     if (request.mode == CalibrationMode::Parallel) {
-        groups.emplace_back();
+        run.groups.emplace_back();
         for (size_t v = 0; v < result.variants.size(); ++v)
-            groups.back().variants.push_back(v);
+            run.groups.back().variants.push_back(v);
+        run.groups.front().calibrator =
+            statsSource(hooks, StatsRole::Calibration, model, calibWindows, job);
     } else {
-        for (size_t v = 0; v < result.variants.size(); ++v)
-            groups.push_back({{v}, nullptr, {}, {}});
+        for (size_t v = 0; v < result.variants.size(); ++v) {
+            run.groups.push_back({{v}, nullptr, {}, {}});
+            run.groups.back().calibrator =
+                std::make_unique<CalibratingSource>(model, calibWindows, job);
+        }
     }
-    if (request.mode == CalibrationMode::Parallel)
-        groups.front().calibrator = statsSource(hooks, StatsRole::Calibration, model, calibWindows);
-    else
-        for (Group& g : groups)
-            g.calibrator = std::make_unique<CalibratingSource>(model, calibWindows);
+    run.factors.resize(result.variants.size());
     clock.add("calibrate", started);
+    if (!request.evalText.empty()) {
+        started = std::chrono::steady_clock::now();
+        startPasses(run, session);
+        clock.add("evaluate", started);
+    }
 
-    // Factors per variant and layer name.
-    std::vector<std::map<std::string, LowRankFactors>> factors(result.variants.size());
+    // One block at a time: calibrate, compress and compensate its linears, pass the evaluation
+    // windows of every variant through it, release it.
     const int64_t layers = model.numLayers();
     for (int64_t k = 0; k < layers; ++k) {
         job.cancel.throwIfCancelled();
-        job.report("compress", k, layers, "layer " + std::to_string(k));
-        started = std::chrono::steady_clock::now();
+        job.report("compress", k, layers, "block " + std::to_string(k));
         const size_t firstReport = result.layers.size();
-        std::optional<LayerInputStats> heldoutStats;
-        if (heldout) {
-            heldoutStats = heldout->collect(k, job);
-            heldout->advance(k, job); // held-out inputs follow the original model
-        }
-        for (size_t gi = 0; gi < groups.size(); ++gi) {
-            Group& group = groups[gi];
-            const LayerInputStats stats = group.calibrator->collect(k, job);
-            std::map<InputSite, int64_t> discardedBySite;
-            if (request.mode == CalibrationMode::Parallel)
-                group.calibrator->advance(k, job);
-            clock.add("calibrate", started);
-            started = std::chrono::steady_clock::now();
-
-            for (const SelectedLinear& s : selected) {
-                if (s.layer != k)
-                    continue;
-                job.cancel.throwIfCancelled();
-                const InputStats& st = stats.forLinear(s.kind);
-                const at::Tensor weight = s.original.to(at::kFloat);
-                const CompressedWeight cw =
-                    compressWeight(request.compression, weight, &st, s.name);
-                group.compressed[s.name] = cw.weight;
-                if (hooks.compressed)
-                    group.kept[s.name] = cw;
-                const at::Tensor dW = weight - cw.weight;
-
-                if (gi == 0) {
-                    LayerReport report;
-                    report.name = s.name;
-                    report.block = s.layer;
-                    const std::string suffix = linearSuffix(s.kind);
-                    report.kind = suffix.substr(suffix.find('.') + 1);
-                    report.outFeatures = weight.size(0);
-                    report.inFeatures = weight.size(1);
-                    report.sparsity = cw.sparsity;
-                    report.ranks.assign(result.variants.size(), 0);
-                    report.errorAfter.assign(result.variants.size(), 0.0);
-                    report.heldoutErrorAfter.assign(result.variants.size(), 0.0);
-                    report.outputEnergy = compensatedError(weight, {}, st.gram);
-                    report.errorEnergy = compensatedError(dW, {}, st.gram);
-                    if (heldoutStats) {
-                        const at::Tensor& c = heldoutStats->forLinear(s.kind).gram;
-                        report.heldoutOutputEnergy = compensatedError(weight, {}, c);
-                        report.heldoutErrorEnergy = compensatedError(dW, {}, c);
-                    }
-                    if (request.analyze)
-                        report.analysis = analyzeLayer(weight, dW, st, s.name);
-                    result.layers.push_back(std::move(report));
-                }
-                LayerReport* report = nullptr;
-                for (LayerReport& r : result.layers)
-                    if (r.name == s.name)
-                        report = &r;
-
-                // One basis per compensation method, shared by all ranks of the group.
-                std::map<std::string, std::unique_ptr<CompensationBasis>> bases;
-                for (size_t v : group.variants) {
-                    const Variant& variant = result.variants[v];
-                    const std::string key = variant.compensation.serialize();
-                    const int64_t rank =
-                        variant.compensation.id() == "none"
-                            ? 0
-                            : (variant.rank < 0 ? request.plan->rankFor(s.name) : variant.rank);
-                    LowRankFactors f;
-                    if (rank > 0) {
-                        if (!bases.count(key)) {
-                            int64_t maxRank = 0;
-                            for (size_t w : group.variants)
-                                if (result.variants[w].compensation.serialize() == key)
-                                    maxRank = std::max(maxRank, result.variants[w].rank < 0
-                                                                    ? request.plan->rankFor(s.name)
-                                                                    : result.variants[w].rank);
-                            bases[key] = buildCompensationBasis(variant.compensation, dW, st,
-                                                                maxRank, s.name);
-                            if (gi == 0 && variant.compensation.id() == "eora") {
-                                // The count depends on C alone: once per input site, not per
-                                // linear (q/k/v and gate/up share theirs).
-                                const auto [it, fresh] =
-                                    discardedBySite.try_emplace(inputSiteOf(s.kind), 0);
-                                if (fresh)
-                                    it->second = bases[key]->discardedModes();
-                                report->discardedModes = it->second;
-                            }
-                        }
-                        f = quantizeFactors(
-                            bases[key]->factorsAt(rank),
-                            static_cast<int>(variant.compensation.integer("factor_bits")));
-                    }
-                    report->ranks[v] = rank;
-                    report->errorAfter[v] =
-                        compensatedError(dW, f, st.gram) / std::max(report->outputEnergy, 1e-300);
-                    if (heldoutStats)
-                        report->heldoutErrorAfter[v] =
-                            compensatedError(dW, f, heldoutStats->forLinear(s.kind).gram) /
-                            std::max(report->heldoutOutputEnergy, 1e-300);
-                    factors[v][s.name] = std::move(f);
-                }
-            }
-            clock.add("compress", started);
-            started = std::chrono::steady_clock::now();
-
-            if (request.mode == CalibrationMode::Sequential) {
-                // The next layer's inputs go through this layer as compressed and compensated.
-                const size_t v = group.variants.front();
-                for (const SelectedLinear& s : selected)
-                    if (s.layer == k)
-                        installer.install(s, group.compressed[s.name], &factors[v][s.name]);
-                group.calibrator->advance(k, job);
-                for (const SelectedLinear& s : selected)
-                    if (s.layer == k)
-                        installer.restore(s);
-                clock.add("calibrate", started);
-                started = std::chrono::steady_clock::now();
-            }
-        }
+        compressBlock(run, k);
         if (hooks.layerDone && result.layers.size() > firstReport)
             hooks.layerDone(result, firstReport, result.layers.size() - firstReport);
+        evaluateBlock(run, k);
+        releaseBlock(run, k);
     }
     job.report("compress", layers, layers);
-    for (Group& group : groups)
-        group.calibrator.reset(); // frees the calibration activations before evaluation
-    heldout.reset();
-
-    if (hooks.compressed)
-        for (size_t v = 0; v < result.variants.size(); ++v) {
-            Group& group = groups[request.mode == CalibrationMode::Parallel ? 0 : v];
-            std::vector<CompressedLinear> linears;
-            for (const SelectedLinear& s : selected)
-                linears.push_back({s.name, &group.kept[s.name], &factors[v][s.name]});
-            hooks.compressed(v, linears);
-        }
+    for (Group& group : run.groups)
+        group.calibrator.reset(); // frees the calibration activations before the output head
+    run.heldout.reset();
 
     if (!request.evalText.empty()) {
-        started = std::chrono::steady_clock::now();
-        const std::string text = readTextFile(request.evalText);
-        EvalOptions evalOptions = request.eval;
-        const Protocol protocol =
-            evalOptions.protocol ? *evalOptions.protocol : detectProtocol(text);
-        TokenStream stream = buildTokenStream(text, protocol, session.tokenizer());
-        stream.source = request.evalText.string();
-        if (request.evaluateBaseline) {
-            result.baseline = evaluatePerplexity(model, stream, evalOptions, job);
-            if (hooks.evaluated)
-                hooks.evaluated(std::nullopt, *result.baseline);
-        }
-        for (size_t v = 0; v < result.variants.size(); ++v) {
-            job.cancel.throwIfCancelled();
-            Group& group = groups[request.mode == CalibrationMode::Parallel ? 0 : v];
-            for (const SelectedLinear& s : selected)
-                installer.install(s, group.compressed[s.name], &factors[v][s.name]);
-            result.variants[v].perplexity = evaluatePerplexity(model, stream, evalOptions, job);
-            if (hooks.evaluated)
-                hooks.evaluated(v, *result.variants[v].perplexity);
-        }
-        clock.add("evaluate", started);
+        job.report("evaluate", 0, 1, "output head");
+        finishPasses(run);
+        job.report("evaluate", 1, 1, "output head");
     }
     return result;
 }

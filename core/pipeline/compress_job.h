@@ -108,9 +108,10 @@ struct CompressHooks {
     // After every perplexity: variant index, or nullopt for the original model.
     std::function<void(std::optional<size_t> variant, const PerplexityResult& perplexity)>
         evaluated;
-    // Once per variant, after compression and before evaluation and the restoration of the
-    // model: every selected linear's W_c, grid and factors (pointers valid during the call
-    // only). Exports use it; when set, the job keeps the quantization grids it otherwise drops.
+    // Once per variant and decoder block, when the block is done: the block's selected linears
+    // with their W_c, grid and factors (pointers valid during the call only; the job keeps
+    // nothing of a block after it). Exports use it; when set, the job keeps the quantization
+    // grids it otherwise drops.
     std::function<void(size_t variant, const std::vector<CompressedLinear>& linears)> compressed;
 };
 

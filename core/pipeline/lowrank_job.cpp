@@ -3,6 +3,7 @@
 #include "budget/planner.h"
 #include "calib/layerwise.h"
 #include "calib/stats.h"
+#include "io/checkpoint.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
 #include "pipeline/stage_clock.h"
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <regex>
 
 namespace rs {
@@ -29,10 +31,16 @@ struct Selected {
     int64_t block = 0;
     LinearKind kind = LinearKind::Q;
     std::string name;
-    Linear original; // the model's layer before the job
+    int64_t outFeatures = 0;
+    int64_t inFeatures = 0;
 };
 
-std::vector<Selected> selectLinears(LlamaModel& model, const LayerSelection& selection) {
+// The layer's dense weight in float32, as the checkpoint has it (the block is built if needed).
+at::Tensor originalWeight(const LlamaModel& model, const Selected& s) {
+    return model.layer(s.block).linear(s.kind).weight.to(at::kFloat);
+}
+
+std::vector<Selected> selectLinears(const ModelSession& session, const LayerSelection& selection) {
     std::vector<std::regex> include, exclude;
     const auto compile = [](const std::vector<std::string>& patterns,
                             std::vector<std::regex>& out) {
@@ -50,15 +58,16 @@ std::vector<Selected> selectLinears(LlamaModel& model, const LayerSelection& sel
         return std::any_of(patterns.begin(), patterns.end(),
                            [&](const std::regex& r) { return std::regex_search(name, r); });
     };
+    // Shapes from the checkpoint's headers: selecting reads no weight. (A model with low-rank
+    // paths was refused before, by requireDenseModel.)
+    const Checkpoint& checkpoint = session.checkpoint();
     std::vector<Selected> out;
-    for (int64_t block = 0; block < model.numLayers(); ++block)
+    for (int64_t block = 0; block < checkpoint.config.numLayers; ++block)
         for (LinearKind kind : kAllLinearKinds) {
             const std::string name = linearName(block, kind);
-            const Linear& linear = model.layer(block).linear(kind);
             if ((include.empty() || any(include, name)) && !any(exclude, name)) {
-                if (linear.factorOnly() || linear.loraA.defined())
-                    fail(name, "already carries low-rank factors; start from a dense model");
-                out.push_back({block, kind, name, linear});
+                const at::Tensor& weight = checkpoint.require(name + ".weight");
+                out.push_back({block, kind, name, weight.size(0), weight.size(1)});
             }
         }
     if (out.empty())
@@ -66,8 +75,9 @@ std::vector<Selected> selectLinears(LlamaModel& model, const LayerSelection& sel
     return out;
 }
 
-// Swaps layers between their original dense form and factor-only form; restores every selected
-// layer when the job ends, however it ends.
+// Swaps layers between their original dense form and factor-only form (a changed block stays
+// pinned in the model until it is reset to the checkpoint's weights); restores every selected
+// block when the job ends, however it ends.
 class FactorInstaller {
 public:
     FactorInstaller(LlamaModel& model, const std::vector<Selected>& selected)
@@ -77,18 +87,15 @@ public:
     void install(size_t i, const LowRankFactors& f) {
         const Selected& s = m_selected[i];
         Linear& linear = m_model.layer(s.block).linear(s.kind);
-        const auto options = s.original.weight.options();
+        const auto options = linear.factorOnly() ? linear.loraA.options() : linear.weight.options();
         linear.weight = at::Tensor();
         linear.loraA = f.A.to(options).contiguous();
         linear.loraB = f.B.to(options).contiguous();
     }
-    void restore(size_t i) {
-        const Selected& s = m_selected[i];
-        m_model.layer(s.block).linear(s.kind) = s.original;
-    }
+    void restoreBlock(int64_t block) { m_model.resetLayer(block); }
     void restoreAll() {
-        for (size_t i = 0; i < m_selected.size(); ++i)
-            restore(i);
+        for (const Selected& s : m_selected)
+            m_model.resetLayer(s.block);
     }
 
 private:
@@ -169,8 +176,8 @@ LowRankLayerReport newReport(const Selected& s, size_t variants) {
     r.block = s.block;
     const std::string suffix = linearSuffix(s.kind);
     r.kind = suffix.substr(suffix.find('.') + 1);
-    r.outFeatures = s.original.outFeatures();
-    r.inFeatures = s.original.inFeatures();
+    r.outFeatures = s.outFeatures;
+    r.inFeatures = s.inFeatures;
     r.ranks.assign(variants, kDenseRank);
     r.errorAfter.assign(variants, 0.0);
     return r;
@@ -235,10 +242,10 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     StageClock clock(result.stageSeconds);
     const bool lillama = request.method.id() == "lillama";
 
-    const std::vector<Selected> selected = selectLinears(model, request.layers);
+    const std::vector<Selected> selected = selectLinears(session, request.layers);
     std::vector<FactorShape> shapes;
     for (const Selected& s : selected)
-        shapes.push_back({s.name, s.block, s.original.outFeatures(), s.original.inFeatures()});
+        shapes.push_back({s.name, s.block, s.outFeatures, s.inFeatures});
     std::vector<std::vector<int64_t>> ranks; // [variant][layer]
     planVariants(request, selected, shapes, result, ranks);
     for (const Selected& s : selected)
@@ -271,7 +278,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     std::vector<std::unique_ptr<CompensationBasis>> kept(selected.size());
     std::vector<InputStats> keptStats(selected.size());
     const auto factorLayer = [&](size_t i, const CompensationBasis& basis, const at::Tensor& gram) {
-        const at::Tensor w = selected[i].original.weight.to(at::kFloat);
+        const at::Tensor w = originalWeight(model, selected[i]);
         for (size_t v = 0; v < ranks.size(); ++v) {
             if (ranks[v][i] == kDenseRank)
                 continue;
@@ -283,7 +290,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     const auto fitLayer = [&](size_t i, const InputStats& stats, bool factor) {
         const Selected& s = selected[i];
         LowRankLayerReport& report = result.layers[i];
-        const at::Tensor w = s.original.weight.to(at::kFloat);
+        const at::Tensor w = originalWeight(model, s);
         report.outputEnergy = compensatedError(w, {}, stats.gram);
         if (request.analyze)
             report.analysis = analyzeLayer(w, w, stats, s.name);
@@ -306,18 +313,18 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     };
 
     if (!lillama) {
-        LayerwiseCalibrator calibrator(model, windows);
+        LayerwiseCalibrator calibrator(model, windows, 0, job);
         clock.add("calibrate");
         for (int64_t k = 0; k < model.numLayers(); ++k) {
             job.report("factor", k, model.numLayers(), "layer " + std::to_string(k));
-            const LayerInputStats stats = calibrator.collect(k, job);
-            calibrator.advance(k, job);
+            const LayerInputStats stats = calibrator.collectAndAdvance(k, job);
             clock.add("calibrate");
             for (size_t i = 0; i < selected.size(); ++i) {
                 job.cancel.throwIfCancelled();
                 if (selected[i].block == k)
                     fitLayer(i, stats.forLinear(selected[i].kind), true);
             }
+            model.releaseLayer(k);
             clock.add("factor");
         }
         job.report("factor", model.numLayers(), model.numLayers());
@@ -353,6 +360,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
             at::Tensor teacher = model.embed(windows);
             at::Tensor student = teacher.clone();
             for (int64_t k = 0; k < model.numLayers(); ++k) {
+                std::map<size_t, at::Tensor> dense; // this block's original weights
                 LayerInputStats stats;
                 model.setLinearInputHook([&](int64_t layer, InputSite site, const at::Tensor& x) {
                     if (layer == k)
@@ -377,7 +385,8 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
                     const int64_t r = ranks[v][i];
                     if (r == kDenseRank)
                         continue;
-                    const at::Tensor w = selected[i].original.weight.to(at::kFloat);
+                    const at::Tensor w = originalWeight(model, selected[i]);
+                    dense[i] = w;
                     installer.install(
                         i, buildLordBasis(LordVariant::WeightSvd, w, st, r, selected[i].name)
                                ->factorsAt(r));
@@ -396,16 +405,16 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
                     const Linear& trained = model.layer(k).linear(selected[i].kind);
                     factors[v][i] = {trained.loraB.detach().to(at::kFloat),
                                      trained.loraA.detach().to(at::kFloat)};
-                    result.layers[i].errorAfter[v] =
-                        relativeFactorError(selected[i].original.weight, factors[v][i],
-                                            stats.forLinear(selected[i].kind).gram);
+                    result.layers[i].errorAfter[v] = relativeFactorError(
+                        dense.at(i), factors[v][i], stats.forLinear(selected[i].kind).gram);
                 }
                 clock.add("distill");
                 student = runBlock(model, k, student, batch, job);
                 teacher = teacherOut;
+                installer.restoreBlock(k);
+                model.releaseLayer(k);
                 clock.add("distill");
             }
-            installer.restoreAll();
         }
     }
     if (hooks.planned && optimal)
@@ -423,19 +432,40 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
         }
 
     if (!request.evalText.empty()) {
+        // Block by block: the original model's pass and one per variant, each variant's factors
+        // installed in the block only while its windows go through it.
         const TokenStream stream = tokenStream(session, request.evalText);
-        if (request.evaluateBaseline) {
-            result.baseline = evaluatePerplexity(model, stream, request.eval, job);
+        const JobContext quiet{{}, job.cancel, job.memory};
+        std::unique_ptr<StreamingPerplexity> baseline;
+        if (request.evaluateBaseline)
+            baseline = std::make_unique<StreamingPerplexity>(model, stream, request.eval, quiet);
+        std::vector<std::unique_ptr<StreamingPerplexity>> passes;
+        for (size_t v = 0; v < result.variants.size(); ++v)
+            passes.push_back(
+                std::make_unique<StreamingPerplexity>(model, stream, request.eval, quiet));
+        for (int64_t k = 0; k < model.numLayers(); ++k) {
+            job.report("evaluate", k, model.numLayers(), "block " + std::to_string(k));
+            if (baseline)
+                baseline->advance(k, quiet);
+            for (size_t v = 0; v < passes.size(); ++v) {
+                job.cancel.throwIfCancelled();
+                for (size_t i = 0; i < selected.size(); ++i)
+                    if (selected[i].block == k && ranks[v][i] != kDenseRank)
+                        installer.install(i, factors[v][i]);
+                passes[v]->advance(k, quiet);
+                installer.restoreBlock(k);
+            }
+            model.releaseLayer(k);
+        }
+        job.report("evaluate", model.numLayers(), model.numLayers(), "output head");
+        if (baseline) {
+            result.baseline = baseline->finish(quiet);
             if (hooks.evaluated)
                 hooks.evaluated(std::nullopt, *result.baseline);
         }
-        for (size_t v = 0; v < result.variants.size(); ++v) {
-            job.cancel.throwIfCancelled();
-            for (size_t i = 0; i < selected.size(); ++i)
-                if (ranks[v][i] != kDenseRank)
-                    installer.install(i, factors[v][i]);
-            result.variants[v].perplexity = evaluatePerplexity(model, stream, request.eval, job);
-            installer.restoreAll();
+        for (size_t v = 0; v < passes.size(); ++v) {
+            result.variants[v].perplexity = passes[v]->finish(quiet);
+            passes[v].reset();
             if (hooks.evaluated)
                 hooks.evaluated(v, *result.variants[v].perplexity);
         }

@@ -3,6 +3,7 @@
 #include "eval/perplexity.h"
 #include "formats/export_reader.h"
 #include "model/summary.h"
+#include "util/memory.h"
 #include "util/progress.h"
 
 #include <filesystem>
@@ -21,6 +22,7 @@ struct OpenOptions {
     std::string dtype = "float32";   // float32, bfloat16, float16
     std::string device = "cpu";      // cpu, cuda, cuda:N, auto
     std::filesystem::path tokenizer; // overrides the tokenizer found beside the model
+    int64_t maxMemory = 0;           // bytes for weights and carried states; 0: the default
 };
 
 // A model opened for work: checkpoint, summary, runnable model and tokenizer. This is the entry
@@ -86,6 +88,12 @@ PerplexityResult evaluateTextFile(const ModelSession& session, const std::filesy
 // to the machine's cores (its OpenMP default can be 1 in containers) unless OMP_NUM_THREADS says
 // otherwise.
 void initializeRuntime();
+
+// The memory budget of one job (JobContext::memory) for `requested` bytes (0: half the RAM):
+// half of it for the states the job carries from block to block, which spill beyond it to
+// temporary files under the cache directory's "spill" folder; the other half is the session's
+// weight cache (OpenOptions::maxMemory).
+std::shared_ptr<MemoryBudget> jobMemoryBudget(int64_t requested);
 
 // Resolves "cpu", "cuda", "cuda:1" or "auto"; fails for CUDA when this LibTorch build has none.
 std::string resolveDevice(const std::string& requested);
