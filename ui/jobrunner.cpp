@@ -1,5 +1,6 @@
 #include "jobrunner.h"
 
+#include "pipeline/session.h"
 #include "utf8.h"
 #include "util/error.h"
 
@@ -66,6 +67,7 @@ bool JobRunner::start(const QString& title, Work work) {
 
     rs::JobContext job;
     job.cancel = m_cancel;
+    job.memory = rs::jobMemoryBudget(0);
     auto throttle = std::make_shared<ProgressThrottle>(m_interval);
     job.progress = [this, id, throttle](const rs::ProgressEvent& event) {
         if (!throttle->admit(event))

@@ -300,7 +300,8 @@ std::vector<Command> lowrankCommands() {
            kName,
            kTokenizer,
            kDtype,
-           kDevice}},
+           kDevice,
+           kMaxMemory}},
          runLowRankCommand},
     };
 }

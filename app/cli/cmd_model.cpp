@@ -3,6 +3,8 @@
 #include "io/atomicfile.h"
 #include "pipeline/session.h"
 #include "run_options.h"
+#include "util/error.h"
+#include "util/memory.h"
 
 #include <cstdio>
 #include <iostream>
@@ -129,6 +131,20 @@ const OptionSpec kDtype{"--dtype", "TYPE", "weights dtype: float32 (default), bf
 const OptionSpec kDevice{"--device", "DEV", "cpu (default), cuda, cuda:N or auto"};
 const OptionSpec kTokenizer{"--tokenizer", "FILE",
                             "tokenizer file, for a model file with none beside it"};
+const OptionSpec kMaxMemory{"--max-memory", "SIZE",
+                            "memory for carried states and cached blocks, e.g. 2G (default: half "
+                            "of RAM); beyond it hidden states spill to the cache directory"};
+
+int64_t maxMemory(const ParsedArgs& args) {
+    const std::optional<std::string> text = args.value("--max-memory");
+    if (!text)
+        return 0;
+    try {
+        return parseByteSize(*text, "--max-memory");
+    } catch (const rs::Error& e) {
+        throw UsageError(e.what());
+    }
+}
 
 OpenOptions openOptions(const ParsedArgs& args) {
     OpenOptions options;
@@ -138,6 +154,7 @@ OpenOptions openOptions(const ParsedArgs& args) {
                          "'");
     options.device = args.valueOr("--device", "cpu");
     options.tokenizer = args.valueOr("--tokenizer", "");
+    options.maxMemory = maxMemory(args);
     return options;
 }
 
@@ -149,7 +166,7 @@ std::vector<Command> modelCommands() {
           "MODEL is a Hugging Face directory (config.json + safetensors), a llama2.c .bin, or an\n"
           "export directory (gptq+peft, merged, factorized), opened with its low-rank paths.",
           {"MODEL"},
-          {{"--json", "", "print the summary as JSON"}, kDtype, kDevice, kTokenizer}},
+          {{"--json", "", "print the summary as JSON"}, kDtype, kDevice, kTokenizer, kMaxMemory}},
          runInfo},
         {{"generate",
           "MODEL [--tokenizer FILE] [--prompt TEXT] [--max-tokens N]",
@@ -160,7 +177,8 @@ std::vector<Command> modelCommands() {
            {"--max-tokens", "N", "new tokens to generate (default 256)"},
            kTokenizer,
            kDtype,
-           kDevice}},
+           kDevice,
+           kMaxMemory}},
          runGenerate},
         {{"eval",
           "MODEL --text FILE [--protocol tinystories|wikitext] [--seq-len N] "
@@ -179,7 +197,8 @@ std::vector<Command> modelCommands() {
            {"--json", "FILE", "also write the result as JSON"},
            kTokenizer,
            kDtype,
-           kDevice}},
+           kDevice,
+           kMaxMemory}},
          runEval},
     };
 }

@@ -293,7 +293,8 @@ std::vector<Command> budgetCommands() {
              kDb,
              kTokenizer,
              kDtype,
-             kDevice})
+             kDevice,
+             kMaxMemory})
         options.push_back(o);
     return {{{"plan",
               "EXPERIMENT_ID (--budget-params N | --budget-percent P | --bpw B | --budget-rank R) "

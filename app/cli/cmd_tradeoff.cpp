@@ -157,7 +157,7 @@ Command tradeoffCommand() {
     for (const OptionSpec& o : constraintOptions())
         if (o.name != "--exclude")
             options.push_back(o);
-    for (const OptionSpec& o : {kDb, kTokenizer, kDtype, kDevice})
+    for (const OptionSpec& o : {kDb, kTokenizer, kDtype, kDevice, kMaxMemory})
         options.push_back(o);
     return {{"tradeoff",
              "MODEL --calib FILE --eval FILE [--bits 2,3,4] [--budgets r4,r8,3.5bpw] [--csv FILE]",

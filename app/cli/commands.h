@@ -28,7 +28,10 @@ struct Command {
 extern const OptionSpec kDtype;
 extern const OptionSpec kDevice;
 extern const OptionSpec kTokenizer;
+extern const OptionSpec kMaxMemory;
 OpenOptions openOptions(const ParsedArgs& args);
+// --max-memory in bytes (0 when not given); a UsageError for a bad size.
+int64_t maxMemory(const ParsedArgs& args);
 
 // --db PATH: every command that reads or writes the experiment store takes it; without it the
 // database is $RANKSCOPE_DB or the XDG default (see defaultDatabasePath()).

@@ -3,6 +3,7 @@
 #include "pipeline/session.h"
 #include "progress_printer.h"
 #include "util/error.h"
+#include "util/memory.h"
 
 #include <algorithm>
 #include <csignal>
@@ -33,6 +34,20 @@ void printOverview(const std::vector<rs::cli::Command>& commands) {
                   << c.spec.description.substr(0, c.spec.description.find('\n')) << "\n";
     std::cout << "\nexit codes: 0 success, 1 failure, 2 usage error, 3 internal error, "
                  "130 cancelled\n";
+}
+
+} // namespace
+
+namespace {
+
+void reportMemory(const rs::MemoryBudget& budget) {
+    std::cerr << "memory: peak " << rs::formatBytes(rs::peakResidentBytes()) << " resident (budget "
+              << rs::formatBytes(2 * budget.bytes) << ")";
+    if (budget.spillFiles > 0)
+        std::cerr << ", spilled " << rs::formatBytes(budget.spilledTotal)
+                  << " of carried states in " << budget.spillFiles << " file(s) under "
+                  << budget.spillDir.string();
+    std::cerr << "\n";
 }
 
 } // namespace
@@ -91,8 +106,15 @@ int main(int argc, char** argv) {
             std::cout << formatHelp(command->spec);
             return kExitOk;
         }
+        const bool budgeted =
+            std::any_of(command->spec.options.begin(), command->spec.options.end(),
+                        [](const OptionSpec& o) { return o.name == "--max-memory"; });
+        if (budgeted)
+            job.memory = rs::jobMemoryBudget(maxMemory(args));
         const int code = command->run(args, job);
         printer.finish();
+        if (budgeted)
+            reportMemory(*job.memory);
         return code;
     } catch (const UsageError& e) {
         printer.finish();
