@@ -2,6 +2,7 @@
 rankscope_add_test(tst_util SOURCES tst_util.cpp LIBS rankscope_util)
 rankscope_add_test(tst_model SOURCES tst_model.cpp LIBS rankscope_core)
 rankscope_add_test(tst_perplexity SOURCES tst_perplexity.cpp LIBS rankscope_core)
+rankscope_add_test(tst_streaming SOURCES tst_streaming.cpp LIBS rankscope_core)
 rankscope_add_test(tst_cli SOURCES tst_cli.cpp LIBS Qt6::Core rankscope_util)
 target_compile_definitions(tst_cli PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
 add_dependencies(tst_cli rankscope-cli)
