@@ -1,5 +1,7 @@
 #pragma once
 
+#include <ATen/ATen.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -25,6 +27,20 @@ inline double peakRssMiB() {
         status.ignore(1 << 16, '\n');
     }
     return 0.0;
+}
+
+// Best of several runs of a square fp32 matmul, in GFLOP/s: the machine's figure that forward
+// passes are measured against.
+inline double matmulGflops(int64_t n, int repeats) {
+    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
+    at::mm(a, b); // warm-up
+    double best = 0.0;
+    for (int i = 0; i < repeats; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        at::mm(a, b);
+        best = std::max(best, 2.0 * double(n) * double(n) * double(n) / secondsSince(start) / 1e9);
+    }
+    return best;
 }
 
 inline std::string sharedData(const std::string& relative) {

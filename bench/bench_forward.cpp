@@ -17,19 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Best of several runs of a square fp32 matmul, in GFLOP/s.
-double matmulGflops(int64_t n, int repeats) {
-    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
-    at::mm(a, b); // warm-up
-    double best = 0.0;
-    for (int i = 0; i < repeats; ++i) {
-        const auto start = Clock::now();
-        at::mm(a, b);
-        best = std::max(best, 2.0 * n * n * n / rs::bench::secondsSince(start) / 1e9);
-    }
-    return best;
-}
-
 // FLOPs of one forward pass over `windows` windows of `seqLen` tokens: 2 x parameters x tokens
 // for the matmuls (embedding lookup excluded, output head included) plus the attention scores and
 // weighted sums, 4 x layers x seqLen^2 x (heads x head_dim) per window.
@@ -61,7 +48,7 @@ int main(int argc, char** argv) {
     const int64_t windows125m = argc > 1 ? std::atoll(argv[1]) : 8;
     rs::initializeRuntime();
     std::printf("threads %d\n", at::get_num_threads());
-    const double matmul = matmulGflops(2048, 5);
+    const double matmul = rs::bench::matmulGflops(2048, 5);
     std::printf("fp32 matmul (2048^3, best of 5): %.1f GFLOP/s\n", matmul);
 
     {

@@ -1,0 +1,138 @@
+// Block-streaming at real model sizes: runs rankscope-cli on a large checkpoint (e.g. the
+// TinyLlama-1.1B-shaped one that make_scale_model writes) and prints, per command, the wall time
+// and the peak resident memory of the process, beside the machine's fp32 matmul throughput
+// measured in the same run. Targets (TinyLlama shape): info under 1 s and 300 MB; eval at
+// seq_len 2048 under 1.5 GB; compress W4 g128 + EoRA r64 under 2.5 GB.
+//
+//   bench_scale MODEL_DIR [--cli PATH] [--calib-tokens N] [--eval-windows N] [--skip-sequential]
+//               [--skip-compress] [--analysis] [--max-memory SIZE]
+// Compression runs without the per-layer analysis unless --analysis is given.
+#include "bench_common.h"
+
+#include <ATen/ATen.h>
+#include <chrono>
+#include <cstdio>
+#include <spawn.h>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Measured {
+    double seconds = 0.0;
+    double peakMiB = 0.0;
+    int status = 0;
+};
+
+// Runs a command as a child process; its own peak RSS comes from wait4's rusage.
+Measured runChild(const std::vector<std::string>& argv) {
+    std::vector<char*> args;
+    for (const std::string& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    std::printf("$");
+    for (const std::string& a : argv)
+        std::printf(" %s", a.c_str());
+    std::printf("\n");
+    std::fflush(stdout);
+    pid_t pid = 0;
+    const auto start = Clock::now();
+    if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
+        std::perror("posix_spawn");
+        return {0, 0, -1};
+    }
+    int status = 0;
+    struct rusage usage {};
+    wait4(pid, &status, 0, &usage);
+    return {rs::bench::secondsSince(start), usage.ru_maxrss / 1024.0,
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+void report(const char* what, const Measured& m, double targetMiB) {
+    std::printf("%-44s %8.2f s  peak RSS %8.1f MiB  (target %s%.0f MiB)%s\n\n", what, m.seconds,
+                m.peakMiB, targetMiB > 0 ? "< " : "", targetMiB, m.status == 0 ? "" : "  FAILED");
+    std::fflush(stdout);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: bench_scale MODEL_DIR [--cli PATH] [--calib-tokens N] "
+                             "[--eval-windows N] [--skip-sequential] [--skip-compress] "
+                             "[--max-memory SIZE]\n");
+        return 2;
+    }
+    const std::string model = argv[1];
+    std::string cli = "app/rankscope-cli", calibTokens = "16384", evalWindows = "2", maxMemory;
+    bool sequential = true, compress = true, analysis = false;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        const auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (a == "--cli")
+            cli = next();
+        else if (a == "--calib-tokens")
+            calibTokens = next();
+        else if (a == "--eval-windows")
+            evalWindows = next();
+        else if (a == "--skip-sequential")
+            sequential = false;
+        else if (a == "--skip-compress")
+            compress = false;
+        else if (a == "--analysis")
+            analysis = true;
+        else if (a == "--max-memory")
+            maxMemory = next();
+    }
+    std::printf("fp32 matmul 2048^3, best of 5: %.1f GFLOP/s\n\n",
+                rs::bench::matmulGflops(2048, 5));
+
+    const std::string calib = rs::bench::sharedData("text/tinystories/calib.txt");
+    const std::string wiki = rs::bench::sharedData("text/wikitext-2/wiki.test.raw");
+    std::vector<std::string> memory;
+    if (!maxMemory.empty())
+        memory = {"--max-memory", maxMemory};
+    const auto with = [&](std::vector<std::string> args) {
+        args.insert(args.end(), memory.begin(), memory.end());
+        return args;
+    };
+
+    report("info", runChild({cli, "info", model}), 300);
+    report(("eval, seq_len 2048, " + evalWindows + " windows").c_str(),
+           runChild(with({cli, "eval", model, "--text", wiki, "--seq-len", "2048", "--max-windows",
+                          evalWindows})),
+           1536);
+    if (!compress)
+        return 0;
+    for (const std::string mode : {"parallel", "sequential"}) {
+        if (mode == "sequential" && !sequential)
+            continue;
+        std::vector<std::string> args = {cli,
+                                         "compress",
+                                         model,
+                                         "--calib",
+                                         calib,
+                                         "--calib-tokens",
+                                         calibTokens,
+                                         "--calib-mode",
+                                         mode,
+                                         "--method",
+                                         "rtn:bits=4,group=128",
+                                         "--comp",
+                                         "eora",
+                                         "--rank",
+                                         "64",
+                                         "--no-store"};
+        if (!analysis)
+            args.push_back("--no-analysis");
+        report(("compress W4 g128 + EoRA r64, " + calibTokens + " tokens, " + mode).c_str(),
+               runChild(with(args)), 2560);
+    }
+    return 0;
+}
