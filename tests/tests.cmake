@@ -48,3 +48,4 @@ rankscope_add_test(tst_budget_cli SOURCES tst_budget_cli.cpp LIBS Qt6::Core rank
 target_compile_definitions(tst_budget_cli PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
 add_dependencies(tst_budget_cli rankscope-cli)
 rankscope_add_test(tst_seed_methods SOURCES tst_seed_methods.cpp LIBS rankscope_core)
+rankscope_add_test(tst_scale_model SOURCES tst_scale_model.cpp LIBS rankscope_model TIMEOUT 120)

@@ -1,9 +1,11 @@
 #pragma once
 
 #include "io/checkpoint.h"
+#include "io/dtype.h"
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,5 +28,34 @@ std::vector<std::string>
 writeShardedSafetensors(const std::filesystem::path& dir, const std::vector<NamedTensor>& tensors,
                         uint64_t maxShardBytes,
                         const std::map<std::string, std::string>& metadata = {});
+
+// A tensor of a streamed file: its name, type and shape are known before any of its data exists,
+// which is all the header needs.
+struct TensorPlan {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;
+
+    uint64_t byteSize() const;
+};
+
+// Produces the data of plans[index]: a tensor of exactly the planned dtype and shape.
+using TensorProducer = std::function<at::Tensor(size_t index)>;
+
+// writeSafetensors for data that does not exist yet: each tensor is asked of `produce` only when
+// its turn in the file comes and dropped once written, so memory holds one tensor, not the file.
+// Same layout and atomicity as writeSafetensors; also fails when a produced tensor does not match
+// its plan.
+void writeSafetensorsStreamed(const std::filesystem::path& path,
+                              const std::vector<TensorPlan>& plans, const TensorProducer& produce,
+                              const std::map<std::string, std::string>& metadata = {});
+
+// writeShardedSafetensors, streamed the same way: the shards are planned from the sizes alone,
+// then written one after the other (the index last), one tensor in memory at a time.
+std::vector<std::string>
+writeShardedSafetensorsStreamed(const std::filesystem::path& dir,
+                                const std::vector<TensorPlan>& plans, const TensorProducer& produce,
+                                uint64_t maxShardBytes,
+                                const std::map<std::string, std::string>& metadata = {});
 
 } // namespace rs
