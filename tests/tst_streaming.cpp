@@ -195,7 +195,7 @@ void TestStreaming::fullDiskWhileSpillingNamesDirectoryAndSize() {
     setrlimit(RLIMIT_FSIZE, &old);
     std::signal(SIGXFSZ, previous);
     QVERIFY2(error.rfind(dir.path().toStdString() + ": cannot spill the calibration hidden states: "
-                                                    "4.00 MiB needed",
+                                                    "4.0 MiB needed",
                          0) == 0,
              error.c_str());
     QCOMPARE(filesIn(dir.path().toStdString()), size_t(0));

@@ -4,6 +4,7 @@
 #include "progress_printer.h"
 #include "util/error.h"
 #include "util/memory.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <csignal>
@@ -41,10 +42,10 @@ void printOverview(const std::vector<rs::cli::Command>& commands) {
 namespace {
 
 void reportMemory(const rs::MemoryBudget& budget) {
-    std::cerr << "memory: peak " << rs::formatBytes(rs::peakResidentBytes()) << " resident (budget "
-              << rs::formatBytes(2 * budget.bytes) << ")";
+    std::cerr << "memory: peak " << rs::formatBytes(uint64_t(rs::peakResidentBytes()))
+              << " resident (budget " << rs::formatBytes(uint64_t(2 * budget.bytes)) << ")";
     if (budget.spillFiles > 0)
-        std::cerr << ", spilled " << rs::formatBytes(budget.spilledTotal)
+        std::cerr << ", spilled " << rs::formatBytes(uint64_t(budget.spilledTotal.load()))
                   << " of carried states in " << budget.spillFiles << " file(s) under "
                   << budget.spillDir.string();
     std::cerr << "\n";

@@ -22,6 +22,7 @@ constexpr int64_t kTinyStoriesSeqLen = 512;
 constexpr int64_t kMaxDefaultSeqLen = 2048;
 constexpr int64_t kLogitsBudgetBytes = 256LL << 20; // logits of one batch stay under this
 constexpr int64_t kMaxBatch = 16;
+constexpr int64_t kHeadChunkBytes = 64LL << 20; // logits computed at once in the output head
 
 std::string_view trim(std::string_view s) {
     const auto isSpace = [](char c) {
@@ -229,16 +230,30 @@ PerplexityResult StreamingPerplexity::finish(const JobContext& job) {
     const auto started = std::chrono::steady_clock::now();
     double nllSum = 0.0;
     int64_t predicted = 0;
+    const int64_t vocab = m.model.config().vocabSize;
     for (int64_t w = 0; w < m.windows; w += m.batch) {
         job.cancel.throwIfCancelled();
         const int64_t count = std::min(m.batch, m.windows - w);
-        const at::Tensor logits =
-            m.model.logitsFrom(m.model.finalNorm(m.hidden.tensor().narrow(0, w, count)));
-        const at::Tensor logProbs = at::log_softmax(logits, -1);
+        const at::Tensor hidden = m.model.finalNorm(m.hidden.tensor().narrow(0, w, count));
         const at::Tensor targets = m.targets.narrow(0, w, count);
-        const at::Tensor picked =
-            logProbs.gather(-1, targets.to(logProbs.device()).unsqueeze(-1)).squeeze(-1);
-        nllSum -= picked.to(at::kDouble).sum().item<double>();
+        // Positions go through the head in chunks whose logits stay small (one 2048-token window
+        // of a 32k vocabulary has 250 MiB of them, and log_softmax doubles that); a batch that
+        // fits is one chunk.
+        const int64_t rows = count * hidden.size(1);
+        const int64_t chunk = std::max<int64_t>(1, kHeadChunkBytes / (vocab * 4));
+        const at::Tensor flatHidden = hidden.reshape({rows, hidden.size(2)});
+        const at::Tensor flatTargets = targets.reshape({rows});
+        for (int64_t r = 0; r < rows; r += chunk) {
+            const int64_t n = std::min(chunk, rows - r);
+            const at::Tensor logits = rows <= chunk
+                                          ? m.model.logitsFrom(hidden)
+                                          : m.model.logitsFrom(flatHidden.narrow(0, r, n));
+            const at::Tensor logProbs = at::log_softmax(logits, -1);
+            const at::Tensor wanted = rows <= chunk ? targets : flatTargets.narrow(0, r, n);
+            const at::Tensor picked =
+                logProbs.gather(-1, wanted.to(logProbs.device()).unsqueeze(-1)).squeeze(-1);
+            nllSum -= picked.to(at::kDouble).sum().item<double>();
+        }
         predicted += targets.numel();
         m.report(job, m.model.numLayers(), w + count);
     }

@@ -2,6 +2,7 @@
 
 #include "util/error.h"
 #include "util/memory.h"
+#include "util/text.h"
 
 #include <ATen/ATen.h>
 #include <cerrno>
@@ -31,7 +32,8 @@ void* mapSpillFile(const fs::path& dir, int64_t bytes, const std::string& what) 
     if (const int err = ::posix_fallocate(fd, 0, bytes); err != 0) {
         ::close(fd);
         const fs::space_info space = fs::space(dir, ec);
-        fail(dir.string(), "cannot spill the " + what + ": " + formatBytes(bytes) + " needed, " +
+        fail(dir.string(), "cannot spill the " + what + ": " + formatBytes(uint64_t(bytes)) +
+                               " needed, " +
                                (ec ? std::string("unknown") : formatBytes(space.available)) +
                                " free (" + std::strerror(err) +
                                "); free disk space, point RANKSCOPE_CACHE elsewhere or raise "

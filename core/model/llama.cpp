@@ -142,7 +142,11 @@ struct LlamaModel::Impl {
     LinearInputHook hook;
 
     at::Tensor place(const std::string& name) const {
-        return checkpoint.require(name).to(device, computeType).contiguous();
+        const at::Tensor& stored = checkpoint.require(name);
+        at::Tensor placed = stored.to(device, computeType).contiguous();
+        if (placed.data_ptr() != stored.data_ptr())
+            checkpoint.releasePages(name); // converted: the file's pages are not needed now
+        return placed;
     }
     std::shared_ptr<DecoderLayer> build(int64_t index) const;
     std::shared_ptr<DecoderLayer> acquire(int64_t index) const;

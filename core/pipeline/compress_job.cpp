@@ -11,6 +11,7 @@
 #include "util/text.h"
 
 #include <ATen/ATen.h>
+#include <algorithm>
 #include <c10/core/InferenceMode.h>
 #include <chrono>
 #include <regex>
@@ -264,7 +265,10 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     const at::Tensor weight =
         std::as_const(run.model).layer(s.layer).linear(s.kind).weight.to(at::kFloat);
     const CompressedWeight cw = compressWeight(request.compression, weight, &st, s.name);
-    group.compressed[s.name] = cw.weight;
+    // W_c outlives this call only where the block is run with it: evaluation passes, sequential
+    // calibration (and the export hook, which gets the grid too).
+    if (!request.evalText.empty() || request.mode == CalibrationMode::Sequential)
+        group.compressed[s.name] = cw.weight;
     if (run.hooks.compressed)
         group.kept[s.name] = cw;
     const at::Tensor dW = weight - cw.weight;
@@ -329,18 +333,31 @@ void compressBlock(CompressRun& run, int64_t k) {
     if (run.heldout) // held-out inputs follow the original model
         heldoutStats = run.heldout->collectAndAdvance(k, run.job);
     const bool parallel = run.request.mode == CalibrationMode::Parallel;
+    std::vector<const SelectedLinear*> inBlock;
+    for (const SelectedLinear& s : run.selected)
+        if (s.layer == k)
+            inBlock.push_back(&s);
     for (size_t gi = 0; gi < run.groups.size(); ++gi) {
         Group& group = run.groups[gi];
-        const LayerInputStats stats = parallel ? group.calibrator->collectAndAdvance(k, run.job)
-                                               : group.calibrator->collect(k, run.job);
+        LayerInputStats stats = parallel ? group.calibrator->collectAndAdvance(k, run.job)
+                                         : group.calibrator->collect(k, run.job);
         std::map<InputSite, int64_t> discardedBySite;
         run.clock.add("calibrate", started);
         started = std::chrono::steady_clock::now();
-        for (const SelectedLinear& s : run.selected) {
-            if (s.layer != k)
-                continue;
+        for (size_t i = 0; i < inBlock.size(); ++i) {
             run.job.cancel.throwIfCancelled();
-            compressLinear(run, gi, s, stats, heldoutStats, discardedBySite);
+            compressLinear(run, gi, *inBlock[i], stats, heldoutStats, discardedBySite);
+            // A site's Gram matrix goes as soon as its last linear is done (down_proj's alone
+            // is d_ff^2 float64: 1.6 GB for Llama-3-8B).
+            const InputSite site = inputSiteOf(inBlock[i]->kind);
+            const bool needed = std::any_of(
+                inBlock.begin() + long(i) + 1, inBlock.end(),
+                [&](const SelectedLinear* later) { return inputSiteOf(later->kind) == site; });
+            if (!needed) {
+                stats.of(site) = {};
+                if (heldoutStats && gi + 1 == run.groups.size())
+                    heldoutStats->of(site) = {};
+            }
         }
         run.clock.add("compress", started);
         started = std::chrono::steady_clock::now();
@@ -357,6 +374,8 @@ void compressBlock(CompressRun& run, int64_t k) {
 
 // Passes the evaluation windows of the original model and of every variant through block k.
 void evaluateBlock(CompressRun& run, int64_t k) {
+    if (!run.baselinePass && run.variantPasses.empty())
+        return;
     const auto started = std::chrono::steady_clock::now();
     if (run.baselinePass)
         run.baselinePass->advance(k, run.quiet);

@@ -76,17 +76,4 @@ int64_t parseByteSize(const std::string& text, const std::string& what) {
     return static_cast<int64_t>(bytes);
 }
 
-std::string formatBytes(int64_t bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes);
-    int unit = 0;
-    while (std::fabs(value) >= 1024 && unit < 4) {
-        value /= 1024;
-        ++unit;
-    }
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
-    return buffer;
-}
-
 } // namespace rs

@@ -33,7 +33,5 @@ int64_t peakResidentBytes();
 // "2.5G", "800M", "64k", "1073741824" (binary units, optional "iB"/"B"); fails with
 // "<what>: ..." for anything else or a size of zero.
 int64_t parseByteSize(const std::string& text, const std::string& what);
-// "2.31 GiB", "176 MiB", "12 KiB", "17 B".
-std::string formatBytes(int64_t bytes);
 
 } // namespace rs
