@@ -2,6 +2,7 @@
 
 #include "util/error.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -26,6 +27,17 @@ inline std::filesystem::path dataPath(const std::string& relative) {
 
 inline std::filesystem::path fixturePath(const std::string& relative) {
     return std::filesystem::path(RANKSCOPE_TEST_FIXTURES) / relative;
+}
+
+// Bytes of every regular file below `dir` (0 when it does not exist).
+inline uint64_t directoryBytes(const std::filesystem::path& dir) {
+    uint64_t bytes = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec))
+            bytes += it->file_size(ec);
+    return bytes;
 }
 
 inline std::filesystem::path stories260K() {

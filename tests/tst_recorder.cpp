@@ -45,6 +45,7 @@ private slots:
     void sequentialCalibrationIsNeverReused();
     void cancelledAndFailedRunsAreRecorded();
     void requestJsonRoundTrip();
+    void cacheCapBoundsWhatIsSaved();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -172,6 +173,38 @@ void TestRecorder::cancelledAndFailedRunsAreRecorded() {
     // After the cancelled run, the next one calibrates (nothing half-written is reused).
     QVERIFY(!rs::runRecordedCompression(*m_session, request("rtn"), *m_store, *m_cache)
                  .calibrationReused);
+}
+
+void TestRecorder::cacheCapBoundsWhatIsSaved() {
+    // Statistics larger than the cap are not saved, and the run says why.
+    qputenv("RANKSCOPE_CACHE_MAX_SIZE", "1k");
+    const rs::RecordedCompression capped =
+        rs::runRecordedCompression(*m_session, request("rtn"), *m_store, *m_cache);
+    QVERIFY2(capped.statisticsNote.find("more than the cache's cap of 1.0 KiB") !=
+                 std::string::npos,
+             capped.statisticsNote.c_str());
+    QVERIFY(!capped.calibrationReused);
+    QCOMPARE(rs::test::directoryBytes(m_cache->directory()), uint64_t(0));
+
+    // Under a cap that holds one set of statistics, saving a second drops the older one.
+    const auto one = [&](const char* method) {
+        qputenv("RANKSCOPE_CACHE_MAX_SIZE", "64M");
+        rs::CompressRequest r = request(method);
+        r.heldoutTokens = 0; // one artefact per run
+        return rs::runRecordedCompression(*m_session, r, *m_store, *m_cache);
+    };
+    QVERIFY(one("rtn").statisticsNote.empty());
+    const uint64_t first = rs::test::directoryBytes(m_cache->directory());
+    QVERIFY(first > 0);
+    qputenv("RANKSCOPE_CACHE_MAX_SIZE", QByteArray::number(qulonglong(first + first / 2)));
+    rs::CompressRequest longer = request("rtn");
+    longer.heldoutTokens = 0;
+    longer.calibTokens = 2048; // other statistics: a second artefact of the same size
+    QVERIFY(
+        rs::runRecordedCompression(*m_session, longer, *m_store, *m_cache).statisticsNote.empty());
+    QVERIFY(rs::test::directoryBytes(m_cache->directory()) <= first + first / 2);
+    QCOMPARE(m_store->artefacts().size(), size_t(1));
+    qunsetenv("RANKSCOPE_CACHE_MAX_SIZE");
 }
 
 void TestRecorder::requestJsonRoundTrip() {

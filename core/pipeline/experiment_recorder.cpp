@@ -40,6 +40,7 @@ public:
                  std::function<void(int64_t artefact)> committed)
         : m_inner(std::move(inner))
         , m_store(store)
+        , m_cache(cache)
         , m_writer(cache, key)
         , m_key(std::move(key))
         , m_description(std::move(description))
@@ -75,12 +76,17 @@ private:
                                 .dump());
             m_committed(m_store.addArtefact(
                 {0, m_key, "statistics", m_description, int64_t(m_writer.bytesWritten()), {}, {}}));
+            // Older artefacts make room, least recently used first, so the cache keeps its cap.
+            PruneOptions prune;
+            prune.maxBytes = defaultCacheCap();
+            pruneCache(m_store, m_cache, prune);
         }
         return stats;
     }
 
     std::unique_ptr<LayerStatsSource> m_inner;
     ExperimentStore& m_store;
+    ArtefactCache& m_cache;
     ArtefactCache::Writer m_writer;
     std::string m_key;
     std::string m_description;
@@ -227,6 +233,13 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
         if (cache.complete(key))
             cache.remove(key); // recalibrating on purpose: the new statistics replace the old
         const uint64_t needed = statisticsBytes(config);
+        if (needed > defaultCacheCap()) {
+            out.statisticsNote = "statistics not saved: they need " + formatBytes(needed) +
+                                 ", more than the cache's cap of " +
+                                 formatBytes(defaultCacheCap()) +
+                                 " (set RANKSCOPE_CACHE_MAX_SIZE to raise it)";
+            return stats.calibrate();
+        }
         std::error_code error;
         std::filesystem::create_directories(cache.directory(), error);
         const auto space = std::filesystem::space(cache.directory(), error);

@@ -110,6 +110,9 @@ private:
 // $XDG_CACHE_HOME/rankscope (defaults to ~/.cache/rankscope). An explicit --db wins over both.
 std::filesystem::path defaultDatabasePath();
 std::filesystem::path defaultCacheDirectory();
+// The size the artefact cache is kept under when statistics are saved: $RANKSCOPE_CACHE_MAX_SIZE
+// ("20G", bytes, ...) or 64 GiB. Fails naming the variable for a value that is not a size.
+uint64_t defaultCacheCap();
 
 // The RankScope version recorded with every experiment.
 const char* rankscopeVersion();

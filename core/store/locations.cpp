@@ -1,4 +1,5 @@
 #include "store/experiment_store.h"
+#include "util/memory.h"
 
 #include <cstdlib>
 
@@ -40,6 +41,12 @@ std::filesystem::path defaultCacheDirectory() {
     if (const char* cache = envValue("RANKSCOPE_CACHE"))
         return cache;
     return xdgDirectory("XDG_CACHE_HOME", ".cache") / "rankscope";
+}
+
+uint64_t defaultCacheCap() {
+    if (const char* cap = envValue("RANKSCOPE_CACHE_MAX_SIZE"))
+        return uint64_t(parseByteSize(cap, "RANKSCOPE_CACHE_MAX_SIZE"));
+    return uint64_t(64) << 30;
 }
 
 const char* rankscopeVersion() {
