@@ -12,10 +12,12 @@
 #include <ATen/ATen.h>
 #include <chrono>
 #include <cstdio>
+#include <fcntl.h>
+#include <fstream>
 #include <spawn.h>
 #include <string>
-#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 extern char** environ;
@@ -30,28 +32,50 @@ struct Measured {
     int status = 0;
 };
 
-// Runs a command as a child process; its own peak RSS comes from wait4's rusage.
-Measured runChild(const std::vector<std::string>& argv) {
+// Runs a command as a child process under /usr/bin/time, whose own footprint is tiny: the
+// child's maximum RSS from wait4() would also count this process's memory at the time of the
+// spawn (Linux carries the old address space's high-water mark across exec). `quiet` sends the
+// child's standard output to /dev/null.
+Measured runChild(const std::vector<std::string>& command, bool quiet = false) {
+    const std::string report = "/tmp/bench_scale_time." + std::to_string(getpid());
+    std::vector<std::string> argv = {"/usr/bin/time", "-q", "-f", "%M", "-o", report};
+    argv.insert(argv.end(), command.begin(), command.end());
     std::vector<char*> args;
     for (const std::string& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     std::printf("$");
-    for (const std::string& a : argv)
+    for (const std::string& a : command)
         std::printf(" %s", a.c_str());
     std::printf("\n");
     std::fflush(stdout);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (quiet)
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     pid_t pid = 0;
     const auto start = Clock::now();
-    if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
-        std::perror("posix_spawn");
+    const int spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+        std::fprintf(stderr, "cannot run /usr/bin/time (install the 'time' package)\n");
         return {0, 0, -1};
     }
     int status = 0;
-    struct rusage usage {};
-    wait4(pid, &status, 0, &usage);
-    return {rs::bench::secondsSince(start), usage.ru_maxrss / 1024.0,
-            WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+    waitpid(pid, &status, 0);
+    Measured m{rs::bench::secondsSince(start), 0.0, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+    std::ifstream in(report);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty())
+            last = line; // the figure is the last line; a failed command adds one before it
+    std::remove(report.c_str());
+    try {
+        m.peakMiB = std::stod(last) / 1024.0;
+    } catch (const std::exception&) {
+        m.status = -1;
+    }
+    return m;
 }
 
 void report(const char* what, const Measured& m, double targetMiB) {
@@ -103,7 +127,7 @@ int main(int argc, char** argv) {
         return args;
     };
 
-    report("info", runChild({cli, "info", model}), 300);
+    report("info", runChild({cli, "info", model}, true), 300);
     report(("eval, seq_len 2048, " + evalWindows + " windows").c_str(),
            runChild(with({cli, "eval", model, "--text", wiki, "--seq-len", "2048", "--max-windows",
                           evalWindows})),

@@ -15,7 +15,7 @@ RANKSCOPE_PACKAGES=(
     qt6-base-dev qt6-tools-dev qt6-tools-dev-tools qt6-l10n-tools qt6-svg-dev libqcustomplot-dev
     libtorch-dev libopenblas0-pthread libopenblas-pthread-dev libeigen3-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
     libsentencepiece-dev libicu-dev
-    xvfb xauth
+    xvfb xauth time
 )
 
 rankscope_log() {
