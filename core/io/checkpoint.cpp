@@ -6,8 +6,6 @@
 #include "io/safetensors.h"
 #include "util/error.h"
 
-#include <algorithm>
-
 namespace rs {
 
 const at::Tensor* Checkpoint::find(const std::string& name) const {
@@ -30,12 +28,8 @@ void Checkpoint::releasePages(const std::string& name) const {
 }
 
 void Checkpoint::checkFilesIntact() const {
-    std::vector<const SafetensorsFile*> seen;
-    for (const auto& [name, file] : mappedFiles)
-        if (std::find(seen.begin(), seen.end(), file.get()) == seen.end()) {
-            file->checkNotTruncated();
-            seen.push_back(file.get());
-        }
+    for (const auto& shard : shards)
+        shard->checkNotTruncated();
 }
 
 namespace {

@@ -29,6 +29,8 @@ struct Checkpoint {
     // For a checkpoint opened lazily (openCheckpoint): the mapped files its tensors read, by
     // tensor name. Empty when the tensors live in memory.
     std::unordered_map<std::string, std::shared_ptr<const SafetensorsFile>> mappedFiles;
+    // The distinct mapped files (shards), each once.
+    std::vector<std::shared_ptr<const SafetensorsFile>> shards;
 
     const at::Tensor* find(const std::string& name) const;
     // Like find(), but fails with "<source>: missing tensor <name>" when absent.

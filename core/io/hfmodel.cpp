@@ -113,24 +113,22 @@ Checkpoint loadHfModelDir(const fs::path& dir, std::optional<at::ScalarType> flo
 
     // Like Transformers: a single model.safetensors wins over an index.
     std::vector<Source> sources;
-    size_t shardCount = 1;
-    fs::path missingReport; // the file a missing tensor is reported against
+    std::vector<SharedFile> shards; // each file once
+    fs::path missingReport;         // the file a missing tensor is reported against
     std::error_code ec;
     if (const fs::path single = dir / "model.safetensors"; fs::exists(single, ec)) {
-        const auto file = std::make_shared<const SafetensorsFile>(SafetensorsFile::open(single));
-        for (const auto& name : file->names())
-            sources.push_back({name, file});
+        shards.push_back(std::make_shared<const SafetensorsFile>(SafetensorsFile::open(single)));
+        for (const auto& name : shards.back()->names())
+            sources.push_back({name, shards.back()});
         missingReport = single;
         ckpt.format = "safetensors";
     } else if (const fs::path index = dir / "model.safetensors.index.json"; fs::exists(index, ec)) {
         sources = indexSources(index);
-        std::vector<const SafetensorsFile*> distinct;
         for (const Source& s : sources)
-            if (std::find(distinct.begin(), distinct.end(), s.file.get()) == distinct.end())
-                distinct.push_back(s.file.get());
-        shardCount = distinct.size();
+            if (std::find(shards.begin(), shards.end(), s.file) == shards.end())
+                shards.push_back(s.file);
         missingReport = index;
-        ckpt.format = "safetensors (" + std::to_string(shardCount) + " shards)";
+        ckpt.format = "safetensors (" + std::to_string(shards.size()) + " shards)";
     } else {
         fail(dir.string(), "no model.safetensors or model.safetensors.index.json");
     }
@@ -173,6 +171,8 @@ Checkpoint loadHfModelDir(const fs::path& dir, std::optional<at::ScalarType> flo
             ckpt.mappedFiles.emplace(name, file);
         }
     };
+    if (!floatType)
+        ckpt.shards = shards;
     ckpt.tensors.reserve(sources.size());
     for (const auto& spec : specs) {
         const auto it = where.find(spec.name);
