@@ -22,7 +22,18 @@ const at::Tensor& Checkpoint::require(const std::string& name) const {
     return *t;
 }
 
+at::Tensor Checkpoint::read(const std::string& name) const {
+    if (const auto it = deferred.find(name); it != deferred.end())
+        return it->second.compute();
+    return require(name);
+}
+
 void Checkpoint::releasePages(const std::string& name) const {
+    if (const auto it = deferred.find(name); it != deferred.end()) {
+        for (const std::string& source : it->second.reads)
+            releasePages(source);
+        return;
+    }
     if (const auto it = mappedFiles.find(name); it != mappedFiles.end())
         it->second->releasePages(name);
 }

@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -31,12 +32,24 @@ struct Checkpoint {
     std::unordered_map<std::string, std::shared_ptr<const SafetensorsFile>> mappedFiles;
     // The distinct mapped files (shards), each once.
     std::vector<std::shared_ptr<const SafetensorsFile>> shards;
+    // Tensors computed when read (an export's GPTQ weights, dequantized): `tensors` holds a
+    // placeholder on the meta device with their shape and dtype, so that sizes are known without
+    // computing them. `reads` names the mapped tensors the computation reads.
+    struct Deferred {
+        std::function<at::Tensor()> compute;
+        std::vector<std::string> reads;
+    };
+    std::unordered_map<std::string, Deferred> deferred;
 
+    // Shape and dtype only (a deferred tensor's placeholder holds no values).
     const at::Tensor* find(const std::string& name) const;
     // Like find(), but fails with "<source>: missing tensor <name>" when absent.
     const at::Tensor& require(const std::string& name) const;
+    // The tensor with its values: a view of the mapped file, a tensor in memory, or a deferred
+    // tensor computed now. Fails like require() when absent.
+    at::Tensor read(const std::string& name) const;
     // Lets the pages of a mapped tensor leave the resident set once a block is done with them
-    // (no-op for tensors in memory).
+    // (no-op for tensors in memory; a deferred tensor releases what it read).
     void releasePages(const std::string& name) const;
     // Fails, naming the shard, when a mapped file shrank since it was opened (reading it would
     // otherwise end the process with SIGBUS).

@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace rs {
 
@@ -106,82 +107,111 @@ std::vector<TensorSpec> llamaTensorSpecs(const ModelConfig& c) {
     return specs;
 }
 
-Checkpoint loadHfModelDir(const fs::path& dir, std::optional<at::ScalarType> floatType) {
-    Checkpoint ckpt;
-    ckpt.source = dir;
-    ckpt.config = readModelConfig(dir / "config.json");
-
+Checkpoint mapModelTensors(const fs::path& dir) {
+    Checkpoint mapped;
+    mapped.source = dir;
     // Like Transformers: a single model.safetensors wins over an index.
     std::vector<Source> sources;
-    std::vector<SharedFile> shards; // each file once
-    fs::path missingReport;         // the file a missing tensor is reported against
     std::error_code ec;
     if (const fs::path single = dir / "model.safetensors"; fs::exists(single, ec)) {
-        shards.push_back(std::make_shared<const SafetensorsFile>(SafetensorsFile::open(single)));
-        for (const auto& name : shards.back()->names())
-            sources.push_back({name, shards.back()});
-        missingReport = single;
-        ckpt.format = "safetensors";
+        mapped.shards.push_back(
+            std::make_shared<const SafetensorsFile>(SafetensorsFile::open(single)));
+        for (const auto& name : mapped.shards.back()->names())
+            sources.push_back({name, mapped.shards.back()});
+        mapped.format = "safetensors";
     } else if (const fs::path index = dir / "model.safetensors.index.json"; fs::exists(index, ec)) {
         sources = indexSources(index);
         for (const Source& s : sources)
-            if (std::find(shards.begin(), shards.end(), s.file) == shards.end())
-                shards.push_back(s.file);
-        missingReport = index;
-        ckpt.format = "safetensors (" + std::to_string(shards.size()) + " shards)";
+            if (std::find(mapped.shards.begin(), mapped.shards.end(), s.file) ==
+                mapped.shards.end())
+                mapped.shards.push_back(s.file);
+        mapped.format = "safetensors (" + std::to_string(mapped.shards.size()) + " shards)";
     } else {
         fail(dir.string(), "no model.safetensors or model.safetensors.index.json");
     }
+    mapped.tensors.reserve(sources.size());
+    for (const Source& s : sources) {
+        mapped.tensors.push_back({s.name, mappedTensor(s.file, s.name)});
+        mapped.mappedFiles.emplace(s.name, s.file);
+    }
+    return mapped;
+}
 
-    std::unordered_map<std::string, SharedFile> where;
-    for (const auto& s : sources)
-        where.emplace(s.name, s.file);
-    const std::vector<TensorSpec> specs = llamaTensorSpecs(ckpt.config);
-    for (const auto& spec : specs) {
-        const auto it = where.find(spec.name);
-        if (it == where.end())
-            fail(missingReport.string(), "missing tensor " + spec.name);
-        const TensorInfo& info = it->second->info(spec.name);
+namespace {
+
+// The file a missing tensor is reported against: the single file, or the index.
+fs::path tensorListPath(const fs::path& dir) {
+    std::error_code ec;
+    return fs::exists(dir / "model.safetensors", ec) ? dir / "model.safetensors"
+                                                     : dir / "model.safetensors.index.json";
+}
+
+void checkLlamaTensors(const Checkpoint& mapped, const fs::path& dir) {
+    const auto fileOf = [&](const std::string& name) {
+        return mapped.mappedFiles.at(name)->path().string();
+    };
+    for (const auto& spec : llamaTensorSpecs(mapped.config)) {
+        const at::Tensor* t = mapped.find(spec.name);
+        if (!t)
+            fail(tensorListPath(dir).string(), "missing tensor " + spec.name);
+        const TensorInfo& info = mapped.mappedFiles.at(spec.name)->info(spec.name);
         if (!isFloating(info.dtype))
-            fail(it->second->path().string(), "tensor " + spec.name + " has dtype " +
-                                                  std::string(dtypeName(info.dtype)) +
-                                                  ", expected a floating-point type");
+            fail(fileOf(spec.name), "tensor " + spec.name + " has dtype " +
+                                        std::string(dtypeName(info.dtype)) +
+                                        ", expected a floating-point type");
         if (info.shape != spec.shape)
-            fail(it->second->path().string(), "tensor " + spec.name + " has shape " +
-                                                  formatShape(info.shape) + ", expected " +
-                                                  formatShape(spec.shape));
+            fail(fileOf(spec.name), "tensor " + spec.name + " has shape " +
+                                        formatShape(info.shape) + ", expected " +
+                                        formatShape(spec.shape));
     }
     // A tied checkpoint may still carry lm_head.weight; it must then fit too.
-    if (const auto it = where.find("lm_head.weight");
-        it != where.end() && ckpt.config.tieWordEmbeddings) {
-        const TensorInfo& info = it->second->info(it->first);
-        const std::vector<int64_t> expected{ckpt.config.vocabSize, ckpt.config.hiddenSize};
-        if (info.shape != expected)
-            fail(it->second->path().string(), "tensor lm_head.weight has shape " +
-                                                  formatShape(info.shape) + ", expected " +
-                                                  formatShape(expected));
+    if (const at::Tensor* head = mapped.find("lm_head.weight");
+        head && mapped.config.tieWordEmbeddings) {
+        const std::vector<int64_t> expected{mapped.config.vocabSize, mapped.config.hiddenSize};
+        if (head->sizes().vec() != expected)
+            fail(fileOf("lm_head.weight"), "tensor lm_head.weight has shape " +
+                                               formatShape(head->sizes()) + ", expected " +
+                                               formatShape(expected));
     }
+}
+
+} // namespace
+
+Checkpoint loadHfModelDir(const fs::path& dir, std::optional<at::ScalarType> floatType) {
+    const ModelConfig config = readModelConfig(dir / "config.json");
+    Checkpoint mapped = mapModelTensors(dir);
+    mapped.config = config;
+    checkLlamaTensors(mapped, dir);
 
     // Model order (embedding, layer by layer, head) whatever the files' order, then any extras.
-    const auto take = [&](const std::string& name, const SharedFile& file) {
+    Checkpoint ckpt;
+    ckpt.source = dir;
+    ckpt.config = config;
+    ckpt.format = mapped.format;
+    std::unordered_map<std::string, at::Tensor> byName;
+    for (NamedTensor& t : mapped.tensors)
+        byName.emplace(t.name, std::move(t.tensor));
+    std::vector<std::string> order;
+    std::unordered_set<std::string> inModel;
+    for (const auto& spec : llamaTensorSpecs(config)) {
+        order.push_back(spec.name);
+        inModel.insert(spec.name);
+    }
+    for (const NamedTensor& t : mapped.tensors)
+        if (!inModel.count(t.name))
+            order.push_back(t.name);
+    ckpt.tensors.reserve(order.size());
+    for (const std::string& name : order) {
+        const SharedFile& file = mapped.mappedFiles.at(name);
         if (floatType) {
             ckpt.tensors.push_back({name, file->tensor(name, floatType)});
         } else {
-            ckpt.tensors.push_back({name, mappedTensor(file, name)});
+            ckpt.tensors.push_back({name, byName.at(name)});
             ckpt.mappedFiles.emplace(name, file);
         }
-    };
-    if (!floatType)
-        ckpt.shards = shards;
-    ckpt.tensors.reserve(sources.size());
-    for (const auto& spec : specs) {
-        const auto it = where.find(spec.name);
-        take(spec.name, it->second);
-        where.erase(it);
     }
-    for (const auto& s : sources)
-        if (where.count(s.name))
-            take(s.name, s.file);
+    if (!floatType)
+        ckpt.shards = mapped.shards;
     return ckpt;
 }
 

@@ -22,6 +22,12 @@ struct TensorSpec {
 // mlp_bias), input_layernorm, post_attention_layernorm; model.norm; lm_head unless tied.
 std::vector<TensorSpec> llamaTensorSpecs(const ModelConfig& config);
 
+// Every tensor of a model directory (model.safetensors, or the shards of its index, each mapped
+// once) as a read-only view of its file in the stored dtype, in file order, with no check against
+// an architecture (exports hold GPTQ and factor tensors too). config.json is not read: `config`
+// keeps its defaults.
+Checkpoint mapModelTensors(const std::filesystem::path& dir);
+
 // Loads a Hugging Face model directory: config.json and either model.safetensors or a sharded
 // model.safetensors.index.json (each shard mapped once). Checks that every tensor of
 // llamaTensorSpecs() is present, floating-point and of the right shape before copying anything,

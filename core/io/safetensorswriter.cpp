@@ -21,6 +21,8 @@ void checkName(const std::string& file, const std::string& name, std::set<std::s
         fail(file, "duplicate tensor name '" + name + "'");
 }
 
+} // namespace
+
 std::vector<TensorPlan> planTensors(const std::string& file,
                                     const std::vector<NamedTensor>& tensors) {
     std::vector<TensorPlan> plans;
@@ -38,8 +40,6 @@ std::vector<TensorPlan> planTensors(const std::string& file,
     }
     return plans;
 }
-
-} // namespace
 
 uint64_t TensorPlan::byteSize() const {
     uint64_t n = dtypeSize(dtype);

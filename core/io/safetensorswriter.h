@@ -39,6 +39,11 @@ struct TensorPlan {
     uint64_t byteSize() const;
 };
 
+// The plans of tensors that exist; fails naming `file` for an undefined tensor, a duplicate or
+// invalid name, or a dtype safetensors cannot store.
+std::vector<TensorPlan> planTensors(const std::string& file,
+                                    const std::vector<NamedTensor>& tensors);
+
 // Produces the data of plans[index]: a tensor of exactly the planned dtype and shape.
 using TensorProducer = std::function<at::Tensor(size_t index)>;
 
