@@ -8,6 +8,7 @@
 #include "export_fixture.h"
 #include "formats/gptq_pack.h"
 #include "io/safetensors.h"
+#include "model/llama.h"
 #include "pipeline/session.h"
 #include "store/experiment_store.h"
 #include "testdata.h"
@@ -276,7 +277,8 @@ void TestExportFormats::factorizedRoundTrip() {
     QCOMPARE(model.info(name + ".low_rank.1.weight").shape, (std::vector<int64_t>{64, kRank}));
     QCOMPARE(model.info(name + ".weight").shape, (std::vector<int64_t>{64, 172}));
     const rs::LoadedExport loaded = rs::loadExport(r.path);
-    QCOMPARE(int64_t(loaded.lowRank.size()), kLinears);
+    QCOMPARE(loaded.summary.lowRankLayers, kLinears);
+    QCOMPARE(loaded.summary.factorOnlyLayers, int64_t(0));
 }
 
 void TestExportFormats::eightBitExportsEveryLayer() {
@@ -339,16 +341,17 @@ void TestExportFormats::factorOnlyLayersRoundTrip() {
             QVERIFY(
                 !rs::SafetensorsFile::open(dir / "model.safetensors").contains(name + ".weight"));
             QVERIFY(readJson(dir / "config.json")["rankscope_factorization"]["dense_base"].empty());
-            QVERIFY(at::equal(loaded.lowRank.at(name).A, f.A));
-            QVERIFY(at::equal(loaded.lowRank.at(name).B, f.B));
-            QVERIFY(at::equal(loaded.checkpoint.require(name + ".weight"), at::zeros({64, 64})));
+            QVERIFY(at::equal(loaded.checkpoint.read(rs::lowRankTensorName(name, 0)), f.A));
+            QVERIFY(at::equal(loaded.checkpoint.read(rs::lowRankTensorName(name, 1)), f.B));
+            QVERIFY(!loaded.checkpoint.find(name + ".weight")); // factor-only: no base at all
+            QCOMPARE(loaded.summary.factorOnlyLayers, int64_t(1));
         } else {
-            QVERIFY(loaded.lowRank.empty());
-            QVERIFY(at::equal(loaded.checkpoint.require(name + ".weight"), at::matmul(f.B, f.A)));
+            QCOMPARE(loaded.summary.lowRankLayers, int64_t(0));
+            QVERIFY(at::equal(loaded.checkpoint.read(name + ".weight"), at::matmul(f.B, f.A)));
         }
         // Every other tensor is the source's.
         const std::string other = linear(1, "q_proj") + ".weight";
-        QVERIFY(at::equal(loaded.checkpoint.require(other),
+        QVERIFY(at::equal(loaded.checkpoint.read(other),
                           rs::SafetensorsFile::open(rs::test::stories260K() / "model.safetensors")
                               .tensor(other)));
     }

@@ -30,21 +30,18 @@ using namespace rs::test;
 
 namespace {
 
-// The perplexity of an export built by hand from loadExport(): the dense checkpoint as a model,
-// every low-rank pair set on its linear, the export's own tokenizer. Independent of
-// ModelSession, which must give exactly this.
+// The perplexity of an export built by hand from loadExport(): every tensor of its checkpoint
+// read into memory as float32 (GPTQ weights dequantized, low-rank pairs included), the export's
+// own tokenizer. Independent of ModelSession's lazy path, which must give exactly this.
 double handBuiltPerplexity(const fs::path& dir, const fs::path& text,
                            const rs::EvalOptions& options) {
     const rs::LoadedExport loaded = rs::loadExport(dir);
-    rs::LlamaModel model(loaded.checkpoint);
-    for (int64_t layer = 0; layer < model.numLayers(); ++layer)
-        for (rs::LinearKind kind : rs::kAllLinearKinds)
-            if (const auto it = loaded.lowRank.find(rs::linearName(layer, kind));
-                it != loaded.lowRank.end()) {
-                rs::Linear& l = model.layer(layer).linear(kind);
-                l.loraA = it->second.A.contiguous();
-                l.loraB = it->second.B.contiguous();
-            }
+    rs::Checkpoint inMemory;
+    inMemory.source = loaded.checkpoint.source;
+    inMemory.config = loaded.checkpoint.config;
+    for (const rs::NamedTensor& t : loaded.checkpoint.tensors)
+        inMemory.tensors.push_back({t.name, loaded.checkpoint.read(t.name).to(at::kFloat).clone()});
+    const rs::LlamaModel model(inMemory);
     const auto tokenizer = rs::loadTokenizerForModel(dir);
     const rs::TokenStream stream =
         rs::buildTokenStream(rs::readTextFile(text), rs::Protocol::TinyStories, *tokenizer);

@@ -4,6 +4,7 @@
 #include "export/export_reader.h"
 #include "export/export_writer.h"
 #include "export/source_model.h"
+#include "export/staging.h"
 #include "io/atomicfile.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/lowrank_recorder.h"
@@ -191,10 +192,12 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
     if (!args.flag("--no-store"))
         store = ExperimentStore::open(databasePath(args));
 
-    // A factorized export: every factored linear as its pair alone (no dense base).
+    // A factorized export: every factored linear as its pair alone (no dense base), written
+    // block by block as the job factors them, staged beside the target until it is complete.
     const auto exportDir = args.value("--export");
     std::optional<SourceModel> source;
-    ExportContent content;
+    std::optional<StagedDirectory> stage;
+    std::optional<ExportWriter> writer;
     LowRankHooks observers;
     if (exportDir) {
         if (request.reductions.size() > 1 && request.uniformRank == 0)
@@ -202,11 +205,16 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
         if (std::filesystem::exists(*exportDir) && !std::filesystem::is_empty(*exportDir))
             throw UsageError("--export: " + *exportDir + " exists and is not empty");
         source = readSourceModel(args.positional(0));
-        content.source = &*source;
-        observers.factored = [&content](size_t, const std::vector<FactoredLinear>& linears) {
+        ExportSettings settings;
+        settings.source = &*source;
+        stage.emplace(*exportDir, /*replace=*/true); // an empty directory, checked above
+        writer.emplace(stage->path(), ExportFormat::Factorized, settings, job);
+        observers.factored = [&writer](size_t, const std::vector<FactoredLinear>& linears) {
+            std::vector<ExportLinear> block;
             for (const FactoredLinear& f : linears)
-                content.linears.push_back(
+                block.push_back(
                     {f.name, at::Tensor(), std::nullopt, {f.factors->B.cpu(), f.factors->A.cpu()}});
+            writer->add(block);
         };
     }
 
@@ -225,9 +233,8 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
         result = runLowRank(*session, request, job, observers);
     }
     if (exportDir) {
-        std::filesystem::create_directories(*exportDir);
-        const WrittenExport written =
-            writeExport(*exportDir, ExportFormat::Factorized, content, job);
+        const WrittenExport written = writer->finish();
+        stage->commit();
         recorded += (recorded.empty() ? "" : "\n") + std::string("factorized export in ") +
                     *exportDir + " (" + formatBytes(written.linearBytes) +
                     " for the decoder linears)";

@@ -59,18 +59,39 @@ std::string defaultDtype(const SourceModel& source) {
     return parseFloatDtype(d) ? d : "float32";
 }
 
-// An upper bound of the bytes the export writes.
-uint64_t estimateBytes(const SourceModel& source, const ExportContent& content) {
-    const size_t element = content.dtype == "float32" ? 4 : 2;
+// An upper bound of the bytes the export needs on disk: every source tensor, and every decoder
+// linear twice in the export's dtype (its scratch copy lives until the final file is written);
+// low-rank factors are small beside them and covered by the margin on any real model, and a
+// disk that still fills is reported by the writer naming the file.
+uint64_t estimateBytes(const SourceModel& source, const std::string& dtype) {
+    const uint64_t element = dtype == "float32" ? 4 : 2;
     uint64_t bytes = kSpaceMargin;
-    for (const NamedTensor& t : source.tensors)
+    for (const NamedTensor& t : source.files.tensors) {
         bytes += t.tensor.nbytes();
-    for (const ExportLinear& l : content.linears)
-        bytes += element * (static_cast<uint64_t>(l.base.defined() ? l.base.numel() : 0) +
-                            (l.factors.rank() > 0 ? l.factors.A.numel() + l.factors.B.numel() : 0));
+        if (t.name.ends_with("_proj.weight"))
+            bytes += 2 * element * static_cast<uint64_t>(t.tensor.numel());
+    }
     for (const fs::path& f : source.extraFiles)
         bytes += fs::file_size(f);
     return bytes;
+}
+
+// One block's compressed linears as the writer takes them, on the CPU.
+std::vector<ExportLinear> exportLinears(const std::vector<CompressedLinear>& linears) {
+    std::vector<ExportLinear> out;
+    for (const CompressedLinear& c : linears) {
+        ExportLinear l{c.name, c.compressed->weight.to(at::kCPU), std::nullopt, {}};
+        if (c.compressed->quant) {
+            QuantGrid g = *c.compressed->quant;
+            g.codes = g.codes.cpu(), g.scales = g.scales.cpu(), g.zeros = g.zeros.cpu();
+            g.groupIndex = g.groupIndex.cpu();
+            l.grid = std::move(g);
+        }
+        if (c.factors->rank() > 0)
+            l.factors = {c.factors->B.to(at::kCPU), c.factors->A.to(at::kCPU)};
+        out.push_back(std::move(l));
+    }
+    return out;
 }
 
 std::vector<std::pair<std::string, uint64_t>> listFiles(const fs::path& dir) {
@@ -121,44 +142,39 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     if (hash != model->contentHash)
         fail(model->path, "its weights changed since " + what + " ran; cannot reproduce it");
 
-    ExportContent content;
-    content.source = &source;
-    content.dtype = request.dtype.empty() ? defaultDtype(source) : request.dtype;
-    content.adapterBase = stage.target().string();
+    ExportSettings settings;
+    settings.source = &source;
+    settings.dtype = request.dtype.empty() ? defaultDtype(source) : request.dtype;
+    settings.adapterBase = stage.target().string();
+    requireFreeSpace(stage.target().parent_path(), estimateBytes(source, settings.dtype),
+                     options.freeSpace);
 
-    // Reproduce the compressed weights; the reports the export does not need are skipped.
+    // Reproduce the compressed weights block by block, each block's handed to the writer as it
+    // is done; the reports the export does not need are skipped.
     CompressRequest compress = requestFromJson(experiment->request, what);
     compress.analyze = false;
     compress.heldoutTokens = 0;
     compress.evaluateBaseline = false;
+    ExportWriter writer(stage.path(), request.format, settings, job);
+    size_t exported = 0;
     CompressHooks hooks;
     hooks.compressed = [&](size_t v, const std::vector<CompressedLinear>& linears) {
         if (v != variant)
             return;
-        for (const CompressedLinear& c : linears) {
-            ExportLinear l{c.name, c.compressed->weight.to(at::kCPU), std::nullopt, {}};
-            if (c.compressed->quant) {
-                QuantGrid g = *c.compressed->quant;
-                g.codes = g.codes.cpu(), g.scales = g.scales.cpu(), g.zeros = g.zeros.cpu();
-                g.groupIndex = g.groupIndex.cpu();
-                l.grid = std::move(g);
-            }
-            if (c.factors->rank() > 0)
-                l.factors = {c.factors->B.to(at::kCPU), c.factors->A.to(at::kCPU)};
-            content.linears.push_back(std::move(l));
-        }
+        writer.add(exportLinears(linears));
+        exported += linears.size();
     };
     OpenOptions open;
     open.device = options.device;
     const auto session = ModelSession::open(model->path, open, job);
     const CompressResult reproduced = runCompression(*session, compress, job, hooks);
-    if (content.linears.empty())
+    if (exported == 0)
         fail(what, "reproducing it gave no compressed layers");
 
     ExportResult result;
     result.format = exportFormatName(request.format);
     result.variant = reproduced.variants.at(variant).label();
-    result.dtype = content.dtype;
+    result.dtype = settings.dtype;
     result.inMemory = reproduced.variants[variant].perplexity;
     for (const EvaluationRecord& e : store.evaluations(experiment->id))
         if (e.variant && static_cast<size_t>(*e.variant) == variant)
@@ -170,14 +186,12 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
                        " differs from the stored " + std::to_string(*result.storedPerplexity) +
                        "; the texts or RankScope changed since it ran");
 
-    requireFreeSpace(stage.target().parent_path(), estimateBytes(source, content),
-                     options.freeSpace);
-    result.written = writeExport(stage.path(), request.format, content, job);
+    result.written = writer.finish();
 
     if (!compress.evalText.empty()) {
         job.report("verify", 0, 0, "reading the export back");
         result.reloaded = evaluateExport(stage.path(), compress.evalText, compress.eval, job);
-        if (result.inMemory && content.dtype == "float32" &&
+        if (result.inMemory && settings.dtype == "float32" &&
             relativeDifference(result.reloaded->perplexity, result.inMemory->perplexity) >
                 kFloat32ReloadTolerance)
             fail(stage.target().string(),
@@ -188,7 +202,7 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
 
     ModelCardInfo card;
     card.format = request.format;
-    card.dtype = content.dtype;
+    card.dtype = settings.dtype;
     card.sourceModel = model->path;
     card.sourceHash = model->contentHash;
     card.experimentId = experiment->id;

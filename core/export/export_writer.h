@@ -7,6 +7,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,11 +27,16 @@ struct ExportLinear {
     LowRankFactors factors;        // y += B (A x); rank 0: none
 };
 
-struct ExportContent {
+// What every export shares, whatever its linears.
+struct ExportSettings {
     const SourceModel* source = nullptr;
+    std::string dtype = "float32"; // of the tensors the export produces (copies keep theirs)
+    std::string adapterBase;       // base_model_name_or_path of the PEFT adapter
+};
+
+// A whole export in memory (small models, tests); ExportWriter takes it block by block.
+struct ExportContent : ExportSettings {
     std::vector<ExportLinear> linears; // the replaced linears; every other tensor is copied
-    std::string dtype = "float32";     // of the tensors the export produces (copies keep theirs)
-    std::string adapterBase;           // base_model_name_or_path of the PEFT adapter
 };
 
 struct WrittenExport {
@@ -51,7 +57,29 @@ struct WrittenExport {
 // - factorized: <m>.weight (the dense base, when there is one) and the factor pair as two
 //   linears <m>.low_rank.0.weight = A [r, d_in] and <m>.low_rank.1.weight = B [d_out, r], with
 //   the ranks in config.json's "rankscope_factorization".
-// Reports progress (stage "write") and honours cancellation between tensors and files.
+//
+// Block by block: add() turns the linears it is given (one block's) into the tensors the format
+// stores and spills them to a scratch file in `dir`, so memory holds one block; finish() writes
+// the model's files one tensor at a time from the mappings of the source and the scratch files,
+// then removes the scratch. Reports progress (stage "write") and honours cancellation.
+class ExportWriter {
+public:
+    ExportWriter(std::filesystem::path dir, ExportFormat format, const ExportSettings& settings,
+                 const JobContext& job = {});
+    ExportWriter(const ExportWriter&) = delete;
+    ExportWriter& operator=(const ExportWriter&) = delete;
+    ~ExportWriter();
+
+    void add(const std::vector<ExportLinear>& linears);
+    WrittenExport finish();
+
+    struct Impl; // per format, in export_writer.cpp and gptq_writer.cpp
+
+private:
+    std::unique_ptr<Impl> m_impl;
+};
+
+// All of `content` at once through an ExportWriter.
 WrittenExport writeExport(const std::filesystem::path& dir, ExportFormat format,
                           const ExportContent& content, const JobContext& job = {});
 

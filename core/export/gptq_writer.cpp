@@ -1,8 +1,8 @@
 // The GPTQ v1 base and the PEFT LoRA adapter (DESIGN.md §3).
 #include "export/export_writer.h"
-#include "formats/gptq_pack.h"
 #include "export/source_model.h"
 #include "export/writer_common.h"
+#include "formats/gptq_pack.h"
 #include "io/safetensorswriter.h"
 #include "util/error.h"
 
@@ -37,23 +37,19 @@ struct QuantSettings {
     bool actOrder = false;
 };
 
-// One bits/group/sym setting for the whole checkpoint: the config holds a single one.
-QuantSettings settingsOf(const std::vector<const ExportLinear*>& quantized) {
-    QuantSettings s;
-    for (const ExportLinear* l : quantized) {
-        const QuantGrid& g = *l->grid;
-        const bool permuted =
-            !at::equal(g.groupIndex.to(at::kCPU, at::kLong),
-                       at::arange(g.codes.size(1), at::kLong)
-                           .div(g.groupSize == -1 ? g.codes.size(1) : g.groupSize, "floor"));
-        if (s.bits == 0)
-            s = {g.bits, g.groupSize, g.symmetric, permuted};
-        else if (g.bits != s.bits || g.groupSize != s.groupSize || g.symmetric != s.symmetric)
-            fail(l->name, "uses another bit width, group size or grid than the other layers; "
-                          "a GPTQ checkpoint has one setting");
-        s.actOrder = s.actOrder || permuted;
-    }
-    return s;
+// One bits/group/sym setting for the whole checkpoint (the config holds a single one): folds
+// the grid of quantized linear `name` into `s`.
+void includeGrid(QuantSettings& s, const QuantGrid& g, const std::string& name) {
+    const bool permuted =
+        !at::equal(g.groupIndex.to(at::kCPU, at::kLong),
+                   at::arange(g.codes.size(1), at::kLong)
+                       .div(g.groupSize == -1 ? g.codes.size(1) : g.groupSize, "floor"));
+    if (s.bits == 0)
+        s = {g.bits, g.groupSize, g.symmetric, permuted};
+    else if (g.bits != s.bits || g.groupSize != s.groupSize || g.symmetric != s.symmetric)
+        fail(name, "uses another bit width, group size or grid than the other layers; "
+                   "a GPTQ checkpoint has one setting");
+    s.actOrder = s.actOrder || permuted;
 }
 
 nlohmann::ordered_json quantizationConfig(const QuantSettings& s,
@@ -93,114 +89,111 @@ nlohmann::ordered_json quantizationConfig(const QuantSettings& s,
     return q;
 }
 
-void writeAdapter(const fs::path& dir, const ExportContent& content, at::ScalarType dtype,
-                  WrittenExport& written, const JobContext& job) {
-    std::vector<NamedTensor> tensors;
-    nlohmann::ordered_json targets = nlohmann::ordered_json::array();
-    nlohmann::ordered_json ranks = nlohmann::ordered_json::object();
-    std::map<int64_t, int64_t> rankCount;
-    for (const ExportLinear& l : content.linears) {
-        if (l.factors.rank() == 0)
-            continue;
-        job.cancel.throwIfCancelled();
-        tensors.push_back({loraTensorName(l.name, 'A'), l.factors.A.to(at::kCPU, dtype)});
-        tensors.push_back({loraTensorName(l.name, 'B'), l.factors.B.to(at::kCPU, dtype)});
-        written.linearBytes +=
-            tensors[tensors.size() - 2].tensor.nbytes() + tensors.back().tensor.nbytes();
-        targets.push_back(l.name);
-        ranks[l.name] = l.factors.rank();
-        ++rankCount[l.factors.rank()];
-    }
-    if (tensors.empty())
-        return; // an uncompensated variant has no adapter
-    int64_t r = 0, most = 0;
-    for (const auto& [rank, count] : rankCount)
-        if (count > most)
-            r = rank, most = count;
-    fs::create_directory(dir);
-    job.report("write", 0, 0, "adapter");
-    writeSafetensors(dir / "adapter_model.safetensors", tensors, {{"format", "pt"}});
-    // lora_alpha = r and alpha_pattern = rank_pattern: every module's scale alpha / r is 1, so
-    // the adapter adds exactly B A.
-    const nlohmann::ordered_json config = {{"peft_type", "LORA"},
-                                           {"task_type", "CAUSAL_LM"},
-                                           {"base_model_name_or_path", content.adapterBase},
-                                           {"r", r},
-                                           {"lora_alpha", r},
-                                           {"target_modules", targets},
-                                           {"rank_pattern", ranks},
-                                           {"alpha_pattern", ranks},
-                                           {"lora_dropout", 0.0},
-                                           {"bias", "none"},
-                                           {"fan_in_fan_out", false},
-                                           {"use_rslora", false},
-                                           {"use_dora", false},
-                                           {"init_lora_weights", true},
-                                           {"modules_to_save", nullptr},
-                                           {"inference_mode", true}};
-    writeJson(dir / "adapter_config.json", config);
-}
+class GptqWriter : public ExportWriter::Impl {
+public:
+    using Impl::Impl;
 
-} // namespace
-
-WrittenExport writeGptqPeft(const fs::path& dir, const ExportContent& content,
-                            const JobContext& job) {
-    const at::ScalarType dtype = produced(content);
-    WrittenExport written;
-    std::vector<const ExportLinear*> quantized;
-    std::string firstReason;
-    for (const ExportLinear& l : content.linears) {
+    void convert(const ExportLinear& l, std::vector<NamedTensor>& out,
+                 std::vector<NamedTensor>& adapterOut) override {
         if (!l.base.defined())
             fail(l.name, "has no base weight; a GPTQ checkpoint needs one for every linear");
         written.linearWeights += l.base.numel();
-        std::optional<std::string> reason =
+        const std::optional<std::string> reason =
             l.grid ? gptqIncompatibility(*l.grid)
                    : std::optional<std::string>("the compression method does not quantize it");
         if (reason) {
             written.denseLayers.emplace_back(l.name, *reason);
-            if (firstReason.empty())
-                firstReason = l.name + ": " + *reason;
+            if (m_firstReason.empty())
+                m_firstReason = l.name + ": " + *reason;
+            out.push_back({l.name + ".weight", l.base.to(at::kCPU, dtype).contiguous()});
+            written.linearBytes += out.back().tensor.nbytes();
         } else {
-            quantized.push_back(&l);
-        }
-    }
-    if (quantized.empty())
-        fail("gptq+peft", "no layer can be stored in the GPTQ format (" + firstReason + ")");
-    const QuantSettings settings = settingsOf(quantized);
-
-    std::vector<NamedTensor> tensors = untouchedTensors(*content.source, content.linears);
-    std::vector<std::string> quantizedNames;
-    for (const ExportLinear* l : quantized) {
-        job.cancel.throwIfCancelled();
-        const GptqTensors t = toGptq(*l->grid, l->name);
-        const std::pair<const char*, at::Tensor> parts[] = {{".qweight", t.qweight},
-                                                            {".qzeros", t.qzeros},
-                                                            {".scales", t.scales},
-                                                            {".g_idx", t.gIdx}};
-        for (const auto& [suffix, tensor] : parts) {
-            tensors.push_back({l->name + suffix, tensor});
-            written.linearBytes += tensor.nbytes();
-        }
-        quantizedNames.push_back(l->name);
-    }
-    for (const auto& [name, reason] : written.denseLayers)
-        for (const ExportLinear& l : content.linears)
-            if (l.name == name) {
-                tensors.push_back({name + ".weight", l.base.to(at::kCPU, dtype).contiguous()});
-                written.linearBytes += tensors.back().tensor.nbytes();
+            includeGrid(m_settings, *l.grid, l.name);
+            const GptqTensors t = toGptq(*l.grid, l.name);
+            const std::pair<const char*, at::Tensor> parts[] = {{".qweight", t.qweight},
+                                                                {".qzeros", t.qzeros},
+                                                                {".scales", t.scales},
+                                                                {".g_idx", t.gIdx}};
+            for (const auto& [suffix, tensor] : parts) {
+                out.push_back({l.name + suffix, tensor});
+                written.linearBytes += tensor.nbytes();
             }
-    written.quantizedLayers = static_cast<int64_t>(quantized.size());
-    writeWeights(dir, tensors, job);
+            m_quantizedNames.push_back(l.name);
+            ++written.quantizedLayers;
+        }
+        if (l.factors.rank() > 0) {
+            for (const auto& [which, factor] :
+                 {std::pair{'A', &l.factors.A}, {'B', &l.factors.B}}) {
+                adapterOut.push_back({loraTensorName(l.name, which), factor->to(at::kCPU, dtype)});
+                written.linearBytes += adapterOut.back().tensor.nbytes();
+            }
+            m_targets.push_back(l.name);
+            m_ranks[l.name] = l.factors.rank();
+            ++m_rankCount[l.factors.rank()];
+        }
+    }
 
-    const nlohmann::ordered_json q = quantizationConfig(settings, quantizedNames, written);
-    nlohmann::ordered_json config = sourceConfig(*content.source);
-    config["torch_dtype"] = content.dtype;
-    config["quantization_config"] = q;
-    writeJson(dir / "config.json", config);
-    writeJson(dir / "quantize_config.json", q);
-    copyModelFiles(dir, *content.source, job);
-    writeAdapter(dir / kAdapterDir, content, dtype, written, job);
-    return written;
+    void checkComplete() const override {
+        if (m_quantizedNames.empty())
+            fail("gptq+peft", "no layer can be stored in the GPTQ format (" + m_firstReason + ")");
+    }
+
+    void finishFormat() override {
+        const nlohmann::ordered_json q = quantizationConfig(m_settings, m_quantizedNames, written);
+        nlohmann::ordered_json config = sourceConfig(*settings.source);
+        config["torch_dtype"] = settings.dtype;
+        config["quantization_config"] = q;
+        writeJson(dir / "config.json", config);
+        writeJson(dir / "quantize_config.json", q);
+        writeAdapter(dir / kAdapterDir);
+    }
+
+private:
+    void writeAdapter(const fs::path& adapterDir) {
+        if (adapter.empty())
+            return; // an uncompensated variant has no adapter
+        int64_t r = 0, most = 0;
+        for (const auto& [rank, count] : m_rankCount)
+            if (count > most)
+                r = rank, most = count;
+        job.cancel.throwIfCancelled();
+        fs::create_directory(adapterDir);
+        job.report("write", 0, 0, "adapter");
+        writeSpilled(adapterDir / "adapter_model.safetensors", adapter);
+        // lora_alpha = r and alpha_pattern = rank_pattern: every module's scale alpha / r is 1,
+        // so the adapter adds exactly B A.
+        const nlohmann::ordered_json config = {{"peft_type", "LORA"},
+                                               {"task_type", "CAUSAL_LM"},
+                                               {"base_model_name_or_path", settings.adapterBase},
+                                               {"r", r},
+                                               {"lora_alpha", r},
+                                               {"target_modules", m_targets},
+                                               {"rank_pattern", m_ranks},
+                                               {"alpha_pattern", m_ranks},
+                                               {"lora_dropout", 0.0},
+                                               {"bias", "none"},
+                                               {"fan_in_fan_out", false},
+                                               {"use_rslora", false},
+                                               {"use_dora", false},
+                                               {"init_lora_weights", true},
+                                               {"modules_to_save", nullptr},
+                                               {"inference_mode", true}};
+        writeJson(adapterDir / "adapter_config.json", config);
+    }
+
+    QuantSettings m_settings;
+    std::vector<std::string> m_quantizedNames;
+    std::string m_firstReason;
+    nlohmann::ordered_json m_targets = nlohmann::ordered_json::array();
+    nlohmann::ordered_json m_ranks = nlohmann::ordered_json::object();
+    std::map<int64_t, int64_t> m_rankCount;
+};
+
+} // namespace
+
+std::unique_ptr<ExportWriter::Impl> makeGptqWriter(fs::path dir, const ExportSettings& settings,
+                                                   const JobContext& job) {
+    return std::make_unique<GptqWriter>(std::move(dir), settings, job);
 }
 
 } // namespace rs

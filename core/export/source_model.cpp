@@ -1,6 +1,7 @@
 #include "export/source_model.h"
 
 #include "io/hfconfig.h"
+#include "io/hfmodel.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -28,7 +29,7 @@ SourceModel readSourceModel(const fs::path& dir) {
     source.dir = dir;
     source.configJson = readTextFile(dir / "config.json");
     source.config = readModelConfig(dir / "config.json");
-    source.tensors = readModelTensors(dir);
+    source.files = mapModelTensors(dir);
     for (const fs::directory_entry& e : fs::directory_iterator(dir))
         if (e.is_regular_file() && isCopiedModelFile(e.path().filename().string()))
             source.extraFiles.push_back(e.path());

@@ -1,6 +1,5 @@
 #pragma once
 
-#include "formats/model_tensors.h"
 #include "io/checkpoint.h"
 
 #include <filesystem>
@@ -10,13 +9,13 @@
 namespace rs {
 
 // The Hugging Face model directory an export starts from, read without any conversion: every
-// tensor in its stored dtype, config.json as text, and the tokenizer and generation files that
-// an export copies unchanged.
+// tensor a view of its mapped file in the stored dtype, config.json as text, and the tokenizer
+// and generation files that an export copies unchanged.
 struct SourceModel {
     std::filesystem::path dir;
     std::string configJson;                        // config.json as it is on disk
     ModelConfig config;                            // parsed and validated
-    std::vector<NamedTensor> tensors;              // in file order, dtypes as stored
+    Checkpoint files;                              // every tensor, in file order, mapped
     std::vector<std::filesystem::path> extraFiles; // tokenizer.*, generation_config.json, ...
 };
 

@@ -21,10 +21,6 @@ std::optional<ExportFormat> parseExportFormat(std::string_view name) {
     return std::nullopt;
 }
 
-std::string factorTensorName(const std::string& linear, int index) {
-    return linear + ".low_rank." + std::to_string(index) + ".weight";
-}
-
 std::string loraTensorName(const std::string& linear, char which) {
     return "base_model.model." + linear + ".lora_" + std::string(1, which) + ".weight";
 }

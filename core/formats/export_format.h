@@ -15,9 +15,9 @@ enum class ExportFormat { Merged, GptqPeft, Factorized };
 const char* exportFormatName(ExportFormat format);
 std::optional<ExportFormat> parseExportFormat(std::string_view name);
 
-// Names used by the factorized format and the PEFT adapter.
-std::string factorTensorName(const std::string& linear, int index); // 0: A, 1: B
-std::string loraTensorName(const std::string& linear, char which);  // 'A' or 'B'
+// Names used by the PEFT adapter (the factorized format's are lowRankTensorName() of
+// model/llama.h, which the model reads directly).
+std::string loraTensorName(const std::string& linear, char which); // 'A' or 'B'
 inline constexpr const char* kFactorizationField = "rankscope_factorization";
 inline constexpr const char* kAdapterDir = "adapter";
 // The file every export carries; its presence is what lets --force replace a directory.

@@ -1,12 +1,12 @@
 #include "formats/export_reader.h"
 
 #include "formats/gptq_pack.h"
-#include "formats/model_tensors.h"
 #include "io/dtype.h"
 #include "io/hfconfig.h"
 #include "io/hfmodel.h"
 #include "io/jsonerror.h"
 #include "io/safetensors.h"
+#include "model/llama.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -41,20 +41,13 @@ template <typename F> auto readFields(const fs::path& path, F read) {
     }
 }
 
-using TensorMap = std::unordered_map<std::string, at::Tensor>;
+using SharedFile = std::shared_ptr<const SafetensorsFile>;
 
-TensorMap tensorMap(const fs::path& dir) {
-    TensorMap map;
-    for (NamedTensor& t : readModelTensors(dir))
-        map.emplace(t.name, std::move(t.tensor));
-    return map;
-}
-
-const at::Tensor& need(const TensorMap& map, const std::string& name, const fs::path& where) {
-    const auto it = map.find(name);
-    if (it == map.end())
+const at::Tensor& need(const Checkpoint& files, const std::string& name, const fs::path& where) {
+    const at::Tensor* t = files.find(name);
+    if (!t)
         fail(where.string(), "missing tensor " + name);
-    return it->second;
+    return *t;
 }
 
 void expectShape(const at::Tensor& t, std::vector<int64_t> shape, const std::string& name,
@@ -65,18 +58,76 @@ void expectShape(const at::Tensor& t, std::vector<int64_t> shape, const std::str
 }
 
 // A low-rank pair must fit the base linear it is added to: A [r, d_in], B [d_out, r].
-void expectPairFits(const LowRankFactors& f, const at::Tensor& base, const std::string& linear,
-                    const fs::path& where) {
-    if (f.A.dim() != 2 || f.B.dim() != 2 || f.B.size(1) != f.A.size(0) ||
-        f.A.size(1) != base.size(1) || f.B.size(0) != base.size(0))
-        fail(where.string(), "the low-rank pair of " + linear + " (A " + formatShape(f.A.sizes()) +
-                                 ", B " + formatShape(f.B.sizes()) +
-                                 ") does not fit its base weight " + formatShape(base.sizes()) +
+void expectPairFits(const at::Tensor& a, const at::Tensor& b, at::IntArrayRef base,
+                    const std::string& linear, const fs::path& where) {
+    if (a.dim() != 2 || b.dim() != 2 || b.size(1) != a.size(0) || a.size(1) != base[1] ||
+        b.size(0) != base[0])
+        fail(where.string(), "the low-rank pair of " + linear + " (A " + formatShape(a.sizes()) +
+                                 ", B " + formatShape(b.sizes()) +
+                                 ") does not fit its base weight " + formatShape(base) +
                                  " (expected A [r, d_in] and B [d_out, r])");
 }
 
-// The PEFT adapter in dir/adapter, scale folded into B.
-void readAdapter(const fs::path& dir, LoadedExport& out) {
+// The export read back: its own tensors stay views of the mapped files, computed ones are
+// deferred until a block is built.
+class ExportCheckpoint {
+public:
+    ExportCheckpoint(const fs::path& dir, const ModelConfig& config, Checkpoint files)
+        : m_files(std::move(files)) {
+        m_ckpt.source = dir;
+        m_ckpt.config = config;
+        m_ckpt.shards = m_files.shards;
+    }
+
+    const Checkpoint& files() const { return m_files; }
+    const Checkpoint& checkpoint() const { return m_ckpt; }
+    Checkpoint take() { return std::move(m_ckpt); }
+
+    void addMapped(const std::string& name) {
+        m_ckpt.tensors.push_back({name, *m_files.find(name)});
+        m_ckpt.mappedFiles.emplace(name, m_files.mappedFiles.at(name));
+    }
+
+    // `name` is computed from the mapped tensors `reads` of `file` when a block needs it.
+    void addDeferred(const std::string& name, at::IntArrayRef shape, at::ScalarType dtype,
+                     std::function<at::Tensor()> compute, std::vector<std::string> reads,
+                     const SharedFile& file) {
+        m_ckpt.tensors.push_back(
+            {name, at::empty(shape, at::TensorOptions().dtype(dtype).device(at::kMeta))});
+        for (const std::string& r : reads)
+            m_ckpt.mappedFiles.emplace(r, file);
+        m_ckpt.deferred[name] = {std::move(compute), std::move(reads)};
+    }
+
+    void addShard(const SharedFile& file) { m_ckpt.shards.push_back(file); }
+
+private:
+    Checkpoint m_files;
+    Checkpoint m_ckpt;
+};
+
+// The model's tensors from the export's files: those stored under their own names are mapped,
+// a missing linear weight is asked of `missingWeight` (which adds it, or leaves a factor-only
+// layer without one, and returns whether it handled the linear).
+void addModelTensors(ExportCheckpoint& out, const fs::path& dir,
+                     const std::function<bool(const TensorSpec&)>& missingWeight) {
+    for (const TensorSpec& spec : llamaTensorSpecs(out.checkpoint().config)) {
+        if (const at::Tensor* t = out.files().find(spec.name)) {
+            expectShape(*t, spec.shape, spec.name, dir);
+            out.addMapped(spec.name);
+        } else if (!spec.name.ends_with("_proj.weight") || !missingWeight(spec)) {
+            fail((dir / "model.safetensors").string(), "missing tensor " + spec.name);
+        }
+    }
+}
+
+std::string linearOf(const std::string& weightName) {
+    return weightName.substr(0, weightName.size() - std::string(".weight").size());
+}
+
+// The PEFT adapter in dir/adapter: each pair becomes the linear's low-rank path, B scaled by
+// alpha / r when that is not 1.
+void readAdapter(const fs::path& dir, ExportCheckpoint& out, ExportSummary& summary) {
     const fs::path configPath = dir / "adapter_config.json";
     std::error_code ec;
     if (!fs::exists(configPath, ec))
@@ -97,10 +148,11 @@ void readAdapter(const fs::path& dir, LoadedExport& out) {
     });
     if (!(scales.r > 0))
         fail(configPath.string(), "r must be positive");
-    out.summary.rank = static_cast<int64_t>(scales.r);
+    summary.rank = static_cast<int64_t>(scales.r);
     const fs::path weights = dir / "adapter_model.safetensors";
-    const SafetensorsFile file = SafetensorsFile::open(weights);
-    for (const std::string& key : file.names()) {
+    const auto file = std::make_shared<const SafetensorsFile>(SafetensorsFile::open(weights));
+    out.addShard(file);
+    for (const std::string& key : file->names()) {
         const std::string prefix = "base_model.model.", suffix = ".lora_A.weight";
         if (!key.ends_with(suffix))
             continue;
@@ -108,14 +160,14 @@ void readAdapter(const fs::path& dir, LoadedExport& out) {
             fail(weights.string(), "tensor " + key + " does not start with " + prefix);
         const std::string linear =
             key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
-        const at::Tensor* base = out.checkpoint.find(linear + ".weight");
+        const at::Tensor* base = out.checkpoint().find(linear + ".weight");
         if (!base)
             fail(weights.string(), "tensor " + key + " names no linear of the model");
         const std::string keyB = loraTensorName(linear, 'B');
-        if (!file.contains(keyB))
+        if (!file->contains(keyB))
             fail(weights.string(), "has " + key + " but no " + keyB);
-        LowRankFactors f{file.tensor(keyB, at::kFloat), file.tensor(key, at::kFloat)};
-        expectPairFits(f, *base, linear, weights);
+        const at::Tensor a = mappedTensor(file, key), b = mappedTensor(file, keyB);
+        expectPairFits(a, b, base->sizes(), linear, weights);
         const double moduleRank = readFields(configPath, [&] {
             return scales.ranks.contains(linear) ? scales.ranks[linear].get<double>() : scales.r;
         });
@@ -123,34 +175,20 @@ void readAdapter(const fs::path& dir, LoadedExport& out) {
             return scales.alphas.contains(linear) ? scales.alphas[linear].get<double>()
                                                   : scales.alpha;
         });
-        if (moduleRank != static_cast<double>(f.rank()))
+        if (moduleRank != static_cast<double>(a.size(0)))
             fail(configPath.string(), "rank of " + linear + " is " +
                                           std::to_string(static_cast<int64_t>(moduleRank)) +
                                           ", but its tensors in " + weights.string() +
-                                          " have rank " + std::to_string(f.rank()));
-        f.B = f.B * (moduleAlpha / moduleRank);
-        out.lowRank[linear] = std::move(f);
+                                          " have rank " + std::to_string(a.size(0)));
+        const double scale = moduleAlpha / moduleRank;
+        out.addDeferred(
+            lowRankTensorName(linear, 0), a.sizes(), a.scalar_type(), [a] { return a; }, {key},
+            file);
+        out.addDeferred(
+            lowRankTensorName(linear, 1), b.sizes(), scale == 1.0 ? b.scalar_type() : at::kFloat,
+            [b, scale] { return scale == 1.0 ? b : b.to(at::kFloat) * scale; }, {keyB}, file);
+        ++summary.lowRankLayers;
     }
-}
-
-Checkpoint denseCheckpoint(const fs::path& dir, const ModelConfig& config, TensorMap& tensors,
-                           const std::function<at::Tensor(const std::string& linear)>& weightOf) {
-    Checkpoint ckpt;
-    ckpt.source = dir;
-    ckpt.config = config;
-    for (const TensorSpec& spec : llamaTensorSpecs(config)) {
-        at::Tensor t;
-        const auto it = tensors.find(spec.name);
-        if (it != tensors.end())
-            t = it->second.to(at::kFloat);
-        else if (spec.name.size() > 7 && spec.name.ends_with(".weight"))
-            t = weightOf(spec.name.substr(0, spec.name.size() - 7));
-        if (!t.defined())
-            fail((dir / "model.safetensors").string(), "missing tensor " + spec.name);
-        expectShape(t, spec.shape, spec.name, dir);
-        ckpt.tensors.push_back({spec.name, t});
-    }
-    return ckpt;
 }
 
 bool unpackableBits(int bits) {
@@ -175,24 +213,36 @@ LoadedExport loadGptq(const fs::path& dir, const ModelConfig& config, const json
     if (!unpackableBits(bits))
         fail(configPath.string(), "quantization_config has bits = " + std::to_string(bits) +
                                       ", which the GPTQ reader cannot unpack (2, 3, 4 or 8)");
-    TensorMap tensors = tensorMap(dir);
-    out.checkpoint = denseCheckpoint(dir, config, tensors, [&](const std::string& linear) {
-        if (!tensors.count(linear + ".qweight"))
-            return at::Tensor();
-        const GptqTensors t{
-            need(tensors, linear + ".qweight", dir), need(tensors, linear + ".qzeros", dir),
-            need(tensors, linear + ".scales", dir), need(tensors, linear + ".g_idx", dir)};
+    ExportCheckpoint ckpt(dir, config, mapModelTensors(dir));
+    const Checkpoint& files = ckpt.files();
+    int64_t linears = 0;
+    addModelTensors(ckpt, dir, [&](const TensorSpec& spec) {
+        const std::string linear = linearOf(spec.name);
+        if (!files.find(linear + ".qweight"))
+            return false;
+        const std::string label = (dir / "model.safetensors").string() + ": " + linear;
+        const std::vector<std::string> parts = {linear + ".qweight", linear + ".qzeros",
+                                                linear + ".scales", linear + ".g_idx"};
+        const GptqTensors t{need(files, parts[0], dir), need(files, parts[1], dir),
+                            need(files, parts[2], dir), need(files, parts[3], dir)};
+        const auto [dOut, dIn] = checkGptqShapes(t, bits, label);
+        expectShape(at::empty({dOut, dIn}, at::kMeta), spec.shape, spec.name, dir);
+        ckpt.addDeferred(
+            spec.name, spec.shape, at::kFloat,
+            [t, bits, label] { return dequantizeGptq(t, bits, label); }, parts,
+            files.mappedFiles.at(parts[0]));
         ++out.summary.quantizedLayers;
-        return dequantizeGptq(t, bits, (dir / "model.safetensors").string() + ": " + linear);
+        return true;
     });
     if (out.summary.quantizedLayers == 0)
         fail((dir / "model.safetensors").string(),
              "config.json declares a GPTQ model, but no linear has a qweight tensor");
     for (const TensorSpec& spec : llamaTensorSpecs(config))
         if (spec.name.starts_with("model.layers.") && spec.name.ends_with("_proj.weight"))
-            ++out.summary.denseLayers;
-    out.summary.denseLayers -= out.summary.quantizedLayers;
-    readAdapter(dir / kAdapterDir, out);
+            ++linears;
+    out.summary.denseLayers = linears - out.summary.quantizedLayers;
+    readAdapter(dir / kAdapterDir, ckpt, out.summary);
+    out.checkpoint = ckpt.take();
     return out;
 }
 
@@ -201,43 +251,52 @@ LoadedExport loadFactorized(const fs::path& dir, const ModelConfig& config, cons
     const std::map<std::string, int64_t> ranks = readFields(configPath, [&] {
         return f.value("ranks", json::object()).get<std::map<std::string, int64_t>>();
     });
-    TensorMap tensors = tensorMap(dir);
+    ExportCheckpoint ckpt(dir, config, mapModelTensors(dir));
+    const Checkpoint& files = ckpt.files();
     LoadedExport out;
     out.summary.format = ExportFormat::Factorized;
     for (const auto& [linear, rank] : ranks) {
-        const at::Tensor a = need(tensors, factorTensorName(linear, 0), dir).to(at::kFloat);
-        const at::Tensor b = need(tensors, factorTensorName(linear, 1), dir).to(at::kFloat);
+        const at::Tensor& a = need(files, lowRankTensorName(linear, 0), dir);
+        const at::Tensor& b = need(files, lowRankTensorName(linear, 1), dir);
         if (a.dim() != 2 || b.dim() != 2 || a.size(0) != rank || b.size(1) != a.size(0))
             fail(dir.string(), "factors of " + linear + " (A " + formatShape(a.sizes()) + ", B " +
                                    formatShape(b.sizes()) + ") do not have rank " +
                                    std::to_string(rank) + " as config.json says");
-        out.lowRank[linear] = {b, a};
-        if (!tensors.count(linear + ".weight"))
-            out.factorOnly.insert(linear);
     }
-    out.checkpoint = denseCheckpoint(dir, config, tensors, [&](const std::string& linear) {
-        const auto it = out.lowRank.find(linear);
-        return it == out.lowRank.end()
-                   ? at::Tensor()
-                   : at::zeros({it->second.B.size(0), it->second.A.size(1)}); // factors alone
+    std::map<std::string, std::vector<int64_t>> shapes; // of every linear of the model
+    for (const TensorSpec& spec : llamaTensorSpecs(config))
+        if (spec.name.ends_with("_proj.weight"))
+            shapes[linearOf(spec.name)] = spec.shape;
+    addModelTensors(ckpt, dir, [&](const TensorSpec& spec) {
+        if (!ranks.count(linearOf(spec.name)))
+            return false;
+        ++out.summary.factorOnlyLayers; // its factor pair alone
+        return true;
     });
-    for (const auto& [linear, factors] : out.lowRank) {
-        const at::Tensor* w = out.checkpoint.find(linear + ".weight");
-        if (!w)
+    for (const auto& [linear, rank] : ranks) {
+        const auto shape = shapes.find(linear);
+        if (shape == shapes.end())
             fail(configPath.string(),
                  "rankscope_factorization names " + linear + ", which is no linear of the model");
-        expectPairFits(factors, *w, linear, dir / "model.safetensors");
+        expectPairFits(*files.find(lowRankTensorName(linear, 0)),
+                       *files.find(lowRankTensorName(linear, 1)), shape->second, linear,
+                       dir / "model.safetensors");
+        ckpt.addMapped(lowRankTensorName(linear, 0));
+        ckpt.addMapped(lowRankTensorName(linear, 1));
+        ++out.summary.lowRankLayers;
     }
-    out.summary.factorOnlyLayers = static_cast<int64_t>(out.factorOnly.size());
+    out.checkpoint = ckpt.take();
     return out;
 }
 
 // Ranks of the low-rank paths: the most common (ties: the larger), the smallest and largest.
 void summarizeRanks(LoadedExport& out) {
     std::map<int64_t, int64_t> count;
-    for (const auto& [linear, f] : out.lowRank)
-        ++count[f.rank()];
-    out.summary.lowRankLayers = static_cast<int64_t>(out.lowRank.size());
+    const Checkpoint& ckpt = out.checkpoint;
+    for (int64_t layer = 0; layer < ckpt.config.numLayers; ++layer)
+        for (LinearKind kind : kAllLinearKinds)
+            if (const at::Tensor* a = ckpt.find(lowRankTensorName(linearName(layer, kind), 0)))
+                ++count[a->size(0)];
     if (count.empty())
         return;
     out.summary.minRank = count.begin()->first;
@@ -246,16 +305,6 @@ void summarizeRanks(LoadedExport& out) {
         out.summary.rank = std::max_element(count.begin(), count.end(), [](auto& a, auto& b) {
                                return a.second < b.second;
                            })->first;
-}
-
-void convertFloating(Checkpoint& ckpt, const std::string& dtype, const fs::path& dir) {
-    const auto type = parseFloatDtype(dtype);
-    if (!type)
-        fail(dir.string(),
-             "unsupported dtype '" + dtype + "' (supported: float32, bfloat16, float16)");
-    for (NamedTensor& t : ckpt.tensors)
-        if (t.tensor.is_floating_point())
-            t.tensor = t.tensor.to(*type);
 }
 
 } // namespace
@@ -306,7 +355,7 @@ bool isExportDirectory(const fs::path& path) {
            (config.contains("quantization_config") || config.contains(kFactorizationField));
 }
 
-LoadedExport loadExport(const fs::path& dir, const std::string& dtype) {
+LoadedExport loadExport(const fs::path& dir) {
     const fs::path configPath = dir / "config.json";
     const json config = readJson(configPath);
     const ModelConfig modelConfig = readModelConfig(configPath);
@@ -322,12 +371,10 @@ LoadedExport loadExport(const fs::path& dir, const std::string& dtype) {
     } else if (config.contains(kFactorizationField)) {
         out = loadFactorized(dir, modelConfig, config[kFactorizationField]);
     } else {
-        out.checkpoint = loadCheckpoint(dir, dtype);
+        out.checkpoint = openCheckpoint(dir);
     }
     std::error_code ec;
     out.summary.manifest = fs::exists(dir / kExportManifest, ec);
-    if (out.summary.format != ExportFormat::Merged)
-        convertFloating(out.checkpoint, dtype, dir);
     if (out.summary.format != ExportFormat::Merged || out.summary.manifest)
         out.checkpoint.format = std::string(exportFormatName(out.summary.format)) + " export";
     summarizeRanks(out);

@@ -2,7 +2,6 @@
 
 #include "formats/export_format.h"
 #include "io/checkpoint.h"
-#include "lowrank/compensation.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -32,15 +31,14 @@ struct ExportSummary {
 // on 35 linears", "factorized export: 35 factorized linears (rank 8, 0 without a dense base)".
 std::string describeExport(const ExportSummary& summary);
 
-// An export read back into the form RankScope runs: a dense checkpoint (GPTQ layers dequantized
-// as a GPTQ loader does, with the float16 scales as stored; a factor-only layer has a zero base)
-// and the low-rank path of every layer that has one (PEFT adapter with its scale alpha / r folded
-// into B, or the factorized format's pair), in float32.
+// An export read back into the form RankScope runs, lazily: a checkpoint whose tensors are views
+// of the mapped export files, where a GPTQ layer's weight is dequantized as a GPTQ loader does
+// (float16 scales as stored) only when its block is built, and every low-rank path (PEFT adapter
+// with its scale alpha / r folded into B, or the factorized format's pair) is the linear's pair
+// under lowRankTensorName(); a factor-only layer has no weight.
 struct LoadedExport {
     ExportSummary summary;
     Checkpoint checkpoint;
-    std::map<std::string, LowRankFactors> lowRank; // by linear name
-    std::set<std::string> factorOnly;              // linears that are their factor pair alone
 };
 
 // Whether `path` is a directory that needs loadExport(): its config.json has a
@@ -49,10 +47,10 @@ struct LoadedExport {
 bool isExportDirectory(const std::filesystem::path& path);
 
 // Detects the format from config.json ("quantization_config" with quant_method "gptq", or
-// "rankscope_factorization"; otherwise a plain dense checkpoint) and reads it with every shape
-// checked; floating tensors of the checkpoint end up in `dtype` (float32, bfloat16, float16).
-// Errors name the file and the problem: a corrupt or truncated safetensors file, GPTQ bits the
-// reader cannot unpack, an adapter or factor pair whose shapes do not fit the base.
-LoadedExport loadExport(const std::filesystem::path& dir, const std::string& dtype = "float32");
+// "rankscope_factorization"; otherwise a plain dense checkpoint) and opens it with every shape
+// checked, reading headers only. Errors name the file and the problem: a corrupt or truncated
+// safetensors file, GPTQ bits the reader cannot unpack, an adapter or factor pair whose shapes
+// do not fit the base.
+LoadedExport loadExport(const std::filesystem::path& dir);
 
 } // namespace rs

@@ -108,7 +108,8 @@ GptqTensors toGptq(const QuantGrid& grid, const std::string& layerName) {
     return t;
 }
 
-at::Tensor dequantizeGptq(const GptqTensors& t, int bits, const std::string& layerName) {
+std::pair<int64_t, int64_t> checkGptqShapes(const GptqTensors& t, int bits,
+                                            const std::string& layerName) {
     if (!packable(bits))
         fail(layerName, "GPTQ bits must be 2, 3, 4 or 8, got " + std::to_string(bits));
     if (t.qweight.dim() != 2 || t.scales.dim() != 2 || t.qzeros.dim() != 2 || t.gIdx.dim() != 1)
@@ -120,6 +121,12 @@ at::Tensor dequantizeGptq(const GptqTensors& t, int bits, const std::string& lay
                             ", qzeros " + formatShape(t.qzeros.sizes()) + ", scales " +
                             formatShape(t.scales.sizes()) + ", g_idx " +
                             formatShape(t.gIdx.sizes()));
+    return {dOut, dIn};
+}
+
+at::Tensor dequantizeGptq(const GptqTensors& t, int bits, const std::string& layerName) {
+    const auto [dOut, dIn] = checkGptqShapes(t, bits, layerName);
+    const int64_t groups = t.scales.size(0);
     const at::Tensor index = t.gIdx.to(at::kLong);
     if (dIn > 0 && (index.min().item<int64_t>() < 0 || index.max().item<int64_t>() >= groups))
         fail(layerName, "g_idx names a group outside 0 .. " + text(groups - 1));

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 #include <optional>
 #include <string>
+#include <utility>
 
 // The GPTQ v1 checkpoint layout (DESIGN.md §3), as AutoGPTQ, GPTQModel, Transformers and vLLM
 // read it. Codes are b-bit unsigned integers packed as one little-endian bit stream per column:
@@ -35,6 +36,11 @@ std::optional<std::string> gptqIncompatibility(const QuantGrid& grid);
 
 // The grid in GPTQ v1 form; fails with the reason above when gptqIncompatibility() has one.
 GptqTensors toGptq(const QuantGrid& grid, const std::string& layerName);
+
+// Checks the four tensors' shapes against each other and `bits` without reading any values;
+// returns {d_out, d_in}. Errors name `layerName`.
+std::pair<int64_t, int64_t> checkGptqShapes(const GptqTensors& t, int bits,
+                                            const std::string& layerName);
 
 // The float32 weight [d_out, d_in] a loader computes: (q - (z + 1)) * scale[g_idx], the scale
 // taken as stored (float16). Shapes are checked against each other; errors name `layerName`.

@@ -68,6 +68,10 @@ std::string linearName(int64_t layer, LinearKind kind) {
     return "model.layers." + std::to_string(layer) + "." + linearSuffix(kind);
 }
 
+std::string lowRankTensorName(const std::string& linear, int part) {
+    return linear + ".low_rank." + std::to_string(part) + ".weight";
+}
+
 InputSite inputSiteOf(LinearKind kind) {
     switch (kind) {
     case LinearKind::Q:
@@ -142,7 +146,7 @@ struct LlamaModel::Impl {
     LinearInputHook hook;
 
     at::Tensor place(const std::string& name) const {
-        const at::Tensor& stored = checkpoint.require(name);
+        const at::Tensor stored = checkpoint.read(name);
         at::Tensor placed = stored.to(device, computeType).contiguous();
         if (placed.data_ptr() != stored.data_ptr())
             checkpoint.releasePages(name); // converted: the file's pages are not needed now
@@ -176,10 +180,29 @@ std::vector<std::string> layerTensorNames(int64_t index) {
     std::vector<std::string> names = {prefix + "input_layernorm.weight",
                                       prefix + "post_attention_layernorm.weight"};
     for (LinearKind kind : kAllLinearKinds) {
-        names.push_back(linearName(index, kind) + ".weight");
-        names.push_back(linearName(index, kind) + ".bias");
+        const std::string linear = linearName(index, kind);
+        for (const std::string& name : {linear + ".weight", linear + ".bias",
+                                        lowRankTensorName(linear, 0), lowRankTensorName(linear, 1)})
+            names.push_back(name);
     }
     return names;
+}
+
+// Every linear of block `index` needs its weight or a low-rank pair (a factor-only layer), and
+// a pair needs both halves; a norm is always needed.
+void requireLayerTensors(const Checkpoint& checkpoint, int64_t index) {
+    const std::string prefix = "model.layers." + std::to_string(index) + ".";
+    checkpoint.require(prefix + "input_layernorm.weight");
+    checkpoint.require(prefix + "post_attention_layernorm.weight");
+    for (LinearKind kind : kAllLinearKinds) {
+        const std::string linear = linearName(index, kind);
+        const bool pairA = checkpoint.find(lowRankTensorName(linear, 0)) != nullptr;
+        const bool pairB = checkpoint.find(lowRankTensorName(linear, 1)) != nullptr;
+        if (pairA != pairB)
+            checkpoint.require(lowRankTensorName(linear, pairA ? 1 : 0));
+        if (!pairA)
+            checkpoint.require(linear + ".weight");
+    }
 }
 
 int64_t layerBytes(const DecoderLayer& layer) {
@@ -202,9 +225,14 @@ std::shared_ptr<DecoderLayer> LlamaModel::Impl::build(int64_t index) const {
     for (LinearKind kind : kAllLinearKinds) {
         Linear& linear = layer->linear(kind);
         const std::string name = linearName(index, kind);
-        linear.weight = place(name + ".weight");
+        if (checkpoint.find(name + ".weight"))
+            linear.weight = place(name + ".weight");
         if (checkpoint.find(name + ".bias"))
             linear.bias = place(name + ".bias");
+        if (checkpoint.find(lowRankTensorName(name, 0))) {
+            linear.loraA = place(lowRankTensorName(name, 0));
+            linear.loraB = place(lowRankTensorName(name, 1));
+        }
     }
     return layer;
 }
@@ -362,9 +390,7 @@ LlamaModel::LlamaModel(const Checkpoint& checkpoint, const ModelOptions& options
 
     // Fail now, naming the tensor, rather than in the middle of a job.
     for (int64_t i = 0; i < m.config.numLayers; ++i)
-        for (const std::string& name : layerTensorNames(i))
-            if (name.find(".bias") == std::string::npos)
-                checkpoint.require(name);
+        requireLayerTensors(checkpoint, i);
     if (!m.config.tieWordEmbeddings)
         checkpoint.require("lm_head.weight");
     const at::Tensor& embedding = checkpoint.require("model.embed_tokens.weight");

@@ -39,6 +39,11 @@ using LinearInputHook = std::function<void(int64_t layer, InputSite site, const 
 // factors; it is applied as two thin matmuls, never merged into W behind the caller's back.
 // Without W (undefined weight) the layer is factor-only, y = B (A x) (+ b): LoRD and Lillama
 // replace the dense matrix, so the saving is real in memory and in flops.
+// Where a checkpoint carries a linear's low-rank path: "<linear>.low_rank.0.weight" (A, part 0)
+// and "<linear>.low_rank.1.weight" (B, part 1), the names of the factorized export format.
+// Blocks are built with the pair; a linear with a pair and no weight is factor-only.
+std::string lowRankTensorName(const std::string& linear, int part);
+
 struct Linear {
     at::Tensor weight; // [d_out, d_in], or undefined for a factor-only layer
     at::Tensor bias;   // [d_out] or undefined

@@ -53,10 +53,17 @@ ModelSummary summarize(const Checkpoint& checkpoint) {
             info.block = block;
             const std::string suffix = linearSuffix(kind);
             info.kind = suffix.substr(suffix.find('.') + 1);
-            const at::Tensor& weight = checkpoint.require(info.name + ".weight");
-            info.outFeatures = weight.size(0);
-            info.inFeatures = weight.size(1);
-            info.parameters = weight.numel();
+            if (const at::Tensor* weight = checkpoint.find(info.name + ".weight")) {
+                info.outFeatures = weight->size(0);
+                info.inFeatures = weight->size(1);
+                info.parameters = weight->numel();
+            } else { // factor-only: its low-rank pair A [r, d_in], B [d_out, r]
+                const at::Tensor& a = checkpoint.require(lowRankTensorName(info.name, 0));
+                const at::Tensor& b = checkpoint.require(lowRankTensorName(info.name, 1));
+                info.outFeatures = b.size(0);
+                info.inFeatures = a.size(1);
+                info.parameters = a.numel() + b.numel();
+            }
             if (const at::Tensor* bias = checkpoint.find(info.name + ".bias")) {
                 info.hasBias = true;
                 info.parameters += bias->numel();

@@ -28,33 +28,6 @@ struct ModelSession::Impl {
     int64_t lowRankLayers = 0;
 };
 
-namespace {
-
-// An export's low-rank paths become the linears' own (y = W_c x + B (A x)), in the dtype and on
-// the device of the weights; a factor-only linear drops its zero base and is B (A x) alone.
-void installLowRank(LlamaModel& model, const LoadedExport& loaded,
-                    const std::filesystem::path& path) {
-    // Only the blocks that get factors are built (and pinned, as changed blocks are).
-    std::map<std::string, std::pair<int64_t, LinearKind>> linears;
-    for (int64_t layer = 0; layer < model.numLayers(); ++layer)
-        for (LinearKind kind : kAllLinearKinds)
-            linears[linearName(layer, kind)] = {layer, kind};
-    for (const auto& [name, factors] : loaded.lowRank) {
-        const auto it = linears.find(name);
-        if (it == linears.end())
-            fail(path.string(),
-                 "has low-rank factors for " + name + ", which is no decoder linear");
-        Linear& linear = model.layer(it->second.first).linear(it->second.second);
-        const auto options = linear.weight.options();
-        linear.loraA = factors.A.to(options).contiguous();
-        linear.loraB = factors.B.to(options).contiguous();
-        if (loaded.factorOnly.count(name))
-            linear.weight = at::Tensor();
-    }
-}
-
-} // namespace
-
 ModelSession::ModelSession()
     : m_impl(std::make_unique<Impl>()) {}
 ModelSession::~ModelSession() = default;
@@ -104,15 +77,16 @@ std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& pa
     m.device = resolveDevice(options.device);
 
     job.report("open", 0, 3, "reading checkpoint");
-    LoadedExport exported;
+    if (!parseFloatDtype(options.dtype))
+        fail(path.string(),
+             "unsupported dtype '" + options.dtype + "' (supported: float32, bfloat16, float16)");
+    // Either way only headers are read: the weights stay mapped until a block is built.
     if (isExportDirectory(path)) {
-        exported = loadExport(path, options.dtype);
+        LoadedExport exported = loadExport(path);
         m.checkpoint = std::move(exported.checkpoint);
         m.exportSummary = exported.summary;
+        m.lowRankLayers = exported.summary.lowRankLayers;
     } else {
-        if (!parseFloatDtype(options.dtype))
-            fail(path.string(), "unsupported dtype '" + options.dtype +
-                                    "' (supported: float32, bfloat16, float16)");
         m.checkpoint = openCheckpoint(path);
     }
     m.summary = summarize(m.checkpoint);
@@ -144,8 +118,6 @@ std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& pa
     modelOptions.dtype = options.dtype;
     m.model = std::make_unique<LlamaModel>(m.checkpoint, modelOptions);
     m.model->setWeightCacheBytes(resolveMemoryBudget(options.maxMemory) / 2);
-    installLowRank(*m.model, exported, path);
-    m.lowRankLayers = static_cast<int64_t>(exported.lowRank.size());
     job.report("open", 3, 3);
     return session;
 }
