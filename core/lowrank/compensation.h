@@ -79,8 +79,16 @@ struct LayerAnalysis {
     LayerSpectra spectra;
     ErrorCurves curves;
 };
+// Builds the EoRA decomposition of dW C dW^T (no factors) for the EoRA curve and sigma(dW S).
+// Layers with min(d_out, d_in) >= 1024 use the basis's mixed precision (lowrank/README.md).
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName);
+// The same, reusing `eora` (buildCompensationBasis with "eora", any maxRank, for this weightError
+// and stats) instead of repeating its decomposition; the results are the same. Fails when `eora`
+// is not an EoRA basis of this layer.
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const CompensationBasis& eora);
 
 // The activation-weighted error tr((dW - B A) C (dW - B A)^T) of given factors (for checks).
 double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,
