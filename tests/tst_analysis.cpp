@@ -16,6 +16,7 @@
 #include <cfloat>
 #include <cmath>
 #include <functional>
+#include <map>
 
 // analyzeLayer against a float64 reference computed the textbook way with LibTorch (SVD of dW,
 // eigendecomposition of C, SVD of dW S), on every linear layer of stories260K with statistics from
@@ -173,6 +174,23 @@ void checkReuse(const at::Tensor& w, const at::Tensor& dW, const rs::InputStats&
                alone.spectra.errorSingular.front(), "sigma(dW)");
 }
 
+// The analysis given the eigenvalues of C of another layer at the same input site.
+void checkSharedGram(const at::Tensor& w, const at::Tensor& dW, const rs::InputStats& stats,
+                     const std::vector<double>& siteValues, const rs::LayerAnalysis& alone) {
+    rs::AnalysisReuse reuse;
+    reuse.gramEigenvalues = &siteValues;
+    const rs::LayerAnalysis shared = rs::analyzeLayer(w, dW, stats, "layer", reuse);
+    expectSame(shared.spectra.gramEigenvalues, alone.spectra.gramEigenvalues,
+               alone.spectra.gramEigenvalues.front(), "lambda(C)");
+    QCOMPARE(shared.spectra.discardedModes, alone.spectra.discardedModes);
+    QCOMPARE(shared.spectra.tolerance, alone.spectra.tolerance);
+    const double energy = alone.curves.errorEnergy;
+    expectSame(shared.curves.svd, alone.curves.svd, energy, "svd curve");
+    expectSame(shared.curves.eora, alone.curves.eora, energy, "eora curve");
+    expectSame(shared.spectra.weightSingular, alone.spectra.weightSingular,
+               alone.spectra.weightSingular.front(), "sigma(W)");
+}
+
 void expectError(const std::function<void()>& call, const std::string& fragment) {
     const std::string what = rs::test::errorOf(call);
     QVERIFY2(what.rfind("bad.layer: ", 0) == 0, what.c_str());
@@ -210,8 +228,9 @@ void TestAnalysis::realStoriesLayers() {
         session->model().forward(tokens);
     }
     session->model().setLinearInputHook({});
-    int64_t checked = 0;
+    int64_t checked = 0, shared = 0;
     for (int64_t layer = 0; layer < layers; ++layer) {
+        std::map<rs::InputSite, std::vector<double>> siteValues; // q/k/v and gate/up share C
         for (rs::LinearKind kind : rs::kAllLinearKinds) {
             const std::string name = rs::linearName(layer, kind);
             const rs::InputStats& s =
@@ -223,10 +242,17 @@ void TestAnalysis::realStoriesLayers() {
             checkAgainstReference(a, Reference(w, dW, s.gram), kFloat64, name);
             if (kind == rs::LinearKind::Down)
                 checkReuse(w, dW, s, a);
+            const auto [known, first] =
+                siteValues.try_emplace(rs::inputSiteOf(kind), a.spectra.gramEigenvalues);
+            if (!first) {
+                checkSharedGram(w, dW, s, known->second, a);
+                ++shared;
+            }
             ++checked;
         }
     }
     QCOMPARE(checked, 7 * layers);
+    QCOMPARE(shared, 3 * layers); // k, v after q; up after gate
 }
 
 void TestAnalysis::rankDeficientGram() {
@@ -248,6 +274,16 @@ void TestAnalysis::rankDeficientGram() {
     ref = Reference(w, dW, tall.gram);
     checkAgainstReference(a, ref, kFloat64, "tall");
     checkReuse(w, dW, tall, a);
+    // A second layer on the same singular C, given the first one's eigenvalues and its own basis.
+    const at::Tensor w2 = at::randn({128, 256});
+    const at::Tensor dW2 = rtnError(w2);
+    const rs::LayerAnalysis second = rs::analyzeLayer(w2, dW2, tall, "second");
+    checkSharedGram(w2, dW2, tall, a.spectra.gramEigenvalues, second);
+    const auto basis = rs::buildCompensationBasis(
+        rs::MethodConfig::parse("eora", rs::MethodKind::Compensation), dW2, tall, 4, "second");
+    rs::AnalysisReuse both{basis.get(), &a.spectra.gramEigenvalues};
+    checkAgainstReference(rs::analyzeLayer(w2, dW2, tall, "second", both),
+                          Reference(w2, dW2, tall.gram), kFloat64, "second, reused");
 
     // The analysis of W itself (low-rank replacement): sigma(W) = sigma(dW), E_out = E(0).
     a = rs::analyzeLayer(w, w, tall, "self");
@@ -283,6 +319,17 @@ void TestAnalysis::reusedBasisMustMatch() {
     const rs::InputStats other = statsOf(calibrationInputs(100, 40, -1));
     expectError([&] { rs::analyzeLayer(w, dW, other, "bad.layer", *basis("eora", dW)); },
                 "other statistics");
+
+    // Eigenvalues of C from other statistics, or too few of them.
+    const std::vector<double> otherValues =
+        rs::analyzeLayer(w, dW, other, "other").spectra.gramEigenvalues;
+    rs::AnalysisReuse reuse;
+    reuse.gramEigenvalues = &otherValues;
+    expectError([&] { rs::analyzeLayer(w, dW, stats, "bad.layer", reuse); }, "other statistics");
+    std::vector<double> truncated = rs::analyzeLayer(w, dW, stats, "x").spectra.gramEigenvalues;
+    truncated.pop_back();
+    reuse.gramEigenvalues = &truncated;
+    expectError([&] { rs::analyzeLayer(w, dW, stats, "bad.layer", reuse); }, "other statistics");
 }
 
 QTEST_GUILESS_MAIN(TestAnalysis)

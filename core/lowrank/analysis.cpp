@@ -8,6 +8,7 @@
 #include "util/error.h"
 
 #include <ATen/ATen.h>
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -23,6 +24,9 @@ using lowrank::SymmetricSpectrum;
 // A basis passed in must hold this layer's error: ||P||_F = ||dW||_F up to the rounding of the
 // tall reduction (P = R from a float64 Cholesky factor of dW^T dW).
 constexpr double kErrorNormMatch = 1e-9;
+// Reused eigenvalues of C must sum to tr(C): rounding moves the sum by ~sqrt(n) eps_float32 l_max
+// at most (the band reduction is orthogonal), the spectrum of another input site by far more.
+constexpr double kGramTraceMatch = 1e-3;
 
 std::vector<double> rootsOf(const at::Tensor& squares) {
     return lowrank::toVector(squares.clamp_min(0.0).sqrt());
@@ -45,7 +49,8 @@ void checkWeight(const at::Tensor& weight, const at::Tensor& weightError,
 // Everything is taken from the EoRA basis's reduced space: dW = Q P (P = dW unless the layer is
 // tall), M = P C P^T (dW C dW^T there) and its eigenvalues.
 LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& in,
-                          const ProjectionBasis& eora, bool weightIsError) {
+                          const ProjectionBasis& eora, bool weightIsError,
+                          const std::vector<double>* gramEigenvalues) {
     const at::Tensor& m = eora.m_weighted;
     const auto type = m.scalar_type(); // float32 where the basis ran the cubic stages in single
 
@@ -62,7 +67,9 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
     // basis); the band eigenvalue solvers run on their own threads until collected.
     const at::Tensor gram =
         lowrank::singleStages(Precision::Mixed, in.dIn) ? in.gram.to(at::kFloat) : in.gram;
-    const SymmetricSpectrum gramSpectrum(gram, Precision::Mixed);
+    std::optional<SymmetricSpectrum> gramSpectrum;
+    if (!gramEigenvalues)
+        gramSpectrum.emplace(gram, Precision::Mixed);
     std::optional<SymmetricSpectrum> weightSpectrum;
     double outputEnergy = 0.0;
     if (!weightIsError) {
@@ -103,10 +110,12 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
     curves.outputEnergy = weightIsError ? curves.errorEnergy : outputEnergy;
 
     LayerSpectra& spectra = out.spectra;
-    const at::Tensor gramValues = gramSpectrum.eigenvalues();
-    spectra.gramEigenvalues = lowrank::toVector(gramValues);
+    spectra.gramEigenvalues =
+        gramEigenvalues ? *gramEigenvalues : lowrank::toVector(gramSpectrum->eigenvalues());
     spectra.tolerance = lowrank::gramTolerance(spectra.gramEigenvalues.front(), in.dIn);
-    spectra.discardedModes = (gramValues <= spectra.tolerance).sum().item<int64_t>();
+    spectra.discardedModes =
+        std::count_if(spectra.gramEigenvalues.begin(), spectra.gramEigenvalues.end(),
+                      [&](double l) { return l <= spectra.tolerance; });
     spectra.errorSingular = rootsOf(pairs.values);
     spectra.weightSingular =
         weightIsError ? spectra.errorSingular : rootsOf(weightSpectrum->eigenvalues());
@@ -114,22 +123,9 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
     return out;
 }
 
-} // namespace
-
-LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
-                           const InputStats& stats, const std::string& layerName) {
-    const lowrank::LayerInputs in = lowrank::validatedInputs(weightError, stats, layerName);
-    checkWeight(weight, weightError, layerName);
-    const auto eora = lowrank::buildProjectionBasis(in, in.gram, /*gramWeighted=*/true,
-                                                    /*maxRank=*/0, layerName);
-    return analyzeWith(weight, in, *eora, weight.is_same(weightError));
-}
-
-LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
-                           const InputStats& stats, const std::string& layerName,
-                           const CompensationBasis& eora) {
-    const lowrank::LayerInputs in = lowrank::validatedInputs(weightError, stats, layerName);
-    checkWeight(weight, weightError, layerName);
+// The basis passed in must be an EoRA basis of this dW and C.
+const ProjectionBasis& checkedBasis(const CompensationBasis& eora, const lowrank::LayerInputs& in,
+                                    const std::string& layerName) {
     const auto* basis = dynamic_cast<const ProjectionBasis*>(&eora);
     if (!basis || !basis->m_gramWeighted)
         fail(layerName, "analyzeLayer reuses an EoRA basis only (built with \"eora\")");
@@ -143,7 +139,47 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
     }
     if (!matches)
         fail(layerName, "the EoRA basis was built for another weight error or other statistics");
-    return analyzeWith(weight, in, *basis, weight.is_same(weightError));
+    return *basis;
+}
+
+// Eigenvalues passed in must be as many as C has, summing to its trace.
+void checkGramEigenvalues(const std::vector<double>& values, const lowrank::LayerInputs& in,
+                          const std::string& layerName) {
+    const double trace = in.gram.trace().item<double>();
+    double sum = 0.0;
+    for (double l : values)
+        sum += l;
+    if (int64_t(values.size()) != in.dIn || std::abs(sum - trace) > kGramTraceMatch * trace)
+        fail(layerName, "the eigenvalues of C passed in belong to other statistics");
+}
+
+} // namespace
+
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName) {
+    return analyzeLayer(weight, weightError, stats, layerName, AnalysisReuse{});
+}
+
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const CompensationBasis& eora) {
+    return analyzeLayer(weight, weightError, stats, layerName, AnalysisReuse{&eora, nullptr});
+}
+
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const AnalysisReuse& reuse) {
+    const lowrank::LayerInputs in = lowrank::validatedInputs(weightError, stats, layerName);
+    checkWeight(weight, weightError, layerName);
+    if (reuse.gramEigenvalues)
+        checkGramEigenvalues(*reuse.gramEigenvalues, in, layerName);
+    const bool weightIsError = weight.is_same(weightError);
+    if (reuse.eoraBasis)
+        return analyzeWith(weight, in, checkedBasis(*reuse.eoraBasis, in, layerName), weightIsError,
+                           reuse.gramEigenvalues);
+    const auto eora = lowrank::buildProjectionBasis(in, in.gram, /*gramWeighted=*/true,
+                                                    /*maxRank=*/0, layerName);
+    return analyzeWith(weight, in, *eora, weightIsError, reuse.gramEigenvalues);
 }
 
 } // namespace rs

@@ -83,9 +83,22 @@ struct LayerAnalysis {
 // Layers with min(d_out, d_in) >= 1024 use the basis's mixed precision (lowrank/README.md).
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName);
-// The same, reusing `eora` (buildCompensationBasis with "eora", any maxRank, for this weightError
-// and stats) instead of repeating its decomposition; the results are the same. Fails when `eora`
-// is not an EoRA basis of this layer.
+// What a caller already holds for a layer's analysis; each part it gives saves a stage and leaves
+// the results as they would be without it.
+struct AnalysisReuse {
+    // buildCompensationBasis with "eora" (any maxRank) for this weightError and stats: its
+    // decomposition of dW C dW^T gives the EoRA curve, sigma(dW S) and the SVD curve's metric.
+    const CompensationBasis* eoraBasis = nullptr;
+    // spectra.gramEigenvalues of an earlier analysis with the same C (layers that share an input
+    // site: q/k/v, gate/up), the most expensive stage of wide layers.
+    const std::vector<double>* gramEigenvalues = nullptr;
+};
+// Fails when `reuse` holds a basis that is not EoRA or not of this layer, or eigenvalues whose
+// count or sum (the trace of C) do not match these statistics.
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const AnalysisReuse& reuse);
+// analyzeLayer reusing `eora` only.
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName,
                            const CompensationBasis& eora);
