@@ -284,6 +284,13 @@ void TestAnalysis::rankDeficientGram() {
     rs::AnalysisReuse both{basis.get(), &a.spectra.gramEigenvalues};
     checkAgainstReference(rs::analyzeLayer(w2, dW2, tall, "second", both),
                           Reference(w2, dW2, tall.gram), kFloat64, "second, reused");
+    // Eigenvalues passed in are taken as given, not recomputed: scaled within the trace check,
+    // they come back scaled.
+    std::vector<double> scaled = a.spectra.gramEigenvalues;
+    for (double& l : scaled)
+        l *= 1.0 + 1e-5;
+    both.gramEigenvalues = &scaled;
+    QCOMPARE(rs::analyzeLayer(w2, dW2, tall, "second", both).spectra.gramEigenvalues, scaled);
 
     // The analysis of W itself (low-rank replacement): sigma(W) = sigma(dW), E_out = E(0).
     a = rs::analyzeLayer(w, w, tall, "self");
