@@ -1,26 +1,32 @@
 // analyzeLayer (the spectra of C, W, dW and dW S and both error curves, core/lowrank/analysis.cpp)
 // on random LLaMA-7B-shaped layers (3-bit RTN g128 error, 8192 calibration tokens with the
-// realistic C of bench_lowrank), timed beside the EoRA basis of the same layer in the same run,
-// and checked against a float64 reference computed the textbook way: LibTorch float64 eigh of
-// dW dW^T (the SVD of dW), and float64 eigenvalues of dW C dW^T, of W W^T and of C. Target: the
-// analysis within about the time of the EoRA basis, curves within 1e-6 of E(0).
+// realistic C of bench_lowrank), timed beside the EoRA basis of the same layer (the compensation
+// itself) in the same run: the analysis on its own, reusing the basis as the pipeline does, and
+// the previous full float64 path (SVD of dW, the congruence P C P^T and its eigenvalues, float64
+// spectra of C and W). The results are checked against a float64 reference computed the textbook
+// way: LibTorch float64 eigh of dW dW^T (the SVD of dW), and float64 eigenvalues of dW C dW^T, of
+// W W^T and of C. Target: the analysis a small fraction of the basis, curves within 1e-6 of E(0).
 //
-// Usage: bench_analysis [--shape=DOUTxDIN] [--well-conditioned] [--skip-reference] [--full]
-// (default: 4096x4096 and 4096x11008 with the realistic C; --full: also the float64 eigenvalues
-// of C when d_in > 4096, minutes on two cores)
+// Usage: bench_analysis [--shape=DOUTxDIN] [--well-conditioned] [--skip-reference] [--skip-old]
+// [--full] (default: 4096x4096 and 4096x11008 with the realistic C; --full: also the float64
+// eigenvalues of C in the reference when d_in > 4096, minutes on two cores)
 #include "bench_common.h"
 #include "calib/stats.h"
 #include "lowrank/compensation.h"
+#include "lowrank/symmetric.h"
+#include "lowrank/validation.h"
 #include "lowrank_inputs.h"
 #include "methods/registry.h"
 #include "pipeline/session.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -91,6 +97,46 @@ Reference reference(const at::Tensor& w, const at::Tensor& dW, const at::Tensor&
     return out;
 }
 
+// The full float64 analysis this branch replaces (core/lowrank/analysis.cpp before the reuse of
+// the EoRA decomposition), kept here to time it: eigenpairs of dW's short-side Gram matrix, the
+// congruence T = P C P^T (P = U^T dW) whose diagonal gives the SVD curve and whose eigenvalues give
+// the EoRA curve, and float64 band eigenvalues of C and of W's Gram matrix.
+rs::LayerAnalysis fullPathAnalysis(const at::Tensor& weight, const at::Tensor& weightError,
+                                   const rs::InputStats& stats, const std::string& name) {
+    using namespace rs::lowrank;
+    const LayerInputs in = validatedInputs(weightError, stats, name);
+    const at::Tensor& e = in.error;
+    const at::Tensor& c = in.gram;
+    at::Tensor squares, p;
+    if (in.dOut <= in.dIn) {
+        const EigenPairs pairs = allEigenpairs(symmetricProduct(e, e));
+        squares = pairs.values.clamp_min(0.0);
+        p = at::mm(pairs.vectors.t(), e);
+    } else {
+        const EigenPairs pairs = allEigenpairs(symmetricProduct(e.t(), e.t()));
+        squares = pairs.values.clamp_min(0.0);
+        p = squares.sqrt().unsqueeze(1) * pairs.vectors.t();
+    }
+    const at::Tensor t = congruence(p, c, Precision::Float64);
+    const at::Tensor gains = SymmetricSpectrum(t, Precision::Float64).eigenvalues();
+    rs::LayerAnalysis out;
+    out.curves.svd = tailSums(t.diagonal());
+    out.curves.eora = tailSums(gains);
+    out.curves.errorEnergy = out.curves.svd.front();
+    const at::Tensor w32 = weight.to(at::kFloat);
+    out.curves.outputEnergy = (at::mm(w32, c.to(at::kFloat)) * w32).sum(at::kDouble).item<double>();
+    const at::Tensor gramValues = SymmetricSpectrum(c, Precision::Float64).eigenvalues();
+    out.spectra.gramEigenvalues = toVector(gramValues);
+    const at::Tensor w = weight.to(at::kDouble);
+    const at::Tensor wGram =
+        w.size(0) <= w.size(1) ? symmetricProduct(w, w) : symmetricProduct(w.t(), w.t());
+    out.spectra.weightSingular =
+        toVector(SymmetricSpectrum(wGram, Precision::Float64).eigenvalues().clamp_min(0.0).sqrt());
+    out.spectra.errorSingular = toVector(squares.sqrt());
+    out.spectra.scaledErrorSingular = toVector(gains.clamp_min(0.0).sqrt());
+    return out;
+}
+
 // max_i |a_i - b_i| / b_0 and how many entries are more than 1 % off.
 void printSpectrum(const char* name, const std::vector<double>& got, const at::Tensor& ref) {
     const at::Tensor a = at::tensor(got, at::kDouble);
@@ -114,48 +160,84 @@ double curveDiff(const std::vector<double>& curve, const at::Tensor& ref) {
     return ((a - ref).abs().max() / ref[0]).item<double>();
 }
 
-void benchShape(int64_t dOut, int64_t dIn, bool realistic, bool withReference, bool full) {
-    const std::string name = std::to_string(dOut) + "x" + std::to_string(dIn);
+struct Options {
+    bool realistic = true, withReference = true, withOld = true, full = false;
+};
+
+// Seconds of one call, with the process CPU seconds it took.
+template <typename F> double timed(F&& call, double* cpuSeconds = nullptr) {
+    const auto start = Clock::now();
+    const std::clock_t cpuStart = std::clock();
+    call();
+    if (cpuSeconds)
+        *cpuSeconds = double(std::clock() - cpuStart) / CLOCKS_PER_SEC;
+    return secondsSince(start);
+}
+
+struct ShapeFigures {
+    std::string name;
+    double basis = 0, alone = 0, reused = 0, shared = 0, old = 0; // seconds; old 0 when skipped
+};
+
+ShapeFigures benchShape(int64_t dOut, int64_t dIn, const Options& opt) {
+    ShapeFigures fig;
+    fig.name = std::to_string(dOut) + "x" + std::to_string(dIn);
+    const std::string& name = fig.name;
     std::printf("\n== %s, %s C, %lld tokens, 3-bit RTN g128 (load %s) ==\n", name.c_str(),
-                realistic ? "realistic" : "well-conditioned", static_cast<long long>(kTokens),
+                opt.realistic ? "realistic" : "well-conditioned", static_cast<long long>(kTokens),
                 loadAverage().c_str());
     std::fflush(stdout);
-    const rs::InputStats stats = rs::bench::syntheticStats(dIn, kTokens, realistic);
+    const rs::InputStats stats = rs::bench::syntheticStats(dIn, kTokens, opt.realistic);
     at::manual_seed(11);
     const at::Tensor w = at::randn({dOut, dIn}) * 0.02;
     const at::Tensor dW = rs::bench::rtnError(w, 128);
     const auto eoraMethod = rs::MethodConfig::parse("eora", rs::MethodKind::Compensation);
 
-    auto start = Clock::now();
-    const auto basis = rs::buildCompensationBasis(eoraMethod, dW, stats, kBasisRank, name);
-    const double basisSeconds = secondsSince(start);
-    start = Clock::now();
-    basis->errorCurve();
-    const double curveSeconds = secondsSince(start);
-    std::printf("  EoRA basis (rank %lld) %.3f s, + its curve %.3f s\n",
-                static_cast<long long>(kBasisRank), basisSeconds, curveSeconds);
+    std::unique_ptr<rs::CompensationBasis> basis;
+    fig.basis =
+        timed([&] { basis = rs::buildCompensationBasis(eoraMethod, dW, stats, kBasisRank, name); });
+    const double curveSeconds = timed([&] { basis->errorCurve(); });
+    std::printf("  EoRA basis (rank %lld, the compensation) %.3f s, + its curve %.3f s\n",
+                static_cast<long long>(kBasisRank), fig.basis, curveSeconds);
     std::fflush(stdout);
 
-    start = Clock::now();
-    const std::clock_t cpuStart = std::clock();
-    const rs::LayerAnalysis a = rs::analyzeLayer(w, dW, stats, name);
-    const double analysisSeconds = secondsSince(start);
-    const double cpu = double(std::clock() - cpuStart) / CLOCKS_PER_SEC;
-    std::printf("  analyzeLayer %.3f s (%.2fx the basis; process CPU %.1f s)\n", analysisSeconds,
-                analysisSeconds / basisSeconds, cpu);
+    rs::LayerAnalysis reused;
+    double cpu = 0;
+    fig.reused = timed([&] { reused = rs::analyzeLayer(w, dW, stats, name, *basis); }, &cpu);
+    std::printf("  analyzeLayer reusing the basis %.3f s = %.2fx the basis (process CPU %.1f s)\n",
+                fig.reused, fig.reused / fig.basis, cpu);
     std::fflush(stdout);
-    start = Clock::now();
-    const rs::LayerAnalysis reused = rs::analyzeLayer(w, dW, stats, name, *basis);
-    const double reusedSeconds = secondsSince(start);
-    std::printf("  analyzeLayer reusing the basis %.3f s (%.2fx the basis); curves as above: %s\n",
-                reusedSeconds, reusedSeconds / basisSeconds,
+    rs::AnalysisReuse both{basis.get(), &reused.spectra.gramEigenvalues};
+    fig.shared = timed([&] { rs::analyzeLayer(w, dW, stats, name, both); });
+    double sum = 0.0;
+    for (double l : reused.spectra.gramEigenvalues)
+        sum += l;
+    const double trace = stats.gram.trace().item<double>();
+    std::printf("  + C's eigenvalues given (k, v, up after q, gate; or cached) %.3f s = %.2fx the "
+                "basis; |sum l(C) - tr C| / tr C %.1e\n",
+                fig.shared, fig.shared / fig.basis, std::abs(sum - trace) / trace);
+    std::fflush(stdout);
+    basis.reset();
+    rs::LayerAnalysis a;
+    fig.alone = timed([&] { a = rs::analyzeLayer(w, dW, stats, name); }, &cpu);
+    std::printf("  analyzeLayer alone %.3f s = %.2fx the basis (process CPU %.1f s); curves as "
+                "reused: %s\n",
+                fig.alone, fig.alone / fig.basis, cpu,
                 reused.curves.svd == a.curves.svd && reused.curves.eora == a.curves.eora ? "yes"
                                                                                          : "no");
     std::fflush(stdout);
+    if (opt.withOld) {
+        rs::LayerAnalysis old;
+        fig.old = timed([&] { old = fullPathAnalysis(w, dW, stats, name); }, &cpu);
+        std::printf("  previous full float64 path %.3f s = %.2fx the basis (process CPU %.1f s); "
+                    "new / old %.3f\n",
+                    fig.old, fig.old / fig.basis, cpu, fig.reused / fig.old);
+        std::fflush(stdout);
+    }
 
-    if (!withReference)
-        return;
-    const Reference ref = reference(w, dW, stats.gram, full || dIn <= 4096);
+    if (!opt.withReference)
+        return fig;
+    const Reference ref = reference(w, dW, stats.gram, opt.full || dIn <= 4096);
     std::printf("  float64 reference %.1f s\n", ref.seconds);
     std::printf("    curves: svd max|diff| / E(0) %.2e   eora %.2e   (E(0) %.6e vs %.6e)\n",
                 curveDiff(a.curves.svd, ref.svd), curveDiff(a.curves.eora, ref.eora),
@@ -166,17 +248,19 @@ void benchShape(int64_t dOut, int64_t dIn, bool realistic, bool withReference, b
     printSpectrum("s(dW)", a.spectra.errorSingular, ref.error);
     printSpectrum("s(dW S)", a.spectra.scaledErrorSingular, ref.scaled);
     std::fflush(stdout);
+    return fig;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-    bool realistic = true, withReference = true, full = false;
+    Options opt;
     std::string shape;
     for (int i = 1; i < argc; ++i) {
-        realistic &= std::strcmp(argv[i], "--well-conditioned") != 0;
-        withReference &= std::strcmp(argv[i], "--skip-reference") != 0;
-        full |= std::strcmp(argv[i], "--full") == 0;
+        opt.realistic &= std::strcmp(argv[i], "--well-conditioned") != 0;
+        opt.withReference &= std::strcmp(argv[i], "--skip-reference") != 0;
+        opt.withOld &= std::strcmp(argv[i], "--skip-old") != 0;
+        opt.full |= std::strcmp(argv[i], "--full") == 0;
         if (std::strncmp(argv[i], "--shape=", 8) == 0)
             shape = argv[i] + 8;
     }
@@ -188,8 +272,15 @@ int main(int argc, char** argv) {
         shapes = {{std::stoll(shape.substr(0, x)), std::stoll(shape.substr(x + 1))}};
     }
     const auto total = Clock::now();
+    std::vector<ShapeFigures> figures;
     for (const auto& [dOut, dIn] : shapes)
-        benchShape(dOut, dIn, realistic, withReference, full);
+        figures.push_back(benchShape(dOut, dIn, opt));
+    std::printf("\n%-12s %8s %10s %10s %8s %8s %16s %16s\n", "layer", "basis s", "reused s",
+                "+shared C", "alone s", "old s", "reused / basis", "old / basis");
+    for (const ShapeFigures& f : figures)
+        std::printf("%-12s %8.2f %10.2f %10.2f %8.2f %8.2f %16.2f %16.2f\n", f.name.c_str(),
+                    f.basis, f.reused, f.shared, f.alone, f.old, f.reused / f.basis,
+                    f.old / f.basis);
     std::printf("\ntotal %.1f s (load %s)\n", secondsSince(total), loadAverage().c_str());
     return 0;
 }
