@@ -21,6 +21,7 @@
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
 #include "lowrank/compensation.h"
+#include "lowrank_inputs.h"
 #include "methods/registry.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
@@ -38,7 +39,9 @@ namespace {
 bool skipReference = false; // --skip-reference: time only RankScope's path
 
 using Clock = std::chrono::steady_clock;
+using rs::bench::rtnError;
 using rs::bench::secondsSince;
+using rs::bench::syntheticStats;
 
 constexpr int64_t kRanks[] = {8, 16, 64};
 constexpr int64_t kCompareRank = 64;
@@ -46,20 +49,6 @@ constexpr int64_t kCompareRank = 64;
 void progress(const char* format, const std::string& what) {
     std::printf(format, what.c_str());
     std::fflush(stdout);
-}
-
-// 3-bit asymmetric RTN per group of `group` input columns (the last group may be shorter).
-at::Tensor rtnError(const at::Tensor& w, int64_t group) {
-    at::Tensor wc = at::empty_like(w);
-    for (int64_t c0 = 0; c0 < w.size(1); c0 += group) {
-        const at::Tensor g = w.narrow(1, c0, std::min(group, w.size(1) - c0));
-        const at::Tensor lo = g.amin(1, true).clamp_max(0.0), hi = g.amax(1, true).clamp_min(0.0);
-        const at::Tensor scale = ((hi - lo) / 7.0).clamp_min(1e-12);
-        const at::Tensor zero = at::round(-lo / scale);
-        wc.narrow(1, c0, g.size(1))
-            .copy_((at::clamp(at::round(g / scale) + zero, 0, 7) - zero) * scale);
-    }
-    return w - wc;
 }
 
 struct Stages {
@@ -201,36 +190,6 @@ void printStages(const char* label, const Stages& s) {
     std::printf("  %-10s factorisation %8.3f s  factors 8/16/64 %7.3f s  curve %8.3f s  "
                 "total %8.3f s\n",
                 label, s.factor, s.compensate, s.curve, s.total());
-}
-
-// Calibration statistics in float32 chunks summed in float64. Realistic: an LLM-like spectrum
-// with log-normal channel scales, a few massive outlier channels and a shared low-rank component
-// across tokens (dynamic range ~1e6, so DESIGN.md's tolerance discards most modes of C).
-// Well-conditioned: nearly isotropic channels with a gentle decay, so that the tolerance removes
-// only the true null space and the reference computes the same optimum.
-rs::InputStats syntheticStats(int64_t dIn, int64_t tokens, bool realistic) {
-    at::manual_seed(7);
-    at::Tensor scale = realistic ? at::exp(at::randn({dIn}) * 0.8)
-                                 : at::exp(at::randn({dIn}) * 0.1) * at::linspace(1.0, 0.7, dIn);
-    if (realistic)
-        scale.narrow(0, 0, 6).fill_(30.0);
-    scale = scale.index_select(0, at::randperm(dIn));
-    const at::Tensor mix =
-        at::randn({32, dIn}) * at::pow(at::arange(1, 33, at::kFloat), -1.0).unsqueeze(1);
-    const double shared = realistic ? 2.0 : 0.0;
-    rs::InputStats stats;
-    stats.gram = at::zeros({dIn, dIn}, at::kDouble);
-    stats.meanAbs = at::zeros({dIn}, at::kDouble);
-    const int64_t chunk = 1024;
-    for (int64_t t = 0; t < tokens; t += chunk) {
-        const at::Tensor x =
-            (at::randn({chunk, dIn}) + shared * at::mm(at::randn({chunk, 32}), mix)) * scale;
-        stats.gram += at::mm(x.t(), x).to(at::kDouble);
-        stats.meanAbs += x.abs().sum(0).to(at::kDouble);
-    }
-    stats.meanAbs /= static_cast<double>(tokens);
-    stats.tokens = tokens;
-    return stats;
 }
 
 void benchLlamaShape(int64_t dOut, int64_t dIn, bool realistic, bool reference, bool analyze) {

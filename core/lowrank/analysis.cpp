@@ -1,10 +1,16 @@
 #include "calib/stats.h"
 #include "lowrank/compensation.h"
+#include "lowrank/gram_factor.h"
+#include "lowrank/projection.h"
 #include "lowrank/symmetric.h"
+#include "lowrank/tridiagonal.h"
 #include "lowrank/validation.h"
 #include "util/error.h"
 
 #include <ATen/ATen.h>
+#include <algorithm>
+#include <cmath>
+#include <optional>
 
 namespace rs {
 
@@ -12,66 +18,168 @@ namespace {
 
 using lowrank::EigenPairs;
 using lowrank::Precision;
+using lowrank::ProjectionBasis;
 using lowrank::SymmetricSpectrum;
 
-// Singular values of a matrix from the eigenvalues of the Gram matrix of its short side (exact
-// down to about sqrt(eps_float64) of the largest, which is what a spectrum plot shows).
-std::vector<double> singularValues(const at::Tensor& m) {
-    const at::Tensor gram = m.size(0) <= m.size(1) ? lowrank::symmetricProduct(m, m)
-                                                   : lowrank::symmetricProduct(m.t(), m.t());
-    return lowrank::toVector(
-        SymmetricSpectrum(gram, Precision::Float64).eigenvalues().clamp_min(0.0).sqrt());
+// A basis passed in must hold this layer's error: ||P||_F = ||dW||_F up to the rounding of the
+// tall reduction (P = R from a float64 Cholesky factor of dW^T dW).
+constexpr double kErrorNormMatch = 1e-9;
+// Reused eigenvalues of C must sum to tr(C): rounding moves the sum by ~sqrt(n) eps_float32 l_max
+// at most (the band reduction is orthogonal), the spectrum of another input site by far more.
+constexpr double kGramTraceMatch = 1e-3;
+
+std::vector<double> rootsOf(const at::Tensor& squares) {
+    return lowrank::toVector(squares.clamp_min(0.0).sqrt());
+}
+
+// sum_j a_ij b_ij per row, in float64 (float32 rows are summed in float32 first: each row is
+// short enough for ATen's cascade summation to keep ~1e-7).
+at::Tensor rowSums(const at::Tensor& a, const at::Tensor& b) {
+    return (a * b.to(a.scalar_type())).sum(1).to(at::kDouble);
+}
+
+void checkWeight(const at::Tensor& weight, const at::Tensor& weightError,
+                 const std::string& layerName) {
+    if (!weight.defined() || weight.sizes() != weightError.sizes())
+        fail(layerName, "weight and weight error differ in shape");
+    if (!at::isfinite(weight).all().item<bool>())
+        fail(layerName, "weight contains NaN or Inf");
+}
+
+// Everything is taken from the EoRA basis's reduced space: dW = Q P (P = dW unless the layer is
+// tall), M = P C P^T (dW C dW^T there) and its eigenvalues.
+LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& in,
+                          const ProjectionBasis& eora, bool weightIsError,
+                          const std::vector<double>* gramEigenvalues) {
+    const at::Tensor& m = eora.m_weighted;
+    const auto type = m.scalar_type(); // float32 where the basis ran the cubic stages in single
+
+    // Left singular vectors U of P (those of dW, mapped by Q) from its Gram matrix, in float64:
+    // the SVD curve needs eigenvectors that float32 would mix between close singular values (see
+    // tridiagonal.h). Large layers take the tridiagonal route, whose MRRR stage runs beside the
+    // spectra of C and W below.
+    std::optional<lowrank::TridiagonalEigensolver> tridiagonal;
+    if (type == at::kFloat && eora.m_p.device().is_cpu() &&
+        lowrank::TridiagonalEigensolver::available())
+        tridiagonal.emplace(lowrank::gramOfRows(eora.m_p));
+
+    // Eigenvalues of C and singular values of W (float32 cubic stages from 1024 on, like the
+    // basis); the band eigenvalue solvers run on their own threads until collected.
+    const at::Tensor gram =
+        lowrank::singleStages(Precision::Mixed, in.dIn) ? in.gram.to(at::kFloat) : in.gram;
+    std::optional<SymmetricSpectrum> gramSpectrum;
+    if (!gramEigenvalues)
+        gramSpectrum.emplace(gram, Precision::Mixed);
+    std::optional<SymmetricSpectrum> weightSpectrum;
+    double outputEnergy = 0.0;
+    if (!weightIsError) {
+        const int64_t shortSide = std::min(in.dOut, in.dIn);
+        const at::Tensor w = weight.detach().to(
+            in.error.device(),
+            lowrank::singleStages(Precision::Mixed, shortSide) ? at::kFloat : at::kDouble);
+        // tr(W C W^T) = sum(C o W^T W), only a normaliser: float32 products suffice (~1e-6).
+        at::Tensor inputs;
+        if (in.dOut >= in.dIn) {
+            inputs = lowrank::gramOfColumns(w);
+            weightSpectrum.emplace(inputs, Precision::Mixed);
+        } else {
+            weightSpectrum.emplace(lowrank::gramOfRows(w), Precision::Mixed);
+            inputs = lowrank::gramOfColumns(w.to(at::kFloat));
+        }
+        outputEnergy = rowSums(inputs, gram).sum().item<double>();
+    }
+
+    EigenPairs pairs;
+    if (tridiagonal) {
+        pairs = tridiagonal->pairs(type);
+        tridiagonal.reset(); // frees the reflectors and the tridiagonal eigenvectors
+    }
+    if (!pairs.values.defined())
+        pairs = lowrank::allEigenpairs(lowrank::gramOfRows(eora.m_p));
+    // The plain SVD keeps the leading u_i; each removes u_i^T M u_i = S_i^2 v_i^T C v_i of the
+    // error (exact: U has orthonormal columns, so cross terms cancel in the trace).
+    const at::Tensor ut = pairs.vectors.t().to(type);
+    const at::Tensor gains = rowSums(at::mm(ut, m), ut);
+
+    LayerAnalysis out;
+    ErrorCurves& curves = out.curves;
+    curves.svd = lowrank::tailSums(gains);
+    curves.eora = eora.errorCurve(); // the eigenvalues of M, summed from the tail
+    curves.errorEnergy = curves.svd.front();
+    curves.eora.front() = curves.errorEnergy; // both are tr(dW C dW^T) at rank 0
+    curves.outputEnergy = weightIsError ? curves.errorEnergy : outputEnergy;
+
+    LayerSpectra& spectra = out.spectra;
+    spectra.gramEigenvalues =
+        gramEigenvalues ? *gramEigenvalues : lowrank::toVector(gramSpectrum->eigenvalues());
+    spectra.tolerance = lowrank::gramTolerance(spectra.gramEigenvalues.front(), in.dIn);
+    spectra.discardedModes =
+        std::count_if(spectra.gramEigenvalues.begin(), spectra.gramEigenvalues.end(),
+                      [&](double l) { return l <= spectra.tolerance; });
+    spectra.errorSingular = rootsOf(pairs.values);
+    spectra.weightSingular =
+        weightIsError ? spectra.errorSingular : rootsOf(weightSpectrum->eigenvalues());
+    spectra.scaledErrorSingular = rootsOf(eora.m_spectrum->eigenvalues());
+    return out;
+}
+
+// The basis passed in must be an EoRA basis of this dW and C.
+const ProjectionBasis& checkedBasis(const CompensationBasis& eora, const lowrank::LayerInputs& in,
+                                    const std::string& layerName) {
+    const auto* basis = dynamic_cast<const ProjectionBasis*>(&eora);
+    if (!basis || !basis->m_gramWeighted)
+        fail(layerName, "analyzeLayer reuses an EoRA basis only (built with \"eora\")");
+    const at::Tensor& p = basis->m_p;
+    bool matches = p.size(0) == in.maxRank() && p.size(1) == in.dIn &&
+                   p.device() == in.error.device() && basis->m_gram.sizes() == in.gram.sizes() &&
+                   at::equal(basis->m_gram, in.gram);
+    if (matches) {
+        const double error = std::pow(in.error.norm().item<double>(), 2);
+        matches = std::abs(std::pow(p.norm().item<double>(), 2) - error) <= kErrorNormMatch * error;
+    }
+    if (!matches)
+        fail(layerName, "the EoRA basis was built for another weight error or other statistics");
+    return *basis;
+}
+
+// Eigenvalues passed in must be as many as C has, summing to its trace.
+void checkGramEigenvalues(const std::vector<double>& values, const lowrank::LayerInputs& in,
+                          const std::string& layerName) {
+    const double trace = in.gram.trace().item<double>();
+    double sum = 0.0;
+    for (double l : values)
+        sum += l;
+    if (int64_t(values.size()) != in.dIn || std::abs(sum - trace) > kGramTraceMatch * trace)
+        fail(layerName, "the eigenvalues of C passed in belong to other statistics");
 }
 
 } // namespace
 
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName) {
+    return analyzeLayer(weight, weightError, stats, layerName, AnalysisReuse{});
+}
+
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const CompensationBasis& eora) {
+    return analyzeLayer(weight, weightError, stats, layerName, AnalysisReuse{&eora, nullptr});
+}
+
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const AnalysisReuse& reuse) {
     const lowrank::LayerInputs in = lowrank::validatedInputs(weightError, stats, layerName);
-    if (!weight.defined() || weight.sizes() != weightError.sizes())
-        fail(layerName, "weight and weight error differ in shape");
-    if (!at::isfinite(weight).all().item<bool>())
-        fail(layerName, "weight contains NaN or Inf");
-    const at::Tensor& e = in.error;
-    const at::Tensor& c = in.gram;
-
-    // SVD of dW through the Gram matrix of its short side: rows of P are S_i v_i^T, descending.
-    at::Tensor squares;
-    at::Tensor p;
-    if (in.dOut <= in.dIn) {
-        const EigenPairs pairs = lowrank::allEigenpairs(lowrank::symmetricProduct(e, e));
-        squares = pairs.values.clamp_min(0.0);
-        p = at::mm(pairs.vectors.t(), e);
-    } else {
-        const EigenPairs pairs = lowrank::allEigenpairs(lowrank::symmetricProduct(e.t(), e.t()));
-        squares = pairs.values.clamp_min(0.0);
-        p = squares.sqrt().unsqueeze(1) * pairs.vectors.t();
-    }
-    // T = P C P^T: its diagonal holds S_i^2 v_i^T C v_i (the plain SVD's per-direction gain, exact
-    // because U has orthonormal columns, so cross terms cancel in the trace) and its eigenvalues
-    // are the squared singular values of dW S for any S S^T = C (EoRA's gains).
-    const at::Tensor t = lowrank::congruence(p, c, Precision::Float64);
-    const at::Tensor gains = SymmetricSpectrum(t, Precision::Float64).eigenvalues();
-
-    LayerAnalysis out;
-    ErrorCurves& curves = out.curves;
-    curves.svd = lowrank::tailSums(t.diagonal());
-    curves.eora = lowrank::tailSums(gains);
-    curves.errorEnergy = curves.svd.front();
-    curves.eora.front() = curves.errorEnergy; // both are tr(dW C dW^T) at rank 0
-    // Only a normaliser: float32 products are accurate to ~1e-6 here.
-    const at::Tensor w = weight.detach().to(e.device(), at::kFloat);
-    curves.outputEnergy = (at::mm(w, c.to(at::kFloat)) * w).sum(at::kDouble).item<double>();
-
-    LayerSpectra& spectra = out.spectra;
-    const at::Tensor gramValues = SymmetricSpectrum(c, Precision::Float64).eigenvalues();
-    spectra.gramEigenvalues = lowrank::toVector(gramValues);
-    spectra.tolerance = lowrank::gramTolerance(spectra.gramEigenvalues.front(), in.dIn);
-    spectra.discardedModes = (gramValues <= spectra.tolerance).sum().item<int64_t>();
-    spectra.weightSingular = singularValues(weight.detach().to(e.device(), at::kDouble));
-    spectra.errorSingular = lowrank::toVector(squares.sqrt());
-    spectra.scaledErrorSingular = lowrank::toVector(gains.clamp_min(0.0).sqrt());
-    return out;
+    checkWeight(weight, weightError, layerName);
+    if (reuse.gramEigenvalues)
+        checkGramEigenvalues(*reuse.gramEigenvalues, in, layerName);
+    const bool weightIsError = weight.is_same(weightError);
+    if (reuse.eoraBasis)
+        return analyzeWith(weight, in, checkedBasis(*reuse.eoraBasis, in, layerName), weightIsError,
+                           reuse.gramEigenvalues);
+    const auto eora = lowrank::buildProjectionBasis(in, in.gram, /*gramWeighted=*/true,
+                                                    /*maxRank=*/0, layerName);
+    return analyzeWith(weight, in, *eora, weightIsError, reuse.gramEigenvalues);
 }
 
 } // namespace rs

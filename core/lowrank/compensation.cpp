@@ -2,19 +2,20 @@
 
 #include "calib/stats.h"
 #include "lowrank/gram_factor.h"
+#include "lowrank/projection.h"
 #include "lowrank/symmetric.h"
 #include "lowrank/validation.h"
 #include "util/error.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <mutex>
 
 namespace rs {
 
 namespace {
 
 using lowrank::EigenPairs;
+using lowrank::ProjectionBasis;
 using lowrank::SymmetricSpectrum;
 
 // Cholesky of dW^T dW is used to shrink tall layers only while it is well conditioned: the lifted
@@ -84,64 +85,6 @@ double largestEigenvalue(const at::Tensor& c) {
     return at::linalg_eigvalsh(at::mm(x.t(), at::mm(c, x))).max().item<double>();
 }
 
-class ProjectionBasis final : public CompensationBasis {
-public:
-    ProjectionBasis(std::string layer, bool gramWeighted)
-        : m_layer(std::move(layer))
-        , m_gramWeighted(gramWeighted) {}
-
-    LowRankFactors factorsAt(int64_t rank) const override {
-        if (rank < 0 || rank > maxRank())
-            fail(m_layer, "rank " + std::to_string(rank) + " is outside the prepared basis (0.." +
-                              std::to_string(maxRank()) + ")");
-        return {m_b.narrow(1, 0, rank).clone(), m_a.narrow(0, 0, rank).clone()};
-    }
-    int64_t maxRank() const override { return m_a.size(0); }
-
-    int64_t discardedModes() const override {
-        if (!m_gramWeighted)
-            return 0;
-        std::call_once(m_discardedOnce, [this] {
-            const double tol = lowrank::gramTolerance(largestEigenvalue(m_gram), m_gram.size(0));
-            m_discarded = lowrank::countEigenvaluesAtMost(m_gram, tol);
-        });
-        return m_discarded;
-    }
-
-    std::vector<double> errorCurve() const override {
-        std::call_once(m_curveOnce, [this] {
-            if (m_gramWeighted) {
-                // The weighted matrix is dW C dW^T itself: its eigenvalues are the curve.
-                m_curve = lowrank::tailSums(m_spectrum->eigenvalues());
-                return;
-            }
-            // Order the directions as the basis does, measure each with C.
-            const EigenPairs pairs = lowrank::allEigenpairs(m_weighted.to(at::kDouble));
-            const at::Tensor rows = at::mm(pairs.vectors.t(), m_p);
-            m_curve = lowrank::tailSums((at::mm(rows, m_gram) * rows).sum(1));
-        });
-        return m_curve;
-    }
-
-    std::string gramRoute() const override { return m_gramRoute; }
-
-    std::string m_layer;
-    bool m_gramWeighted = false;
-    std::string m_gramRoute;
-    at::Tensor m_b; // float32 [d_out, maxRank]
-    at::Tensor m_a; // float32 [maxRank, d_in]
-    at::Tensor m_gram;
-    at::Tensor m_p;
-    at::Tensor m_weighted; // P K P^T
-    std::unique_ptr<SymmetricSpectrum> m_spectrum;
-
-private:
-    mutable std::once_flag m_discardedOnce;
-    mutable int64_t m_discarded = 0;
-    mutable std::once_flag m_curveOnce;
-    mutable std::vector<double> m_curve;
-};
-
 // Per-column weights of ASVD: mean|x|^alpha, squared (the K of the projection family).
 at::Tensor activationWeights(const InputStats& stats, const lowrank::LayerInputs& in, double alpha,
                              const std::string& layerName) {
@@ -176,21 +119,59 @@ std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& me
         weights = in.gram;
     else if (id == "asvd")
         weights = activationWeights(stats, in, method.real("alpha"), layerName);
+    return lowrank::buildProjectionBasis(in, weights, id == "eora", maxRank, layerName);
+}
 
-    auto basis = std::make_unique<ProjectionBasis>(layerName, id == "eora");
+namespace lowrank {
+
+LowRankFactors ProjectionBasis::factorsAt(int64_t rank) const {
+    if (rank < 0 || rank > maxRank())
+        fail(m_layer, "rank " + std::to_string(rank) + " is outside the prepared basis (0.." +
+                          std::to_string(maxRank()) + ")");
+    return {m_b.narrow(1, 0, rank).clone(), m_a.narrow(0, 0, rank).clone()};
+}
+
+int64_t ProjectionBasis::discardedModes() const {
+    if (!m_gramWeighted)
+        return 0;
+    std::call_once(m_discardedOnce, [this] {
+        const double tol = gramTolerance(largestEigenvalue(m_gram), m_gram.size(0));
+        m_discarded = countEigenvaluesAtMost(m_gram, tol);
+    });
+    return m_discarded;
+}
+
+std::vector<double> ProjectionBasis::errorCurve() const {
+    std::call_once(m_curveOnce, [this] {
+        if (m_gramWeighted) {
+            // The weighted matrix is dW C dW^T itself: its eigenvalues are the curve.
+            m_curve = tailSums(m_spectrum->eigenvalues());
+            return;
+        }
+        // Order the directions as the basis does, measure each with C.
+        const EigenPairs pairs = allEigenpairs(m_weighted.to(at::kDouble));
+        const at::Tensor rows = at::mm(pairs.vectors.t(), m_p);
+        m_curve = tailSums((at::mm(rows, m_gram) * rows).sum(1));
+    });
+    return m_curve;
+}
+
+std::unique_ptr<ProjectionBasis> buildProjectionBasis(const LayerInputs& in,
+                                                      const at::Tensor& weights, bool gramWeighted,
+                                                      int64_t maxRank,
+                                                      const std::string& layerName) {
+    auto basis = std::make_unique<ProjectionBasis>(layerName, gramWeighted);
     const Reduction reduction = reduce(in.error);
     basis->m_gram = in.gram;
     basis->m_p = reduction.p;
-    // Mixed precision: the basis serves compression runs and rank sweeps, where the cubic stages
-    // dominate; analyzeLayer keeps float64 for the spectra it plots.
-    lowrank::CongruenceRoute route;
-    basis->m_weighted =
-        lowrank::congruence(reduction.p, weights, lowrank::Precision::Mixed, &route);
-    if (id == "eora")
+    // Mixed precision: the basis serves compression runs, rank sweeps and the analysis, where the
+    // cubic stages dominate.
+    CongruenceRoute route;
+    basis->m_weighted = congruence(reduction.p, weights, Precision::Mixed, &route);
+    if (gramWeighted)
         basis->m_gramRoute = std::string(route.cholesky ? "cholesky" : "direct") +
                              (route.note.empty() ? "" : ": " + route.note);
-    basis->m_spectrum =
-        std::make_unique<SymmetricSpectrum>(basis->m_weighted, lowrank::Precision::Mixed);
+    basis->m_spectrum = std::make_unique<SymmetricSpectrum>(basis->m_weighted, Precision::Mixed);
 
     if (maxRank == 0) {
         const auto options = in.error.options().dtype(at::kFloat);
@@ -211,6 +192,8 @@ std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& me
     basis->m_a = (rows * (inverse * sign).unsqueeze(1)).to(at::kFloat).contiguous();
     return basis;
 }
+
+} // namespace lowrank
 
 double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,
                         const at::Tensor& gram) {

@@ -79,8 +79,29 @@ struct LayerAnalysis {
     LayerSpectra spectra;
     ErrorCurves curves;
 };
+// Builds the EoRA decomposition of dW C dW^T (no factors) for the EoRA curve and sigma(dW S).
+// Layers with min(d_out, d_in) >= 1024 use the basis's mixed precision (lowrank/README.md).
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName);
+// What a caller already holds for a layer's analysis; each part it gives saves a stage and leaves
+// the results as they would be without it.
+struct AnalysisReuse {
+    // buildCompensationBasis with "eora" (any maxRank) for this weightError and stats: its
+    // decomposition of dW C dW^T gives the EoRA curve, sigma(dW S) and the SVD curve's metric.
+    const CompensationBasis* eoraBasis = nullptr;
+    // spectra.gramEigenvalues of an earlier analysis with the same C (layers that share an input
+    // site: q/k/v, gate/up), the most expensive stage of wide layers.
+    const std::vector<double>* gramEigenvalues = nullptr;
+};
+// Fails when `reuse` holds a basis that is not EoRA or not of this layer, or eigenvalues whose
+// count or sum (the trace of C) do not match these statistics.
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const AnalysisReuse& reuse);
+// analyzeLayer reusing `eora` only.
+LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
+                           const InputStats& stats, const std::string& layerName,
+                           const CompensationBasis& eora);
 
 // The activation-weighted error tr((dW - B A) C (dW - B A)^T) of given factors (for checks).
 double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,

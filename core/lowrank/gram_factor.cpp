@@ -1,5 +1,7 @@
 #include "lowrank/gram_factor.h"
 
+#include "lowrank/symmetric.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <algorithm>
@@ -39,13 +41,17 @@ void trmm(const int* n, const int* m, const double* l, double* y) {
     const double one = 1.0;
     dtrmm_("L", "U", "N", "N", n, m, &one, l, n, y, n, 1, 1, 1, 1);
 }
-void syrk(const int* m, const int* n, const float* y, float* out) {
+// The upper triangle of A^T A (trans "T", A [k, m] column-major) or A A^T (trans "N", A [m, k]),
+// m x m, with leading dimension lda.
+void syrk(const char* trans, const int* m, const int* k, const float* a, const int* lda,
+          float* out) {
     const float one = 1.0f, zero = 0.0f;
-    ssyrk_("U", "T", m, n, &one, y, n, &zero, out, m, 1, 1);
+    ssyrk_("U", trans, m, k, &one, a, lda, &zero, out, m, 1, 1);
 }
-void syrk(const int* m, const int* n, const double* y, double* out) {
+void syrk(const char* trans, const int* m, const int* k, const double* a, const int* lda,
+          double* out) {
     const double one = 1.0, zero = 0.0;
-    dsyrk_("U", "T", m, n, &one, y, n, &zero, out, m, 1, 1);
+    dsyrk_("U", trans, m, k, &one, a, lda, &zero, out, m, 1, 1);
 }
 
 // Copies the lower triangle of a square row-major matrix onto the upper one, tile by tile.
@@ -72,13 +78,47 @@ template <typename Scalar> at::Tensor factoredProduct(at::Tensor& p, const at::T
     const int n = static_cast<int>(p.size(1));
     trmm(&n, &m, l.data_ptr<Scalar>(), p.data_ptr<Scalar>());
     at::Tensor out = at::empty({m, m}, p.options());
-    syrk(&m, &n, p.data_ptr<Scalar>(), out.data_ptr<Scalar>());
+    syrk("T", &m, &n, p.data_ptr<Scalar>(), &n, out.data_ptr<Scalar>());
+    mirrorLower<Scalar>(out);
+    return out;
+}
+
+// Row-major X [m, k] is the column-major k x m matrix X^T: X X^T is syrk "T" on it, X^T X is
+// syrk "N"; the column-major upper triangle written is the row-major lower one.
+template <typename Scalar> at::Tensor gramProduct(const at::Tensor& x, bool rows) {
+    const at::Tensor a = x.contiguous();
+    const int m = static_cast<int>(x.size(0));
+    const int k = static_cast<int>(x.size(1));
+    const int size = rows ? m : k;
+    const int inner = rows ? k : m;
+    at::Tensor out = at::empty({size, size}, x.options());
+    syrk(rows ? "T" : "N", &size, &inner, a.data_ptr<Scalar>(), &k, out.data_ptr<Scalar>());
     mirrorLower<Scalar>(out);
     return out;
 }
 #endif
 
+at::Tensor gram(const at::Tensor& x, bool rows) {
+#ifdef RANKSCOPE_HAVE_LAPACK
+    if (x.device().is_cpu() && x.size(0) > 0 && x.size(1) > 0) {
+        if (x.scalar_type() == at::kFloat)
+            return gramProduct<float>(x, rows);
+        if (x.scalar_type() == at::kDouble)
+            return gramProduct<double>(x, rows);
+    }
+#endif
+    return rows ? symmetricProduct(x, x) : symmetricProduct(x.t(), x.t());
+}
+
 } // namespace
+
+at::Tensor gramOfRows(const at::Tensor& x) {
+    return gram(x, true);
+}
+
+at::Tensor gramOfColumns(const at::Tensor& x) {
+    return gram(x, false);
+}
 
 bool choleskyRouteWorthIt(int64_t rows, int64_t inputs) {
 #ifdef RANKSCOPE_HAVE_LAPACK

@@ -12,6 +12,12 @@ struct CongruenceRoute {
     std::string note;      // why not, or what was dropped ("" when nothing to say)
 };
 
+// X X^T (rows) or X^T X (columns) of a float32 or float64 matrix X, full and symmetric, in X's
+// type: one syrk on the CPU with LAPACK (half the flops of a general product), symmetricProduct
+// otherwise.
+at::Tensor gramOfRows(const at::Tensor& x);
+at::Tensor gramOfColumns(const at::Tensor& x);
+
 // Whether the Cholesky route is worth trying: potrf costs d_in^3 / 3 (float64), the triangular
 // product m d_in^2 and the rank-k update m^2 d_in, against 2 m d_in^2 + m^2 d_in for the two
 // general products; it wins while d_in stays below about 1.5 m.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <future>
+#include <mutex>
 
 namespace rs::lowrank {
 
@@ -84,13 +85,9 @@ at::Tensor symmetricProduct(const at::Tensor& left, const at::Tensor& right) {
     return out;
 }
 
-namespace {
-
 bool singleStages(Precision precision, int64_t n) {
     return precision == Precision::Mixed && n >= kMixedPrecisionMinSize;
 }
-
-} // namespace
 
 at::Tensor congruence(const at::Tensor& p, const at::Tensor& k, Precision precision,
                       CongruenceRoute* route) {
@@ -127,16 +124,22 @@ struct SymmetricSpectrum::Impl {
     at::Tensor dense; // the matrix, when the dense solvers are used
     // Banded route (CPU): Q^T A Q = band, Q = H(1) .. H(n - kd) stored as in LAPACK.
     int kd = 0;
-    at::Tensor reflectors; // column-major LAPACK array, seen through a transposed view
-    at::Tensor tau;        // [n - kd]
-    at::Tensor band;       // [n, kd + 1], band[j][d] = B(j + d, j)
-    at::Tensor windows;    // [blocks, kd, 3 kd]: block row i of B over column blocks i-1 .. i+1
+    at::Tensor reduced;    // sytrd_sy2sb's output (float32 or float64), row-major
+    at::Tensor reducedTau; // its tau
+    at::Tensor band;       // [n, kd + 1], band[j][d] = B(j + d, j), float64
+    // Prepared for leading() on first use: reflectors in float64 (a column-major LAPACK array,
+    // seen through a transposed view), their tau [n - kd], and the band in block windows.
+    std::once_flag vectorsOnce;
+    at::Tensor reflectors;
+    at::Tensor tau;
+    at::Tensor windows; // [blocks, kd, 3 kd]: block row i of B over column blocks i-1 .. i+1
     // The band eigenvalue solver is sequential, so it runs beside the (parallel) subspace
     // iteration; declared last so that destruction waits for it before the band goes away.
     std::shared_future<at::Tensor> bandValues;
 
     bool banded() const { return band.defined(); }
     void reduce(const at::Tensor& a, bool single);
+    void prepareVectors();
     void buildWindows();
     at::Tensor bandTimes(const at::Tensor& x) const;
     at::Tensor chebyshevFilter(const at::Tensor& x, const at::Tensor& ax,
@@ -146,48 +149,52 @@ struct SymmetricSpectrum::Impl {
 
 void SymmetricSpectrum::Impl::reduce(const at::Tensor& a, bool single) {
     kd = kBandWidth;
+    at::Tensor work = single ? (a.scalar_type() == at::kFloat ? a.contiguous().clone()
+                                                              : a.to(at::kFloat).contiguous())
+                             : (a.scalar_type() == at::kDouble ? a.contiguous().clone()
+                                                               : a.to(at::kDouble).contiguous());
+    at::Tensor reducedBand;
+    reduceToBand(work, kd, reducedBand, reducedTau);
+    band = reducedBand.to(at::kDouble);
+    reduced = std::move(work);
     // The band eigenvalue solver is sequential, so it starts as soon as the band exists and runs
     // beside everything after it.
-    const auto startBandValues = [this] {
-        const Impl* impl = this;
-        bandValues = std::async(std::launch::async, [impl] {
-                         return lowrank::bandEigenvalues(impl->band);
-                     }).share();
-    };
-    if (!single) {
-        at::Tensor work = a.scalar_type() == at::kDouble ? a.contiguous().clone()
-                                                         : a.to(at::kDouble).contiguous();
-        reduceToBand(work, kd, band, tau);
-        startBandValues();
-        reflectors = work.t(); // column-major view: reflector i lives in column i below row i + kd
-        buildWindows();
-        return;
-    }
-    at::Tensor work =
-        a.scalar_type() == at::kFloat ? a.contiguous().clone() : a.to(at::kFloat).contiguous();
-    at::Tensor band32, tau32;
-    reduceToBand(work, kd, band32, tau32);
-    band = band32.to(at::kDouble);
-    startBandValues();
-    reflectors = work.to(at::kDouble).t();
-    // H = I - tau v v^T (v = [1; stored part]) is orthogonal only for tau = 2 / v^T v; recomputing
-    // tau in float64 makes the back-transformation orthogonal to float64 precision, so the
-    // eigenvectors stay orthonormal although the reflectors came from float32 arithmetic.
-    // Reflector i is row i of the row-major buffer from column i + kd + 1 on.
-    tau = tau32.to(at::kDouble);
-    const float* w = work.data_ptr<float>();
-    double* t = tau.data_ptr<double>();
-    at::parallel_for(0, n - kd, 64, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-            if (t[i] == 0.0)
-                continue;
-            double squares = 1.0;
-            for (int64_t j = i + kd + 1; j < n; ++j)
-                squares += static_cast<double>(w[i * n + j]) * w[i * n + j];
-            t[i] = 2.0 / squares;
+    const Impl* impl = this;
+    bandValues = std::async(std::launch::async, [impl] {
+                     return lowrank::bandEigenvalues(impl->band);
+                 }).share();
+}
+
+void SymmetricSpectrum::Impl::prepareVectors() {
+    // Only leading() needs the reflectors (eigenvalue-only uses skip this).
+    std::call_once(vectorsOnce, [this] {
+        if (reduced.scalar_type() == at::kDouble) {
+            reflectors = reduced.t(); // column-major view: reflector i in column i below row i + kd
+            tau = reducedTau;
+            buildWindows();
+            return;
         }
+        reflectors = reduced.to(at::kDouble).t();
+        // H = I - tau v v^T (v = [1; stored part]) is orthogonal only for tau = 2 / v^T v;
+        // recomputing tau in float64 makes the back-transformation orthogonal to float64
+        // precision, so the eigenvectors stay orthonormal although the reflectors came from
+        // float32 arithmetic. Reflector i is row i of the row-major buffer from column i + kd + 1
+        // on.
+        tau = reducedTau.to(at::kDouble);
+        const float* w = reduced.data_ptr<float>();
+        double* t = tau.data_ptr<double>();
+        at::parallel_for(0, n - kd, 64, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                if (t[i] == 0.0)
+                    continue;
+                double squares = 1.0;
+                for (int64_t j = i + kd + 1; j < n; ++j)
+                    squares += static_cast<double>(w[i * n + j]) * w[i * n + j];
+                t[i] = 2.0 / squares;
+            }
+        });
+        buildWindows();
     });
-    buildWindows();
 }
 
 void SymmetricSpectrum::Impl::buildWindows() {
@@ -321,6 +328,7 @@ EigenPairs SymmetricSpectrum::leading(int64_t count) const {
         return {at::empty({0}, options), at::empty({m_impl->n, 0}, options)};
     }
     if (m_impl->banded() && 4 * count <= m_impl->n) {
+        m_impl->prepareVectors();
         EigenPairs pairs = m_impl->bandLeading(count);
         if (pairs.values.defined())
             return pairs;

@@ -12,12 +12,15 @@ namespace rs::lowrank {
 // Arithmetic of the cubic stages (congruence products, reduction to band form) of large matrices.
 // Every later step (band eigenvalues, subspace iteration, back-transformation) is float64.
 enum class Precision {
-    // float64 throughout: spectra shown on log plots, reference-grade curves.
+    // float64 throughout: reference-grade results.
     Float64,
     // float32 for the cubic stages of matrices with n >= 1024 (float64 below): 1.6x faster on
     // 4096x4096 layers; error curves within ~1e-7 of E(0), leading subspaces within ~1e-5.
     Mixed,
 };
+
+// Whether `precision` runs the cubic stages of a problem of size n in float32.
+bool singleStages(Precision precision, int64_t n);
 
 // left @ right^T for a product known to be symmetric (e.g. P K P^T): only the lower block
 // triangle is multiplied, then mirrored, which saves about a third of the flops on large inputs.

@@ -227,8 +227,7 @@ struct CompressRun {
 
 LayerReport newReport(const SelectedLinear& s, const CompressedWeight& cw, const at::Tensor& weight,
                       const at::Tensor& dW, const InputStats& st,
-                      const std::optional<LayerInputStats>& heldoutStats, size_t variants,
-                      bool analyze) {
+                      const std::optional<LayerInputStats>& heldoutStats, size_t variants) {
     LayerReport report;
     report.name = s.name;
     report.block = s.layer;
@@ -247,17 +246,45 @@ LayerReport newReport(const SelectedLinear& s, const CompressedWeight& cw, const
         report.heldoutOutputEnergy = compensatedError(weight, {}, c);
         report.heldoutErrorEnergy = compensatedError(dW, {}, c);
     }
-    if (analyze)
-        report.analysis = analyzeLayer(weight, dW, st, s.name);
     return report;
+}
+
+// What the linears of one block that read the same input (q/k/v, gate/up) share: they depend on
+// C alone.
+struct PerSite {
+    std::map<InputSite, int64_t> discardedModes;
+    std::map<InputSite, std::vector<double>> gramEigenvalues;
+};
+
+// The analysis of the first group's layer, reusing its EoRA basis where one was built (the
+// EoRA curve and sigma(dW S) are that basis's eigenvalues) and the eigenvalues of C of an earlier
+// linear at the same input site.
+LayerAnalysis
+analyzeReported(const at::Tensor& weight, const at::Tensor& dW, const InputStats& st,
+                const SelectedLinear& s,
+                const std::map<std::string, std::unique_ptr<CompensationBasis>>& bases,
+                const std::vector<Variant>& variants, const Group& group, PerSite& perSite) {
+    AnalysisReuse reuse;
+    for (size_t v : group.variants) {
+        const MethodConfig& comp = variants[v].compensation;
+        const auto it = bases.find(comp.serialize());
+        if (comp.id() == "eora" && it != bases.end())
+            reuse.eoraBasis = it->second.get();
+    }
+    const InputSite site = inputSiteOf(s.kind);
+    const auto known = perSite.gramEigenvalues.find(site);
+    if (known != perSite.gramEigenvalues.end())
+        reuse.gramEigenvalues = &known->second;
+    LayerAnalysis analysis = analyzeLayer(weight, dW, st, s.name, reuse);
+    perSite.gramEigenvalues.try_emplace(site, analysis.spectra.gramEigenvalues);
+    return analysis;
 }
 
 // Compresses one selected linear for one group and fits every variant's factors of the group
 // from one basis per compensation method.
 void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                     const LayerInputStats& stats,
-                    const std::optional<LayerInputStats>& heldoutStats,
-                    std::map<InputSite, int64_t>& discardedBySite) {
+                    const std::optional<LayerInputStats>& heldoutStats, PerSite& perSite) {
     const CompressRequest& request = run.request;
     CompressResult& result = run.result;
     Group& group = run.groups[gi];
@@ -274,8 +301,8 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     const at::Tensor dW = weight - cw.weight;
 
     if (gi == 0)
-        result.layers.push_back(newReport(s, cw, weight, dW, st, heldoutStats,
-                                          result.variants.size(), request.analyze));
+        result.layers.push_back(
+            newReport(s, cw, weight, dW, st, heldoutStats, result.variants.size()));
     LayerReport* report = nullptr;
     for (LayerReport& r : result.layers)
         if (r.name == s.name)
@@ -298,7 +325,8 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                 if (gi == 0 && variant.compensation.id() == "eora") {
                     // The count depends on C alone: once per input site, not per linear (q/k/v
                     // and gate/up share theirs).
-                    const auto [it, fresh] = discardedBySite.try_emplace(inputSiteOf(s.kind), 0);
+                    const auto [it, fresh] =
+                        perSite.discardedModes.try_emplace(inputSiteOf(s.kind), 0);
                     if (fresh)
                         it->second = bases[key]->discardedModes();
                     report->discardedModes = it->second;
@@ -316,6 +344,9 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                 std::max(report->heldoutOutputEnergy, 1e-300);
         run.factors[v][s.name] = std::move(f);
     }
+    if (gi == 0 && request.analyze)
+        report->analysis =
+            analyzeReported(weight, dW, st, s, bases, result.variants, group, perSite);
 }
 
 void installVariantBlock(CompressRun& run, size_t v, int64_t k) {
@@ -341,12 +372,12 @@ void compressBlock(CompressRun& run, int64_t k) {
         Group& group = run.groups[gi];
         LayerInputStats stats = parallel ? group.calibrator->collectAndAdvance(k, run.job)
                                          : group.calibrator->collect(k, run.job);
-        std::map<InputSite, int64_t> discardedBySite;
+        PerSite perSite;
         run.clock.add("calibrate", started);
         started = std::chrono::steady_clock::now();
         for (size_t i = 0; i < inBlock.size(); ++i) {
             run.job.cancel.throwIfCancelled();
-            compressLinear(run, gi, *inBlock[i], stats, heldoutStats, discardedBySite);
+            compressLinear(run, gi, *inBlock[i], stats, heldoutStats, perSite);
             // A site's Gram matrix goes as soon as its last linear is done (down_proj's alone
             // is d_ff^2 float64: 1.6 GB for Llama-3-8B).
             const InputSite site = inputSiteOf(inBlock[i]->kind);

@@ -286,24 +286,49 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
             result.layers[i].errorAfter[v] = relativeFactorError(w, factors[v][i], gram);
         }
     };
+    // The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W) and
+    // the eigenvalues of C of an earlier linear of the block at the same input site.
+    std::map<InputSite, std::vector<double>> gramEigenvalues;
+    int64_t gramBlock = -1;
+    const auto analyze = [&](const Selected& s, const at::Tensor& w, const InputStats& stats,
+                             const CompensationBasis* eoraBasis) {
+        if (s.block != gramBlock) {
+            gramEigenvalues.clear();
+            gramBlock = s.block;
+        }
+        AnalysisReuse reuse;
+        reuse.eoraBasis = eoraBasis;
+        const InputSite site = inputSiteOf(s.kind);
+        const auto known = gramEigenvalues.find(site);
+        if (known != gramEigenvalues.end())
+            reuse.gramEigenvalues = &known->second;
+        LayerAnalysis analysis = analyzeLayer(w, w, stats, s.name, reuse);
+        gramEigenvalues.try_emplace(site, analysis.spectra.gramEigenvalues);
+        return analysis;
+    };
     // Per layer: energy, analysis and (LoRD) the factors of every variant from one basis.
     const auto fitLayer = [&](size_t i, const InputStats& stats, bool factor) {
         const Selected& s = selected[i];
         LowRankLayerReport& report = result.layers[i];
         const at::Tensor w = originalWeight(model, s);
         report.outputEnergy = compensatedError(w, {}, stats.gram);
-        if (request.analyze)
-            report.analysis = analyzeLayer(w, w, stats, s.name);
-        if (!factor)
-            return;
-        int64_t maxRank =
-            optimal ? std::max<int64_t>(1, std::min(shapes[i].breakEvenRank(), shapes[i].maxRank()))
+        int64_t maxRank = 0;
+        if (factor) {
+            maxRank =
+                optimal
+                    ? std::max<int64_t>(1, std::min(shapes[i].breakEvenRank(), shapes[i].maxRank()))
                     : 0;
-        for (const auto& r : ranks)
-            maxRank = std::max(maxRank, r[i]);
-        if (maxRank <= 0)
+            for (const auto& r : ranks)
+                maxRank = std::max(maxRank, r[i]);
+        }
+        std::unique_ptr<CompensationBasis> basis;
+        if (maxRank > 0)
+            basis = buildLordBasis(lord, w, stats, maxRank, s.name);
+        if (request.analyze)
+            report.analysis =
+                analyze(s, w, stats, lord == LordVariant::DataAware ? basis.get() : nullptr);
+        if (!basis)
             return;
-        auto basis = buildLordBasis(lord, w, stats, maxRank, s.name);
         if (optimal) {
             kept[i] = std::move(basis);
             keptStats[i] = stats;
