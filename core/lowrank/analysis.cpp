@@ -24,8 +24,9 @@ using lowrank::SymmetricSpectrum;
 // A basis passed in must hold this layer's error: ||P||_F = ||dW||_F up to the rounding of the
 // tall reduction (P = R from a float64 Cholesky factor of dW^T dW).
 constexpr double kErrorNormMatch = 1e-9;
-// Reused eigenvalues of C must sum to tr(C): rounding moves the sum by ~sqrt(n) eps_float32 l_max
-// at most (the band reduction is orthogonal), the spectrum of another input site by far more.
+// Reused eigenvalues of C must sum to tr(C) and their squares to ||C||_F^2: rounding moves both by
+// ~sqrt(n) eps_float32 l_max at most (the band reduction is orthogonal). Statistics drawn from the
+// same distribution can share the trace within this tolerance by chance, rarely both invariants.
 constexpr double kGramTraceMatch = 1e-3;
 
 std::vector<double> rootsOf(const at::Tensor& squares) {
@@ -142,14 +143,21 @@ const ProjectionBasis& checkedBasis(const CompensationBasis& eora, const lowrank
     return *basis;
 }
 
-// Eigenvalues passed in must be as many as C has, summing to its trace.
+// Eigenvalues passed in must be as many as C has, with its trace and Frobenius norm.
 void checkGramEigenvalues(const std::vector<double>& values, const lowrank::LayerInputs& in,
                           const std::string& layerName) {
-    const double trace = in.gram.trace().item<double>();
-    double sum = 0.0;
-    for (double l : values)
+    const at::Tensor gram = in.gram.to(at::kDouble);
+    const double trace = gram.trace().item<double>();
+    const double squares = gram.square().sum().item<double>();
+    double sum = 0.0, sumSquares = 0.0;
+    for (double l : values) {
         sum += l;
-    if (int64_t(values.size()) != in.dIn || std::abs(sum - trace) > kGramTraceMatch * trace)
+        sumSquares += l * l;
+    }
+    const bool matches = int64_t(values.size()) == in.dIn &&
+                         std::abs(sum - trace) <= kGramTraceMatch * trace &&
+                         std::abs(sumSquares - squares) <= kGramTraceMatch * squares;
+    if (!matches)
         fail(layerName, "the eigenvalues of C passed in belong to other statistics");
 }
 
