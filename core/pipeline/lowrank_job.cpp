@@ -211,6 +211,350 @@ RankAllocation plannedAllocation(const std::vector<FactorShape>& shapes,
     return out;
 }
 
+// Perplexity passes carried through the blocks with the job: the original model's and one per
+// variant, each variant's factors installed in a block only while its windows go through it.
+struct EvalPasses {
+    std::unique_ptr<StreamingPerplexity> baseline;
+    std::vector<std::unique_ptr<StreamingPerplexity>> variants;
+};
+
+// Everything the block loops of one job share. Factors live only while their block is in the
+// model: they are handed to hooks.factored, run through the evaluation passes and dropped.
+struct LowRankRun {
+    LowRankRun(const LowRankRequest& request_, const JobContext& job_, const LowRankHooks& hooks_,
+               LlamaModel& model_, LowRankResult& result_, StageClock& clock_,
+               std::vector<Selected> selected_, std::vector<FactorShape> shapes_)
+        : request(request_)
+        , job(job_)
+        , hooks(hooks_)
+        , model(model_)
+        , result(result_)
+        , clock(clock_)
+        , selected(std::move(selected_))
+        , shapes(std::move(shapes_))
+        , installer(model_, selected)
+        , quiet{{}, job_.cancel, job_.memory} {}
+
+    const LowRankRequest& request;
+    const JobContext& job;
+    const LowRankHooks& hooks;
+    LlamaModel& model;
+    LowRankResult& result;
+    StageClock& clock;
+    const std::vector<Selected> selected;
+    const std::vector<FactorShape> shapes;
+    std::vector<std::vector<int64_t>> ranks; // [variant][layer]
+    FactorInstaller installer;
+    bool optimal = false;
+    int bits = 0;
+    LordVariant lord = LordVariant::DataAware;
+    std::vector<std::map<size_t, LowRankFactors>> factors; // [variant] of the current block
+    EvalPasses passes;
+    JobContext quiet; // the passes' context: cancellation and memory, no progress of their own
+    // Eigenvalues of C per input site of the current block, for the analysis of its next linears.
+    std::map<InputSite, std::vector<double>> gramEigenvalues;
+    int64_t gramBlock = -1;
+
+    std::vector<size_t> inBlock(int64_t k) const {
+        std::vector<size_t> out;
+        for (size_t i = 0; i < selected.size(); ++i)
+            if (selected[i].block == k)
+                out.push_back(i);
+        return out;
+    }
+    bool factored(size_t v, size_t i) const { return ranks[v][i] != kDenseRank; }
+    bool anyFactored(size_t i) const {
+        return std::any_of(ranks.begin(), ranks.end(),
+                           [&](const std::vector<int64_t>& r) { return r[i] != kDenseRank; });
+    }
+};
+
+void startPasses(LowRankRun& run, const ModelSession& session) {
+    if (run.request.evalText.empty())
+        return;
+    const TokenStream stream = tokenStream(session, run.request.evalText);
+    if (run.request.evaluateBaseline)
+        run.passes.baseline =
+            std::make_unique<StreamingPerplexity>(run.model, stream, run.request.eval, run.quiet);
+    for (size_t v = 0; v < run.result.variants.size(); ++v)
+        run.passes.variants.push_back(
+            std::make_unique<StreamingPerplexity>(run.model, stream, run.request.eval, run.quiet));
+}
+
+void finishBaseline(LowRankRun& run) {
+    if (!run.passes.baseline)
+        return;
+    run.result.baseline = run.passes.baseline->finish(run.quiet);
+    run.passes.baseline.reset();
+    if (run.hooks.evaluated)
+        run.hooks.evaluated(std::nullopt, *run.result.baseline);
+}
+
+void finishVariantPass(LowRankRun& run, size_t v) {
+    if (v >= run.passes.variants.size())
+        return;
+    run.result.variants[v].perplexity = run.passes.variants[v]->finish(run.quiet);
+    run.passes.variants[v].reset();
+    if (run.hooks.evaluated)
+        run.hooks.evaluated(v, *run.result.variants[v].perplexity);
+}
+
+// Hands variant v's factored linears of block k to the hook.
+void handOver(LowRankRun& run, size_t v, int64_t k) {
+    if (!run.hooks.factored)
+        return;
+    std::vector<FactoredLinear> linears;
+    for (size_t i : run.inBlock(k))
+        if (run.factored(v, i))
+            linears.push_back({run.selected[i].name, &run.factors[v].at(i)});
+    if (!linears.empty())
+        run.hooks.factored(v, linears);
+}
+
+// The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W) and the
+// eigenvalues of C of an earlier linear of the block at the same input site.
+LayerAnalysis analyzeWeight(LowRankRun& run, const Selected& s, const at::Tensor& w,
+                            const InputStats& stats, const CompensationBasis* eoraBasis) {
+    if (s.block != run.gramBlock) {
+        run.gramEigenvalues.clear();
+        run.gramBlock = s.block;
+    }
+    AnalysisReuse reuse;
+    reuse.eoraBasis = eoraBasis;
+    const InputSite site = inputSiteOf(s.kind);
+    const auto known = run.gramEigenvalues.find(site);
+    if (known != run.gramEigenvalues.end())
+        reuse.gramEigenvalues = &known->second;
+    LayerAnalysis analysis = analyzeLayer(w, w, stats, s.name, reuse);
+    run.gramEigenvalues.try_emplace(site, analysis.spectra.gramEigenvalues);
+    return analysis;
+}
+
+// The rank a layer's basis is built for: the largest of its variants, or (optimal allocation)
+// its break-even rank, which bounds every rank the planner may give it.
+int64_t basisRank(const LowRankRun& run, size_t i) {
+    int64_t maxRank =
+        run.optimal
+            ? std::max<int64_t>(1, std::min(run.shapes[i].breakEvenRank(), run.shapes[i].maxRank()))
+            : 0;
+    for (const auto& r : run.ranks)
+        maxRank = std::max(maxRank, r[i]);
+    return maxRank;
+}
+
+// Every variant's factors of layer i from one basis, and their error on the calibration inputs.
+void factorLayer(LowRankRun& run, size_t i, const CompensationBasis& basis, const at::Tensor& w,
+                 const at::Tensor& gram) {
+    for (size_t v = 0; v < run.ranks.size(); ++v) {
+        if (!run.factored(v, i))
+            continue;
+        LowRankFactors f = quantizeFactorPair(basis.factorsAt(run.ranks[v][i]), run.bits);
+        run.result.layers[i].errorAfter[v] = relativeFactorError(w, f, gram);
+        run.factors[v][i] = std::move(f);
+    }
+}
+
+// What fitLayer makes of a layer's basis besides its energy and analysis.
+enum class Fit {
+    AnalysisOnly, // Lillama: its factors start from the weight SVD at each variant's rank
+    Curve,        // optimal allocation, first pass: the basis's error curve
+    Factors,      // every variant's factors
+};
+
+// Layer i's output energy and analysis, and what `fit` asks of its basis.
+void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
+              std::vector<std::vector<double>>* curves = nullptr) {
+    const Selected& s = run.selected[i];
+    LowRankLayerReport& report = run.result.layers[i];
+    const at::Tensor w = originalWeight(run.model, s);
+    report.outputEnergy = compensatedError(w, {}, stats.gram);
+    std::unique_ptr<CompensationBasis> basis;
+    if (fit != Fit::AnalysisOnly && basisRank(run, i) > 0)
+        basis = buildLordBasis(run.lord, w, stats, basisRank(run, i), s.name);
+    if (run.request.analyze)
+        report.analysis = analyzeWeight(run, s, w, stats,
+                                        run.lord == LordVariant::DataAware ? basis.get() : nullptr);
+    if (!basis)
+        return;
+    if (fit == Fit::Curve)
+        (*curves)[i] = basis->errorCurve();
+    else
+        factorLayer(run, i, *basis, w, stats.gram);
+}
+
+// Block k's factors are done: they go to the hook and through the evaluation passes (the
+// baseline's too), then leave memory with the block.
+void finishLordBlock(LowRankRun& run, int64_t k) {
+    if (run.passes.baseline)
+        run.passes.baseline->advance(k, run.quiet);
+    for (size_t v = 0; v < run.result.variants.size(); ++v) {
+        run.job.cancel.throwIfCancelled();
+        handOver(run, v, k);
+        if (v < run.passes.variants.size()) {
+            for (size_t i : run.inBlock(k))
+                if (run.factored(v, i))
+                    run.installer.install(i, run.factors[v].at(i));
+            run.passes.variants[v]->advance(k, run.quiet);
+            run.installer.restoreBlock(k);
+        }
+        run.factors[v].clear();
+    }
+    run.model.releaseLayer(k);
+}
+
+// Optimal allocation: the variants' ranks from every layer's error curve.
+void allocateOptimally(LowRankRun& run, const std::vector<std::vector<double>>& curves) {
+    for (size_t v = 0; v < run.result.variants.size(); ++v) {
+        LowRankVariant& variant = run.result.variants[v];
+        const RankAllocation a = plannedAllocation(run.shapes, curves, variant.targetReduction);
+        run.ranks[v] = a.ranks;
+        variant.parametersBefore = a.parametersBefore;
+        variant.parametersAfter = a.parametersAfter;
+        for (size_t i = 0; i < run.selected.size(); ++i)
+            run.result.layers[i].ranks[v] = a.ranks[i];
+    }
+}
+
+// LoRD: one calibrated pass, factoring each block as its statistics arrive. The optimal
+// allocation needs every curve first, so it makes two passes (curves, then factors at the
+// allocated ranks) rather than hold every layer's statistics and basis.
+void runLord(LowRankRun& run, const ModelSession& session, const at::Tensor& windows) {
+    const int64_t layers = run.model.numLayers();
+    if (run.optimal) {
+        std::vector<std::vector<double>> curves(run.selected.size());
+        LayerwiseCalibrator calibrator(run.model, windows, 0, run.job);
+        run.clock.add("calibrate");
+        for (int64_t k = 0; k < layers; ++k) {
+            run.job.report("curves", k, layers, "layer " + std::to_string(k));
+            const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job);
+            run.clock.add("calibrate");
+            for (size_t i : run.inBlock(k)) {
+                run.job.cancel.throwIfCancelled();
+                fitLayer(run, i, stats.forLinear(run.selected[i].kind), Fit::Curve, &curves);
+            }
+            run.model.releaseLayer(k);
+            run.clock.add("factor");
+        }
+        run.job.report("curves", layers, layers);
+        allocateOptimally(run, curves);
+        if (run.hooks.planned)
+            run.hooks.planned(run.result);
+    }
+    startPasses(run, session);
+    run.clock.add("evaluate");
+    LayerwiseCalibrator calibrator(run.model, windows, 0, run.job);
+    run.clock.add("calibrate");
+    for (int64_t k = 0; k < layers; ++k) {
+        run.job.report("factor", k, layers, "layer " + std::to_string(k));
+        const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job);
+        run.clock.add("calibrate");
+        for (size_t i : run.inBlock(k)) {
+            run.job.cancel.throwIfCancelled();
+            const InputStats& st = stats.forLinear(run.selected[i].kind);
+            if (!run.optimal) {
+                fitLayer(run, i, st, Fit::Factors);
+            } else if (const int64_t r = basisRank(run, i); r > 0 && run.anyFactored(i)) {
+                const at::Tensor w = originalWeight(run.model, run.selected[i]);
+                factorLayer(run, i, *buildLordBasis(run.lord, w, st, r, run.selected[i].name), w,
+                            st.gram);
+            }
+        }
+        run.clock.add("factor");
+        finishLordBlock(run, k);
+        run.clock.add("evaluate");
+    }
+    run.job.report("factor", layers, layers);
+}
+
+// Lillama: per variant, each block's factors start from the weight SVD and are distilled
+// against the original block's output; the variant's evaluation pass follows it block by block.
+void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& windows,
+                int64_t batch) {
+    LillamaOptions options;
+    options.steps = run.request.method.integer("steps");
+    options.learningRate = run.request.method.real("lr");
+    options.batch = run.request.method.integer("batch");
+    options.weightDecay = run.request.method.real("weight_decay");
+    options.seed = static_cast<uint64_t>(run.request.method.integer("seed"));
+    LlamaModel& model = run.model;
+    startPasses(run, session);
+    run.clock.add("evaluate");
+    for (size_t v = 0; v < run.result.variants.size(); ++v) {
+        // Teacher and student streams: memory holds one layer's activations (three copies).
+        at::Tensor teacher = model.embed(windows);
+        at::Tensor student = teacher.clone();
+        for (int64_t k = 0; k < model.numLayers(); ++k) {
+            if (v == 0 && run.passes.baseline) {
+                run.passes.baseline->advance(k, run.quiet);
+                run.clock.add("evaluate");
+            }
+            std::map<size_t, at::Tensor> dense; // this block's original weights
+            LayerInputStats stats;
+            model.setLinearInputHook([&](int64_t layer, InputSite site, const at::Tensor& x) {
+                if (layer == k)
+                    stats.of(site).accumulate(x);
+            });
+            at::Tensor teacherOut;
+            try {
+                teacherOut = runBlock(model, k, teacher, batch, run.job);
+            } catch (...) {
+                model.setLinearInputHook({});
+                throw;
+            }
+            model.setLinearInputHook({});
+            run.clock.add("calibrate");
+            bool any = false;
+            for (size_t i : run.inBlock(k)) {
+                const InputStats& st = stats.forLinear(run.selected[i].kind);
+                if (v == 0)
+                    fitLayer(run, i, st, Fit::AnalysisOnly);
+                if (!run.factored(v, i))
+                    continue;
+                const int64_t r = run.ranks[v][i];
+                const at::Tensor w = originalWeight(model, run.selected[i]);
+                dense[i] = w;
+                run.installer.install(
+                    i, buildLordBasis(LordVariant::WeightSvd, w, st, r, run.selected[i].name)
+                           ->factorsAt(r));
+                any = true;
+            }
+            run.clock.add("factor");
+            if (any) {
+                run.result.variants[v].distillation.push_back(
+                    distillLayer(model, k, teacher, student, teacherOut, options, run.job));
+                if (run.hooks.distilled)
+                    run.hooks.distilled(v, run.result.variants[v].distillation.back());
+            }
+            for (size_t i : run.inBlock(k)) {
+                if (!run.factored(v, i))
+                    continue;
+                const Linear& trained = model.layer(k).linear(run.selected[i].kind);
+                LowRankFactors f{trained.loraB.detach().to(at::kFloat),
+                                 trained.loraA.detach().to(at::kFloat)};
+                run.result.layers[i].errorAfter[v] =
+                    relativeFactorError(dense.at(i), f, stats.forLinear(run.selected[i].kind).gram);
+                run.factors[v][i] = std::move(f);
+            }
+            run.clock.add("distill");
+            handOver(run, v, k);
+            run.factors[v].clear();
+            student = runBlock(model, k, student, batch, run.job);
+            teacher = teacherOut;
+            run.clock.add("distill");
+            if (v < run.passes.variants.size()) {
+                run.passes.variants[v]->advance(k, run.quiet); // the distilled block
+                run.clock.add("evaluate");
+            }
+            run.installer.restoreBlock(k);
+            model.releaseLayer(k);
+        }
+        if (v == 0)
+            finishBaseline(run);
+        finishVariantPass(run, v);
+        run.clock.add("evaluate");
+    }
+}
+
 } // namespace
 
 double LowRankVariant::reductionPercent() const {
@@ -242,260 +586,52 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     StageClock clock(result.stageSeconds);
     const bool lillama = request.method.id() == "lillama";
 
-    const std::vector<Selected> selected = selectLinears(session, request.layers);
+    std::vector<Selected> selected = selectLinears(session, request.layers);
     std::vector<FactorShape> shapes;
     for (const Selected& s : selected)
         shapes.push_back({s.name, s.block, s.outFeatures, s.inFeatures});
-    std::vector<std::vector<int64_t>> ranks; // [variant][layer]
+    std::vector<std::vector<int64_t>> ranks;
     planVariants(request, selected, shapes, result, ranks);
     for (const Selected& s : selected)
         result.layers.push_back(newReport(s, result.variants.size()));
     for (size_t v = 0; v < ranks.size(); ++v)
         for (size_t i = 0; i < selected.size(); ++i)
             result.layers[i].ranks[v] = ranks[v][i];
-    const bool optimal = !lillama && !request.plan && request.uniformRank <= 0 &&
-                         request.method.text("allocation") == "optimal";
-    if (hooks.planned && !optimal)
+
+    LowRankRun run(request, job, hooks, model, result, clock, std::move(selected),
+                   std::move(shapes));
+    run.ranks = std::move(ranks);
+    run.optimal = !lillama && !request.plan && request.uniformRank <= 0 &&
+                  request.method.text("allocation") == "optimal";
+    run.bits = lillama ? 0 : static_cast<int>(request.method.integer("factor_bits"));
+    run.lord = request.method.id() == "lord-weight" || lillama ? LordVariant::WeightSvd
+                                                               : LordVariant::DataAware;
+    run.factors.resize(result.variants.size());
+    if (hooks.planned && !run.optimal)
         hooks.planned(result);
 
-    FactorInstaller installer(model, selected);
     const int64_t seqLen = std::min(request.calibSeqLen, model.config().maxPositions);
     const at::Tensor windows =
         calibrationWindows(tokenStream(session, request.calibText).tokens, seqLen,
                            request.calibTokens, request.calibText.string());
     result.calibrationTokens = windows.numel();
-    const int64_t perWindow = seqLen * model.config().hiddenSize * 4;
-    const int64_t batch =
-        std::clamp<int64_t>(kActivationBudgetBytes / perWindow, 1, windows.size(0));
-
-    std::vector<std::vector<LowRankFactors>> factors(result.variants.size(),
-                                                     std::vector<LowRankFactors>(selected.size()));
-    const int bits = lillama ? 0 : static_cast<int>(request.method.integer("factor_bits"));
-    const LordVariant lord = request.method.id() == "lord-weight" || lillama
-                                 ? LordVariant::WeightSvd
-                                 : LordVariant::DataAware;
-    // Optimal allocation: every basis and its statistics wait until all curves are known.
-    std::vector<std::unique_ptr<CompensationBasis>> kept(selected.size());
-    std::vector<InputStats> keptStats(selected.size());
-    const auto factorLayer = [&](size_t i, const CompensationBasis& basis, const at::Tensor& gram) {
-        const at::Tensor w = originalWeight(model, selected[i]);
-        for (size_t v = 0; v < ranks.size(); ++v) {
-            if (ranks[v][i] == kDenseRank)
-                continue;
-            factors[v][i] = quantizeFactorPair(basis.factorsAt(ranks[v][i]), bits);
-            result.layers[i].errorAfter[v] = relativeFactorError(w, factors[v][i], gram);
-        }
-    };
-    // The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W) and
-    // the eigenvalues of C of an earlier linear of the block at the same input site.
-    std::map<InputSite, std::vector<double>> gramEigenvalues;
-    int64_t gramBlock = -1;
-    const auto analyze = [&](const Selected& s, const at::Tensor& w, const InputStats& stats,
-                             const CompensationBasis* eoraBasis) {
-        if (s.block != gramBlock) {
-            gramEigenvalues.clear();
-            gramBlock = s.block;
-        }
-        AnalysisReuse reuse;
-        reuse.eoraBasis = eoraBasis;
-        const InputSite site = inputSiteOf(s.kind);
-        const auto known = gramEigenvalues.find(site);
-        if (known != gramEigenvalues.end())
-            reuse.gramEigenvalues = &known->second;
-        LayerAnalysis analysis = analyzeLayer(w, w, stats, s.name, reuse);
-        gramEigenvalues.try_emplace(site, analysis.spectra.gramEigenvalues);
-        return analysis;
-    };
-    // Per layer: energy, analysis and (LoRD) the factors of every variant from one basis.
-    const auto fitLayer = [&](size_t i, const InputStats& stats, bool factor) {
-        const Selected& s = selected[i];
-        LowRankLayerReport& report = result.layers[i];
-        const at::Tensor w = originalWeight(model, s);
-        report.outputEnergy = compensatedError(w, {}, stats.gram);
-        int64_t maxRank = 0;
-        if (factor) {
-            maxRank =
-                optimal
-                    ? std::max<int64_t>(1, std::min(shapes[i].breakEvenRank(), shapes[i].maxRank()))
-                    : 0;
-            for (const auto& r : ranks)
-                maxRank = std::max(maxRank, r[i]);
-        }
-        std::unique_ptr<CompensationBasis> basis;
-        if (maxRank > 0)
-            basis = buildLordBasis(lord, w, stats, maxRank, s.name);
-        if (request.analyze)
-            report.analysis =
-                analyze(s, w, stats, lord == LordVariant::DataAware ? basis.get() : nullptr);
-        if (!basis)
-            return;
-        if (optimal) {
-            kept[i] = std::move(basis);
-            keptStats[i] = stats;
-        } else {
-            factorLayer(i, *basis, stats.gram);
-        }
-    };
-
-    if (!lillama) {
-        LayerwiseCalibrator calibrator(model, windows, 0, job);
-        clock.add("calibrate");
-        for (int64_t k = 0; k < model.numLayers(); ++k) {
-            job.report("factor", k, model.numLayers(), "layer " + std::to_string(k));
-            const LayerInputStats stats = calibrator.collectAndAdvance(k, job);
-            clock.add("calibrate");
-            for (size_t i = 0; i < selected.size(); ++i) {
-                job.cancel.throwIfCancelled();
-                if (selected[i].block == k)
-                    fitLayer(i, stats.forLinear(selected[i].kind), true);
-            }
-            model.releaseLayer(k);
-            clock.add("factor");
-        }
-        job.report("factor", model.numLayers(), model.numLayers());
-        if (optimal) {
-            std::vector<std::vector<double>> curves;
-            for (const auto& basis : kept)
-                curves.push_back(basis->errorCurve());
-            for (size_t v = 0; v < result.variants.size(); ++v) {
-                LowRankVariant& variant = result.variants[v];
-                const RankAllocation a = plannedAllocation(shapes, curves, variant.targetReduction);
-                ranks[v] = a.ranks;
-                variant.parametersBefore = a.parametersBefore;
-                variant.parametersAfter = a.parametersAfter;
-                for (size_t i = 0; i < selected.size(); ++i)
-                    result.layers[i].ranks[v] = a.ranks[i];
-            }
-            for (size_t i = 0; i < selected.size(); ++i) {
-                factorLayer(i, *kept[i], keptStats[i].gram);
-                kept[i].reset();
-                keptStats[i] = {};
-            }
-            clock.add("factor");
-        }
-    } else {
-        LillamaOptions options;
-        options.steps = request.method.integer("steps");
-        options.learningRate = request.method.real("lr");
-        options.batch = request.method.integer("batch");
-        options.weightDecay = request.method.real("weight_decay");
-        options.seed = static_cast<uint64_t>(request.method.integer("seed"));
-        for (size_t v = 0; v < result.variants.size(); ++v) {
-            // Teacher and student streams: memory holds one layer's activations (three copies).
-            at::Tensor teacher = model.embed(windows);
-            at::Tensor student = teacher.clone();
-            for (int64_t k = 0; k < model.numLayers(); ++k) {
-                std::map<size_t, at::Tensor> dense; // this block's original weights
-                LayerInputStats stats;
-                model.setLinearInputHook([&](int64_t layer, InputSite site, const at::Tensor& x) {
-                    if (layer == k)
-                        stats.of(site).accumulate(x);
-                });
-                at::Tensor teacherOut;
-                try {
-                    teacherOut = runBlock(model, k, teacher, batch, job);
-                } catch (...) {
-                    model.setLinearInputHook({});
-                    throw;
-                }
-                model.setLinearInputHook({});
-                clock.add("calibrate");
-                bool any = false;
-                for (size_t i = 0; i < selected.size(); ++i) {
-                    if (selected[i].block != k)
-                        continue;
-                    const InputStats& st = stats.forLinear(selected[i].kind);
-                    if (v == 0)
-                        fitLayer(i, st, false);
-                    const int64_t r = ranks[v][i];
-                    if (r == kDenseRank)
-                        continue;
-                    const at::Tensor w = originalWeight(model, selected[i]);
-                    dense[i] = w;
-                    installer.install(
-                        i, buildLordBasis(LordVariant::WeightSvd, w, st, r, selected[i].name)
-                               ->factorsAt(r));
-                    any = true;
-                }
-                clock.add("factor");
-                if (any) {
-                    result.variants[v].distillation.push_back(
-                        distillLayer(model, k, teacher, student, teacherOut, options, job));
-                    if (hooks.distilled)
-                        hooks.distilled(v, result.variants[v].distillation.back());
-                }
-                for (size_t i = 0; i < selected.size(); ++i) {
-                    if (selected[i].block != k || ranks[v][i] == kDenseRank)
-                        continue;
-                    const Linear& trained = model.layer(k).linear(selected[i].kind);
-                    factors[v][i] = {trained.loraB.detach().to(at::kFloat),
-                                     trained.loraA.detach().to(at::kFloat)};
-                    result.layers[i].errorAfter[v] = relativeFactorError(
-                        dense.at(i), factors[v][i], stats.forLinear(selected[i].kind).gram);
-                }
-                clock.add("distill");
-                student = runBlock(model, k, student, batch, job);
-                teacher = teacherOut;
-                installer.restoreBlock(k);
-                model.releaseLayer(k);
-                clock.add("distill");
-            }
-        }
+    if (lillama) {
+        const int64_t perWindow = seqLen * model.config().hiddenSize * 4;
+        runLillama(run, session, windows,
+                   std::clamp<int64_t>(kActivationBudgetBytes / perWindow, 1, windows.size(0)));
+        if (hooks.layersDone)
+            hooks.layersDone(result);
+        return result;
     }
-    if (hooks.planned && optimal)
-        hooks.planned(result);
+    runLord(run, session, windows);
     if (hooks.layersDone)
         hooks.layersDone(result);
-
-    if (hooks.factored)
-        for (size_t v = 0; v < result.variants.size(); ++v) {
-            std::vector<FactoredLinear> linears;
-            for (size_t i = 0; i < selected.size(); ++i)
-                if (ranks[v][i] != kDenseRank)
-                    linears.push_back({selected[i].name, &factors[v][i]});
-            hooks.factored(v, linears);
-        }
-
-    if (!request.evalText.empty()) {
-        // Block by block: the original model's pass and one per variant, each variant's factors
-        // installed in the block only while its windows go through it.
-        const TokenStream stream = tokenStream(session, request.evalText);
-        const JobContext quiet{{}, job.cancel, job.memory};
-        std::unique_ptr<StreamingPerplexity> baseline;
-        if (request.evaluateBaseline)
-            baseline = std::make_unique<StreamingPerplexity>(model, stream, request.eval, quiet);
-        std::vector<std::unique_ptr<StreamingPerplexity>> passes;
-        for (size_t v = 0; v < result.variants.size(); ++v)
-            passes.push_back(
-                std::make_unique<StreamingPerplexity>(model, stream, request.eval, quiet));
-        for (int64_t k = 0; k < model.numLayers(); ++k) {
-            job.report("evaluate", k, model.numLayers(), "block " + std::to_string(k));
-            if (baseline)
-                baseline->advance(k, quiet);
-            for (size_t v = 0; v < passes.size(); ++v) {
-                job.cancel.throwIfCancelled();
-                for (size_t i = 0; i < selected.size(); ++i)
-                    if (selected[i].block == k && ranks[v][i] != kDenseRank)
-                        installer.install(i, factors[v][i]);
-                passes[v]->advance(k, quiet);
-                installer.restoreBlock(k);
-            }
-            model.releaseLayer(k);
-        }
-        job.report("evaluate", model.numLayers(), model.numLayers(), "output head");
-        if (baseline) {
-            result.baseline = baseline->finish(quiet);
-            if (hooks.evaluated)
-                hooks.evaluated(std::nullopt, *result.baseline);
-        }
-        for (size_t v = 0; v < passes.size(); ++v) {
-            result.variants[v].perplexity = passes[v]->finish(quiet);
-            passes[v].reset();
-            if (hooks.evaluated)
-                hooks.evaluated(v, *result.variants[v].perplexity);
-        }
-        clock.add("evaluate");
-    }
+    if (!request.evalText.empty())
+        job.report("evaluate", 0, 1, "output head");
+    finishBaseline(run);
+    for (size_t v = 0; v < result.variants.size(); ++v)
+        finishVariantPass(run, v);
+    clock.add("evaluate");
     return result;
 }
 

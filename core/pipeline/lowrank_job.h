@@ -83,20 +83,23 @@ struct FactoredLinear {
 
 struct LowRankHooks {
     // Variants and ranks known (at the start; for an optimal plan, which needs every layer's
-    // curve, after the decompositions), then every layer report complete (before evaluation).
+    // curve, after a first pass of decompositions), then every layer report complete (LoRD:
+    // before the output head gives the perplexities; Lillama: after the last variant).
     std::function<void(const LowRankResult&)> planned;
     std::function<void(const LowRankResult&)> layersDone;
     std::function<void(size_t variant, const LayerDistillation&)> distilled; // Lillama, per block
     std::function<void(std::optional<size_t> variant, const PerplexityResult&)> evaluated;
-    // Once per variant before its evaluation: the factored linears (pointers valid during the
-    // call only; layers kept dense are not listed).
+    // Per variant and decoder block, in block order, as soon as the block is factored: its
+    // factored linears (pointers valid during the call only; layers kept dense are not listed).
+    // Nothing of a block outlives it, so a consumer that keeps them writes them out.
     std::function<void(size_t variant, const std::vector<FactoredLinear>&)> factored;
 };
 
 // Runs the request on the session's model (restored to its original weights when the job ends,
-// also on failure or cancellation). Stages: "calibrate", "factor", "distill" (Lillama),
-// "evaluate". Fails naming the layer for a rank beyond min(d_out, d_in), NaN weights, and names
-// the budget when a reduction cannot be met.
+// also on failure or cancellation). Stages: "calibrate", "curves" (progress of the first of the
+// optimal allocation's two passes), "factor", "distill" (Lillama), "evaluate". Fails naming the
+// layer for a rank beyond min(d_out, d_in), NaN weights, and names the budget when a reduction
+// cannot be met.
 LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
                          const JobContext& job = {}, const LowRankHooks& hooks = {});
 
