@@ -330,7 +330,36 @@ void TestSeedMethods::optimalPlanMeetsTheBudgetWithLessError() {
     request.reductions = {30.0};
     const rs::LowRankResult uniform = rs::runLowRank(*m_session, request);
     request.method.set("allocation", "optimal");
-    const rs::LowRankResult optimal = rs::runLowRank(*m_session, request);
+    // The factors reach the hook block by block, each layer's once.
+    std::vector<int64_t> handedBlocks;
+    std::map<std::string, std::pair<int64_t, int64_t>> handedShapes; // layer -> (d_out, d_in)
+    rs::LowRankHooks hooks;
+    hooks.factored = [&](size_t variant, const std::vector<rs::FactoredLinear>& linears) {
+        QCOMPARE(variant, size_t(0));
+        const int64_t block =
+            std::stoll(linears.front().name.substr(std::string("model.layers.").size()));
+        handedBlocks.push_back(block);
+        for (const rs::FactoredLinear& f : linears) {
+            QVERIFY(f.name.rfind("model.layers." + std::to_string(block) + ".", 0) == 0);
+            QVERIFY(handedShapes
+                        .emplace(f.name, std::make_pair(f.factors->B.size(0), f.factors->A.size(1)))
+                        .second);
+        }
+    };
+    const rs::LowRankResult optimal = rs::runLowRank(*m_session, request, {}, hooks);
+    QVERIFY(std::is_sorted(handedBlocks.begin(), handedBlocks.end()));
+    QVERIFY(std::adjacent_find(handedBlocks.begin(), handedBlocks.end()) == handedBlocks.end());
+    QCOMPARE(handedShapes.size(), optimal.layers.size());
+    for (const rs::LowRankLayerReport& l : optimal.layers) {
+        QCOMPARE(handedShapes.at(l.name), std::make_pair(l.outFeatures, l.inFeatures));
+        // The second pass's factors at the allocated rank reach the first pass's optimum curve.
+        const double predicted = l.analysis->curves.eora.at(size_t(l.ranks[0])) / l.outputEnergy;
+        QVERIFY2(std::abs(l.errorAfter[0] - predicted) <= kOptimumSlack,
+                 qPrintable(QString("%1: %2 against the curve's %3")
+                                .arg(l.name.c_str())
+                                .arg(l.errorAfter[0])
+                                .arg(predicted)));
+    }
     const rs::LowRankVariant& v = optimal.variants.front();
     QVERIFY(v.reductionPercent() >= 30.0);
     QCOMPARE(v.parametersBefore, uniform.variants.front().parametersBefore);
