@@ -13,7 +13,6 @@
 #include "seed/lord.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
-#include "store/schema.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -403,9 +402,8 @@ void TestSeedMethods::runIsRecordedInTheStore() {
                  malformed.find("malformed") != std::string::npos,
              malformed.c_str());
 
-    // Lillama's loss curves, per variant and block, in schema version 4.
-    QCOMPARE(store->schemaVersion(), 4);
-    QCOMPARE(rs::store::currentSchemaVersion(), 4);
+    // Lillama's loss curves, per variant and block (schema version 4 on).
+    QVERIFY(store->schemaVersion() >= 4);
     rs::LowRankRequest lillama = smallRequest("lillama:steps=3,batch=2,allocation=bottom");
     lillama.reductions = {10.0};
     lillama.analyze = false;
