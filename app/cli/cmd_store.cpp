@@ -86,13 +86,13 @@ std::string stagesText(const std::vector<std::pair<std::string, double>>& stages
 // The command line that runs the experiment again.
 std::string rerunCommand(const ExperimentStore& store, const ExperimentRecord& e) {
     const auto model = store.model(e.modelId);
-    const std::string lowrank =
-        lowRankCommandLine(e.request, model ? model->path : std::string("MODEL"));
-    if (!lowrank.empty())
-        return lowrank;
-    const CompressRequest r = requestFromJson(e.request, "experiment " + std::to_string(e.id));
-    std::string cmd = "rankscope-cli compress " + (model ? model->path : std::string("MODEL")) +
-                      " --calib " + r.calibText.string() + " --method " + r.compression.serialize();
+    const std::string modelPath = model ? model->path : std::string("MODEL");
+    if (e.kind == ExperimentKind::LowRank)
+        return lowRankCommandLine(
+            lowRankRequestFromJson(e.request, "experiment " + std::to_string(e.id)), modelPath);
+    const CompressRequest r = compressRequestOf(e);
+    std::string cmd = "rankscope-cli compress " + modelPath + jobInputsOptions(r.inputs) +
+                      " --method " + r.compression.serialize();
     std::vector<std::string> comps;
     for (const MethodConfig& m : r.compensations)
         comps.push_back(m.serialize());
@@ -104,21 +104,7 @@ std::string rerunCommand(const ExperimentStore& store, const ExperimentRecord& e
             ranks.push_back(std::to_string(rank));
         cmd += " --ranks " + join(ranks, ",");
     }
-    cmd += " --calib-tokens " + std::to_string(r.calibTokens) + " --calib-mode " +
-           calibrationModeName(r.mode);
-    for (const std::string& p : r.layers.include)
-        cmd += " --include '" + p + "'";
-    for (const std::string& p : r.layers.exclude)
-        cmd += " --exclude '" + p + "'";
-    if (!r.evalText.empty())
-        cmd += " --eval " + r.evalText.string();
-    if (r.eval.maxWindows > 0)
-        cmd += " --max-windows " + std::to_string(r.eval.maxWindows);
-    if (r.evaluateBaseline)
-        cmd += " --baseline";
-    if (!r.analyze)
-        cmd += " --no-analysis";
-    return cmd;
+    return cmd + " --calib-mode " + calibrationModeName(r.mode);
 }
 
 json summaryJson(const ExperimentSummary& s) {
@@ -262,8 +248,8 @@ int runShow(const ParsedArgs& args, const JobContext&) {
 
 int runCompare(const ParsedArgs& args, const JobContext&) {
     const auto store = openForReading(args);
-    const ExperimentComparison c = compareExperiments(
-        *store, experimentId(args.positional(0)), experimentId(args.positional(1)));
+    const ExperimentComparison c = compareExperiments(*store, experimentId(args.positional(0)),
+                                                      experimentId(args.positional(1)));
     std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(c.a)).c_str(),
                 ("experiment " + std::to_string(c.b)).c_str());
     for (const SettingRow& row : c.settings)

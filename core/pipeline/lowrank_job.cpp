@@ -242,7 +242,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     StageClock clock(result.stageSeconds);
     const bool lillama = request.method.id() == "lillama";
 
-    const std::vector<Selected> selected = selectLinears(session, request.layers);
+    const std::vector<Selected> selected = selectLinears(session, request.inputs.layers);
     std::vector<FactorShape> shapes;
     for (const Selected& s : selected)
         shapes.push_back({s.name, s.block, s.outFeatures, s.inFeatures});
@@ -259,10 +259,10 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
         hooks.planned(result);
 
     FactorInstaller installer(model, selected);
-    const int64_t seqLen = std::min(request.calibSeqLen, model.config().maxPositions);
+    const int64_t seqLen = std::min(request.inputs.calibSeqLen, model.config().maxPositions);
     const at::Tensor windows =
-        calibrationWindows(tokenStream(session, request.calibText).tokens, seqLen,
-                           request.calibTokens, request.calibText.string());
+        calibrationWindows(tokenStream(session, request.inputs.calibText).tokens, seqLen,
+                           request.inputs.calibTokens, request.inputs.calibText.string());
     result.calibrationTokens = windows.numel();
     const int64_t perWindow = seqLen * model.config().hiddenSize * 4;
     const int64_t batch =
@@ -324,7 +324,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
         std::unique_ptr<CompensationBasis> basis;
         if (maxRank > 0)
             basis = buildLordBasis(lord, w, stats, maxRank, s.name);
-        if (request.analyze)
+        if (request.inputs.analyze)
             report.analysis =
                 analyze(s, w, stats, lord == LordVariant::DataAware ? basis.get() : nullptr);
         if (!basis)
@@ -456,18 +456,19 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
             hooks.factored(v, linears);
         }
 
-    if (!request.evalText.empty()) {
+    if (!request.inputs.evalText.empty()) {
         // Block by block: the original model's pass and one per variant, each variant's factors
         // installed in the block only while its windows go through it.
-        const TokenStream stream = tokenStream(session, request.evalText);
+        const TokenStream stream = tokenStream(session, request.inputs.evalText);
         const JobContext quiet{{}, job.cancel, job.memory};
         std::unique_ptr<StreamingPerplexity> baseline;
-        if (request.evaluateBaseline)
-            baseline = std::make_unique<StreamingPerplexity>(model, stream, request.eval, quiet);
+        if (request.inputs.evaluateBaseline)
+            baseline =
+                std::make_unique<StreamingPerplexity>(model, stream, request.inputs.eval, quiet);
         std::vector<std::unique_ptr<StreamingPerplexity>> passes;
         for (size_t v = 0; v < result.variants.size(); ++v)
             passes.push_back(
-                std::make_unique<StreamingPerplexity>(model, stream, request.eval, quiet));
+                std::make_unique<StreamingPerplexity>(model, stream, request.inputs.eval, quiet));
         for (int64_t k = 0; k < model.numLayers(); ++k) {
             job.report("evaluate", k, model.numLayers(), "block " + std::to_string(k));
             if (baseline)
