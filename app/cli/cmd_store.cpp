@@ -111,6 +111,7 @@ json summaryJson(const ExperimentSummary& s) {
     const ExperimentRecord& e = s.experiment;
     json j = {{"id", e.id},
               {"name", e.name},
+              {"kind", experimentKindName(e.kind)},
               {"status", statusName(e.status)},
               {"created", e.created},
               {"model", s.modelPath},
@@ -134,6 +135,11 @@ int runList(const ParsedArgs& args, const JobContext&) {
             throw UsageError("unknown status '" + *status +
                              "' (running, done, failed, cancelled, interrupted)");
     }
+    if (const auto kind = args.value("--kind")) {
+        filter.kind = parseExperimentKind(*kind);
+        if (!filter.kind)
+            throw UsageError("unknown kind '" + *kind + "' (compress, lowrank)");
+    }
     filter.limit = args.integer("--limit").value_or(0);
     const std::vector<ExperimentSummary> list = store->listExperiments(filter);
     if (args.flag("--json")) {
@@ -147,8 +153,8 @@ int runList(const ParsedArgs& args, const JobContext&) {
         std::printf("no experiments in %s\n", store->path().string().c_str());
         return kExitOk;
     }
-    std::printf("%5s  %-20s  %-11s  %-18s  %-32s  %-16s  %10s  %s\n", "ID", "created", "status",
-                "model", "compression", "compensation", "best ppl", "name");
+    std::printf("%5s  %-20s  %-11s  %-8s  %-18s  %-32s  %-16s  %10s  %s\n", "ID", "created",
+                "status", "kind", "model", "compression", "compensation", "best ppl", "name");
     for (const ExperimentSummary& s : list) {
         const ExperimentRecord& e = s.experiment;
         char ppl[32] = "-";
@@ -157,9 +163,9 @@ int runList(const ParsedArgs& args, const JobContext&) {
         std::vector<std::string> ids; // "svd:factor_bits=0" -> "svd": the ids fit a column
         for (const std::string& c : e.compensations)
             ids.push_back(c.substr(0, c.find(':')));
-        std::printf("%5lld  %-20s  %-11s  %-18s  %-32s  %-16s  %10s  %s\n",
+        std::printf("%5lld  %-20s  %-11s  %-8s  %-18s  %-32s  %-16s  %10s  %s\n",
                     static_cast<long long>(e.id), e.created.c_str(), statusName(e.status),
-                    fileName(s.modelPath).substr(0, 18).c_str(),
+                    experimentKindName(e.kind), fileName(s.modelPath).substr(0, 18).c_str(),
                     e.compression.substr(0, 32).c_str(), join(ids, ",").substr(0, 16).c_str(), ppl,
                     e.name.c_str());
     }
@@ -178,6 +184,7 @@ int runShow(const ParsedArgs& args, const JobContext&) {
     if (args.flag("--json")) {
         json j = json::parse(e.request);
         j["id"] = e.id;
+        j["kind"] = experimentKindName(e.kind);
         j["status"] = statusName(e.status);
         j["perplexity"] = ppl;
         j["mean_relative_error"] = experimentMeanErrors(*store, e.id);
@@ -186,6 +193,7 @@ int runShow(const ParsedArgs& args, const JobContext&) {
     }
     std::printf("experiment %lld%s%s\n", static_cast<long long>(e.id), e.name.empty() ? "" : ": ",
                 e.name.c_str());
+    std::printf("  kind         %s\n", experimentKindName(e.kind));
     std::printf("  status       %s%s%s\n", statusName(e.status), e.error.empty() ? "" : ": ",
                 e.error.c_str());
     std::printf("  created      %s (finished %s), RankScope %s\n", e.created.c_str(),
@@ -396,11 +404,12 @@ std::filesystem::path databasePath(const ParsedArgs& args) {
 std::vector<Command> storeCommands() {
     return {
         {{"experiments list",
-          "[--model TEXT] [--status S] [--limit N] [--json]",
+          "[--model TEXT] [--status S] [--kind K] [--limit N] [--json]",
           "List the recorded experiments, newest first.",
           {},
           {{"--model", "TEXT", "only models whose path contains TEXT (or whose hash starts so)"},
            {"--status", "S", "running, done, failed, cancelled or interrupted"},
+           {"--kind", "K", "compress (compression runs) or lowrank (LoRD, Lillama)"},
            {"--limit", "N", "at most N experiments"},
            {"--json", "", "print JSON"},
            kDb}},
