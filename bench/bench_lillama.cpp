@@ -21,14 +21,14 @@ int main(int argc, char** argv) {
 
     const auto session = rs::ModelSession::open(rs::bench::sharedData("models/stories260K"));
     rs::LowRankRequest request;
-    request.calibText = rs::bench::sharedData("text/tinystories/calib.txt");
-    request.calibTokens = 0;
+    request.inputs.calibText = rs::bench::sharedData("text/tinystories/calib.txt");
+    request.inputs.calibTokens = 0;
     request.method = rs::MethodConfig::defaults("lillama", rs::MethodKind::LowRank);
     if (!steps.empty())
         request.method.set("steps", steps);
     request.reductions = {reduction};
-    request.evalText = rs::bench::sharedData("text/tinystories/eval.txt");
-    request.analyze = false;
+    request.inputs.evalText = rs::bench::sharedData("text/tinystories/eval.txt");
+    request.inputs.analyze = false;
     const rs::LowRankResult r = rs::runLowRank(*session, request);
 
     const double wall = rs::bench::secondsSince(start);

@@ -37,13 +37,13 @@ void benchModel(const std::string& label, const std::filesystem::path& model,
     auto session = rs::ModelSession::open(model, open);
 
     rs::CompressRequest request;
-    request.calibText = rs::bench::sharedData("text/tinystories/calib.txt");
-    request.calibTokens = calibTokens;
+    request.inputs.calibText = rs::bench::sharedData("text/tinystories/calib.txt");
+    request.inputs.calibTokens = calibTokens;
     request.compression =
         rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression);
     request.compensations = {rs::MethodConfig::parse("eora", rs::MethodKind::Compensation)};
     request.ranks = {8};
-    request.analyze = false;
+    request.inputs.analyze = false;
 
     std::printf("\n== %s: %s calibration tokens ==\n", label.c_str(),
                 calibTokens ? rs::formatCount(calibTokens).c_str() : "all");

@@ -63,15 +63,15 @@ protected:
     // Records a compression of stories260K with `method`, EoRA at rank kRank, evaluated.
     int64_t record(const std::string& method) {
         rs::CompressRequest r;
-        r.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-        r.calibTokens = 4096;
+        r.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+        r.inputs.calibTokens = 4096;
         r.compression = rs::MethodConfig::parse(method, rs::MethodKind::Compression);
         r.compensations = {rs::MethodConfig::parse("eora", rs::MethodKind::Compensation)};
         r.ranks = {kRank};
-        r.evalText = rs::test::dataPath("text/tinystories/eval.txt");
-        r.eval.maxWindows = 8;
+        r.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+        r.inputs.eval.maxWindows = 8;
         r.heldoutTokens = 0;
-        r.analyze = false;
+        r.inputs.analyze = false;
         return rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).experimentId;
     }
 

@@ -27,13 +27,13 @@ constexpr double kObjectiveTolerance = 1e-9;
 
 rs::CompressRequest baseRequest() {
     rs::CompressRequest r;
-    r.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-    r.calibTokens = 4096;
+    r.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    r.inputs.calibTokens = 4096;
     r.compression = rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression);
     r.compensations = {rs::MethodConfig::parse("eora", rs::MethodKind::Compensation)};
     r.ranks = {8};
-    r.evalText = rs::test::dataPath("text/tinystories/eval.txt");
-    r.eval.maxWindows = 8;
+    r.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    r.inputs.eval.maxWindows = 8;
     r.heldoutTokens = 0;
     return r;
 }
@@ -128,7 +128,7 @@ void TestBudgetModel::planOnRealCurves() {
     QVERIFY(m_store->experiment(planned.experimentId)->rankPlan.find("\"layers\"") !=
             std::string::npos);
     qInfo("rank-8 budget, %lld windows: uniform eora@8 perplexity %.4f, planned %.4f",
-          static_cast<long long>(request.eval.maxWindows),
+          static_cast<long long>(request.inputs.eval.maxWindows),
           uniformRun.result.variants[0].perplexity->perplexity,
           planned.result.variants[0].perplexity->perplexity);
 }
@@ -136,7 +136,7 @@ void TestBudgetModel::planOnRealCurves() {
 void TestBudgetModel::tradeoffSweep() {
     rs::TradeoffRequest request;
     request.base = baseRequest();
-    request.base.eval.maxWindows = 2;
+    request.base.inputs.eval.maxWindows = 2;
     request.bits = {2, 4};
     request.groups = {32};
     request.budgets = rs::parseBudgetList("r2,r8");

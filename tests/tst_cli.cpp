@@ -229,6 +229,7 @@ void TestCli::experimentsAreRecordedAndCompared() {
     QCOMPARE(rows[0].toObject()["id"].toInt(), 2); // newest first
     QCOMPARE(rows[0].toObject()["name"].toString(), QString("two-bit"));
     QCOMPARE(rows[1].toObject()["status"].toString(), QString("done"));
+    QCOMPARE(rows[1].toObject()["kind"].toString(), QString("compress"));
     QVERIFY(rows[1].toObject()["best_perplexity"].toDouble() > 1.0);
 
     const Run compare = runCli({"experiments", "compare", "1", "2", "--db", db});
@@ -273,6 +274,32 @@ void TestCli::experimentsAreRecordedAndCompared() {
     const Run prune = runCli({"cache", "prune", "--all", "--db", db});
     QVERIFY2(prune.exitCode == 0 && prune.out.contains("removed 2 artefacts"),
              qPrintable(prune.out + prune.err));
+
+    // A low-rank run is recorded as one, and the listing filters by kind.
+    const Run lowrank =
+        runCli({"lowrank", data("models/stories260K"), "--calib",
+                data("text/tinystories/calib.txt"), "--calib-tokens", "1024", "--method",
+                "lord-weight", "--rank", "4", "--no-analysis", "--db", db});
+    QVERIFY2(lowrank.exitCode == 0, qPrintable(lowrank.err));
+    const Run lowOnly = runCli({"experiments", "list", "--kind", "lowrank", "--db", db});
+    QVERIFY2(lowOnly.exitCode == 0, qPrintable(lowOnly.err));
+    const QStringList lowLines = lowOnly.out.trimmed().split('\n');
+    QCOMPARE(lowLines.size(), 2); // the header and experiment 3
+    QVERIFY2(lowLines[0].contains(" kind ") &&
+                 lowLines[1].split(' ', Qt::SkipEmptyParts).contains("lowrank"),
+             qPrintable(lowOnly.out));
+    QVERIFY(lowLines[1].trimmed().startsWith("3 "));
+    const Run compressOnly =
+        runCli({"experiments", "list", "--kind", "compress", "--json", "--db", db});
+    const QJsonArray compressRows = QJsonDocument::fromJson(compressOnly.out.toUtf8()).array();
+    QCOMPARE(compressRows.size(), 1);
+    QCOMPARE(compressRows[0].toObject()["id"].toInt(), 2);
+    const Run showLow = runCli({"experiments", "show", "3", "--db", db});
+    QVERIFY2(showLow.out.contains("kind         lowrank"), qPrintable(showLow.out));
+    QVERIFY(showLow.out.contains("re-run: rankscope-cli lowrank"));
+    const Run badKind = runCli({"experiments", "list", "--kind", "lord", "--db", db});
+    QCOMPARE(badKind.exitCode, 2);
+    QVERIFY2(badKind.err.contains("unknown kind 'lord'"), qPrintable(badKind.err));
 }
 
 void TestCli::storeCommandsRejectBadInput() {

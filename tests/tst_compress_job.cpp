@@ -18,8 +18,8 @@ constexpr double kEightBitFactorSlack = 0.02;
 
 rs::CompressRequest baseRequest(const std::string& method) {
     rs::CompressRequest r;
-    r.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-    r.calibTokens = 4096;
+    r.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    r.inputs.calibTokens = 4096;
     r.compression = rs::MethodConfig::parse(method, rs::MethodKind::Compression);
     for (const char* comp : {"none", "svd", "eora"})
         r.compensations.push_back(rs::MethodConfig::parse(comp, rs::MethodKind::Compensation));
@@ -63,9 +63,9 @@ void TestCompressJob::initTestCase() {
 
 void TestCompressJob::eoraBeatsSvdBeatsNonePerLayerAndInPerplexity() {
     rs::CompressRequest request = baseRequest("rtn:bits=2,group=32");
-    request.evalText = rs::test::dataPath("text/tinystories/eval.txt");
-    request.eval.maxWindows = 12;
-    request.evaluateBaseline = true;
+    request.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    request.inputs.eval.maxWindows = 12;
+    request.inputs.evaluateBaseline = true;
     const rs::CompressResult r = rs::runCompression(*m_session, request);
 
     QCOMPARE(r.variants.size(), size_t(5)); // none, svd@4, svd@8, eora@4, eora@8
@@ -127,7 +127,7 @@ void TestCompressJob::quantizedFactorsStayClose() {
         rs::MethodConfig::parse("eora", rs::MethodKind::Compensation),
         rs::MethodConfig::parse("eora:factor_bits=8", rs::MethodKind::Compensation)};
     request.ranks = {8};
-    request.analyze = false;
+    request.inputs.analyze = false;
     const rs::CompressResult r = rs::runCompression(*m_session, request);
     const size_t f32 = variantIndex(r, "eora@8"), q8 = variantIndex(r, "eora/q8@8");
     for (const rs::LayerReport& layer : r.layers) {
@@ -153,9 +153,9 @@ void TestCompressJob::sequentialModeRuns() {
 
 void TestCompressJob::layerSelectionAndBadRequests() {
     rs::CompressRequest request = baseRequest("rtn:bits=4,group=32");
-    request.layers.include = {"mlp"};
-    request.layers.exclude = {"layers\\.4\\."};
-    request.analyze = false;
+    request.inputs.layers.include = {"mlp"};
+    request.inputs.layers.exclude = {"layers\\.4\\."};
+    request.inputs.analyze = false;
     const rs::CompressResult r = rs::runCompression(*m_session, request);
     QCOMPARE(r.layers.size(), size_t(4 * 3));
     for (const rs::LayerReport& layer : r.layers)
@@ -173,19 +173,19 @@ void TestCompressJob::layerSelectionAndBadRequests() {
     tooLarge.ranks = {65}; // stories260K's linears have min(d_out, d_in) = 64
     expectError(tooLarge, "model.layers.0.mlp.gate_proj");
     rs::CompressRequest none = request;
-    none.layers.include = {"lm_head"};
+    none.inputs.layers.include = {"lm_head"};
     expectError(none, "no decoder linear layer matches");
     rs::CompressRequest missing = request;
-    missing.calibText = "/nonexistent/calib.txt";
+    missing.inputs.calibText = "/nonexistent/calib.txt";
     expectError(missing, "/nonexistent/calib.txt");
     rs::CompressRequest badRegex = request;
-    badRegex.layers.include = {"(unclosed"};
+    badRegex.inputs.layers.include = {"(unclosed"};
     expectError(badRegex, "invalid regular expression");
 }
 
 void TestCompressJob::modelIsRestoredAfterCancellation() {
     rs::CompressRequest request = baseRequest("gptq:bits=3,group=32");
-    request.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    request.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
     rs::JobContext job;
     job.progress = [&](const rs::ProgressEvent& e) {
         if (e.stage == "compress" && e.done == 3)

@@ -64,10 +64,10 @@ void TestDistillation::initTestCase() {
     auto session = rs::ModelSession::open(rs::test::stories260K());
     auto store = rs::ExperimentStore::open(m_database);
     rs::LowRankRequest request;
-    request.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-    request.calibTokens = 1024;
-    request.calibSeqLen = 128;
-    request.analyze = false;
+    request.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    request.inputs.calibTokens = 1024;
+    request.inputs.calibSeqLen = 128;
+    request.inputs.analyze = false;
     request.uniformRank = 8;
     request.method = rs::MethodConfig::parse("lillama:steps=" + std::to_string(kSteps) + ",batch=2",
                                              rs::MethodKind::LowRank);

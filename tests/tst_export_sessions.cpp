@@ -140,7 +140,7 @@ void TestExportSessions::exportsOpenAsModelSessions() {
         // Compressing a model with low-rank paths would drop them: refused, naming the export.
         if (format != rs::ExportFormat::Merged) {
             rs::CompressRequest request;
-            request.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+            request.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
             const std::string error =
                 rs::test::errorOf([&] { rs::runCompression(*session, request); });
             QVERIFY2(error.find(r.path.string() + ": is a " + name + " export") == 0,

@@ -16,14 +16,14 @@ namespace {
 
 rs::CompressRequest request(const std::string& method) {
     rs::CompressRequest r;
-    r.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-    r.calibTokens = 4096;
+    r.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    r.inputs.calibTokens = 4096;
     r.compression = rs::MethodConfig::parse(method, rs::MethodKind::Compression);
     for (const char* comp : {"none", "eora"})
         r.compensations.push_back(rs::MethodConfig::parse(comp, rs::MethodKind::Compensation));
     r.ranks = {4};
-    r.evalText = rs::test::dataPath("text/tinystories/eval.txt");
-    r.eval.maxWindows = 4;
+    r.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    r.inputs.eval.maxWindows = 4;
     r.heldoutTokens = 1024;
     return r;
 }
@@ -123,8 +123,8 @@ void TestRecorder::secondRunReusesStatistics() {
 
     // A different text (the held-out one as calibration) is a different key.
     rs::CompressRequest other = request("rtn:bits=3,group=32");
-    other.calibText = rs::test::dataPath("text/tinystories/eval.txt");
-    other.evalText.clear();
+    other.inputs.calibText = rs::test::dataPath("text/tinystories/eval.txt");
+    other.inputs.evalText.clear();
     options.reuseStatistics = true;
     QVERIFY(!rs::runRecordedCompression(*m_session, other, *m_store, *m_cache, options)
                  .calibrationReused);
@@ -133,8 +133,8 @@ void TestRecorder::secondRunReusesStatistics() {
 void TestRecorder::sequentialCalibrationIsNeverReused() {
     rs::CompressRequest r = request("rtn:bits=3,group=32");
     r.mode = rs::CalibrationMode::Sequential;
-    r.evalText.clear();
-    r.analyze = false;
+    r.inputs.evalText.clear();
+    r.inputs.analyze = false;
     QVERIFY(!rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).calibrationReused);
     QVERIFY(!rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).calibrationReused);
     QVERIFY(m_store->artefacts().empty());
@@ -161,7 +161,7 @@ void TestRecorder::cancelledAndFailedRunsAreRecorded() {
 
     // A request that fails inside the job: recorded as failed with the message.
     rs::CompressRequest bad = request("rtn");
-    bad.layers.include = {"no_such_layer"};
+    bad.inputs.layers.include = {"no_such_layer"};
     const std::string message =
         rs::test::errorOf([&] { rs::runRecordedCompression(*m_session, bad, *m_store, *m_cache); });
     QVERIFY(message.find("no decoder linear layer matches") != std::string::npos);
@@ -199,7 +199,7 @@ void TestRecorder::cacheCapBoundsWhatIsSaved() {
     qputenv("RANKSCOPE_CACHE_MAX_SIZE", QByteArray::number(qulonglong(first + first / 2)));
     rs::CompressRequest longer = request("rtn");
     longer.heldoutTokens = 0;
-    longer.calibTokens = 2048; // other statistics: a second artefact of the same size
+    longer.inputs.calibTokens = 2048; // other statistics: a second artefact of the same size
     QVERIFY(
         rs::runRecordedCompression(*m_session, longer, *m_store, *m_cache).statisticsNote.empty());
     QVERIFY(rs::test::directoryBytes(m_cache->directory()) <= first + first / 2);
@@ -212,11 +212,11 @@ void TestRecorder::requestJsonRoundTrip() {
     r.compensations.push_back(
         rs::MethodConfig::parse("asvd:alpha=0.25,factor_bits=8", rs::MethodKind::Compensation));
     r.plan = rs::RankPlan{6, {{"model.layers.0.mlp.down_proj", 2}}};
-    r.layers.include = {"mlp"};
-    r.layers.exclude = {"layers\\.4\\."};
+    r.inputs.layers.include = {"mlp"};
+    r.inputs.layers.exclude = {"layers\\.4\\."};
     r.mode = rs::CalibrationMode::Sequential;
-    r.eval.protocol = rs::Protocol::WikiText;
-    r.evaluateBaseline = true;
+    r.inputs.eval.protocol = rs::Protocol::WikiText;
+    r.inputs.evaluateBaseline = true;
     const std::string json = rs::requestToJson(r);
     const rs::CompressRequest back = rs::requestFromJson(json);
     QCOMPARE(rs::requestToJson(back), json);

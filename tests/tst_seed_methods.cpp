@@ -7,13 +7,13 @@
 #include "model/llama.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/lowrank_recorder.h"
+#include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "seed/allocation.h"
 #include "seed/lillama.h"
 #include "seed/lord.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
-#include "store/schema.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -50,9 +50,9 @@ std::vector<rs::FactorShape> modelShapes(const rs::LlamaModel& model) {
 
 rs::LowRankRequest smallRequest(const std::string& method) {
     rs::LowRankRequest r;
-    r.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-    r.calibTokens = 2048;
-    r.calibSeqLen = 128;
+    r.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    r.inputs.calibTokens = 2048;
+    r.inputs.calibSeqLen = 128;
     r.method = rs::MethodConfig::parse(method, rs::MethodKind::LowRank);
     r.reductions = {20.0, 40.0};
     return r;
@@ -261,9 +261,9 @@ void TestSeedMethods::lordJobReportsParametersAndRestoresTheModel() {
     rs::LlamaModel& model = m_session->model();
     const at::Tensor before = model.forward(m_windows);
     rs::LowRankRequest request = smallRequest("lord-data");
-    request.evalText = rs::test::dataPath("text/tinystories/eval.txt");
-    request.eval.maxWindows = 2;
-    request.evaluateBaseline = true;
+    request.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    request.inputs.eval.maxWindows = 2;
+    request.inputs.evaluateBaseline = true;
     const rs::LowRankResult r = rs::runLowRank(*m_session, request);
     QCOMPARE(r.variants.size(), size_t(2));
     QCOMPARE(r.layers.size(), size_t(35));
@@ -291,7 +291,7 @@ void TestSeedMethods::lordJobReportsParametersAndRestoresTheModel() {
 void TestSeedMethods::lillamaJobRunsAndIsReproducible() {
     rs::LowRankRequest request = smallRequest("lillama:steps=6,batch=2,allocation=top");
     request.reductions = {20.0};
-    request.analyze = false;
+    request.inputs.analyze = false;
     std::vector<rs::ProgressEvent> events;
     rs::JobContext job;
     job.progress = [&](const rs::ProgressEvent& e) { events.push_back(e); };
@@ -381,8 +381,8 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     QTemporaryDir dir;
     const auto store = rs::ExperimentStore::open(dir.filePath("rs.db").toStdString());
     rs::LowRankRequest request = smallRequest("lord-weight:factor_bits=8");
-    request.evalText = rs::test::dataPath("text/tinystories/eval.txt");
-    request.eval.maxWindows = 1;
+    request.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    request.inputs.eval.maxWindows = 1;
     const rs::RecordedLowRank run = rs::runRecordedLowRank(*m_session, request, *store, "seed");
     const auto experiment = store->experiment(run.experimentId);
     QVERIFY(experiment && experiment->status == rs::ExperimentStatus::Done);
@@ -397,8 +397,22 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     QCOMPARE(layers[4].errorAfter, run.result.layers[4].errorAfter);
     QCOMPARE(layers[4].curveEora.size(), size_t(65));
     QCOMPARE(store->evaluations(run.experimentId).size(), size_t(2));
+    QCOMPARE(experiment->kind, rs::ExperimentKind::LowRank);
+    rs::ExperimentFilter lowRankOnly;
+    lowRankOnly.kind = rs::ExperimentKind::LowRank;
+    QCOMPARE(store->listExperiments(lowRankOnly).size(), size_t(1));
+    // The stored request reads back as the request that ran.
+    const rs::LowRankRequest stored = rs::lowRankRequestFromJson(experiment->request);
+    QCOMPARE(stored.method, request.method);
+    QCOMPARE(stored.reductions, request.reductions);
+    QCOMPARE(stored.uniformRank, request.uniformRank);
+    QCOMPARE(stored.inputs.calibText, request.inputs.calibText);
+    QCOMPARE(stored.inputs.calibTokens, request.inputs.calibTokens);
+    QCOMPARE(stored.inputs.evalText, request.inputs.evalText);
+    QCOMPARE(stored.inputs.eval.maxWindows, request.inputs.eval.maxWindows);
+    QCOMPARE(rs::lowRankRequestJson(stored), experiment->request);
     // The stored request runs again as the same command.
-    const std::string rerun = rs::lowRankCommandLine(experiment->request, "M");
+    const std::string rerun = rs::lowRankCommandLine(stored, "M");
     QVERIFY2(rerun.rfind("rankscope-cli lowrank M --calib ", 0) == 0, rerun.c_str());
     // The compression export refuses it and names the command that exports it.
     rs::ExportRequest exportRequest;
@@ -413,31 +427,41 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     QVERIFY(!std::filesystem::exists(exportRequest.outDir));
     QVERIFY(rerun.find(" --method " + request.method.serialize() + " ") != std::string::npos);
     QVERIFY(rerun.find(" --reduction 20,40") != std::string::npos);
-    QVERIFY(rs::lowRankCommandLine("{\"calib_mode\": \"parallel\"}", "M").empty());
-    // The stored request reads back as the request that ran.
-    const auto stored = rs::lowRankRequestFromJson(experiment->request);
-    QVERIFY(stored);
-    QCOMPARE(stored->method, request.method);
-    QCOMPARE(stored->reductions, request.reductions);
-    QCOMPARE(stored->uniformRank, request.uniformRank);
-    QCOMPARE(stored->calibText, request.calibText);
-    QCOMPARE(stored->calibTokens, request.calibTokens);
-    QCOMPARE(stored->evalText, request.evalText);
-    QCOMPARE(stored->eval.maxWindows, request.eval.maxWindows);
-    QCOMPARE(rs::lowRankRequestJson(*stored), experiment->request);
-    QVERIFY(!rs::lowRankRequestFromJson("{\"calib_mode\": \"parallel\"}"));
+    // Nor is it read back as a compression (a rank plan, sensitivities).
+    const std::string notCompression =
+        rs::test::errorOf([&] { rs::compressRequestOf(*experiment); });
+    QVERIFY2(notCompression.find("is a low-rank (LoRD/Lillama) run, not a compression") !=
+                 std::string::npos,
+             notCompression.c_str());
     const std::string malformed = rs::test::errorOf(
         [] { rs::lowRankRequestFromJson("{\"kind\": \"lowrank\"}", "experiment 9"); });
     QVERIFY2(malformed.find("experiment 9") != std::string::npos &&
                  malformed.find("malformed") != std::string::npos,
              malformed.c_str());
+    // A request stored by earlier versions (the same keys) reads back and is written the same.
+    const std::string earlier =
+        R"({"analyze":false,"calib_seq_len":128,"calib_text":"/t/calib.txt","calib_tokens":2048,)"
+        R"("eval":{"max_windows":3,"seq_len":0},"eval_text":"/t/eval.txt",)"
+        R"("evaluate_baseline":true,"kind":"lowrank","layers":{"exclude":["q_proj"],)"
+        R"("include":["mlp"]},"method":"lord-data:allocation=uniform,layer_fraction=0.5,)"
+        R"(factor_bits=0","rank_plan":{"ranks":[6]}})";
+    const rs::LowRankRequest old = rs::lowRankRequestFromJson(earlier);
+    QCOMPARE(old.uniformRank, int64_t(6));
+    QCOMPARE(old.inputs.calibSeqLen, int64_t(128));
+    QCOMPARE(old.inputs.layers.exclude, std::vector<std::string>{"q_proj"});
+    QVERIFY(old.inputs.evaluateBaseline && !old.inputs.analyze);
+    QCOMPARE(rs::lowRankRequestJson(old), earlier);
+    QCOMPARE(rs::lowRankCommandLine(old, "M"),
+             std::string("rankscope-cli lowrank M --calib /t/calib.txt --calib-tokens 2048 "
+                         "--include 'mlp' --exclude 'q_proj' --eval /t/eval.txt --max-windows 3 "
+                         "--baseline --no-analysis --method "
+                         "lord-data:allocation=uniform,layer_fraction=0.5,factor_bits=0 --rank 6"));
 
-    // Lillama's loss curves, per variant and block, in schema version 4.
-    QCOMPARE(store->schemaVersion(), 4);
-    QCOMPARE(rs::store::currentSchemaVersion(), 4);
+    // Lillama's loss curves, per variant and block (schema version 4 on).
+    QVERIFY(store->schemaVersion() >= 4);
     rs::LowRankRequest lillama = smallRequest("lillama:steps=3,batch=2,allocation=bottom");
     lillama.reductions = {10.0};
-    lillama.analyze = false;
+    lillama.inputs.analyze = false;
     const rs::RecordedLowRank distilled = rs::runRecordedLowRank(*m_session, lillama, *store);
     const auto records = rs::distillations(*store, distilled.experimentId);
     const auto& expected = distilled.result.variants[0].distillation;

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 namespace fs = std::filesystem;
+using rs::ExperimentKind;
 using rs::ExperimentStatus;
 using rs::ExperimentStore;
 using rs::store::Database;
@@ -69,6 +70,10 @@ void TestStore::statusNames() {
     QCOMPARE(std::string(rs::statusName(ExperimentStatus::Interrupted)),
              std::string("interrupted"));
     QVERIFY(!rs::parseStatus("Done"));
+    for (const auto kind : {ExperimentKind::Compress, ExperimentKind::LowRank})
+        QCOMPARE(rs::parseExperimentKind(rs::experimentKindName(kind)), std::optional(kind));
+    QCOMPARE(std::string(rs::experimentKindName(ExperimentKind::LowRank)), std::string("lowrank"));
+    QVERIFY(!rs::parseExperimentKind("LoRD"));
 }
 
 void TestStore::locations() {
@@ -179,6 +184,7 @@ void TestStore::roundTrip() {
     QVERIFY(e.compensations == record.compensations);
     QCOMPARE(e.rankPlan, record.rankPlan);
     QCOMPARE(e.request, record.request);
+    QCOMPARE(e.kind, ExperimentKind::Compress);
     QCOMPARE(e.status, ExperimentStatus::Done);
     QVERIFY(e.error.empty());
     QCOMPARE(e.stageSeconds.size(), size_t(3)); // in run order, not sorted
@@ -251,6 +257,7 @@ void TestStore::listing() {
     auto r3 = sampleExperiment(alpha);
     const int64_t e3 = store->beginExperiment(r3); // stays running
     auto r4 = sampleExperiment(beta);
+    r4.kind = ExperimentKind::LowRank;
     const int64_t e4 = store->beginExperiment(r4);
     store->finishExperiment(e4, ExperimentStatus::Done, {});
     // Creation times that disagree with the id order: the listing follows the times.
@@ -288,6 +295,9 @@ void TestStore::listing() {
     QVERIFY(all[2].calibPath.empty());
     QVERIFY(!all[2].bestPerplexity);
     QCOMPARE(all[3].experiment.error, std::string("out of memory"));
+    QCOMPARE(all[2].experiment.kind, ExperimentKind::LowRank); // recorded as begun
+    QCOMPARE(store->experiment(e4)->kind, ExperimentKind::LowRank);
+    QCOMPARE(store->experiment(e2)->kind, ExperimentKind::Compress);
 
     rs::ExperimentFilter filter;
     filter.model = "alpha"; // a substring of the path
@@ -300,6 +310,14 @@ void TestStore::listing() {
     filter.status = ExperimentStatus::Done;
     QVERIFY(ids(store->listExperiments(filter)) == (std::vector<int64_t>{e1, e4}));
     filter.status.reset();
+    filter.kind = ExperimentKind::LowRank;
+    QVERIFY(ids(store->listExperiments(filter)) == (std::vector<int64_t>{e4}));
+    filter.kind = ExperimentKind::Compress;
+    QVERIFY(ids(store->listExperiments(filter)) == (std::vector<int64_t>{e3, e1, e2}));
+    filter.model = "beta";
+    QVERIFY(ids(store->listExperiments(filter)) == (std::vector<int64_t>{e2}));
+    filter.model.clear();
+    filter.kind.reset();
     filter.limit = 2;
     QVERIFY(ids(store->listExperiments(filter)) == (std::vector<int64_t>{e3, e1}));
     filter.model = "/models/";

@@ -107,8 +107,10 @@ void TestStoreConcurrency::concurrentReadersAndWriter() {
         readers.emplace_back([&, r] {
             try {
                 auto store = ExperimentStore::open(file, {r % 2 == 1}); // read-only and not
+                rs::ExperimentFilter fiveNewest;
+                fiveNewest.limit = 5;
                 while (!stop) {
-                    for (const auto& s : store->listExperiments({{}, {}, 5})) {
+                    for (const auto& s : store->listExperiments(fiveNewest)) {
                         const int64_t id = s.experiment.id;
                         const bool done = s.experiment.status == ExperimentStatus::Done;
                         if (done && s.layerCount != kBatches * kBatch)

@@ -15,6 +15,7 @@
 #include <fstream>
 
 namespace fs = std::filesystem;
+using rs::ExperimentKind;
 using rs::ExperimentStatus;
 using rs::ExperimentStore;
 using rs::store::Database;
@@ -24,6 +25,7 @@ class TestStoreSchema : public QObject {
     Q_OBJECT
 private slots:
     void migrations();
+    void kindBackFilled();
     void newerDatabaseRefused();
     void foreignDatabaseRefused();
     void notSqliteRefused();
@@ -88,6 +90,7 @@ void TestStoreSchema::migrations() {
         QCOMPARE(e->stageSeconds.at(0).second, 1.5);
         QCOMPARE(e->calibrationArtefact, std::optional<int64_t>(1));
         QCOMPARE(e->name, std::string(version >= 2 ? "old name" : ""));
+        QCOMPARE(e->kind, ExperimentKind::Compress); // its request has no kind
         QCOMPARE(store->model(1)->path, std::string("/models/old"));
         QCOMPARE(store->dataset(1)->tokens, int64_t(999));
         QCOMPARE(store->variants(1).size(), size_t(1));
@@ -106,6 +109,63 @@ void TestStoreSchema::migrations() {
         rs::store::migrateTo(store->database(), 1);
         QCOMPARE(store->schemaVersion(), current);
     }
+}
+
+// Version 5 added the experiments' kind: the rows of an older database get theirs from the
+// request JSON they were recorded with, where low-rank runs said {"kind": "lowrank"}.
+void TestStoreSchema::kindBackFilled() {
+    const std::vector<std::pair<std::string, ExperimentKind>> requests{
+        {R"({"calib_mode":"parallel","compression":"rtn:bits=4","compensations":["eora"]})",
+         ExperimentKind::Compress},
+        {R"({"calib_text":"/c.txt","kind":"lowrank","method":"lord-data"})",
+         ExperimentKind::LowRank},
+        {R"({ "method": "lillama", "kind" : "lowrank" })", ExperimentKind::LowRank},
+        {R"({"kind":"compress"})", ExperimentKind::Compress},
+        {R"({"layers":{"kind":"lowrank"}})", ExperimentKind::Compress}, // not the request's key
+        {R"(["kind","lowrank"])", ExperimentKind::Compress},
+        {"", ExperimentKind::Compress}, // recorded without a request
+        {"not JSON at all", ExperimentKind::Compress},
+    };
+    QTemporaryDir dir;
+    const fs::path file = pathIn(dir, "v4.db");
+    {
+        Database db(file, Database::Mode::ReadWrite, 1000);
+        rs::store::migrateTo(db, 4);
+        db.exec("INSERT INTO models VALUES (1, '/models/old', 'abcd', 'llama', 2, 64, 172, 4, 2, "
+                "512, 260032)");
+        auto insert = db.prepare(
+            "INSERT INTO experiments (id, model_id, calib_mode, calib_tokens, calib_seq_len, "
+            "compression, request, status, version, created) "
+            "VALUES (?, 1, 'parallel', 2048, 256, 'rtn:bits=4', ?, 'done', '0.0.9', ?)");
+        for (size_t i = 0; i < requests.size(); ++i) {
+            const std::string created = "2024-01-0" + std::to_string(i + 1) + "T00:00:00Z";
+            insert.bind(1, int64_t(i + 1)).bind(2, requests[i].first).bind(3, created).run();
+            insert.reset();
+        }
+    }
+    auto store = ExperimentStore::open(file);
+    QCOMPARE(store->schemaVersion(), rs::store::currentSchemaVersion());
+    std::vector<int64_t> lowRank;
+    for (size_t i = 0; i < requests.size(); ++i) {
+        const int64_t id = int64_t(i + 1);
+        QVERIFY2(store->experiment(id)->kind == requests[i].second,
+                 qPrintable(QString::fromStdString("request " + requests[i].first)));
+        QCOMPARE(store->experiment(id)->request, requests[i].first); // left as it was
+        if (requests[i].second == ExperimentKind::LowRank)
+            lowRank.insert(lowRank.begin(), id); // newest first
+    }
+    rs::ExperimentFilter filter;
+    filter.kind = ExperimentKind::LowRank;
+    std::vector<int64_t> listed;
+    for (const rs::ExperimentSummary& s : store->listExperiments(filter))
+        listed.push_back(s.experiment.id);
+    QVERIFY(listed == lowRank);
+    // The column admits the kinds this build knows only.
+    QVERIFY(contains(errorOf([&] {
+                         store->database().exec(
+                             "UPDATE experiments SET kind = 'lord' WHERE id = 1");
+                     }),
+                     "CHECK constraint failed"));
 }
 
 void TestStoreSchema::newerDatabaseRefused() {

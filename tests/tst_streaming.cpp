@@ -146,12 +146,12 @@ void TestStreaming::spilledCompressionGivesTheSameResults() {
     QTemporaryDir dir;
     const auto session = rs::ModelSession::open(rs::test::stories260K());
     rs::CompressRequest request;
-    request.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-    request.calibTokens = 2048;
-    request.evalText = rs::test::dataPath("text/tinystories/eval.txt");
-    request.eval.maxWindows = 4;
-    request.evaluateBaseline = true;
-    request.analyze = false;
+    request.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    request.inputs.calibTokens = 2048;
+    request.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
+    request.inputs.eval.maxWindows = 4;
+    request.inputs.evaluateBaseline = true;
+    request.inputs.analyze = false;
     request.compensations = {rs::MethodConfig::defaults("eora", rs::MethodKind::Compensation)};
     request.ranks = {4, 8};
     for (const rs::CalibrationMode mode :

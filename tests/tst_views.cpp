@@ -74,8 +74,8 @@ void TestViews::initTestCase() {
     QVERIFY(m_dir.isValid());
     auto session = rs::ModelSession::open(rs::test::stories260K());
     rs::CompressRequest request;
-    request.calibText = rs::test::dataPath("text/tinystories/calib.txt");
-    request.calibTokens = 2048;
+    request.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
+    request.inputs.calibTokens = 2048;
     request.compression =
         rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression);
     for (const char* comp : {"svd", "eora"})

@@ -197,7 +197,7 @@ void TestWorkbench::runPanelBuildsRequests() {
     QCOMPARE(again->compression, request->compression);
     QCOMPARE(again->compensations, request->compensations);
     QCOMPARE(again->ranks, request->ranks);
-    QCOMPARE(again->calibText, request->calibText);
+    QCOMPARE(again->inputs.calibText, request->inputs.calibText);
 }
 
 qint64 TestWorkbench::runAndWait(qint64* longestStallMs) {
@@ -569,7 +569,7 @@ void TestWorkbench::runsLillamaFromThePanel() {
         again->method.serialize(),
         rs::MethodConfig::parse("lillama:steps=3,batch=2", rs::MethodKind::LowRank).serialize());
     QCOMPARE(again->uniformRank, int64_t(8));
-    QCOMPARE(again->calibTokens, int64_t(kCalibTokens));
+    QCOMPARE(again->inputs.calibTokens, int64_t(kCalibTokens));
     const std::string rtn3 =
         rs::MethodConfig::parse("rtn:bits=3,group=32", rs::MethodKind::Compression).serialize();
     qint64 compression = 0;

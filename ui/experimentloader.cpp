@@ -1,6 +1,5 @@
 #include "experimentloader.h"
 
-#include "pipeline/lowrank_recorder.h"
 #include "store/experiment_store.h"
 
 #include <memory>
@@ -26,9 +25,9 @@ rs::ExperimentRecord requireExperiment(const rs::ExperimentStore& store,
 
 } // namespace
 
-std::string storedRequest(const std::filesystem::path& database, qint64 id) {
+rs::ExperimentRecord storedExperiment(const std::filesystem::path& database, qint64 id) {
     const auto store = openReadOnly(database);
-    return requireExperiment(*store, database, id).request;
+    return requireExperiment(*store, database, id);
 }
 
 LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id) {
@@ -44,7 +43,7 @@ LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id
         // No curves (a run without analysis): there is nothing to plan.
     }
     loaded.distillations = rs::distillations(*store, id);
-    loaded.lowRank = rs::lowRankRequestFromJson(record.request).has_value();
+    loaded.lowRank = record.kind == rs::ExperimentKind::LowRank;
     if (const auto model = store->model(record.modelId))
         loaded.modelPath = model->path;
     return loaded;

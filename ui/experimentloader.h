@@ -28,7 +28,7 @@ struct LoadedExperiment {
 // experiment does not exist or the store cannot be read.
 LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id);
 
-// The stored request (JSON) of experiment `id`, read the same way.
-std::string storedRequest(const std::filesystem::path& database, qint64 id);
+// Experiment `id`'s row (its kind and stored request), read the same way.
+rs::ExperimentRecord storedExperiment(const std::filesystem::path& database, qint64 id);
 
 } // namespace rs::ui

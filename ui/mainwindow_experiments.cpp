@@ -117,11 +117,11 @@ void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
     }
     rs::CompressRequest request;
     try {
-        const std::string stored = storedRequest(m_database, experiment);
-        if (rs::lowRankRequestFromJson(stored).has_value())
+        const rs::ExperimentRecord stored = storedExperiment(m_database, experiment);
+        if (stored.kind == rs::ExperimentKind::LowRank)
             throw std::runtime_error("a rank plan applies to compensated compressions, not to "
                                      "low-rank (LoRD/Lillama) runs");
-        request = rs::requestFromJson(stored, "experiment " + std::to_string(experiment));
+        request = rs::compressRequestOf(stored);
         request.compensations = {
             rs::MethodConfig::parse(compensation.toStdString(), rs::MethodKind::Compensation)};
         request.plan = plan;
@@ -275,12 +275,12 @@ void MainWindow::compareExperiments(qint64 a, qint64 b) {
 
 bool MainWindow::reuseExperimentSettings(qint64 id) {
     try {
-        const std::string stored = storedRequest(m_database, id);
-        const std::string what = "experiment " + std::to_string(id);
-        if (const auto lowRank = rs::lowRankRequestFromJson(stored, what))
-            m_runPanel->setLowRankRequest(*lowRank);
+        const rs::ExperimentRecord stored = storedExperiment(m_database, id);
+        if (stored.kind == rs::ExperimentKind::LowRank)
+            m_runPanel->setLowRankRequest(
+                rs::lowRankRequestFromJson(stored.request, "experiment " + std::to_string(id)));
         else
-            m_runPanel->setRequest(rs::requestFromJson(stored, what));
+            m_runPanel->setRequest(rs::compressRequestOf(stored));
     } catch (const std::exception& e) {
         m_statusLabel->setText(fromUtf8(e.what()));
         return false;

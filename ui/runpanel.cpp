@@ -216,32 +216,40 @@ void RunPanel::setJob(Job job) {
     m_job->setCurrentIndex(m_job->findData(int(job)));
 }
 
-bool RunPanel::checkedTexts(QString* calib, QString* eval, QString* problem) const {
-    const auto fail = [problem](const QString& why) {
+std::optional<rs::JobInputs> RunPanel::inputs(QString* problem) const {
+    const auto fail = [problem](const QString& why) -> std::optional<rs::JobInputs> {
         if (problem)
             *problem = why;
-        return false;
+        return std::nullopt;
     };
-    *calib = m_calibText->text().trimmed();
-    if (calib->isEmpty())
+    const QString calib = m_calibText->text().trimmed();
+    if (calib.isEmpty())
         return fail(tr("Choose a calibration text."));
-    if (!QFileInfo(*calib).isFile())
-        return fail(tr("%1: no such file").arg(*calib));
-    *eval = m_evalText->text().trimmed();
-    if (!eval->isEmpty() && !QFileInfo(*eval).isFile())
-        return fail(tr("%1: no such file").arg(*eval));
-    return true;
+    if (!QFileInfo(calib).isFile())
+        return fail(tr("%1: no such file").arg(calib));
+    const QString eval = m_evalText->text().trimmed();
+    if (!eval.isEmpty() && !QFileInfo(eval).isFile())
+        return fail(tr("%1: no such file").arg(eval));
+    rs::JobInputs inputs;
+    inputs.calibText = toPath(calib);
+    inputs.calibTokens = m_calibTokens->value();
+    if (!eval.isEmpty())
+        inputs.evalText = toPath(eval);
+    return inputs;
+}
+
+void RunPanel::setInputs(const rs::JobInputs& inputs) {
+    m_calibText->setText(fromPath(inputs.calibText));
+    m_calibTokens->setValue(int(std::min<int64_t>(inputs.calibTokens, kMaxCalibTokens)));
+    m_evalText->setText(fromPath(inputs.evalText));
 }
 
 std::optional<rs::LowRankRequest> RunPanel::lowRankRequest(QString* problem) const {
-    QString calib, eval;
-    if (!checkedTexts(&calib, &eval, problem))
+    const auto inputs = this->inputs(problem);
+    if (!inputs)
         return std::nullopt;
     rs::LowRankRequest request;
-    request.calibText = toPath(calib);
-    request.calibTokens = m_calibTokens->value();
-    if (!eval.isEmpty())
-        request.evalText = toPath(eval);
+    request.inputs = *inputs;
     if (!m_lowRank->fill(request, problem))
         return std::nullopt;
     return request;
@@ -253,16 +261,15 @@ std::optional<rs::CompressRequest> RunPanel::request(QString* problem) const {
             *problem = why;
         return std::nullopt;
     };
-    QString calib, eval;
-    if (!checkedTexts(&calib, &eval, problem))
+    const auto inputs = this->inputs(problem);
+    if (!inputs)
         return std::nullopt;
     const auto ranks = parseRanks(m_ranks->text());
     if (!ranks)
         return fail(tr("Ranks must be positive whole numbers separated by commas."));
 
     rs::CompressRequest request;
-    request.calibText = toPath(calib);
-    request.calibTokens = m_calibTokens->value();
+    request.inputs = *inputs;
     request.mode = rs::CalibrationMode(m_calibMode->currentData().toInt());
     try {
         request.compression = m_compression->config();
@@ -280,15 +287,12 @@ std::optional<rs::CompressRequest> RunPanel::request(QString* problem) const {
         return fail(QString::fromUtf8(e.what()));
     }
     request.ranks = *ranks;
-    if (!eval.isEmpty())
-        request.evalText = toPath(eval);
     return request;
 }
 
 void RunPanel::setRequest(const rs::CompressRequest& request) {
     setJob(Job::Compression);
-    m_calibText->setText(fromPath(request.calibText));
-    m_calibTokens->setValue(int(std::min<int64_t>(request.calibTokens, kMaxCalibTokens)));
+    setInputs(request.inputs);
     m_calibMode->setCurrentIndex(std::max(0, m_calibMode->findData(int(request.mode))));
     m_compression->setConfig(request.compression);
     bool none = false, svd = false;
@@ -312,15 +316,12 @@ void RunPanel::setRequest(const rs::CompressRequest& request) {
     for (const int64_t rank : request.ranks)
         ranks << QString::number(rank);
     m_ranks->setText(ranks.join(QStringLiteral(", ")));
-    m_evalText->setText(fromPath(request.evalText));
 }
 
 void RunPanel::setLowRankRequest(const rs::LowRankRequest& request) {
     setJob(Job::LowRank);
-    m_calibText->setText(fromPath(request.calibText));
-    m_calibTokens->setValue(int(std::min<int64_t>(request.calibTokens, kMaxCalibTokens)));
+    setInputs(request.inputs);
     m_lowRank->set(request);
-    m_evalText->setText(fromPath(request.evalText));
 }
 
 void RunPanel::setCalibText(const QString& path) {

@@ -77,8 +77,10 @@ signals:
 private:
     QWidget* filePicker(QLineEdit* edit, const QString& title);
     void updateRunEnabled();
-    // The calibration and evaluation texts, checked to exist (the evaluation text is optional).
-    bool checkedTexts(QString* calib, QString* eval, QString* problem) const;
+    // What both jobs read from the form: the calibration text and budget and the optional
+    // evaluation text, checked to exist; nullopt with the reason in `problem`.
+    std::optional<rs::JobInputs> inputs(QString* problem) const;
+    void setInputs(const rs::JobInputs& inputs);
 
     QComboBox* m_job;
     QStackedWidget* m_jobPages;

@@ -161,11 +161,7 @@ nlohmann::json toJson(const CompressResult& r, const CompressRequest& request) {
 
 int runCompress(const ParsedArgs& args, const JobContext& job) {
     CompressRequest request;
-    const auto calib = args.value("--calib");
-    if (!calib)
-        throw UsageError("'compress' needs --calib FILE");
-    // Absolute, so that the stored experiment can be re-run from anywhere.
-    request.calibText = std::filesystem::weakly_canonical(*calib);
+    request.inputs = readJobInputs(args, "compress");
     request.compression = parseMethod(args.valueOr("--method", "rtn"), MethodKind::Compression);
     request.compensations.clear();
     for (const std::string& list : args.values("--comp"))
@@ -176,14 +172,10 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
     if (args.value("--rank") && args.value("--ranks"))
         throw UsageError("give either --rank or --ranks");
     request.ranks = parseRanks(args.value("--ranks").value_or(args.valueOr("--rank", "8")));
-    request.calibTokens = args.integer("--calib-tokens").value_or(16384);
-    if (request.calibTokens < 0)
-        throw UsageError("--calib-tokens must not be negative");
     const std::string mode = args.valueOr("--calib-mode", "parallel");
     if (mode != "parallel" && mode != "sequential")
         throw UsageError("--calib-mode must be parallel or sequential");
     request.mode = mode == "parallel" ? CalibrationMode::Parallel : CalibrationMode::Sequential;
-    readLayerRunOptions(args, request);
 
     if (args.flag("--no-store") && (args.value("--db") || args.value("--name") ||
                                     args.value("--notes") || args.flag("--recalibrate")))
@@ -270,7 +262,7 @@ std::vector<Command> compressCommands() {
           "run with the same model, text and calibration settings skips calibration.\n"
           "`rankscope-cli methods` lists the methods.",
           {"MODEL"},
-          {{"--calib", "FILE", "calibration text (never the evaluation text)"},
+          {kCalib,
            {"--method", "SPEC", "compression method, e.g. rtn:bits=3,group=32 (default rtn)"},
            {"--comp", "LIST", "compensations, e.g. none,svd,eora (default eora; repeatable)"},
            {"--rank", "N", "rank of the low-rank paths (default 8)"},

@@ -150,10 +150,7 @@ nlohmann::json toJson(const LowRankResult& r, const LowRankRequest& request) {
 
 int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
     LowRankRequest request;
-    const auto calib = args.value("--calib");
-    if (!calib)
-        throw UsageError("'lowrank' needs --calib FILE");
-    request.calibText = std::filesystem::weakly_canonical(*calib);
+    request.inputs = readJobInputs(args, "lowrank");
     try {
         request.method =
             MethodConfig::parse(args.valueOr("--method", "lord-data"), MethodKind::LowRank);
@@ -181,10 +178,6 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
         request.uniformRank = *rank;
     }
     request.reductions = parseReductions(args.valueOr("--reduction", "20"));
-    request.calibTokens = args.integer("--calib-tokens").value_or(16384);
-    if (request.calibTokens < 0)
-        throw UsageError("--calib-tokens must not be negative");
-    readLayerRunOptions(args, request);
 
     if (args.flag("--no-store") && (args.value("--db") || args.value("--name")))
         throw UsageError("--no-store cannot be combined with --db or --name");
@@ -242,10 +235,10 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
             store->addExport({0, experiment, 0,
                               std::filesystem::weakly_canonical(*exportDir).string(),
                               exportFormatName(ExportFormat::Factorized), "", ""});
-        if (!request.evalText.empty()) {
+        if (!request.inputs.evalText.empty()) {
             // Proof that the files hold the model that was measured.
             const PerplexityResult back =
-                evaluateExport(*exportDir, request.evalText, request.eval, job);
+                evaluateExport(*exportDir, request.inputs.evalText, request.inputs.eval, job);
             char line[96];
             std::snprintf(line, sizeof line, "\nthe export read back: perplexity %.4f",
                           back.perplexity);
@@ -283,7 +276,7 @@ std::vector<Command> lowrankCommands() {
           "Prints ranks, rank reduction and output error per layer, parameters before/after\n"
           "and, with --eval, the perplexity of every variant.",
           {"MODEL"},
-          {{"--calib", "FILE", "calibration text (never the evaluation text)"},
+          {kCalib,
            {"--method", "SPEC", "lord-weight, lord-data (default) or lillama, with parameters"},
            {"--reduction", "LIST", "parameter reductions in percent, e.g. 20,40 (default 20)"},
            {"--rank", "N", "one uniform rank instead of --reduction"},

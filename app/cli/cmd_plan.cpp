@@ -236,17 +236,16 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
         out["ranks"][curves.layers[l].name] = plan.ranks[l];
 
     if (args.flag("--apply")) {
-        CompressRequest request =
-            requestFromJson(curves.experiment.request, "experiment " + std::to_string(id));
+        CompressRequest request = compressRequestOf(curves.experiment);
         request.plan = toRankPlan(planner, plan);
         request.compensations = {curves.compensation};
         if (const auto eval = args.value("--eval"))
-            request.evalText = std::filesystem::weakly_canonical(*eval);
-        if (request.evalText.empty())
+            request.inputs.evalText = std::filesystem::weakly_canonical(*eval);
+        if (request.inputs.evalText.empty())
             throw UsageError("experiment " + std::to_string(id) +
                              " had no evaluation text: give --eval FILE");
         if (const auto windows = args.integer("--max-windows"))
-            request.eval.maxWindows = *windows;
+            request.inputs.eval.maxWindows = *windows;
         if (!session)
             session = ModelSession::open(curves.model.path, openOptions(args), job);
         ArtefactCache cache(defaultCacheDirectory());

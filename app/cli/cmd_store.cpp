@@ -86,13 +86,13 @@ std::string stagesText(const std::vector<std::pair<std::string, double>>& stages
 // The command line that runs the experiment again.
 std::string rerunCommand(const ExperimentStore& store, const ExperimentRecord& e) {
     const auto model = store.model(e.modelId);
-    const std::string lowrank =
-        lowRankCommandLine(e.request, model ? model->path : std::string("MODEL"));
-    if (!lowrank.empty())
-        return lowrank;
-    const CompressRequest r = requestFromJson(e.request, "experiment " + std::to_string(e.id));
-    std::string cmd = "rankscope-cli compress " + (model ? model->path : std::string("MODEL")) +
-                      " --calib " + r.calibText.string() + " --method " + r.compression.serialize();
+    const std::string modelPath = model ? model->path : std::string("MODEL");
+    if (e.kind == ExperimentKind::LowRank)
+        return lowRankCommandLine(
+            lowRankRequestFromJson(e.request, "experiment " + std::to_string(e.id)), modelPath);
+    const CompressRequest r = compressRequestOf(e);
+    std::string cmd = "rankscope-cli compress " + modelPath + jobInputsOptions(r.inputs) +
+                      " --method " + r.compression.serialize();
     std::vector<std::string> comps;
     for (const MethodConfig& m : r.compensations)
         comps.push_back(m.serialize());
@@ -104,27 +104,14 @@ std::string rerunCommand(const ExperimentStore& store, const ExperimentRecord& e
             ranks.push_back(std::to_string(rank));
         cmd += " --ranks " + join(ranks, ",");
     }
-    cmd += " --calib-tokens " + std::to_string(r.calibTokens) + " --calib-mode " +
-           calibrationModeName(r.mode);
-    for (const std::string& p : r.layers.include)
-        cmd += " --include '" + p + "'";
-    for (const std::string& p : r.layers.exclude)
-        cmd += " --exclude '" + p + "'";
-    if (!r.evalText.empty())
-        cmd += " --eval " + r.evalText.string();
-    if (r.eval.maxWindows > 0)
-        cmd += " --max-windows " + std::to_string(r.eval.maxWindows);
-    if (r.evaluateBaseline)
-        cmd += " --baseline";
-    if (!r.analyze)
-        cmd += " --no-analysis";
-    return cmd;
+    return cmd + " --calib-mode " + calibrationModeName(r.mode);
 }
 
 json summaryJson(const ExperimentSummary& s) {
     const ExperimentRecord& e = s.experiment;
     json j = {{"id", e.id},
               {"name", e.name},
+              {"kind", experimentKindName(e.kind)},
               {"status", statusName(e.status)},
               {"created", e.created},
               {"model", s.modelPath},
@@ -148,6 +135,11 @@ int runList(const ParsedArgs& args, const JobContext&) {
             throw UsageError("unknown status '" + *status +
                              "' (running, done, failed, cancelled, interrupted)");
     }
+    if (const auto kind = args.value("--kind")) {
+        filter.kind = parseExperimentKind(*kind);
+        if (!filter.kind)
+            throw UsageError("unknown kind '" + *kind + "' (compress, lowrank)");
+    }
     filter.limit = args.integer("--limit").value_or(0);
     const std::vector<ExperimentSummary> list = store->listExperiments(filter);
     if (args.flag("--json")) {
@@ -161,8 +153,8 @@ int runList(const ParsedArgs& args, const JobContext&) {
         std::printf("no experiments in %s\n", store->path().string().c_str());
         return kExitOk;
     }
-    std::printf("%5s  %-20s  %-11s  %-18s  %-32s  %-16s  %10s  %s\n", "ID", "created", "status",
-                "model", "compression", "compensation", "best ppl", "name");
+    std::printf("%5s  %-20s  %-11s  %-8s  %-18s  %-32s  %-16s  %10s  %s\n", "ID", "created",
+                "status", "kind", "model", "compression", "compensation", "best ppl", "name");
     for (const ExperimentSummary& s : list) {
         const ExperimentRecord& e = s.experiment;
         char ppl[32] = "-";
@@ -171,9 +163,9 @@ int runList(const ParsedArgs& args, const JobContext&) {
         std::vector<std::string> ids; // "svd:factor_bits=0" -> "svd": the ids fit a column
         for (const std::string& c : e.compensations)
             ids.push_back(c.substr(0, c.find(':')));
-        std::printf("%5lld  %-20s  %-11s  %-18s  %-32s  %-16s  %10s  %s\n",
+        std::printf("%5lld  %-20s  %-11s  %-8s  %-18s  %-32s  %-16s  %10s  %s\n",
                     static_cast<long long>(e.id), e.created.c_str(), statusName(e.status),
-                    fileName(s.modelPath).substr(0, 18).c_str(),
+                    experimentKindName(e.kind), fileName(s.modelPath).substr(0, 18).c_str(),
                     e.compression.substr(0, 32).c_str(), join(ids, ",").substr(0, 16).c_str(), ppl,
                     e.name.c_str());
     }
@@ -192,6 +184,7 @@ int runShow(const ParsedArgs& args, const JobContext&) {
     if (args.flag("--json")) {
         json j = json::parse(e.request);
         j["id"] = e.id;
+        j["kind"] = experimentKindName(e.kind);
         j["status"] = statusName(e.status);
         j["perplexity"] = ppl;
         j["mean_relative_error"] = experimentMeanErrors(*store, e.id);
@@ -200,6 +193,7 @@ int runShow(const ParsedArgs& args, const JobContext&) {
     }
     std::printf("experiment %lld%s%s\n", static_cast<long long>(e.id), e.name.empty() ? "" : ": ",
                 e.name.c_str());
+    std::printf("  kind         %s\n", experimentKindName(e.kind));
     std::printf("  status       %s%s%s\n", statusName(e.status), e.error.empty() ? "" : ": ",
                 e.error.c_str());
     std::printf("  created      %s (finished %s), RankScope %s\n", e.created.c_str(),
@@ -262,8 +256,8 @@ int runShow(const ParsedArgs& args, const JobContext&) {
 
 int runCompare(const ParsedArgs& args, const JobContext&) {
     const auto store = openForReading(args);
-    const ExperimentComparison c = compareExperiments(
-        *store, experimentId(args.positional(0)), experimentId(args.positional(1)));
+    const ExperimentComparison c = compareExperiments(*store, experimentId(args.positional(0)),
+                                                      experimentId(args.positional(1)));
     std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(c.a)).c_str(),
                 ("experiment " + std::to_string(c.b)).c_str());
     for (const SettingRow& row : c.settings)
@@ -410,11 +404,12 @@ std::filesystem::path databasePath(const ParsedArgs& args) {
 std::vector<Command> storeCommands() {
     return {
         {{"experiments list",
-          "[--model TEXT] [--status S] [--limit N] [--json]",
+          "[--model TEXT] [--status S] [--kind K] [--limit N] [--json]",
           "List the recorded experiments, newest first.",
           {},
           {{"--model", "TEXT", "only models whose path contains TEXT (or whose hash starts so)"},
            {"--status", "S", "running, done, failed, cancelled or interrupted"},
+           {"--kind", "K", "compress (compression runs) or lowrank (LoRD, Lillama)"},
            {"--limit", "N", "at most N experiments"},
            {"--json", "", "print JSON"},
            kDb}},

@@ -63,11 +63,11 @@ int runTradeoff(const ParsedArgs& args, const JobContext& job) {
     const auto eval = args.value("--eval");
     if (!calib || !eval)
         throw UsageError("'tradeoff' needs --calib FILE and --eval FILE");
-    request.base.calibText = std::filesystem::weakly_canonical(*calib);
-    request.base.evalText = std::filesystem::weakly_canonical(*eval);
-    request.base.calibTokens = args.integer("--calib-tokens").value_or(16384);
-    request.base.eval.maxWindows = args.integer("--max-windows").value_or(0);
-    request.base.layers.include = args.values("--include");
+    request.base.inputs.calibText = std::filesystem::weakly_canonical(*calib);
+    request.base.inputs.evalText = std::filesystem::weakly_canonical(*eval);
+    request.base.inputs.calibTokens = args.integer("--calib-tokens").value_or(16384);
+    request.base.inputs.eval.maxWindows = args.integer("--max-windows").value_or(0);
+    request.base.inputs.layers.include = args.values("--include");
     request.method = args.valueOr("--method", "rtn");
     if (request.method != "rtn" && request.method != "gptq")
         throw UsageError("--method must be rtn or gptq");

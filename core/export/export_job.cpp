@@ -115,9 +115,11 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
         fail(what, std::string("is ") + statusName(experiment->status) +
                        "; only finished experiments can be exported");
     // LoRD and Lillama runs are reproduced by their own job, which exports them itself.
-    if (const std::string rerun = lowRankCommandLine(experiment->request, "MODEL"); !rerun.empty())
-        fail(what, "is a low-rank (LoRD/Lillama) run; export it in the factorized format with `" +
-                       rerun + " --export DIR`");
+    if (experiment->kind == ExperimentKind::LowRank)
+        fail(what,
+             "is a low-rank (LoRD/Lillama) run; export it in the factorized format with `" +
+                 lowRankCommandLine(lowRankRequestFromJson(experiment->request, what), "MODEL") +
+                 " --export DIR`");
     const size_t variant = chooseVariant(store.variants(experiment->id), request.variant, what);
     const auto model = store.model(experiment->modelId);
     if (!model)
@@ -151,10 +153,10 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
 
     // Reproduce the compressed weights block by block, each block's handed to the writer as it
     // is done; the reports the export does not need are skipped.
-    CompressRequest compress = requestFromJson(experiment->request, what);
-    compress.analyze = false;
+    CompressRequest compress = compressRequestOf(*experiment);
+    compress.inputs.analyze = false;
     compress.heldoutTokens = 0;
-    compress.evaluateBaseline = false;
+    compress.inputs.evaluateBaseline = false;
     ExportWriter writer(stage.path(), request.format, settings, job);
     size_t exported = 0;
     CompressHooks hooks;
@@ -188,9 +190,10 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
 
     result.written = writer.finish();
 
-    if (!compress.evalText.empty()) {
+    if (!compress.inputs.evalText.empty()) {
         job.report("verify", 0, 0, "reading the export back");
-        result.reloaded = evaluateExport(stage.path(), compress.evalText, compress.eval, job);
+        result.reloaded =
+            evaluateExport(stage.path(), compress.inputs.evalText, compress.inputs.eval, job);
         if (result.inMemory && settings.dtype == "float32" &&
             relativeDifference(result.reloaded->perplexity, result.inMemory->perplexity) >
                 kFloat32ReloadTolerance)
@@ -208,10 +211,10 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     card.experimentId = experiment->id;
     card.compression = compress.compression.serialize();
     card.variant = result.variant;
-    card.calibration = compress.calibText.filename().string() + ", " +
+    card.calibration = compress.inputs.calibText.filename().string() + ", " +
                        formatCount(reproduced.calibrationTokens) + " tokens, " +
                        calibrationModeName(compress.mode) + " calibration";
-    card.evalText = compress.evalText.filename().string();
+    card.evalText = compress.inputs.evalText.filename().string();
     card.inMemory = result.inMemory;
     card.reloaded = result.reloaded;
     card.written = result.written;

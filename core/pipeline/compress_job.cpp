@@ -294,7 +294,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     const CompressedWeight cw = compressWeight(request.compression, weight, &st, s.name);
     // W_c outlives this call only where the block is run with it: evaluation passes, sequential
     // calibration (and the export hook, which gets the grid too).
-    if (!request.evalText.empty() || request.mode == CalibrationMode::Sequential)
+    if (!request.inputs.evalText.empty() || request.mode == CalibrationMode::Sequential)
         group.compressed[s.name] = cw.weight;
     if (run.hooks.compressed)
         group.kept[s.name] = cw;
@@ -344,7 +344,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                 std::max(report->heldoutOutputEnergy, 1e-300);
         run.factors[v][s.name] = std::move(f);
     }
-    if (gi == 0 && request.analyze)
+    if (gi == 0 && request.inputs.analyze)
         report->analysis =
             analyzeReported(weight, dW, st, s, bases, result.variants, group, perSite);
 }
@@ -446,16 +446,17 @@ void releaseBlock(CompressRun& run, int64_t k) {
 
 void startPasses(CompressRun& run, const ModelSession& session) {
     const CompressRequest& request = run.request;
-    const std::string text = readTextFile(request.evalText);
-    const Protocol protocol = request.eval.protocol ? *request.eval.protocol : detectProtocol(text);
+    const std::string text = readTextFile(request.inputs.evalText);
+    const Protocol protocol =
+        request.inputs.eval.protocol ? *request.inputs.eval.protocol : detectProtocol(text);
     TokenStream stream = buildTokenStream(text, protocol, session.tokenizer());
-    stream.source = request.evalText.string();
-    if (request.evaluateBaseline)
-        run.baselinePass =
-            std::make_unique<StreamingPerplexity>(run.model, stream, request.eval, run.quiet);
+    stream.source = request.inputs.evalText.string();
+    if (request.inputs.evaluateBaseline)
+        run.baselinePass = std::make_unique<StreamingPerplexity>(run.model, stream,
+                                                                 request.inputs.eval, run.quiet);
     for (size_t v = 0; v < run.result.variants.size(); ++v)
-        run.variantPasses.push_back(
-            std::make_unique<StreamingPerplexity>(run.model, stream, request.eval, run.quiet));
+        run.variantPasses.push_back(std::make_unique<StreamingPerplexity>(
+            run.model, stream, request.inputs.eval, run.quiet));
 }
 
 void finishPasses(CompressRun& run) {
@@ -494,7 +495,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                     result,
                     clock,
                     Installer(model),
-                    selectLinears(session, request.layers),
+                    selectLinears(session, request.inputs.layers),
                     {},
                     nullptr,
                     {},
@@ -510,14 +511,14 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     RestoreGuard restoreAtExit(run.installer, run.selected);
 
     auto started = std::chrono::steady_clock::now();
-    const int64_t seqLen = std::min(request.calibSeqLen, model.config().maxPositions);
+    const int64_t seqLen = std::min(request.inputs.calibSeqLen, model.config().maxPositions);
     const at::Tensor calibWindows =
-        windowsFromText(session, request.calibText, seqLen, request.calibTokens);
+        windowsFromText(session, request.inputs.calibText, seqLen, request.inputs.calibTokens);
     result.calibrationTokens = calibWindows.numel();
-    if (!request.evalText.empty() && request.heldoutTokens > 0) {
+    if (!request.inputs.evalText.empty() && request.heldoutTokens > 0) {
         const at::Tensor windows =
-            windowsFromText(session, request.evalText, std::min(seqLen, request.heldoutTokens),
-                            request.heldoutTokens);
+            windowsFromText(session, request.inputs.evalText,
+                            std::min(seqLen, request.heldoutTokens), request.heldoutTokens);
         result.heldoutTokens = windows.numel();
         run.heldout = statsSource(hooks, StatsRole::Heldout, model, windows, job);
     }
@@ -536,7 +537,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     }
     run.factors.resize(result.variants.size());
     clock.add("calibrate", started);
-    if (!request.evalText.empty()) {
+    if (!request.inputs.evalText.empty()) {
         started = std::chrono::steady_clock::now();
         startPasses(run, session);
         clock.add("evaluate", started);
@@ -560,7 +561,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
         group.calibrator.reset(); // frees the calibration activations before the output head
     run.heldout.reset();
 
-    if (!request.evalText.empty()) {
+    if (!request.inputs.evalText.empty()) {
         job.report("evaluate", 0, 1, "output head");
         finishPasses(run);
         job.report("evaluate", 1, 1, "output head");

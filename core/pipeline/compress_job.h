@@ -5,6 +5,7 @@
 #include "eval/perplexity.h"
 #include "lowrank/compensation.h"
 #include "methods/registry.h"
+#include "pipeline/job_inputs.h"
 #include "pipeline/stats_source.h"
 #include "util/progress.h"
 
@@ -18,14 +19,6 @@ namespace rs {
 
 class ModelSession;
 
-// Which decoder linears a job touches: names ("model.layers.3.mlp.down_proj") matching any
-// include regex (all when empty) and no exclude regex. Embeddings and the output head are never
-// candidates.
-struct LayerSelection {
-    std::vector<std::string> include;
-    std::vector<std::string> exclude;
-};
-
 // Per-layer ranks: a uniform rank, overridden per layer by exact name.
 struct RankPlan {
     int64_t uniform = 0;
@@ -34,20 +27,13 @@ struct RankPlan {
 };
 
 struct CompressRequest {
-    std::filesystem::path calibText;
-    int64_t calibTokens = 16384; // 0: the whole text
-    int64_t calibSeqLen = 512;   // window length (capped by the model context)
+    JobInputs inputs;
     CalibrationMode mode = CalibrationMode::Parallel;
     MethodConfig compression = MethodConfig::defaults("rtn", MethodKind::Compression);
     std::vector<MethodConfig> compensations; // each one becomes variants (one per rank)
     std::vector<int64_t> ranks{8};           // uniform ranks to try
     std::optional<RankPlan> plan;            // per-layer ranks instead of `ranks`
-    LayerSelection layers;
-    std::filesystem::path evalText; // perplexity of every variant when set
-    EvalOptions eval;
-    int64_t heldoutTokens = 4096;  // held-out activations from evalText for per-layer errors
-    bool analyze = true;           // spectra and error curves per layer
-    bool evaluateBaseline = false; // perplexity of the original model too
+    int64_t heldoutTokens = 4096; // held-out activations from evalText for per-layer errors
 };
 
 // One compensated model of a job: a compensation method at a rank (or plan).

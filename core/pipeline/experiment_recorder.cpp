@@ -184,15 +184,15 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
     experiment.name = options.name;
     experiment.notes = options.notes;
     experiment.modelId = model.id;
-    calibText = registerText(store, session, request.calibText, job);
+    calibText = registerText(store, session, request.inputs.calibText, job);
     experiment.calibDatasetId = calibText.id;
-    if (!request.evalText.empty()) {
-        evalText = registerText(store, session, request.evalText, job);
+    if (!request.inputs.evalText.empty()) {
+        evalText = registerText(store, session, request.inputs.evalText, job);
         experiment.evalDatasetId = evalText.id;
     }
     experiment.calibMode = calibrationModeName(request.mode);
-    experiment.calibTokens = request.calibTokens;
-    experiment.calibSeqLen = request.calibSeqLen;
+    experiment.calibTokens = request.inputs.calibTokens;
+    experiment.calibSeqLen = request.inputs.calibSeqLen;
     experiment.compression = request.compression.serialize();
     for (const MethodConfig& m : request.compensations)
         experiment.compensations.push_back(m.serialize());
@@ -253,7 +253,8 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
         }
         const std::string description =
             std::string(calibration ? "calibration" : "held-out") + " statistics of " + model.path +
-            " on " + (calibration ? request.calibText : request.evalText).filename().string() +
+            " on " +
+            (calibration ? request.inputs.calibText : request.inputs.evalText).filename().string() +
             ", " + std::to_string(stats.tokens) + " tokens";
         return std::make_unique<SavingSource>(
             stats.calibrate(), store, cache, key, description, config.numLayers,

@@ -270,15 +270,15 @@ struct LowRankRun {
 };
 
 void startPasses(LowRankRun& run, const ModelSession& session) {
-    if (run.request.evalText.empty())
+    if (run.request.inputs.evalText.empty())
         return;
-    const TokenStream stream = tokenStream(session, run.request.evalText);
-    if (run.request.evaluateBaseline)
-        run.passes.baseline =
-            std::make_unique<StreamingPerplexity>(run.model, stream, run.request.eval, run.quiet);
+    const TokenStream stream = tokenStream(session, run.request.inputs.evalText);
+    if (run.request.inputs.evaluateBaseline)
+        run.passes.baseline = std::make_unique<StreamingPerplexity>(
+            run.model, stream, run.request.inputs.eval, run.quiet);
     for (size_t v = 0; v < run.result.variants.size(); ++v)
-        run.passes.variants.push_back(
-            std::make_unique<StreamingPerplexity>(run.model, stream, run.request.eval, run.quiet));
+        run.passes.variants.push_back(std::make_unique<StreamingPerplexity>(
+            run.model, stream, run.request.inputs.eval, run.quiet));
 }
 
 void finishBaseline(LowRankRun& run) {
@@ -371,7 +371,7 @@ void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
     std::unique_ptr<CompensationBasis> basis;
     if (fit != Fit::AnalysisOnly && basisRank(run, i) > 0)
         basis = buildLordBasis(run.lord, w, stats, basisRank(run, i), s.name);
-    if (run.request.analyze)
+    if (run.request.inputs.analyze)
         report.analysis = analyzeWeight(run, s, w, stats,
                                         run.lord == LordVariant::DataAware ? basis.get() : nullptr);
     if (!basis)
@@ -586,7 +586,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     StageClock clock(result.stageSeconds);
     const bool lillama = request.method.id() == "lillama";
 
-    std::vector<Selected> selected = selectLinears(session, request.layers);
+    std::vector<Selected> selected = selectLinears(session, request.inputs.layers);
     std::vector<FactorShape> shapes;
     for (const Selected& s : selected)
         shapes.push_back({s.name, s.block, s.outFeatures, s.inFeatures});
@@ -610,10 +610,10 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     if (hooks.planned && !run.optimal)
         hooks.planned(result);
 
-    const int64_t seqLen = std::min(request.calibSeqLen, model.config().maxPositions);
+    const int64_t seqLen = std::min(request.inputs.calibSeqLen, model.config().maxPositions);
     const at::Tensor windows =
-        calibrationWindows(tokenStream(session, request.calibText).tokens, seqLen,
-                           request.calibTokens, request.calibText.string());
+        calibrationWindows(tokenStream(session, request.inputs.calibText).tokens, seqLen,
+                           request.inputs.calibTokens, request.inputs.calibText.string());
     result.calibrationTokens = windows.numel();
     if (lillama) {
         const int64_t perWindow = seqLen * model.config().hiddenSize * 4;
@@ -626,7 +626,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     runLord(run, session, windows);
     if (hooks.layersDone)
         hooks.layersDone(result);
-    if (!request.evalText.empty())
+    if (!request.inputs.evalText.empty())
         job.report("evaluate", 0, 1, "output head");
     finishBaseline(run);
     for (size_t v = 0; v < result.variants.size(); ++v)

@@ -21,9 +21,7 @@ class ModelSession;
 // are replaced by factor pairs. Every variant is one rank allocation; the model runs the
 // factored layers as two matmuls.
 struct LowRankRequest {
-    std::filesystem::path calibText;
-    int64_t calibTokens = 16384; // 0: the whole text
-    int64_t calibSeqLen = 512;   // capped by the model context
+    JobInputs inputs; // with analyze: the error curves of weight SVD and data-aware per layer
     MethodConfig method = MethodConfig::defaults("lord-data", MethodKind::LowRank);
     // Ranks, by the first of these that is set: a per-layer plan (a budget plan; layers it does
     // not name get plan.uniform), one uniform rank, else one variant per parameter reduction
@@ -31,11 +29,6 @@ struct LowRankRequest {
     std::optional<RankPlan> plan;
     int64_t uniformRank = 0;
     std::vector<double> reductions{20.0};
-    LayerSelection layers;
-    std::filesystem::path evalText; // perplexity of every variant when set
-    EvalOptions eval;
-    bool evaluateBaseline = false;
-    bool analyze = true; // per layer: spectra, and the error curves of weight SVD and data-aware
 };
 
 struct LowRankVariant {

@@ -1,6 +1,7 @@
 #include "pipeline/lowrank_recorder.h"
 
 #include "pipeline/recording.h"
+#include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
@@ -14,12 +15,8 @@ namespace rs {
 namespace {
 
 nlohmann::json rankJson(const LowRankRequest& request) {
-    if (request.plan) {
-        nlohmann::json layers = nlohmann::json::object();
-        for (const auto& [name, rank] : request.plan->perLayer)
-            layers[name] = rank;
-        return {{"uniform", request.plan->uniform}, {"layers", layers}};
-    }
+    if (request.plan)
+        return rankPlanToJson(*request.plan);
     if (request.uniformRank > 0)
         return {{"ranks", {request.uniformRank}}};
     return {{"reductions", request.reductions}};
@@ -28,88 +25,47 @@ nlohmann::json rankJson(const LowRankRequest& request) {
 } // namespace
 
 std::string lowRankRequestJson(const LowRankRequest& request) {
-    return nlohmann::json{
-        {"kind", "lowrank"},
-        {"calib_text", request.calibText.string()},
-        {"calib_tokens", request.calibTokens},
-        {"calib_seq_len", request.calibSeqLen},
-        {"method", request.method.serialize()},
-        {"rank_plan", rankJson(request)},
-        {"layers", {{"include", request.layers.include}, {"exclude", request.layers.exclude}}},
-        {"eval_text", request.evalText.string()},
-        {"eval", {{"seq_len", request.eval.seqLen}, {"max_windows", request.eval.maxWindows}}},
-        {"evaluate_baseline", request.evaluateBaseline},
-        {"analyze", request.analyze}}
-        .dump();
+    nlohmann::json out = jobInputsJson(request.inputs);
+    out.update({{"kind", experimentKindName(ExperimentKind::LowRank)},
+                {"method", request.method.serialize()},
+                {"rank_plan", rankJson(request)}});
+    return out.dump();
 }
 
-std::optional<LowRankRequest> lowRankRequestFromJson(const std::string& json,
-                                                     const std::string& what) {
-    const nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
-    if (!j.is_object() || j.value("kind", "") != "lowrank")
-        return std::nullopt;
+LowRankRequest lowRankRequestFromJson(const std::string& json, const std::string& what) {
     LowRankRequest request;
     try {
-        request.calibText = j.at("calib_text").get<std::string>();
-        request.calibTokens = j.at("calib_tokens").get<int64_t>();
-        request.calibSeqLen = j.at("calib_seq_len").get<int64_t>();
+        const nlohmann::json j = nlohmann::json::parse(json);
+        request.inputs = jobInputsFromJson(j, what);
         request.method =
             MethodConfig::parse(j.at("method").get<std::string>(), MethodKind::LowRank);
         const nlohmann::json& ranks = j.at("rank_plan");
-        if (ranks.contains("layers")) {
-            RankPlan plan;
-            plan.uniform = ranks.at("uniform").get<int64_t>();
-            for (const auto& [name, rank] : ranks.at("layers").items())
-                plan.perLayer[name] = rank.get<int64_t>();
-            request.plan = plan;
-        } else if (ranks.contains("ranks")) {
+        if (ranks.contains("layers"))
+            request.plan = rankPlanFromJson(ranks);
+        else if (ranks.contains("ranks"))
             request.uniformRank = ranks.at("ranks").at(0).get<int64_t>();
-        } else {
+        else
             request.reductions = ranks.at("reductions").get<std::vector<double>>();
-        }
-        request.layers.include = j.at("layers").at("include").get<std::vector<std::string>>();
-        request.layers.exclude = j.at("layers").at("exclude").get<std::vector<std::string>>();
-        request.evalText = j.at("eval_text").get<std::string>();
-        request.eval.seqLen = j.at("eval").at("seq_len").get<int64_t>();
-        request.eval.maxWindows = j.at("eval").at("max_windows").get<int64_t>();
-        request.evaluateBaseline = j.at("evaluate_baseline").get<bool>();
-        request.analyze = j.at("analyze").get<bool>();
     } catch (const nlohmann::json::exception& e) {
         fail(what, std::string("low-rank request is malformed: ") + e.what());
     }
     return request;
 }
 
-std::string lowRankCommandLine(const std::string& requestJson, const std::string& modelPath) {
-    const std::optional<LowRankRequest> r = lowRankRequestFromJson(requestJson, "request");
-    if (!r)
-        return {};
-    std::string cmd = "rankscope-cli lowrank " + modelPath + " --calib " + r->calibText.string() +
-                      " --method " + r->method.serialize() + " --calib-tokens " +
-                      std::to_string(r->calibTokens);
-    if (r->uniformRank > 0) {
-        cmd += " --rank " + std::to_string(r->uniformRank);
-    } else if (!r->plan) {
+std::string lowRankCommandLine(const LowRankRequest& r, const std::string& modelPath) {
+    std::string cmd = "rankscope-cli lowrank " + modelPath + jobInputsOptions(r.inputs) +
+                      " --method " + r.method.serialize();
+    if (r.uniformRank > 0) {
+        cmd += " --rank " + std::to_string(r.uniformRank);
+    } else if (!r.plan) {
         std::string list;
-        for (const double p : r->reductions) {
+        for (const double p : r.reductions) {
             char text[32];
             std::snprintf(text, sizeof text, "%g", p);
             list += (list.empty() ? "" : ",") + std::string(text);
         }
         cmd += " --reduction " + list;
     }
-    for (const std::string& p : r->layers.include)
-        cmd += " --include '" + p + "'";
-    for (const std::string& p : r->layers.exclude)
-        cmd += " --exclude '" + p + "'";
-    if (!r->evalText.empty())
-        cmd += " --eval " + r->evalText.string();
-    if (r->eval.maxWindows > 0)
-        cmd += " --max-windows " + std::to_string(r->eval.maxWindows);
-    if (r->evaluateBaseline)
-        cmd += " --baseline";
-    if (!r->analyze)
-        cmd += " --no-analysis";
     return cmd;
 }
 
@@ -142,13 +98,14 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
     ExperimentRecord experiment;
     experiment.name = name;
     experiment.modelId = registerModel(store, session, job).id;
-    experiment.calibDatasetId = registerText(store, session, request.calibText, job).id;
-    if (!request.evalText.empty())
-        experiment.evalDatasetId = registerText(store, session, request.evalText, job).id;
+    experiment.kind = ExperimentKind::LowRank;
+    experiment.calibDatasetId = registerText(store, session, request.inputs.calibText, job).id;
+    if (!request.inputs.evalText.empty())
+        experiment.evalDatasetId = registerText(store, session, request.inputs.evalText, job).id;
     // Lillama's student path runs through the layers already compressed.
     experiment.calibMode = request.method.id() == "lillama" ? "sequential" : "parallel";
-    experiment.calibTokens = request.calibTokens;
-    experiment.calibSeqLen = request.calibSeqLen;
+    experiment.calibTokens = request.inputs.calibTokens;
+    experiment.calibSeqLen = request.inputs.calibSeqLen;
     experiment.compression = request.method.serialize();
     experiment.rankPlan = rankJson(request).dump();
     experiment.request = lowRankRequestJson(request);

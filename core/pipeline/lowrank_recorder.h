@@ -31,16 +31,15 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
                                    ExperimentStore& store, const std::string& name = {},
                                    const JobContext& job = {}, const LowRankHooks& observers = {});
 
-// The request as JSON (enough to run it again), marked {"kind": "lowrank"}.
+// The request as JSON (enough to run it again), marked {"kind": "lowrank"} (what the store's
+// kind column was back-filled from when it was added).
 std::string lowRankRequestJson(const LowRankRequest& request);
 
-// The request back from lowRankRequestJson(), or nullopt when the JSON is not a low-rank request
-// (a compression run's). A malformed low-rank request fails naming `what`.
-std::optional<LowRankRequest> lowRankRequestFromJson(const std::string& json,
-                                                     const std::string& what = "request");
+// The request back from lowRankRequestJson(): the stored request of an experiment of kind
+// ExperimentKind::LowRank. Fails naming `what` for a malformed request.
+LowRankRequest lowRankRequestFromJson(const std::string& json, const std::string& what = "request");
 
-// The `rankscope-cli lowrank` command line that runs a stored request again, or an empty string
-// when the JSON is not a low-rank request (a compression run's).
-std::string lowRankCommandLine(const std::string& requestJson, const std::string& modelPath);
+// The `rankscope-cli lowrank` command line that runs the request again.
+std::string lowRankCommandLine(const LowRankRequest& request, const std::string& modelPath);
 
 } // namespace rs

@@ -13,37 +13,46 @@ using nlohmann::json;
 json planJson(const CompressRequest& request) {
     if (!request.plan)
         return {{"ranks", request.ranks}};
-    json layers = json::object();
-    for (const auto& [name, rank] : request.plan->perLayer)
-        layers[name] = rank;
-    return {{"uniform", request.plan->uniform}, {"layers", layers}};
+    return rankPlanToJson(*request.plan);
 }
 
 } // namespace
+
+json rankPlanToJson(const RankPlan& plan) {
+    json layers = json::object();
+    for (const auto& [name, rank] : plan.perLayer)
+        layers[name] = rank;
+    return {{"uniform", plan.uniform}, {"layers", layers}};
+}
+
+RankPlan rankPlanFromJson(const json& j) {
+    RankPlan plan;
+    plan.uniform = j.at("uniform").get<int64_t>();
+    for (const auto& [name, rank] : j.at("layers").items())
+        plan.perLayer[name] = rank.get<int64_t>();
+    return plan;
+}
 
 std::string requestToJson(const CompressRequest& request) {
     json compensations = json::array();
     for (const MethodConfig& m : request.compensations)
         compensations.push_back(m.serialize());
-    json eval = {{"seq_len", request.eval.seqLen}, {"max_windows", request.eval.maxWindows}};
-    if (request.eval.protocol)
-        eval["protocol"] = protocolName(*request.eval.protocol);
-    const json out = {
-        {"calib_text", request.calibText.string()},
-        {"calib_tokens", request.calibTokens},
-        {"calib_seq_len", request.calibSeqLen},
+    json out = jobInputsJson(request.inputs);
+    out.update({
         {"calib_mode", calibrationModeName(request.mode)},
         {"compression", request.compression.serialize()},
         {"compensations", compensations},
         {"rank_plan", planJson(request)},
-        {"layers", {{"include", request.layers.include}, {"exclude", request.layers.exclude}}},
-        {"eval_text", request.evalText.string()},
-        {"eval", eval},
         {"heldout_tokens", request.heldoutTokens},
-        {"analyze", request.analyze},
-        {"evaluate_baseline", request.evaluateBaseline},
-    };
+    });
     return out.dump();
+}
+
+CompressRequest compressRequestOf(const ExperimentRecord& experiment) {
+    const std::string what = "experiment " + std::to_string(experiment.id);
+    if (experiment.kind != ExperimentKind::Compress)
+        fail(what, "is a low-rank (LoRD/Lillama) run, not a compression");
+    return requestFromJson(experiment.request, what);
 }
 
 std::string rankPlanJson(const CompressRequest& request) {
@@ -54,9 +63,7 @@ CompressRequest requestFromJson(const std::string& text, const std::string& what
     CompressRequest request;
     try {
         const json j = json::parse(text);
-        request.calibText = j.at("calib_text").get<std::string>();
-        request.calibTokens = j.at("calib_tokens").get<int64_t>();
-        request.calibSeqLen = j.at("calib_seq_len").get<int64_t>();
+        request.inputs = jobInputsFromJson(j, what);
         const std::string mode = j.at("calib_mode").get<std::string>();
         if (mode != "parallel" && mode != "sequential")
             fail(what, "unknown calibration mode '" + mode + "'");
@@ -70,27 +77,9 @@ CompressRequest requestFromJson(const std::string& text, const std::string& what
         if (plan.contains("ranks")) {
             request.ranks = plan.at("ranks").get<std::vector<int64_t>>();
         } else {
-            RankPlan p;
-            p.uniform = plan.at("uniform").get<int64_t>();
-            for (const auto& [name, rank] : plan.at("layers").items())
-                p.perLayer[name] = rank.get<int64_t>();
-            request.plan = p;
-        }
-        request.layers.include = j.at("layers").at("include").get<std::vector<std::string>>();
-        request.layers.exclude = j.at("layers").at("exclude").get<std::vector<std::string>>();
-        request.evalText = j.at("eval_text").get<std::string>();
-        const json& eval = j.at("eval");
-        request.eval.seqLen = eval.at("seq_len").get<int64_t>();
-        request.eval.maxWindows = eval.at("max_windows").get<int64_t>();
-        if (eval.contains("protocol")) {
-            const std::string name = eval.at("protocol").get<std::string>();
-            request.eval.protocol = parseProtocol(name);
-            if (!request.eval.protocol)
-                fail(what, "unknown evaluation protocol '" + name + "'");
+            request.plan = rankPlanFromJson(plan);
         }
         request.heldoutTokens = j.at("heldout_tokens").get<int64_t>();
-        request.analyze = j.at("analyze").get<bool>();
-        request.evaluateBaseline = j.at("evaluate_baseline").get<bool>();
     } catch (const json::exception& e) {
         fail(what, std::string("malformed request JSON: ") + e.what());
     }

@@ -36,8 +36,8 @@ std::vector<double> layerSensitivities(ModelSession& session, ExperimentStore& s
                                        const JobContext& job) {
     const ExperimentRecord& e = curves.experiment;
     const std::string what = "experiment " + std::to_string(e.id);
-    CompressRequest request = requestFromJson(e.request, what);
-    if (request.evalText.empty() || !e.evalDatasetId)
+    CompressRequest request = compressRequestOf(e);
+    if (request.inputs.evalText.empty() || !e.evalDatasetId)
         fail(what, "has no evaluation text to measure layer sensitivities on");
     const auto calib = e.calibDatasetId ? store.dataset(*e.calibDatasetId) : std::nullopt;
     const auto eval = store.dataset(*e.evalDatasetId);
@@ -64,16 +64,16 @@ std::vector<double> layerSensitivities(ModelSession& session, ExperimentStore& s
             CompressRequest one = request;
             one.compensations = {MethodConfig::defaults("none", MethodKind::Compensation)};
             one.plan.reset();
-            one.layers.include = {"^" + escapeRegex(layer) + "$"};
-            one.layers.exclude.clear();
-            one.analyze = false;
+            one.inputs.layers.include = {"^" + escapeRegex(layer) + "$"};
+            one.inputs.layers.exclude.clear();
+            one.inputs.analyze = false;
             one.heldoutTokens = 0;
-            one.eval.maxWindows = maxWindows;
-            one.evaluateBaseline = !baseline;
+            one.inputs.eval.maxWindows = maxWindows;
+            one.inputs.evaluateBaseline = !baseline;
             // RTN and magnitude pruning never read the statistics: one window is enough to
             // satisfy the job, and saves a calibration pass per layer.
             if (!readsStatistics(curves.compression))
-                one.calibTokens = std::min<int64_t>(one.calibSeqLen, 512);
+                one.inputs.calibTokens = std::min<int64_t>(one.inputs.calibSeqLen, 512);
             const CompressResult r = runCompression(session, one, job);
             if (r.baseline)
                 baseline = r.baseline->perplexity;

@@ -42,7 +42,7 @@ TradeoffResult runTradeoff(ModelSession& session, const TradeoffRequest& request
     const MethodConfig method = MethodConfig::defaults(request.method, MethodKind::Compression);
     if (!method.spec().param("bits") || !method.spec().param("group"))
         fail("trade-off", "method " + request.method + " has no bits and group to sweep");
-    if (request.base.evalText.empty())
+    if (request.base.inputs.evalText.empty())
         fail("trade-off", "needs an evaluation text");
     if (request.budgets.empty())
         fail("trade-off", "no budgets given");
@@ -66,9 +66,9 @@ TradeoffResult runTradeoff(ModelSession& session, const TradeoffRequest& request
             sweep.compression = compression;
             sweep.compensations = {MethodConfig::defaults("none", MethodKind::Compensation)};
             sweep.plan.reset();
-            sweep.evalText.clear();
-            sweep.analyze = true;
-            sweep.evaluateBaseline = false;
+            sweep.inputs.evalText.clear();
+            sweep.inputs.analyze = true;
+            sweep.inputs.evaluateBaseline = false;
             RecordOptions options;
             options.name = "tradeoff curves " + compression.serialize();
             const int64_t id =

@@ -23,11 +23,14 @@ std::vector<ExperimentSummary> ExperimentStore::listExperiments(const Experiment
                              "WHERE (?1 = '' OR instr(m.path, ?1) > 0 "
                              "       OR substr(m.content_hash, 1, length(?1)) = lower(?1)) "
                              "  AND (?2 IS NULL OR e.status = ?2) "
+                             "  AND (?4 IS NULL OR e.kind = ?4) "
                              "ORDER BY e.created DESC, e.id DESC LIMIT ?3");
     s.bind(1, f.model);
     if (f.status)
         s.bind(2, statusName(*f.status));
     s.bind(3, f.limit > 0 ? f.limit : int64_t(-1));
+    if (f.kind)
+        s.bind(4, experimentKindName(*f.kind));
     std::vector<ExperimentSummary> out;
     const int c = kExperimentColumnCount;
     while (s.step()) {

@@ -182,6 +182,10 @@ ExperimentRecord readExperiment(const Statement& s, const std::string& db) {
     e.finished = optionalText(s, 18);
     e.calibrationArtefact = optionalInteger(s, 19);
     e.calibrationReused = s.integer(20) != 0;
+    const auto kind = parseExperimentKind(s.text(21));
+    if (!kind)
+        fail(Column{db, e.id, "kind"}(), "unknown value '" + s.text(21) + "'");
+    e.kind = *kind;
     return e;
 }
 

@@ -16,6 +16,15 @@ enum class ExperimentStatus { Running, Done, Failed, Cancelled, Interrupted };
 const char* statusName(ExperimentStatus status);
 std::optional<ExperimentStatus> parseStatus(const std::string& name);
 
+// What an experiment ran, so that its stored request is read back by the right job: a
+// compression with compensations (CompressRequest) or a low-rank replacement by LoRD or Lillama
+// (LowRankRequest).
+enum class ExperimentKind { Compress, LowRank };
+
+// "compress", "lowrank": the experiments table's kind column.
+const char* experimentKindName(ExperimentKind kind);
+std::optional<ExperimentKind> parseExperimentKind(const std::string& name);
+
 struct ModelRecord {
     int64_t id = 0;
     std::string path;         // absolute path of the checkpoint directory or file
@@ -88,6 +97,7 @@ struct ExperimentRecord {
     int64_t id = 0;
     std::string name;
     std::string notes;
+    ExperimentKind kind = ExperimentKind::Compress;
     int64_t modelId = 0;
     std::optional<int64_t> calibDatasetId;
     std::optional<int64_t> evalDatasetId;
@@ -120,6 +130,7 @@ struct ExperimentSummary {
 struct ExperimentFilter {
     std::string model; // substring of the model path, or a prefix of its content hash
     std::optional<ExperimentStatus> status;
+    std::optional<ExperimentKind> kind;
     int64_t limit = 0; // 0: all; newest first
 };
 

@@ -190,6 +190,16 @@ CREATE TABLE distillations (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 5: what each experiment ran, 'compress' or 'lowrank' (ExperimentKind), so that readers
+// stop guessing it from the request JSON. Earlier rows are back-filled from that JSON: low-rank
+// requests carry {"kind": "lowrank"}, compression requests no kind key.
+const char* const kVersion5 = R"sql(
+ALTER TABLE experiments ADD COLUMN kind TEXT NOT NULL DEFAULT 'compress'
+    CHECK (kind IN ('compress', 'lowrank'));
+UPDATE experiments SET kind = 'lowrank'
+    WHERE CASE WHEN json_valid(request) THEN json_extract(request, '$.kind') = 'lowrank' END;
+)sql";
+
 int64_t pragmaInteger(Database& db, const char* sql) {
     Statement s = db.prepare(sql);
     s.step();
@@ -220,7 +230,8 @@ void checkCompatible(Database& db, int version) {
 } // namespace
 
 const std::vector<std::string>& migrations() {
-    static const std::vector<std::string> all{kVersion1, kVersion2, kVersion3, kVersion4};
+    static const std::vector<std::string> all{kVersion1, kVersion2, kVersion3, kVersion4,
+                                              kVersion5};
     return all;
 }
 
