@@ -6,6 +6,7 @@
 #include "io/checkpoint.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -253,7 +254,7 @@ LayerReport newReport(const SelectedLinear& s, const CompressedWeight& cw, const
 // C alone.
 struct PerSite {
     std::map<InputSite, int64_t> discardedModes;
-    std::map<InputSite, std::vector<double>> gramEigenvalues;
+    SiteAnalyses analyses;
 };
 
 // The analysis of the first group's layer, reusing its EoRA basis where one was built (the
@@ -264,20 +265,14 @@ analyzeReported(const at::Tensor& weight, const at::Tensor& dW, const InputStats
                 const SelectedLinear& s,
                 const std::map<std::string, std::unique_ptr<CompensationBasis>>& bases,
                 const std::vector<Variant>& variants, const Group& group, PerSite& perSite) {
-    AnalysisReuse reuse;
+    const CompensationBasis* eoraBasis = nullptr;
     for (size_t v : group.variants) {
         const MethodConfig& comp = variants[v].compensation;
         const auto it = bases.find(comp.serialize());
         if (comp.id() == "eora" && it != bases.end())
-            reuse.eoraBasis = it->second.get();
+            eoraBasis = it->second.get();
     }
-    const InputSite site = inputSiteOf(s.kind);
-    const auto known = perSite.gramEigenvalues.find(site);
-    if (known != perSite.gramEigenvalues.end())
-        reuse.gramEigenvalues = &known->second;
-    LayerAnalysis analysis = analyzeLayer(weight, dW, st, s.name, reuse);
-    perSite.gramEigenvalues.try_emplace(site, analysis.spectra.gramEigenvalues);
-    return analysis;
+    return perSite.analyses.analyze(weight, dW, st, s.kind, s.name, eoraBasis);
 }
 
 // Compresses one selected linear for one group and fits every variant's factors of the group

@@ -6,6 +6,7 @@
 #include "io/checkpoint.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
 #include "seed/allocation.h"
 #include "seed/lord.h"
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <regex>
 
@@ -250,10 +252,9 @@ struct LowRankRun {
     LordVariant lord = LordVariant::DataAware;
     std::vector<std::map<size_t, LowRankFactors>> factors; // [variant] of the current block
     EvalPasses passes;
-    JobContext quiet; // the passes' context: cancellation and memory, no progress of their own
-    // Eigenvalues of C per input site of the current block, for the analysis of its next linears.
-    std::map<InputSite, std::vector<double>> gramEigenvalues;
-    int64_t gramBlock = -1;
+    JobContext quiet;      // the passes' context: cancellation and memory, no progress of their own
+    SiteAnalyses analyses; // of block analysesBlock's linears
+    int64_t analysesBlock = -1;
 
     std::vector<size_t> inBlock(int64_t k) const {
         std::vector<size_t> out;
@@ -315,19 +316,11 @@ void handOver(LowRankRun& run, size_t v, int64_t k) {
 // eigenvalues of C of an earlier linear of the block at the same input site.
 LayerAnalysis analyzeWeight(LowRankRun& run, const Selected& s, const at::Tensor& w,
                             const InputStats& stats, const CompensationBasis* eoraBasis) {
-    if (s.block != run.gramBlock) {
-        run.gramEigenvalues.clear();
-        run.gramBlock = s.block;
+    if (s.block != run.analysesBlock) {
+        run.analyses = SiteAnalyses();
+        run.analysesBlock = s.block;
     }
-    AnalysisReuse reuse;
-    reuse.eoraBasis = eoraBasis;
-    const InputSite site = inputSiteOf(s.kind);
-    const auto known = run.gramEigenvalues.find(site);
-    if (known != run.gramEigenvalues.end())
-        reuse.gramEigenvalues = &known->second;
-    LayerAnalysis analysis = analyzeLayer(w, w, stats, s.name, reuse);
-    run.gramEigenvalues.try_emplace(site, analysis.spectra.gramEigenvalues);
-    return analysis;
+    return run.analyses.analyze(w, w, stats, s.kind, s.name, eoraBasis);
 }
 
 // The rank a layer's basis is built for: the largest of its variants, or (optimal allocation)
@@ -415,55 +408,57 @@ void allocateOptimally(LowRankRun& run, const std::vector<std::vector<double>>& 
     }
 }
 
+// One calibrated pass over the blocks (parallel calibration: the original model's inputs): each
+// selected linear of a block gets its statistics, then the block is finished.
+void calibratedPass(LowRankRun& run, const at::Tensor& windows, const std::string& stage,
+                    const std::function<void(size_t, const InputStats&)>& perLinear,
+                    const std::function<void(int64_t)>& finishBlock) {
+    const int64_t layers = run.model.numLayers();
+    LayerwiseCalibrator calibrator(run.model, windows, 0, run.job);
+    run.clock.add("calibrate");
+    for (int64_t k = 0; k < layers; ++k) {
+        run.job.report(stage, k, layers, "layer " + std::to_string(k));
+        const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job);
+        run.clock.add("calibrate");
+        for (size_t i : run.inBlock(k)) {
+            run.job.cancel.throwIfCancelled();
+            perLinear(i, stats.forLinear(run.selected[i].kind));
+        }
+        run.clock.add("factor");
+        finishBlock(k);
+    }
+    run.job.report(stage, layers, layers);
+}
+
 // LoRD: one calibrated pass, factoring each block as its statistics arrive. The optimal
 // allocation needs every curve first, so it makes two passes (curves, then factors at the
 // allocated ranks) rather than hold every layer's statistics and basis.
 void runLord(LowRankRun& run, const ModelSession& session, const at::Tensor& windows) {
-    const int64_t layers = run.model.numLayers();
     if (run.optimal) {
         std::vector<std::vector<double>> curves(run.selected.size());
-        LayerwiseCalibrator calibrator(run.model, windows, 0, run.job);
-        run.clock.add("calibrate");
-        for (int64_t k = 0; k < layers; ++k) {
-            run.job.report("curves", k, layers, "layer " + std::to_string(k));
-            const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job);
-            run.clock.add("calibrate");
-            for (size_t i : run.inBlock(k)) {
-                run.job.cancel.throwIfCancelled();
-                fitLayer(run, i, stats.forLinear(run.selected[i].kind), Fit::Curve, &curves);
-            }
-            run.model.releaseLayer(k);
-            run.clock.add("factor");
-        }
-        run.job.report("curves", layers, layers);
+        calibratedPass(
+            run, windows, "curves",
+            [&](size_t i, const InputStats& st) { fitLayer(run, i, st, Fit::Curve, &curves); },
+            [&](int64_t k) { run.model.releaseLayer(k); });
         allocateOptimally(run, curves);
         if (run.hooks.planned)
             run.hooks.planned(run.result);
     }
     startPasses(run, session);
     run.clock.add("evaluate");
-    LayerwiseCalibrator calibrator(run.model, windows, 0, run.job);
-    run.clock.add("calibrate");
-    for (int64_t k = 0; k < layers; ++k) {
-        run.job.report("factor", k, layers, "layer " + std::to_string(k));
-        const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job);
-        run.clock.add("calibrate");
-        for (size_t i : run.inBlock(k)) {
-            run.job.cancel.throwIfCancelled();
-            const InputStats& st = stats.forLinear(run.selected[i].kind);
-            if (!run.optimal) {
-                fitLayer(run, i, st, Fit::Factors);
-            } else if (const int64_t r = basisRank(run, i); r > 0 && run.anyFactored(i)) {
-                const at::Tensor w = originalWeight(run.model, run.selected[i]);
-                factorLayer(run, i, *buildLordBasis(run.lord, w, st, r, run.selected[i].name), w,
-                            st.gram);
-            }
+    const auto factor = [&](size_t i, const InputStats& st) {
+        if (!run.optimal) {
+            fitLayer(run, i, st, Fit::Factors);
+        } else if (const int64_t r = basisRank(run, i); r > 0 && run.anyFactored(i)) {
+            const at::Tensor w = originalWeight(run.model, run.selected[i]);
+            factorLayer(run, i, *buildLordBasis(run.lord, w, st, r, run.selected[i].name), w,
+                        st.gram);
         }
-        run.clock.add("factor");
+    };
+    calibratedPass(run, windows, "factor", factor, [&](int64_t k) {
         finishLordBlock(run, k);
         run.clock.add("evaluate");
-    }
-    run.job.report("factor", layers, layers);
+    });
 }
 
 // Lillama: per variant, each block's factors start from the weight SVD and are distilled
