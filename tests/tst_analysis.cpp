@@ -1,4 +1,5 @@
 #include "calib/stats.h"
+#include "calibration_pass.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
 #include "lowrank/compensation.h"
@@ -216,17 +217,8 @@ void TestAnalysis::realStoriesLayers() {
         [&](int64_t layer, rs::InputSite site, const at::Tensor& x) {
             stats[static_cast<size_t>(layer)][static_cast<size_t>(site)].accumulate(x);
         });
-    const rs::TokenStream stream =
-        rs::buildTokenStream(rs::readTextFile(rs::test::dataPath("text/tinystories/calib.txt")),
-                             rs::Protocol::TinyStories, session->tokenizer());
     const int64_t chunk = 512;
-    for (size_t begin = 0; begin + chunk <= stream.tokens.size(); begin += chunk) {
-        const at::Tensor tokens =
-            at::tensor(std::vector<int64_t>(stream.tokens.begin() + begin,
-                                            stream.tokens.begin() + begin + chunk))
-                .unsqueeze(0);
-        session->model().forward(tokens);
-    }
+    rs::test::forwardCalibrationText(*session, chunk);
     session->model().setLinearInputHook({});
     int64_t checked = 0, shared = 0;
     for (int64_t layer = 0; layer < layers; ++layer) {

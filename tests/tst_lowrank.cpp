@@ -1,4 +1,5 @@
 #include "calib/stats.h"
+#include "calibration_pass.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
 #include "lowrank/compensation.h"
@@ -496,17 +497,8 @@ void TestLowRank::realStoriesLayer() {
             if (layer == 1 && site == rs::InputSite::Mlp)
                 mlp.accumulate(x);
         });
-    const rs::TokenStream stream =
-        rs::buildTokenStream(rs::readTextFile(rs::test::dataPath("text/tinystories/calib.txt")),
-                             rs::Protocol::TinyStories, session->tokenizer());
     const int64_t chunk = 512;
-    for (size_t begin = 0; begin + chunk <= stream.tokens.size(); begin += chunk) {
-        const at::Tensor tokens =
-            at::tensor(std::vector<int64_t>(stream.tokens.begin() + begin,
-                                            stream.tokens.begin() + begin + chunk))
-                .unsqueeze(0);
-        session->model().forward(tokens);
-    }
+    rs::test::forwardCalibrationText(*session, chunk);
     session->model().setLinearInputHook({});
     QVERIFY(attention.tokens >= 4 * chunk);
     for (const auto& [name, stats] : std::vector<std::pair<std::string, const rs::InputStats*>>{
