@@ -1,5 +1,5 @@
 #include "calib/stats.h"
-#include "calibration_pass.h"
+#include "calibration_inputs.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
 #include "lowrank/compensation.h"
@@ -26,6 +26,10 @@
 
 namespace {
 
+using rs::test::calibrationInputs;
+using rs::test::rtnError;
+using rs::test::statsOf;
+
 // Float64 path (min(d_out, d_in) < 1024): curves relative to E(0) = tr(dW C dW^T); the reference
 // differs by rounding only (measured ~1e-15).
 constexpr double kCurveTolerance = 1e-9;
@@ -48,27 +52,6 @@ constexpr double kMixedSpectrumTolerance = 1e-3;
 constexpr double kReuseTolerance = 1e-12;
 // E_eora(r) <= E_svd(r) (a theorem), up to rounding, relative to E(0).
 constexpr double kTheoremSlack = 1e-12;
-
-// A rounding error like 3-bit RTN: dW = W - round(W / s) s, s = max|W| / 3 per row.
-at::Tensor rtnError(const at::Tensor& w) {
-    const at::Tensor s = w.abs().amax(1, true) / 3.0;
-    return w - at::round(w / s) * s;
-}
-
-// Calibration inputs with a decaying channel scale; `deadChannel` >= 0 zeroes that column.
-at::Tensor calibrationInputs(int64_t tokens, int64_t dIn, int64_t deadChannel) {
-    const at::Tensor scale = at::exp(-at::arange(dIn, at::kFloat) / static_cast<double>(dIn) * 3);
-    at::Tensor x = at::randn({tokens, dIn}) * scale.index_select(0, at::randperm(dIn));
-    if (deadChannel >= 0)
-        x.select(1, deadChannel).zero_();
-    return x;
-}
-
-rs::InputStats statsOf(const at::Tensor& x) {
-    rs::InputStats stats;
-    stats.accumulate(x);
-    return stats;
-}
 
 // out[r] = sum_{i >= r} max(v_i, 0) for descending v, r = 0 .. n.
 at::Tensor tails(const at::Tensor& values) {

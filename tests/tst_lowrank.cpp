@@ -1,5 +1,5 @@
 #include "calib/stats.h"
-#include "calibration_pass.h"
+#include "calibration_inputs.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
 #include "lowrank/compensation.h"
@@ -19,6 +19,10 @@
 #include <cmath>
 
 namespace {
+
+using rs::test::calibrationInputs;
+using rs::test::rtnError;
+using rs::test::statsOf;
 
 using Mat = Eigen::MatrixXd;
 using Vec = Eigen::VectorXd;
@@ -57,27 +61,6 @@ double measured(const Mat& dW, const Mat& ba, const Mat& c) {
 
 double relativeDiff(const Mat& a, const Mat& b) {
     return (a - b).norm() / std::max(b.norm(), 1e-300);
-}
-
-// A rounding error like 3-bit RTN: dW = W - round(W / s) s, s = max|W| / 3 per row.
-at::Tensor rtnError(const at::Tensor& w) {
-    const at::Tensor s = w.abs().amax(1, true) / 3.0;
-    return w - at::round(w / s) * s;
-}
-
-rs::InputStats statsOf(const at::Tensor& x) {
-    rs::InputStats stats;
-    stats.accumulate(x);
-    return stats;
-}
-
-// Calibration inputs with a decaying channel scale; `deadChannel` >= 0 zeroes that column.
-at::Tensor calibrationInputs(int64_t tokens, int64_t dIn, int64_t deadChannel) {
-    const at::Tensor scale = at::exp(-at::arange(dIn, at::kFloat) / static_cast<double>(dIn) * 3);
-    at::Tensor x = at::randn({tokens, dIn}) * scale.index_select(0, at::randperm(dIn));
-    if (deadChannel >= 0)
-        x.select(1, deadChannel).zero_();
-    return x;
 }
 
 // The float64 reference, written from DESIGN.md with Eigen: truncated SVD of dW, and EoRA
