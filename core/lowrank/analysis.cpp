@@ -146,9 +146,10 @@ const ProjectionBasis& checkedBasis(const CompensationBasis& eora, const lowrank
 // Eigenvalues passed in must be as many as C has, with its trace and Frobenius norm.
 void checkGramEigenvalues(const std::vector<double>& values, const lowrank::LayerInputs& in,
                           const std::string& layerName) {
-    const at::Tensor gram = in.gram.to(at::kDouble);
-    const double trace = gram.trace().item<double>();
-    const double squares = gram.square().sum().item<double>();
+    // Norm and trace read C in place: no d_in^2 temporary (1.6 GB for a 14336-wide down_proj).
+    const at::Tensor& gram = in.gram;
+    const double trace = gram.diagonal().sum(at::kDouble).item<double>();
+    const double squares = std::pow(gram.norm().item<double>(), 2);
     double sum = 0.0, sumSquares = 0.0;
     for (double l : values) {
         sum += l;
