@@ -89,6 +89,7 @@ private slots:
     void rtnRoundTripsWithinHalfAStep();
     void rtnShorterLastGroup();
     void rtnMatchesFloat64Reference();
+    void rtnLargeLayerMatchesFloat64Reference();
     void rtnSymmetricGrid();
     void rtnAllZeroGroupIsExact();
     void noneKeepsTheWeight();
@@ -184,6 +185,19 @@ void TestCompress::rtnMatchesFloat64Reference() {
                 const at::Tensor reference = referenceRtnCodes(w, bits, group, symmetric);
                 QVERIFY(at::equal(grid.codes.to(at::kDouble), reference));
             }
+}
+
+void TestCompress::rtnLargeLayerMatchesFloat64Reference() {
+    // Over 2^22 entries the quantizer works through row slices (2048 rows of 2048 columns here,
+    // then the remaining 52): the codes and grids must be those of the whole matrix.
+    const at::Tensor w = randomWeight(2100, 2048, 13);
+    for (bool symmetric : {false, true}) {
+        const rs::QuantGrid grid = rs::quantizeRtn(w, 4, 128, symmetric);
+        QVERIFY(at::equal(grid.codes.to(at::kDouble), referenceRtnCodes(w, 4, 128, symmetric)));
+        const rs::QuantGrid tail = rs::quantizeRtn(w.narrow(0, 2048, 52), 4, 128, symmetric);
+        QVERIFY(at::equal(tail.scales, grid.scales.narrow(0, 2048, 52)));
+        QVERIFY(at::equal(tail.zeros, grid.zeros.narrow(0, 2048, 52)));
+    }
 }
 
 void TestCompress::rtnSymmetricGrid() {

@@ -215,6 +215,7 @@ private slots:
     void asvdWithZeroAlphaIsSvd();
     void asvdMatchesReference();
     void bandedSpectrumMatchesDense();
+    void inertiaCountsIndefiniteMatrices();
     void largeLayerUsesBandedPath();
     void mixedPrecisionMatchesFloat64();
     void singularGramFallsBackInMixedPrecision();
@@ -354,6 +355,23 @@ void TestLowRank::bandedSpectrumMatchesDense() {
     for (int64_t i = 0; i < n; ++i)
         below += values(i) <= tol ? 1 : 0;
     QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a, tol), below);
+}
+
+void TestLowRank::inertiaCountsIndefiniteMatrices() {
+    // A symmetric matrix with eigenvalues of both signs near every threshold makes Bunch-Kaufman
+    // choose 2 x 2 pivots; the count must still match the eigenvalues exactly.
+    at::manual_seed(111);
+    const int64_t n = 300;
+    const at::Tensor g = at::randn({n, n}, at::kDouble);
+    const at::Tensor a = g + g.t();
+    Eigen::SelfAdjointEigenSolver<Mat> eig(toEigen(a));
+    const Vec values = eig.eigenvalues();
+    for (const int64_t split : {0L, 1L, 57L, 150L, 299L}) {
+        // Halfway between two neighbouring eigenvalues, so rounding cannot move one across.
+        const double tol = split == 0 ? values(0) - 1.0 : 0.5 * (values(split - 1) + values(split));
+        QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a, tol), split);
+        QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a.to(at::kFloat), tol), split);
+    }
 }
 
 void TestLowRank::largeLayerUsesBandedPath() {

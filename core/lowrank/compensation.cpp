@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
 
 namespace rs {
 
@@ -198,14 +199,26 @@ std::unique_ptr<ProjectionBasis> buildProjectionBasis(const LayerInputs& in,
 double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,
                         const at::Tensor& gram) {
     const at::Device device = weightError.device();
-    at::Tensor residual = weightError.detach().to(device, at::kDouble);
     const at::Tensor c = gram.detach().to(device, at::kDouble);
-    if (c.dim() != 2 || c.size(0) != residual.size(1) || c.size(1) != residual.size(1))
+    const int64_t rows = weightError.size(0), cols = weightError.size(1);
+    if (c.dim() != 2 || c.size(0) != cols || c.size(1) != cols)
         fail("compensatedError", "Gram matrix does not match the layer's inputs");
-    if (factors.rank() > 0)
-        residual = residual - at::mm(factors.B.detach().to(device, at::kDouble),
-                                     factors.A.detach().to(device, at::kDouble));
-    return (at::mm(residual, c) * residual).sum().item<double>();
+    const at::Tensor b =
+        factors.rank() > 0 ? factors.B.detach().to(device, at::kDouble) : at::Tensor();
+    const at::Tensor a =
+        factors.rank() > 0 ? factors.A.detach().to(device, at::kDouble) : at::Tensor();
+    // tr(R C R^T) summed over slices of rows of R = dW - B A: the float64 temporaries stay at a
+    // few MB where the whole residual of a 5632 x 2048 layer would need several of 92 MB.
+    const int64_t sliceRows = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(cols, 1));
+    double total = 0.0;
+    for (int64_t r0 = 0; r0 < rows; r0 += sliceRows) {
+        const int64_t n = std::min(sliceRows, rows - r0);
+        at::Tensor residual = weightError.detach().narrow(0, r0, n).to(device, at::kDouble);
+        if (b.defined())
+            residual.sub_(at::mm(b.narrow(0, r0, n), a));
+        total += (at::mm(residual, c) * residual).sum().item<double>();
+    }
+    return total;
 }
 
 } // namespace rs

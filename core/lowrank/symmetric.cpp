@@ -337,37 +337,6 @@ EigenPairs SymmetricSpectrum::leading(int64_t count) const {
     return {all.values.narrow(0, 0, count).clone(), all.vectors.narrow(1, 0, count).clone()};
 }
 
-int64_t countEigenvaluesAtMost(const at::Tensor& symmetric, double threshold) {
-    const int64_t n = symmetric.size(0);
-    const at::Tensor shifted = symmetric - threshold * at::eye(n, symmetric.options());
-    auto [ld, pivots, info] = at::linalg_ldl_factor_ex(shifted, false, false);
-    const at::Tensor d = ld.to(at::kCPU, at::kDouble).contiguous();
-    const at::Tensor p = pivots.to(at::kCPU, at::kLong).contiguous();
-    const double* dd = d.data_ptr<double>();
-    const int64_t* pp = p.data_ptr<int64_t>();
-    int64_t count = 0;
-    for (int64_t k = 0; k < n;) {
-        const double a = dd[k * n + k];
-        if (pp[k] > 0 || k + 1 == n) { // 1x1 block
-            count += a <= 0.0 ? 1 : 0;
-            k += 1;
-            continue;
-        }
-        // 2x2 block [[a, b], [b, c]] (Bunch-Kaufman): count its eigenvalues <= 0.
-        const double b = dd[(k + 1) * n + k];
-        const double c = dd[(k + 1) * n + k + 1];
-        const double det = a * c - b * b;
-        if (det < 0.0)
-            count += 1;
-        else if (det == 0.0)
-            count += a + c <= 0.0 ? 2 : 1;
-        else
-            count += a + c < 0.0 ? 2 : 0;
-        k += 2;
-    }
-    return count;
-}
-
 std::vector<double> tailSums(const at::Tensor& values) {
     const std::vector<double> v = toVector(values);
     std::vector<double> out(v.size() + 1, 0.0);
