@@ -1,10 +1,14 @@
 #include "util/error.h"
+#include "util/memory.h"
 #include "util/progress.h"
 #include "util/text.h"
 
 #include <QTest>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <vector>
 
 class TestUtil : public QObject {
     Q_OBJECT
@@ -13,6 +17,7 @@ private slots:
     void readTextFileRejectsBadInput();
     void cancelTokenIsShared();
     void formatting();
+    void freedHeapLeavesResidentSet();
 };
 
 void TestUtil::utf8Validation() {
@@ -68,4 +73,22 @@ void TestUtil::formatting() {
 }
 
 QTEST_GUILESS_MAIN(TestUtil)
+void TestUtil::freedHeapLeavesResidentSet() {
+    // 96 MB in chunks small enough to come from the heap, all freed but the last, which pins the
+    // top of the heap so that free() alone cannot shrink it.
+    std::vector<std::unique_ptr<char[]>> chunks;
+    for (int i = 0; i < 1536; ++i) {
+        chunks.emplace_back(new char[64 * 1024]);
+        std::memset(chunks.back().get(), 1, 64 * 1024);
+    }
+    for (size_t i = 0; i + 1 < chunks.size(); ++i)
+        chunks[i].reset();
+    const int64_t before = rs::anonymousResidentBytes();
+    QVERIFY(before > 96 * 1024 * 1024);
+    rs::returnFreedHeap();
+    const int64_t after = rs::anonymousResidentBytes();
+    QVERIFY2(before - after > 64 * 1024 * 1024,
+             qPrintable(QString("RssAnon %1 MB -> %2 MB").arg(before >> 20).arg(after >> 20)));
+}
+
 #include "tst_util.moc"

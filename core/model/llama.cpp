@@ -3,6 +3,7 @@
 #include "io/checkpoint.h"
 #include "model/rope.h"
 #include "util/error.h"
+#include "util/memory.h"
 
 #include <ATen/ATen.h>
 #include <algorithm>
@@ -256,6 +257,7 @@ void LlamaModel::Impl::drop(int64_t index) const {
     // Converted copies are gone with the layer; views of the mapping leave the resident set.
     for (const std::string& name : layerTensorNames(index))
         checkpoint.releasePages(name);
+    returnFreedHeap();
 }
 
 void LlamaModel::Impl::evictBeyondBudget(int64_t keep) const {

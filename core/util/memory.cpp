@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <unistd.h>
 
 namespace rs {
@@ -37,6 +40,21 @@ int64_t peakResidentBytes() {
         if (line.rfind("VmHWM:", 0) == 0)
             return std::stoll(line.substr(6)) * 1024; // reported in kB
     return 0;
+}
+
+int64_t anonymousResidentBytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("RssAnon:", 0) == 0)
+            return std::stoll(line.substr(8)) * 1024;
+    return 0;
+}
+
+void returnFreedHeap() {
+#if defined(__GLIBC__)
+    ::malloc_trim(0);
+#endif
 }
 
 int64_t parseByteSize(const std::string& text, const std::string& what) {

@@ -30,6 +30,12 @@ int64_t physicalMemoryBytes();
 int64_t resolveMemoryBudget(int64_t requested);
 // Peak resident set of this process so far (VmHWM), in bytes; 0 where it cannot be read.
 int64_t peakResidentBytes();
+// Anonymous resident memory of this process now (RssAnon), in bytes; 0 where it cannot be read.
+int64_t anonymousResidentBytes();
+// Hands the allocator's free pages back to the system. The heap of a streaming job is freed
+// block by block, but its free pages stay resident (fragmented among live allocations) unless
+// returned; without this the resident set grows by tens of MB per block.
+void returnFreedHeap();
 // "2.5G", "800M", "64k", "1073741824" (binary units, optional "iB"/"B"); fails with
 // "<what>: ..." for anything else or a size of zero.
 int64_t parseByteSize(const std::string& text, const std::string& what);
