@@ -1,6 +1,7 @@
 #include "model/llama.h"
 
 #include "io/checkpoint.h"
+#include "model/attention.h"
 #include "model/rope.h"
 #include "util/error.h"
 #include "util/memory.h"
@@ -32,99 +33,12 @@ at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
     return weight * normed.to(x.scalar_type());
 }
 
-// Score matrices of one attention chunk stay below this (glibc serves smaller blocks from its
-// heap; larger ones are mapped and faulted in afresh on every allocation).
-constexpr int64_t kAttentionChunkBytes = 16LL << 20;
-// Queries per causal block: small enough to skip most masked scores, large enough for BLAS.
-constexpr int64_t kQueryBlock = 128;
-
 at::Tensor rotateHalf(const at::Tensor& x) {
     const int64_t half = x.size(-1) / 2;
     return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
 } // namespace
-
-const char* linearSuffix(LinearKind kind) {
-    switch (kind) {
-    case LinearKind::Q:
-        return "self_attn.q_proj";
-    case LinearKind::K:
-        return "self_attn.k_proj";
-    case LinearKind::V:
-        return "self_attn.v_proj";
-    case LinearKind::O:
-        return "self_attn.o_proj";
-    case LinearKind::Gate:
-        return "mlp.gate_proj";
-    case LinearKind::Up:
-        return "mlp.up_proj";
-    case LinearKind::Down:
-        return "mlp.down_proj";
-    }
-    return "?";
-}
-
-std::string linearName(int64_t layer, LinearKind kind) {
-    return "model.layers." + std::to_string(layer) + "." + linearSuffix(kind);
-}
-
-std::string lowRankTensorName(const std::string& linear, int part) {
-    return linear + ".low_rank." + std::to_string(part) + ".weight";
-}
-
-InputSite inputSiteOf(LinearKind kind) {
-    switch (kind) {
-    case LinearKind::Q:
-    case LinearKind::K:
-    case LinearKind::V:
-        return InputSite::Attention;
-    case LinearKind::O:
-        return InputSite::AttentionOutput;
-    case LinearKind::Gate:
-    case LinearKind::Up:
-        return InputSite::Mlp;
-    case LinearKind::Down:
-        return InputSite::MlpDown;
-    }
-    return InputSite::Attention;
-}
-
-const char* inputSiteName(InputSite site) {
-    switch (site) {
-    case InputSite::Attention:
-        return "attention input (q/k/v)";
-    case InputSite::AttentionOutput:
-        return "attention output (o)";
-    case InputSite::Mlp:
-        return "MLP input (gate/up)";
-    case InputSite::MlpDown:
-        return "MLP hidden (down)";
-    }
-    return "?";
-}
-
-at::Tensor Linear::forward(const at::Tensor& x) const {
-    if (!weight.defined()) {
-        const at::Tensor y = at::linear(at::linear(x, loraA), loraB);
-        return bias.defined() ? y + bias : y;
-    }
-    at::Tensor y = bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
-    if (loraA.defined())
-        y.add_(at::linear(at::linear(x, loraA), loraB));
-    return y;
-}
-
-int64_t Linear::outFeatures() const {
-    return weight.defined() ? weight.size(0) : loraB.size(0);
-}
-int64_t Linear::inFeatures() const {
-    return weight.defined() ? weight.size(1) : loraA.size(1);
-}
-int64_t Linear::parameters() const {
-    const int64_t rank = loraA.defined() ? loraA.size(0) : 0;
-    return (weight.defined() ? weight.numel() : 0) + rank * (outFeatures() + inFeatures());
-}
 
 struct LlamaModel::Impl {
     ModelConfig config;
@@ -289,7 +203,6 @@ at::Tensor LlamaModel::Impl::attention(int64_t index, const DecoderLayer& layer,
                                        const at::Tensor& maskBias) const {
     const int64_t batch = x.size(0), time = x.size(1);
     const int64_t heads = config.numHeads, kvHeads = config.numKvHeads, dim = config.headDim;
-    const int64_t group = heads / kvHeads;
 
     observe(index, InputSite::Attention, x);
     at::Tensor q = layer.linear(LinearKind::Q).forward(x).view({batch, time, heads, dim});
@@ -311,47 +224,7 @@ at::Tensor LlamaModel::Impl::attention(int64_t index, const DecoderLayer& layer,
         k = cache->keys[i].narrow(2, 0, start + time);
         v = cache->values[i].narrow(2, 0, start + time);
     }
-    const int64_t span = k.size(2);
-
-    // Grouped-query attention without materialising repeated keys: the `group` query heads that
-    // share one key/value head are stacked into one batched matmul. Queries go in blocks that see
-    // only the keys up to their last position (causality skips the rest, about half of the
-    // scores), and the (batch x kv-head) rows in chunks whose score matrices stay small enough to
-    // be reused by the allocator rather than page-faulted in afresh every layer.
-    const int64_t rows = batch * kvHeads;
-    const at::Tensor q4 = q.reshape({rows, group, time, dim});
-    const at::Tensor kr = k.reshape({rows, span, dim});
-    const at::Tensor vr = v.reshape({rows, span, dim});
-    const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
-    at::Tensor out = at::empty({rows, group, time, dim}, q4.options());
-    const int64_t block = std::min(time, kQueryBlock);
-    for (int64_t t0 = 0; t0 < time; t0 += block) {
-        const int64_t tb = std::min(block, time - t0);
-        const int64_t visible = maskBias.defined() ? start + t0 + tb : span;
-        const int64_t queries = group * tb;
-        const at::Tensor qb = q4.narrow(2, t0, tb).reshape({rows, queries, dim});
-        const at::Tensor kt = kr.narrow(1, 0, visible).transpose(1, 2);
-        const at::Tensor vb = vr.narrow(1, 0, visible);
-        at::Tensor bias;
-        if (maskBias.defined())
-            bias = maskBias.narrow(0, t0, tb).narrow(1, 0, visible).repeat({group, 1});
-        const int64_t chunk = std::max<int64_t>(1, kAttentionChunkBytes / (queries * visible * 4));
-        at::Tensor outBlock = at::empty({rows, queries, dim}, q4.options());
-        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-            const int64_t n = std::min(chunk, rows - r0);
-            const at::Tensor scores =
-                bias.defined() ? at::baddbmm(bias.expand({n, queries, visible}),
-                                             qb.narrow(0, r0, n), kt.narrow(0, r0, n), 1.0, scale)
-                               : at::bmm(qb.narrow(0, r0, n), kt.narrow(0, r0, n)).mul_(scale);
-            const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(computeType);
-            at::Tensor target = outBlock.narrow(0, r0, n);
-            if (probs.requires_grad() || vb.requires_grad()) // autograd skips out= kernels
-                target.copy_(at::bmm(probs, vb.narrow(0, r0, n)));
-            else
-                at::bmm_out(target, probs, vb.narrow(0, r0, n));
-        }
-        out.narrow(2, t0, tb).copy_(outBlock.view({rows, group, tb, dim}));
-    }
+    at::Tensor out = groupedCausalAttention(q, k, v, maskBias, start);
     out = out.view({batch, heads, time, dim}).transpose(1, 2).reshape({batch, time, heads * dim});
 
     observe(index, InputSite::AttentionOutput, out);
@@ -571,41 +444,6 @@ at::Tensor LlamaModel::logitsFrom(const at::Tensor& hidden) const {
 
 at::Tensor LlamaModel::forward(const at::Tensor& tokens, KvCache* cache) const {
     return logitsFrom(hiddenStates(tokens, cache));
-}
-
-std::vector<int32_t> LlamaModel::generateGreedy(const std::vector<int32_t>& prompt,
-                                                int64_t maxNewTokens,
-                                                const std::vector<int32_t>& stopTokens,
-                                                const std::function<void(int32_t)>& onToken,
-                                                const CancelToken& cancel) const {
-    c10::InferenceMode inference;
-    if (prompt.empty())
-        fail("generate", "the prompt must hold at least one token (e.g. BOS)");
-    const int64_t promptLength = static_cast<int64_t>(prompt.size());
-    const int64_t capacity =
-        std::min(m_impl->config.maxPositions, promptLength + std::max<int64_t>(maxNewTokens, 0));
-    if (promptLength > capacity)
-        fail("generate", "the prompt (" + std::to_string(promptLength) +
-                             " tokens) is longer than the model context");
-
-    KvCache cache = makeCache(1, capacity);
-    std::vector<int64_t> ids(prompt.begin(), prompt.end());
-    at::Tensor input = at::tensor(ids, at::kLong).unsqueeze(0);
-    std::vector<int32_t> produced;
-    while (static_cast<int64_t>(produced.size()) < maxNewTokens) {
-        cancel.throwIfCancelled();
-        const at::Tensor logits = forward(input, &cache);
-        const auto next = static_cast<int32_t>(logits[0][-1].argmax().item<int64_t>());
-        if (std::find(stopTokens.begin(), stopTokens.end(), next) != stopTokens.end())
-            break;
-        produced.push_back(next);
-        if (onToken)
-            onToken(next);
-        if (cache.length >= cache.capacity)
-            break;
-        input = at::full({1, 1}, static_cast<int64_t>(next), at::kLong);
-    }
-    return produced;
 }
 
 } // namespace rs
