@@ -5,6 +5,7 @@
 #include "calib/stats.h"
 #include "io/checkpoint.h"
 #include "model/llama.h"
+#include "pipeline/lowrank_run.h"
 #include "pipeline/session.h"
 #include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
@@ -26,21 +27,10 @@ namespace rs {
 
 namespace {
 
+using namespace lowrank_run;
+
 // Hidden states of one forward batch stay below this (as in calibration).
 constexpr int64_t kActivationBudgetBytes = 64LL << 20;
-
-struct Selected {
-    int64_t block = 0;
-    LinearKind kind = LinearKind::Q;
-    std::string name;
-    int64_t outFeatures = 0;
-    int64_t inFeatures = 0;
-};
-
-// The layer's dense weight in float32, as the checkpoint has it (the block is built if needed).
-at::Tensor originalWeight(const LlamaModel& model, const Selected& s) {
-    return model.layer(s.block).linear(s.kind).weight.to(at::kFloat);
-}
 
 std::vector<Selected> selectLinears(const ModelSession& session, const LayerSelection& selection) {
     std::vector<std::regex> include, exclude;
@@ -75,45 +65,6 @@ std::vector<Selected> selectLinears(const ModelSession& session, const LayerSele
     if (out.empty())
         fail("layer selection", "no decoder linear layer matches the include/exclude patterns");
     return out;
-}
-
-// Swaps layers between their original dense form and factor-only form (a changed block stays
-// pinned in the model until it is reset to the checkpoint's weights); restores every selected
-// block when the job ends, however it ends.
-class FactorInstaller {
-public:
-    FactorInstaller(LlamaModel& model, const std::vector<Selected>& selected)
-        : m_model(model)
-        , m_selected(selected) {}
-    ~FactorInstaller() { restoreAll(); }
-    void install(size_t i, const LowRankFactors& f) {
-        const Selected& s = m_selected[i];
-        Linear& linear = m_model.layer(s.block).linear(s.kind);
-        const auto options = linear.factorOnly() ? linear.loraA.options() : linear.weight.options();
-        linear.weight = at::Tensor();
-        linear.loraA = f.A.to(options).contiguous();
-        linear.loraB = f.B.to(options).contiguous();
-    }
-    void restoreBlock(int64_t block) { m_model.resetLayer(block); }
-    void restoreAll() {
-        for (const Selected& s : m_selected)
-            m_model.resetLayer(s.block);
-    }
-
-private:
-    LlamaModel& m_model;
-    const std::vector<Selected>& m_selected;
-};
-
-TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path) {
-    const std::string text = readTextFile(path);
-    try {
-        TokenStream stream = buildTokenStream(text, detectProtocol(text), session.tokenizer());
-        stream.source = path.string();
-        return stream;
-    } catch (const Error& e) {
-        fail(path.string(), e.what());
-    }
 }
 
 // Variants and their per-layer ranks (kDenseRank: kept dense).
@@ -159,19 +110,6 @@ void planVariants(const LowRankRequest& request, const std::vector<Selected>& se
     }
 }
 
-// Runs decoder layer `block` over every window in batches; the hook (if any) sees its inputs.
-at::Tensor runBlock(LlamaModel& model, int64_t block, const at::Tensor& hidden, int64_t batch,
-                    const JobContext& job) {
-    at::Tensor out = at::empty_like(hidden);
-    for (int64_t first = 0; first < hidden.size(0); first += batch) {
-        job.cancel.throwIfCancelled();
-        const int64_t count = std::min(batch, hidden.size(0) - first);
-        out.narrow(0, first, count)
-            .copy_(model.decoderLayer(block, hidden.narrow(0, first, count)));
-    }
-    return out;
-}
-
 LowRankLayerReport newReport(const Selected& s, size_t variants) {
     LowRankLayerReport r;
     r.name = s.name;
@@ -211,168 +149,6 @@ RankAllocation plannedAllocation(const std::vector<FactorShape>& shapes,
     RankAllocation out = evaluateAllocation(shapes, plan.ranks);
     out.budget = a.budget;
     return out;
-}
-
-// Perplexity passes carried through the blocks with the job: the original model's and one per
-// variant, each variant's factors installed in a block only while its windows go through it.
-struct EvalPasses {
-    std::unique_ptr<StreamingPerplexity> baseline;
-    std::vector<std::unique_ptr<StreamingPerplexity>> variants;
-};
-
-// Everything the block loops of one job share. Factors live only while their block is in the
-// model: they are handed to hooks.factored, run through the evaluation passes and dropped.
-struct LowRankRun {
-    LowRankRun(const LowRankRequest& request_, const JobContext& job_, const LowRankHooks& hooks_,
-               LlamaModel& model_, LowRankResult& result_, StageClock& clock_,
-               std::vector<Selected> selected_, std::vector<FactorShape> shapes_)
-        : request(request_)
-        , job(job_)
-        , hooks(hooks_)
-        , model(model_)
-        , result(result_)
-        , clock(clock_)
-        , selected(std::move(selected_))
-        , shapes(std::move(shapes_))
-        , installer(model_, selected)
-        , quiet{{}, job_.cancel, job_.memory} {}
-
-    const LowRankRequest& request;
-    const JobContext& job;
-    const LowRankHooks& hooks;
-    LlamaModel& model;
-    LowRankResult& result;
-    StageClock& clock;
-    const std::vector<Selected> selected;
-    const std::vector<FactorShape> shapes;
-    std::vector<std::vector<int64_t>> ranks; // [variant][layer]
-    FactorInstaller installer;
-    bool optimal = false;
-    int bits = 0;
-    LordVariant lord = LordVariant::DataAware;
-    std::vector<std::map<size_t, LowRankFactors>> factors; // [variant] of the current block
-    EvalPasses passes;
-    JobContext quiet;      // the passes' context: cancellation and memory, no progress of their own
-    SiteAnalyses analyses; // of block analysesBlock's linears
-    int64_t analysesBlock = -1;
-
-    std::vector<size_t> inBlock(int64_t k) const {
-        std::vector<size_t> out;
-        for (size_t i = 0; i < selected.size(); ++i)
-            if (selected[i].block == k)
-                out.push_back(i);
-        return out;
-    }
-    bool factored(size_t v, size_t i) const { return ranks[v][i] != kDenseRank; }
-    bool anyFactored(size_t i) const {
-        return std::any_of(ranks.begin(), ranks.end(),
-                           [&](const std::vector<int64_t>& r) { return r[i] != kDenseRank; });
-    }
-};
-
-void startPasses(LowRankRun& run, const ModelSession& session) {
-    if (run.request.inputs.evalText.empty())
-        return;
-    const TokenStream stream = tokenStream(session, run.request.inputs.evalText);
-    if (run.request.inputs.evaluateBaseline)
-        run.passes.baseline = std::make_unique<StreamingPerplexity>(
-            run.model, stream, run.request.inputs.eval, run.quiet);
-    for (size_t v = 0; v < run.result.variants.size(); ++v)
-        run.passes.variants.push_back(std::make_unique<StreamingPerplexity>(
-            run.model, stream, run.request.inputs.eval, run.quiet));
-}
-
-void finishBaseline(LowRankRun& run) {
-    if (!run.passes.baseline)
-        return;
-    run.result.baseline = run.passes.baseline->finish(run.quiet);
-    run.passes.baseline.reset();
-    if (run.hooks.evaluated)
-        run.hooks.evaluated(std::nullopt, *run.result.baseline);
-}
-
-void finishVariantPass(LowRankRun& run, size_t v) {
-    if (v >= run.passes.variants.size())
-        return;
-    run.result.variants[v].perplexity = run.passes.variants[v]->finish(run.quiet);
-    run.passes.variants[v].reset();
-    if (run.hooks.evaluated)
-        run.hooks.evaluated(v, *run.result.variants[v].perplexity);
-}
-
-// Hands variant v's factored linears of block k to the hook.
-void handOver(LowRankRun& run, size_t v, int64_t k) {
-    if (!run.hooks.factored)
-        return;
-    std::vector<FactoredLinear> linears;
-    for (size_t i : run.inBlock(k))
-        if (run.factored(v, i))
-            linears.push_back({run.selected[i].name, &run.factors[v].at(i)});
-    if (!linears.empty())
-        run.hooks.factored(v, linears);
-}
-
-// The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W) and the
-// eigenvalues of C of an earlier linear of the block at the same input site.
-LayerAnalysis analyzeWeight(LowRankRun& run, const Selected& s, const at::Tensor& w,
-                            const InputStats& stats, const CompensationBasis* eoraBasis) {
-    if (s.block != run.analysesBlock) {
-        run.analyses = SiteAnalyses();
-        run.analysesBlock = s.block;
-    }
-    return run.analyses.analyze(w, w, stats, s.kind, s.name, eoraBasis);
-}
-
-// The rank a layer's basis is built for: the largest of its variants, or (optimal allocation)
-// its break-even rank, which bounds every rank the planner may give it.
-int64_t basisRank(const LowRankRun& run, size_t i) {
-    int64_t maxRank =
-        run.optimal
-            ? std::max<int64_t>(1, std::min(run.shapes[i].breakEvenRank(), run.shapes[i].maxRank()))
-            : 0;
-    for (const auto& r : run.ranks)
-        maxRank = std::max(maxRank, r[i]);
-    return maxRank;
-}
-
-// Every variant's factors of layer i from one basis, and their error on the calibration inputs.
-void factorLayer(LowRankRun& run, size_t i, const CompensationBasis& basis, const at::Tensor& w,
-                 const at::Tensor& gram) {
-    for (size_t v = 0; v < run.ranks.size(); ++v) {
-        if (!run.factored(v, i))
-            continue;
-        LowRankFactors f = quantizeFactorPair(basis.factorsAt(run.ranks[v][i]), run.bits);
-        run.result.layers[i].errorAfter[v] = relativeFactorError(w, f, gram);
-        run.factors[v][i] = std::move(f);
-    }
-}
-
-// What fitLayer makes of a layer's basis besides its energy and analysis.
-enum class Fit {
-    AnalysisOnly, // Lillama: its factors start from the weight SVD at each variant's rank
-    Curve,        // optimal allocation, first pass: the basis's error curve
-    Factors,      // every variant's factors
-};
-
-// Layer i's output energy and analysis, and what `fit` asks of its basis.
-void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
-              std::vector<std::vector<double>>* curves = nullptr) {
-    const Selected& s = run.selected[i];
-    LowRankLayerReport& report = run.result.layers[i];
-    const at::Tensor w = originalWeight(run.model, s);
-    report.outputEnergy = compensatedError(w, {}, stats.gram);
-    std::unique_ptr<CompensationBasis> basis;
-    if (fit != Fit::AnalysisOnly && basisRank(run, i) > 0)
-        basis = buildLordBasis(run.lord, w, stats, basisRank(run, i), s.name);
-    if (run.request.inputs.analyze)
-        report.analysis = analyzeWeight(run, s, w, stats,
-                                        run.lord == LordVariant::DataAware ? basis.get() : nullptr);
-    if (!basis)
-        return;
-    if (fit == Fit::Curve)
-        (*curves)[i] = basis->errorCurve();
-    else
-        factorLayer(run, i, *basis, w, stats.gram);
 }
 
 // Block k's factors are done: they go to the hook and through the evaluation passes (the
@@ -459,95 +235,6 @@ void runLord(LowRankRun& run, const ModelSession& session, const at::Tensor& win
         finishLordBlock(run, k);
         run.clock.add("evaluate");
     });
-}
-
-// Lillama: per variant, each block's factors start from the weight SVD and are distilled
-// against the original block's output; the variant's evaluation pass follows it block by block.
-void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& windows,
-                int64_t batch) {
-    LillamaOptions options;
-    options.steps = run.request.method.integer("steps");
-    options.learningRate = run.request.method.real("lr");
-    options.batch = run.request.method.integer("batch");
-    options.weightDecay = run.request.method.real("weight_decay");
-    options.seed = static_cast<uint64_t>(run.request.method.integer("seed"));
-    LlamaModel& model = run.model;
-    startPasses(run, session);
-    run.clock.add("evaluate");
-    for (size_t v = 0; v < run.result.variants.size(); ++v) {
-        // Teacher and student streams: memory holds one layer's activations (three copies).
-        at::Tensor teacher = model.embed(windows);
-        at::Tensor student = teacher.clone();
-        for (int64_t k = 0; k < model.numLayers(); ++k) {
-            if (v == 0 && run.passes.baseline) {
-                run.passes.baseline->advance(k, run.quiet);
-                run.clock.add("evaluate");
-            }
-            std::map<size_t, at::Tensor> dense; // this block's original weights
-            LayerInputStats stats;
-            model.setLinearInputHook([&](int64_t layer, InputSite site, const at::Tensor& x) {
-                if (layer == k)
-                    stats.of(site).accumulate(x);
-            });
-            at::Tensor teacherOut;
-            try {
-                teacherOut = runBlock(model, k, teacher, batch, run.job);
-            } catch (...) {
-                model.setLinearInputHook({});
-                throw;
-            }
-            model.setLinearInputHook({});
-            run.clock.add("calibrate");
-            bool any = false;
-            for (size_t i : run.inBlock(k)) {
-                const InputStats& st = stats.forLinear(run.selected[i].kind);
-                if (v == 0)
-                    fitLayer(run, i, st, Fit::AnalysisOnly);
-                if (!run.factored(v, i))
-                    continue;
-                const int64_t r = run.ranks[v][i];
-                const at::Tensor w = originalWeight(model, run.selected[i]);
-                dense[i] = w;
-                run.installer.install(
-                    i, buildLordBasis(LordVariant::WeightSvd, w, st, r, run.selected[i].name)
-                           ->factorsAt(r));
-                any = true;
-            }
-            run.clock.add("factor");
-            if (any) {
-                run.result.variants[v].distillation.push_back(
-                    distillLayer(model, k, teacher, student, teacherOut, options, run.job));
-                if (run.hooks.distilled)
-                    run.hooks.distilled(v, run.result.variants[v].distillation.back());
-            }
-            for (size_t i : run.inBlock(k)) {
-                if (!run.factored(v, i))
-                    continue;
-                const Linear& trained = model.layer(k).linear(run.selected[i].kind);
-                LowRankFactors f{trained.loraB.detach().to(at::kFloat),
-                                 trained.loraA.detach().to(at::kFloat)};
-                run.result.layers[i].errorAfter[v] =
-                    relativeFactorError(dense.at(i), f, stats.forLinear(run.selected[i].kind).gram);
-                run.factors[v][i] = std::move(f);
-            }
-            run.clock.add("distill");
-            handOver(run, v, k);
-            run.factors[v].clear();
-            student = runBlock(model, k, student, batch, run.job);
-            teacher = teacherOut;
-            run.clock.add("distill");
-            if (v < run.passes.variants.size()) {
-                run.passes.variants[v]->advance(k, run.quiet); // the distilled block
-                run.clock.add("evaluate");
-            }
-            run.installer.restoreBlock(k);
-            model.releaseLayer(k);
-        }
-        if (v == 0)
-            finishBaseline(run);
-        finishVariantPass(run, v);
-        run.clock.add("evaluate");
-    }
 }
 
 } // namespace

@@ -1,0 +1,93 @@
+#include "pipeline/lowrank_run.h"
+#include "seed/lillama.h"
+
+namespace rs::lowrank_run {
+
+void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& windows,
+                int64_t batch) {
+    LillamaOptions options;
+    options.steps = run.request.method.integer("steps");
+    options.learningRate = run.request.method.real("lr");
+    options.batch = run.request.method.integer("batch");
+    options.weightDecay = run.request.method.real("weight_decay");
+    options.seed = static_cast<uint64_t>(run.request.method.integer("seed"));
+    LlamaModel& model = run.model;
+    startPasses(run, session);
+    run.clock.add("evaluate");
+    for (size_t v = 0; v < run.result.variants.size(); ++v) {
+        // Teacher and student streams: memory holds one layer's activations (three copies).
+        at::Tensor teacher = model.embed(windows);
+        at::Tensor student = teacher.clone();
+        for (int64_t k = 0; k < model.numLayers(); ++k) {
+            if (v == 0 && run.passes.baseline) {
+                run.passes.baseline->advance(k, run.quiet);
+                run.clock.add("evaluate");
+            }
+            std::map<size_t, at::Tensor> dense; // this block's original weights
+            LayerInputStats stats;
+            model.setLinearInputHook([&](int64_t layer, InputSite site, const at::Tensor& x) {
+                if (layer == k)
+                    stats.of(site).accumulate(x);
+            });
+            at::Tensor teacherOut;
+            try {
+                teacherOut = runBlock(model, k, teacher, batch, run.job);
+            } catch (...) {
+                model.setLinearInputHook({});
+                throw;
+            }
+            model.setLinearInputHook({});
+            run.clock.add("calibrate");
+            bool any = false;
+            for (size_t i : run.inBlock(k)) {
+                const InputStats& st = stats.forLinear(run.selected[i].kind);
+                if (v == 0)
+                    fitLayer(run, i, st, Fit::AnalysisOnly);
+                if (!run.factored(v, i))
+                    continue;
+                const int64_t r = run.ranks[v][i];
+                const at::Tensor w = originalWeight(model, run.selected[i]);
+                dense[i] = w;
+                run.installer.install(
+                    i, buildLordBasis(LordVariant::WeightSvd, w, st, r, run.selected[i].name)
+                           ->factorsAt(r));
+                any = true;
+            }
+            run.clock.add("factor");
+            if (any) {
+                run.result.variants[v].distillation.push_back(
+                    distillLayer(model, k, teacher, student, teacherOut, options, run.job));
+                if (run.hooks.distilled)
+                    run.hooks.distilled(v, run.result.variants[v].distillation.back());
+            }
+            for (size_t i : run.inBlock(k)) {
+                if (!run.factored(v, i))
+                    continue;
+                const Linear& trained = model.layer(k).linear(run.selected[i].kind);
+                LowRankFactors f{trained.loraB.detach().to(at::kFloat),
+                                 trained.loraA.detach().to(at::kFloat)};
+                run.result.layers[i].errorAfter[v] =
+                    relativeFactorError(dense.at(i), f, stats.forLinear(run.selected[i].kind).gram);
+                run.factors[v][i] = std::move(f);
+            }
+            run.clock.add("distill");
+            handOver(run, v, k);
+            run.factors[v].clear();
+            student = runBlock(model, k, student, batch, run.job);
+            teacher = teacherOut;
+            run.clock.add("distill");
+            if (v < run.passes.variants.size()) {
+                run.passes.variants[v]->advance(k, run.quiet); // the distilled block
+                run.clock.add("evaluate");
+            }
+            run.installer.restoreBlock(k);
+            model.releaseLayer(k);
+        }
+        if (v == 0)
+            finishBaseline(run);
+        finishVariantPass(run, v);
+        run.clock.add("evaluate");
+    }
+}
+
+} // namespace rs::lowrank_run

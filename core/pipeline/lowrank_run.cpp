@@ -1,0 +1,133 @@
+#include "pipeline/lowrank_run.h"
+
+#include "pipeline/session.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace rs::lowrank_run {
+
+namespace {
+
+// The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W) and the
+// eigenvalues of C of an earlier linear of the block at the same input site.
+LayerAnalysis analyzeWeight(LowRankRun& run, const Selected& s, const at::Tensor& w,
+                            const InputStats& stats, const CompensationBasis* eoraBasis) {
+    if (s.block != run.analysesBlock) {
+        run.analyses = SiteAnalyses();
+        run.analysesBlock = s.block;
+    }
+    return run.analyses.analyze(w, w, stats, s.kind, s.name, eoraBasis);
+}
+
+} // namespace
+
+at::Tensor originalWeight(const LlamaModel& model, const Selected& s) {
+    return model.layer(s.block).linear(s.kind).weight.to(at::kFloat);
+}
+
+TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path) {
+    const std::string text = readTextFile(path);
+    try {
+        TokenStream stream = buildTokenStream(text, detectProtocol(text), session.tokenizer());
+        stream.source = path.string();
+        return stream;
+    } catch (const Error& e) {
+        fail(path.string(), e.what());
+    }
+}
+
+at::Tensor runBlock(LlamaModel& model, int64_t block, const at::Tensor& hidden, int64_t batch,
+                    const JobContext& job) {
+    at::Tensor out = at::empty_like(hidden);
+    for (int64_t first = 0; first < hidden.size(0); first += batch) {
+        job.cancel.throwIfCancelled();
+        const int64_t count = std::min(batch, hidden.size(0) - first);
+        out.narrow(0, first, count)
+            .copy_(model.decoderLayer(block, hidden.narrow(0, first, count)));
+    }
+    return out;
+}
+
+void startPasses(LowRankRun& run, const ModelSession& session) {
+    if (run.request.inputs.evalText.empty())
+        return;
+    const TokenStream stream = tokenStream(session, run.request.inputs.evalText);
+    if (run.request.inputs.evaluateBaseline)
+        run.passes.baseline = std::make_unique<StreamingPerplexity>(
+            run.model, stream, run.request.inputs.eval, run.quiet);
+    for (size_t v = 0; v < run.result.variants.size(); ++v)
+        run.passes.variants.push_back(std::make_unique<StreamingPerplexity>(
+            run.model, stream, run.request.inputs.eval, run.quiet));
+}
+
+void finishBaseline(LowRankRun& run) {
+    if (!run.passes.baseline)
+        return;
+    run.result.baseline = run.passes.baseline->finish(run.quiet);
+    run.passes.baseline.reset();
+    if (run.hooks.evaluated)
+        run.hooks.evaluated(std::nullopt, *run.result.baseline);
+}
+
+void finishVariantPass(LowRankRun& run, size_t v) {
+    if (v >= run.passes.variants.size())
+        return;
+    run.result.variants[v].perplexity = run.passes.variants[v]->finish(run.quiet);
+    run.passes.variants[v].reset();
+    if (run.hooks.evaluated)
+        run.hooks.evaluated(v, *run.result.variants[v].perplexity);
+}
+
+void handOver(LowRankRun& run, size_t v, int64_t k) {
+    if (!run.hooks.factored)
+        return;
+    std::vector<FactoredLinear> linears;
+    for (size_t i : run.inBlock(k))
+        if (run.factored(v, i))
+            linears.push_back({run.selected[i].name, &run.factors[v].at(i)});
+    if (!linears.empty())
+        run.hooks.factored(v, linears);
+}
+
+int64_t basisRank(const LowRankRun& run, size_t i) {
+    int64_t maxRank =
+        run.optimal
+            ? std::max<int64_t>(1, std::min(run.shapes[i].breakEvenRank(), run.shapes[i].maxRank()))
+            : 0;
+    for (const auto& r : run.ranks)
+        maxRank = std::max(maxRank, r[i]);
+    return maxRank;
+}
+
+void factorLayer(LowRankRun& run, size_t i, const CompensationBasis& basis, const at::Tensor& w,
+                 const at::Tensor& gram) {
+    for (size_t v = 0; v < run.ranks.size(); ++v) {
+        if (!run.factored(v, i))
+            continue;
+        LowRankFactors f = quantizeFactorPair(basis.factorsAt(run.ranks[v][i]), run.bits);
+        run.result.layers[i].errorAfter[v] = relativeFactorError(w, f, gram);
+        run.factors[v][i] = std::move(f);
+    }
+}
+
+void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
+              std::vector<std::vector<double>>* curves) {
+    const Selected& s = run.selected[i];
+    LowRankLayerReport& report = run.result.layers[i];
+    const at::Tensor w = originalWeight(run.model, s);
+    report.outputEnergy = compensatedError(w, {}, stats.gram);
+    std::unique_ptr<CompensationBasis> basis;
+    if (fit != Fit::AnalysisOnly && basisRank(run, i) > 0)
+        basis = buildLordBasis(run.lord, w, stats, basisRank(run, i), s.name);
+    if (run.request.inputs.analyze)
+        report.analysis = analyzeWeight(run, s, w, stats,
+                                        run.lord == LordVariant::DataAware ? basis.get() : nullptr);
+    if (!basis)
+        return;
+    if (fit == Fit::Curve)
+        (*curves)[i] = basis->errorCurve();
+    else
+        factorLayer(run, i, *basis, w, stats.gram);
+}
+
+} // namespace rs::lowrank_run
