@@ -34,6 +34,7 @@ private slots:
     void sequentialSeesModifiedLayers();
     void windowsRespectTheBudget();
     void rejectsOutOfOrderLayers();
+    void siteMaskCollectsOnlyThoseSites();
 };
 
 void TestCalib::statsAccumulateExactly() {
@@ -123,6 +124,30 @@ void TestCalib::rejectsOutOfOrderLayers() {
     rs::LayerwiseCalibrator calibrator(session->model(), windows);
     QVERIFY_THROWS_EXCEPTION(rs::Error, calibrator.collect(1));
     QVERIFY_THROWS_EXCEPTION(rs::Error, calibrator.advance(2));
+}
+
+void TestCalib::siteMaskCollectsOnlyThoseSites() {
+    auto session = rs::ModelSession::open(rs::test::stories260K());
+    rs::LlamaModel& model = session->model();
+    const at::Tensor windows = rs::calibrationWindows(calibTokens(*session), 128, 512, "calib");
+    rs::LayerwiseCalibrator all(model, windows), some(model, windows);
+    const rs::SiteMask sites =
+        rs::siteBit(rs::InputSite::Mlp) | rs::siteBit(rs::InputSite::MlpDown);
+    for (int64_t layer = 0; layer < 2; ++layer) {
+        const rs::LayerInputStats full = all.collectAndAdvance(layer);
+        const rs::LayerInputStats part = some.collectAndAdvance(layer, {}, sites);
+        QVERIFY(!part.of(rs::InputSite::Attention).gram.defined());
+        QVERIFY(!part.of(rs::InputSite::AttentionOutput).gram.defined());
+        for (rs::InputSite site : {rs::InputSite::Mlp, rs::InputSite::MlpDown}) {
+            QCOMPARE(part.of(site).tokens, full.of(site).tokens);
+            QVERIFY(at::equal(part.of(site).gram, full.of(site).gram));
+        }
+    }
+    // No site at all is a plain pass: the hidden states still advance.
+    some.collectAndAdvance(2, {}, 0);
+    all.advance(2);
+    const at::Tensor want = all.collect(3).of(rs::InputSite::Attention).gram;
+    QVERIFY(at::equal(some.collect(3).of(rs::InputSite::Attention).gram, want));
 }
 
 QTEST_GUILESS_MAIN(TestCalib)

@@ -75,20 +75,22 @@ int64_t LayerwiseCalibrator::tokens() const {
     return m_hidden.tensor().size(0) * m_hidden.tensor().size(1);
 }
 
-LayerInputStats LayerwiseCalibrator::collect(int64_t index, const JobContext& job) {
-    return run(index, true, false, job);
+LayerInputStats LayerwiseCalibrator::collect(int64_t index, const JobContext& job, SiteMask sites) {
+    return run(index, sites, false, job);
 }
 
 void LayerwiseCalibrator::advance(int64_t index, const JobContext& job) {
-    run(index, false, true, job);
+    run(index, 0, true, job);
 }
 
-LayerInputStats LayerwiseCalibrator::collectAndAdvance(int64_t index, const JobContext& job) {
-    return run(index, true, true, job);
+LayerInputStats LayerwiseCalibrator::collectAndAdvance(int64_t index, const JobContext& job,
+                                                       SiteMask sites) {
+    return run(index, sites, true, job);
 }
 
-LayerInputStats LayerwiseCalibrator::run(int64_t index, bool collectStats, bool advanceStates,
+LayerInputStats LayerwiseCalibrator::run(int64_t index, SiteMask sites, bool advanceStates,
                                          const JobContext& job) {
+    const bool collectStats = sites != 0;
     if (index != m_nextLayer && !collectStats)
         fail("calibration", "cannot advance past layer " + std::to_string(index) +
                                 " before layer " + std::to_string(m_nextLayer));
@@ -101,7 +103,7 @@ LayerInputStats LayerwiseCalibrator::run(int64_t index, bool collectStats, bool 
     std::optional<HookScope> scope;
     if (collectStats)
         scope.emplace(m_model, [&](int64_t layer, InputSite site, const at::Tensor& x) {
-            if (layer == index)
+            if (layer == index && (sites & siteBit(site)))
                 stats.of(site).accumulate(x);
         });
     at::Tensor& hidden = m_hidden.tensor();
@@ -116,7 +118,7 @@ LayerInputStats LayerwiseCalibrator::run(int64_t index, bool collectStats, bool 
     }
     if (collectStats)
         for (const InputStats& site : stats.sites)
-            if (!at::isfinite(site.gram).all().item<bool>())
+            if (site.gram.defined() && !at::isfinite(site.gram).all().item<bool>())
                 fail("calibration", "layer " + std::to_string(index) +
                                         " produced non-finite activations (NaN or Inf weights?)");
     if (advanceStates)

@@ -22,6 +22,14 @@ struct LayerInputStats {
     const InputStats& forLinear(LinearKind kind) const { return of(inputSiteOf(kind)); }
 };
 
+// Which of a layer's input sites to gather statistics for (bit i: InputSite i). A job that
+// compresses some linears only skips the Gram matrices (d_in^2 float64 each) of the others.
+using SiteMask = unsigned;
+inline constexpr SiteMask kAllSites = 0xFu;
+inline constexpr SiteMask siteBit(InputSite site) {
+    return 1u << static_cast<unsigned>(site);
+}
+
 enum class CalibrationMode {
     Parallel,   // statistics from the original model's activations
     Sequential, // layer k sees inputs that went through the compressed layers 0..k-1
@@ -47,20 +55,21 @@ public:
     ~LayerwiseCalibrator();
 
     // Statistics of layer `index`'s linear inputs on the current hidden states.
-    LayerInputStats collect(int64_t index, const JobContext& job = {});
+    // Sites outside `sites` are left empty.
+    LayerInputStats collect(int64_t index, const JobContext& job = {}, SiteMask sites = kAllSites);
     // Replaces the hidden states by layer `index`'s output, as the layer is in the model now.
     void advance(int64_t index, const JobContext& job = {});
     // collect() and advance() with one pass through the layer (valid when the layer does not
     // change between the two, as in parallel calibration).
-    LayerInputStats collectAndAdvance(int64_t index, const JobContext& job = {});
+    LayerInputStats collectAndAdvance(int64_t index, const JobContext& job = {},
+                                      SiteMask sites = kAllSites);
 
     int64_t tokens() const;
     int64_t nextLayer() const { return m_nextLayer; }
 
 private:
     LlamaModel& m_model;
-    LayerInputStats run(int64_t index, bool collectStats, bool advanceStates,
-                        const JobContext& job);
+    LayerInputStats run(int64_t index, SiteMask sites, bool advanceStates, const JobContext& job);
 
     CarriedStates m_hidden; // [windows, seqLen, hidden]
     int64_t m_batch = 1;

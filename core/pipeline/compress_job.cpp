@@ -355,18 +355,29 @@ void installVariantBlock(CompressRun& run, size_t v, int64_t k) {
 // through the block as compressed and compensated).
 void compressBlock(CompressRun& run, int64_t k) {
     auto started = std::chrono::steady_clock::now();
+    std::vector<const SelectedLinear*> inBlock;
+    SiteMask sites = 0;
+    for (const SelectedLinear& s : run.selected)
+        if (s.layer == k) {
+            inBlock.push_back(&s);
+            sites |= siteBit(inputSiteOf(s.kind));
+        }
+    if (inBlock.empty()) { // nothing to compress: the inputs only go through the block
+        if (run.heldout)
+            run.heldout->advance(k, run.job);
+        for (Group& group : run.groups)
+            group.calibrator->advance(k, run.job);
+        run.clock.add("calibrate", started);
+        return;
+    }
     std::optional<LayerInputStats> heldoutStats;
     if (run.heldout) // held-out inputs follow the original model
-        heldoutStats = run.heldout->collectAndAdvance(k, run.job);
+        heldoutStats = run.heldout->collectAndAdvance(k, run.job, sites);
     const bool parallel = run.request.mode == CalibrationMode::Parallel;
-    std::vector<const SelectedLinear*> inBlock;
-    for (const SelectedLinear& s : run.selected)
-        if (s.layer == k)
-            inBlock.push_back(&s);
     for (size_t gi = 0; gi < run.groups.size(); ++gi) {
         Group& group = run.groups[gi];
-        LayerInputStats stats = parallel ? group.calibrator->collectAndAdvance(k, run.job)
-                                         : group.calibrator->collect(k, run.job);
+        LayerInputStats stats = parallel ? group.calibrator->collectAndAdvance(k, run.job, sites)
+                                         : group.calibrator->collect(k, run.job, sites);
         PerSite perSite;
         run.clock.add("calibrate", started);
         started = std::chrono::steady_clock::now();

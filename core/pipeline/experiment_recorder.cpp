@@ -47,11 +47,12 @@ public:
         , m_layers(layers)
         , m_committed(std::move(committed)) {}
 
-    LayerInputStats collect(int64_t layer, const JobContext& job) override {
-        return save(layer, m_inner->collect(layer, job));
+    // Every site, whatever the job needs: the artefact must serve any later selection.
+    LayerInputStats collect(int64_t layer, const JobContext& job, SiteMask) override {
+        return save(layer, m_inner->collect(layer, job, kAllSites));
     }
-    LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job) override {
-        return save(layer, m_inner->collectAndAdvance(layer, job));
+    LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job, SiteMask) override {
+        return save(layer, m_inner->collectAndAdvance(layer, job, kAllSites));
     }
     void advance(int64_t layer, const JobContext& job) override { m_inner->advance(layer, job); }
 
@@ -102,11 +103,13 @@ public:
         , m_key(std::move(key))
         , m_device(device) {}
 
-    LayerInputStats collect(int64_t layer, const JobContext& job) override {
+    LayerInputStats collect(int64_t layer, const JobContext& job, SiteMask sites) override {
         job.cancel.throwIfCancelled();
         const SafetensorsFile file = m_cache.open(m_key, layerFile(layer));
         LayerInputStats stats;
         for (size_t i = 0; i < kSiteKeys.size(); ++i) {
+            if (!(sites & siteBit(static_cast<InputSite>(i))))
+                continue;
             const std::string site = kSiteKeys[i];
             if (!file.contains(site + ".gram"))
                 fail(file.path().string(), "has no statistics for the " + site + " input");

@@ -194,7 +194,11 @@ void calibratedPass(LowRankRun& run, const at::Tensor& windows, const std::strin
     run.clock.add("calibrate");
     for (int64_t k = 0; k < layers; ++k) {
         run.job.report(stage, k, layers, "layer " + std::to_string(k));
-        const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job);
+        SiteMask sites = 0;
+        for (size_t i : run.inBlock(k))
+            sites |= siteBit(inputSiteOf(run.selected[i].kind));
+        // Statistics only where a selected linear reads (none: a plain pass through the block).
+        const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job, sites);
         run.clock.add("calibrate");
         for (size_t i : run.inBlock(k)) {
             run.job.cancel.throwIfCancelled();

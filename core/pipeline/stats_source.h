@@ -12,15 +12,18 @@ namespace rs {
 // Where a job gets the input statistics of each decoder layer: forward passes through the
 // model (a LayerwiseCalibrator), or statistics saved by an earlier run with the same model,
 // text and settings. Called in layer order: collect(k) then, for streaming sources, advance(k).
+// `sites` names the inputs the job needs; a source may return more (sites outside it may be
+// left empty).
 class LayerStatsSource {
 public:
     virtual ~LayerStatsSource() = default;
-    virtual LayerInputStats collect(int64_t layer, const JobContext& job) = 0;
+    virtual LayerInputStats collect(int64_t layer, const JobContext& job, SiteMask sites) = 0;
     // Moves the activations past layer `layer` (nothing to do for saved statistics).
     virtual void advance(int64_t layer, const JobContext& job) = 0;
     // Both, for a layer that stays as it is in between (one forward pass where possible).
-    virtual LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job) {
-        LayerInputStats stats = collect(layer, job);
+    virtual LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job,
+                                              SiteMask sites) {
+        LayerInputStats stats = collect(layer, job, sites);
         advance(layer, job);
         return stats;
     }
@@ -31,14 +34,15 @@ class CalibratingSource final : public LayerStatsSource {
 public:
     CalibratingSource(LlamaModel& model, const at::Tensor& windows, const JobContext& job = {})
         : m_calibrator(model, windows, 0, job) {}
-    LayerInputStats collect(int64_t layer, const JobContext& job) override {
-        return m_calibrator.collect(layer, job);
+    LayerInputStats collect(int64_t layer, const JobContext& job, SiteMask sites) override {
+        return m_calibrator.collect(layer, job, sites);
     }
     void advance(int64_t layer, const JobContext& job) override {
         m_calibrator.advance(layer, job);
     }
-    LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job) override {
-        return m_calibrator.collectAndAdvance(layer, job);
+    LayerInputStats collectAndAdvance(int64_t layer, const JobContext& job,
+                                      SiteMask sites) override {
+        return m_calibrator.collectAndAdvance(layer, job, sites);
     }
 
 private:
