@@ -73,6 +73,7 @@ void TestCalib::layerwiseEqualsOneFullForward() {
             const rs::InputStats& got = stats.of(site);
             const rs::InputStats& want = reference[{layer, site}];
             QCOMPARE(got.tokens, int64_t(2048));
+            QVERIFY(at::equal(got.gram, got.gram.t())); // exactly symmetric
             QVERIFY2(relativeDiff(got.gram, want.gram) < kStatsTolerance,
                      qPrintable(QString("layer %1 site %2").arg(layer).arg(int(site))));
             QVERIFY(relativeDiff(got.meanAbs, want.meanAbs) < kStatsTolerance);

@@ -372,6 +372,14 @@ void TestLowRank::inertiaCountsIndefiniteMatrices() {
         QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a, tol), split);
         QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a.to(at::kFloat), tol), split);
     }
+    // The exactly symmetric float64 matrix was factorised in place: it must be back bit for bit.
+    QVERIFY(at::equal(a, g + g.t()));
+    // One ulp of asymmetry takes the copying path, with the same count, leaving the input alone.
+    at::Tensor nearly = a.clone();
+    nearly[0][1] = std::nextafter(nearly[0][1].item<double>(), 1e300);
+    const at::Tensor before = nearly.clone();
+    QCOMPARE(rs::lowrank::countEigenvaluesAtMost(nearly, 0.5 * (values(56) + values(57))), 57L);
+    QVERIFY(at::equal(nearly, before));
 }
 
 void TestLowRank::largeLayerUsesBandedPath() {

@@ -117,10 +117,12 @@ LayerInputStats LayerwiseCalibrator::run(int64_t index, SiteMask sites, bool adv
             batch.copy_(out);
     }
     if (collectStats)
-        for (const InputStats& site : stats.sites)
+        for (InputStats& site : stats.sites) {
+            site.symmetrize();
             if (site.gram.defined() && !at::isfinite(site.gram).all().item<bool>())
                 fail("calibration", "layer " + std::to_string(index) +
                                         " produced non-finite activations (NaN or Inf weights?)");
+        }
     if (advanceStates)
         ++m_nextLayer;
     return stats;

@@ -1,6 +1,7 @@
 #include "calib/stats.h"
 
 #include <ATen/ATen.h>
+#include <algorithm>
 
 namespace rs {
 
@@ -20,6 +21,27 @@ void InputStats::accumulate(const at::Tensor& x) {
     const double weight = static_cast<double>(n) / static_cast<double>(tokens + n);
     meanAbs.add_((xd.abs().mean(0) - meanAbs) * weight);
     tokens += n;
+}
+
+void InputStats::symmetrize() {
+    if (!gram.defined())
+        return;
+    if (!gram.device().is_cpu() || gram.scalar_type() != at::kDouble || !gram.is_contiguous()) {
+        gram = (gram + gram.t()).mul_(0.5);
+        return;
+    }
+    // In place: C may be d_ff^2 float64 (1.6 GB for Llama-3-8B's down_proj).
+    const int64_t n = gram.size(0);
+    double* a = gram.data_ptr<double>();
+    constexpr int64_t tile = 64; // square tiles keep the transposed reads in cache
+    for (int64_t i0 = 0; i0 < n; i0 += tile)
+        for (int64_t j0 = i0; j0 < n; j0 += tile)
+            for (int64_t i = i0; i < std::min(i0 + tile, n); ++i)
+                for (int64_t j = std::max(j0, i + 1); j < std::min(j0 + tile, n); ++j) {
+                    const double mean = 0.5 * (a[i * n + j] + a[j * n + i]);
+                    a[i * n + j] = mean;
+                    a[j * n + i] = mean;
+                }
 }
 
 } // namespace rs

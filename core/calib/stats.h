@@ -14,6 +14,9 @@ struct InputStats {
     int64_t dim() const { return gram.defined() ? gram.size(0) : 0; }
     // Adds a [tokens, d_in] batch (any float dtype; accumulated in float64).
     void accumulate(const at::Tensor& x);
+    // Makes C exactly symmetric (the batched products leave rounding-level asymmetry), so that
+    // solvers may rebuild one triangle from the other. Call once the batches are in.
+    void symmetrize();
 };
 
 } // namespace rs

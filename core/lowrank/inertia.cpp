@@ -70,17 +70,15 @@ BlockDiagonal factorWithATen(const at::Tensor& symmetric, double threshold) {
 }
 
 #ifdef RANKSCOPE_HAVE_LAPACK
-// CPU: LAPACK factorises one float64 copy in place, so a 5632-wide Gram matrix costs one copy
-// (254 MB) rather than the three that the ATen path holds at once.
-BlockDiagonal factorInPlace(const at::Tensor& symmetric, double threshold) {
-    const int n = static_cast<int>(symmetric.size(0));
-    at::Tensor a = symmetric.to(at::kDouble).contiguous().clone();
-    a.diagonal().sub_(threshold);
-    double* data = a.data_ptr<double>();
+// Bunch-Kaufman factorisation of (A - threshold I) by LAPACK on n x n row-major float64 storage.
+// With uplo 'L' LAPACK reads and overwrites the column-major lower triangle, the row-major upper
+// one (diagonal included); the strictly lower row-major triangle is left as it was.
+BlockDiagonal factorStorage(double* data, int n, double threshold) {
+    for (int k = 0; k < n; ++k)
+        data[static_cast<size_t>(k) * n + k] -= threshold;
     std::vector<int> pivots(static_cast<size_t>(n));
     int lwork = -1, info = 0;
     double query = 0.0;
-    // Row-major storage is the transpose, which for a symmetric matrix is the matrix itself.
     dsytrf_("L", &n, data, &n, pivots.data(), &query, &lwork, &info, 1);
     lwork = std::max(1, static_cast<int>(query));
     std::vector<double> work(static_cast<size_t>(lwork));
@@ -100,14 +98,47 @@ BlockDiagonal factorInPlace(const at::Tensor& symmetric, double threshold) {
     }
     return d;
 }
+
+bool exactlySymmetric(const double* a, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < i; ++j)
+            if (a[i * n + j] != a[j * n + i])
+                return false;
+    return true;
+}
+
+// A CPU float64 matrix that is exactly symmetric (as calibration leaves C) is factorised where it
+// lies and rebuilt bit for bit from the triangle LAPACK leaves alone: down_proj's C of a
+// Llama-3-8B is 1.6 GB, and a copy would set the job's memory peak.
+BlockDiagonal factorRestoring(const at::Tensor& symmetric, double threshold) {
+    const int64_t n = symmetric.size(0);
+    double* a = symmetric.data_ptr<double>();
+    std::vector<double> diagonal(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k)
+        diagonal[k] = a[k * n + k];
+    BlockDiagonal d = factorStorage(a, static_cast<int>(n), threshold);
+    for (int64_t i = 0; i < n; ++i) {
+        a[i * n + i] = diagonal[i];
+        for (int64_t j = i + 1; j < n; ++j)
+            a[i * n + j] = a[j * n + i];
+    }
+    return d;
+}
 #endif
 
 } // namespace
 
 int64_t countEigenvaluesAtMost(const at::Tensor& symmetric, double threshold) {
 #ifdef RANKSCOPE_HAVE_LAPACK
-    if (symmetric.device().is_cpu() && symmetric.size(0) > 0)
-        return countNonPositive(factorInPlace(symmetric, threshold));
+    if (symmetric.device().is_cpu() && symmetric.size(0) > 0) {
+        if (symmetric.scalar_type() == at::kDouble && symmetric.is_contiguous() &&
+            exactlySymmetric(symmetric.data_ptr<double>(), symmetric.size(0)))
+            return countNonPositive(factorRestoring(symmetric, threshold));
+        // One float64 copy, factorised in place (the ATen path holds three at once).
+        at::Tensor copy = symmetric.to(at::kDouble).contiguous().clone();
+        return countNonPositive(
+            factorStorage(copy.data_ptr<double>(), static_cast<int>(copy.size(0)), threshold));
+    }
 #endif
     return countNonPositive(factorWithATen(symmetric, threshold));
 }

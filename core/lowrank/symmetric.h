@@ -73,6 +73,9 @@ private:
 
 // Number of eigenvalues of a symmetric matrix that are <= threshold, from the inertia of the
 // LDL^T factorisation of (A - threshold I) (Sylvester's law): a factorisation, no eigensolver.
+// An exactly symmetric contiguous float64 matrix on the CPU is factorised in place and restored
+// bit for bit before returning (no copy of a matrix that may be 1.6 GB): it must not be read
+// by another thread meanwhile.
 int64_t countEigenvaluesAtMost(const at::Tensor& symmetric, double threshold);
 
 // Tail sums of a descending non-negative sequence: out[r] = sum_{i >= r} v_i, r = 0 .. n.
