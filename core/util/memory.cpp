@@ -33,22 +33,26 @@ int64_t resolveMemoryBudget(int64_t requested) {
     return std::max<int64_t>(physicalMemoryBytes() / 2, 1LL << 30);
 }
 
-int64_t peakResidentBytes() {
+namespace {
+
+// A "<field>: <n> kB" line of /proc/self/status, in bytes; 0 where it cannot be read.
+int64_t statusBytes(const std::string& field) {
     std::ifstream status("/proc/self/status");
     std::string line;
     while (std::getline(status, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stoll(line.substr(6)) * 1024; // reported in kB
+        if (line.rfind(field + ":", 0) == 0)
+            return std::stoll(line.substr(field.size() + 1)) * 1024;
     return 0;
 }
 
+} // namespace
+
+int64_t peakResidentBytes() {
+    return statusBytes("VmHWM");
+}
+
 int64_t anonymousResidentBytes() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind("RssAnon:", 0) == 0)
-            return std::stoll(line.substr(8)) * 1024;
-    return 0;
+    return statusBytes("RssAnon");
 }
 
 void returnFreedHeap() {
