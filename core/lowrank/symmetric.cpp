@@ -32,6 +32,9 @@ constexpr int64_t kSeedGuard = 8;
 // Products at least this large are split into blocks so that only the lower triangle is formed.
 constexpr int64_t kBlockedProductMinRows = 1024;
 constexpr int64_t kProductBlocks = 4;
+// Rows of K converted to the stage dtype at a time in P K: a float32 copy of a 14336-wide C
+// (down_proj of an 8B model) would be 822 MB.
+constexpr int64_t kConversionSliceRows = 2048;
 // Precision::Mixed uses float32 from this size on. Measured on 4096x4096 (bench_lowrank): the
 // float32 products are 2.4x faster than float64 and move the curves by 4e-9 of E(0); the float32
 // band reduction is 1.7x faster and moves them by ~1e-7 (tested in tst_lowrank).
@@ -85,6 +88,22 @@ at::Tensor symmetricProduct(const at::Tensor& left, const at::Tensor& right) {
     return out;
 }
 
+// P K for a symmetric K of another dtype than P, converting one slice of K at a time: the
+// columns j of K are its rows j, transposed.
+at::Tensor productWithConverted(const at::Tensor& left, const at::Tensor& k) {
+    const int64_t n = k.size(0);
+    if (k.scalar_type() == left.scalar_type() || n <= kConversionSliceRows)
+        return at::mm(left, k.to(left.scalar_type()));
+    at::Tensor out = at::empty({left.size(0), n}, left.options());
+    for (int64_t j0 = 0; j0 < n; j0 += kConversionSliceRows) {
+        const int64_t nj = std::min(kConversionSliceRows, n - j0);
+        const at::Tensor columns = k.narrow(0, j0, nj).to(left.scalar_type()).t();
+        at::Tensor slice = out.narrow(1, j0, nj);
+        at::mm_out(slice, left, columns);
+    }
+    return out;
+}
+
 bool singleStages(Precision precision, int64_t n) {
     return precision == Precision::Mixed && n >= kMixedPrecisionMinSize;
 }
@@ -110,7 +129,7 @@ at::Tensor congruence(const at::Tensor& p, const at::Tensor& k, Precision precis
     else if (k.dim() == 1)
         out = symmetricProduct(left * k.to(left.scalar_type()).unsqueeze(0), left);
     else
-        out = symmetricProduct(at::mm(left, k.to(left.scalar_type())), left);
+        out = symmetricProduct(productWithConverted(left, k), left);
     return out;
 }
 
