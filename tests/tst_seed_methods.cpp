@@ -75,6 +75,7 @@ private slots:
     void lillamaJobRunsAndIsReproducible();
     void optimalPlanMeetsTheBudgetWithLessError();
     void runIsRecordedInTheStore();
+    void bothJobsSelectTheSameLayers();
 
 private:
     std::shared_ptr<rs::ModelSession> m_session;
@@ -476,6 +477,46 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     }
     QVERIFY(store->deleteExperiment(distilled.experimentId));
     QVERIFY(rs::distillations(*store, distilled.experimentId).empty());
+}
+
+void TestSeedMethods::bothJobsSelectTheSameLayers() {
+    rs::LayerSelection selection;
+    selection.include = {"mlp", "self_attn\\.o_proj"};
+    selection.exclude = {"layers\\.[1-3]\\."};
+    const std::vector<rs::SelectedLinear> selected =
+        rs::selectLinears(m_session->checkpoint(), selection);
+    // Blocks 0 and 4 of stories260K, in block order and kAllLinearKinds order within a block.
+    const std::vector<std::string> expected = {
+        "model.layers.0.self_attn.o_proj", "model.layers.0.mlp.gate_proj",
+        "model.layers.0.mlp.up_proj",      "model.layers.0.mlp.down_proj",
+        "model.layers.4.self_attn.o_proj", "model.layers.4.mlp.gate_proj",
+        "model.layers.4.mlp.up_proj",      "model.layers.4.mlp.down_proj"};
+    QCOMPARE(selected.size(), expected.size());
+    for (size_t i = 0; i < selected.size(); ++i) {
+        QCOMPARE(selected[i].name, expected[i]);
+        const rs::Linear& linear =
+            m_session->model().layer(selected[i].block).linear(selected[i].kind);
+        QCOMPARE(selected[i].outFeatures, linear.outFeatures());
+        QCOMPARE(selected[i].inFeatures, linear.inFeatures());
+    }
+
+    // The low-rank job reports exactly these layers, as the compression job does.
+    rs::LowRankRequest request = smallRequest("lord-weight");
+    request.inputs.layers = selection;
+    request.inputs.analyze = false;
+    const rs::LowRankResult result = rs::runLowRank(*m_session, request);
+    QCOMPARE(result.layers.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i)
+        QCOMPARE(result.layers[i].name, expected[i]);
+
+    request.inputs.layers.include = {"(unclosed"};
+    QVERIFY(rs::test::errorOf([&] {
+                rs::runLowRank(*m_session, request);
+            }).find("layer pattern '(unclosed': invalid regular expression") != std::string::npos);
+    request.inputs.layers.include = {"lm_head"};
+    QVERIFY(rs::test::errorOf([&] {
+                rs::runLowRank(*m_session, request);
+            }).find("no decoder linear layer matches") != std::string::npos);
 }
 
 QTEST_GUILESS_MAIN(TestSeedMethods)

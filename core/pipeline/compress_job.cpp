@@ -22,14 +22,6 @@ namespace rs {
 
 namespace {
 
-struct SelectedLinear {
-    int64_t layer = 0;
-    LinearKind kind = LinearKind::Q;
-    std::string name;
-    int64_t outFeatures = 0;
-    int64_t inFeatures = 0;
-};
-
 // Variants that share calibration statistics and W_c: all of them in parallel mode, each on its
 // own in sequential mode (its compensated layers shape the inputs of the next ones).
 struct Group {
@@ -38,42 +30,6 @@ struct Group {
     std::map<std::string, at::Tensor> compressed; // W_c per layer name
     std::map<std::string, CompressedWeight> kept; // with grids, only for hooks.compressed
 };
-
-std::vector<SelectedLinear> selectLinears(const ModelSession& session, const LayerSelection& sel) {
-    const auto compile = [](const std::vector<std::string>& patterns) {
-        std::vector<std::regex> out;
-        for (const std::string& p : patterns) {
-            try {
-                out.emplace_back(p);
-            } catch (const std::regex_error& e) {
-                fail("layer pattern '" + p + "'",
-                     std::string("invalid regular expression: ") + e.what());
-            }
-        }
-        return out;
-    };
-    const std::vector<std::regex> include = compile(sel.include), exclude = compile(sel.exclude);
-    const auto matches = [](const std::vector<std::regex>& rs, const std::string& name) {
-        for (const std::regex& r : rs)
-            if (std::regex_search(name, r))
-                return true;
-        return false;
-    };
-    // Shapes come from the checkpoint's tensor headers: selecting reads no weight.
-    const Checkpoint& checkpoint = session.checkpoint();
-    std::vector<SelectedLinear> selected;
-    for (int64_t layer = 0; layer < checkpoint.config.numLayers; ++layer)
-        for (LinearKind kind : kAllLinearKinds) {
-            const std::string name = linearName(layer, kind);
-            if ((include.empty() || matches(include, name)) && !matches(exclude, name)) {
-                const at::Tensor& weight = checkpoint.require(name + ".weight");
-                selected.push_back({layer, kind, name, weight.size(0), weight.size(1)});
-            }
-        }
-    if (selected.empty())
-        fail("layer selection", "no decoder linear layer matches the include/exclude patterns");
-    return selected;
-}
 
 at::Tensor windowsFromText(const ModelSession& session, const std::filesystem::path& path,
                            int64_t seqLen, int64_t maxTokens) {
@@ -101,7 +57,7 @@ public:
     explicit Installer(LlamaModel& model)
         : m_model(model) {}
     void install(const SelectedLinear& s, const at::Tensor& weight, const LowRankFactors* f) {
-        Linear& linear = m_model.layer(s.layer).linear(s.kind);
+        Linear& linear = m_model.layer(s.block).linear(s.kind);
         const auto options = linear.weight.options();
         linear.weight = weight.to(options).contiguous();
         if (f && f->rank() > 0) {
@@ -125,7 +81,7 @@ public:
         , m_selected(selected) {}
     ~RestoreGuard() {
         for (const SelectedLinear& s : m_selected)
-            m_installer.restoreBlock(s.layer);
+            m_installer.restoreBlock(s.block);
     }
 
 private:
@@ -231,7 +187,7 @@ LayerReport newReport(const SelectedLinear& s, const CompressedWeight& cw, const
                       const std::optional<LayerInputStats>& heldoutStats, size_t variants) {
     LayerReport report;
     report.name = s.name;
-    report.block = s.layer;
+    report.block = s.block;
     const std::string suffix = linearSuffix(s.kind);
     report.kind = suffix.substr(suffix.find('.') + 1);
     report.outFeatures = weight.size(0);
@@ -285,7 +241,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     Group& group = run.groups[gi];
     const InputStats& st = stats.forLinear(s.kind);
     const at::Tensor weight =
-        std::as_const(run.model).layer(s.layer).linear(s.kind).weight.to(at::kFloat);
+        std::as_const(run.model).layer(s.block).linear(s.kind).weight.to(at::kFloat);
     const CompressedWeight cw = compressWeight(request.compression, weight, &st, s.name);
     // W_c outlives this call only where the block is run with it: evaluation passes, sequential
     // calibration (and the export hook, which gets the grid too).
@@ -347,7 +303,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
 void installVariantBlock(CompressRun& run, size_t v, int64_t k) {
     const Group& group = run.groups[run.request.mode == CalibrationMode::Parallel ? 0 : v];
     for (const SelectedLinear& s : run.selected)
-        if (s.layer == k)
+        if (s.block == k)
             run.installer.install(s, group.compressed.at(s.name), &run.factors[v].at(s.name));
 }
 
@@ -358,7 +314,7 @@ void compressBlock(CompressRun& run, int64_t k) {
     std::vector<const SelectedLinear*> inBlock;
     SiteMask sites = 0;
     for (const SelectedLinear& s : run.selected)
-        if (s.layer == k) {
+        if (s.block == k) {
             inBlock.push_back(&s);
             sites |= siteBit(inputSiteOf(s.kind));
         }
@@ -432,13 +388,13 @@ void releaseBlock(CompressRun& run, int64_t k) {
         Group& group = run.groups[run.request.mode == CalibrationMode::Parallel ? 0 : v];
         std::vector<CompressedLinear> linears;
         for (const SelectedLinear& s : run.selected)
-            if (s.layer == k)
+            if (s.block == k)
                 linears.push_back({s.name, &group.kept.at(s.name), &run.factors[v].at(s.name)});
         if (!linears.empty())
             run.hooks.compressed(v, linears);
     }
     for (const SelectedLinear& s : run.selected) {
-        if (s.layer != k)
+        if (s.block != k)
             continue;
         for (Group& group : run.groups) {
             group.compressed.erase(s.name);
@@ -501,7 +457,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                     result,
                     clock,
                     Installer(model),
-                    selectLinears(session, request.inputs.layers),
+                    selectLinears(session.checkpoint(), request.inputs.layers),
                     {},
                     nullptr,
                     {},

@@ -1,12 +1,55 @@
 #include "pipeline/job_inputs.h"
 
+#include "io/checkpoint.h"
 #include "util/error.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 namespace rs {
 
 using nlohmann::json;
+
+namespace {
+
+std::vector<std::regex> compilePatterns(const std::vector<std::string>& patterns) {
+    std::vector<std::regex> out;
+    for (const std::string& p : patterns) {
+        try {
+            out.emplace_back(p);
+        } catch (const std::regex_error& e) {
+            fail("layer pattern '" + p + "'",
+                 std::string("invalid regular expression: ") + e.what());
+        }
+    }
+    return out;
+}
+
+bool anyMatches(const std::vector<std::regex>& patterns, const std::string& name) {
+    return std::any_of(patterns.begin(), patterns.end(),
+                       [&](const std::regex& r) { return std::regex_search(name, r); });
+}
+
+} // namespace
+
+std::vector<SelectedLinear> selectLinears(const Checkpoint& checkpoint,
+                                          const LayerSelection& selection) {
+    const std::vector<std::regex> include = compilePatterns(selection.include);
+    const std::vector<std::regex> exclude = compilePatterns(selection.exclude);
+    std::vector<SelectedLinear> out;
+    for (int64_t block = 0; block < checkpoint.config.numLayers; ++block)
+        for (LinearKind kind : kAllLinearKinds) {
+            const std::string name = linearName(block, kind);
+            if ((include.empty() || anyMatches(include, name)) && !anyMatches(exclude, name)) {
+                const at::Tensor& weight = checkpoint.require(name + ".weight");
+                out.push_back({block, kind, name, weight.size(0), weight.size(1)});
+            }
+        }
+    if (out.empty())
+        fail("layer selection", "no decoder linear layer matches the include/exclude patterns");
+    return out;
+}
 
 json jobInputsJson(const JobInputs& inputs) {
     json eval = {{"seq_len", inputs.eval.seqLen}, {"max_windows", inputs.eval.maxWindows}};

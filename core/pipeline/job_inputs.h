@@ -1,6 +1,7 @@
 #pragma once
 
 #include "eval/perplexity.h"
+#include "model/llama.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -10,6 +11,8 @@
 
 namespace rs {
 
+struct Checkpoint;
+
 // Which decoder linears a job touches: names ("model.layers.3.mlp.down_proj") matching any
 // include regex (all when empty) and no exclude regex. Embeddings and the output head are never
 // candidates.
@@ -17,6 +20,21 @@ struct LayerSelection {
     std::vector<std::string> include;
     std::vector<std::string> exclude;
 };
+
+// One decoder linear a job touches, with its shape from the checkpoint's tensor headers.
+struct SelectedLinear {
+    int64_t block = 0;
+    LinearKind kind = LinearKind::Q;
+    std::string name; // "model.layers.3.mlp.down_proj"
+    int64_t outFeatures = 0;
+    int64_t inFeatures = 0;
+};
+
+// The decoder linears of `checkpoint` that `selection` names, block by block in the order of
+// kAllLinearKinds. Reads no weight. Fails naming the pattern when one is not a valid regular
+// expression, and when nothing matches.
+std::vector<SelectedLinear> selectLinears(const Checkpoint& checkpoint,
+                                          const LayerSelection& selection);
 
 // What every job over a model's decoder linears (compression, LoRD/Lillama) reads besides its
 // method and ranks: the text it calibrates on, the layers it touches and how it is evaluated.

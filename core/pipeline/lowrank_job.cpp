@@ -32,43 +32,8 @@ using namespace lowrank_run;
 // Hidden states of one forward batch stay below this (as in calibration).
 constexpr int64_t kActivationBudgetBytes = 64LL << 20;
 
-std::vector<Selected> selectLinears(const ModelSession& session, const LayerSelection& selection) {
-    std::vector<std::regex> include, exclude;
-    const auto compile = [](const std::vector<std::string>& patterns,
-                            std::vector<std::regex>& out) {
-        for (const std::string& p : patterns) {
-            try {
-                out.emplace_back(p);
-            } catch (const std::regex_error& e) {
-                fail("layer pattern '" + p + "'", e.what());
-            }
-        }
-    };
-    compile(selection.include, include);
-    compile(selection.exclude, exclude);
-    const auto any = [](const std::vector<std::regex>& patterns, const std::string& name) {
-        return std::any_of(patterns.begin(), patterns.end(),
-                           [&](const std::regex& r) { return std::regex_search(name, r); });
-    };
-    // Shapes from the checkpoint's headers: selecting reads no weight. (A model with low-rank
-    // paths was refused before, by requireDenseModel.)
-    const Checkpoint& checkpoint = session.checkpoint();
-    std::vector<Selected> out;
-    for (int64_t block = 0; block < checkpoint.config.numLayers; ++block)
-        for (LinearKind kind : kAllLinearKinds) {
-            const std::string name = linearName(block, kind);
-            if ((include.empty() || any(include, name)) && !any(exclude, name)) {
-                const at::Tensor& weight = checkpoint.require(name + ".weight");
-                out.push_back({block, kind, name, weight.size(0), weight.size(1)});
-            }
-        }
-    if (out.empty())
-        fail("layer selection", "no decoder linear layer matches the include/exclude patterns");
-    return out;
-}
-
 // Variants and their per-layer ranks (kDenseRank: kept dense).
-void planVariants(const LowRankRequest& request, const std::vector<Selected>& selected,
+void planVariants(const LowRankRequest& request, const std::vector<SelectedLinear>& selected,
                   const std::vector<FactorShape>& shapes, LowRankResult& result,
                   std::vector<std::vector<int64_t>>& ranks) {
     const MethodConfig& method = request.method;
@@ -80,7 +45,7 @@ void planVariants(const LowRankRequest& request, const std::vector<Selected>& se
     };
     if (request.plan) {
         std::vector<int64_t> planned;
-        for (const Selected& s : selected)
+        for (const SelectedLinear& s : selected)
             planned.push_back(request.plan->rankFor(s.name));
         add({method.id() + "@plan", 0.0, -1, 0, 0, std::nullopt, {}},
             evaluateAllocation(shapes, planned));
@@ -110,7 +75,7 @@ void planVariants(const LowRankRequest& request, const std::vector<Selected>& se
     }
 }
 
-LowRankLayerReport newReport(const Selected& s, size_t variants) {
+LowRankLayerReport newReport(const SelectedLinear& s, size_t variants) {
     LowRankLayerReport r;
     r.name = s.name;
     r.block = s.block;
@@ -272,13 +237,14 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     StageClock clock(result.stageSeconds);
     const bool lillama = request.method.id() == "lillama";
 
-    std::vector<Selected> selected = selectLinears(session, request.inputs.layers);
+    std::vector<SelectedLinear> selected =
+        selectLinears(session.checkpoint(), request.inputs.layers);
     std::vector<FactorShape> shapes;
-    for (const Selected& s : selected)
+    for (const SelectedLinear& s : selected)
         shapes.push_back({s.name, s.block, s.outFeatures, s.inFeatures});
     std::vector<std::vector<int64_t>> ranks;
     planVariants(request, selected, shapes, result, ranks);
-    for (const Selected& s : selected)
+    for (const SelectedLinear& s : selected)
         result.layers.push_back(newReport(s, result.variants.size()));
     for (size_t v = 0; v < ranks.size(); ++v)
         for (size_t i = 0; i < selected.size(); ++i)

@@ -10,7 +10,7 @@ namespace {
 
 // The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W) and the
 // eigenvalues of C of an earlier linear of the block at the same input site.
-LayerAnalysis analyzeWeight(LowRankRun& run, const Selected& s, const at::Tensor& w,
+LayerAnalysis analyzeWeight(LowRankRun& run, const SelectedLinear& s, const at::Tensor& w,
                             const InputStats& stats, const CompensationBasis* eoraBasis) {
     if (s.block != run.analysesBlock) {
         run.analyses = SiteAnalyses();
@@ -21,7 +21,7 @@ LayerAnalysis analyzeWeight(LowRankRun& run, const Selected& s, const at::Tensor
 
 } // namespace
 
-at::Tensor originalWeight(const LlamaModel& model, const Selected& s) {
+at::Tensor originalWeight(const LlamaModel& model, const SelectedLinear& s) {
     return model.layer(s.block).linear(s.kind).weight.to(at::kFloat);
 }
 
@@ -112,7 +112,7 @@ void factorLayer(LowRankRun& run, size_t i, const CompensationBasis& basis, cons
 
 void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
               std::vector<std::vector<double>>* curves) {
-    const Selected& s = run.selected[i];
+    const SelectedLinear& s = run.selected[i];
     LowRankLayerReport& report = run.result.layers[i];
     const at::Tensor w = originalWeight(run.model, s);
     report.outputEnergy = compensatedError(w, {}, stats.gram);

@@ -24,28 +24,20 @@ class ModelSession;
 
 namespace lowrank_run {
 
-struct Selected {
-    int64_t block = 0;
-    LinearKind kind = LinearKind::Q;
-    std::string name;
-    int64_t outFeatures = 0;
-    int64_t inFeatures = 0;
-};
-
 // The layer's dense weight in float32, as the checkpoint has it (the block is built if needed).
-at::Tensor originalWeight(const LlamaModel& model, const Selected& s);
+at::Tensor originalWeight(const LlamaModel& model, const SelectedLinear& s);
 
 // Swaps layers between their original dense form and factor-only form (a changed block stays
 // pinned in the model until it is reset to the checkpoint's weights); restores every selected
 // block when the job ends, however it ends.
 class FactorInstaller {
 public:
-    FactorInstaller(LlamaModel& model, const std::vector<Selected>& selected)
+    FactorInstaller(LlamaModel& model, const std::vector<SelectedLinear>& selected)
         : m_model(model)
         , m_selected(selected) {}
     ~FactorInstaller() { restoreAll(); }
     void install(size_t i, const LowRankFactors& f) {
-        const Selected& s = m_selected[i];
+        const SelectedLinear& s = m_selected[i];
         Linear& linear = m_model.layer(s.block).linear(s.kind);
         const auto options = linear.factorOnly() ? linear.loraA.options() : linear.weight.options();
         linear.weight = at::Tensor();
@@ -54,13 +46,13 @@ public:
     }
     void restoreBlock(int64_t block) { m_model.resetLayer(block); }
     void restoreAll() {
-        for (const Selected& s : m_selected)
+        for (const SelectedLinear& s : m_selected)
             m_model.resetLayer(s.block);
     }
 
 private:
     LlamaModel& m_model;
-    const std::vector<Selected>& m_selected;
+    const std::vector<SelectedLinear>& m_selected;
 };
 
 TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path);
@@ -81,7 +73,7 @@ struct EvalPasses {
 struct LowRankRun {
     LowRankRun(const LowRankRequest& request_, const JobContext& job_, const LowRankHooks& hooks_,
                LlamaModel& model_, LowRankResult& result_, StageClock& clock_,
-               std::vector<Selected> selected_, std::vector<FactorShape> shapes_)
+               std::vector<SelectedLinear> selected_, std::vector<FactorShape> shapes_)
         : request(request_)
         , job(job_)
         , hooks(hooks_)
@@ -99,7 +91,7 @@ struct LowRankRun {
     LlamaModel& model;
     LowRankResult& result;
     StageClock& clock;
-    const std::vector<Selected> selected;
+    const std::vector<SelectedLinear> selected;
     const std::vector<FactorShape> shapes;
     std::vector<std::vector<int64_t>> ranks; // [variant][layer]
     FactorInstaller installer;
