@@ -3,6 +3,7 @@
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
 #include "lowrank/compensation.h"
+#include "lowrank/gram_factor.h"
 #include "lowrank/symmetric.h"
 #include "methods/registry.h"
 #include "model/llama.h"
@@ -47,6 +48,9 @@ constexpr double kMixedCurveTolerance = 1e-6;
 constexpr double kMixedProductTolerance = 1e-4;
 // Below this fraction of s_1 a singular value of dW S counts as zero (product no longer unique).
 constexpr double kRankGap = 1e-9;
+// Sliced float32 products (congruence of a wide layer, tr(W C W^T)) against float64, relative to
+// the largest entry of the result or to the trace.
+constexpr double kSlicedProductTolerance = 1e-5;
 
 Mat toEigen(const at::Tensor& t) {
     const at::Tensor c = t.to(at::kCPU, at::kDouble).contiguous();
@@ -220,6 +224,7 @@ private slots:
     void mixedPrecisionMatchesFloat64();
     void singularGramFallsBackInMixedPrecision();
     void wideLayerKeepsDirectProducts();
+    void slicedProductsMatchFloat64();
     void errorsNameTheLayer();
     void realStoriesLayer();
 };
@@ -355,6 +360,13 @@ void TestLowRank::bandedSpectrumMatchesDense() {
     for (int64_t i = 0; i < n; ++i)
         below += values(i) <= tol ? 1 : 0;
     QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a, tol), below);
+
+    // A spectrum built for eigenvalues only gives the same ones and refuses eigenvectors.
+    const rs::lowrank::SymmetricSpectrum valuesOnly(
+        a, rs::lowrank::Precision::Float64, rs::lowrank::SymmetricSpectrum::Use::ValuesOnly);
+    QVERIFY(at::equal(valuesOnly.eigenvalues(), spectrum.eigenvalues()));
+    QVERIFY(rs::test::errorOf([&] { valuesOnly.leading(k); }).find("eigenvalues only") !=
+            std::string::npos);
 }
 
 void TestLowRank::inertiaCountsIndefiniteMatrices() {
@@ -464,6 +476,27 @@ void TestLowRank::wideLayerKeepsDirectProducts() {
     checkAgainstReference(dW, stats, {0, 3, 20});
     QCOMPARE(basisFor("eora", dW, stats, 3)->gramRoute(),
              std::string("direct: d_in > 1.5 d_out, factoring C would cost more than it saves"));
+}
+
+void TestLowRank::slicedProductsMatchFloat64() {
+    // Wider than the conversion slice and the trace block (2048), with a ragged last slice.
+    at::manual_seed(127);
+    const int64_t m = 1024, n = 2300;
+    const at::Tensor g = at::randn({n, n}, at::kDouble) / std::sqrt(double(n));
+    const at::Tensor c = at::mm(g, g.t()); // exactly symmetric, as calibration leaves C
+    const at::Tensor p = at::randn({m, n}, at::kDouble);
+    const at::Tensor reference = at::mm(at::mm(p, c), p.t());
+    const at::Tensor mixed = rs::lowrank::congruence(p, c, rs::lowrank::Precision::Mixed);
+    QCOMPARE(mixed.scalar_type(), at::kFloat); // single stages, so C was converted in slices
+    const double scale = reference.abs().max().item<double>();
+    QVERIFY((mixed.to(at::kDouble) - reference).abs().max().item<double>() <
+            kSlicedProductTolerance * scale);
+
+    const at::Tensor w = p.narrow(0, 0, 40);
+    const double trace = at::trace(at::mm(at::mm(w, c), w.t())).item<double>();
+    QVERIFY(std::abs(rs::lowrank::congruenceTrace(w, c) - trace) < kEigenvalueTolerance * trace);
+    QVERIFY(std::abs(rs::lowrank::congruenceTrace(w.to(at::kFloat), c) - trace) <
+            kSlicedProductTolerance * trace);
 }
 
 void TestLowRank::errorsNameTheLayer() {

@@ -66,11 +66,10 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
 
     // Eigenvalues of C and singular values of W (float32 cubic stages from 1024 on, like the
     // basis); the band eigenvalue solvers run on their own threads until collected.
-    const at::Tensor gram =
-        lowrank::singleStages(Precision::Mixed, in.dIn) ? in.gram.to(at::kFloat) : in.gram;
+    constexpr auto valuesOnly = SymmetricSpectrum::Use::ValuesOnly;
     std::optional<SymmetricSpectrum> gramSpectrum;
     if (!gramEigenvalues)
-        gramSpectrum.emplace(gram, Precision::Mixed);
+        gramSpectrum.emplace(in.gram, Precision::Mixed, valuesOnly);
     std::optional<SymmetricSpectrum> weightSpectrum;
     double outputEnergy = 0.0;
     if (!weightIsError) {
@@ -78,16 +77,15 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
         const at::Tensor w = weight.detach().to(
             in.error.device(),
             lowrank::singleStages(Precision::Mixed, shortSide) ? at::kFloat : at::kDouble);
-        // tr(W C W^T) = sum(C o W^T W), only a normaliser: float32 products suffice (~1e-6).
-        at::Tensor inputs;
+        // tr(W C W^T), only a normaliser: float32 products suffice (~1e-6).
         if (in.dOut >= in.dIn) {
-            inputs = lowrank::gramOfColumns(w);
-            weightSpectrum.emplace(inputs, Precision::Mixed);
+            const at::Tensor inputs = lowrank::gramOfColumns(w); // W^T W, no larger than W
+            weightSpectrum.emplace(inputs, Precision::Mixed, valuesOnly);
+            outputEnergy = rowSums(inputs, in.gram).sum().item<double>();
         } else {
-            weightSpectrum.emplace(lowrank::gramOfRows(w), Precision::Mixed);
-            inputs = lowrank::gramOfColumns(w.to(at::kFloat));
+            weightSpectrum.emplace(lowrank::gramOfRows(w), Precision::Mixed, valuesOnly);
+            outputEnergy = lowrank::congruenceTrace(w.to(at::kFloat), in.gram);
         }
-        outputEnergy = rowSums(inputs, gram).sum().item<double>();
     }
 
     EigenPairs pairs;

@@ -29,6 +29,9 @@ namespace rs::lowrank {
 
 namespace {
 
+// Columns of W per block of W^T W in congruenceTrace (a float32 block is 16 MB).
+constexpr int64_t kTraceBlock = 2048;
+
 // d_in / m beyond which the two general products are cheaper (see choleskyRouteWorthIt).
 constexpr double kCholeskyMaxAspect = 1.5;
 
@@ -118,6 +121,24 @@ at::Tensor gramOfRows(const at::Tensor& x) {
 
 at::Tensor gramOfColumns(const at::Tensor& x) {
     return gram(x, false);
+}
+
+double congruenceTrace(const at::Tensor& w, const at::Tensor& c) {
+    const int64_t n = w.size(1);
+    double total = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0 += kTraceBlock) {
+        const int64_t ni = std::min(kTraceBlock, n - i0);
+        const at::Tensor columns = w.narrow(1, i0, ni);
+        for (int64_t j0 = 0; j0 <= i0; j0 += kTraceBlock) {
+            const int64_t nj = std::min(kTraceBlock, n - j0);
+            const at::Tensor block = at::mm(columns.t(), w.narrow(1, j0, nj));
+            const at::Tensor weights = c.narrow(0, i0, ni).narrow(1, j0, nj).to(w.scalar_type());
+            const double part = (block * weights).sum(at::kDouble).item<double>();
+            // Block (j, i) is the transpose of block (i, j) in both factors.
+            total += j0 == i0 ? part : 2.0 * part;
+        }
+    }
+    return total;
 }
 
 bool choleskyRouteWorthIt(int64_t rows, int64_t inputs) {

@@ -18,6 +18,12 @@ struct CongruenceRoute {
 at::Tensor gramOfRows(const at::Tensor& x);
 at::Tensor gramOfColumns(const at::Tensor& x);
 
+// tr(W C W^T) = sum(C o W^T W) for a symmetric C [n, n], with the products in W's dtype and the
+// sum in float64. W^T W is formed block by block (its lower blocks only) and each block of C is
+// converted to W's dtype on its own, so nothing n x n is allocated: for down_proj of an 8B model
+// (n = 14336) the whole W^T W and a float32 C would be 822 MB each.
+double congruenceTrace(const at::Tensor& w, const at::Tensor& c);
+
 // Whether the Cholesky route is worth trying: potrf costs d_in^3 / 3 (float64), the triangular
 // product m d_in^2 and the rank-k update m^2 d_in, against 2 m d_in^2 + m^2 d_in for the two
 // general products; it wins while d_in stays below about 1.5 m.

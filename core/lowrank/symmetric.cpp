@@ -2,6 +2,7 @@
 
 #include "lowrank/band.h"
 #include "lowrank/gram_factor.h"
+#include "util/error.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -140,6 +141,7 @@ EigenPairs allEigenpairs(const at::Tensor& symmetric) {
 
 struct SymmetricSpectrum::Impl {
     int64_t n = 0;
+    bool valuesOnly = false;
     at::Tensor dense; // the matrix, when the dense solvers are used
     // Banded route (CPU): Q^T A Q = band, Q = H(1) .. H(n - kd) stored as in LAPACK.
     int kd = 0;
@@ -318,12 +320,16 @@ EigenPairs SymmetricSpectrum::Impl::bandLeading(int64_t count) const {
     return {theta.narrow(0, 0, count).clone(), out};
 }
 
-SymmetricSpectrum::SymmetricSpectrum(const at::Tensor& symmetric, Precision precision)
+SymmetricSpectrum::SymmetricSpectrum(const at::Tensor& symmetric, Precision precision, Use use)
     : m_impl(std::make_unique<Impl>()) {
     m_impl->n = symmetric.size(0);
+    m_impl->valuesOnly = use == Use::ValuesOnly;
     if (bandKernelsAvailable() && symmetric.device().is_cpu() && m_impl->n >= kBandedMinSize) {
-        m_impl->dense = symmetric; // kept for the fallback if subspace iteration stalls
         m_impl->reduce(symmetric, singleStages(precision, m_impl->n));
+        if (m_impl->valuesOnly)
+            m_impl->reduced = at::Tensor(); // only the band is needed from here on
+        else
+            m_impl->dense = symmetric; // kept for the fallback if subspace iteration stalls
         return;
     }
     m_impl->dense = symmetric.to(at::kDouble);
@@ -342,6 +348,8 @@ at::Tensor SymmetricSpectrum::eigenvalues() const {
 }
 
 EigenPairs SymmetricSpectrum::leading(int64_t count) const {
+    if (m_impl->valuesOnly)
+        fail("SymmetricSpectrum", "eigenvectors asked of a spectrum built for eigenvalues only");
     if (count == 0) {
         const auto options = m_impl->dense.options().dtype(at::kDouble);
         return {at::empty({0}, options), at::empty({m_impl->n, 0}, options)};

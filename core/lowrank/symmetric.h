@@ -54,8 +54,13 @@ EigenPairs allEigenpairs(const at::Tensor& symmetric);
 // matrices, it uses the dense solvers.
 class SymmetricSpectrum {
 public:
-    // `symmetric` may be float32 (from congruence with single stages) or float64.
-    SymmetricSpectrum(const at::Tensor& symmetric, Precision precision);
+    // What the spectrum is asked for: eigenvalues only lets it drop the reduced matrix (one
+    // n x n copy) as soon as the band exists.
+    enum class Use { ValuesAndVectors, ValuesOnly };
+    // `symmetric` may be float32 (from congruence with single stages) or float64; it is kept
+    // (not copied) for the dense fallback of leading() unless `use` is ValuesOnly.
+    SymmetricSpectrum(const at::Tensor& symmetric, Precision precision,
+                      Use use = Use::ValuesAndVectors);
     ~SymmetricSpectrum();
     SymmetricSpectrum(const SymmetricSpectrum&) = delete;
     SymmetricSpectrum& operator=(const SymmetricSpectrum&) = delete;
@@ -63,7 +68,7 @@ public:
     int64_t size() const;
     // All eigenvalues, descending, float64 [n].
     at::Tensor eigenvalues() const;
-    // The `count` leading eigenpairs (count <= n).
+    // The `count` leading eigenpairs (count <= n); fails for a ValuesOnly spectrum.
     EigenPairs leading(int64_t count) const;
 
 private:
