@@ -17,6 +17,7 @@
 #include <cfloat>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 // analyzeLayer against a float64 reference computed the textbook way with LibTorch (SVD of dW,
@@ -283,6 +284,8 @@ void TestAnalysis::mixedPrecisionLayers() {
     const rs::LayerAnalysis a = rs::analyzeLayer(w, dW, stats, "mixed");
     checkAgainstReference(a, Reference(w, dW, stats.gram), kMixed, "mixed");
     checkReuse(w, dW, stats, a);
+    // Started ahead of the basis (as the jobs do), the eigenvalues of C are the analysis's own.
+    QVERIFY(rs::startGramEigenvalues(stats, "site").get() == a.spectra.gramEigenvalues);
 }
 
 void TestAnalysis::reusedBasisMustMatch() {
@@ -312,6 +315,11 @@ void TestAnalysis::reusedBasisMustMatch() {
     truncated.pop_back();
     reuse.gramEigenvalues = &truncated;
     expectError([&] { rs::analyzeLayer(w, dW, stats, "bad.layer", reuse); }, "other statistics");
+
+    rs::InputStats broken = stats;
+    broken.gram = stats.gram.clone();
+    broken.gram[3][5] = std::numeric_limits<double>::quiet_NaN();
+    expectError([&] { rs::startGramEigenvalues(broken, "bad.layer"); }, "NaN or Inf");
 }
 
 QTEST_GUILESS_MAIN(TestAnalysis)

@@ -10,6 +10,8 @@
 #include <ATen/ATen.h>
 #include <algorithm>
 #include <cmath>
+#include <future>
+#include <memory>
 #include <optional>
 
 namespace rs {
@@ -28,6 +30,29 @@ constexpr double kErrorNormMatch = 1e-9;
 // ~sqrt(n) eps_float32 l_max at most (the band reduction is orthogonal). Statistics drawn from the
 // same distribution can share the trace within this tolerance by chance, rarely both invariants.
 constexpr double kGramTraceMatch = 1e-3;
+
+// The eigenvalues of C in the precision of the basis (float32 cubic stages from 1024 on), the
+// band solver running on its own thread until get(); the spectrum keeps only the band.
+std::shared_future<std::vector<double>> startSpectrum(const at::Tensor& gram) {
+    auto spectrum = std::make_shared<const SymmetricSpectrum>(gram, Precision::Mixed,
+                                                              SymmetricSpectrum::Use::ValuesOnly);
+    return std::async(std::launch::deferred,
+                      [spectrum] { return lowrank::toVector(spectrum->eigenvalues()); })
+        .share();
+}
+
+// ||x||_F^2 in float64, by row slices: a float64 copy of the whole dW is what the caller avoids.
+double squaredNorm(const at::Tensor& x) {
+    const int64_t rows = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(x.size(1), 1));
+    double total = 0.0;
+    for (int64_t r0 = 0; r0 < x.size(0); r0 += rows)
+        total += x.narrow(0, r0, std::min(rows, x.size(0) - r0))
+                     .to(at::kDouble)
+                     .pow(2)
+                     .sum()
+                     .item<double>();
+    return total;
+}
 
 std::vector<double> rootsOf(const at::Tensor& squares) {
     return lowrank::toVector(squares.clamp_min(0.0).sqrt());
@@ -67,9 +92,9 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
     // Eigenvalues of C and singular values of W (float32 cubic stages from 1024 on, like the
     // basis); the band eigenvalue solvers run on their own threads until collected.
     constexpr auto valuesOnly = SymmetricSpectrum::Use::ValuesOnly;
-    std::optional<SymmetricSpectrum> gramSpectrum;
+    std::shared_future<std::vector<double>> gramValues;
     if (!gramEigenvalues)
-        gramSpectrum.emplace(in.gram, Precision::Mixed, valuesOnly);
+        gramValues = startSpectrum(in.gram);
     std::optional<SymmetricSpectrum> weightSpectrum;
     double outputEnergy = 0.0;
     if (!weightIsError) {
@@ -109,8 +134,7 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
     curves.outputEnergy = weightIsError ? curves.errorEnergy : outputEnergy;
 
     LayerSpectra& spectra = out.spectra;
-    spectra.gramEigenvalues =
-        gramEigenvalues ? *gramEigenvalues : lowrank::toVector(gramSpectrum->eigenvalues());
+    spectra.gramEigenvalues = gramEigenvalues ? *gramEigenvalues : gramValues.get();
     spectra.tolerance = lowrank::gramTolerance(spectra.gramEigenvalues.front(), in.dIn);
     spectra.discardedModes =
         std::count_if(spectra.gramEigenvalues.begin(), spectra.gramEigenvalues.end(),
@@ -133,7 +157,7 @@ const ProjectionBasis& checkedBasis(const CompensationBasis& eora, const lowrank
                    p.device() == in.error.device() && basis->m_gram.sizes() == in.gram.sizes() &&
                    at::equal(basis->m_gram, in.gram);
     if (matches) {
-        const double error = std::pow(in.error.norm().item<double>(), 2);
+        const double error = squaredNorm(in.error);
         matches = std::abs(std::pow(p.norm().item<double>(), 2) - error) <= kErrorNormMatch * error;
     }
     if (!matches)
@@ -173,10 +197,19 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
     return analyzeLayer(weight, weightError, stats, layerName, AnalysisReuse{&eora, nullptr});
 }
 
+std::shared_future<std::vector<double>> startGramEigenvalues(const InputStats& stats,
+                                                             const std::string& siteName) {
+    return startSpectrum(lowrank::validatedGram(stats, siteName).to(at::kDouble));
+}
+
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName,
                            const AnalysisReuse& reuse) {
-    const lowrank::LayerInputs in = lowrank::validatedInputs(weightError, stats, layerName);
+    // A reused basis holds dW in float64 already; analyzeWith then reads only dW's shape, device
+    // and norm, so dW stays in the caller's dtype.
+    const lowrank::LayerInputs in = reuse.eoraBasis
+                                        ? lowrank::checkedInputs(weightError, stats, layerName)
+                                        : lowrank::validatedInputs(weightError, stats, layerName);
     checkWeight(weight, weightError, layerName);
     if (reuse.gramEigenvalues)
         checkGramEigenvalues(*reuse.gramEigenvalues, in, layerName);

@@ -3,6 +3,7 @@
 #include "methods/registry.h"
 
 #include <ATen/core/Tensor.h>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,14 @@ struct LayerAnalysis {
 // Layers with min(d_out, d_in) >= 1024 use the basis's mixed precision (lowrank/README.md).
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName);
+// The eigenvalues of C (float64, descending) exactly as analyzeLayer reports them, started now:
+// the reduction runs in this call (its n x n working copy is freed before it returns), the band
+// eigenvalue solver on its own thread until get(). A caller that starts them before building a
+// layer's basis keeps that copy out of the basis's peak and overlaps the solver with the basis.
+// Fails with "<siteName>: <problem>" for missing or non-finite statistics.
+std::shared_future<std::vector<double>> startGramEigenvalues(const InputStats& stats,
+                                                             const std::string& siteName);
+
 // What a caller already holds for a layer's analysis; each part it gives saves a stage and leaves
 // the results as they would be without it.
 struct AnalysisReuse {

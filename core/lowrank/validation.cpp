@@ -29,8 +29,19 @@ bool allFinite(const at::Tensor& t) {
 
 } // namespace
 
-LayerInputs validatedInputs(const at::Tensor& weightError, const InputStats& stats,
-                            const std::string& layerName) {
+at::Tensor validatedGram(const InputStats& stats, const std::string& name) {
+    if (!stats.gram.defined())
+        fail(name, "no calibration statistics (empty Gram matrix)");
+    const at::Tensor& c = stats.gram;
+    if (c.dim() != 2 || c.size(0) != c.size(1))
+        fail(name, "calibration Gram matrix must be square, got " + shapeText(c));
+    if (!allFinite(c))
+        fail(name, "calibration Gram matrix contains NaN or Inf");
+    return c.detach();
+}
+
+LayerInputs checkedInputs(const at::Tensor& weightError, const InputStats& stats,
+                          const std::string& layerName) {
     if (!weightError.defined() || weightError.dim() != 2 || !weightError.is_floating_point())
         fail(layerName, "weight error must be a floating-point matrix [d_out, d_in], got " +
                             (weightError.defined() ? shapeText(weightError) : "nothing"));
@@ -44,16 +55,18 @@ LayerInputs validatedInputs(const at::Tensor& weightError, const InputStats& sta
     if (!stats.gram.defined())
         fail(layerName, "no calibration statistics (empty Gram matrix)");
     const at::Tensor& c = stats.gram;
-    if (c.dim() != 2 || c.size(0) != c.size(1))
-        fail(layerName, "calibration Gram matrix must be square, got " + shapeText(c));
-    if (c.size(0) != in.dIn)
+    if (c.dim() == 2 && c.size(0) == c.size(1) && c.size(0) != in.dIn)
         fail(layerName, "calibration statistics have dimension " + std::to_string(c.size(0)) +
                             " but the layer has " + std::to_string(in.dIn) + " inputs");
-    if (!allFinite(c))
-        fail(layerName, "calibration Gram matrix contains NaN or Inf");
-    const at::Device device = weightError.device();
-    in.error = weightError.detach().to(device, at::kDouble);
-    in.gram = c.detach().to(device, at::kDouble);
+    in.error = weightError.detach();
+    in.gram = validatedGram(stats, layerName).to(weightError.device(), at::kDouble);
+    return in;
+}
+
+LayerInputs validatedInputs(const at::Tensor& weightError, const InputStats& stats,
+                            const std::string& layerName) {
+    LayerInputs in = checkedInputs(weightError, stats, layerName);
+    in.error = in.error.to(at::kDouble);
     return in;
 }
 

@@ -240,6 +240,8 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     CompressResult& result = run.result;
     Group& group = run.groups[gi];
     const InputStats& st = stats.forLinear(s.kind);
+    if (gi == 0 && request.inputs.analyze)
+        perSite.analyses.prepare(st, s.kind, s.name);
     const at::Tensor weight =
         std::as_const(run.model).layer(s.block).linear(s.kind).weight.to(at::kFloat);
     const CompressedWeight cw = compressWeight(request.compression, weight, &st, s.name);

@@ -8,15 +8,14 @@ namespace rs::lowrank_run {
 
 namespace {
 
-// The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W) and the
-// eigenvalues of C of an earlier linear of the block at the same input site.
-LayerAnalysis analyzeWeight(LowRankRun& run, const SelectedLinear& s, const at::Tensor& w,
-                            const InputStats& stats, const CompensationBasis* eoraBasis) {
+// The analyses of the block of `s`: the linears of one block at the same input site share the
+// eigenvalues of C.
+SiteAnalyses& analysesOf(LowRankRun& run, const SelectedLinear& s) {
     if (s.block != run.analysesBlock) {
         run.analyses = SiteAnalyses();
         run.analysesBlock = s.block;
     }
-    return run.analyses.analyze(w, w, stats, s.kind, s.name, eoraBasis);
+    return run.analyses;
 }
 
 } // namespace
@@ -116,12 +115,16 @@ void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
     LowRankLayerReport& report = run.result.layers[i];
     const at::Tensor w = originalWeight(run.model, s);
     report.outputEnergy = compensatedError(w, {}, stats.gram);
+    if (run.request.inputs.analyze)
+        analysesOf(run, s).prepare(stats, s.kind, s.name);
     std::unique_ptr<CompensationBasis> basis;
     if (fit != Fit::AnalysisOnly && basisRank(run, i) > 0)
         basis = buildLordBasis(run.lord, w, stats, basisRank(run, i), s.name);
+    // The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W).
     if (run.request.inputs.analyze)
-        report.analysis = analyzeWeight(run, s, w, stats,
-                                        run.lord == LordVariant::DataAware ? basis.get() : nullptr);
+        report.analysis =
+            analysesOf(run, s).analyze(w, w, stats, s.kind, s.name,
+                                       run.lord == LordVariant::DataAware ? basis.get() : nullptr);
     if (!basis)
         return;
     if (fit == Fit::Curve)
