@@ -284,6 +284,20 @@ void TestAnalysis::mixedPrecisionLayers() {
     const rs::LayerAnalysis a = rs::analyzeLayer(w, dW, stats, "mixed");
     checkAgainstReference(a, Reference(w, dW, stats.gram), kMixed, "mixed");
     checkReuse(w, dW, stats, a);
+    // C stored in its storage dtype (float32 at this size) and read back as float64 moves the
+    // curves by less than the mixed-precision stages themselves are allowed to.
+    QCOMPARE(rs::gramStorageType(stats.gram.size(0)), at::kFloat);
+    rs::InputStats stored = stats;
+    stored.gram = stats.gram.to(at::kFloat).to(at::kDouble);
+    const rs::LayerAnalysis fromStored = rs::analyzeLayer(w, dW, stored, "stored");
+    double moved = 0.0;
+    for (size_t r = 0; r < a.curves.eora.size(); ++r)
+        moved = std::max({moved, std::abs(fromStored.curves.eora[r] - a.curves.eora[r]),
+                          std::abs(fromStored.curves.svd[r] - a.curves.svd[r])});
+    qInfo("curves from C stored in float32 move by %.2e of E(0)", moved / a.curves.errorEnergy);
+    QVERIFY(moved < kMixedCurveTolerance * a.curves.errorEnergy);
+    QCOMPARE(rs::gramStorageType(1023), at::kDouble); // stories260K's C stays exact
+
     // Started ahead of the basis (as the jobs do), the eigenvalues of C are the analysis's own.
     QVERIFY(rs::startGramEigenvalues(stats, "site").get() == a.spectra.gramEigenvalues);
 }

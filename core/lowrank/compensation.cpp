@@ -196,6 +196,10 @@ std::unique_ptr<ProjectionBasis> buildProjectionBasis(const LayerInputs& in,
 
 } // namespace lowrank
 
+at::ScalarType gramStorageType(int64_t dIn) {
+    return lowrank::singleStages(lowrank::Precision::Mixed, dIn) ? at::kFloat : at::kDouble;
+}
+
 double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,
                         const at::Tensor& gram) {
     const at::Device device = weightError.device();

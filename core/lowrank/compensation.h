@@ -112,6 +112,11 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
                            const InputStats& stats, const std::string& layerName,
                            const CompensationBasis& eora);
 
+// The dtype in which C [d_in, d_in] keeps everything the curves and factors draw from it, for
+// storage: float32 from the size on where the cubic stages run in float32 anyway (rounding C to
+// float32 moves the curves by ~1e-8 of E(0), tested in tst_analysis), float64 below it.
+at::ScalarType gramStorageType(int64_t dIn);
+
 // The activation-weighted error tr((dW - B A) C (dW - B A)^T) of given factors (for checks).
 double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,
                         const at::Tensor& gram);

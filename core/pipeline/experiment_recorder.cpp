@@ -65,7 +65,9 @@ private:
             if (!s.gram.defined())
                 continue;
             const std::string site = kSiteKeys[i];
-            tensors.push_back({site + ".gram", s.gram.to(at::kCPU, at::kDouble).contiguous()});
+            tensors.push_back(
+                {site + ".gram",
+                 s.gram.to(at::kCPU, gramStorageType(s.gram.size(0))).contiguous()});
             tensors.push_back(
                 {site + ".mean_abs", s.meanAbs.to(at::kCPU, at::kDouble).contiguous()});
             metadata["tokens." + site] = std::to_string(s.tokens);
@@ -114,7 +116,7 @@ public:
             if (!file.contains(site + ".gram"))
                 fail(file.path().string(), "has no statistics for the " + site + " input");
             InputStats& s = stats.sites[i];
-            s.gram = file.tensor(site + ".gram").to(m_device);
+            s.gram = file.tensor(site + ".gram").to(m_device, at::kDouble);
             s.meanAbs = file.tensor(site + ".mean_abs").to(m_device);
             const auto tokens = file.metadata().find("tokens." + site);
             if (tokens == file.metadata().end())
@@ -143,7 +145,9 @@ std::string statisticsKey(const std::string& modelHash, const std::string& textH
 // Bytes the statistics of one run take: per layer, a d x d float64 Gram matrix and a mean per
 // distinct input.
 uint64_t statisticsBytes(const ModelConfig& c) {
-    const auto site = [](int64_t d) { return uint64_t(d) * uint64_t(d + 1) * 8; };
+    const auto site = [](int64_t d) {
+        return uint64_t(d) * uint64_t(d) * at::elementSize(gramStorageType(d)) + uint64_t(d) * 8;
+    };
     return uint64_t(c.numLayers) * (3 * site(c.hiddenSize) + site(c.intermediateSize));
 }
 
