@@ -56,6 +56,7 @@ private slots:
     void lazyOpenMapsWithoutCopying();
     void evaluationHoldsOneBlockAtATime();
     void pinnedBlocksKeepChangesUntilReset();
+    void oneLinearIsReadWithoutItsBlock();
     void weightCacheEvictsLeastRecentlyUsed();
     void spilledStatesGiveTheSamePerplexity();
     void spilledCompressionGivesTheSameResults();
@@ -108,6 +109,22 @@ void TestStreaming::pinnedBlocksKeepChangesUntilReset() {
     model.resetLayer(2);
     QCOMPARE(model.residentLayers(), int64_t(0));
     QCOMPARE(evalStories(*session, {}, 2).perplexity, original.perplexity);
+}
+
+void TestStreaming::oneLinearIsReadWithoutItsBlock() {
+    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    rs::LlamaModel& model = session->model();
+    const at::Tensor alone = model.linearWeight(3, rs::LinearKind::Up);
+    QCOMPARE(model.residentLayers(), int64_t(0)); // read on its own: block 3 was not built
+    const rs::LlamaModel& constModel = model;
+    QVERIFY(at::equal(alone, constModel.layer(3).linear(rs::LinearKind::Up).weight));
+    // A resident block's weight is the one returned, with the changes made to it.
+    rs::Linear& up = model.layer(3).linear(rs::LinearKind::Up);
+    up.weight = up.weight * 2.0;
+    QVERIFY(at::equal(model.linearWeight(3, rs::LinearKind::Up), alone * 2.0));
+    model.resetLayer(3);
+    QVERIFY(errorOf([&] { model.linearWeight(5, rs::LinearKind::Q); }).find("no decoder layer 5") !=
+            std::string::npos);
 }
 
 void TestStreaming::weightCacheEvictsLeastRecentlyUsed() {

@@ -316,6 +316,22 @@ const DecoderLayer& LlamaModel::layer(int64_t index) const {
     return *m_impl->acquire(index);
 }
 
+at::Tensor LlamaModel::linearWeight(int64_t index, LinearKind kind) const {
+    if (index < 0 || index >= numLayers())
+        fail("model", "no decoder layer " + std::to_string(index));
+    const std::string name = linearName(index, kind);
+    at::Tensor weight;
+    if (const auto& resident = m_impl->layers[static_cast<size_t>(index)])
+        weight = resident->linear(kind).weight;
+    else if (m_impl->checkpoint.find(name + ".weight")) {
+        m_impl->checkpoint.checkFilesIntact(); // a shard cut short fails here, not on SIGBUS
+        weight = m_impl->place(name + ".weight");
+    }
+    if (!weight.defined())
+        fail(name, "has no dense weight (it holds low-rank factors only)");
+    return weight;
+}
+
 void LlamaModel::releaseLayer(int64_t index) const {
     if (index < 0 || index >= numLayers())
         fail("model", "no decoder layer " + std::to_string(index));

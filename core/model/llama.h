@@ -137,6 +137,10 @@ public:
     // the weight cache; its reference is valid until another block is used.
     DecoderLayer& layer(int64_t index);
     const DecoderLayer& layer(int64_t index) const;
+    // The dense weight of one linear of block `index` in the compute dtype: the resident block's
+    // (with any change made to it) when the block is built, else read from the checkpoint on its
+    // own, without building the block. Fails for a factor-only linear.
+    at::Tensor linearWeight(int64_t index, LinearKind kind) const;
     // Drops block `index` unless it is pinned (streaming passes call it once every window has
     // gone through the block, so that one block is in memory at a time).
     void releaseLayer(int64_t index) const;

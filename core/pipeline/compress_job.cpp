@@ -242,8 +242,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     const InputStats& st = stats.forLinear(s.kind);
     if (gi == 0 && request.inputs.analyze)
         perSite.analyses.prepare(st, s.kind, s.name);
-    const at::Tensor weight =
-        std::as_const(run.model).layer(s.block).linear(s.kind).weight.to(at::kFloat);
+    const at::Tensor weight = run.model.linearWeight(s.block, s.kind).to(at::kFloat);
     const CompressedWeight cw = compressWeight(request.compression, weight, &st, s.name);
     // W_c outlives this call only where the block is run with it: evaluation passes, sequential
     // calibration (and the export hook, which gets the grid too).
@@ -336,6 +335,10 @@ void compressBlock(CompressRun& run, int64_t k) {
         Group& group = run.groups[gi];
         LayerInputStats stats = parallel ? group.calibrator->collectAndAdvance(k, run.job, sites)
                                          : group.calibrator->collect(k, run.job, sites);
+        // Every pass through the original block is done: its linears are read one at a time
+        // from here on (the whole block in float32 is 832 MB for an 8B model).
+        if (parallel)
+            run.model.releaseLayer(k);
         PerSite perSite;
         run.clock.add("calibrate", started);
         started = std::chrono::steady_clock::now();
