@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <QTest>
+#include <limits>
 #include <map>
 
 namespace {
@@ -48,6 +49,17 @@ void TestCalib::statsAccumulateExactly() {
     QVERIFY(relativeDiff(stats.gram, xd.t().mm(xd)) < 1e-12);
     QVERIFY(relativeDiff(stats.meanAbs, xd.abs().mean(0)) < 1e-12);
     QCOMPARE(stats.gram.scalar_type(), at::kDouble);
+
+    // finite(): NaN or Inf anywhere is found; finite entries whose sum overflows are finite.
+    QVERIFY(stats.finite());
+    rs::InputStats broken = stats;
+    broken.gram = stats.gram.clone();
+    broken.gram[7][3] = std::numeric_limits<double>::infinity();
+    QVERIFY(!broken.finite());
+    broken.gram[7][3] = std::numeric_limits<double>::quiet_NaN();
+    QVERIFY(!broken.finite());
+    broken.gram.fill_(std::numeric_limits<double>::max());
+    QVERIFY(broken.finite());
 }
 
 void TestCalib::layerwiseEqualsOneFullForward() {

@@ -119,7 +119,7 @@ LayerInputStats LayerwiseCalibrator::run(int64_t index, SiteMask sites, bool adv
     if (collectStats)
         for (InputStats& site : stats.sites) {
             site.symmetrize();
-            if (site.gram.defined() && !at::isfinite(site.gram).all().item<bool>())
+            if (!site.finite())
                 fail("calibration", "layer " + std::to_string(index) +
                                         " produced non-finite activations (NaN or Inf weights?)");
         }

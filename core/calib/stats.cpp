@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <algorithm>
+#include <cmath>
 
 namespace rs {
 
@@ -21,6 +22,19 @@ void InputStats::accumulate(const at::Tensor& x) {
     const double weight = static_cast<double>(n) / static_cast<double>(tokens + n);
     meanAbs.add_((xd.abs().mean(0) - meanAbs) * weight);
     tokens += n;
+}
+
+bool InputStats::finite() const {
+    if (!gram.defined() || std::isfinite(gram.sum(at::kDouble).item<double>()))
+        return true;
+    // A non-finite sum: NaN or Inf somewhere, or finite entries whose sum overflows. Row slices
+    // tell them apart with small temporaries.
+    const int64_t rows =
+        std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(gram.size(1), 1));
+    for (int64_t r0 = 0; r0 < gram.size(0); r0 += rows)
+        if (!at::isfinite(gram.narrow(0, r0, std::min(rows, gram.size(0) - r0))).all().item<bool>())
+            return false;
+    return true;
 }
 
 void InputStats::symmetrize() {

@@ -251,6 +251,8 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     if (run.hooks.compressed)
         group.kept[s.name] = cw;
     const at::Tensor dW = weight - cw.weight;
+    // Between the stages of one layer too: at scale each takes seconds.
+    run.job.cancel.throwIfCancelled();
 
     if (gi == 0)
         result.layers.push_back(
@@ -274,6 +276,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                         maxRank =
                             std::max(maxRank, variantRank(result.variants[w], request, s.name));
                 bases[key] = buildCompensationBasis(variant.compensation, dW, st, maxRank, s.name);
+                run.job.cancel.throwIfCancelled();
                 if (gi == 0 && variant.compensation.id() == "eora") {
                     // The count depends on C alone: once per input site, not per linear (q/k/v
                     // and gate/up share theirs).
@@ -296,6 +299,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                 std::max(report->heldoutOutputEnergy, 1e-300);
         run.factors[v][s.name] = std::move(f);
     }
+    run.job.cancel.throwIfCancelled();
     if (gi == 0 && request.inputs.analyze)
         report->analysis =
             analyzeReported(weight, dW, st, s, bases, result.variants, group, perSite);
