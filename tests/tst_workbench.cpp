@@ -17,6 +17,7 @@
 #include "pipeline/experiment_compare.h"
 #include "rankplanmodel.h"
 #include "runpanel.h"
+#include "stall_watchdog.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
 #include "testdata.h"
@@ -64,24 +65,6 @@ constexpr int kCalibTokens = 2048;
 QString dataFile(const std::string& relative) {
     return QString::fromStdString(rs::test::dataPath(relative).string());
 }
-
-// Measures the longest gap between ticks of a 5 ms timer on the GUI thread.
-class StallWatchdog : public QObject {
-public:
-    StallWatchdog() {
-        m_timer.setInterval(5);
-        connect(&m_timer, &QTimer::timeout, this,
-                [this] { m_longest = std::max(m_longest, m_clock.restart()); });
-        m_clock.start();
-        m_timer.start();
-    }
-    qint64 longestMs() const { return m_longest; }
-
-private:
-    QTimer m_timer;
-    QElapsedTimer m_clock;
-    qint64 m_longest = 0;
-};
 
 } // namespace
 
@@ -203,7 +186,7 @@ void TestWorkbench::runPanelBuildsRequests() {
 qint64 TestWorkbench::runAndWait(qint64* longestStallMs) {
     QSignalSpy done(m_window.get(), &MainWindow::compressionFinished);
     QSignalSpy failed(m_window->jobRunner(), &JobRunner::failed);
-    StallWatchdog watchdog;
+    rs::test::StallWatchdog watchdog;
     if (!m_window->runCompression())
         return 0;
     if (!QTest::qWaitFor([&] { return done.count() + failed.count() > 0; }, kJobTimeoutMs))
