@@ -24,17 +24,22 @@ void InputStats::accumulate(const at::Tensor& x) {
     tokens += n;
 }
 
-bool InputStats::finite() const {
-    if (!gram.defined() || std::isfinite(gram.sum(at::kDouble).item<double>()))
+bool allFinite(const at::Tensor& t) {
+    if (!t.defined() || std::isfinite(t.sum(at::kDouble).item<double>()))
         return true;
-    // A non-finite sum: NaN or Inf somewhere, or finite entries whose sum overflows. Row slices
-    // tell them apart with small temporaries.
+    const at::Tensor rows2d = t.reshape({t.size(0), -1});
     const int64_t rows =
-        std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(gram.size(1), 1));
-    for (int64_t r0 = 0; r0 < gram.size(0); r0 += rows)
-        if (!at::isfinite(gram.narrow(0, r0, std::min(rows, gram.size(0) - r0))).all().item<bool>())
+        std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(rows2d.size(1), 1));
+    for (int64_t r0 = 0; r0 < rows2d.size(0); r0 += rows)
+        if (!at::isfinite(rows2d.narrow(0, r0, std::min(rows, rows2d.size(0) - r0)))
+                 .all()
+                 .item<bool>())
             return false;
     return true;
+}
+
+bool InputStats::finite() const {
+    return allFinite(gram);
 }
 
 void InputStats::symmetrize() {

@@ -17,9 +17,13 @@ struct InputStats {
     // Makes C exactly symmetric (the batched products leave rounding-level asymmetry), so that
     // solvers may rebuild one triangle from the other. Call once the batches are in.
     void symmetrize();
-    // Whether C holds no NaN or Inf, without an n x n temporary (at::isfinite would allocate
-    // 1.6 GB for down_proj of an 8B model): a finite sum settles it.
+    // Whether C holds no NaN or Inf (allFinite).
     bool finite() const;
 };
+
+// Whether every entry of `t` is finite, without a temporary of t's size (at::isfinite goes
+// through abs(): 1.6 GB for down_proj's C of an 8B model): a finite sum settles it, and only a
+// non-finite one (NaN, Inf, or a sum that overflows) is checked element-wise, in row slices.
+bool allFinite(const at::Tensor& t);
 
 } // namespace rs

@@ -68,9 +68,7 @@ void checkWeight(const at::Tensor& weight, const at::Tensor& weightError,
                  const std::string& layerName) {
     if (!weight.defined() || weight.sizes() != weightError.sizes())
         fail(layerName, "weight and weight error differ in shape");
-    // A finite sum settles it without the element-wise temporaries (a copy of W for abs()).
-    if (!std::isfinite(weight.sum(at::kDouble).item<double>()) &&
-        !at::isfinite(weight).all().item<bool>())
+    if (!allFinite(weight))
         fail(layerName, "weight contains NaN or Inf");
 }
 

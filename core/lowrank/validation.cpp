@@ -19,14 +19,6 @@ std::string shapeText(const at::Tensor& t) {
     return out + "]";
 }
 
-bool allFinite(const at::Tensor& t) {
-    // A NaN or Inf anywhere makes the sum non-finite; only a finite sum that overflows needs the
-    // element-wise check.
-    if (std::isfinite(t.sum(at::kDouble).item<double>()))
-        return true;
-    return at::isfinite(t).all().item<bool>();
-}
-
 } // namespace
 
 at::Tensor validatedGram(const InputStats& stats, const std::string& name) {
@@ -52,14 +44,12 @@ LayerInputs checkedInputs(const at::Tensor& weightError, const InputStats& stats
         fail(layerName, "weight error is empty " + shapeText(weightError));
     if (!allFinite(weightError))
         fail(layerName, "weight error contains NaN or Inf");
-    if (!stats.gram.defined())
-        fail(layerName, "no calibration statistics (empty Gram matrix)");
-    const at::Tensor& c = stats.gram;
-    if (c.dim() == 2 && c.size(0) == c.size(1) && c.size(0) != in.dIn)
+    const at::Tensor c = validatedGram(stats, layerName);
+    if (c.size(0) != in.dIn)
         fail(layerName, "calibration statistics have dimension " + std::to_string(c.size(0)) +
                             " but the layer has " + std::to_string(in.dIn) + " inputs");
     in.error = weightError.detach();
-    in.gram = validatedGram(stats, layerName).to(weightError.device(), at::kDouble);
+    in.gram = c.to(weightError.device(), at::kDouble);
     return in;
 }
 
