@@ -10,6 +10,7 @@
 #include "pipeline/session.h"
 #include "testdata.h"
 #include "util/error.h"
+#include "util/interruptible.h"
 #include "util/text.h"
 
 #include <ATen/ATen.h>
@@ -221,6 +222,7 @@ private slots:
     void bandedSpectrumMatchesDense();
     void inertiaCountsIndefiniteMatrices();
     void largeLayerUsesBandedPath();
+    void bandedPathHonoursTheJobsCancel();
     void mixedPrecisionMatchesFloat64();
     void singularGramFallsBackInMixedPrecision();
     void wideLayerKeepsDirectProducts();
@@ -409,6 +411,23 @@ void TestLowRank::largeLayerUsesBandedPath() {
     QVERIFY(relativeDiff(productOf(eora->factorsAt(16), 800, 820), ref.eoraProjection(16)) <
             kProductTolerance);
     QCOMPARE(eora->discardedModes(), int64_t(1));
+}
+
+void TestLowRank::bandedPathHonoursTheJobsCancel() {
+    at::manual_seed(110);
+    const at::Tensor dW = rtnError(at::randn({800, 820}));
+    const rs::InputStats stats = statsOf(calibrationInputs(1200, 820, 9));
+    const std::vector<double> inline_ = basisFor("eora", dW, stats, 16)->errorCurve();
+    rs::CancelToken cancelled;
+    cancelled.cancel();
+    {
+        const rs::CancelScope scope(cancelled);
+        QVERIFY_THROWS_EXCEPTION(rs::CancelledError, basisFor("eora", dW, stats, 16));
+    }
+    rs::waitForAbandonedWork();
+    // Inside a live scope the reductions run on their own threads: the same numbers.
+    const rs::CancelScope scope(rs::CancelToken{});
+    QVERIFY(basisFor("eora", dW, stats, 16)->errorCurve() == inline_);
 }
 
 void TestLowRank::mixedPrecisionMatchesFloat64() {

@@ -1,9 +1,12 @@
 #include "util/error.h"
+#include "util/interruptible.h"
 #include "util/memory.h"
 #include "util/progress.h"
 #include "util/text.h"
 
 #include <QTest>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +19,9 @@ private slots:
     void utf8Validation();
     void readTextFileRejectsBadInput();
     void cancelTokenIsShared();
+    void cancelScopesNest();
+    void interruptibleWorkStopsTheCallerAtOnce();
+    void interruptibleWorkPassesResultsAndErrors();
     void formatting();
     void freedHeapLeavesResidentSet();
 };
@@ -62,6 +68,67 @@ void TestUtil::cancelTokenIsShared() {
     token.cancel();
     QVERIFY(copy.isCancelled());
     QVERIFY_THROWS_EXCEPTION(rs::CancelledError, copy.throwIfCancelled());
+}
+
+void TestUtil::cancelScopesNest() {
+    rs::cancellationPoint(); // no scope on this thread: nothing to honour
+    QVERIFY(!rs::cancellationPossible());
+    rs::CancelToken outer;
+    rs::CancelToken inner;
+    {
+        const rs::CancelScope outerScope(outer);
+        outer.cancel();
+        {
+            const rs::CancelScope innerScope(inner);
+            QVERIFY(rs::cancellationPossible());
+            QVERIFY(!rs::cancellationRequested()); // the innermost token is the one polled
+            rs::cancellationPoint();
+            inner.cancel();
+            QVERIFY_THROWS_EXCEPTION(rs::CancelledError, rs::cancellationPoint());
+        }
+        QVERIFY_THROWS_EXCEPTION(rs::CancelledError, rs::cancellationPoint());
+    }
+    QVERIFY(!rs::cancellationPossible());
+    rs::cancellationPoint();
+}
+
+void TestUtil::interruptibleWorkStopsTheCallerAtOnce() {
+    // The work cannot stop by itself (like one LAPACK call); it runs until the test releases it.
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    rs::CancelToken token;
+    const rs::CancelScope scope(token);
+    std::thread canceller([token] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        token.cancel();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    QVERIFY_THROWS_EXCEPTION(rs::CancelledError, rs::runInterruptible([release, finished] {
+                                 while (!release->load())
+                                     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                                 finished->store(true);
+                                 return 1;
+                             }));
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    canceller.join();
+    QVERIFY2(waited < 1.0, qPrintable(QString("the caller stopped after %1 s").arg(waited)));
+    QVERIFY(!finished->load()); // the caller did not wait for the work
+    release->store(true);
+    rs::waitForAbandonedWork();
+    QVERIFY(finished->load()); // ... which ran to its end, joined
+}
+
+void TestUtil::interruptibleWorkPassesResultsAndErrors() {
+    QCOMPARE(rs::runInterruptible([] { return 7; }), 7); // inline: no scope
+    const rs::CancelScope scope(rs::CancelToken{});
+    QCOMPARE(rs::runInterruptible([] { return std::string("band"); }), std::string("band"));
+    try {
+        rs::runInterruptible([]() -> int { throw rs::Error("work.bin: truncated"); });
+        QFAIL("the work's error was lost");
+    } catch (const rs::Error& e) {
+        QCOMPARE(std::string(e.what()), std::string("work.bin: truncated"));
+    }
 }
 
 void TestUtil::formatting() {

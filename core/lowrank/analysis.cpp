@@ -6,6 +6,7 @@
 #include "lowrank/tridiagonal.h"
 #include "lowrank/validation.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 #include <ATen/ATen.h>
 #include <algorithm>
@@ -45,12 +46,14 @@ std::shared_future<std::vector<double>> startSpectrum(const at::Tensor& gram) {
 double squaredNorm(const at::Tensor& x) {
     const int64_t rows = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(x.size(1), 1));
     double total = 0.0;
-    for (int64_t r0 = 0; r0 < x.size(0); r0 += rows)
+    for (int64_t r0 = 0; r0 < x.size(0); r0 += rows) {
+        cancellationPoint();
         total += x.narrow(0, r0, std::min(rows, x.size(0) - r0))
                      .to(at::kDouble)
                      .pow(2)
                      .sum()
                      .item<double>();
+    }
     return total;
 }
 

@@ -6,6 +6,7 @@
 #include "lowrank/symmetric.h"
 #include "lowrank/validation.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -81,8 +82,10 @@ double largestEigenvalue(const at::Tensor& c) {
     at::Generator generator = at::detail::createCPUGenerator(0x1a2b3c);
     at::Tensor x = at::randn({n, kPowerBlock}, generator, c.options().device(at::kCPU));
     x = std::get<0>(at::linalg_qr(x.to(c.device())));
-    for (int i = 0; i < kPowerIterations; ++i)
+    for (int i = 0; i < kPowerIterations; ++i) {
+        cancellationPoint();
         x = std::get<0>(at::linalg_qr(at::mm(c, x)));
+    }
     return at::linalg_eigvalsh(at::mm(x.t(), at::mm(c, x))).max().item<double>();
 }
 
@@ -216,6 +219,7 @@ double compensatedError(const at::Tensor& weightError, const LowRankFactors& fac
     const int64_t sliceRows = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(cols, 1));
     double total = 0.0;
     for (int64_t r0 = 0; r0 < rows; r0 += sliceRows) {
+        cancellationPoint();
         const int64_t n = std::min(sliceRows, rows - r0);
         at::Tensor residual = weightError.detach().narrow(0, r0, n).to(device, at::kDouble);
         if (b.defined())

@@ -1,6 +1,7 @@
 #include "lowrank/gram_factor.h"
 
 #include "lowrank/symmetric.h"
+#include "util/progress.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -130,6 +131,7 @@ double congruenceTrace(const at::Tensor& w, const at::Tensor& c) {
         const int64_t ni = std::min(kTraceBlock, n - i0);
         const at::Tensor columns = w.narrow(1, i0, ni);
         for (int64_t j0 = 0; j0 <= i0; j0 += kTraceBlock) {
+            cancellationPoint();
             const int64_t nj = std::min(kTraceBlock, n - j0);
             const at::Tensor block = at::mm(columns.t(), w.narrow(1, j0, nj));
             const at::Tensor weights = c.narrow(0, i0, ni).narrow(1, j0, nj).to(w.scalar_type());

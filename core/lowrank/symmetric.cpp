@@ -3,6 +3,7 @@
 #include "lowrank/band.h"
 #include "lowrank/gram_factor.h"
 #include "util/error.h"
+#include "util/interruptible.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -77,6 +78,7 @@ at::Tensor symmetricProduct(const at::Tensor& left, const at::Tensor& right) {
         const int64_t ni = std::min(block, m - i0);
         const at::Tensor rows = left.narrow(0, i0, ni);
         for (int64_t j0 = 0; j0 <= i0; j0 += block) {
+            cancellationPoint();
             const int64_t nj = std::min(block, m - j0);
             at::Tensor part = at::mm(rows, right.narrow(0, j0, nj).t());
             if (j0 == i0)
@@ -97,6 +99,7 @@ at::Tensor productWithConverted(const at::Tensor& left, const at::Tensor& k) {
         return at::mm(left, k.to(left.scalar_type()));
     at::Tensor out = at::empty({left.size(0), n}, left.options());
     for (int64_t j0 = 0; j0 < n; j0 += kConversionSliceRows) {
+        cancellationPoint();
         const int64_t nj = std::min(kConversionSliceRows, n - j0);
         const at::Tensor columns = k.narrow(0, j0, nj).to(left.scalar_type()).t();
         at::Tensor slice = out.narrow(1, j0, nj);
@@ -174,8 +177,14 @@ void SymmetricSpectrum::Impl::reduce(const at::Tensor& a, bool single) {
                                                               : a.to(at::kFloat).contiguous())
                              : (a.scalar_type() == at::kDouble ? a.contiguous().clone()
                                                                : a.to(at::kDouble).contiguous());
-    at::Tensor reducedBand;
-    reduceToBand(work, kd, reducedBand, reducedTau);
+    // LAPACK's reduction is one call of seconds on a large matrix: interruptible, so it owns its
+    // buffers.
+    auto [reducedBand, tau] = runInterruptible([work, kd = kd]() mutable {
+        at::Tensor bandOut, tauOut;
+        reduceToBand(work, kd, bandOut, tauOut);
+        return std::pair{bandOut, tauOut};
+    });
+    reducedTau = std::move(tau);
     band = reducedBand.to(at::kDouble);
     reduced = std::move(work);
     // The band eigenvalue solver is sequential, so it starts as soon as the band exists and runs
@@ -294,6 +303,7 @@ EigenPairs SymmetricSpectrum::Impl::bandLeading(int64_t count) const {
     at::Tensor theta, ax;
     bool converged = false;
     for (int iteration = 0; iteration < kMaxIterations && !converged; ++iteration) {
+        cancellationPoint();
         ax = bandTimes(x);
         auto [values, rotation] = at::linalg_eigh(symmetrized(at::mm(x.t(), ax)));
         theta = values.flip(0);
@@ -322,6 +332,7 @@ EigenPairs SymmetricSpectrum::Impl::bandLeading(int64_t count) const {
 
 SymmetricSpectrum::SymmetricSpectrum(const at::Tensor& symmetric, Precision precision, Use use)
     : m_impl(std::make_unique<Impl>()) {
+    cancellationPoint();
     m_impl->n = symmetric.size(0);
     m_impl->valuesOnly = use == Use::ValuesOnly;
     if (bandKernelsAvailable() && symmetric.device().is_cpu() && m_impl->n >= kBandedMinSize) {

@@ -1,5 +1,7 @@
 #include "lowrank/tridiagonal.h"
 
+#include "util/interruptible.h"
+
 #include <ATen/ATen.h>
 #include <algorithm>
 #include <future>
@@ -89,6 +91,7 @@ void backTransform(const at::Tensor& reduced, const at::Tensor& tau, at::Tensor&
     const at::Tensor vx = v.to(type);
     const at::Tensor inverseTau = at::where(live, t.reciprocal(), at::ones_like(t));
     for (int64_t end = n - 1; end > 0; end -= kBackTransformBlock) {
+        cancellationPoint();
         const int64_t begin = std::max<int64_t>(0, end - kBackTransformBlock);
         const int64_t b = end - begin;
         const int64_t first = begin + 1; // the block's reflectors are zero before this column
@@ -123,6 +126,7 @@ bool TridiagonalEigensolver::available() {
 
 TridiagonalEigensolver::TridiagonalEigensolver(at::Tensor symmetric)
     : m_impl(std::make_unique<Impl>()) {
+    cancellationPoint();
 #ifdef RANKSCOPE_HAVE_LAPACK
     Impl& impl = *m_impl;
     const int n = static_cast<int>(symmetric.size(0));
@@ -132,19 +136,23 @@ TridiagonalEigensolver::TridiagonalEigensolver(at::Tensor symmetric)
     // A symmetric row-major matrix is its own column-major image.
     impl.reduced = std::move(symmetric);
     impl.tau = at::zeros({std::max(n - 1, 1)}, at::kDouble);
-    std::vector<double> d(static_cast<size_t>(n));
-    std::vector<double> e(static_cast<size_t>(std::max(n - 1, 1)));
-    int info = 0;
-    int lwork = -1;
-    double workSize = 0.0;
-    double* a = impl.reduced.data_ptr<double>();
-    double* tau = impl.tau.data_ptr<double>();
-    dsytrd_("L", &n, a, &n, d.data(), e.data(), tau, &workSize, &lwork, &info, 1);
-    lwork = std::max(1, static_cast<int>(workSize));
-    std::vector<double> work(static_cast<size_t>(lwork));
-    dsytrd_("L", &n, a, &n, d.data(), e.data(), tau, work.data(), &lwork, &info, 1);
-    TORCH_CHECK(info == 0, "dsytrd failed with info ", info);
-    e.resize(static_cast<size_t>(std::max(n - 1, 0)));
+    // One BLAS2-bound call of seconds on a large matrix: interruptible, so it owns its buffers.
+    auto [d, e] = runInterruptible([reduced = impl.reduced, tau = impl.tau, n] {
+        std::vector<double> diagonal(static_cast<size_t>(n));
+        std::vector<double> off(static_cast<size_t>(std::max(n - 1, 1)));
+        int info = 0;
+        int lwork = -1;
+        double workSize = 0.0;
+        double* a = reduced.data_ptr<double>();
+        double* t = tau.data_ptr<double>();
+        dsytrd_("L", &n, a, &n, diagonal.data(), off.data(), t, &workSize, &lwork, &info, 1);
+        lwork = std::max(1, static_cast<int>(workSize));
+        std::vector<double> work(static_cast<size_t>(lwork));
+        dsytrd_("L", &n, a, &n, diagonal.data(), off.data(), t, work.data(), &lwork, &info, 1);
+        TORCH_CHECK(info == 0, "dsytrd failed with info ", info);
+        off.resize(static_cast<size_t>(std::max(n - 1, 0)));
+        return std::pair{std::move(diagonal), std::move(off)};
+    });
     // MRRR is sequential: it runs beside whatever the caller does next.
     impl.tridiagonal = std::async(std::launch::async, [d = std::move(d), e = std::move(e)] {
                            return mrrr(d, e);

@@ -9,6 +9,7 @@
 #include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
 #include "util/error.h"
+#include "util/interruptible.h"
 #include "util/text.h"
 
 #include <ATen/ATen.h>
@@ -453,6 +454,8 @@ void finishPasses(CompressRun& run) {
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
                               const JobContext& job, const CompressHooks& hooks) {
     c10::InferenceMode inference;
+    waitForAbandonedWork(); // a cancelled job's last decomposition must not overlap this one
+    const CancelScope cancelInKernels(job.cancel); // the decompositions of one layer take seconds
     requireDenseModel(session, "compression");
     LlamaModel& model = session.model();
     CompressResult result;

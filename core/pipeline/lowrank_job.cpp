@@ -12,6 +12,7 @@
 #include "seed/allocation.h"
 #include "seed/lord.h"
 #include "util/error.h"
+#include "util/interruptible.h"
 #include "util/text.h"
 
 #include <ATen/ATen.h>
@@ -229,6 +230,8 @@ double LowRankLayerReport::parameterReductionPercent(size_t variant) const {
 LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
                          const JobContext& job, const LowRankHooks& hooks) {
     c10::InferenceMode inference;
+    waitForAbandonedWork(); // a cancelled job's last decomposition must not overlap this one
+    const CancelScope cancelInKernels(job.cancel); // the decompositions of one layer take seconds
     if (request.method.kind() != MethodKind::LowRank)
         fail(request.method.id(), "is not a low-rank method (lord-weight, lord-data, lillama)");
     requireDenseModel(session, "low-rank factorization");

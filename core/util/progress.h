@@ -25,6 +25,30 @@ private:
     std::shared_ptr<std::atomic<bool>> m_flag;
 };
 
+// Installs a job's token on the calling thread for the lifetime of the scope, for numerical
+// kernels that sit below the jobs and take no JobContext (eigensolvers, blocked products): their
+// loops call cancellationPoint() between blocks of work, so a cancel is honoured within one block
+// rather than after a whole decomposition. Scopes nest; the innermost token is the one polled.
+class CancelScope {
+public:
+    explicit CancelScope(CancelToken token);
+    ~CancelScope();
+    CancelScope(const CancelScope&) = delete;
+    CancelScope& operator=(const CancelScope&) = delete;
+
+private:
+    CancelToken m_token;
+    const CancelScope* m_outer;
+    friend bool cancellationRequested();
+};
+
+// Throws rs::CancelledError when the token of this thread's innermost CancelScope was cancelled;
+// does nothing on a thread without one.
+void cancellationPoint();
+// Whether this thread runs inside a CancelScope, and whether its token was cancelled.
+bool cancellationPossible();
+bool cancellationRequested();
+
 struct ProgressEvent {
     std::string stage;  // e.g. "evaluate", "calibrate"
     std::string detail; // e.g. the layer name; may be empty
