@@ -103,8 +103,8 @@ void TestCli::helpForEveryCommand() {
     QCOMPARE(overview.exitCode, 0);
     for (const QString command :
          {"info", "generate", "eval", "compress", "methods", "experiments list", "experiments show",
-          "experiments compare", "experiments delete", "experiments export-csv", "cache list",
-          "cache prune"}) {
+          "experiments compare", "experiments delete", "experiments export-csv",
+          "experiments analyze", "cache list", "cache prune"}) {
         QVERIFY(overview.out.contains("  " + command));
         const Run help = runCli(command.split(' ') + QStringList{"--help"});
         QCOMPARE(help.exitCode, 0);
@@ -221,6 +221,14 @@ void TestCli::experimentsAreRecordedAndCompared() {
     QVERIFY2(second.exitCode == 0, qPrintable(second.err));
     QVERIFY(second.out.contains("recorded as experiment 2"));
     QVERIFY2(second.out.contains("calibration statistics reused"), qPrintable(second.out));
+
+    // Run without analysis: one layer analysed afterwards from the saved statistics, once.
+    const QStringList analyze{"experiments", "analyze", "1", "--layer", "layers\\.0\\.mlp\\.down",
+                              "--db",        db};
+    const Run analysed = runCli(analyze);
+    QVERIFY2(analysed.exitCode == 0, qPrintable(analysed.err));
+    QCOMPARE(analysed.out, QString("analysed model.layers.0.mlp.down_proj\n"));
+    QVERIFY(runCli(analyze).out.contains("has its analysis already"));
 
     const Run list = runCli({"experiments", "list", "--json", "--db", db});
     QVERIFY2(list.exitCode == 0, qPrintable(list.err));

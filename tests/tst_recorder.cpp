@@ -2,6 +2,7 @@
 // cancelled), and statistics of the original model are reused by a later run with the same model,
 // text and calibration settings instead of calibrating again.
 #include "pipeline/experiment_recorder.h"
+#include "pipeline/layer_analysis.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "store/artefact_cache.h"
@@ -11,6 +12,9 @@
 
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
+#include <cmath>
+#include <regex>
 
 namespace {
 
@@ -26,6 +30,21 @@ rs::CompressRequest request(const std::string& method) {
     r.inputs.eval.maxWindows = 4;
     r.heldoutTokens = 1024;
     return r;
+}
+
+// The analysis on demand builds its own EoRA basis where the run reused the one it had built for
+// its ranks: the same float64 arithmetic, so the curves agree to rounding relative to E(0).
+constexpr double kOnDemandCurveTolerance = 1e-9;
+// Spectra are stored in float32.
+constexpr double kStoredSpectrumTolerance = 1e-6;
+
+double largestGap(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size())
+        return INFINITY;
+    double gap = 0.0;
+    for (size_t i = 0; i < a.size(); ++i)
+        gap = std::max(gap, std::abs(a[i] - b[i]));
+    return gap;
 }
 
 double stageSeconds(const rs::CompressResult& r, const std::string& stage) {
@@ -46,6 +65,8 @@ private slots:
     void cancelledAndFailedRunsAreRecorded();
     void requestJsonRoundTrip();
     void cacheCapBoundsWhatIsSaved();
+    void analysisOnDemandEqualsTheRunsOwn();
+    void analysisOnDemandRefusesWhatItCannotRead();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -173,6 +194,79 @@ void TestRecorder::cancelledAndFailedRunsAreRecorded() {
     // After the cancelled run, the next one calibrates (nothing half-written is reused).
     QVERIFY(!rs::runRecordedCompression(*m_session, request("rtn"), *m_store, *m_cache)
                  .calibrationReused);
+}
+
+void TestRecorder::analysisOnDemandEqualsTheRunsOwn() {
+    rs::CompressRequest r = request("rtn:bits=3,group=32");
+    r.inputs.evalText.clear();
+    r.heldoutTokens = 0;
+    const int64_t analysed =
+        rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).experimentId;
+    r.inputs.analyze = false;
+    const int64_t lazy = rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).experimentId;
+
+    const std::string pattern = "layers\\.1\\.mlp";
+    const std::vector<std::string> done =
+        rs::analyzeRecordedLayers(*m_session, *m_store, *m_cache, lazy, pattern);
+    QCOMPARE(done,
+             (std::vector<std::string>{"model.layers.1.mlp.gate_proj", "model.layers.1.mlp.up_proj",
+                                       "model.layers.1.mlp.down_proj"}));
+    const std::vector<rs::LayerRecord> reference = m_store->layers(analysed);
+    const std::vector<rs::LayerRecord> onDemand = m_store->layers(lazy);
+    QCOMPARE(onDemand.size(), reference.size());
+    for (size_t i = 0; i < reference.size(); ++i) {
+        const rs::LayerRecord& want = reference[i];
+        const rs::LayerRecord& got = onDemand[i];
+        QCOMPARE(got.name, want.name);
+        if (std::find(done.begin(), done.end(), got.name) == done.end()) {
+            QVERIFY2(got.curveEora.empty() && got.gramEigenvalues.empty(), got.name.c_str());
+            continue;
+        }
+        const double energy = want.curveEora.front();
+        QVERIFY2(largestGap(got.curveEora, want.curveEora) <= kOnDemandCurveTolerance * energy,
+                 got.name.c_str());
+        QVERIFY2(largestGap(got.curveSvd, want.curveSvd) <= kOnDemandCurveTolerance * energy,
+                 got.name.c_str());
+        for (auto series : {&rs::LayerRecord::gramEigenvalues, &rs::LayerRecord::weightSingular,
+                            &rs::LayerRecord::errorSingular, &rs::LayerRecord::scaledErrorSingular})
+            QVERIFY2(largestGap(got.*series, want.*series) <=
+                         kStoredSpectrumTolerance * (want.*series).front(),
+                     got.name.c_str());
+        QCOMPARE(got.discardedModes, want.discardedModes);
+    }
+    // Analysed layers are not analysed again.
+    QVERIFY(rs::analyzeRecordedLayers(*m_session, *m_store, *m_cache, lazy, pattern).empty());
+}
+
+void TestRecorder::analysisOnDemandRefusesWhatItCannotRead() {
+    const auto refusal = [&](int64_t id) {
+        return rs::test::errorOf(
+            [&] { rs::analyzeRecordedLayers(*m_session, *m_store, *m_cache, id, "."); });
+    };
+    QVERIFY(refusal(42).find("experiment 42: no such experiment") != std::string::npos);
+
+    rs::CompressRequest r = request("rtn:bits=3,group=32");
+    r.inputs.evalText.clear();
+    r.heldoutTokens = 0;
+    r.inputs.analyze = false;
+    r.mode = rs::CalibrationMode::Sequential;
+    const int64_t sequential =
+        rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).experimentId;
+    QVERIFY(refusal(sequential).find("sequential calibration") != std::string::npos);
+
+    r.mode = rs::CalibrationMode::Parallel;
+    rs::RecordOptions unsaved;
+    unsaved.saveStatistics = false;
+    const int64_t uncached =
+        rs::runRecordedCompression(*m_session, r, *m_store, *m_cache, unsaved).experimentId;
+    QVERIFY(refusal(uncached).find("saved no calibration statistics") != std::string::npos);
+
+    const int64_t pruned =
+        rs::runRecordedCompression(*m_session, r, *m_store, *m_cache).experimentId;
+    for (const std::string& key : m_cache->keys())
+        m_cache->remove(key);
+    QVERIFY(refusal(pruned).find("no longer in") != std::string::npos);
+    QVERIFY(m_store->layers(pruned).front().curveEora.empty()); // nothing half-stored
 }
 
 void TestRecorder::cacheCapBoundsWhatIsSaved() {

@@ -17,6 +17,7 @@
 #include "pipeline/experiment_compare.h"
 #include "rankplanmodel.h"
 #include "runpanel.h"
+#include "spectrumview.h"
 #include "stall_watchdog.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
@@ -36,6 +37,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSortFilterProxyModel>
+#include <QStackedWidget>
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableView>
@@ -86,6 +88,7 @@ private slots:
     void renamesAndDeletes();
     void lowRankPanelBuildsRequests();
     void runsLillamaFromThePanel();
+    void analysesLayersOnDemand();
 
 private:
     // Starts the run panel's request and waits for the job's end; returns the experiment id
@@ -567,6 +570,37 @@ void TestWorkbench::runsLillamaFromThePanel() {
     QCOMPARE(request->compression.serialize(), rtn3);
     QVERIFY(!m_window->reuseExperimentSettings(987654));
     QVERIFY(m_window->statusText().contains(QStringLiteral("987654")));
+}
+
+void TestWorkbench::analysesLayersOnDemand() {
+    // A run without analysis shows the views' empty page with a link that analyses the
+    // selected layers from the run's cached statistics.
+    RunPanel* panel = m_window->runPanel();
+    panel->setJob(RunPanel::Job::Compression);
+    panel->setCalibText(dataFile("text/tinystories/calib.txt"));
+    panel->setCalibTokens(kCalibTokens);
+    panel->setEvalText({});
+    panel->analyzeBox()->setChecked(false);
+    const qint64 id = runAndWait();
+    panel->analyzeBox()->setChecked(true);
+    QVERIFY(id > 0);
+    rs::ui::SpectrumView* spectra = m_window->spectrumView();
+    auto* empty = spectra->findChild<QLabel*>(QStringLiteral("emptyState"));
+    QVERIFY(empty);
+    auto* page = qobject_cast<QStackedWidget*>(empty->parentWidget());
+    QVERIFY(page && page->currentIndex() == 0);
+    QVERIFY(empty->text().contains(QStringLiteral("Analyse the selected layers")));
+
+    const QString layer = QStringLiteral("model.layers.3.mlp.down_proj");
+    m_window->selectLayers({layer});
+    QSignalSpy finished(m_window->jobRunner(), &JobRunner::finished);
+    QSignalSpy opened(m_window.get(), &MainWindow::experimentOpened);
+    emit empty->linkActivated(QStringLiteral("action")); // what a click on the link does
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1 && opened.count() == 1, kJobTimeoutMs);
+    auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
+    for (const rs::LayerRecord& l : store->layers(id))
+        QCOMPARE(l.curveEora.empty(), l.name != layer.toStdString());
+    QCOMPARE(page->currentIndex(), 1); // the analysed layer is plotted
 }
 
 QTEST_MAIN(TestWorkbench)

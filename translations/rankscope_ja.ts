@@ -371,10 +371,6 @@
         <translation>層の解析が保存されていません</translation>
     </message>
     <message>
-        <source>This experiment was run without layer analysis. Run it again with analysis on to see how its error falls with the rank.</source>
-        <translation>この実験は層の解析なしで実行されました。ランクに応じた誤差の変化を見るには、解析を有効にして再実行してください。</translation>
-    </message>
-    <message>
         <source>current plan</source>
         <translation>現在のプラン</translation>
     </message>
@@ -451,6 +447,14 @@
         <translation>
             <numerusform>&lt;b&gt;モデル全体の予測値&lt;/b&gt;(%1 のランク、%n 層、アダプタのパラメータ %2):&lt;br&gt;%5: %3&lt;br&gt;%6: %4</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>This experiment was run without layer analysis. The layers selected in the layer table (all when none is) can be analysed now from its saved calibration statistics.</source>
+        <translation>この実験は層の解析なしで実行されました。層の表で選択した層(選択がなければすべて)を、保存されたキャリブレーション統計から今すぐ解析できます。</translation>
+    </message>
+    <message>
+        <source>Analyse the selected layers</source>
+        <translation>選択した層を解析</translation>
     </message>
 </context>
 <context>
@@ -1169,6 +1173,22 @@ Perplexity in memory %1, read back from disk %2.</source>
         <source>The run panel shows the settings of experiment %1.</source>
         <translation>実行パネルに実験 %1 の設定を読み込みました。</translation>
     </message>
+    <message>
+        <source>Analyse Selected Layers</source>
+        <translation>選択した層を解析</translation>
+    </message>
+    <message>
+        <source>Open an experiment and its model to analyse its layers.</source>
+        <translation>層を解析するには、実験とそのモデルを開いてください。</translation>
+    </message>
+    <message>
+        <source>Analyse layers of experiment %1</source>
+        <translation>実験 %1 の層を解析</translation>
+    </message>
+    <message>
+        <source>Wait for the running job to analyse layers.</source>
+        <translation>実行中のジョブが終わってから層を解析してください。</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::PreferencesDialog</name>
@@ -1418,6 +1438,14 @@ Perplexity in memory %1, read back from disk %2.</source>
         <source>Calibrate, replace the selected linears by factor pairs (trained by local distillation with Lillama) and evaluate; the run is recorded as an experiment</source>
         <translation>キャリブレーションし、選択した線形層を因子ペアに置き換え(Lillama では局所蒸留で学習)、評価します。実行は実験として記録されます</translation>
     </message>
+    <message>
+        <source>Analyse every layer (spectra, error curves)</source>
+        <translation>すべての層を解析(スペクトル、誤差曲線)</translation>
+    </message>
+    <message>
+        <source>On large models the analysis costs about as much as the compensation. Without it, layers can be analysed later from the layer table&apos;s context menu.</source>
+        <translation>大きなモデルでは、解析に補償とほぼ同じ時間がかかります。解析しなかった場合も、あとで層の表のコンテキストメニューから層を解析できます。</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::SpectrumHeatmap</name>
@@ -1531,10 +1559,6 @@ i = %2: %3 = 最大値の %4
         <translation>層の解析が保存されていません</translation>
     </message>
     <message>
-        <source>This experiment was run without layer analysis. Run it again with analysis on to see the spectra of its layers.</source>
-        <translation>この実験は層の解析なしで実行されました。スペクトルを見るには、解析を有効にして再実行してください。</translation>
-    </message>
-    <message>
         <source>%1 · %2</source>
         <translation>%1 · %2</translation>
     </message>
@@ -1567,6 +1591,14 @@ i = %2: %3 = 最大値の %4
     <message>
         <source>i = %1</source>
         <translation>i = %1</translation>
+    </message>
+    <message>
+        <source>This experiment was run without layer analysis. The layers selected in the layer table (all when none is) can be analysed now from its saved calibration statistics.</source>
+        <translation>この実験は層の解析なしで実行されました。層の表で選択した層(選択がなければすべて)を、保存されたキャリブレーション統計から今すぐ解析できます。</translation>
+    </message>
+    <message>
+        <source>Analyse the selected layers</source>
+        <translation>選択した層を解析</translation>
     </message>
 </context>
 <context>

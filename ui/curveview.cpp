@@ -87,6 +87,8 @@ CurveView::CurveView(QWidget* parent)
     contentLayout->addWidget(m_readout);
     contentLayout->addWidget(m_total);
     m_stack = plotstyle::emptyStateStack(content, this);
+    connect(plotstyle::emptyLabel(m_stack), &QLabel::linkActivated, this,
+            &CurveView::analysisRequested);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
@@ -173,8 +175,10 @@ void CurveView::updateEmptyState() {
                                 "how its error falls with the rank."));
     else
         plotstyle::showEmpty(m_stack, tr("No layer analysis stored"),
-                             tr("This experiment was run without layer analysis. Run it again "
-                                "with analysis on to see how its error falls with the rank."));
+                             tr("This experiment was run without layer analysis. The layers "
+                                "selected in the layer table (all when none is) can be analysed "
+                                "now from its saved calibration statistics."),
+                             tr("Analyse the selected layers"));
 }
 
 void CurveView::clear() {

@@ -90,6 +90,8 @@ signals:
     void normalizationChanged(rs::ui::CurveView::Normalization normalization);
     // A double-click on the plot picks that rank for the current layer (for a rank editor).
     void rankPicked(int layerRow, int64_t rank);
+    // The link of the "no layer analysis stored" page: analyse the selected layers.
+    void analysisRequested();
 
 private:
     void updateEmptyState();

@@ -92,6 +92,10 @@ MainWindow::MainWindow(QWidget* parent)
     m_layerView->table()->setSelectionMode(QAbstractItemView::ExtendedSelection);
     connect(m_layerView->table()->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             &MainWindow::onLayerSelectionChanged);
+    auto* analyse = new QAction(tr("Analyse Selected Layers"), m_layerView->table());
+    connect(analyse, &QAction::triggered, this, &MainWindow::analyseSelectedLayers);
+    m_layerView->table()->addAction(analyse);
+    m_layerView->table()->setContextMenuPolicy(Qt::ActionsContextMenu);
 
     m_runPanel = new RunPanel;
     m_runDock = new QDockWidget(tr("Run"), this);
@@ -166,6 +170,8 @@ void MainWindow::createViews() {
         if (openExperiment(id))
             m_views->setCurrentWidget(m_curves);
     });
+    connect(m_spectra, &SpectrumView::analysisRequested, this, &MainWindow::analyseSelectedLayers);
+    connect(m_curves, &CurveView::analysisRequested, this, &MainWindow::analyseSelectedLayers);
     // A heatmap row picks that layer everywhere.
     connect(m_spectra, &SpectrumView::layerActivated, this, [this](int row) {
         const auto& layers = m_spectra->layers();

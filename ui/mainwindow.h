@@ -141,6 +141,9 @@ private:
     bool startRecordedJob(const QString& title, RecordedJob run);
     void showPreferences();
     void measureSensitivities(qint64 experiment);
+    // Analyses the layers selected in the layer table (all when none is) of the shown
+    // experiment from its cached statistics, then shows it again.
+    void analyseSelectedLayers();
     // Fills the views with an experiment, one view per event-loop turn; `done` runs after the
     // last one (experimentOpened() is emitted just before it).
     void showExperiment(std::shared_ptr<LoadedExperiment> loaded, std::function<void()> done);

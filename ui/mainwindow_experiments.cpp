@@ -9,9 +9,11 @@
 #include "export/export_job.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
+#include "layerview.h"
 #include "mainwindow.h"
 #include "pipeline/experiment_compare.h"
 #include "pipeline/experiment_recorder.h"
+#include "pipeline/layer_analysis.h"
 #include "pipeline/lowrank_recorder.h"
 #include "pipeline/rank_planning.h"
 #include "pipeline/request_json.h"
@@ -27,9 +29,13 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QFile>
+#include <QItemSelectionModel>
 #include <QLabel>
 #include <QMessageBox>
+#include <QRegularExpression>
+#include <QSortFilterProxyModel>
 #include <QTabWidget>
+#include <QTableView>
 #include <QTimer>
 #include <filesystem>
 #include <utility>
@@ -131,6 +137,39 @@ void MainWindow::applyPlan(qint64 experiment, const QString& compensation,
         return;
     }
     startRecordedRun(tr("Apply rank plan of experiment %1").arg(experiment), request);
+}
+
+void MainWindow::analyseSelectedLayers() {
+    if (!m_session || m_experimentId == 0) {
+        m_statusLabel->setText(tr("Open an experiment and its model to analyse its layers."));
+        return;
+    }
+    QStringList names;
+    for (const QModelIndex& index : m_layerView->table()->selectionModel()->selectedRows())
+        names << QRegularExpression::escape(
+            m_layerView->proxy()->index(index.row(), 0).data().toString());
+    const std::string pattern = names.isEmpty()
+                                    ? std::string(".")
+                                    : QStringLiteral("^(%1)$").arg(names.join(u'|')).toStdString();
+    const std::shared_ptr<rs::ModelSession> session = m_session;
+    const std::filesystem::path database = m_database;
+    const qint64 experiment = m_experimentId;
+    const bool started = m_jobs->run(
+        tr("Analyse layers of experiment %1").arg(experiment),
+        [session, database, experiment, pattern](const rs::JobContext& job) {
+            {
+                auto store = rs::ExperimentStore::open(database);
+                const rs::ArtefactCache cache(rs::defaultCacheDirectory());
+                rs::analyzeRecordedLayers(*session, *store, cache, experiment, pattern, job);
+            }
+            return std::make_shared<LoadedExperiment>(loadExperiment(database, experiment));
+        },
+        [this](std::shared_ptr<LoadedExperiment> loaded) {
+            if (loaded->id == m_experimentId)
+                showExperiment(std::move(loaded), [] {});
+        });
+    if (!started)
+        m_statusLabel->setText(tr("Wait for the running job to analyse layers."));
 }
 
 void MainWindow::measureSensitivities(qint64 experiment) {

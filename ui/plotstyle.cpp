@@ -74,11 +74,20 @@ QStackedWidget* emptyStateStack(QWidget* content, QWidget* parent) {
     return stack;
 }
 
-void showEmpty(QStackedWidget* stack, const QString& title, const QString& message) {
-    if (auto* label = qobject_cast<QLabel*>(stack->widget(0)))
-        label->setText(QStringLiteral("<p style=\"font-size: 14pt\"><b>%1</b></p><p>%2</p>")
-                           .arg(title.toHtmlEscaped(), message.toHtmlEscaped()));
+void showEmpty(QStackedWidget* stack, const QString& title, const QString& message,
+               const QString& action) {
+    if (QLabel* label = emptyLabel(stack)) {
+        QString html = QStringLiteral("<p style=\"font-size: 14pt\"><b>%1</b></p><p>%2</p>")
+                           .arg(title.toHtmlEscaped(), message.toHtmlEscaped());
+        if (!action.isEmpty())
+            html += QStringLiteral("<p><a href=\"action\">%1</a></p>").arg(action.toHtmlEscaped());
+        label->setText(html);
+    }
     stack->setCurrentIndex(0);
+}
+
+QLabel* emptyLabel(QStackedWidget* stack) {
+    return qobject_cast<QLabel*>(stack->widget(0));
 }
 
 void showContent(QStackedWidget* stack) {

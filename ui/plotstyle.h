@@ -35,7 +35,12 @@ QString layerLabel(const rs::LayerRecord& layer);
 // A page stack whose first page is a centred message (shown when there is nothing to plot) and
 // whose second page is `content`; showEmpty() and showContent() flip between them.
 QStackedWidget* emptyStateStack(QWidget* content, QWidget* parent);
-void showEmpty(QStackedWidget* stack, const QString& title, const QString& message);
+// `action`, when given, is shown as a link under the message; activating it emits the empty
+// label's linkActivated(QStringLiteral("action")).
+void showEmpty(QStackedWidget* stack, const QString& title, const QString& message,
+               const QString& action = {});
+// The label of the empty page (to connect its linkActivated).
+QLabel* emptyLabel(QStackedWidget* stack);
 void showContent(QStackedWidget* stack);
 
 // A number for axis readouts and tooltips: fixed for moderate magnitudes, scientific otherwise.

@@ -74,6 +74,7 @@ RunPanel::RunPanel(QWidget* parent)
     , m_compareNone(new QCheckBox(tr("Also without compensation")))
     , m_ranks(new QLineEdit(QStringLiteral("4, 8, 16")))
     , m_evalText(new QLineEdit)
+    , m_analyze(new QCheckBox(tr("Analyse every layer (spectra, error curves)")))
     , m_run(new QPushButton(tr("Run")))
     , m_cancel(new QPushButton(tr("Cancel")))
     , m_progress(new QProgressBar)
@@ -114,6 +115,11 @@ RunPanel::RunPanel(QWidget* parent)
                            "decomposition per layer"));
     m_evalText->setObjectName(QStringLiteral("evalText"));
     m_evalText->setPlaceholderText(tr("Optional: held-out text for perplexity"));
+    m_analyze->setObjectName(QStringLiteral("analyze"));
+    m_analyze->setChecked(true);
+    m_analyze->setToolTip(tr("On large models the analysis costs about as much as the "
+                             "compensation. Without it, layers can be analysed later from the "
+                             "layer table's context menu."));
     m_run->setObjectName(QStringLiteral("runButton"));
     m_run->setDefault(true);
     m_cancel->setObjectName(QStringLiteral("runCancelButton"));
@@ -154,6 +160,7 @@ RunPanel::RunPanel(QWidget* parent)
     auto* evaluation = new QGroupBox(tr("Evaluation"));
     auto* evalForm = new QFormLayout(evaluation);
     evalForm->addRow(tr("Text:"), filePicker(m_evalText, tr("Evaluation Text")));
+    evalForm->addRow(m_analyze);
 
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
@@ -235,6 +242,7 @@ std::optional<rs::JobInputs> RunPanel::inputs(QString* problem) const {
     inputs.calibTokens = m_calibTokens->value();
     if (!eval.isEmpty())
         inputs.evalText = toPath(eval);
+    inputs.analyze = m_analyze->isChecked();
     return inputs;
 }
 
@@ -242,6 +250,7 @@ void RunPanel::setInputs(const rs::JobInputs& inputs) {
     m_calibText->setText(fromPath(inputs.calibText));
     m_calibTokens->setValue(int(std::min<int64_t>(inputs.calibTokens, kMaxCalibTokens)));
     m_evalText->setText(fromPath(inputs.evalText));
+    m_analyze->setChecked(inputs.analyze);
 }
 
 std::optional<rs::LowRankRequest> RunPanel::lowRankRequest(QString* problem) const {
@@ -403,6 +412,7 @@ void RunPanel::saveSettings() const {
     settings.setValue(QStringLiteral("compareNone"), m_compareNone->isChecked());
     settings.setValue(QStringLiteral("ranks"), m_ranks->text());
     settings.setValue(QStringLiteral("evalText"), m_evalText->text());
+    settings.setValue(QStringLiteral("analyze"), m_analyze->isChecked());
     settings.setValue(QStringLiteral("job"), m_job->currentIndex());
     m_lowRank->saveSettings(settings);
 }
@@ -421,6 +431,7 @@ void RunPanel::restoreSettings() {
     m_compareNone->setChecked(settings.value(QStringLiteral("compareNone")).toBool());
     m_ranks->setText(settings.value(QStringLiteral("ranks")).toString());
     m_evalText->setText(settings.value(QStringLiteral("evalText")).toString());
+    m_analyze->setChecked(settings.value(QStringLiteral("analyze"), true).toBool());
     m_job->setCurrentIndex(settings.value(QStringLiteral("job"), 0).toInt());
     m_lowRank->restoreSettings(settings);
 }

@@ -63,6 +63,7 @@ public:
     MethodForm* compressionForm() const { return m_compression; }
     MethodForm* compensationForm() const { return m_compensation; }
     LowRankOptions* lowRankOptions() const { return m_lowRank; }
+    QCheckBox* analyzeBox() const { return m_analyze; }
     QPushButton* runButton() const { return m_run; }
     QPushButton* cancelButton() const { return m_cancel; }
     QLabel* statusLabel() const { return m_status; }
@@ -94,6 +95,7 @@ private:
     QCheckBox* m_compareNone;
     QLineEdit* m_ranks;
     QLineEdit* m_evalText;
+    QCheckBox* m_analyze;
     QPushButton* m_run;
     QPushButton* m_cancel;
     QProgressBar* m_progress;

@@ -84,6 +84,8 @@ SpectrumView::SpectrumView(QWidget* parent)
     splitter->setStretchFactor(1, 2);
 
     m_stack = plotstyle::emptyStateStack(splitter, this);
+    connect(plotstyle::emptyLabel(m_stack), &QLabel::linkActivated, this,
+            &SpectrumView::analysisRequested);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
@@ -174,8 +176,10 @@ void SpectrumView::updateEmptyState() {
                                 "the spectra of its layers."));
     else
         plotstyle::showEmpty(m_stack, tr("No layer analysis stored"),
-                             tr("This experiment was run without layer analysis. Run it again "
-                                "with analysis on to see the spectra of its layers."));
+                             tr("This experiment was run without layer analysis. The layers "
+                                "selected in the layer table (all when none is) can be analysed "
+                                "now from its saved calibration statistics."),
+                             tr("Analyse the selected layers"));
 }
 
 void SpectrumView::clear() {

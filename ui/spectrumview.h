@@ -65,6 +65,8 @@ public:
 signals:
     // A heatmap row was double-clicked; the view now shows that layer. Other views may follow.
     void layerActivated(int row);
+    // The link of the "no layer analysis stored" page: analyse the selected layers.
+    void analysisRequested();
 
 private:
     void updateEmptyState();

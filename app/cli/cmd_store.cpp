@@ -1,10 +1,12 @@
-// experiments list/show/compare/delete/export-csv and cache list/prune: the experiment store
-// from the command line.
+// experiments list/show/compare/delete/export-csv/analyze and cache list/prune: the experiment
+// store from the command line.
 #include "commands.h"
 #include "io/atomicfile.h"
 #include "pipeline/experiment_compare.h"
+#include "pipeline/layer_analysis.h"
 #include "pipeline/lowrank_recorder.h"
 #include "pipeline/request_json.h"
+#include "pipeline/session.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
@@ -292,6 +294,24 @@ int runDelete(const ParsedArgs& args, const JobContext&) {
     return kExitOk;
 }
 
+int runAnalyze(const ParsedArgs& args, const JobContext& job) {
+    const auto store = ExperimentStore::open(databasePath(args));
+    const ExperimentRecord e = requireExperiment(*store, experimentId(args.positional(0)));
+    const auto model = store->model(e.modelId);
+    if (!model)
+        fail("experiment " + std::to_string(e.id), "its model is not recorded");
+    const auto session = ModelSession::open(model->path, openOptions(args), job);
+    const ArtefactCache cache(defaultCacheDirectory());
+    const std::string pattern = args.value("--layer").value_or(".");
+    const std::vector<std::string> done =
+        analyzeRecordedLayers(*session, *store, cache, e.id, pattern, job);
+    if (done.empty())
+        std::printf("every layer matching '%s' has its analysis already\n", pattern.c_str());
+    for (const std::string& name : done)
+        std::printf("analysed %s\n", name.c_str());
+    return kExitOk;
+}
+
 std::string csvField(const std::string& text) {
     if (text.find_first_of(",\"\n") == std::string::npos)
         return text;
@@ -428,6 +448,14 @@ std::vector<Command> storeCommands() {
          runCompare},
         {{"experiments delete", "ID", "Delete an experiment (not a running one).", {"ID"}, {kDb}},
          runDelete},
+        {{"experiments analyze",
+          "ID [--layer REGEX]",
+          "Compute the spectra and error curves of a run made with --no-analysis, for the layers\n"
+          "matching REGEX (all by default), from its cached calibration statistics.",
+          {"ID"},
+          {{"--layer", "REGEX", "only the layers whose names match (e.g. 'layers\\.3\\.mlp')"},
+           kDb}},
+         runAnalyze},
         {{"experiments export-csv",
           "ID FILE",
           "Write an experiment's per-layer results as CSV.",

@@ -65,9 +65,8 @@ private:
             if (!s.gram.defined())
                 continue;
             const std::string site = kSiteKeys[i];
-            tensors.push_back(
-                {site + ".gram",
-                 s.gram.to(at::kCPU, gramStorageType(s.gram.size(0))).contiguous()});
+            tensors.push_back({site + ".gram",
+                               s.gram.to(at::kCPU, gramStorageType(s.gram.size(0))).contiguous()});
             tensors.push_back(
                 {site + ".mean_abs", s.meanAbs.to(at::kCPU, at::kDouble).contiguous()});
             metadata["tokens." + site] = std::to_string(s.tokens);
@@ -179,6 +178,11 @@ LayerRecord toLayerRecord(const LayerReport& r) {
     return out;
 }
 
+std::unique_ptr<LayerStatsSource> savedStatistics(const ArtefactCache& cache, std::string key,
+                                                  at::Device device) {
+    return std::make_unique<SavedSource>(cache, std::move(key), device);
+}
+
 RecordedCompression runRecordedCompression(ModelSession& session, const CompressRequest& request,
                                            ExperimentStore& store, ArtefactCache& cache,
                                            const RecordOptions& options, const JobContext& job) {
@@ -233,7 +237,7 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
             } else {
                 out.heldoutReused = true;
             }
-            return std::make_unique<SavedSource>(cache, key, session.model().device());
+            return savedStatistics(cache, key, session.model().device());
         }
         if (!options.saveStatistics)
             return stats.calibrate();

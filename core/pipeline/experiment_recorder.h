@@ -1,9 +1,11 @@
 #pragma once
 
 #include "pipeline/compress_job.h"
+#include "pipeline/stats_source.h"
 #include "store/records.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace rs {
@@ -31,6 +33,11 @@ struct RecordedCompression {
 // that is shown before it is read back from the store).
 VariantRecord toVariantRecord(const Variant& variant, int index);
 LayerRecord toLayerRecord(const LayerReport& report);
+
+// The calibration statistics saved in the cache under `key`, read one block at a time onto
+// `device`. Fails naming the file when one is missing or lacks a site asked for.
+std::unique_ptr<LayerStatsSource> savedStatistics(const ArtefactCache& cache, std::string key,
+                                                  at::Device device);
 
 // Runs runCompression() and records it in the store as it goes: the model and texts (with
 // content hashes), the experiment as Running, each decoder layer's results as soon as it is done

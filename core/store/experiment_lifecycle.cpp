@@ -70,6 +70,21 @@ void ExperimentStore::addVariants(int64_t experiment, const std::vector<VariantR
     transaction.commit();
 }
 
+namespace {
+
+// The analysis columns of a layer row, in the order curve_svd, curve_eora, gram_eigenvalues,
+// weight_singular, error_singular, scaled_error_singular, from parameter `first` on.
+void bindAnalysis(Statement& s, int first, const LayerRecord& l) {
+    bindSeries(s, first, l.curveSvd, BlobType::Float64);
+    bindSeries(s, first + 1, l.curveEora, BlobType::Float64);
+    bindSeries(s, first + 2, l.gramEigenvalues, BlobType::Float32);
+    bindSeries(s, first + 3, l.weightSingular, BlobType::Float32);
+    bindSeries(s, first + 4, l.errorSingular, BlobType::Float32);
+    bindSeries(s, first + 5, l.scaledErrorSingular, BlobType::Float32);
+}
+
+} // namespace
+
 void ExperimentStore::addLayers(int64_t experiment, const std::vector<LayerRecord>& layers) {
     Database& db = m_impl->db;
     Database::Action action(db, "cannot insert layer results");
@@ -95,15 +110,26 @@ void ExperimentStore::addLayers(int64_t experiment, const std::vector<LayerRecor
         s.bind(14, nlohmann::json(l.ranks).dump());
         bindSeries(s, 15, l.errorAfter, BlobType::Float64);
         bindSeries(s, 16, l.heldoutErrorAfter, BlobType::Float64);
-        bindSeries(s, 17, l.curveSvd, BlobType::Float64);
-        bindSeries(s, 18, l.curveEora, BlobType::Float64);
-        bindSeries(s, 19, l.gramEigenvalues, BlobType::Float32);
-        bindSeries(s, 20, l.weightSingular, BlobType::Float32);
-        bindSeries(s, 21, l.errorSingular, BlobType::Float32);
-        bindSeries(s, 22, l.scaledErrorSingular, BlobType::Float32);
+        bindAnalysis(s, 17, l);
         s.run();
         s.reset();
     }
+    transaction.commit();
+}
+
+void ExperimentStore::setLayerAnalysis(int64_t experiment, const LayerRecord& layer) {
+    Database& db = m_impl->db;
+    Database::Action action(db, "cannot store the analysis of " + layer.name);
+    Database::Transaction transaction(db);
+    m_impl->requireExperiment(experiment);
+    Statement s =
+        db.prepare("UPDATE layers SET curve_svd = ?, curve_eora = ?, gram_eigenvalues = ?, "
+                   "weight_singular = ?, error_singular = ?, scaled_error_singular = ? "
+                   "WHERE experiment_id = ? AND name = ?");
+    bindAnalysis(s, 1, layer);
+    s.bind(7, experiment).bind(8, layer.name).run();
+    if (db.changes() != 1)
+        fail("experiment " + std::to_string(experiment), "has no layer " + layer.name);
     transaction.commit();
 }
 

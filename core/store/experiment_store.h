@@ -67,6 +67,10 @@ public:
     int64_t beginExperiment(ExperimentRecord& experiment);
     void addVariants(int64_t experiment, const std::vector<VariantRecord>& variants);
     void addLayers(int64_t experiment, const std::vector<LayerRecord>& layers);
+    // Stores the curves and spectra of `layer` (matched by name) into the row
+    // recorded for it: the analysis of a layer computed after its run. Fails, naming the
+    // experiment, when it has no such layer.
+    void setLayerAnalysis(int64_t experiment, const LayerRecord& layer);
     int64_t addEvaluation(int64_t experiment, const EvaluationRecord& evaluation);
     void setCalibrationArtefact(int64_t experiment, int64_t artefact, bool reused);
     void finishExperiment(int64_t experiment, ExperimentStatus status,
