@@ -103,8 +103,12 @@ LayerInputStats LayerwiseCalibrator::run(int64_t index, SiteMask sites, bool adv
     std::optional<HookScope> scope;
     if (collectStats)
         scope.emplace(m_model, [&](int64_t layer, InputSite site, const at::Tensor& x) {
-            if (layer == index && (sites & siteBit(site)))
+            if (layer == index && (sites & siteBit(site))) {
                 stats.of(site).accumulate(x);
+                // A batch through a large block takes seconds; the block's partial outputs are
+                // only temporaries, so stopping between its sites is safe.
+                job.cancel.throwIfCancelled();
+            }
         });
     at::Tensor& hidden = m_hidden.tensor();
     const int64_t windows = hidden.size(0);
