@@ -171,6 +171,14 @@ void TestViews::heatmapHasOneRowPerLayer() {
         if (v.size() < longest)
             QVERIFY(std::isnan(data->cell(int(longest) - 1, 0)));
     }
+    // One analysed layer (the others analysed on demand later) is one row of visible height.
+    std::vector<rs::LayerRecord> one = m_layers;
+    for (size_t i = 1; i < one.size(); ++i)
+        one[i].scaledErrorSingular.clear();
+    view.setLayers(one);
+    view.setHeatmapSpectrum(S::ScaledError);
+    QCOMPARE(view.heatmap()->data()->valueSize(), 1);
+    QCOMPARE(view.heatmap()->data()->valueRange().size(), 1.0);
 }
 
 void TestViews::curvesHoldEveryRank() {

@@ -118,8 +118,10 @@ void SpectrumHeatmap::rebuild() {
     QCPColorMapData* data = m_map->data();
     const int rows = int(m_rows.size());
     data->setSize(int(length), rows);
+    // The range spans the first to the last row's centre; a single row (one layer analysed on
+    // demand) needs its own height, or the map is drawn zero pixels tall.
     data->setRange(QCPRange(1, double(std::max<size_t>(length, 1))),
-                   QCPRange(0, double(std::max(rows - 1, 0))));
+                   rows == 1 ? QCPRange(-0.5, 0.5) : QCPRange(0, double(std::max(rows - 1, 0))));
     data->fill(std::nan(""));
     double lowest = 1.0;
     QStringList names;
