@@ -80,11 +80,20 @@ std::vector<std::string> analyzeRecordedLayers(ModelSession& session, Experiment
 
     const auto statistics = savedStatistics(cache, key, session.model().device());
     std::vector<std::string> done;
+    LayerInputStats stats; // of the block being analysed: each site read once, not per linear
+    int64_t statsBlock = -1;
     for (const SelectedLinear& s : todo) {
         job.cancel.throwIfCancelled();
         job.report("analyse", int64_t(done.size()), int64_t(todo.size()), s.name);
-        const LayerInputStats stats =
-            statistics->collect(s.block, job, siteBit(inputSiteOf(s.kind)));
+        if (s.block != statsBlock) {
+            SiteMask sites = 0;
+            for (const SelectedLinear& t : todo)
+                if (t.block == s.block)
+                    sites |= siteBit(inputSiteOf(t.kind));
+            stats = {}; // frees the previous block's C before reading the next
+            stats = statistics->collect(s.block, job, sites);
+            statsBlock = s.block;
+        }
         const InputStats& st = stats.forLinear(s.kind);
         const at::Tensor weight = session.model().linearWeight(s.block, s.kind).to(at::kFloat);
         const at::Tensor dW = weight - compressWeight(compression, weight, &st, s.name).weight;
