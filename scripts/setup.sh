@@ -14,8 +14,8 @@ RANKSCOPE_PACKAGES=(
     build-essential cmake ninja-build ccache pkg-config file dpkg-dev
     qt6-base-dev qt6-tools-dev qt6-tools-dev-tools qt6-l10n-tools qt6-svg-dev libqcustomplot-dev
     libtorch-dev libopenblas0-pthread libopenblas-pthread-dev libeigen3-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
-    libsentencepiece-dev libicu-dev
-    xvfb xauth time
+    libsentencepiece-dev libicu-dev libgloo-dev
+    xvfb xauth time python3-torch
 )
 
 rankscope_log() {

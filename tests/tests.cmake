@@ -50,3 +50,6 @@ target_compile_definitions(tst_budget_cli PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_F
 add_dependencies(tst_budget_cli rankscope-cli)
 rankscope_add_test(tst_seed_methods SOURCES tst_seed_methods.cpp LIBS rankscope_core)
 rankscope_add_test(tst_scale_model SOURCES tst_scale_model.cpp LIBS rankscope_model TIMEOUT 120)
+rankscope_add_test(tst_distributed SOURCES tst_distributed.cpp LIBS Qt6::Core rankscope_store TIMEOUT 900)
+target_compile_definitions(tst_distributed PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
+add_dependencies(tst_distributed rankscope-cli)

@@ -183,7 +183,7 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
                          "--recalibrate");
     // The store is opened before the model so that a bad database fails fast.
     std::unique_ptr<ExperimentStore> store;
-    if (!args.flag("--no-store"))
+    if (!args.flag("--no-store") && isWriter(job))
         store = ExperimentStore::open(databasePath(args));
 
     const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
@@ -219,7 +219,7 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
     for (const auto& [stage, seconds] : result.stageSeconds)
         std::printf(" %s %.2f s", stage.c_str(), seconds);
     std::printf("\n");
-    if (const auto json = args.value("--json"))
+    if (const auto json = args.value("--json"); json && isWriter(job))
         writeFileAtomically(*json, toJson(result, request).dump(2) + "\n");
     if (!recorded.empty())
         std::printf("%s\n", recorded.c_str());
@@ -260,6 +260,8 @@ std::vector<Command> compressCommands() {
           "are computed once per layer and reused for every variant. The run is recorded in\n"
           "the experiment store; statistics of the original model are cached, so a second\n"
           "run with the same model, text and calibration settings skips calibration.\n"
+          "Started by torchrun, srun or with RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and\n"
+          "MASTER_PORT set, the processes share the work and rank 0 records it (README).\n"
           "`rankscope-cli methods` lists the methods.",
           {"MODEL"},
           {kCalib,

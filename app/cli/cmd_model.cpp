@@ -1,6 +1,8 @@
 // info, generate, eval: the commands that open a model and run it as it is.
 #include "commands.h"
+#include "dist/communicator.h"
 #include "io/atomicfile.h"
+#include "pipeline/distributed.h"
 #include "pipeline/session.h"
 #include "run_options.h"
 #include "util/error.h"
@@ -105,9 +107,12 @@ int runEval(const ParsedArgs& args, const JobContext& job) {
         throw UsageError("--seq-len, --max-windows and --batch must not be negative");
 
     const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
+    requireSameInputs(job, *session, {*text},
+                      std::to_string(options.seqLen) + " " + std::to_string(options.maxWindows) +
+                          " " + args.valueOr("--protocol", "detected"));
     const PerplexityResult r = evaluateTextFile(*session, *text, options, job);
     std::cout << formatResult(r) << "\n";
-    if (const auto jsonPath = args.value("--json")) {
+    if (const auto jsonPath = args.value("--json"); jsonPath && isWriter(job)) {
         const nlohmann::json out = {{"model", args.positional(0)},
                                     {"text", *text},
                                     {"protocol", r.protocol},
@@ -201,6 +206,10 @@ std::vector<Command> modelCommands() {
            kMaxMemory}},
          runEval},
     };
+}
+
+bool isWriter(const JobContext& job) {
+    return !job.group || job.group->leader();
 }
 
 std::vector<Command> allCommands() {

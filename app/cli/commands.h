@@ -40,6 +40,10 @@ std::filesystem::path databasePath(const ParsedArgs& args);
 // A positive experiment ID, or a UsageError.
 int64_t experimentId(const std::string& text);
 
+// Whether this process records, writes files and prints results: always in one process, rank 0
+// alone in a job spread over several (the others compute their share and stay silent).
+bool isWriter(const JobContext& job);
+
 // Every command of rankscope-cli, in the order `--help` lists them.
 std::vector<Command> allCommands();
 

@@ -1,5 +1,6 @@
 // rankscope-cli: the headless front end. Every command drives the same pipeline API as the GUI.
 #include "commands.h"
+#include "dist/communicator.h"
 #include "pipeline/session.h"
 #include "progress_printer.h"
 #include "util/error.h"
@@ -40,6 +41,34 @@ void printOverview(const std::vector<rs::cli::Command>& commands) {
 } // namespace
 
 namespace {
+
+// The commands whose work is spread over the processes of a distributed launch; the others
+// (queries, exports) are refused there.
+bool runsDistributed(const std::string& command) {
+    return command == "compress" || command == "eval";
+}
+
+// Joins the other processes when a launcher (torchrun, srun, a script) started several. Rank 0
+// prints and writes; the others' standard output goes nowhere (their errors still show).
+std::shared_ptr<rs::Communicator> joinLaunch(const std::string& command) {
+    const auto launch = rs::launchFromEnvironment();
+    if (!launch || launch->worldSize == 1)
+        return nullptr;
+    if (!runsDistributed(command))
+        rs::fail("rankscope-cli " + command,
+                 "does not run distributed (WORLD_SIZE=" + std::to_string(launch->worldSize) +
+                     "); run it in one process, without RANK, WORLD_SIZE and MASTER_ADDR");
+    auto group = rs::Communicator::join(*launch, rs::distributedTimeout());
+    group->requireSame("the command", command);
+    if (!group->leader() && !std::freopen("/dev/null", "w", stdout))
+        rs::fail("rank " + std::to_string(launch->rank), "cannot silence standard output");
+    return group;
+}
+
+void reportDistribution(const rs::Communicator& group) {
+    std::cerr << "distributed: " << group.size() << " processes, rank 0 exchanged "
+              << rs::formatBytes(group.bytesExchanged()) << "\n";
+}
 
 void reportMemory(const rs::MemoryBudget& budget) {
     std::cerr << "memory: peak " << rs::formatBytes(uint64_t(rs::peakResidentBytes()))
@@ -100,6 +129,12 @@ int main(int argc, char** argv) {
     ProgressPrinter printer;
     rs::JobContext job;
     job.cancel = g_cancel;
+    // Errors name the rank in a distributed job: every process reports its own.
+    const auto who = [&] {
+        return job.group ? name + " (rank " + std::to_string(job.group->rank()) + " of " +
+                               std::to_string(job.group->size()) + ")"
+                         : name;
+    };
     job.progress = [&printer](const rs::ProgressEvent& e) { printer(e); };
     try {
         const ParsedArgs args(command->spec, std::vector<std::string>(argv + first, argv + argc));
@@ -112,9 +147,17 @@ int main(int argc, char** argv) {
                         [](const OptionSpec& o) { return o.name == "--max-memory"; });
         if (budgeted)
             job.memory = rs::jobMemoryBudget(maxMemory(args));
+        job.group = joinLaunch(name);
+        if (job.group && !job.group->leader())
+            job.progress = {}; // rank 0 shows the job's progress
         const int code = command->run(args, job);
         printer.finish();
-        if (budgeted)
+        if (job.group) {
+            job.group->barrier(); // rank 0 serves the rendezvous: it leaves last
+            if (job.group->leader())
+                reportDistribution(*job.group);
+        }
+        if (budgeted && rs::cli::isWriter(job))
             reportMemory(*job.memory);
         return code;
     } catch (const UsageError& e) {
@@ -124,15 +167,21 @@ int main(int argc, char** argv) {
         return kExitUsage;
     } catch (const rs::CancelledError&) {
         printer.finish();
-        std::cerr << "rankscope-cli " << name << ": cancelled\n";
+        if (job.group)
+            job.group->recordFailure("cancelled");
+        std::cerr << "rankscope-cli " << who() << ": cancelled\n";
         return kExitCancelled;
     } catch (const rs::Error& e) {
         printer.finish();
-        std::cerr << "rankscope-cli " << name << ": error: " << e.what() << "\n";
+        if (job.group)
+            job.group->recordFailure(e.what());
+        std::cerr << "rankscope-cli " << who() << ": error: " << e.what() << "\n";
         return kExitFailure;
     } catch (const std::exception& e) {
         printer.finish();
-        std::cerr << "rankscope-cli " << name << ": internal error: " << e.what() << "\n";
+        if (job.group)
+            job.group->recordFailure(std::string("internal error: ") + e.what());
+        std::cerr << "rankscope-cli " << who() << ": internal error: " << e.what() << "\n";
         return kExitInternal;
     }
 }

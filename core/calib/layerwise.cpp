@@ -1,10 +1,12 @@
 #include "calib/layerwise.h"
 
+#include "dist/communicator.h"
 #include "util/error.h"
 
 #include <ATen/ATen.h>
 #include <algorithm>
 #include <c10/core/InferenceMode.h>
+#include <cmath>
 #include <optional>
 
 namespace rs {
@@ -48,10 +50,38 @@ at::Tensor calibrationWindows(const std::vector<int32_t>& tokens, int64_t seqLen
     return at::tensor(ids, at::kLong).view({windows, seqLen});
 }
 
-LayerwiseCalibrator::LayerwiseCalibrator(LlamaModel& model, const at::Tensor& windows,
+namespace {
+
+// This rank's contiguous share of the windows (all of them in one process).
+at::Tensor shareOfWindows(const at::Tensor& windows, const Communicator* group) {
+    if (!group)
+        return windows;
+    const auto [first, count] = group->share(windows.size(0), "calibration windows");
+    return windows.narrow(0, first, count);
+}
+
+// The statistics of every rank's windows: C and the token counts summed, the mean |x| weighted
+// by each rank's tokens.
+void sumOverRanks(InputStats& stats, Communicator& group) {
+    group.sum(stats.gram);
+    const auto tokens = static_cast<double>(stats.tokens);
+    at::Tensor weighted = at::cat(
+        {stats.meanAbs * tokens, at::full({1}, tokens, at::kDouble).to(stats.meanAbs.device())});
+    group.sum(weighted);
+    const int64_t dim = stats.meanAbs.size(0);
+    stats.tokens = static_cast<int64_t>(std::llround(weighted[dim].item<double>()));
+    stats.meanAbs = weighted.narrow(0, 0, dim) / static_cast<double>(stats.tokens);
+}
+
+} // namespace
+
+LayerwiseCalibrator::LayerwiseCalibrator(LlamaModel& model, const at::Tensor& allWindows,
                                          int64_t batchSize, const JobContext& job)
-    : m_model(model) {
+    : m_model(model)
+    , m_group(distributed(job) ? job.group : nullptr) {
     c10::InferenceMode inference;
+    m_tokens = allWindows.numel();
+    const at::Tensor windows = shareOfWindows(allWindows, m_group.get());
     const int64_t perWindow = windows.size(1) *
                               std::max(model.config().hiddenSize, model.config().intermediateSize) *
                               4 * 4;
@@ -72,7 +102,7 @@ LayerwiseCalibrator::LayerwiseCalibrator(LlamaModel& model, const at::Tensor& wi
 LayerwiseCalibrator::~LayerwiseCalibrator() = default;
 
 int64_t LayerwiseCalibrator::tokens() const {
-    return m_hidden.tensor().size(0) * m_hidden.tensor().size(1);
+    return m_tokens;
 }
 
 LayerInputStats LayerwiseCalibrator::collect(int64_t index, const JobContext& job, SiteMask sites) {
@@ -122,6 +152,8 @@ LayerInputStats LayerwiseCalibrator::run(int64_t index, SiteMask sites, bool adv
     }
     if (collectStats)
         for (InputStats& site : stats.sites) {
+            if (m_group && site.gram.defined())
+                sumOverRanks(site, *m_group);
             site.symmetrize();
             if (!site.finite())
                 fail("calibration", "layer " + std::to_string(index) +

@@ -48,6 +48,8 @@ at::Tensor calibrationWindows(const std::vector<int32_t>& tokens, int64_t seqLen
 //   sequential: collect(k), compress layer k, then advance(k) through the compressed layer
 //   or collectAndAdvance(k), which runs the layer once for both (parallel mode).
 // The hidden states are CarriedStates under the job's memory budget (spilled to disk beyond it).
+// In a job spread over several processes (job.group), each rank streams its share of the windows
+// and the statistics are summed over the ranks in float64: every rank gets the whole job's.
 class LayerwiseCalibrator {
 public:
     LayerwiseCalibrator(LlamaModel& model, const at::Tensor& windows, int64_t batchSize = 0,
@@ -64,14 +66,16 @@ public:
     LayerInputStats collectAndAdvance(int64_t index, const JobContext& job = {},
                                       SiteMask sites = kAllSites);
 
-    int64_t tokens() const;
+    int64_t tokens() const; // of every rank
     int64_t nextLayer() const { return m_nextLayer; }
 
 private:
     LlamaModel& m_model;
     LayerInputStats run(int64_t index, SiteMask sites, bool advanceStates, const JobContext& job);
 
-    CarriedStates m_hidden; // [windows, seqLen, hidden]
+    CarriedStates m_hidden; // [windows, seqLen, hidden], this rank's share
+    int64_t m_tokens = 0;   // of every rank
+    std::shared_ptr<Communicator> m_group;
     int64_t m_batch = 1;
     int64_t m_nextLayer = 0;
 };

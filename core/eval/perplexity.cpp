@@ -1,5 +1,6 @@
 #include "eval/perplexity.h"
 
+#include "dist/communicator.h"
 #include "model/carried.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
@@ -122,8 +123,10 @@ struct StreamingPerplexity::Impl {
     const LlamaModel& model;
     std::string protocol;
     int64_t seqLen = 0, windows = 0, batch = 1, streamTokens = 0;
-    at::Tensor inputs, targets; // [windows, time] each
-    CarriedStates hidden;       // [windows, time, hidden]
+    int64_t allWindows = 0;              // of every rank; `windows` are this rank's share
+    std::shared_ptr<Communicator> group; // null in one process
+    at::Tensor inputs, targets;          // [windows, time] each
+    CarriedStates hidden;                // [windows, time, hidden]
     int64_t nextLayer = 0;
     double seconds = 0.0;
 
@@ -178,6 +181,14 @@ StreamingPerplexity::StreamingPerplexity(const LlamaModel& model, const TokenStr
         const at::Tensor span = all.narrow(0, 0, windows * seqLen).view({windows, seqLen});
         m.inputs = span.narrow(1, 0, seqLen - 1).contiguous();
         m.targets = span.narrow(1, 1, seqLen - 1).contiguous();
+    }
+    m.allWindows = windows;
+    if (distributed(job)) { // each rank evaluates its share; finish() sums the NLL over ranks
+        m.group = job.group;
+        const auto [firstWindow, count] = m.group->share(windows, "evaluation windows");
+        m.inputs = m.inputs.narrow(0, firstWindow, count);
+        m.targets = m.targets.narrow(0, firstWindow, count);
+        windows = count;
     }
     m.protocol = protocolName(stream.protocol);
     m.seqLen = seqLen;
@@ -259,6 +270,12 @@ PerplexityResult StreamingPerplexity::finish(const JobContext& job) {
     }
     m.model.releaseHead();
     m.hidden = CarriedStates();
+    if (m.group) {
+        at::Tensor sums = at::tensor({nllSum, static_cast<double>(predicted)}, at::kDouble);
+        m.group->sum(sums);
+        nllSum = sums[0].item<double>();
+        predicted = static_cast<int64_t>(std::llround(sums[1].item<double>()));
+    }
     if (!std::isfinite(nllSum))
         fail("evaluation", "the model produced non-finite log-probabilities (NaN or Inf weights?)");
 
@@ -267,7 +284,7 @@ PerplexityResult StreamingPerplexity::finish(const JobContext& job) {
     result.meanNll = nllSum / static_cast<double>(predicted);
     result.perplexity = std::exp(result.meanNll);
     result.predictedTokens = predicted;
-    result.windows = m.windows;
+    result.windows = m.allWindows;
     result.seqLen = m.seqLen;
     result.streamTokens = m.streamTokens;
     m.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -3,8 +3,12 @@
 #include "compress/compress.h"
 #include "compress/quantgrid.h"
 #include "compress/rtn.h"
+#include "dist/communicator.h"
 #include "io/checkpoint.h"
 #include "model/llama.h"
+#include "pipeline/distributed.h"
+#include "pipeline/linear_exchange.h"
+#include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
@@ -16,6 +20,7 @@
 #include <algorithm>
 #include <c10/core/InferenceMode.h>
 #include <chrono>
+#include <numeric>
 #include <regex>
 #include <utility>
 
@@ -126,7 +131,7 @@ std::unique_ptr<LayerStatsSource> statsSource(const CompressHooks& hooks, StatsR
     request.calibrate = [&model, windows, job] {
         return std::make_unique<CalibratingSource>(model, windows, job);
     };
-    return hooks.stats ? hooks.stats(request) : request.calibrate();
+    return sharedStatsSource(job, hooks.stats, request, model.device());
 }
 
 // Variants: "none" once, every other compensation at every rank (or at the plan).
@@ -176,6 +181,10 @@ struct CompressRun {
     std::unique_ptr<LayerStatsSource> heldout;
     // Factors per variant and layer name (kept past their block only for hooks.compressed).
     std::vector<std::map<std::string, LowRankFactors>> factors;
+    // The reports of the block in progress, until its linears are all done (they are added to
+    // the result in the block's order, whichever rank computed them).
+    std::map<std::string, LayerReport> pending;
+    bool keepGrids = false; // W_c with its quantization grid, for hooks.compressed (rank 0's)
     // Perplexity passes carried through the blocks with the job: the original model's and one
     // per variant.
     std::unique_ptr<StreamingPerplexity> baselinePass;
@@ -232,6 +241,13 @@ analyzeReported(const at::Tensor& weight, const at::Tensor& dW, const InputStats
     return perSite.analyses.analyze(weight, dW, st, s.kind, s.name, eoraBasis);
 }
 
+LayerReport& reportOf(CompressResult& result, const std::string& layer) {
+    for (LayerReport& r : result.layers)
+        if (r.name == layer)
+            return r;
+    fail(layer, "has no report");
+}
+
 // Compresses one selected linear for one group and fits every variant's factors of the group
 // from one basis per compensation method.
 void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
@@ -249,19 +265,16 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
     // calibration (and the export hook, which gets the grid too).
     if (!request.inputs.evalText.empty() || request.mode == CalibrationMode::Sequential)
         group.compressed[s.name] = cw.weight;
-    if (run.hooks.compressed)
+    if (run.keepGrids)
         group.kept[s.name] = cw;
     const at::Tensor dW = weight - cw.weight;
     // Between the stages of one layer too: at scale each takes seconds.
     run.job.cancel.throwIfCancelled();
 
     if (gi == 0)
-        result.layers.push_back(
-            newReport(s, cw, weight, dW, st, heldoutStats, result.variants.size()));
-    LayerReport* report = nullptr;
-    for (LayerReport& r : result.layers)
-        if (r.name == s.name)
-            report = &r;
+        run.pending[s.name] =
+            newReport(s, cw, weight, dW, st, heldoutStats, result.variants.size());
+    LayerReport* report = gi == 0 ? &run.pending.at(s.name) : &reportOf(result, s.name);
 
     std::map<std::string, std::unique_ptr<CompensationBasis>> bases;
     for (size_t v : group.variants) {
@@ -313,6 +326,75 @@ void installVariantBlock(CompressRun& run, size_t v, int64_t k) {
             run.installer.install(s, group.compressed.at(s.name), &run.factors[v].at(s.name));
 }
 
+// Which rank compresses each of a block's linears (rank 0 all of them in one process): the
+// costliest first, each to the least loaded rank. The cost counts the compression and the
+// decomposition of dW (d_out d_in) and the eigenvalues of C (d_in^2); every rank computes the
+// same assignment.
+std::vector<int> linearOwners(const std::vector<const SelectedLinear*>& linears,
+                              const JobContext& job) {
+    std::vector<int> owners(linears.size(), 0);
+    if (!distributed(job))
+        return owners;
+    const auto cost = [&](size_t i) {
+        return double(linears[i]->outFeatures + linears[i]->inFeatures) *
+               double(linears[i]->inFeatures);
+    };
+    std::vector<size_t> order(linears.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return cost(a) > cost(b); });
+    std::vector<double> load(static_cast<size_t>(job.group->size()), 0.0);
+    for (size_t i : order) {
+        const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+        owners[i] = static_cast<int>(least);
+        load[static_cast<size_t>(least)] += cost(i);
+    }
+    return owners;
+}
+
+int ownRank(const JobContext& job) {
+    return distributed(job) ? job.group->rank() : 0;
+}
+
+// Hands each linear's outcome (report, W_c, grid, factors) from the rank that computed it to
+// every other rank, so that all of them run the block's variants in the evaluation passes and
+// rank 0 records and exports the whole block.
+void exchangeOutcomes(CompressRun& run, size_t gi,
+                      const std::vector<const SelectedLinear*>& inBlock,
+                      const std::vector<int>& owners) {
+    if (!distributed(run.job))
+        return;
+    Communicator& comm = *run.job.group;
+    Group& group = run.groups[gi];
+    for (size_t i = 0; i < inBlock.size(); ++i) {
+        const std::string& name = inBlock[i]->name;
+        const bool mine = owners[i] == comm.rank();
+        c10::IValue sent;
+        if (mine) {
+            LinearOutcome outcome;
+            outcome.report = gi == 0 ? run.pending.at(name) : reportOf(run.result, name);
+            if (const auto it = group.compressed.find(name); it != group.compressed.end())
+                outcome.compressed = it->second;
+            if (const auto it = group.kept.find(name); it != group.kept.end())
+                outcome.kept = it->second;
+            for (size_t v : group.variants)
+                outcome.factors.emplace_back(v, run.factors[v].at(name));
+            sent = packOutcome(outcome);
+        }
+        const c10::IValue received = comm.broadcastValue(sent, owners[i]);
+        if (mine)
+            continue;
+        LinearOutcome outcome = unpackOutcome(received);
+        (gi == 0 ? run.pending[name] : reportOf(run.result, name)) = std::move(outcome.report);
+        if (outcome.compressed.defined())
+            group.compressed[name] = outcome.compressed;
+        if (outcome.kept)
+            group.kept[name] = std::move(*outcome.kept);
+        for (auto& [v, f] : outcome.factors)
+            run.factors[v][name] = std::move(f);
+    }
+}
+
 // Calibrates and compresses block k for every group (sequential groups advance their inputs
 // through the block as compressed and compensated).
 void compressBlock(CompressRun& run, int64_t k) {
@@ -347,8 +429,11 @@ void compressBlock(CompressRun& run, int64_t k) {
         PerSite perSite;
         run.clock.add("calibrate", started);
         started = std::chrono::steady_clock::now();
+        const std::vector<int> owners = linearOwners(inBlock, run.job);
         for (size_t i = 0; i < inBlock.size(); ++i) {
             run.job.cancel.throwIfCancelled();
+            if (owners[i] != ownRank(run.job))
+                continue; // another rank's: its outcome arrives in exchangeOutcomes()
             compressLinear(run, gi, *inBlock[i], stats, heldoutStats, perSite);
             // A site's Gram matrix goes as soon as its last linear is done (down_proj's alone
             // is d_ff^2 float64: 1.6 GB for Llama-3-8B).
@@ -364,6 +449,16 @@ void compressBlock(CompressRun& run, int64_t k) {
         }
         run.clock.add("compress", started);
         started = std::chrono::steady_clock::now();
+        if (distributed(run.job)) {
+            exchangeOutcomes(run, gi, inBlock, owners);
+            run.clock.add("exchange", started);
+            started = std::chrono::steady_clock::now();
+        }
+        if (gi == 0) {
+            for (const SelectedLinear* s : inBlock)
+                run.result.layers.push_back(std::move(run.pending.at(s->name)));
+            run.pending.clear();
+        }
         if (!parallel) {
             // The next layer's inputs go through this layer as compressed and compensated.
             installVariantBlock(run, group.variants.front(), k);
@@ -473,13 +568,29 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                     {},
                     nullptr,
                     {},
+                    {},
+                    false,
                     nullptr,
                     {},
-                    JobContext{{}, job.cancel, job.memory}};
+                    JobContext{{}, job.cancel, job.memory, job.group}};
     for (Variant& variant : result.variants)
         for (const SelectedLinear& s : run.selected)
             variant.adapterParameters +=
                 variantRank(variant, request, s.name) * (s.outFeatures + s.inFeatures);
+    if (distributed(job)) {
+        CompressRequest settings = request;
+        settings.inputs.calibText.clear();
+        settings.inputs.evalText.clear();
+        requireSameInputs(job, session, {request.inputs.calibText, request.inputs.evalText},
+                          requestToJson(settings));
+        // Only rank 0 has the hooks (it alone records and exports); the owners of its layers
+        // must know whether to send the grids along.
+        at::Tensor keep = at::full({1}, hooks.compressed ? 1 : 0, at::kLong);
+        job.group->broadcast(keep, 0);
+        run.keepGrids = keep.item<int64_t>() != 0;
+    } else {
+        run.keepGrids = bool(hooks.compressed);
+    }
     if (hooks.planned)
         hooks.planned(result);
     RestoreGuard restoreAtExit(run.installer, run.selected);

@@ -83,7 +83,7 @@ struct LowRankRun {
         , selected(std::move(selected_))
         , shapes(std::move(shapes_))
         , installer(model_, selected)
-        , quiet{{}, job_.cancel, job_.memory} {}
+        , quiet{{}, job_.cancel, job_.memory, job_.group} {}
 
     const LowRankRequest& request;
     const JobContext& job;

@@ -9,6 +9,7 @@
 namespace rs {
 
 struct MemoryBudget;
+class Communicator;
 
 // Shared flag a UI or a signal handler sets to ask a running job to stop. Jobs poll it between
 // small units of work (a window, a layer, a block of columns) so a request is honoured quickly.
@@ -64,6 +65,9 @@ struct JobContext {
     CancelToken cancel;
     // The job's memory budget for carried states; null: everything stays in memory.
     std::shared_ptr<MemoryBudget> memory;
+    // The processes the job is spread over (dist/communicator.h); null: this process alone.
+    // Every rank runs the job with the same inputs; only rank 0 records and writes.
+    std::shared_ptr<Communicator> group;
 
     void report(const std::string& stage, int64_t done, int64_t total,
                 const std::string& detail = {}) const {

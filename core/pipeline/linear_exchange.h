@@ -1,0 +1,25 @@
+#pragma once
+
+#include "pipeline/compress_job.h"
+
+#include <ATen/core/ivalue.h>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace rs {
+
+// What compressing one linear produced, as one rank hands it to the others in a job spread over
+// several processes (the ranks share a block's linears and then exchange their outcomes).
+struct LinearOutcome {
+    LayerReport report;
+    at::Tensor compressed;                // W_c where the job keeps it, else undefined
+    std::optional<CompressedWeight> kept; // with its grid, where an export needs it
+    std::vector<std::pair<size_t, LowRankFactors>> factors; // per variant index
+};
+
+// To and from values the communicator can broadcast (tensors move to the CPU).
+c10::IValue packOutcome(const LinearOutcome& outcome);
+LinearOutcome unpackOutcome(const c10::IValue& value);
+
+} // namespace rs

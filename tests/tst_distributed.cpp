@@ -1,0 +1,375 @@
+// Jobs spread over several processes on loopback, launched as torchrun, Slurm or a script would
+// (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): the same experiment as one process,
+// and failures (a killed rank, mismatched inputs, a partial environment) that stop every rank
+// with a clear message and leave nothing half-written.
+#include "cli_run.h"
+#include "store/experiment_store.h"
+#include "testdata.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+namespace {
+
+using rs::test::dataArg;
+
+// Perplexities of N processes against one: only the summation order of the NLL differs.
+constexpr double kPerplexityRelTol = 1e-6;
+// Curves, errors and spectra, relative to E(0) or the largest eigenvalue: each rank runs the
+// forward passes on fewer windows at a time, and float32 products of another batch shape round
+// differently (1e-7 relative); the store keeps spectra in float32. The Gram matrices themselves
+// are summed in float64, so only their order of summation adds to that.
+constexpr double kCurveRelTol = 1e-6;
+
+int nextPort() {
+    static int offset = 0;
+    return 20000 + int(QCoreApplication::applicationPid() % 20000) + (offset += 7) % 5000;
+}
+
+// One rank of a job started by hand: the five launch variables and one thread per process.
+std::unique_ptr<QProcess> startRank(int rank, int world, int port, const QStringList& args,
+                                    const QProcessEnvironment& base) {
+    QProcessEnvironment env = base;
+    env.insert("RANK", QString::number(rank));
+    env.insert("LOCAL_RANK", QString::number(rank));
+    env.insert("WORLD_SIZE", QString::number(world));
+    env.insert("MASTER_ADDR", "127.0.0.1");
+    env.insert("MASTER_PORT", QString::number(port));
+    env.insert("OMP_NUM_THREADS", "1");
+    auto process = std::make_unique<QProcess>();
+    process->setProcessEnvironment(env);
+    process->start(QStringLiteral(RANKSCOPE_CLI_PATH), args);
+    return process;
+}
+
+struct Launch {
+    std::vector<std::unique_ptr<QProcess>> ranks;
+    std::vector<int> exitCodes;
+    std::vector<QString> errors;
+    QString leaderOut;
+};
+
+Launch runRanks(int world, const QStringList& args, const QProcessEnvironment& env,
+                const std::vector<QStringList>& perRankArgs = {}) {
+    Launch launch;
+    const int port = nextPort();
+    for (int r = 0; r < world; ++r)
+        launch.ranks.push_back(
+            startRank(r, world, port, perRankArgs.empty() ? args : perRankArgs[size_t(r)], env));
+    for (auto& p : launch.ranks) {
+        if (!p->waitForFinished(300000))
+            p->kill();
+        launch.exitCodes.push_back(p->exitStatus() == QProcess::NormalExit ? p->exitCode() : -1);
+        launch.errors.push_back(QString::fromUtf8(p->readAllStandardError()));
+    }
+    launch.leaderOut = QString::fromUtf8(launch.ranks.front()->readAllStandardOutput());
+    return launch;
+}
+
+QJsonObject readJson(const QString& path) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    return QJsonDocument::fromJson(file.readAll()).object();
+}
+
+bool close(double a, double b, double relTol, double scale) {
+    return std::abs(a - b) <= relTol * std::max({std::abs(a), std::abs(b), scale});
+}
+
+void compareVectors(const std::vector<double>& a, const std::vector<double>& b, double scale,
+                    const QString& what) {
+    QVERIFY2(a.size() == b.size(), qPrintable(what + ": sizes differ"));
+    for (size_t i = 0; i < a.size(); ++i)
+        QVERIFY2(close(a[i], b[i], kCurveRelTol, scale), qPrintable(QString("%1[%2]: %3 vs %4")
+                                                                        .arg(what)
+                                                                        .arg(i)
+                                                                        .arg(a[i], 0, 'g', 17)
+                                                                        .arg(b[i], 0, 'g', 17)));
+}
+
+// Two recorded experiments (one per database) hold the same variants, perplexities, layers,
+// ranks, errors, curves and spectra.
+void compareExperiments(const QString& dbA, const QString& dbB) {
+    const auto a = rs::ExperimentStore::open(dbA.toStdString());
+    const auto b = rs::ExperimentStore::open(dbB.toStdString());
+    const auto expA = a->listExperiments(), expB = b->listExperiments();
+    QCOMPARE(expA.size(), size_t(1));
+    QCOMPARE(expB.size(), size_t(1));
+    const int64_t idA = expA.front().experiment.id, idB = expB.front().experiment.id;
+    QCOMPARE(int(a->experiment(idA)->status), int(rs::ExperimentStatus::Done));
+    QCOMPARE(int(b->experiment(idB)->status), int(rs::ExperimentStatus::Done));
+
+    const auto evalA = a->evaluations(idA), evalB = b->evaluations(idB);
+    QCOMPARE(evalA.size(), evalB.size());
+    QVERIFY(!evalA.empty());
+    for (size_t i = 0; i < evalA.size(); ++i) {
+        QCOMPARE(evalA[i].variant, evalB[i].variant);
+        QCOMPARE(evalA[i].tokens, evalB[i].tokens);
+        QVERIFY2(close(evalA[i].perplexity, evalB[i].perplexity, kPerplexityRelTol, 0.0),
+                 qPrintable(QString("perplexity %1 vs %2")
+                                .arg(evalA[i].perplexity, 0, 'g', 12)
+                                .arg(evalB[i].perplexity, 0, 'g', 12)));
+    }
+    const auto layersA = a->layers(idA), layersB = b->layers(idB);
+    QCOMPARE(layersA.size(), layersB.size());
+    QVERIFY(!layersA.empty());
+    for (size_t i = 0; i < layersA.size(); ++i) {
+        const rs::LayerRecord &la = layersA[i], &lb = layersB[i];
+        const QString name = QString::fromStdString(la.name);
+        QCOMPARE(la.name, lb.name);
+        QCOMPARE(la.ranks, lb.ranks);
+        QCOMPARE(la.discardedModes, lb.discardedModes);
+        QVERIFY(!la.curveEora.empty());
+        compareVectors(la.errorAfter, lb.errorAfter, 0.0, name + " error after");
+        compareVectors(la.heldoutErrorAfter, lb.heldoutErrorAfter, 0.0, name + " held-out");
+        compareVectors(la.curveEora, lb.curveEora, la.errorEnergy, name + " EoRA curve");
+        compareVectors(la.curveSvd, lb.curveSvd, la.errorEnergy, name + " SVD curve");
+        compareVectors(la.gramEigenvalues, lb.gramEigenvalues, la.gramEigenvalues.front(),
+                       name + " eigenvalues of C");
+    }
+}
+
+} // namespace
+
+class TestDistributed : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void compressionEqualsOneProcess_data();
+    void compressionEqualsOneProcess();
+    void cachedStatisticsReachEveryRank();
+    void evaluationSharesWindows();
+    void killedRankFailsTheRun();
+    void mismatchedInputsAreRefused();
+    void partialLaunchIsRefused();
+    void torchrunLaunches();
+
+private:
+    QStringList compressArgs(const QString& db) const;
+    QProcessEnvironment environment() const;
+    QTemporaryDir m_dir;
+};
+
+void TestDistributed::initTestCase() {
+    QVERIFY(m_dir.isValid());
+}
+
+QProcessEnvironment TestDistributed::environment() const {
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("RANKSCOPE_CACHE", m_dir.filePath("cache"));
+    env.insert("RANKSCOPE_DIST_TIMEOUT", "30");
+    for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"})
+        env.remove(name);
+    return env;
+}
+
+QStringList TestDistributed::compressArgs(const QString& db) const {
+    // GPTQ uses the statistics too, so every way they could differ shows in the perplexities.
+    return {"compress",       dataArg("models/stories260K"),
+            "--calib",        dataArg("text/tinystories/calib.txt"),
+            "--eval",         dataArg("text/tinystories/eval.txt"),
+            "--method",       "gptq:bits=3,group=32",
+            "--comp",         "none,svd,eora",
+            "--ranks",        "4,8",
+            "--calib-tokens", "4096",
+            "--max-windows",  "12",
+            "--baseline",     "--no-cache",
+            "--db",           db};
+}
+
+void TestDistributed::compressionEqualsOneProcess_data() {
+    QTest::addColumn<int>("world");
+    QTest::newRow("2 processes") << 2;
+    QTest::newRow("3 processes") << 3;
+}
+
+void TestDistributed::compressionEqualsOneProcess() {
+    QFETCH(int, world);
+    const QString one = m_dir.filePath(QString("one-%1.db").arg(world));
+    const QString many = m_dir.filePath(QString("many-%1.db").arg(world));
+    QProcess single;
+    QProcessEnvironment env = environment();
+    env.insert("OMP_NUM_THREADS", "1");
+    single.setProcessEnvironment(env);
+    single.start(QStringLiteral(RANKSCOPE_CLI_PATH), compressArgs(one));
+    QVERIFY(single.waitForFinished(300000));
+    QCOMPARE(single.exitCode(), 0);
+
+    const Launch launch = runRanks(world, compressArgs(many), environment());
+    for (int r = 0; r < world; ++r)
+        QVERIFY2(launch.exitCodes[size_t(r)] == 0, qPrintable(launch.errors[size_t(r)]));
+    QVERIFY(launch.leaderOut.contains("recorded as experiment 1"));
+    QVERIFY(launch.errors.front().contains(QString("distributed: %1 processes").arg(world)));
+    // Rank 0 alone prints and records.
+    for (int r = 1; r < world; ++r)
+        QVERIFY(launch.ranks[size_t(r)]->readAllStandardOutput().isEmpty());
+    compareExperiments(one, many);
+}
+
+void TestDistributed::cachedStatisticsReachEveryRank() {
+    // The first run saves the statistics, the second reads them on rank 0 and sends them on.
+    QStringList args = compressArgs(m_dir.filePath("cached.db"));
+    args.removeAll("--no-cache");
+    args << "--include"
+         << "mlp";
+    const Launch first = runRanks(2, args, environment());
+    QVERIFY2(first.exitCodes == std::vector<int>({0, 0}), qPrintable(first.errors.front()));
+    const Launch second = runRanks(2, args, environment());
+    QVERIFY2(second.exitCodes == std::vector<int>({0, 0}), qPrintable(second.errors.back()));
+    QVERIFY(second.leaderOut.contains("calibration statistics reused"));
+    const auto store = rs::ExperimentStore::open(m_dir.filePath("cached.db").toStdString());
+    const auto a = store->evaluations(1), b = store->evaluations(2);
+    QCOMPARE(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+        QVERIFY(close(a[i].perplexity, b[i].perplexity, kPerplexityRelTol, 0.0));
+}
+
+void TestDistributed::evaluationSharesWindows() {
+    const QStringList args = {"eval",          dataArg("models/stories260K"),
+                              "--text",        dataArg("text/tinystories/eval.txt"),
+                              "--max-windows", "7"};
+    const auto single =
+        rs::test::runCli(QStringList(args) << "--json" << m_dir.filePath("eval-1.json"));
+    QCOMPARE(single.exitCode, 0);
+    const Launch launch =
+        runRanks(3, QStringList(args) << "--json" << m_dir.filePath("eval-3.json"), environment());
+    QVERIFY2(launch.exitCodes == std::vector<int>({0, 0, 0}), qPrintable(launch.errors.front()));
+    const QJsonObject a = readJson(m_dir.filePath("eval-1.json"));
+    const QJsonObject b = readJson(m_dir.filePath("eval-3.json"));
+    QCOMPARE(b["windows"].toInt(), 7);
+    QCOMPARE(a["predicted_tokens"].toInt(), b["predicted_tokens"].toInt());
+    QVERIFY(close(a["perplexity"].toDouble(), b["perplexity"].toDouble(), kPerplexityRelTol, 0));
+}
+
+void TestDistributed::killedRankFailsTheRun() {
+    // Enough variants that the run is still going when rank 1 is killed once it is under way.
+    const QString db = m_dir.filePath("killed.db");
+    QStringList args = compressArgs(db);
+    args[args.indexOf("4,8")] = "1,2,3,4,5,6,7,8";
+    args.removeAll("--no-cache");
+    args << "--json" << m_dir.filePath("killed.json");
+    QProcessEnvironment env = environment();
+    env.insert("RANKSCOPE_CACHE", m_dir.filePath("killed-cache"));
+    const int port = nextPort();
+    auto leader = startRank(0, 2, port, args, env);
+    auto victim = startRank(1, 2, port, args, env);
+    QString leaderErr;
+    QElapsedTimer clock;
+    clock.start();
+    while (!leaderErr.contains("[compress]") && clock.elapsed() < 120000) {
+        leader->waitForReadyRead(200);
+        leaderErr += QString::fromUtf8(leader->readAllStandardError());
+    }
+    QVERIFY2(leaderErr.contains("[compress]"), qPrintable(leaderErr));
+    QVERIFY(leader->state() == QProcess::Running);
+    victim->kill(); // SIGKILL: no chance to say goodbye
+    clock.restart();
+    QVERIFY(leader->waitForFinished(60000));
+    QVERIFY2(clock.elapsed() < 35000, "rank 0 did not stop within the timeout");
+    leaderErr += QString::fromUtf8(leader->readAllStandardError());
+    QCOMPARE(leader->exitCode(), 1);
+    QVERIFY2(leaderErr.contains("distributed job (rank 0 of 2)"), qPrintable(leaderErr));
+
+    // Recorded as failed with the reason; no JSON, no statistics that look complete.
+    const auto store = rs::ExperimentStore::open(db.toStdString());
+    const auto record = store->experiment(1);
+    QVERIFY(record);
+    QCOMPARE(int(record->status), int(rs::ExperimentStatus::Failed));
+    QVERIFY2(QString::fromStdString(record->error).contains("distributed job"),
+             record->error.c_str());
+    QVERIFY(!QFile::exists(m_dir.filePath("killed.json")));
+    QVERIFY(store->artefacts().empty());
+    const QDir cache(m_dir.filePath("killed-cache"));
+    for (const QString& entry : cache.entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+        QVERIFY(!QFile::exists(cache.filePath(entry + "/manifest.json")));
+}
+
+void TestDistributed::mismatchedInputsAreRefused() {
+    const QString db = m_dir.filePath("mismatch.db");
+    QStringList other = compressArgs(db);
+    other[other.indexOf(dataArg("text/tinystories/eval.txt"))] =
+        dataArg("text/tinystories/sample.txt");
+    const Launch launch = runRanks(2, {}, environment(), {compressArgs(db), other});
+    QCOMPARE(launch.exitCodes, std::vector<int>({1, 1}));
+    for (const QString& err : launch.errors)
+        QVERIFY2(err.contains("the contents of the texts differs between ranks: rank(s) 1"),
+                 qPrintable(err));
+}
+
+void TestDistributed::partialLaunchIsRefused() {
+    QProcess process;
+    QProcessEnvironment env = environment();
+    env.insert("RANK", "0");
+    env.insert("WORLD_SIZE", "2");
+    process.setProcessEnvironment(env);
+    process.start(
+        QStringLiteral(RANKSCOPE_CLI_PATH),
+        {"eval", dataArg("models/stories260K"), "--text", dataArg("text/tinystories/eval.txt")});
+    QVERIFY(process.waitForFinished(60000));
+    QCOMPARE(process.exitCode(), 1);
+    const QString err = QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(err.contains("but not LOCAL_RANK MASTER_ADDR MASTER_PORT"), qPrintable(err));
+
+    // Commands that do not spread their work are refused under a launcher.
+    env.insert("LOCAL_RANK", "0");
+    env.insert("MASTER_ADDR", "127.0.0.1");
+    env.insert("MASTER_PORT", QString::number(nextPort()));
+    process.setProcessEnvironment(env);
+    process.start(QStringLiteral(RANKSCOPE_CLI_PATH), {"info", dataArg("models/stories260K")});
+    QVERIFY(process.waitForFinished(60000));
+    QCOMPARE(process.exitCode(), 1);
+    QVERIFY(QString::fromUtf8(process.readAllStandardError()).contains("does not run distributed"));
+}
+
+// The first Python of PATH and Debian's own that can import torch's launcher; empty when none.
+QString pythonWithTorchrun() {
+    for (const QString& python : {QString("python3"), QString("/usr/bin/python3")}) {
+        QProcess probe;
+        probe.start(python, {"-c", "import torch.distributed.run"});
+        if (probe.waitForFinished(60000) && probe.exitStatus() == QProcess::NormalExit &&
+            probe.exitCode() == 0)
+            return python;
+    }
+    return {};
+}
+
+void TestDistributed::torchrunLaunches() {
+    const QString python = pythonWithTorchrun();
+    if (python.isEmpty())
+        QSKIP("python3-torch is not installed: torchrun (python3 -m torch.distributed.run) "
+              "cannot be tried");
+    const QStringList args = {"eval",          dataArg("models/stories260K"),
+                              "--text",        dataArg("text/tinystories/eval.txt"),
+                              "--max-windows", "6"};
+    const auto single =
+        rs::test::runCli(QStringList(args) << "--json" << m_dir.filePath("t1.json"));
+    QCOMPARE(single.exitCode, 0);
+    // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse their default "0".
+    QProcess torchrun;
+    torchrun.setProcessEnvironment(environment());
+    torchrun.start(python,
+                   QStringList{"-m", "torch.distributed.run", "--no_python", "--nproc_per_node",
+                               "2", "--redirects", "1", "--tee", "1", "--master_port",
+                               QString::number(nextPort()), RANKSCOPE_CLI_PATH}
+                       << args << "--json" << m_dir.filePath("t2.json"));
+    QVERIFY(torchrun.waitForFinished(300000));
+    QVERIFY2(torchrun.exitCode() == 0, torchrun.readAllStandardError().constData());
+    const QJsonObject a = readJson(m_dir.filePath("t1.json"));
+    const QJsonObject b = readJson(m_dir.filePath("t2.json"));
+    QCOMPARE(a["predicted_tokens"].toInt(), b["predicted_tokens"].toInt());
+    QVERIFY(close(a["perplexity"].toDouble(), b["perplexity"].toDouble(), kPerplexityRelTol, 0));
+}
+
+QTEST_GUILESS_MAIN(TestDistributed)
+#include "tst_distributed.moc"
