@@ -274,6 +274,7 @@ void TestDistributed::killedRankFailsTheRun() {
     QVERIFY2(leaderErr.contains("[compress]"), qPrintable(leaderErr));
     QVERIFY(leader->state() == QProcess::Running);
     victim->kill(); // SIGKILL: no chance to say goodbye
+    QVERIFY(victim->waitForFinished(10000));
     clock.restart();
     QVERIFY(leader->waitForFinished(60000));
     QVERIFY2(clock.elapsed() < 35000, "rank 0 did not stop within the timeout");

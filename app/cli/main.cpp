@@ -67,7 +67,8 @@ std::shared_ptr<rs::Communicator> joinLaunch(const std::string& command) {
 
 void reportDistribution(const rs::Communicator& group) {
     std::cerr << "distributed: " << group.size() << " processes, rank 0 exchanged "
-              << rs::formatBytes(group.bytesExchanged()) << "\n";
+              << rs::formatBytes(group.bytesExchanged()) << " (" << group.bytesExchanged()
+              << " bytes)\n";
 }
 
 void reportMemory(const rs::MemoryBudget& budget) {
