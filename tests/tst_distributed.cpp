@@ -16,6 +16,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <cmath>
+#include <csignal>
 #include <memory>
 #include <vector>
 
@@ -151,6 +152,7 @@ private slots:
     void cachedStatisticsReachEveryRank();
     void evaluationSharesWindows();
     void killedRankFailsTheRun();
+    void hungRankFailsAfterTheTimeout();
     void mismatchedInputsAreRefused();
     void partialLaunchIsRefused();
     void torchrunLaunches();
@@ -294,6 +296,38 @@ void TestDistributed::killedRankFailsTheRun() {
     const QDir cache(m_dir.filePath("killed-cache"));
     for (const QString& entry : cache.entryList(QDir::Dirs | QDir::NoDotAndDotDot))
         QVERIFY(!QFile::exists(cache.filePath(entry + "/manifest.json")));
+}
+
+void TestDistributed::hungRankFailsAfterTheTimeout() {
+    // Rank 1 stops answering (SIGSTOP) with its connections open: only the timeout can tell.
+    QStringList args = compressArgs(m_dir.filePath("hung.db"));
+    args[args.indexOf("4,8")] = "1,2,3,4,5,6,7,8";
+    QProcessEnvironment env = environment();
+    env.insert("RANKSCOPE_DIST_TIMEOUT", "5");
+    const int port = nextPort();
+    auto leader = startRank(0, 2, port, args, env);
+    auto hung = startRank(1, 2, port, args, env);
+    QString leaderErr;
+    QElapsedTimer clock;
+    clock.start();
+    while (!leaderErr.contains("[compress]") && clock.elapsed() < 120000) {
+        leader->waitForReadyRead(200);
+        leaderErr += QString::fromUtf8(leader->readAllStandardError());
+    }
+    QVERIFY2(leaderErr.contains("[compress]"), qPrintable(leaderErr));
+    QCOMPARE(::kill(pid_t(hung->processId()), SIGSTOP), 0);
+    clock.restart();
+    const bool stopped = leader->waitForFinished(60000);
+    const qint64 waited = clock.elapsed();
+    ::kill(pid_t(hung->processId()), SIGKILL);
+    QVERIFY(hung->waitForFinished(10000));
+    QVERIFY(stopped);
+    QVERIFY2(waited >= 4000 && waited < 30000, qPrintable(QString::number(waited)));
+    leaderErr += QString::fromUtf8(leader->readAllStandardError());
+    QCOMPARE(leader->exitCode(), 1);
+    QVERIFY2(leaderErr.contains("did not answer within 5 s"), qPrintable(leaderErr));
+    const auto store = rs::ExperimentStore::open(m_dir.filePath("hung.db").toStdString());
+    QCOMPARE(int(store->experiment(1)->status), int(rs::ExperimentStatus::Failed));
 }
 
 void TestDistributed::mismatchedInputsAreRefused() {
