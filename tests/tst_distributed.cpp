@@ -192,23 +192,29 @@ QStringList TestDistributed::compressArgs(const QString& db) const {
 
 void TestDistributed::compressionEqualsOneProcess_data() {
     QTest::addColumn<int>("world");
-    QTest::newRow("2 processes") << 2;
-    QTest::newRow("3 processes") << 3;
+    QTest::addColumn<QString>("mode");
+    QTest::newRow("2 processes") << 2 << "parallel";
+    QTest::newRow("3 processes") << 3 << "parallel";
+    // Each rank passes its windows through the block as compressed and compensated, which needs
+    // every rank's W_c and factors.
+    QTest::newRow("2 processes, sequential calibration") << 2 << "sequential";
 }
 
 void TestDistributed::compressionEqualsOneProcess() {
     QFETCH(int, world);
-    const QString one = m_dir.filePath(QString("one-%1.db").arg(world));
-    const QString many = m_dir.filePath(QString("many-%1.db").arg(world));
+    QFETCH(QString, mode);
+    const QString one = m_dir.filePath(QString("one-%1-%2.db").arg(world).arg(mode));
+    const QString many = m_dir.filePath(QString("many-%1-%2.db").arg(world).arg(mode));
+    const QStringList args = QStringList() << "--calib-mode" << mode;
     QProcess single;
     QProcessEnvironment env = environment();
     env.insert("OMP_NUM_THREADS", "1");
     single.setProcessEnvironment(env);
-    single.start(QStringLiteral(RANKSCOPE_CLI_PATH), compressArgs(one));
+    single.start(QStringLiteral(RANKSCOPE_CLI_PATH), compressArgs(one) + args);
     QVERIFY(single.waitForFinished(300000));
     QCOMPARE(single.exitCode(), 0);
 
-    const Launch launch = runRanks(world, compressArgs(many), environment());
+    const Launch launch = runRanks(world, compressArgs(many) + args, environment());
     for (int r = 0; r < world; ++r)
         QVERIFY2(launch.exitCodes[size_t(r)] == 0, qPrintable(launch.errors[size_t(r)]));
     QVERIFY(launch.leaderOut.contains("recorded as experiment 1"));

@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <c10/core/InferenceMode.h>
 #include <chrono>
-#include <numeric>
 #include <regex>
 #include <utility>
 
@@ -326,32 +325,6 @@ void installVariantBlock(CompressRun& run, size_t v, int64_t k) {
             run.installer.install(s, group.compressed.at(s.name), &run.factors[v].at(s.name));
 }
 
-// Which rank compresses each of a block's linears (rank 0 all of them in one process): the
-// costliest first, each to the least loaded rank. The cost counts the compression and the
-// decomposition of dW (d_out d_in) and the eigenvalues of C (d_in^2); every rank computes the
-// same assignment.
-std::vector<int> linearOwners(const std::vector<const SelectedLinear*>& linears,
-                              const JobContext& job) {
-    std::vector<int> owners(linears.size(), 0);
-    if (!distributed(job))
-        return owners;
-    const auto cost = [&](size_t i) {
-        return double(linears[i]->outFeatures + linears[i]->inFeatures) *
-               double(linears[i]->inFeatures);
-    };
-    std::vector<size_t> order(linears.size());
-    std::iota(order.begin(), order.end(), size_t(0));
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return cost(a) > cost(b); });
-    std::vector<double> load(static_cast<size_t>(job.group->size()), 0.0);
-    for (size_t i : order) {
-        const auto least = std::min_element(load.begin(), load.end()) - load.begin();
-        owners[i] = static_cast<int>(least);
-        load[static_cast<size_t>(least)] += cost(i);
-    }
-    return owners;
-}
-
 int ownRank(const JobContext& job) {
     return distributed(job) ? job.group->rank() : 0;
 }
@@ -429,7 +402,8 @@ void compressBlock(CompressRun& run, int64_t k) {
         PerSite perSite;
         run.clock.add("calibrate", started);
         started = std::chrono::steady_clock::now();
-        const std::vector<int> owners = linearOwners(inBlock, run.job);
+        const std::vector<int> owners =
+            linearOwners(inBlock, distributed(run.job) ? run.job.group->size() : 1);
         for (size_t i = 0; i < inBlock.size(); ++i) {
             run.job.cancel.throwIfCancelled();
             if (owners[i] != ownRank(run.job))

@@ -1,6 +1,8 @@
 #include "pipeline/linear_exchange.h"
 
 #include <ATen/ATen.h>
+#include <algorithm>
+#include <numeric>
 
 namespace rs {
 
@@ -144,6 +146,25 @@ Dict asDict(const c10::IValue& value) {
 }
 
 } // namespace
+
+std::vector<int> linearOwners(const std::vector<const SelectedLinear*>& linears, int ranks) {
+    const auto cost = [&](size_t i) {
+        return double(linears[i]->outFeatures + linears[i]->inFeatures) *
+               double(linears[i]->inFeatures);
+    };
+    std::vector<size_t> order(linears.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return cost(a) > cost(b); });
+    std::vector<double> load(static_cast<size_t>(std::max(ranks, 1)), 0.0);
+    std::vector<int> owners(linears.size(), 0);
+    for (size_t i : order) {
+        const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+        owners[i] = static_cast<int>(least);
+        load[static_cast<size_t>(least)] += cost(i);
+    }
+    return owners;
+}
 
 c10::IValue packOutcome(const LinearOutcome& outcome) {
     Dict d = newDict();

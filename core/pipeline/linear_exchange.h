@@ -18,6 +18,12 @@ struct LinearOutcome {
     std::vector<std::pair<size_t, LowRankFactors>> factors; // per variant index
 };
 
+// Which rank compresses each of a block's linears: the costliest first, each to the least loaded
+// of `ranks` ranks (all to rank 0 for one). The cost counts the compression and the
+// decomposition of dW (d_out d_in) and the eigenvalues of C (d_in^2). Deterministic, so every
+// rank computes the same assignment.
+std::vector<int> linearOwners(const std::vector<const SelectedLinear*>& linears, int ranks);
+
 // To and from values the communicator can broadcast (tensors move to the CPU).
 c10::IValue packOutcome(const LinearOutcome& outcome);
 LinearOutcome unpackOutcome(const c10::IValue& value);
