@@ -2,6 +2,7 @@
 // several ranks from one decomposition, per-layer errors, perplexity, restoring the model.
 #include "model/llama.h"
 #include "pipeline/compress_job.h"
+#include "pipeline/linear_exchange.h"
 #include "pipeline/session.h"
 #include "testdata.h"
 #include "util/error.h"
@@ -47,6 +48,7 @@ private slots:
     void sequentialModeRuns();
     void layerSelectionAndBadRequests();
     void modelIsRestoredAfterCancellation();
+    void blockLinearsAreSharedByCost();
 
 private:
     std::shared_ptr<rs::ModelSession> m_session;
@@ -199,4 +201,24 @@ void TestCompressJob::modelIsRestoredAfterCancellation() {
 }
 
 QTEST_GUILESS_MAIN(TestCompressJob)
+void TestCompressJob::blockLinearsAreSharedByCost() {
+    // A Llama-3-8B block: down_proj (d_in 14336) outweighs the six others together, so with two
+    // ranks it has one to itself; with one rank everything is rank 0's.
+    std::vector<rs::SelectedLinear> block{
+        {0, rs::LinearKind::Q, "q", 4096, 4096},        {0, rs::LinearKind::K, "k", 1024, 4096},
+        {0, rs::LinearKind::V, "v", 1024, 4096},        {0, rs::LinearKind::O, "o", 4096, 4096},
+        {0, rs::LinearKind::Gate, "gate", 14336, 4096}, {0, rs::LinearKind::Up, "up", 14336, 4096},
+        {0, rs::LinearKind::Down, "down", 4096, 14336}};
+    std::vector<const rs::SelectedLinear*> linears;
+    for (const auto& s : block)
+        linears.push_back(&s);
+    QCOMPARE(rs::linearOwners(linears, 1), std::vector<int>(7, 0));
+    QCOMPARE(rs::linearOwners(linears, 2), std::vector<int>({1, 1, 1, 1, 1, 1, 0}));
+    // Three ranks: down_proj alone, gate and up split, the attention linears fill in.
+    const std::vector<int> three = rs::linearOwners(linears, 3);
+    QCOMPARE(three[6], 0);
+    QVERIFY(three[4] != three[5] && three[4] != 0 && three[5] != 0);
+    QCOMPARE(rs::linearOwners(linears, 3), three); // the same on every rank
+}
+
 #include "tst_compress_job.moc"
