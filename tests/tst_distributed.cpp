@@ -77,6 +77,19 @@ Launch runRanks(int world, const QStringList& args, const QProcessEnvironment& e
     return launch;
 }
 
+// Rank 0's standard error up to its first compression progress (or two minutes): the job has
+// joined, recorded its experiment and started on the blocks.
+QString waitForCompression(QProcess& leader) {
+    QString err;
+    QElapsedTimer clock;
+    clock.start();
+    while (!err.contains("[compress]") && clock.elapsed() < 120000) {
+        leader.waitForReadyRead(200);
+        err += QString::fromUtf8(leader.readAllStandardError());
+    }
+    return err;
+}
+
 QJsonObject readJson(const QString& path) {
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
@@ -272,18 +285,13 @@ void TestDistributed::killedRankFailsTheRun() {
     const int port = nextPort();
     auto leader = startRank(0, 2, port, args, env);
     auto victim = startRank(1, 2, port, args, env);
-    QString leaderErr;
-    QElapsedTimer clock;
-    clock.start();
-    while (!leaderErr.contains("[compress]") && clock.elapsed() < 120000) {
-        leader->waitForReadyRead(200);
-        leaderErr += QString::fromUtf8(leader->readAllStandardError());
-    }
+    QString leaderErr = waitForCompression(*leader);
     QVERIFY2(leaderErr.contains("[compress]"), qPrintable(leaderErr));
+    QElapsedTimer clock;
     QVERIFY(leader->state() == QProcess::Running);
     victim->kill(); // SIGKILL: no chance to say goodbye
     QVERIFY(victim->waitForFinished(10000));
-    clock.restart();
+    clock.start();
     QVERIFY(leader->waitForFinished(60000));
     QVERIFY2(clock.elapsed() < 35000, "rank 0 did not stop within the timeout");
     leaderErr += QString::fromUtf8(leader->readAllStandardError());
@@ -313,16 +321,11 @@ void TestDistributed::hungRankFailsAfterTheTimeout() {
     const int port = nextPort();
     auto leader = startRank(0, 2, port, args, env);
     auto hung = startRank(1, 2, port, args, env);
-    QString leaderErr;
-    QElapsedTimer clock;
-    clock.start();
-    while (!leaderErr.contains("[compress]") && clock.elapsed() < 120000) {
-        leader->waitForReadyRead(200);
-        leaderErr += QString::fromUtf8(leader->readAllStandardError());
-    }
+    QString leaderErr = waitForCompression(*leader);
     QVERIFY2(leaderErr.contains("[compress]"), qPrintable(leaderErr));
+    QElapsedTimer clock;
     QCOMPARE(::kill(pid_t(hung->processId()), SIGSTOP), 0);
-    clock.restart();
+    clock.start();
     const bool stopped = leader->waitForFinished(60000);
     const qint64 waited = clock.elapsed();
     ::kill(pid_t(hung->processId()), SIGKILL);
