@@ -1,7 +1,7 @@
 #pragma once
 
-// File and error helpers shared by the checkpoint, hashing and artefact cache tests. Free of Qt headers on
-// purpose: included before LibTorch's, Qt's `slots` macro would break them.
+// File and error helpers shared by the checkpoint, hashing and artefact cache tests. Free of Qt
+// headers on purpose: included before LibTorch's, Qt's `slots` macro would break them.
 
 #include "testdata.h"
 

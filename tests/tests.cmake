@@ -53,3 +53,6 @@ rankscope_add_test(tst_scale_model SOURCES tst_scale_model.cpp LIBS rankscope_mo
 rankscope_add_test(tst_distributed SOURCES tst_distributed.cpp LIBS Qt6::Core rankscope_store TIMEOUT 900)
 target_compile_definitions(tst_distributed PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
 add_dependencies(tst_distributed rankscope-cli)
+rankscope_add_test(tst_distributed_jobs SOURCES tst_distributed_jobs.cpp LIBS Qt6::Core rankscope_store TIMEOUT 900)
+target_compile_definitions(tst_distributed_jobs PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
+add_dependencies(tst_distributed_jobs rankscope-cli)

@@ -2,9 +2,7 @@
 // (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): the same experiment as one process,
 // and failures (a killed rank, mismatched inputs, a partial environment) that stop every rank
 // with a clear message and leave nothing half-written.
-#include "cli_run.h"
-#include "store/experiment_store.h"
-#include "testdata.h"
+#include "rank_launch.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -22,60 +20,7 @@
 
 namespace {
 
-using rs::test::dataArg;
-
-// Perplexities of N processes against one: only the summation order of the NLL differs.
-constexpr double kPerplexityRelTol = 1e-6;
-// Curves, errors and spectra, relative to E(0) or the largest eigenvalue: each rank runs the
-// forward passes on fewer windows at a time, and float32 products of another batch shape round
-// differently (1e-7 relative); the store keeps spectra in float32. The Gram matrices themselves
-// are summed in float64, so only their order of summation adds to that.
-constexpr double kCurveRelTol = 1e-6;
-
-int nextPort() {
-    static int offset = 0;
-    return 20000 + int(QCoreApplication::applicationPid() % 20000) + (offset += 7) % 5000;
-}
-
-// One rank of a job started by hand: the five launch variables and one thread per process.
-std::unique_ptr<QProcess> startRank(int rank, int world, int port, const QStringList& args,
-                                    const QProcessEnvironment& base) {
-    QProcessEnvironment env = base;
-    env.insert("RANK", QString::number(rank));
-    env.insert("LOCAL_RANK", QString::number(rank));
-    env.insert("WORLD_SIZE", QString::number(world));
-    env.insert("MASTER_ADDR", "127.0.0.1");
-    env.insert("MASTER_PORT", QString::number(port));
-    env.insert("OMP_NUM_THREADS", "1");
-    auto process = std::make_unique<QProcess>();
-    process->setProcessEnvironment(env);
-    process->start(QStringLiteral(RANKSCOPE_CLI_PATH), args);
-    return process;
-}
-
-struct Launch {
-    std::vector<std::unique_ptr<QProcess>> ranks;
-    std::vector<int> exitCodes;
-    std::vector<QString> errors;
-    QString leaderOut;
-};
-
-Launch runRanks(int world, const QStringList& args, const QProcessEnvironment& env,
-                const std::vector<QStringList>& perRankArgs = {}) {
-    Launch launch;
-    const int port = nextPort();
-    for (int r = 0; r < world; ++r)
-        launch.ranks.push_back(
-            startRank(r, world, port, perRankArgs.empty() ? args : perRankArgs[size_t(r)], env));
-    for (auto& p : launch.ranks) {
-        if (!p->waitForFinished(300000))
-            p->kill();
-        launch.exitCodes.push_back(p->exitStatus() == QProcess::NormalExit ? p->exitCode() : -1);
-        launch.errors.push_back(QString::fromUtf8(p->readAllStandardError()));
-    }
-    launch.leaderOut = QString::fromUtf8(launch.ranks.front()->readAllStandardOutput());
-    return launch;
-}
+using namespace rs::test;
 
 // Rank 0's standard error up to its first compression progress (or two minutes): the job has
 // joined, recorded its experiment and started on the blocks.
@@ -88,70 +33,6 @@ QString waitForCompression(QProcess& leader) {
         err += QString::fromUtf8(leader.readAllStandardError());
     }
     return err;
-}
-
-QJsonObject readJson(const QString& path) {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        return {};
-    return QJsonDocument::fromJson(file.readAll()).object();
-}
-
-bool close(double a, double b, double relTol, double scale) {
-    return std::abs(a - b) <= relTol * std::max({std::abs(a), std::abs(b), scale});
-}
-
-void compareVectors(const std::vector<double>& a, const std::vector<double>& b, double scale,
-                    const QString& what) {
-    QVERIFY2(a.size() == b.size(), qPrintable(what + ": sizes differ"));
-    for (size_t i = 0; i < a.size(); ++i)
-        QVERIFY2(close(a[i], b[i], kCurveRelTol, scale), qPrintable(QString("%1[%2]: %3 vs %4")
-                                                                        .arg(what)
-                                                                        .arg(i)
-                                                                        .arg(a[i], 0, 'g', 17)
-                                                                        .arg(b[i], 0, 'g', 17)));
-}
-
-// Two recorded experiments (one per database) hold the same variants, perplexities, layers,
-// ranks, errors, curves and spectra.
-void compareExperiments(const QString& dbA, const QString& dbB) {
-    const auto a = rs::ExperimentStore::open(dbA.toStdString());
-    const auto b = rs::ExperimentStore::open(dbB.toStdString());
-    const auto expA = a->listExperiments(), expB = b->listExperiments();
-    QCOMPARE(expA.size(), size_t(1));
-    QCOMPARE(expB.size(), size_t(1));
-    const int64_t idA = expA.front().experiment.id, idB = expB.front().experiment.id;
-    QCOMPARE(int(a->experiment(idA)->status), int(rs::ExperimentStatus::Done));
-    QCOMPARE(int(b->experiment(idB)->status), int(rs::ExperimentStatus::Done));
-
-    const auto evalA = a->evaluations(idA), evalB = b->evaluations(idB);
-    QCOMPARE(evalA.size(), evalB.size());
-    QVERIFY(!evalA.empty());
-    for (size_t i = 0; i < evalA.size(); ++i) {
-        QCOMPARE(evalA[i].variant, evalB[i].variant);
-        QCOMPARE(evalA[i].tokens, evalB[i].tokens);
-        QVERIFY2(close(evalA[i].perplexity, evalB[i].perplexity, kPerplexityRelTol, 0.0),
-                 qPrintable(QString("perplexity %1 vs %2")
-                                .arg(evalA[i].perplexity, 0, 'g', 12)
-                                .arg(evalB[i].perplexity, 0, 'g', 12)));
-    }
-    const auto layersA = a->layers(idA), layersB = b->layers(idB);
-    QCOMPARE(layersA.size(), layersB.size());
-    QVERIFY(!layersA.empty());
-    for (size_t i = 0; i < layersA.size(); ++i) {
-        const rs::LayerRecord &la = layersA[i], &lb = layersB[i];
-        const QString name = QString::fromStdString(la.name);
-        QCOMPARE(la.name, lb.name);
-        QCOMPARE(la.ranks, lb.ranks);
-        QCOMPARE(la.discardedModes, lb.discardedModes);
-        QVERIFY(!la.curveEora.empty());
-        compareVectors(la.errorAfter, lb.errorAfter, 0.0, name + " error after");
-        compareVectors(la.heldoutErrorAfter, lb.heldoutErrorAfter, 0.0, name + " held-out");
-        compareVectors(la.curveEora, lb.curveEora, la.errorEnergy, name + " EoRA curve");
-        compareVectors(la.curveSvd, lb.curveSvd, la.errorEnergy, name + " SVD curve");
-        compareVectors(la.gramEigenvalues, lb.gramEigenvalues, la.gramEigenvalues.front(),
-                       name + " eigenvalues of C");
-    }
 }
 
 } // namespace
@@ -181,12 +62,7 @@ void TestDistributed::initTestCase() {
 }
 
 QProcessEnvironment TestDistributed::environment() const {
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("RANKSCOPE_CACHE", m_dir.filePath("cache"));
-    env.insert("RANKSCOPE_DIST_TIMEOUT", "30");
-    for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"})
-        env.remove(name);
-    return env;
+    return launchEnvironment(m_dir.filePath("cache"));
 }
 
 QStringList TestDistributed::compressArgs(const QString& db) const {
@@ -219,22 +95,14 @@ void TestDistributed::compressionEqualsOneProcess() {
     const QString one = m_dir.filePath(QString("one-%1-%2.db").arg(world).arg(mode));
     const QString many = m_dir.filePath(QString("many-%1-%2.db").arg(world).arg(mode));
     const QStringList args = QStringList() << "--calib-mode" << mode;
-    QProcess single;
-    QProcessEnvironment env = environment();
-    env.insert("OMP_NUM_THREADS", "1");
-    single.setProcessEnvironment(env);
-    single.start(QStringLiteral(RANKSCOPE_CLI_PATH), compressArgs(one) + args);
-    QVERIFY(single.waitForFinished(300000));
-    QCOMPARE(single.exitCode(), 0);
+    QCOMPARE(runOneProcess(compressArgs(one) + args, environment()).exitCode, 0);
 
     const Launch launch = runRanks(world, compressArgs(many) + args, environment());
     for (int r = 0; r < world; ++r)
         QVERIFY2(launch.exitCodes[size_t(r)] == 0, qPrintable(launch.errors[size_t(r)]));
     QVERIFY(launch.leaderOut.contains("recorded as experiment 1"));
     QVERIFY(launch.errors.front().contains(QString("distributed: %1 processes").arg(world)));
-    // Rank 0 alone prints and records.
-    for (int r = 1; r < world; ++r)
-        QVERIFY(launch.ranks[size_t(r)]->readAllStandardOutput().isEmpty());
+    QVERIFY(launch.othersSilent); // rank 0 alone prints and records
     compareExperiments(one, many);
 }
 

@@ -181,13 +181,15 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
 
     if (args.flag("--no-store") && (args.value("--db") || args.value("--name")))
         throw UsageError("--no-store cannot be combined with --db or --name");
+    // Spread over several processes, rank 0 alone records, exports and writes --json.
+    const bool leader = isWriter(job);
     std::unique_ptr<ExperimentStore> store;
-    if (!args.flag("--no-store"))
+    if (!args.flag("--no-store") && leader)
         store = ExperimentStore::open(databasePath(args));
 
     // A factorized export: every factored linear as its pair alone (no dense base), written
     // block by block as the job factors them, staged beside the target until it is complete.
-    const auto exportDir = args.value("--export");
+    const auto exportDir = leader ? args.value("--export") : std::nullopt;
     std::optional<SourceModel> source;
     std::optional<StagedDirectory> stage;
     std::optional<ExportWriter> writer;
@@ -237,8 +239,10 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
                               exportFormatName(ExportFormat::Factorized), "", ""});
         if (!request.inputs.evalText.empty()) {
             // Proof that the files hold the model that was measured.
+            // Rank 0 alone holds the export: its read-back is not spread.
             const PerplexityResult back =
-                evaluateExport(*exportDir, request.inputs.evalText, request.inputs.eval, job);
+                evaluateExport(*exportDir, request.inputs.evalText, request.inputs.eval,
+                               JobContext{job.progress, job.cancel, job.memory, nullptr});
             char line[96];
             std::snprintf(line, sizeof line, "\nthe export read back: perplexity %.4f",
                           back.perplexity);
@@ -255,7 +259,7 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
     for (const auto& [stage, seconds] : result.stageSeconds)
         std::printf(" %s %.2f s", stage.c_str(), seconds);
     std::printf("\n");
-    if (const auto json = args.value("--json"))
+    if (const auto json = args.value("--json"); json && leader)
         writeFileAtomically(*json, toJson(result, request).dump(2) + "\n");
     if (!recorded.empty())
         std::printf("%s\n", recorded.c_str());

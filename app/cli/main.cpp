@@ -1,6 +1,7 @@
 // rankscope-cli: the headless front end. Every command drives the same pipeline API as the GUI.
 #include "commands.h"
 #include "dist/communicator.h"
+#include "pipeline/distributed.h"
 #include "pipeline/session.h"
 #include "progress_printer.h"
 #include "util/error.h"
@@ -42,10 +43,35 @@ void printOverview(const std::vector<rs::cli::Command>& commands) {
 
 namespace {
 
+// The commands that rank 0 runs from its store while the other ranks follow the compressions it
+// starts (pipeline/distributed.h).
+bool ledByRankZero(const std::string& command) {
+    return command == "plan" || command == "tradeoff";
+}
+
 // The commands whose work is spread over the processes of a distributed launch; the others
 // (queries, exports) are refused there.
 bool runsDistributed(const std::string& command) {
-    return command == "compress" || command == "eval";
+    return command == "compress" || command == "eval" || command == "lowrank" ||
+           ledByRankZero(command);
+}
+
+// Runs the command on this rank: every rank runs it, except that the ranks that follow rank 0 run
+// the compressions it announces instead.
+int runOnRank(const rs::cli::Command& command, const rs::cli::ParsedArgs& args,
+              rs::JobContext& job) {
+    if (!job.group || !ledByRankZero(command.spec.name))
+        return command.run(args, job);
+    if (!job.group->leader()) {
+        rs::followAnnouncements(job, [&](const std::filesystem::path& model) {
+            return rs::ModelSession::open(model, rs::cli::openOptions(args), job);
+        });
+        return rs::cli::kExitOk;
+    }
+    job.leadsFollowers = true;
+    const int code = command.run(args, job);
+    rs::endAnnouncements(job);
+    return code;
 }
 
 // Joins the other processes when a launcher (torchrun, srun, a script) started several. Rank 0
@@ -151,7 +177,7 @@ int main(int argc, char** argv) {
         job.group = joinLaunch(name);
         if (job.group && !job.group->leader())
             job.progress = {}; // rank 0 shows the job's progress
-        const int code = command->run(args, job);
+        const int code = runOnRank(*command, args, job);
         printer.finish();
         if (job.group) {
             job.group->barrier(); // rank 0 serves the rendezvous: it leaves last

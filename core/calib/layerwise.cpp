@@ -50,9 +50,6 @@ at::Tensor calibrationWindows(const std::vector<int32_t>& tokens, int64_t seqLen
     return at::tensor(ids, at::kLong).view({windows, seqLen});
 }
 
-namespace {
-
-// This rank's contiguous share of the windows (all of them in one process).
 at::Tensor shareOfWindows(const at::Tensor& windows, const Communicator* group) {
     if (!group)
         return windows;
@@ -60,8 +57,6 @@ at::Tensor shareOfWindows(const at::Tensor& windows, const Communicator* group) 
     return windows.narrow(0, first, count);
 }
 
-// The statistics of every rank's windows: C and the token counts summed, the mean |x| weighted
-// by each rank's tokens.
 void sumOverRanks(InputStats& stats, Communicator& group) {
     group.sum(stats.gram);
     const auto tokens = static_cast<double>(stats.tokens);
@@ -72,8 +67,6 @@ void sumOverRanks(InputStats& stats, Communicator& group) {
     stats.tokens = static_cast<int64_t>(std::llround(weighted[dim].item<double>()));
     stats.meanAbs = weighted.narrow(0, 0, dim) / static_cast<double>(stats.tokens);
 }
-
-} // namespace
 
 LayerwiseCalibrator::LayerwiseCalibrator(LlamaModel& model, const at::Tensor& allWindows,
                                          int64_t batchSize, const JobContext& job)

@@ -13,6 +13,8 @@
 
 namespace rs {
 
+class Communicator;
+
 // Input statistics of the four distinct linear inputs of one decoder layer.
 struct LayerInputStats {
     std::array<InputStats, 4> sites; // indexed by InputSite
@@ -35,6 +37,14 @@ enum class CalibrationMode {
     Sequential, // layer k sees inputs that went through the compressed layers 0..k-1
 };
 const char* calibrationModeName(CalibrationMode mode);
+
+// This rank's contiguous share of the windows of a job spread over several processes (all of them
+// without a group).
+at::Tensor shareOfWindows(const at::Tensor& windows, const Communicator* group);
+
+// The statistics of every rank's windows, on every rank: C and the token counts summed in
+// float64, the mean |x| weighted by each rank's tokens.
+void sumOverRanks(InputStats& stats, Communicator& group);
 
 // Cuts a token stream into calibration windows [windows, seqLen], keeping at most maxTokens
 // tokens (0: all). Fails when the stream holds less than one window.

@@ -484,6 +484,7 @@ void finishPasses(CompressRun& run) {
 
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
                               const JobContext& job, const CompressHooks& hooks) {
+    announceCompression(job, session, request); // the ranks that follow rank 0 run it too
     c10::InferenceMode inference;
     waitForAbandonedWork(); // a cancelled job's last decomposition must not overlap this one
     const CancelScope cancelInKernels(job.cancel); // the decompositions of one layer take seconds
@@ -513,12 +514,8 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
         for (const SelectedLinear& s : run.selected)
             variant.adapterParameters +=
                 variantRank(variant, request, s.name) * (s.outFeatures + s.inFeatures);
+    requireSameRequest(job, session, request, requestToJson);
     if (distributed(job)) {
-        CompressRequest settings = request;
-        settings.inputs.calibText.clear();
-        settings.inputs.evalText.clear();
-        requireSameInputs(job, session, {request.inputs.calibText, request.inputs.evalText},
-                          requestToJson(settings));
         // Only rank 0 has the hooks (it alone records and exports); the owners of its layers
         // must know whether to send the grids along.
         at::Tensor keep = at::full({1}, hooks.compressed ? 1 : 0, at::kLong);

@@ -1,6 +1,8 @@
 #include "pipeline/distributed.h"
 
 #include "dist/communicator.h"
+#include "pipeline/compress_job.h"
+#include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -178,6 +180,51 @@ std::unique_ptr<LayerStatsSource> sharedStatsSource(const JobContext& job,
     if (group.leader())
         return std::make_unique<SendingSource>(std::move(source), group);
     return std::make_unique<ReceivingSource>(group, device);
+}
+
+namespace {
+
+// An announcement: the model's path and the request as JSON, with a line break between (paths
+// hold no line breaks on the systems this runs on); empty for the end.
+std::string announcement(const ModelSession& session, const CompressRequest& request) {
+    return session.checkpoint().source.string() + "\n" + requestToJson(request);
+}
+
+} // namespace
+
+void announceCompression(const JobContext& job, const ModelSession& session,
+                         const CompressRequest& request) {
+    if (job.leadsFollowers && distributed(job) && job.group->leader())
+        job.group->broadcastValue(announcement(session, request), 0);
+}
+
+void endAnnouncements(const JobContext& job) {
+    if (job.leadsFollowers && distributed(job) && job.group->leader())
+        job.group->broadcastValue(std::string(), 0);
+}
+
+void followAnnouncements(const JobContext& job, const ModelOpener& open) {
+    if (!distributed(job) || job.group->leader())
+        return;
+    JobContext follower = job;
+    follower.leadsFollowers = false;
+    std::shared_ptr<ModelSession> session;
+    std::filesystem::path opened;
+    for (;;) {
+        const std::string message = job.group->broadcastValue(c10::IValue(), 0).toStringRef();
+        if (message.empty())
+            return;
+        const size_t split = message.find('\n');
+        const std::filesystem::path model = message.substr(0, split);
+        const CompressRequest request =
+            requestFromJson(message.substr(split + 1), "the compression rank 0 announced");
+        if (!session || model != opened) {
+            session.reset();
+            session = open(model);
+            opened = model;
+        }
+        runCompression(*session, request, follower);
+    }
 }
 
 } // namespace rs

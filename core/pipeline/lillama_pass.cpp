@@ -1,3 +1,5 @@
+#include "calib/layerwise.h"
+#include "dist/communicator.h"
 #include "pipeline/lowrank_run.h"
 #include "seed/lillama.h"
 
@@ -11,12 +13,20 @@ void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& 
     options.batch = run.request.method.integer("batch");
     options.weightDecay = run.request.method.real("weight_decay");
     options.seed = static_cast<uint64_t>(run.request.method.integer("seed"));
+    // Spread over several processes, each rank streams its share of the windows; the statistics
+    // and the distillation's gradients are summed over the ranks.
+    Communicator* group = distributed(run.job) ? run.job.group.get() : nullptr;
+    const at::Tensor held = shareOfWindows(windows, group);
+    if (group) {
+        options.firstWindow = group->share(windows.size(0), "calibration windows").first;
+        options.totalWindows = windows.size(0);
+    }
     LlamaModel& model = run.model;
     startPasses(run, session);
     run.clock.add("evaluate");
     for (size_t v = 0; v < run.result.variants.size(); ++v) {
         // Teacher and student streams: memory holds one layer's activations (three copies).
-        at::Tensor teacher = model.embed(windows);
+        at::Tensor teacher = model.embed(held);
         at::Tensor student = teacher.clone();
         for (int64_t k = 0; k < model.numLayers(); ++k) {
             if (v == 0 && run.passes.baseline) {
@@ -37,12 +47,23 @@ void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& 
                 throw;
             }
             model.setLinearInputHook({});
+            if (group)
+                for (InputStats& site : stats.sites)
+                    if (site.gram.defined())
+                        sumOverRanks(site, *group);
             run.clock.add("calibrate");
+            const std::vector<size_t> inBlock = run.inBlock(k);
+            if (v == 0) {
+                const std::vector<int> owners = fitOwners(run, inBlock);
+                for (size_t n = 0; n < inBlock.size(); ++n)
+                    if (ownFit(run, owners[n]))
+                        fitLayer(run, inBlock[n], stats.forLinear(run.selected[inBlock[n]].kind),
+                                 Fit::AnalysisOnly);
+                exchangeFits(run, inBlock, owners, nullptr);
+            }
             bool any = false;
-            for (size_t i : run.inBlock(k)) {
+            for (size_t i : inBlock) {
                 const InputStats& st = stats.forLinear(run.selected[i].kind);
-                if (v == 0)
-                    fitLayer(run, i, st, Fit::AnalysisOnly);
                 if (!run.factored(v, i))
                     continue;
                 const int64_t r = run.ranks[v][i];

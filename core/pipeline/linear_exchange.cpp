@@ -145,6 +145,28 @@ Dict asDict(const c10::IValue& value) {
     return value.toGenericDict();
 }
 
+using IndexedFactors = std::vector<std::pair<size_t, LowRankFactors>>;
+
+c10::IValue packFactors(const IndexedFactors& factors) {
+    c10::impl::GenericList out(c10::AnyType::get());
+    for (const auto& [variant, f] : factors)
+        out.push_back(
+            c10::ivalue::Tuple::create({int64_t(variant), tensorOrNone(f.B), tensorOrNone(f.A)}));
+    return out;
+}
+
+IndexedFactors unpackFactors(const c10::IValue& value) {
+    IndexedFactors out;
+    for (const c10::IValue& item : value.toListRef()) {
+        const auto& elements = item.toTupleRef().elements();
+        LowRankFactors f;
+        f.B = elements[1].isNone() ? at::Tensor() : elements[1].toTensor();
+        f.A = elements[2].isNone() ? at::Tensor() : elements[2].toTensor();
+        out.emplace_back(static_cast<size_t>(elements[0].toInt()), std::move(f));
+    }
+    return out;
+}
+
 } // namespace
 
 std::vector<int> linearOwners(const std::vector<const SelectedLinear*>& linears, int ranks) {
@@ -171,11 +193,7 @@ c10::IValue packOutcome(const LinearOutcome& outcome) {
     d.insert("report", packReport(outcome.report));
     d.insert("compressed", tensorOrNone(outcome.compressed));
     d.insert("kept", outcome.kept ? c10::IValue(packWeight(*outcome.kept)) : c10::IValue());
-    c10::impl::GenericList factors(c10::AnyType::get());
-    for (const auto& [variant, f] : outcome.factors)
-        factors.push_back(
-            c10::ivalue::Tuple::create({int64_t(variant), tensorOrNone(f.B), tensorOrNone(f.A)}));
-    d.insert("factors", factors);
+    d.insert("factors", packFactors(outcome.factors));
     return d;
 }
 
@@ -186,13 +204,30 @@ LinearOutcome unpackOutcome(const c10::IValue& value) {
     outcome.compressed = tensorOf(d, "compressed");
     if (!d.at("kept").isNone())
         outcome.kept = unpackWeight(asDict(d.at("kept")));
-    for (const c10::IValue& item : d.at("factors").toListRef()) {
-        const auto& elements = item.toTupleRef().elements();
-        LowRankFactors f;
-        f.B = elements[1].isNone() ? at::Tensor() : elements[1].toTensor();
-        f.A = elements[2].isNone() ? at::Tensor() : elements[2].toTensor();
-        outcome.factors.emplace_back(static_cast<size_t>(elements[0].toInt()), std::move(f));
-    }
+    outcome.factors = unpackFactors(d.at("factors"));
+    return outcome;
+}
+
+c10::IValue packFactored(const FactoredOutcome& outcome) {
+    Dict d = newDict();
+    d.insert("output_energy", outcome.outputEnergy);
+    d.insert("error_after", doubles(outcome.errorAfter));
+    d.insert("analysis",
+             outcome.analysis ? c10::IValue(packAnalysis(*outcome.analysis)) : c10::IValue());
+    d.insert("factors", packFactors(outcome.factors));
+    d.insert("curve", doubles(outcome.curve));
+    return d;
+}
+
+FactoredOutcome unpackFactored(const c10::IValue& value) {
+    const Dict d = asDict(value);
+    FactoredOutcome outcome;
+    outcome.outputEnergy = d.at("output_energy").toDouble();
+    outcome.errorAfter = doublesOf(d, "error_after");
+    if (!d.at("analysis").isNone())
+        outcome.analysis = unpackAnalysis(asDict(d.at("analysis")));
+    outcome.factors = unpackFactors(d.at("factors"));
+    outcome.curve = doublesOf(d, "curve");
     return outcome;
 }
 

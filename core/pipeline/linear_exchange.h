@@ -28,4 +28,16 @@ std::vector<int> linearOwners(const std::vector<const SelectedLinear*>& linears,
 c10::IValue packOutcome(const LinearOutcome& outcome);
 LinearOutcome unpackOutcome(const c10::IValue& value);
 
+// What fitting one linear of a LoRD or Lillama job produced, as its owner hands it to the others.
+struct FactoredOutcome {
+    double outputEnergy = 0.0;
+    std::vector<double> errorAfter; // per variant
+    std::optional<LayerAnalysis> analysis;
+    std::vector<std::pair<size_t, LowRankFactors>> factors; // per variant index
+    std::vector<double> curve; // the basis's error curve (optimal allocation's first pass)
+};
+
+c10::IValue packFactored(const FactoredOutcome& outcome);
+FactoredOutcome unpackFactored(const c10::IValue& value);
+
 } // namespace rs

@@ -3,8 +3,11 @@
 #include "budget/planner.h"
 #include "calib/layerwise.h"
 #include "calib/stats.h"
+#include "dist/communicator.h"
 #include "io/checkpoint.h"
 #include "model/llama.h"
+#include "pipeline/distributed.h"
+#include "pipeline/lowrank_recorder.h"
 #include "pipeline/lowrank_run.h"
 #include "pipeline/session.h"
 #include "pipeline/site_analyses.h"
@@ -151,10 +154,13 @@ void allocateOptimally(LowRankRun& run, const std::vector<std::vector<double>>& 
 }
 
 // One calibrated pass over the blocks (parallel calibration: the original model's inputs): each
-// selected linear of a block gets its statistics, then the block is finished.
+// selected linear of a block gets its statistics, then the block is finished. Spread over
+// several processes, each linear is fitted by one rank and its fit (with `curves`, its curve)
+// handed to the others before the block is finished.
 void calibratedPass(LowRankRun& run, const at::Tensor& windows, const std::string& stage,
                     const std::function<void(size_t, const InputStats&)>& perLinear,
-                    const std::function<void(int64_t)>& finishBlock) {
+                    const std::function<void(int64_t)>& finishBlock,
+                    std::vector<std::vector<double>>* curves = nullptr) {
     const int64_t layers = run.model.numLayers();
     LayerwiseCalibrator calibrator(run.model, windows, 0, run.job);
     run.clock.add("calibrate");
@@ -166,11 +172,18 @@ void calibratedPass(LowRankRun& run, const at::Tensor& windows, const std::strin
         // Statistics only where a selected linear reads (none: a plain pass through the block).
         const LayerInputStats stats = calibrator.collectAndAdvance(k, run.job, sites);
         run.clock.add("calibrate");
-        for (size_t i : run.inBlock(k)) {
+        const std::vector<size_t> inBlock = run.inBlock(k);
+        const std::vector<int> owners = fitOwners(run, inBlock);
+        for (size_t n = 0; n < inBlock.size(); ++n) {
             run.job.cancel.throwIfCancelled();
-            perLinear(i, stats.forLinear(run.selected[i].kind));
+            if (ownFit(run, owners[n]))
+                perLinear(inBlock[n], stats.forLinear(run.selected[inBlock[n]].kind));
         }
         run.clock.add("factor");
+        if (distributed(run.job)) {
+            exchangeFits(run, inBlock, owners, curves);
+            run.clock.add("exchange");
+        }
         finishBlock(k);
     }
     run.job.report(stage, layers, layers);
@@ -185,7 +198,7 @@ void runLord(LowRankRun& run, const ModelSession& session, const at::Tensor& win
         calibratedPass(
             run, windows, "curves",
             [&](size_t i, const InputStats& st) { fitLayer(run, i, st, Fit::Curve, &curves); },
-            [&](int64_t k) { run.model.releaseLayer(k); });
+            [&](int64_t k) { run.model.releaseLayer(k); }, &curves);
         allocateOptimally(run, curves);
         if (run.hooks.planned)
             run.hooks.planned(run.result);
@@ -235,6 +248,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     if (request.method.kind() != MethodKind::LowRank)
         fail(request.method.id(), "is not a low-rank method (lord-weight, lord-data, lillama)");
     requireDenseModel(session, "low-rank factorization");
+    requireSameRequest(job, session, request, lowRankRequestJson);
     LlamaModel& model = session.model();
     LowRankResult result;
     StageClock clock(result.stageSeconds);

@@ -1,5 +1,7 @@
 #include "pipeline/lowrank_run.h"
 
+#include "dist/communicator.h"
+#include "pipeline/linear_exchange.h"
 #include "pipeline/session.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -131,6 +133,52 @@ void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
         (*curves)[i] = basis->errorCurve();
     else
         factorLayer(run, i, *basis, w, stats.gram);
+}
+
+std::vector<int> fitOwners(const LowRankRun& run, const std::vector<size_t>& inBlock) {
+    if (!distributed(run.job))
+        return std::vector<int>(inBlock.size(), 0);
+    std::vector<const SelectedLinear*> linears;
+    for (size_t i : inBlock)
+        linears.push_back(&run.selected[i]);
+    return linearOwners(linears, run.job.group->size());
+}
+
+bool ownFit(const LowRankRun& run, int owner) {
+    return !distributed(run.job) || run.job.group->rank() == owner;
+}
+
+void exchangeFits(LowRankRun& run, const std::vector<size_t>& inBlock,
+                  const std::vector<int>& owners, std::vector<std::vector<double>>* curves) {
+    if (!distributed(run.job))
+        return;
+    Communicator& group = *run.job.group;
+    for (size_t n = 0; n < inBlock.size(); ++n) {
+        const size_t i = inBlock[n];
+        LowRankLayerReport& report = run.result.layers[i];
+        const bool mine = owners[n] == group.rank();
+        c10::IValue sent;
+        if (mine) {
+            FactoredOutcome fit{report.outputEnergy, report.errorAfter, report.analysis, {}, {}};
+            for (size_t v = 0; v < run.factors.size(); ++v)
+                if (const auto it = run.factors[v].find(i); it != run.factors[v].end())
+                    fit.factors.emplace_back(v, it->second);
+            if (curves)
+                fit.curve = (*curves)[i];
+            sent = packFactored(fit);
+        }
+        const c10::IValue received = group.broadcastValue(sent, owners[n]);
+        if (mine)
+            continue;
+        FactoredOutcome fit = unpackFactored(received);
+        report.outputEnergy = fit.outputEnergy;
+        report.errorAfter = std::move(fit.errorAfter);
+        report.analysis = std::move(fit.analysis);
+        for (auto& [v, f] : fit.factors)
+            run.factors[v][i] = std::move(f);
+        if (curves)
+            (*curves)[i] = std::move(fit.curve);
+    }
 }
 
 } // namespace rs::lowrank_run

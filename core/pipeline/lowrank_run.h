@@ -142,6 +142,15 @@ enum class Fit {
 void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
               std::vector<std::vector<double>>* curves = nullptr);
 
+// A job spread over several processes fits each of a block's linears on one rank (costliest
+// first, to the least loaded): the owner of each of `inBlock` (all this rank's in one process).
+std::vector<int> fitOwners(const LowRankRun& run, const std::vector<size_t>& inBlock);
+bool ownFit(const LowRankRun& run, int owner);
+// Hands each fit from its owner to the other ranks: the report's energy, errors and analysis,
+// every variant's factors and (with `curves`) the error curve. Nothing in one process.
+void exchangeFits(LowRankRun& run, const std::vector<size_t>& inBlock,
+                  const std::vector<int>& owners, std::vector<std::vector<double>>* curves);
+
 // Lillama: per variant, each block's factors start from the weight SVD and are distilled
 // against the original block's output; the variant's evaluation pass follows it block by block.
 void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& windows,

@@ -1,5 +1,6 @@
 #include "pipeline/sensitivity.h"
 
+#include "dist/communicator.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "store/experiment_store.h"
@@ -70,10 +71,11 @@ std::vector<double> layerSensitivities(ModelSession& session, ExperimentStore& s
             one.heldoutTokens = 0;
             one.inputs.eval.maxWindows = maxWindows;
             one.inputs.evaluateBaseline = !baseline;
-            // RTN and magnitude pruning never read the statistics: one window is enough to
-            // satisfy the job, and saves a calibration pass per layer.
+            // RTN and magnitude pruning never read the statistics: one window (per process) is
+            // enough to satisfy the job, and saves a calibration pass per layer.
             if (!readsStatistics(curves.compression))
-                one.inputs.calibTokens = std::min<int64_t>(one.inputs.calibSeqLen, 512);
+                one.inputs.calibTokens = std::min<int64_t>(one.inputs.calibSeqLen, 512) *
+                                         (distributed(job) ? job.group->size() : 1);
             const CompressResult r = runCompression(session, one, job);
             if (r.baseline)
                 baseline = r.baseline->perplexity;

@@ -1,5 +1,6 @@
 #include "seed/lillama.h"
 
+#include "dist/communicator.h"
 #include "model/llama.h"
 #include "util/error.h"
 
@@ -65,6 +66,38 @@ struct Trainable {
     at::Tensor a, b;
 };
 
+// The windows of a job spread over ranks that this rank holds: the global window indices map to
+// rows of its tensors.
+struct HeldWindows {
+    int64_t first = 0;
+    int64_t count = 0;
+    std::vector<int64_t> rowsOf(const std::vector<int64_t>& windows) const {
+        std::vector<int64_t> rows;
+        for (int64_t w : windows)
+            if (w >= first && w < first + count)
+                rows.push_back(w - first);
+        return rows;
+    }
+};
+
+// Every rank's gradients summed into each parameter's, and every rank's loss into `loss`, in
+// one float64 all-reduce (a rank without windows in the batch adds zeros).
+void sumGradientsOverRanks(std::vector<at::Tensor>& params, double& loss, Communicator& group) {
+    std::vector<at::Tensor> parts;
+    for (const at::Tensor& p : params)
+        parts.push_back(
+            (p.grad().defined() ? p.grad() : at::zeros_like(p)).flatten().to(at::kDouble));
+    parts.push_back(at::full({1}, loss, parts.front().options()));
+    at::Tensor flat = at::cat(parts);
+    group.sum(flat);
+    int64_t offset = 0;
+    for (at::Tensor& p : params) {
+        p.mutable_grad() = flat.narrow(0, offset, p.numel()).view_as(p).to(p.dtype());
+        offset += p.numel();
+    }
+    loss = flat[offset].item<double>();
+}
+
 } // namespace
 
 at::Tensor distillationLoss(const at::Tensor& student, const at::Tensor& teacher) {
@@ -107,7 +140,11 @@ LayerDistillation distillLayer(LlamaModel& model, int64_t block, const at::Tenso
     if (trainables.empty())
         fail(subject, "has no factor-only linear to distil");
 
-    const int64_t windows = teacherOut.size(0);
+    Communicator* group = distributed(job) ? job.group.get() : nullptr;
+    const HeldWindows held{options.totalWindows > 0 ? options.firstWindow : 0, teacherOut.size(0)};
+    const int64_t windows = options.totalWindows > 0 ? options.totalWindows : held.count;
+    if (held.first < 0 || held.first + held.count > windows)
+        fail(subject, "the windows held are not a share of the " + std::to_string(windows));
     const int64_t batch = std::min(options.batch, windows);
     const auto lossOn = [&](const at::Tensor& index) {
         const at::Tensor target = teacherOut.index_select(0, index);
@@ -122,9 +159,17 @@ LayerDistillation distillLayer(LlamaModel& model, int64_t block, const at::Tenso
         at::NoGradGuard noGrad;
         double sum = 0.0;
         for (int64_t first = 0; first < checked; first += batch) {
-            const int64_t count = std::min(batch, checked - first);
-            const at::Tensor index = at::arange(first, first + count, at::kLong);
-            sum += lossOn(index).item<double>() * static_cast<double>(count);
+            std::vector<int64_t> chunk(static_cast<size_t>(std::min(batch, checked - first)));
+            std::iota(chunk.begin(), chunk.end(), first);
+            const std::vector<int64_t> rows = held.rowsOf(chunk);
+            if (!rows.empty())
+                sum += lossOn(at::tensor(rows, at::kLong)).item<double>() *
+                       static_cast<double>(rows.size());
+        }
+        if (group) {
+            at::Tensor total = at::full({1}, sum, at::kDouble);
+            group->sum(total);
+            sum = total.item<double>();
         }
         return sum / static_cast<double>(checked);
     };
@@ -164,13 +209,22 @@ LayerDistillation distillLayer(LlamaModel& model, int64_t block, const at::Tenso
             }
             picked.push_back(order[cursor++]);
         }
-        const at::Tensor loss = lossOn(at::tensor(picked, at::kLong));
-        const double value = loss.item<double>();
+        // The batch's mean loss is the sum of each rank's share of it, weighted by its size.
+        const std::vector<int64_t> rows = held.rowsOf(picked);
+        double value = 0.0;
+        if (!rows.empty()) {
+            const at::Tensor loss = lossOn(at::tensor(rows, at::kLong)) *
+                                    (static_cast<double>(rows.size()) / static_cast<double>(batch));
+            value = loss.item<double>();
+            job.cancel.throwIfCancelled(); // a step is two forwards and one backward: check midway
+            if (std::isfinite(value))
+                loss.backward();
+        }
+        if (group)
+            sumGradientsOverRanks(params, value, *group);
         if (!std::isfinite(value))
             fail(subject, "distillation loss is " + std::to_string(value) + " at step " +
                               std::to_string(step) + " (lower the learning rate)");
-        job.cancel.throwIfCancelled(); // a step is two forwards and one backward: check midway
-        loss.backward();
         optimiser.step();
         out.trainLoss.push_back(value);
         if (step % options.evalEvery == 0 || step == options.steps)

@@ -24,6 +24,13 @@ struct LillamaOptions {
     uint64_t seed = 0;          // order of the windows (training is otherwise deterministic)
     int64_t evalEvery = 25;     // steps between checks of the loss that picks the best weights
     int64_t evalWindows = 8;    // windows of that check (the first ones; 0: all)
+    // A job spread over several processes (job.group): the tensors hold the windows
+    // [firstWindow, firstWindow + their size) of totalWindows. Each step's batch is drawn from all
+    // of them with the same seed on every rank; each rank takes the loss of the windows it holds
+    // and the gradients are summed, so every rank takes the step one process would take (equal up
+    // to summation order).
+    int64_t firstWindow = 0;
+    int64_t totalWindows = 0; // 0: the tensors hold every window
 };
 
 // mean |s - t| - mean over tokens of log sigmoid(cos(s, t)) (cosine along the hidden dimension),

@@ -68,6 +68,9 @@ struct JobContext {
     // The processes the job is spread over (dist/communicator.h); null: this process alone.
     // Every rank runs the job with the same inputs; only rank 0 records and writes.
     std::shared_ptr<Communicator> group;
+    // Rank 0 of a command the other ranks follow: each compression it starts is announced to
+    // them first (pipeline/distributed.h).
+    bool leadsFollowers = false;
 
     void report(const std::string& stage, int64_t done, int64_t total,
                 const std::string& detail = {}) const {
