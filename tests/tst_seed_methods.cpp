@@ -4,6 +4,7 @@
 #include "calib/layerwise.h"
 #include "export/export_job.h"
 #include "lowrank/compensation.h"
+#include "model/synthetic.h"
 #include "model/llama.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/lowrank_recorder.h"
@@ -21,6 +22,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <c10/core/InferenceMode.h>
+#include <cmath>
+#include <filesystem>
 #include <limits>
 
 namespace {
@@ -73,6 +76,7 @@ private slots:
     void lillamaLossDoesNotIncreaseFromSvdInit();
     void lordJobReportsParametersAndRestoresTheModel();
     void lillamaJobRunsAndIsReproducible();
+    void lillamaTrainsABfloat16Checkpoint();
     void optimalPlanMeetsTheBudgetWithLessError();
     void runIsRecordedInTheStore();
     void bothJobsSelectTheSameLayers();
@@ -324,6 +328,28 @@ void TestSeedMethods::lillamaJobRunsAndIsReproducible() {
     QVERIFY_THROWS_EXCEPTION(rs::CancelledError, rs::runLowRank(*m_session, request, cancelling));
     for (const rs::Linear& l : m_session->model().layer(4).linears)
         QVERIFY(!l.factorOnly());
+}
+
+void TestSeedMethods::lillamaTrainsABfloat16Checkpoint() {
+    // A block converted from bfloat16 is materialised in inference mode; the distillation must
+    // still be able to run the backward pass through its frozen weights.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    rs::ScaleModelOptions options;
+    options.dtype = "bfloat16";
+    options.tokenizerDir = rs::test::dataPath("models/stories260K");
+    const std::filesystem::path model = dir.path().toStdString();
+    rs::writeScaleModel(model, m_session->model().config(), options);
+    const auto session = rs::ModelSession::open(model);
+    rs::LowRankRequest request = smallRequest("lillama:steps=3,batch=2,allocation=top");
+    request.reductions = {20.0};
+    request.inputs.analyze = false;
+    const rs::LowRankResult result = rs::runLowRank(*session, request);
+    QVERIFY(!result.variants[0].distillation.empty());
+    for (const rs::LayerDistillation& d : result.variants[0].distillation) {
+        QCOMPARE(d.trainLoss.size(), size_t(3));
+        QVERIFY(std::isfinite(d.bestLoss) && d.bestLoss <= d.initialLoss);
+    }
 }
 
 void TestSeedMethods::optimalPlanMeetsTheBudgetWithLessError() {

@@ -139,10 +139,14 @@ nlohmann::json toJson(const LowRankResult& r, const LowRankRequest& request) {
                           {"d_in", l.inFeatures},
                           {"ranks", l.ranks},
                           {"relative_error", l.errorAfter}});
+    nlohmann::json stages = nlohmann::json::object();
+    for (const auto& [stage, seconds] : r.stageSeconds)
+        stages[stage] = seconds;
     nlohmann::json out = {{"method", request.method.serialize()},
                           {"calibration_tokens", r.calibrationTokens},
                           {"variants", variants},
-                          {"layers", layers}};
+                          {"layers", layers},
+                          {"stage_seconds", stages}};
     if (r.baseline)
         out["baseline_perplexity"] = r.baseline->perplexity;
     return out;

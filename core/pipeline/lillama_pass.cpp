@@ -5,6 +5,60 @@
 
 namespace rs::lowrank_run {
 
+namespace {
+
+// Variant v's starting factors of a block's linears, the weight SVD at each one's rank, in
+// run.factors[v] (and, for the first variant, each one's analysis): each linear is fitted by one
+// rank and handed to the others.
+void startFactors(LowRankRun& run, size_t v, const std::vector<size_t>& inBlock,
+                  const LayerInputStats& stats) {
+    const std::vector<int> owners = fitOwners(run, inBlock);
+    for (size_t n = 0; n < inBlock.size(); ++n) {
+        const size_t i = inBlock[n];
+        if (!ownFit(run, owners[n]))
+            continue;
+        const InputStats& st = stats.forLinear(run.selected[i].kind);
+        if (v == 0)
+            fitLayer(run, i, st, Fit::AnalysisOnly);
+        if (!run.factored(v, i))
+            continue;
+        const int64_t r = run.ranks[v][i];
+        run.factors[v][i] =
+            buildLordBasis(LordVariant::WeightSvd, originalWeight(run.model, run.selected[i]), st,
+                           r, run.selected[i].name)
+                ->factorsAt(r);
+    }
+    exchangeFits(run, inBlock, owners, nullptr);
+}
+
+// Block k over the teacher stream (the original model's hidden states): its output, and in
+// `stats` the inputs' statistics where a selected linear reads, summed over the ranks.
+at::Tensor teacherThroughBlock(LowRankRun& run, int64_t k, const at::Tensor& teacher, int64_t batch,
+                               const std::vector<size_t>& inBlock, LayerInputStats& stats) {
+    SiteMask sites = 0;
+    for (size_t i : inBlock)
+        sites |= siteBit(inputSiteOf(run.selected[i].kind));
+    run.model.setLinearInputHook([&](int64_t layer, InputSite site, const at::Tensor& x) {
+        if (layer == k && (sites & siteBit(site)))
+            stats.of(site).accumulate(x);
+    });
+    at::Tensor out;
+    try {
+        out = runBlock(run.model, k, teacher, batch, run.job);
+    } catch (...) {
+        run.model.setLinearInputHook({});
+        throw;
+    }
+    run.model.setLinearInputHook({});
+    if (distributed(run.job))
+        for (InputStats& site : stats.sites)
+            if (site.gram.defined())
+                sumOverRanks(site, *run.job.group);
+    return out;
+}
+
+} // namespace
+
 void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& windows,
                 int64_t batch) {
     LillamaOptions options;
@@ -34,44 +88,17 @@ void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& 
                 run.clock.add("evaluate");
             }
             std::map<size_t, at::Tensor> dense; // this block's original weights
-            LayerInputStats stats;
-            model.setLinearInputHook([&](int64_t layer, InputSite site, const at::Tensor& x) {
-                if (layer == k)
-                    stats.of(site).accumulate(x);
-            });
-            at::Tensor teacherOut;
-            try {
-                teacherOut = runBlock(model, k, teacher, batch, run.job);
-            } catch (...) {
-                model.setLinearInputHook({});
-                throw;
-            }
-            model.setLinearInputHook({});
-            if (group)
-                for (InputStats& site : stats.sites)
-                    if (site.gram.defined())
-                        sumOverRanks(site, *group);
-            run.clock.add("calibrate");
             const std::vector<size_t> inBlock = run.inBlock(k);
-            if (v == 0) {
-                const std::vector<int> owners = fitOwners(run, inBlock);
-                for (size_t n = 0; n < inBlock.size(); ++n)
-                    if (ownFit(run, owners[n]))
-                        fitLayer(run, inBlock[n], stats.forLinear(run.selected[inBlock[n]].kind),
-                                 Fit::AnalysisOnly);
-                exchangeFits(run, inBlock, owners, nullptr);
-            }
+            LayerInputStats stats;
+            at::Tensor teacherOut = teacherThroughBlock(run, k, teacher, batch, inBlock, stats);
+            run.clock.add("calibrate");
+            startFactors(run, v, inBlock, stats);
             bool any = false;
             for (size_t i : inBlock) {
-                const InputStats& st = stats.forLinear(run.selected[i].kind);
                 if (!run.factored(v, i))
                     continue;
-                const int64_t r = run.ranks[v][i];
-                const at::Tensor w = originalWeight(model, run.selected[i]);
-                dense[i] = w;
-                run.installer.install(
-                    i, buildLordBasis(LordVariant::WeightSvd, w, st, r, run.selected[i].name)
-                           ->factorsAt(r));
+                dense[i] = originalWeight(model, run.selected[i]);
+                run.installer.install(i, run.factors[v].at(i));
                 any = true;
             }
             run.clock.add("factor");
@@ -81,7 +108,7 @@ void runLillama(LowRankRun& run, const ModelSession& session, const at::Tensor& 
                 if (run.hooks.distilled)
                     run.hooks.distilled(v, run.result.variants[v].distillation.back());
             }
-            for (size_t i : run.inBlock(k)) {
+            for (size_t i : inBlock) {
                 if (!run.factored(v, i))
                     continue;
                 const Linear& trained = model.layer(k).linear(run.selected[i].kind);

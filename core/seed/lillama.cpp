@@ -66,6 +66,10 @@ struct Trainable {
     at::Tensor a, b;
 };
 
+at::Tensor ordinaryTensor(const at::Tensor& t) {
+    return t.defined() && t.is_inference() ? t.clone() : t;
+}
+
 // The windows of a job spread over ranks that this rank holds: the global window indices map to
 // rows of its tensors.
 struct HeldWindows {
@@ -122,6 +126,16 @@ LayerDistillation distillLayer(LlamaModel& model, int64_t block, const at::Tenso
     if (options.steps < 0 || options.batch < 1 || options.evalEvery < 1 ||
         options.evalWindows < 0 || !(options.learningRate > 0.0))
         fail(subject, "distillation needs steps >= 0, batch >= 1 and a positive learning rate");
+
+    // A block converted from the checkpoint's dtype was materialised in inference mode, and
+    // autograd cannot save such tensors for the backward pass: train on ordinary copies (the job
+    // resets the block to the checkpoint afterwards).
+    DecoderLayer& layer = model.layer(block);
+    for (at::Tensor* t : {&layer.inputNorm, &layer.postAttentionNorm})
+        *t = ordinaryTensor(*t);
+    for (Linear& linear : layer.linears)
+        for (at::Tensor* t : {&linear.weight, &linear.bias, &linear.loraA, &linear.loraB})
+            *t = ordinaryTensor(*t);
 
     std::vector<Trainable> trainables;
     std::vector<at::Tensor> params;
