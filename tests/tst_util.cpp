@@ -1,5 +1,6 @@
 #include "util/error.h"
 #include "util/interruptible.h"
+#include "util/lists.h"
 #include "util/memory.h"
 #include "util/progress.h"
 #include "util/text.h"
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string>
 #include <vector>
 
 class TestUtil : public QObject {
@@ -23,6 +25,10 @@ private slots:
     void interruptibleWorkStopsTheCallerAtOnce();
     void interruptibleWorkPassesResultsAndErrors();
     void formatting();
+    void integerLists_data();
+    void integerLists();
+    void percentLists_data();
+    void percentLists();
     void freedHeapLeavesResidentSet();
 };
 
@@ -137,6 +143,78 @@ void TestUtil::formatting() {
     QCOMPARE(rs::formatCount(999), std::string("999"));
     QCOMPARE(rs::formatBytes(512), std::string("512 B"));
     QCOMPARE(rs::formatBytes(1536), std::string("1.5 KiB"));
+}
+
+void TestUtil::integerLists_data() {
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("parsed"); // the values joined by '|', or the error's tail
+    QTest::newRow("one") << "8"
+                         << "8";
+    QTest::newRow("blanks around values") << " 4, 8 ,16 "
+                                          << "4|8|16";
+    QTest::newRow("empty") << ""
+                           << "--ranks: no value given";
+    QTest::newRow("only blanks") << "  "
+                                 << "--ranks: no value given";
+    QTest::newRow("empty value") << "4,,8"
+                                 << "--ranks: empty value in '4,,8'";
+    QTest::newRow("trailing comma") << "4,8,"
+                                    << "--ranks: empty value in '4,8,'";
+    QTest::newRow("not a number") << "4,x"
+                                  << "--ranks: 'x' is not a whole number";
+    QTest::newRow("a fraction") << "4.5"
+                                << "--ranks: '4.5' is not a whole number";
+    QTest::newRow("inner blank") << "4 8"
+                                 << "--ranks: '4 8' is not a whole number";
+    QTest::newRow("too large") << "99999999999999999999"
+                               << "--ranks: '99999999999999999999' is not a whole number";
+    QTest::newRow("below the minimum") << "4,0"
+                                       << "--ranks: '0' is below 1";
+}
+
+void TestUtil::integerLists() {
+    QFETCH(QString, text);
+    QFETCH(QString, parsed);
+    std::string got;
+    try {
+        for (int64_t n : rs::parseIntegerList(text.toStdString(), "--ranks", 1))
+            got += (got.empty() ? "" : "|") + std::to_string(n);
+    } catch (const rs::Error& e) {
+        got = e.what();
+    }
+    QCOMPARE(QString::fromStdString(got), parsed);
+}
+
+void TestUtil::percentLists_data() {
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("parsed");
+    QTest::newRow("two") << "20, 40"
+                         << "20|40";
+    QTest::newRow("fractions") << "12.5"
+                               << "12.5";
+    QTest::newRow("zero") << "0"
+                          << "--reduction: '0' is not a percentage between 0 and 100";
+    QTest::newRow("hundred") << "100"
+                             << "--reduction: '100' is not a percentage between 0 and 100";
+    QTest::newRow("not a number") << "20%"
+                                  << "--reduction: '20%' is not a number";
+    QTest::newRow("nan") << "nan"
+                         << "--reduction: 'nan' is not a percentage between 0 and 100";
+    QTest::newRow("empty value") << "20,,40"
+                                 << "--reduction: empty value in '20,,40'";
+}
+
+void TestUtil::percentLists() {
+    QFETCH(QString, text);
+    QFETCH(QString, parsed);
+    QString got;
+    try {
+        for (double p : rs::parsePercentList(text.toStdString(), "--reduction"))
+            got += (got.isEmpty() ? "" : "|") + QString::number(p);
+    } catch (const rs::Error& e) {
+        got = QString::fromUtf8(e.what());
+    }
+    QCOMPARE(got, parsed);
 }
 
 QTEST_GUILESS_MAIN(TestUtil)

@@ -1,6 +1,8 @@
 #include "lowrankoptions.h"
 
 #include "methodform.h"
+#include "util/error.h"
+#include "util/lists.h"
 
 #include <QComboBox>
 #include <QFormLayout>
@@ -20,17 +22,11 @@ constexpr int kMaxRank = 1 << 16;
 } // namespace
 
 std::optional<std::vector<double>> parseReductions(const QString& text) {
-    std::vector<double> out;
-    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        bool ok = false;
-        const double percent = part.trimmed().toDouble(&ok);
-        if (!ok || !(percent > 0.0 && percent < 100.0))
-            return std::nullopt;
-        out.push_back(percent);
-    }
-    if (out.empty())
+    try {
+        return rs::parsePercentList(text.toStdString(), "reductions");
+    } catch (const rs::Error&) {
         return std::nullopt;
-    return out;
+    }
 }
 
 LowRankOptions::LowRankOptions(QWidget* parent)

@@ -52,7 +52,8 @@ private:
     QSpinBox* m_rank;
 };
 
-// "20, 40" -> {20, 40}: percentages strictly between 0 and 100; nullopt for anything else.
+// "20, 40" -> {20, 40}: percentages strictly between 0 and 100 (util/lists.h); nullopt for
+// anything else.
 std::optional<std::vector<double>> parseReductions(const QString& text);
 
 } // namespace rs::ui

@@ -2,6 +2,8 @@
 
 #include "lowrankoptions.h"
 #include "methodform.h"
+#include "util/error.h"
+#include "util/lists.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -47,17 +49,11 @@ QString formatDuration(qint64 ms) {
 } // namespace
 
 std::optional<std::vector<int64_t>> parseRanks(const QString& text) {
-    std::vector<int64_t> ranks;
-    for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        bool ok = false;
-        const qlonglong rank = part.trimmed().toLongLong(&ok);
-        if (!ok || rank < 1)
-            return std::nullopt;
-        ranks.push_back(rank);
-    }
-    if (ranks.empty())
+    try {
+        return rs::parseIntegerList(text.toStdString(), "ranks", 1);
+    } catch (const rs::Error&) {
         return std::nullopt;
-    return ranks;
+    }
 }
 
 RunPanel::RunPanel(QWidget* parent)

@@ -104,7 +104,8 @@ private:
     bool m_running = false;
 };
 
-// "4, 8,16" -> {4, 8, 16}; nullopt for anything else (empty, non-numbers, ranks < 1).
+// "4, 8,16" -> {4, 8, 16} (util/lists.h); nullopt for anything else (empty, non-numbers,
+// ranks < 1).
 std::optional<std::vector<int64_t>> parseRanks(const QString& text);
 
 } // namespace rs::ui

@@ -38,26 +38,6 @@ std::vector<std::string> splitSpecs(const std::string& text) {
     return specs;
 }
 
-std::vector<int64_t> parseRanks(const std::string& text) {
-    std::vector<int64_t> ranks;
-    std::stringstream in(text);
-    std::string piece;
-    while (std::getline(in, piece, ',')) {
-        try {
-            size_t used = 0;
-            const long long r = std::stoll(piece, &used);
-            if (used != piece.size() || r < 1)
-                throw std::invalid_argument(piece);
-            ranks.push_back(r);
-        } catch (const std::exception&) {
-            throw UsageError("ranks must be positive integers, got '" + piece + "'");
-        }
-    }
-    if (ranks.empty())
-        throw UsageError("no rank given");
-    return ranks;
-}
-
 MethodConfig parseMethod(const std::string& spec, MethodKind kind) {
     try {
         return MethodConfig::parse(spec, kind);
@@ -171,7 +151,8 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
         request.compensations.push_back(parseMethod("eora", MethodKind::Compensation));
     if (args.value("--rank") && args.value("--ranks"))
         throw UsageError("give either --rank or --ranks");
-    request.ranks = parseRanks(args.value("--ranks").value_or(args.valueOr("--rank", "8")));
+    request.ranks = integerListArg(args.value("--ranks").value_or(args.valueOr("--rank", "8")),
+                                   args.value("--ranks") ? "--ranks" : "--rank", 1);
     const std::string mode = args.valueOr("--calib-mode", "parallel");
     if (mode != "parallel" && mode != "sequential")
         throw UsageError("--calib-mode must be parallel or sequential");

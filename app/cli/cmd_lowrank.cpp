@@ -23,27 +23,6 @@ namespace rs::cli {
 
 namespace {
 
-std::vector<double> parseReductions(const std::string& text) {
-    std::vector<double> out;
-    std::stringstream in(text);
-    std::string piece;
-    while (std::getline(in, piece, ',')) {
-        try {
-            size_t used = 0;
-            const double p = std::stod(piece, &used);
-            if (used != piece.size() || !(p > 0.0 && p < 100.0))
-                throw std::invalid_argument(piece);
-            out.push_back(p);
-        } catch (const std::exception&) {
-            throw UsageError("--reduction takes percentages between 0 and 100, got '" + piece +
-                             "'");
-        }
-    }
-    if (out.empty())
-        throw UsageError("--reduction needs a value");
-    return out;
-}
-
 std::string rankText(int64_t rank) {
     return rank == kDenseRank ? std::string("dense") : std::to_string(rank);
 }
@@ -181,7 +160,7 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
             throw UsageError("--rank must be at least 1");
         request.uniformRank = *rank;
     }
-    request.reductions = parseReductions(args.valueOr("--reduction", "20"));
+    request.reductions = percentListArg(args.valueOr("--reduction", "20"), "--reduction");
 
     if (args.flag("--no-store") && (args.value("--db") || args.value("--name")))
         throw UsageError("--no-store cannot be combined with --db or --name");

@@ -6,6 +6,7 @@
 #include "pipeline/session.h"
 #include "run_options.h"
 #include "util/error.h"
+#include "util/lists.h"
 #include "util/memory.h"
 
 #include <cstdio>
@@ -206,6 +207,23 @@ std::vector<Command> modelCommands() {
            kMaxMemory}},
          runEval},
     };
+}
+
+std::vector<int64_t> integerListArg(const std::string& text, const std::string& option,
+                                    int64_t min) {
+    try {
+        return parseIntegerList(text, option, min);
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+}
+
+std::vector<double> percentListArg(const std::string& text, const std::string& option) {
+    try {
+        return parsePercentList(text, option);
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
 }
 
 bool isWriter(const JobContext& job) {

@@ -18,26 +18,6 @@ namespace rs::cli {
 
 namespace {
 
-std::vector<int64_t> integerList(const std::string& text, const char* option) {
-    std::vector<int64_t> out;
-    std::stringstream in(text);
-    std::string piece;
-    while (std::getline(in, piece, ',')) {
-        try {
-            size_t used = 0;
-            out.push_back(std::stoll(piece, &used));
-            if (used != piece.size())
-                throw std::invalid_argument(piece);
-        } catch (const std::exception&) {
-            throw UsageError(std::string(option) + " takes comma-separated integers, got '" +
-                             piece + "'");
-        }
-    }
-    if (out.empty())
-        throw UsageError(std::string(option) + " is empty");
-    return out;
-}
-
 std::string csvOf(const TradeoffResult& r) {
     std::string out = "compression,bits,group,budget,adapter_params,percent_of_model,"
                       "bits_per_weight,predicted_error,front,perplexity,experiment\n";
@@ -71,9 +51,9 @@ int runTradeoff(const ParsedArgs& args, const JobContext& job) {
     request.method = args.valueOr("--method", "rtn");
     if (request.method != "rtn" && request.method != "gptq")
         throw UsageError("--method must be rtn or gptq");
-    request.bits = integerList(args.valueOr("--bits", "2,3,4,8"), "--bits");
+    request.bits = integerListArg(args.valueOr("--bits", "2,3,4,8"), "--bits", 1);
     if (const auto groups = args.value("--groups"))
-        request.groups = integerList(*groups, "--groups");
+        request.groups = integerListArg(*groups, "--groups");
     try {
         request.budgets = parseBudgetList(args.valueOr("--budgets", "r2,r4,r8,r16"));
         request.compensation =

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <vector>
 
 namespace rs::cli {
@@ -39,6 +40,11 @@ extern const OptionSpec kDb;
 std::filesystem::path databasePath(const ParsedArgs& args);
 // A positive experiment ID, or a UsageError.
 int64_t experimentId(const std::string& text);
+
+// A list option's values in util/lists.h's grammar, or a UsageError naming the option.
+std::vector<int64_t> integerListArg(const std::string& text, const std::string& option,
+                                    int64_t min = std::numeric_limits<int64_t>::min());
+std::vector<double> percentListArg(const std::string& text, const std::string& option);
 
 // Whether this process records, writes files and prints results: always in one process, rank 0
 // alone in a job spread over several (the others compute their share and stay silent).
