@@ -1,6 +1,6 @@
-// Lillama on stories260K end to end (DESIGN.md §2): calibration on calib.txt, SVD init and local
-// distillation of every decoder layer at a 20 % parameter reduction with the registry's default
-// settings, then perplexity on eval.txt. Target: under 5 minutes on the 2-core machine.
+// Lillama on stories260K end to end (docs/design.md §2): calibration on calib.txt, SVD init and
+// local distillation of every decoder layer at a 20 % parameter reduction with the registry's
+// default settings, then perplexity on eval.txt. Target: under 5 minutes on the 2-core machine.
 // Prints wall time per stage, the process CPU time (to tell a loaded machine from slow code)
 // and each layer's loss before and after distillation.
 //   bench_lillama [steps] [reduction-percent]

@@ -5,8 +5,8 @@
 // least 5x faster on both 7B shapes, with the EoRA curve within 1e-6 (relative to tr(dW C dW^T))
 // and B A at rank 64 within 1e-4 (relative Frobenius) of the reference.
 //
-// When DESIGN.md's tolerance discards modes of C that carry signal (the "realistic" C), that
-// reference solves a smaller, truncated problem; the bench then also times the same algorithm
+// When the textbook formula's tolerance discards modes of C that carry signal (the "realistic" C),
+// that reference solves a smaller, truncated problem; the bench then also times the same algorithm
 // keeping every mode float64 resolves (the optimum RankScope computes), prints max_r (E - E_ref)
 // against the truncated one (<= 0: never worse), and measures both float32 results against the
 // same algorithm run in float64 throughout.
@@ -64,10 +64,10 @@ struct Comparison {
 };
 
 // The reference: eigh(C) in float64, S = Q_k L_k^(1/2) over the eigenvalues above
-// tol = l_max d_in eps, SVD of dW S in float32. DESIGN.md's tolerance takes eps = eps_float32;
-// with eps = eps_float64 it keeps every mode that float64 resolves, which is the untruncated
-// problem RankScope solves (the like-for-like comparison when DESIGN's tolerance discards modes
-// that carry real signal).
+// tol = l_max d_in eps, SVD of dW S in float32. The textbook formula's tolerance takes eps =
+// eps_float32; with eps = eps_float64 it keeps every mode that float64 resolves, which is the
+// untruncated problem RankScope solves (the like-for-like comparison when the textbook tolerance
+// discards modes that carry real signal).
 struct ReferenceRun {
     Stages time;
     std::vector<double> curve;
@@ -222,11 +222,11 @@ void benchLlamaShape(int64_t dOut, int64_t dIn, bool realistic, bool reference, 
                     c.curveDiff, c.curveExcess, c.productDiff, c.spanDiff);
         std::fflush(stdout);
     };
-    progress("  %s: reference (eigh float64 + SVD float32, DESIGN.md tolerance) ...\n", name);
+    progress("  %s: reference (eigh float64 + SVD float32, textbook tolerance) ...\n", name);
     const ReferenceRun ref = referenceEora(dW, stats.gram, kCompareRank);
     report("reference", ref);
     if (ref.discarded > 0 && stats.tokens >= dIn) {
-        // With at least as many tokens as inputs C has no null space, so DESIGN's tolerance cut
+        // With at least as many tokens as inputs C has no null space, so the textbook tolerance cut
         // modes that carry signal and that reference solved a smaller, truncated problem (with a
         // larger error at every rank); time the same algorithm on the untruncated problem for the
         // like-for-like ratio. (With fewer tokens the discarded modes are C's null space, whose

@@ -26,7 +26,7 @@ inline at::Tensor rtnError(const at::Tensor& w, int64_t group) {
 
 // Calibration statistics in float32 chunks summed in float64. Realistic: an LLM-like spectrum
 // with log-normal channel scales, a few massive outlier channels and a shared low-rank component
-// across tokens (dynamic range ~1e6, so DESIGN.md's tolerance discards most modes of C).
+// across tokens (dynamic range ~1e6, so the textbook formula's tolerance discards most modes of C).
 // Well-conditioned: nearly isotropic channels with a gentle decay, so that the tolerance removes
 // only the true null space and the reference computes the same optimum.
 inline InputStats syntheticStats(int64_t dIn, int64_t tokens, bool realistic) {

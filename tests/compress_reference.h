@@ -13,7 +13,7 @@
 
 namespace rs::test {
 
-// Independent float64 transcription of DESIGN.md §2's grid, one group at a time, with the
+// Independent float64 transcription of docs/design.md §2's grid, one group at a time, with the
 // documented choices: the scale is stored as float32, codes round half to even.
 struct ReferenceGrid {
     double scale = 1.0;

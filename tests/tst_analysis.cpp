@@ -60,8 +60,8 @@ at::Tensor tails(const at::Tensor& values) {
     return at::cat({v.flip(0).cumsum(0).flip(0), at::zeros({1}, v.options())});
 }
 
-// DESIGN.md §2 in float64: the SVD dW = U S V^T gives E_svd(r) = sum_{i>r} S_i^2 v_i^T C v_i; with
-// C = Q L Q^T and S = Q L^(1/2) the EoRA optimum is E_eora(r) = sum_{i>r} s_i(dW S)^2.
+// docs/design.md §2 in float64: the SVD dW = U S V^T gives E_svd(r) = sum_{i>r} S_i^2 v_i^T C v_i;
+// with C = Q L Q^T and S = Q L^(1/2) the EoRA optimum is E_eora(r) = sum_{i>r} s_i(dW S)^2.
 struct Reference {
     at::Tensor svdCurve, eoraCurve;
     at::Tensor gram, weight, error, scaled; // spectra, descending

@@ -68,7 +68,7 @@ double relativeDiff(const Mat& a, const Mat& b) {
     return (a - b).norm() / std::max(b.norm(), 1e-300);
 }
 
-// The float64 reference, written from DESIGN.md with Eigen: truncated SVD of dW, and EoRA
+// The float64 reference, written from docs/design.md §2 with Eigen: truncated SVD of dW, and EoRA
 // through the eigendecomposition of C with the truncated pseudo-inverse.
 struct Reference {
     Mat dW, c;
@@ -110,7 +110,7 @@ struct Reference {
     Mat svdProduct(int r) const {
         return svdU.leftCols(r) * svdS.head(r).asDiagonal() * svdV.leftCols(r).transpose();
     }
-    // EoRA as DESIGN.md writes it: zero in the discarded modes of C.
+    // EoRA as the textbook formula writes it: zero in the discarded modes of C.
     Mat eoraProduct(int r) const {
         r = std::min<int>(r, int(eoraS.size()));
         return eoraU.leftCols(r) * eoraS.head(r).asDiagonal() * eoraV.leftCols(r).transpose() *
@@ -158,7 +158,7 @@ void checkAgainstReference(const at::Tensor& dW, const rs::InputStats& stats,
         // EoRA's product is unique up to the rank of dW S (beyond it any null direction of
         // dW C dW^T is optimal).
         if (r > 0 && r <= ref.eoraS.size() && ref.eoraS(r - 1) > kRankGap * ref.eoraS(0)) {
-            // On the span of C the product is DESIGN.md's EoRA; off it, dW's own projection.
+            // On the span of C the product is the textbook EoRA; off it, dW's own projection.
             QVERIFY2(relativeDiff(eoraBa * ref.keptProjector, ref.eoraProduct(r)) <
                          kProductTolerance,
                      qPrintable(QString("eora r=%1").arg(r)));

@@ -17,7 +17,7 @@ class QStackedWidget;
 
 namespace rs::ui {
 
-// Lillama's local feature distillation, per decoder block (DESIGN.md §2): the training loss at
+// Lillama's local feature distillation, per decoder block (docs/design.md §2): the training loss at
 // every optimiser step, the checked losses (step 0 is the SVD initialisation) and the step whose
 // weights were kept. "All blocks" overlays the checked losses of every block of the variant, to
 // see which blocks the distillation helped most. The records come from the store.

@@ -16,8 +16,8 @@ namespace rs::ui {
 
 class MethodForm;
 
-// What a low-rank replacement run (LoRD, Lillama; DESIGN.md §2) needs beyond the texts: the method
-// with its registry parameters, and the sizes: one variant per parameter reduction of the
+// What a low-rank replacement run (LoRD, Lillama; docs/design.md §2) needs beyond the texts: the
+// method with its registry parameters, and the sizes: one variant per parameter reduction of the
 // selected linears, or one uniform rank.
 class LowRankOptions : public QWidget {
     Q_OBJECT

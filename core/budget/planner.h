@@ -9,7 +9,7 @@
 namespace rs {
 
 // One layer as the planner sees it: its shape and its error-vs-rank curve E(r), r = 0 ..
-// curve.size() - 1 (DESIGN.md §2; the EoRA curve is the exact optimum at every rank).
+// curve.size() - 1 (docs/design.md §2; the EoRA curve is the exact optimum at every rank).
 struct PlanLayer {
     std::string name;
     int64_t outFeatures = 0;

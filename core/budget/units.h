@@ -6,7 +6,7 @@
 
 namespace rs {
 
-// How the compressed weights are stored, for sizes in bits (DESIGN.md §2 "Budgets and sizes").
+// How the compressed weights are stored, for sizes in bits (docs/design.md §2 "Budgets and sizes").
 struct WeightFormat {
     int bits = 16;      // bits per weight; 16: not quantized (fp16)
     int64_t group = -1; // input columns per scale/zero group; -1: one group per output row

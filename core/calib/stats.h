@@ -5,7 +5,8 @@
 
 namespace rs {
 
-// Second-moment statistics of one distinct linear input (DESIGN.md §2), gathered by calibration.
+// Second-moment statistics of one distinct linear input (docs/design.md §2), gathered by
+// calibration.
 struct InputStats {
     at::Tensor gram;    // C = sum_t x_t x_t^T, float64 [d_in, d_in], symmetric PSD
     at::Tensor meanAbs; // mean_t |x_tj|, float64 [d_in] (activation-scaled SVD, Wanda)

@@ -2,7 +2,7 @@
 
 #include <ATen/core/Tensor.h>
 
-// The asymmetric / symmetric uniform grid shared by RTN and GPTQ (DESIGN.md §2), internal to
+// The asymmetric / symmetric uniform grid shared by RTN and GPTQ (docs/design.md §2), internal to
 // core/compress. The arithmetic runs in float64 so that rounding decisions do not depend on the
 // device's float32 division; the scale is then stored as float32 and the codes are the nearest
 // points of that stored grid.

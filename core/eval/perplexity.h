@@ -14,7 +14,7 @@ namespace rs {
 class LlamaModel;
 class Tokenizer;
 
-// The two pinned evaluation protocols (DESIGN.md §4):
+// The two pinned evaluation protocols (docs/design.md §4):
 // - TinyStories: stories split on "<|endoftext|>" lines, each stripped and encoded as
 //   [BOS] + tokens, concatenated; window i feeds [s*i, s*i + s) and predicts the next token of
 //   each position, for i < (N - 1) / s (s = 512 by default).

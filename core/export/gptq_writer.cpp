@@ -1,4 +1,4 @@
-// The GPTQ v1 base and the PEFT LoRA adapter (DESIGN.md §3).
+// The GPTQ v1 base and the PEFT LoRA adapter (docs/design.md §3).
 #include "export/export_writer.h"
 #include "export/source_model.h"
 #include "export/writer_common.h"

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-// The names that define RankScope's export formats (DESIGN.md §3, README "Exports"): shared by
+// The names that define RankScope's export formats (docs/design.md §3, README "Exports"): shared by
 // the writers in core/export and the reader here, which the model session uses to open an
 // export like any checkpoint.
 namespace rs {

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-// The GPTQ v1 checkpoint layout (DESIGN.md §3), as AutoGPTQ, GPTQModel, Transformers and vLLM
+// The GPTQ v1 checkpoint layout (docs/design.md §3), as AutoGPTQ, GPTQModel, Transformers and vLLM
 // read it. Codes are b-bit unsigned integers packed as one little-endian bit stream per column:
 // code k of a column sits at bit b*k of the stream, stored in 32-bit words. For 2, 4 and 8 bits
 // that is "code j of a word at bit b*j"; for 3 bits a code may straddle two words (AutoGPTQ's

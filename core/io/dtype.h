@@ -10,7 +10,7 @@
 
 namespace rs {
 
-// The element types of the safetensors format (DESIGN.md §3), all little-endian.
+// The element types of the safetensors format (docs/design.md §3), all little-endian.
 enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool };
 
 // "F32" -> DType::F32; nullopt for a name the format does not define (or we do not support).

@@ -19,8 +19,8 @@ struct LowRankFactors {
     int64_t rank() const { return A.defined() ? A.size(0) : 0; }
 };
 
-// The error-vs-rank curves of one layer for r = 0 .. min(d_out, d_in) (DESIGN.md §2), all in the
-// activation-weighted metric E(r) = tr((dW - B A) C (dW - B A)^T), unnormalised.
+// The error-vs-rank curves of one layer for r = 0 .. min(d_out, d_in) (docs/design.md §2), all in
+// the activation-weighted metric E(r) = tr((dW - B A) C (dW - B A)^T), unnormalised.
 struct ErrorCurves {
     std::vector<double> svd;   // plain SVD of dW, measured with C
     std::vector<double> eora;  // EoRA, the exact optimum for each r

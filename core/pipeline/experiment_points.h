@@ -10,7 +10,7 @@ namespace rs {
 class ExperimentStore;
 
 // One compensated model of a stored experiment placed in the size x error plane: its size in
-// average bits per weight over the compressed layers including the adapter (DESIGN.md §2), its
+// average bits per weight over the compressed layers including the adapter (docs/design.md §2), its
 // predicted error (the mean relative output error of its layers on calibration inputs, the
 // quantity the curves predict) and its measured perplexity when it was evaluated.
 struct ExperimentPoint {

@@ -17,7 +17,7 @@ namespace rs {
 
 class ModelSession;
 
-// A LoRD or Lillama run (DESIGN.md §2, "Seed methods beyond EoRA"): the selected dense linears
+// A LoRD or Lillama run (docs/design.md §2, "Seed methods beyond EoRA"): the selected dense linears
 // are replaced by factor pairs. Every variant is one rank allocation; the model runs the
 // factored layers as two matmuls.
 struct LowRankRequest {

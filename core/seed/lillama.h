@@ -11,9 +11,9 @@ namespace rs {
 
 class LlamaModel;
 
-// Lillama (Sy, Cerisara, Illina 2024; DESIGN.md §2): low-rank feature distillation, one decoder
-// layer at a time. The chosen linears of a layer are factor-only (initialised by SVD), and only
-// their factors are trained so that the layer's output hidden states match the original
+// Lillama (Sy, Cerisara, Illina 2024; docs/design.md §2): low-rank feature distillation, one
+// decoder layer at a time. The chosen linears of a layer are factor-only (initialised by SVD), and
+// only their factors are trained so that the layer's output hidden states match the original
 // (teacher) layer's, on two paths: the student layer fed the teacher's input, and fed the output
 // of the already compressed layers below.
 struct LillamaOptions {

@@ -10,8 +10,8 @@ namespace rs {
 
 struct InputStats;
 
-// LoRD (Kaushal, Vaidhya, Rish 2023; DESIGN.md §2): the dense weight itself is approximated by a
-// factor pair, W ~ B A, and the layer becomes y = B (A x).
+// LoRD (Kaushal, Vaidhya, Rish 2023; docs/design.md §2): the dense weight itself is approximated by
+// a factor pair, W ~ B A, and the layer becomes y = B (A x).
 enum class LordVariant {
     WeightSvd, // truncated SVD of W: the best Frobenius approximation, blind to the inputs
     DataAware, // B = top-r eigenvectors of W C W^T, A = B^T W: the minimiser of ||(W - BA) X^T||
