@@ -160,12 +160,12 @@ void TestViews::heatmapHasOneRowPerLayer() {
         view.setHeatmapSpectrum(spectrum);
         size_t longest = 0;
         for (const rs::LayerRecord& layer : m_layers)
-            longest = std::max(longest, SpectrumView::values(layer, spectrum).size());
+            longest = std::max(longest, rs::ui::spectrumValues(layer, spectrum).size());
         QCPColorMapData* data = view.heatmap()->data();
         QCOMPARE(data->valueSize(), int(m_layers.size()));
         QCOMPARE(data->keySize(), int(longest));
         // Row 0 is layer 0 divided by its largest value; cells past a short row stay empty.
-        const std::vector<double>& v = SpectrumView::values(m_layers[0], spectrum);
+        const std::vector<double>& v = rs::ui::spectrumValues(m_layers[0], spectrum);
         QCOMPARE(data->cell(0, 0), 1.0);
         QVERIFY(near(data->cell(1, 0), std::max(v[1] / v[0], 1e-12)));
         if (v.size() < longest)

@@ -39,8 +39,8 @@ SpectrumHeatmap::SpectrumHeatmap(QWidget* parent)
     , m_plot(new QCustomPlot) {
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Heatmap of all layers:")));
-    for (int i = 0; i < SpectrumView::kSpectrumCount; ++i)
-        m_combo->addItem(SpectrumView::spectrumName(Spectrum(i)), i);
+    for (int i = 0; i < kSpectrumCount; ++i)
+        m_combo->addItem(spectrumName(Spectrum(i)), i);
     m_combo->setToolTip(tr("Each row is one layer's spectrum divided by its largest value"));
     connect(m_combo, &QComboBox::currentIndexChanged, this,
             [this](int index) { setSpectrum(Spectrum(m_combo->itemData(index).toInt())); });
@@ -109,7 +109,7 @@ void SpectrumHeatmap::rebuild() {
     m_rows.clear();
     size_t length = 0;
     for (size_t row = 0; m_layers && row < m_layers->size(); ++row) {
-        const std::vector<double>& v = SpectrumView::values((*m_layers)[row], m_spectrum);
+        const std::vector<double>& v = spectrumValues((*m_layers)[row], m_spectrum);
         if (!v.empty()) {
             m_rows.push_back(int(row));
             length = std::max(length, v.size());
@@ -128,7 +128,7 @@ void SpectrumHeatmap::rebuild() {
     for (int r = 0; r < rows; ++r) {
         const rs::LayerRecord& layer = (*m_layers)[size_t(m_rows[size_t(r)])];
         names << QString::fromStdString(layer.name);
-        const std::vector<double>& v = SpectrumView::values(layer, m_spectrum);
+        const std::vector<double>& v = spectrumValues(layer, m_spectrum);
         const double first = v.front();
         for (size_t i = 0; i < v.size(); ++i) {
             const double ratio = first > 0 ? std::max(v[i] / first, kFloor) : kFloor;
@@ -140,12 +140,11 @@ void SpectrumHeatmap::rebuild() {
     updateTicks();
     m_plot->yAxis->setSubTicks(false);
     m_scale->setDataRange(QCPRange(std::min(lowest, 0.1), 1.0));
-    m_scale->axis()->setLabel(
-        m_spectrum == SpectrumView::Spectrum::Gram
-            ? tr("λ_i / λ_1")
-            : tr("σ_i / σ_1 of %1").arg(SpectrumView::spectrumName(m_spectrum)));
-    m_title->setText(tr("Normalised %1 of all %n layers", nullptr, rows)
-                         .arg(SpectrumView::spectrumName(m_spectrum)));
+    m_scale->axis()->setLabel(m_spectrum == Spectrum::Gram
+                                  ? tr("λ_i / λ_1")
+                                  : tr("σ_i / σ_1 of %1").arg(spectrumName(m_spectrum)));
+    m_title->setText(
+        tr("Normalised %1 of all %n layers", nullptr, rows).arg(spectrumName(m_spectrum)));
     m_plot->xAxis->setRange(0.5, double(length) + 0.5);
     m_plot->yAxis->setRange(-0.5, double(rows) - 0.5);
     updateSelection();
@@ -206,7 +205,7 @@ void SpectrumHeatmap::hover(QMouseEvent* event) {
     int index = 0;
     const int row = rowAt(event->position(), &index);
     const std::vector<double>* v =
-        row >= 0 ? &SpectrumView::values((*m_layers)[size_t(row)], m_spectrum) : nullptr;
+        row >= 0 ? &spectrumValues((*m_layers)[size_t(row)], m_spectrum) : nullptr;
     if (!v || size_t(index) > v->size() || v->front() <= 0) {
         QToolTip::hideText();
         return;
@@ -216,7 +215,7 @@ void SpectrumHeatmap::hover(QMouseEvent* event) {
                        tr("%1\ni = %2: %3 = %4 of the largest\nDouble-click to select this layer")
                            .arg(QString::fromStdString(layer.name))
                            .arg(index)
-                           .arg(SpectrumView::spectrumName(m_spectrum),
+                           .arg(spectrumName(m_spectrum),
                                 plotstyle::formatValue((*v)[size_t(index - 1)] / v->front())),
                        m_plot);
 }

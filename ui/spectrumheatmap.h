@@ -1,6 +1,7 @@
 #pragma once
 
-#include "spectrumview.h"
+#include "spectra.h"
+#include "store/records.h"
 
 #include <QList>
 #include <QWidget>
@@ -22,8 +23,6 @@ class SpectrumHeatmap : public QWidget {
     Q_OBJECT
 
 public:
-    using Spectrum = SpectrumView::Spectrum;
-
     explicit SpectrumHeatmap(QWidget* parent = nullptr);
 
     // The layers stay owned by the caller and must outlive this widget or the next call.

@@ -112,34 +112,6 @@ void SpectrumView::setupSpectrumPlot() {
     connect(m_plot, &QCustomPlot::mouseMove, this, &SpectrumView::spectrumHover);
 }
 
-QString SpectrumView::spectrumName(Spectrum spectrum) {
-    switch (spectrum) {
-    case Spectrum::ScaledError:
-        return tr("σ(dW·S)");
-    case Spectrum::Error:
-        return tr("σ(dW)");
-    case Spectrum::Weight:
-        return tr("σ(W)");
-    case Spectrum::Gram:
-        return tr("λ(C)");
-    }
-    return {};
-}
-
-const std::vector<double>& SpectrumView::values(const rs::LayerRecord& layer, Spectrum spectrum) {
-    switch (spectrum) {
-    case Spectrum::ScaledError:
-        return layer.scaledErrorSingular;
-    case Spectrum::Error:
-        return layer.errorSingular;
-    case Spectrum::Weight:
-        return layer.weightSingular;
-    case Spectrum::Gram:
-        break;
-    }
-    return layer.gramEigenvalues;
-}
-
 double SpectrumView::tolerance(const rs::LayerRecord& layer) {
     if (layer.gramEigenvalues.empty())
         return 0.0;
@@ -237,7 +209,7 @@ void SpectrumView::rebuildSpectra() {
         const rs::LayerRecord& layer = m_layers[size_t(row)];
         for (int k = 0; k < kSpectra; ++k) {
             const auto spectrum = Spectrum(k);
-            const std::vector<double>& v = values(layer, spectrum);
+            const std::vector<double>& v = spectrumValues(layer, spectrum);
             if (!m_show[k]->isChecked() || v.empty())
                 continue;
             const bool gram = spectrum == Spectrum::Gram;
@@ -327,7 +299,7 @@ void SpectrumView::spectrumHover(QMouseEvent* event) {
     const auto index = qsizetype(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
     QStringList lines;
     for (const Shown& shown : m_shown) {
-        const std::vector<double>& v = values(m_layers[size_t(shown.row)], shown.spectrum);
+        const std::vector<double>& v = spectrumValues(m_layers[size_t(shown.row)], shown.spectrum);
         if (index >= 1 && size_t(index) <= v.size())
             lines << tr("%1: %2").arg(shown.graph->name(),
                                       plotstyle::formatValue(v[size_t(index - 1)]));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "spectra.h"
 #include "store/records.h"
 
 #include <QList>
@@ -26,13 +27,8 @@ class SpectrumView : public QWidget {
     Q_OBJECT
 
 public:
-    enum class Spectrum {
-        ScaledError, // singular values of dW S (S S^T = C): what EoRA truncates
-        Error,       // singular values of dW
-        Weight,      // singular values of W
-        Gram,        // eigenvalues of C (right axis)
-    };
-    static constexpr int kSpectrumCount = 4;
+    using Spectrum = rs::ui::Spectrum;
+    static constexpr int kSpectrumCount = rs::ui::kSpectrumCount;
 
     explicit SpectrumView(QWidget* parent = nullptr);
 
@@ -49,8 +45,6 @@ public:
     void setHeatmapSpectrum(Spectrum spectrum);
     Spectrum heatmapSpectrum() const;
 
-    static QString spectrumName(Spectrum spectrum);
-    static const std::vector<double>& values(const rs::LayerRecord& layer, Spectrum spectrum);
     // EoRA's tolerance l_max * max(1, d_in) * eps_float32 from the stored eigenvalues of C, and
     // the modes above it (the effective rank of C).
     static double tolerance(const rs::LayerRecord& layer);
