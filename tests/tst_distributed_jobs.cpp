@@ -65,6 +65,7 @@ private slots:
     void sensitivityPlanEqualsOneProcess();
     void tradeoffEqualsOneProcess();
     void lowRankExportIsWrittenOnce();
+    void followersStopWithRankZerosReason();
 
 private:
     QProcessEnvironment environment() const;
@@ -201,6 +202,19 @@ void TestDistributedJobs::lowRankExportIsWrittenOnce() {
     const int at = launch.leaderOut.indexOf(marker) + marker.size();
     const double readBack = launch.leaderOut.mid(at).section('\n', 0, 0).toDouble();
     QVERIFY(std::abs(readBack - readJson(json)["perplexity"].toDouble()) < 1e-4);
+}
+
+void TestDistributedJobs::followersStopWithRankZerosReason() {
+    // Rank 0 fails before it announces any compression: the rank that follows it must not wait
+    // for the timeout, and must say why.
+    const QStringList plan = {"plan",        "99",   "--budget-rank",           "4", "--weights",
+                              "sensitivity", "--db", m_dir.filePath("empty.db")};
+    const Launch launch = runRanks(2, plan, environment());
+    QCOMPARE(launch.exitCodes, std::vector<int>({1, 1}));
+    QVERIFY2(launch.errors.front().contains("experiment 99"), qPrintable(launch.errors.front()));
+    QVERIFY2(launch.errors.back().contains("rank 0") &&
+                 launch.errors.back().contains("experiment 99"),
+             qPrintable(launch.errors.back()));
 }
 
 QTEST_GUILESS_MAIN(TestDistributedJobs)

@@ -189,6 +189,8 @@ int main(int argc, char** argv) {
         return code;
     } catch (const UsageError& e) {
         printer.finish();
+        if (job.group) // rank 0 may refuse a command the ranks that follow it are waiting on
+            job.group->recordFailure(std::string("usage error: ") + e.what());
         std::cerr << "rankscope-cli " << name << ": " << e.what() << "\n"
                   << "usage: rankscope-cli " << name << " " << command->spec.synopsis << "\n";
         return kExitUsage;

@@ -20,6 +20,15 @@ std::string failureKey(int rank) {
     return "failed/" + std::to_string(rank);
 }
 
+// Set by a rank once it has read another's failure: rank 0, which serves the store, waits for
+// these before it leaves.
+std::string seenKey(int rank) {
+    return "seen/" + std::to_string(rank);
+}
+
+// How long rank 0 keeps serving the store after its own failure for the others to read it.
+constexpr std::chrono::seconds kFailureGrace{3};
+
 // Gloo's transport device: the interface named by GLOO_SOCKET_IFNAME (as in PyTorch), loopback
 // for a job whose master is this machine's loopback address, else the host name's address.
 std::shared_ptr<gloo::transport::Device> transportDevice(const std::string& masterAddr) {
@@ -45,7 +54,8 @@ std::string withoutBacktrace(const std::exception& e) {
 
 struct Communicator::Impl {
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> group; // null once this rank has failed
+    bool servesStore = false;
 };
 
 Communicator::Communicator(int rank, int size, std::chrono::milliseconds timeout,
@@ -65,6 +75,7 @@ std::shared_ptr<Communicator> Communicator::join(const LaunchEnvironment& env,
         c10d::TCPStoreOptions options;
         options.port = static_cast<uint16_t>(env.masterPort);
         options.isServer = env.rank == 0 && !agentServesStore();
+        impl->servesStore = options.isServer;
         options.numWorkers = env.worldSize;
         options.waitWorkers = true; // also registers a client with the server's count
         options.timeout = timeout;
@@ -89,6 +100,9 @@ std::shared_ptr<Communicator> Communicator::join(const LaunchEnvironment& env,
 
 template <typename Operation>
 void Communicator::run(const char* name, uint64_t bytes, Operation&& op) {
+    if (!m_impl->group)
+        fail("distributed job (rank " + std::to_string(m_rank) + ")",
+             std::string(name) + " after this rank failed");
     try {
         op();
     } catch (const std::exception& e) {
@@ -108,6 +122,7 @@ void Communicator::failCollective(const char* name, const std::string& cause) {
             try {
                 if (m_impl->store->check({failureKey(r)})) {
                     const std::vector<uint8_t> reason = m_impl->store->get(failureKey(r));
+                    m_impl->store->set(seenKey(m_rank), std::vector<uint8_t>{1});
                     fail(subject, "rank " + std::to_string(r) +
                                       " failed: " + std::string(reason.begin(), reason.end()));
                 }
@@ -129,6 +144,21 @@ void Communicator::recordFailure(const std::string& reason) noexcept {
         m_impl->store->set(failureKey(m_rank), std::vector<uint8_t>(reason.begin(), reason.end()));
     } catch (...) {
         // The store is gone with rank 0: the others learn of the failure from closed connections.
+        return;
+    }
+    if (!m_impl->servesStore)
+        return;
+    // The store leaves with this process. Closing the group first makes the others' collectives
+    // fail now; then keep serving until each has read the reason (or the grace time is over).
+    try {
+        m_impl->group.reset();
+        std::vector<std::string> seen;
+        for (int r = 0; r < m_size; ++r)
+            if (r != m_rank)
+                seen.push_back(seenKey(r));
+        m_impl->store->wait(seen, kFailureGrace);
+    } catch (...) {
+        // A rank that died never reads it: leave after the grace time.
     }
 }
 

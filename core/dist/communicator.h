@@ -59,7 +59,9 @@ public:
     uint64_t bytesExchanged() const { return m_bytes.load(); }
 
     // Leaves this rank's reason for stopping where the others can read it, so that their error
-    // names it instead of a closed connection. Never throws.
+    // names it instead of a closed connection. Rank 0, which serves the store, also closes the
+    // group (no collective may follow) and waits up to 3 s for the others to read it. Never
+    // throws.
     void recordFailure(const std::string& reason) noexcept;
 
 private:
