@@ -1,6 +1,6 @@
-// analyzeLayer (the spectra of C, W, dW and dW S and both error curves, core/lowrank/analysis.cpp)
+// analyzeLayer (the spectra of C, W, dW and dW S and both error curves, core/compensate/analysis.cpp)
 // on random LLaMA-7B-shaped layers (3-bit RTN g128 error, 8192 calibration tokens with the
-// realistic C of bench_lowrank), timed beside the EoRA basis of the same layer (the compensation
+// realistic C of bench_compensate), timed beside the EoRA basis of the same layer (the compensation
 // itself) in the same run: the analysis on its own, reusing the basis as the pipeline does, and
 // the previous full float64 path (SVD of dW, the congruence P C P^T and its eigenvalues, float64
 // spectra of C and W). The results are checked against a float64 reference computed the textbook
@@ -12,9 +12,9 @@
 // eigenvalues of C in the reference when d_in > 4096, minutes on two cores)
 #include "bench_common.h"
 #include "calib/stats.h"
-#include "lowrank/compensation.h"
-#include "lowrank/symmetric.h"
-#include "lowrank/validation.h"
+#include "compensate/compensation.h"
+#include "compensate/symmetric.h"
+#include "compensate/validation.h"
 #include "lowrank_inputs.h"
 #include "methods/registry.h"
 #include "pipeline/session.h"
@@ -97,13 +97,13 @@ Reference reference(const at::Tensor& w, const at::Tensor& dW, const at::Tensor&
     return out;
 }
 
-// The full float64 analysis this branch replaces (core/lowrank/analysis.cpp before the reuse of
+// The full float64 analysis this branch replaces (core/compensate/analysis.cpp before the reuse of
 // the EoRA decomposition), kept here to time it: eigenpairs of dW's short-side Gram matrix, the
 // congruence T = P C P^T (P = U^T dW) whose diagonal gives the SVD curve and whose eigenvalues give
 // the EoRA curve, and float64 band eigenvalues of C and of W's Gram matrix.
 rs::LayerAnalysis fullPathAnalysis(const at::Tensor& weight, const at::Tensor& weightError,
                                    const rs::InputStats& stats, const std::string& name) {
-    using namespace rs::lowrank;
+    using namespace rs::compensate;
     const LayerInputs in = validatedInputs(weightError, stats, name);
     const at::Tensor& e = in.error;
     const at::Tensor& c = in.gram;

@@ -2,7 +2,7 @@
 #include "calibration_inputs.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
 #include "methods/registry.h"
 #include "model/llama.h"
 #include "pipeline/session.h"

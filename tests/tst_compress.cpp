@@ -459,9 +459,9 @@ void TestCompress::errorsNameLayerAndProblem() {
     nanWeight[2][5] = NAN;
     at::Tensor infWeight = w.clone();
     infWeight[0][0] = -INFINITY;
-    for (const char* config : {"none", "rtn", "gptq", "magnitude", "wanda"}) {
-        expect(config, nanWeight, &stats, "weight contains NaN");
-        expect(config, infWeight, &stats, "weight contains Inf");
+    for (const rs::MethodSpec* spec : rs::methodsOfKind(rs::MethodKind::Compression)) {
+        expect(spec->id, nanWeight, &stats, "weight contains NaN");
+        expect(spec->id, infWeight, &stats, "weight contains Inf");
     }
     rs::InputStats infStats = stats;
     infStats.gram = stats.gram.clone();
@@ -469,10 +469,13 @@ void TestCompress::errorsNameLayerAndProblem() {
     rs::InputStats nanStats = stats;
     nanStats.gram = stats.gram.clone();
     nanStats.gram[1][3] = NAN;
-    for (const char* config : {"gptq", "wanda"}) {
+    for (const rs::MethodSpec* spec : rs::methodsOfKind(rs::MethodKind::Compression)) {
+        if (!spec->traits.readsStatistics)
+            continue;
+        const std::string& config = spec->id;
         expect(config, w, &infStats, "calibration statistics contain Inf");
         expect(config, w, &nanStats, "calibration statistics contain NaN");
-        expect(config, w, nullptr, std::string(config) + " needs calibration statistics");
+        expect(config, w, nullptr, config + " needs calibration statistics");
         expect(config, w, nullptr, "none given");
         const rs::InputStats small = randomStats(64, 100, 25);
         expect(config, w, &small,

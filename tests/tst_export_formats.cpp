@@ -3,7 +3,7 @@
 // against an unpacker written here.
 #include "compress/rtn.h"
 #include "export/export_job.h"
-#include "export/export_reader.h"
+#include "export/verify_export.h"
 #include "export/source_model.h"
 #include "export_fixture.h"
 #include "formats/gptq_pack.h"

@@ -4,12 +4,31 @@
 #include <QTest>
 #include <set>
 
+namespace {
+
+// One row per registered method, "kind/id", for the checks every method must pass.
+void registeredRows() {
+    QTest::addColumn<int>("index");
+    QVERIFY(rs::methodRegistry().size() >= 9);
+    for (size_t i = 0; i < rs::methodRegistry().size(); ++i) {
+        const rs::MethodSpec& spec = rs::methodRegistry()[i];
+        const std::string name = std::string(rs::methodKindName(spec.kind)) + "/" + spec.id;
+        QTest::newRow(name.c_str()) << int(i);
+    }
+}
+
+} // namespace
+
 class TestMethods : public QObject {
     Q_OBJECT
 private slots:
     void parsesAndSerialisesRoundTrip();
     void defaultsFillMissingParameters();
+    void everyRegisteredDefaultIsValid_data() { registeredRows(); }
     void everyRegisteredDefaultIsValid();
+    void traitsAgreeWithParameters_data() { registeredRows(); }
+    void traitsAgreeWithParameters();
+    void referenceCompensationsAreFound();
     void idsAreUniquePerKind();
     void rejectsBadSpecsWithClearMessages();
     void canonicalisesValues();
@@ -47,15 +66,52 @@ void TestMethods::defaultsFillMissingParameters() {
 }
 
 void TestMethods::everyRegisteredDefaultIsValid() {
-    QVERIFY(rs::methodRegistry().size() >= 9);
-    for (const rs::MethodSpec& spec : rs::methodRegistry()) {
-        const rs::MethodConfig config = rs::MethodConfig::defaults(spec.id, spec.kind);
-        QCOMPARE(config.values().size(), spec.params.size());
-        QCOMPARE(rs::MethodConfig::parse(config.serialize(), spec.kind), config);
-        QVERIFY(!spec.name.empty() && !spec.description.empty());
-        for (const rs::ParamSpec& p : spec.params)
-            QVERIFY2(!p.label.empty() && !p.help.empty(), p.key.c_str());
+    QFETCH(int, index);
+    const rs::MethodSpec& spec = rs::methodRegistry()[size_t(index)];
+    const rs::MethodConfig config = rs::MethodConfig::defaults(spec.id, spec.kind);
+    QCOMPARE(config.values().size(), spec.params.size());
+    QCOMPARE(rs::MethodConfig::parse(config.serialize(), spec.kind), config);
+    QVERIFY(!spec.name.empty() && !spec.description.empty());
+    for (const rs::ParamSpec& p : spec.params)
+        QVERIFY2(!p.label.empty() && !p.help.empty(), p.key.c_str());
+}
+
+// The traits the jobs dispatch on match what the parameters and the kind allow.
+void TestMethods::traitsAgreeWithParameters() {
+    QFETCH(int, index);
+    const rs::MethodSpec& spec = rs::methodRegistry()[size_t(index)];
+    const rs::MethodTraits& t = spec.traits;
+    // A sweep over bits x group needs both parameters.
+    if (t.quantizes)
+        QVERIFY(spec.param("bits") && spec.param("group"));
+    if (spec.kind == rs::MethodKind::Compression) {
+        QVERIFY(!spec.fitsFactors());
+        QCOMPARE(t.curve, rs::ErrorCurve::None);
+    } else {
+        QVERIFY(!t.quantizes && !t.readsStatistics);
     }
+    // Every compensation that fits factors can have them quantized; "none" has nothing to.
+    if (spec.kind == rs::MethodKind::Compensation)
+        QCOMPARE(spec.param("factor_bits") != nullptr, spec.fitsFactors());
+    QVERIFY(!t.distills || spec.kind == rs::MethodKind::LowRank);
+    // The stored curves are those of the SVD (K = I) and of the exact optimum (K = C).
+    if (t.curve == rs::ErrorCurve::Svd)
+        QCOMPARE(t.weighting, rs::InputWeighting::Identity);
+    if (t.curve == rs::ErrorCurve::Eora)
+        QCOMPARE(t.weighting, rs::InputWeighting::Gram);
+    if (t.weighting == rs::InputWeighting::ActivationScale)
+        QVERIFY(spec.param("alpha"));
+}
+
+void TestMethods::referenceCompensationsAreFound() {
+    QCOMPARE(rs::uncompensated().kind, rs::MethodKind::Compensation);
+    QVERIFY(!rs::uncompensated().fitsFactors());
+    QCOMPARE(rs::plainSvdCompensation().traits.weighting, rs::InputWeighting::Identity);
+    QCOMPARE(rs::methodIds(rs::MethodKind::LowRank),
+             std::string("lord-weight, lord-data, lillama"));
+    QCOMPARE(rs::methodIds(rs::MethodKind::Compression,
+                           [](const rs::MethodSpec& m) { return m.traits.quantizes; }),
+             std::string("rtn, gptq"));
 }
 
 void TestMethods::idsAreUniquePerKind() {

@@ -46,6 +46,17 @@ BudgetView::BudgetView(QWidget* parent)
     , m_reset(new QPushButton(tr("Reset Edits")))
     , m_apply(new QPushButton(tr("Apply Plan…"))) {
     setObjectName(QStringLiteral("budgetView"));
+    setUpControls();
+    setUpTable();
+    setUpPlot();
+    layOut();
+    connectControls();
+    clear();
+}
+
+BudgetView::~BudgetView() = default;
+
+void BudgetView::setUpControls() {
     m_unitBox->setObjectName(QStringLiteral("budgetUnit"));
     m_unitBox->addItem(tr("Adapter parameters"), int(Unit::Parameters));
     m_unitBox->addItem(tr("% of model parameters"), int(Unit::Percent));
@@ -78,7 +89,9 @@ BudgetView::BudgetView(QWidget* parent)
     m_apply->setObjectName(QStringLiteral("applyPlan"));
     m_apply->setToolTip(tr("Compensate with this plan and evaluate it as a new experiment"));
     m_reset->setObjectName(QStringLiteral("resetEdits"));
+}
 
+void BudgetView::setUpTable() {
     m_table->setObjectName(QStringLiteral("rankTable"));
     m_table->setModel(m_model);
     m_table->verticalHeader()->hide();
@@ -87,7 +100,10 @@ BudgetView::BudgetView(QWidget* parent)
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::AnyKeyPressed);
+}
 
+// Uniform and planned ranks per layer as grouped bars.
+void BudgetView::setUpPlot() {
     m_plot->setObjectName(QStringLiteral("budgetPlot"));
     m_plot->setMinimumHeight(180);
     plotstyle::apply(m_plot);
@@ -108,7 +124,9 @@ BudgetView::BudgetView(QWidget* parent)
     m_plot->yAxis->setLabel(tr("rank"));
     m_plot->legend->setVisible(true);
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+}
 
+void BudgetView::layOut() {
     auto* controls = new QFormLayout;
     auto* unitRow = new QHBoxLayout;
     unitRow->addWidget(m_budgetBox, 1);
@@ -136,7 +154,9 @@ BudgetView::BudgetView(QWidget* parent)
     layout->addWidget(m_summary);
     layout->addWidget(m_message);
     layout->addWidget(splitter, 1);
+}
 
+void BudgetView::connectControls() {
     connect(m_slider, &QSlider::valueChanged, this, [this](int position) {
         if (!m_planner)
             return;
@@ -172,10 +192,7 @@ BudgetView::BudgetView(QWidget* parent)
             emit applyRequested(m_curves->experiment.id,
                                 fromUtf8(m_curves->compensation.serialize()), currentPlan());
     });
-    clear();
 }
-
-BudgetView::~BudgetView() = default;
 
 void BudgetView::clear() {
     m_curves.reset();
@@ -205,8 +222,7 @@ void BudgetView::setCurves(rs::StoredCurves curves) {
         row.outFeatures = l.outFeatures;
         row.inFeatures = l.inFeatures;
         row.maxRank = std::min(l.outFeatures, l.inFeatures);
-        const std::vector<double>& curve =
-            m_curves->compensation.id() == "svd" ? l.curveSvd : l.curveEora;
+        const std::vector<double>& curve = rs::storedCurve(l, m_curves->compensation);
         row.curve.reserve(curve.size());
         for (const double e : curve)
             row.curve.push_back(l.errorEnergy > 0 ? e / l.errorEnergy : 0.0);

@@ -83,6 +83,13 @@ signals:
     void sensitivitiesRequested(qint64 experiment);
 
 private:
+    // The constructor's steps.
+    void setUpControls();
+    void setUpTable();
+    void setUpPlot();
+    void layOut();
+    void connectControls();
+
     void rebuildPlanner();
     void replan();
     void showTotals();

@@ -1,6 +1,8 @@
 #include "exportdialog.h"
 
 #include "export/export_job.h"
+#include "methods/registry.h"
+#include "pipeline/recording.h"
 #include "store/records.h"
 #include "utf8.h"
 
@@ -38,7 +40,7 @@ ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecor
     m_format->addItem(tr("Factorized (two linears per layer)"), QStringLiteral("factorized"));
     m_variant->setObjectName(QStringLiteral("exportVariant"));
     for (const rs::VariantRecord& v : variants)
-        if (v.compensation.rfind("none", 0) != 0)
+        if (const rs::MethodSpec* method = rs::recordedMethod(v); method && method->fitsFactors())
             m_variant->addItem(fromUtf8(v.label), fromUtf8(v.label));
     m_dtype->setObjectName(QStringLiteral("exportDtype"));
     m_dtype->addItem(tr("as the source model"), QString());

@@ -16,6 +16,7 @@
 #include "pipeline/layer_analysis.h"
 #include "pipeline/lowrank_recorder.h"
 #include "pipeline/rank_planning.h"
+#include "pipeline/recording.h"
 #include "pipeline/request_json.h"
 #include "pipeline/sensitivity.h"
 #include "pipeline/session.h"
@@ -221,11 +222,12 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
             m_curves->setPair(loaded->lowRank ? CurveView::Pair::LowRank
                                               : CurveView::Pair::Compensation);
             m_curves->setLayers(loaded->layers);
-            // The curves mark the ranks of the main variant (EoRA where it ran).
+            // The curves mark the ranks of the main variant (the exact optimum where it ran).
             const rs::VariantRecord* shown = nullptr;
             for (const rs::VariantRecord& v : loaded->variants)
-                if (v.compensation.rfind("none", 0) != 0 &&
-                    (!shown || v.compensation.rfind("eora", 0) == 0))
+                if (const rs::MethodSpec* m = rs::recordedMethod(v);
+                    m && m->fitsFactors() &&
+                    (!shown || m->traits.weighting == rs::InputWeighting::Gram))
                     shown = &v;
             if (shown)
                 m_curves->setVariant(*shown);

@@ -76,6 +76,17 @@ RunPanel::RunPanel(QWidget* parent)
     , m_progress(new QProgressBar)
     , m_status(new QLabel) {
     setObjectName(QStringLiteral("runPanel"));
+    setUpCalibration();
+    setUpMethods();
+    setUpEvaluation();
+    setUpRunControls();
+    layOut();
+    connectControls();
+    setRunning(false);
+}
+
+// The job choice and where the statistics come from.
+void RunPanel::setUpCalibration() {
     m_job->setObjectName(QStringLiteral("job"));
     m_job->addItem(tr("Compress and compensate"), int(Job::Compression));
     m_job->addItem(tr("Low-rank replacement (LoRD, Lillama)"), int(Job::LowRank));
@@ -98,6 +109,10 @@ RunPanel::RunPanel(QWidget* parent)
     m_calibMode->setToolTip(tr("Parallel: statistics of the original model, reusable across "
                                "runs. Sequential: each decoder layer sees inputs that went "
                                "through the already compressed and compensated layers."));
+}
+
+// Compression, compensation and the ranks of the compression job.
+void RunPanel::setUpMethods() {
     m_compression->setObjectName(QStringLiteral("compressionForm"));
     m_compression->setSerialized(QStringLiteral("rtn:bits=3,group=32"));
     m_compensation->setObjectName(QStringLiteral("compensationForm"));
@@ -109,6 +124,9 @@ RunPanel::RunPanel(QWidget* parent)
     m_ranks->setObjectName(QStringLiteral("ranks"));
     m_ranks->setToolTip(tr("Uniform ranks to fit, separated by commas; every rank reuses one "
                            "decomposition per layer"));
+}
+
+void RunPanel::setUpEvaluation() {
     m_evalText->setObjectName(QStringLiteral("evalText"));
     m_evalText->setPlaceholderText(tr("Optional: held-out text for perplexity"));
     m_analyze->setObjectName(QStringLiteral("analyze"));
@@ -116,6 +134,9 @@ RunPanel::RunPanel(QWidget* parent)
     m_analyze->setToolTip(tr("On large models the analysis costs about as much as the "
                              "compensation. Without it, layers can be analysed later from the "
                              "layer table's context menu."));
+}
+
+void RunPanel::setUpRunControls() {
     m_run->setObjectName(QStringLiteral("runButton"));
     m_run->setDefault(true);
     m_cancel->setObjectName(QStringLiteral("runCancelButton"));
@@ -124,7 +145,9 @@ RunPanel::RunPanel(QWidget* parent)
     m_status->setObjectName(QStringLiteral("runStatus"));
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+}
 
+void RunPanel::layOut() {
     auto* data = new QGroupBox(tr("Calibration"));
     auto* dataForm = new QFormLayout(data);
     dataForm->addRow(tr("Text:"), filePicker(m_calibText, tr("Calibration Text")));
@@ -173,7 +196,9 @@ RunPanel::RunPanel(QWidget* parent)
     layout->addWidget(m_progress);
     layout->addWidget(m_status);
     layout->addStretch(1);
+}
 
+void RunPanel::connectControls() {
     connect(m_job, &QComboBox::currentIndexChanged, this, [this](int index) {
         m_jobPages->setCurrentIndex(index);
         // A low-rank run calibrates on the original model only.
@@ -189,7 +214,6 @@ RunPanel::RunPanel(QWidget* parent)
         m_ranks->setStyleSheet(ok ? QString() : QStringLiteral("color: #b00020"));
         updateRunEnabled();
     });
-    setRunning(false);
 }
 
 QWidget* RunPanel::filePicker(QLineEdit* edit, const QString& title) {
@@ -279,14 +303,16 @@ std::optional<rs::CompressRequest> RunPanel::request(QString* problem) const {
     try {
         request.compression = m_compression->config();
         request.compensations.clear();
+        const rs::MethodSpec& none = rs::uncompensated();
+        const rs::MethodSpec& svd = rs::plainSvdCompensation();
         if (m_compareNone->isChecked())
             request.compensations.push_back(
-                rs::MethodConfig::defaults("none", rs::MethodKind::Compensation));
+                rs::MethodConfig::defaults(none.id, rs::MethodKind::Compensation));
         const rs::MethodConfig chosen = m_compensation->config();
-        if (m_compareSvd->isChecked() && chosen.id() != "svd")
+        if (m_compareSvd->isChecked() && &chosen.spec() != &svd)
             request.compensations.push_back(
-                rs::MethodConfig::defaults("svd", rs::MethodKind::Compensation));
-        if (chosen.id() != "none" || !m_compareNone->isChecked())
+                rs::MethodConfig::defaults(svd.id, rs::MethodKind::Compensation));
+        if (&chosen.spec() != &none || !m_compareNone->isChecked())
             request.compensations.push_back(chosen);
     } catch (const std::exception& e) {
         return fail(QString::fromUtf8(e.what()));
@@ -300,22 +326,26 @@ void RunPanel::setRequest(const rs::CompressRequest& request) {
     setInputs(request.inputs);
     m_calibMode->setCurrentIndex(std::max(0, m_calibMode->findData(int(request.mode))));
     m_compression->setConfig(request.compression);
-    bool none = false, svd = false;
+    // The references (none, plain SVD) go to their check boxes; any other method is the chosen
+    // one, and plain SVD only when it ran alone.
+    const rs::MethodSpec& noneSpec = rs::uncompensated();
+    const rs::MethodSpec& svdSpec = rs::plainSvdCompensation();
+    bool none = false;
+    const rs::MethodConfig* svd = nullptr;
     const rs::MethodConfig* chosen = nullptr;
     for (const rs::MethodConfig& comp : request.compensations) {
-        if (comp.id() == "none")
+        if (&comp.spec() == &noneSpec)
             none = true;
-        else if (comp.id() == "svd")
-            svd = true;
-        if (comp.id() != "none" && comp.id() != "svd")
+        else if (&comp.spec() == &svdSpec)
+            svd = &comp;
+        else
             chosen = &comp;
     }
-    if (!chosen && svd)
-        chosen = &*std::find_if(request.compensations.begin(), request.compensations.end(),
-                                [](const rs::MethodConfig& c) { return c.id() == "svd"; });
+    if (!chosen)
+        chosen = svd;
     if (chosen)
         m_compensation->setConfig(*chosen);
-    m_compareSvd->setChecked(svd && chosen && chosen->id() != "svd");
+    m_compareSvd->setChecked(svd && chosen != svd);
     m_compareNone->setChecked(none);
     QStringList ranks;
     for (const int64_t rank : request.ranks)

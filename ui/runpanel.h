@@ -76,6 +76,14 @@ signals:
     void cancelRequested();
 
 private:
+    // The constructor's steps.
+    void setUpCalibration();
+    void setUpMethods();
+    void setUpEvaluation();
+    void setUpRunControls();
+    void layOut();
+    void connectControls();
+
     QWidget* filePicker(QLineEdit* edit, const QString& title);
     void updateRunEnabled();
     // What both jobs read from the form: the calibration text and budget and the optional

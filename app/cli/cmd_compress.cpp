@@ -49,7 +49,7 @@ MethodConfig parseMethod(const std::string& spec, MethodKind kind) {
 void printLayerTable(const CompressResult& r) {
     std::printf("\n%-32s %11s %5s %9s", "layer", "d_out x d_in", "disc", "none");
     for (const Variant& v : r.variants)
-        if (v.compensation.id() != "none")
+        if (v.compensation.spec().fitsFactors())
             std::printf(" %11s", v.label().c_str());
     std::printf("   (relative output error on %lld calibration tokens)\n",
                 static_cast<long long>(r.calibrationTokens));
@@ -60,7 +60,7 @@ void printLayerTable(const CompressResult& r) {
         std::printf("%-32s %11s %5lld %9.5f", l.name.substr(std::string("model.").size()).c_str(),
                     shape, static_cast<long long>(l.discardedModes), l.relativeErrorBefore());
         for (size_t v = 0; v < r.variants.size(); ++v)
-            if (r.variants[v].compensation.id() != "none")
+            if (r.variants[v].compensation.spec().fitsFactors())
                 std::printf(" %11.5f", l.errorAfter[v]);
         std::printf("\n");
     }
@@ -73,7 +73,7 @@ void printLayerTable(const CompressResult& r) {
             return sum / static_cast<double>(r.layers.size());
         }());
         for (size_t v = 0; v < r.variants.size(); ++v)
-            if (r.variants[v].compensation.id() != "none") {
+            if (r.variants[v].compensation.spec().fitsFactors()) {
                 double sum = 0;
                 for (const LayerReport& l : r.layers)
                     sum += l.heldoutErrorAfter[v];

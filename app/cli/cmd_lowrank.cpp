@@ -1,16 +1,16 @@
 // lowrank: replace decoder linears by factor pairs (LoRD weight SVD or data-aware, Lillama),
 // report ranks, parameters and errors per layer and perplexity per parameter reduction.
 #include "commands.h"
-#include "export/export_reader.h"
 #include "export/export_writer.h"
 #include "export/source_model.h"
 #include "export/staging.h"
+#include "export/verify_export.h"
+#include "factorize/allocation.h"
 #include "io/atomicfile.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/lowrank_recorder.h"
 #include "pipeline/session.h"
 #include "run_options.h"
-#include "seed/allocation.h"
 #include "store/experiment_store.h"
 #include "util/error.h"
 #include "util/text.h"

@@ -49,8 +49,11 @@ int runTradeoff(const ParsedArgs& args, const JobContext& job) {
     request.base.inputs.eval.maxWindows = args.integer("--max-windows").value_or(0);
     request.base.inputs.layers.include = args.values("--include");
     request.method = args.valueOr("--method", "rtn");
-    if (request.method != "rtn" && request.method != "gptq")
-        throw UsageError("--method must be rtn or gptq");
+    const auto quantizes = [](const MethodSpec& m) { return m.traits.quantizes; };
+    if (const MethodSpec* m = findMethod(request.method, MethodKind::Compression);
+        !m || !quantizes(*m))
+        throw UsageError("--method must be one of " +
+                         methodIds(MethodKind::Compression, quantizes));
     request.bits = integerListArg(args.valueOr("--bits", "2,3,4,8"), "--bits", 1);
     if (const auto groups = args.value("--groups"))
         request.groups = integerListArg(*groups, "--groups");

@@ -1,12 +1,14 @@
 #include "export/export_job.h"
 
-#include "export/export_reader.h"
 #include "export/model_card.h"
 #include "export/source_model.h"
+#include "export/verify_export.h"
 #include "io/atomicfile.h"
 #include "io/dtype.h"
+#include "methods/registry.h"
 #include "pipeline/compress_job.h"
 #include "pipeline/lowrank_recorder.h"
+#include "pipeline/recording.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "store/experiment_store.h"
@@ -45,7 +47,7 @@ size_t chooseVariant(const std::vector<VariantRecord>& variants, const std::stri
     }
     std::vector<size_t> compensated;
     for (const VariantRecord& v : variants)
-        if (v.label != "none")
+        if (const MethodSpec* method = recordedMethod(v); method && method->fitsFactors())
             compensated.push_back(static_cast<size_t>(v.index));
     if (compensated.size() == 1)
         return compensated.front();
@@ -105,35 +107,47 @@ std::vector<std::pair<std::string, uint64_t>> listFiles(const fs::path& dir) {
 
 } // namespace
 
-ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& request,
-                              const JobContext& job, const ExportOptions& options) {
-    const std::string what = "experiment " + std::to_string(request.experimentId);
+namespace {
+
+// What an export reproduces: a finished compression experiment, its model and one variant.
+struct ExportSource {
+    std::string what; // "experiment 7", for messages
+    ExperimentRecord experiment;
+    ModelRecord model;
+    size_t variant = 0;
+};
+
+ExportSource exportableExperiment(const ExperimentStore& store, const ExportRequest& request) {
+    ExportSource out;
+    out.what = "experiment " + std::to_string(request.experimentId);
     const auto experiment = store.experiment(request.experimentId);
     if (!experiment)
-        fail(store.path().string(), "no " + what);
+        fail(store.path().string(), "no " + out.what);
     if (experiment->status != ExperimentStatus::Done)
-        fail(what, std::string("is ") + statusName(experiment->status) +
-                       "; only finished experiments can be exported");
+        fail(out.what, std::string("is ") + statusName(experiment->status) +
+                           "; only finished experiments can be exported");
     // LoRD and Lillama runs are reproduced by their own job, which exports them itself.
     if (experiment->kind == ExperimentKind::LowRank)
-        fail(what,
-             "is a low-rank (LoRD/Lillama) run; export it in the factorized format with `" +
-                 lowRankCommandLine(lowRankRequestFromJson(experiment->request, what), "MODEL") +
-                 " --export DIR`");
-    const size_t variant = chooseVariant(store.variants(experiment->id), request.variant, what);
+        fail(
+            out.what,
+            "is a low-rank (LoRD/Lillama) run; export it in the factorized format with `" +
+                lowRankCommandLine(lowRankRequestFromJson(experiment->request, out.what), "MODEL") +
+                " --export DIR`");
+    out.variant = chooseVariant(store.variants(experiment->id), request.variant, out.what);
     const auto model = store.model(experiment->modelId);
     if (!model)
-        fail(what, "has no model record");
+        fail(out.what, "has no model record");
+    out.experiment = *experiment;
+    out.model = *model;
+    return out;
+}
 
-    if (!request.dtype.empty() && !parseFloatDtype(request.dtype))
-        fail("--dtype",
-             "unsupported dtype '" + request.dtype + "' (supported: float32, bfloat16, float16)");
-    // Refuse an existing target before any work; the staging directory lives beside it.
-    StagedDirectory stage(request.outDir, request.force);
-    const SourceModel source = readSourceModel(model->path);
+// The weights must hash as they did when the experiment ran, or the export is not its result.
+void requireUnchangedWeights(ExperimentStore& store, const ExportSource& source,
+                             const JobContext& job) {
     job.report("hash", 0, 0, "model weights");
     const std::string hash = hashWeights(
-        model->path,
+        source.model.path,
         [&store](const fs::path& f, int64_t size, int64_t mtime) {
             return store.knownHash(f, size, mtime);
         },
@@ -141,74 +155,53 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
             store.rememberHash(f, size, mtime, h);
         },
         job);
-    if (hash != model->contentHash)
-        fail(model->path, "its weights changed since " + what + " ran; cannot reproduce it");
+    if (hash != source.model.contentHash)
+        fail(source.model.path,
+             "its weights changed since " + source.what + " ran; cannot reproduce it");
+}
 
-    ExportSettings settings;
-    settings.source = &source;
-    settings.dtype = request.dtype.empty() ? defaultDtype(source) : request.dtype;
-    settings.adapterBase = stage.target().string();
-    requireFreeSpace(stage.target().parent_path(), estimateBytes(source, settings.dtype),
-                     options.freeSpace);
-
-    // Reproduce the compressed weights block by block, each block's handed to the writer as it
-    // is done; the reports the export does not need are skipped.
-    CompressRequest compress = compressRequestOf(*experiment);
-    compress.inputs.analyze = false;
-    compress.heldoutTokens = 0;
-    compress.inputs.evaluateBaseline = false;
-    ExportWriter writer(stage.path(), request.format, settings, job);
-    size_t exported = 0;
-    CompressHooks hooks;
-    hooks.compressed = [&](size_t v, const std::vector<CompressedLinear>& linears) {
-        if (v != variant)
-            return;
-        writer.add(exportLinears(linears));
-        exported += linears.size();
-    };
-    OpenOptions open;
-    open.device = options.device;
-    const auto session = ModelSession::open(model->path, open, job);
-    const CompressResult reproduced = runCompression(*session, compress, job, hooks);
-    if (exported == 0)
-        fail(what, "reproducing it gave no compressed layers");
-
-    ExportResult result;
-    result.format = exportFormatName(request.format);
-    result.variant = reproduced.variants.at(variant).label();
-    result.dtype = settings.dtype;
-    result.inMemory = reproduced.variants[variant].perplexity;
-    for (const EvaluationRecord& e : store.evaluations(experiment->id))
-        if (e.variant && static_cast<size_t>(*e.variant) == variant)
+// The reproduced variant must score the perplexity the store recorded for it.
+void checkReproduced(const ExperimentStore& store, const ExportSource& source,
+                     ExportResult& result) {
+    for (const EvaluationRecord& e : store.evaluations(source.experiment.id))
+        if (e.variant && static_cast<size_t>(*e.variant) == source.variant)
             result.storedPerplexity = e.perplexity;
     if (result.storedPerplexity && result.inMemory &&
         relativeDifference(result.inMemory->perplexity, *result.storedPerplexity) >
             kReproducedPerplexityTolerance)
-        fail(what, "reproduced perplexity " + std::to_string(result.inMemory->perplexity) +
-                       " differs from the stored " + std::to_string(*result.storedPerplexity) +
-                       "; the texts or RankScope changed since it ran");
+        fail(source.what, "reproduced perplexity " + std::to_string(result.inMemory->perplexity) +
+                              " differs from the stored " +
+                              std::to_string(*result.storedPerplexity) +
+                              "; the texts or RankScope changed since it ran");
+}
 
-    result.written = writer.finish();
+// Reads the staged export back as a model and scores it; a float32 export must match the
+// in-memory model.
+void verifyReadBack(const StagedDirectory& stage, const CompressRequest& compress,
+                    const std::string& dtype, ExportResult& result, const JobContext& job) {
+    if (compress.inputs.evalText.empty())
+        return;
+    job.report("verify", 0, 0, "reading the export back");
+    result.reloaded =
+        evaluateExport(stage.path(), compress.inputs.evalText, compress.inputs.eval, job);
+    if (result.inMemory && dtype == "float32" &&
+        relativeDifference(result.reloaded->perplexity, result.inMemory->perplexity) >
+            kFloat32ReloadTolerance)
+        fail(stage.target().string(),
+             "read back, the export scores perplexity " +
+                 std::to_string(result.reloaded->perplexity) + " instead of " +
+                 std::to_string(result.inMemory->perplexity) + "; not exported");
+}
 
-    if (!compress.inputs.evalText.empty()) {
-        job.report("verify", 0, 0, "reading the export back");
-        result.reloaded =
-            evaluateExport(stage.path(), compress.inputs.evalText, compress.inputs.eval, job);
-        if (result.inMemory && settings.dtype == "float32" &&
-            relativeDifference(result.reloaded->perplexity, result.inMemory->perplexity) >
-                kFloat32ReloadTolerance)
-            fail(stage.target().string(),
-                 "read back, the export scores perplexity " +
-                     std::to_string(result.reloaded->perplexity) + " instead of " +
-                     std::to_string(result.inMemory->perplexity) + "; not exported");
-    }
-
+void writeModelCard(const StagedDirectory& stage, const ExportSource& source,
+                    const ExportRequest& request, const CompressRequest& compress,
+                    const CompressResult& reproduced, const ExportResult& result) {
     ModelCardInfo card;
     card.format = request.format;
-    card.dtype = settings.dtype;
-    card.sourceModel = model->path;
-    card.sourceHash = model->contentHash;
-    card.experimentId = experiment->id;
+    card.dtype = result.dtype;
+    card.sourceModel = source.model.path;
+    card.sourceHash = source.model.contentHash;
+    card.experimentId = source.experiment.id;
     card.compression = compress.compression.serialize();
     card.variant = result.variant;
     card.calibration = compress.inputs.calibText.filename().string() + ", " +
@@ -220,30 +213,92 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     card.written = result.written;
     card.files = listFiles(stage.path());
     writeFileAtomically(stage.path() / "README.md", modelCard(card));
+}
 
-    result.files = listFiles(stage.path());
-    result.contentHash = hashExportDirectory(stage.path(), job);
+void writeManifest(const StagedDirectory& stage, const ExportSource& source,
+                   const ExportResult& result) {
     const nlohmann::ordered_json manifest = {{"format", result.format},
-                                             {"experiment", experiment->id},
+                                             {"experiment", source.experiment.id},
                                              {"variant", result.variant},
                                              {"dtype", result.dtype},
                                              {"content_hash", result.contentHash},
-                                             {"source_model", model->path},
-                                             {"source_weights_sha256", model->contentHash},
+                                             {"source_model", source.model.path},
+                                             {"source_weights_sha256", source.model.contentHash},
                                              {"rankscope", rankscopeVersion()}};
     writeFileAtomically(stage.path() / kExportManifest, manifest.dump(2) + "\n");
+}
+
+int64_t recordExport(ExperimentStore& store, const ExportSource& source,
+                     const ExportResult& result) {
+    ExportRecord record;
+    record.experimentId = source.experiment.id;
+    record.variant = static_cast<int>(source.variant);
+    record.path = result.path.string();
+    record.format = result.format;
+    record.contentHash = result.contentHash;
+    return store.addExport(record);
+}
+
+} // namespace
+
+ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& request,
+                              const JobContext& job, const ExportOptions& options) {
+    const ExportSource source = exportableExperiment(store, request);
+    if (!request.dtype.empty() && !parseFloatDtype(request.dtype))
+        fail("--dtype",
+             "unsupported dtype '" + request.dtype + "' (supported: float32, bfloat16, float16)");
+    // Refuse an existing target before any work; the staging directory lives beside it.
+    StagedDirectory stage(request.outDir, request.force);
+    const SourceModel model = readSourceModel(source.model.path);
+    requireUnchangedWeights(store, source, job);
+
+    ExportSettings settings;
+    settings.source = &model;
+    settings.dtype = request.dtype.empty() ? defaultDtype(model) : request.dtype;
+    settings.adapterBase = stage.target().string();
+    requireFreeSpace(stage.target().parent_path(), estimateBytes(model, settings.dtype),
+                     options.freeSpace);
+
+    // Reproduce the compressed weights block by block, each block's handed to the writer as it
+    // is done; the reports the export does not need are skipped.
+    CompressRequest compress = compressRequestOf(source.experiment);
+    compress.inputs.analyze = false;
+    compress.heldoutTokens = 0;
+    compress.inputs.evaluateBaseline = false;
+    ExportWriter writer(stage.path(), request.format, settings, job);
+    size_t exported = 0;
+    CompressHooks hooks;
+    hooks.compressed = [&](size_t v, const std::vector<CompressedLinear>& linears) {
+        if (v != source.variant)
+            return;
+        writer.add(exportLinears(linears));
+        exported += linears.size();
+    };
+    OpenOptions open;
+    open.device = options.device;
+    const auto session = ModelSession::open(source.model.path, open, job);
+    const CompressResult reproduced = runCompression(*session, compress, job, hooks);
+    if (exported == 0)
+        fail(source.what, "reproducing it gave no compressed layers");
+
+    ExportResult result;
+    result.format = exportFormatName(request.format);
+    result.variant = reproduced.variants.at(source.variant).label();
+    result.dtype = settings.dtype;
+    result.inMemory = reproduced.variants[source.variant].perplexity;
+    checkReproduced(store, source, result);
+    result.written = writer.finish();
+    verifyReadBack(stage, compress, settings.dtype, result, job);
+    writeModelCard(stage, source, request, compress, reproduced, result);
+
+    result.files = listFiles(stage.path());
+    result.contentHash = hashExportDirectory(stage.path(), job);
+    writeManifest(stage, source, result);
     job.cancel.throwIfCancelled();
     stage.commit();
     result.path = stage.target();
     result.bytes = directoryBytes(result.path);
-
-    ExportRecord record;
-    record.experimentId = experiment->id;
-    record.variant = static_cast<int>(variant);
-    record.path = result.path.string();
-    record.format = result.format;
-    record.contentHash = result.contentHash;
-    result.exportId = store.addExport(record);
+    result.exportId = recordExport(store, source, result);
     return result;
 }
 

@@ -2,7 +2,7 @@
 
 #include "compress/quantgrid.h"
 #include "formats/export_format.h"
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
 #include "util/progress.h"
 
 #include <ATen/core/Tensor.h>

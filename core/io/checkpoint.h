@@ -1,6 +1,6 @@
 #pragma once
 
-#include "model/config.h"
+#include "arch/model_config.h"
 
 #include <ATen/core/Tensor.h>
 #include <filesystem>

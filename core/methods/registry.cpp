@@ -78,7 +78,7 @@ ParamSpec factorBitsParam() {
                      "RTN-quantize A and B per row after fitting (0: keep float32)");
 }
 
-// How LoRD and Lillama spread a parameter reduction over the layers (seed/allocation.h).
+// How LoRD and Lillama spread a parameter reduction over the layers (factorize/allocation.h).
 // LoRD may also plan ranks on its error curves (optimal); Lillama trains before any curve exists.
 std::vector<ParamSpec> allocationParams(bool planned) {
     std::vector<std::string> strategies{"uniform", "bottom", "top"};
@@ -104,12 +104,14 @@ std::vector<MethodSpec> buildRegistry() {
          "No compression",
          "Keep the weights as they are (baseline, or for low-rank only).",
          MethodKind::Compression,
+         {},
          {}},
         {"rtn",
          "RTN",
          "Round-to-nearest quantization per group of input columns.",
          MethodKind::Compression,
-         {bitsParam(), groupParam(), symParam()}},
+         {bitsParam(), groupParam(), symParam()},
+         {.quantizes = true}},
         {"gptq",
          "GPTQ",
          "Quantize column by column, correcting the remaining columns with the inverse Hessian "
@@ -120,44 +122,63 @@ std::vector<MethodSpec> buildRegistry() {
           boolean("act_order", "Act-order", "false",
                   "process columns by descending Hessian diagonal"),
           intChoice("block", "Block size", "128", {"32", "64", "128", "256"},
-                    "columns per lazy-update block")}},
-        {"magnitude", "Magnitude pruning", "Remove the weights of smallest magnitude per row.",
-         MethodKind::Compression, pruningParams()},
-        {"wanda", "Wanda pruning",
+                    "columns per lazy-update block")},
+         {.readsStatistics = true, .quantizes = true}},
+        {"magnitude",
+         "Magnitude pruning",
+         "Remove the weights of smallest magnitude per row.",
+         MethodKind::Compression,
+         pruningParams(),
+         {}},
+        {"wanda",
+         "Wanda pruning",
          "Remove the weights with the smallest |W_ij| * ||x_j|| per row (activation-aware).",
-         MethodKind::Compression, pruningParams()},
+         MethodKind::Compression,
+         pruningParams(),
+         {.readsStatistics = true}},
 
         {"none",
          "No compensation",
          "Leave the compression error uncompensated.",
          MethodKind::Compensation,
+         {},
          {}},
         {"svd",
          "SVD",
          "Truncated SVD of the weight error; ignores the inputs.",
          MethodKind::Compensation,
-         {factorBitsParam()}},
+         {factorBitsParam()},
+         {.weighting = InputWeighting::Identity, .curve = ErrorCurve::Svd}},
         {"eora",
          "EoRA",
          "SVD of the error projected onto the eigenspace of the layer's input activations: the "
          "exact minimiser of the output error for every rank.",
          MethodKind::Compensation,
-         {factorBitsParam()}},
+         {factorBitsParam()},
+         {.weighting = InputWeighting::Gram, .curve = ErrorCurve::Eora}},
         {"asvd",
          "Activation-scaled SVD",
          "SVD of the error with input columns scaled by mean |x|^alpha (ASVD-style).",
          MethodKind::Compensation,
          {real("alpha", "Alpha", "0.5", 0.0, 2.0, "exponent of the activation scale"),
-          factorBitsParam()}},
+          factorBitsParam()},
+         {.weighting = InputWeighting::ActivationScale}},
 
-        {"lord-weight", "LoRD (weight SVD)",
+        {"lord-weight",
+         "LoRD (weight SVD)",
          "Replace each linear by the truncated SVD of its weight: two thin layers of rank r.",
-         MethodKind::LowRank, lordParams()},
-        {"lord-data", "LoRD (data-aware)",
+         MethodKind::LowRank,
+         lordParams(),
+         {.weighting = InputWeighting::Identity, .curve = ErrorCurve::Svd}},
+        {"lord-data",
+         "LoRD (data-aware)",
          "Replace each linear by the rank-r factors that minimise its output error on the "
          "calibration activations (the EoRA optimum applied to the weight itself).",
-         MethodKind::LowRank, lordParams()},
-        {"lillama", "Lillama",
+         MethodKind::LowRank,
+         lordParams(),
+         {.weighting = InputWeighting::Gram, .curve = ErrorCurve::Eora}},
+        {"lillama",
+         "Lillama",
          "Start from the weight SVD, then train each decoder layer's factors to reproduce the "
          "original layer's output hidden states (local feature distillation).",
          MethodKind::LowRank,
@@ -173,7 +194,9 @@ std::vector<MethodSpec> buildRegistry() {
              params.push_back(integer("seed", "Seed", "0", 0, 2147483647,
                                       "order of the windows (runs are reproducible)"));
              return params;
-         }()},
+         }(),
+         // Distillation starts from the weight SVD; no curve predicts where training ends.
+         {.weighting = InputWeighting::Identity, .distills = true}},
     };
 }
 
@@ -291,17 +314,52 @@ const char* methodKindName(MethodKind kind) {
     return "?";
 }
 
+std::string methodIds(MethodKind kind, bool (*accept)(const MethodSpec&)) {
+    std::vector<std::string> ids;
+    for (const MethodSpec* m : methodsOfKind(kind))
+        if (!accept || accept(*m))
+            ids.push_back(m->id);
+    return joined(ids);
+}
+
+namespace {
+
+const MethodSpec& onlyCompensation(bool (*match)(const MethodSpec&), const char* what) {
+    const MethodSpec* found = nullptr;
+    for (const MethodSpec* m : methodsOfKind(MethodKind::Compensation))
+        if (match(*m)) {
+            if (found)
+                fail("method registry", std::string("two compensations are ") + what);
+            found = m;
+        }
+    if (!found)
+        fail("method registry", std::string("no compensation is ") + what);
+    return *found;
+}
+
+} // namespace
+
+const MethodSpec& uncompensated() {
+    static const MethodSpec& spec =
+        onlyCompensation([](const MethodSpec& m) { return !m.fitsFactors(); }, "without factors");
+    return spec;
+}
+
+const MethodSpec& plainSvdCompensation() {
+    static const MethodSpec& spec = onlyCompensation(
+        [](const MethodSpec& m) { return m.traits.weighting == InputWeighting::Identity; },
+        "the input-blind SVD");
+    return spec;
+}
+
 MethodConfig MethodConfig::parse(std::string_view text, MethodKind kind) {
     text = trimmed(text);
     const size_t colon = text.find(':');
     const std::string id(trimmed(text.substr(0, colon)));
     const MethodSpec* spec = findMethod(id, kind);
     if (!spec) {
-        std::vector<std::string> ids;
-        for (const MethodSpec* m : methodsOfKind(kind))
-            ids.push_back(m->id);
         fail(std::string(methodKindName(kind)) + " method",
-             "unknown method '" + id + "' (available: " + joined(ids) + ")");
+             "unknown method '" + id + "' (available: " + methodIds(kind) + ")");
     }
     MethodConfig config;
     config.m_id = spec->id;

@@ -19,6 +19,28 @@ enum class MethodKind {
     LowRank,      // replaces W by low-rank factors (LoRD, Lillama)
 };
 
+// The input weighting K of a low-rank fit: B A = U_r U_r^T M with U the leading eigenvectors of
+// M K M^T, M the weight error (compensation) or the weight itself (LoRD); docs/design.md §2.
+enum class InputWeighting {
+    None,            // fits no factors (the "none" compensation)
+    Identity,        // K = I: the truncated SVD, blind to the inputs
+    ActivationScale, // K = diag(mean|x|^(2 alpha)): activation-scaled SVD
+    Gram,            // K = C: the exact minimiser of the output error at every rank
+};
+
+// The stored error-vs-rank curve that predicts a method's error at every rank (rank planning).
+enum class ErrorCurve { None, Svd, Eora };
+
+// What a method needs and does. The jobs, the planner and the views read these instead of
+// comparing ids, so a method is wired by its registry entry and its implementation alone.
+struct MethodTraits {
+    bool readsStatistics = false; // compression: W_c depends on the layer's calibration inputs
+    bool quantizes = false;       // compression: W_c always lies on a bits x group grid
+    InputWeighting weighting = InputWeighting::None; // compensation, low-rank: the fit's K
+    ErrorCurve curve = ErrorCurve::None; // compensation, low-rank: the curve predicting its error
+    bool distills = false; // low-rank: trains its factors block by block on its own outputs
+};
+
 enum class ParamType { Int, Float, Bool, Choice };
 
 struct ParamSpec {
@@ -38,8 +60,11 @@ struct MethodSpec {
     std::string description; // one or two sentences for tooltips and --help
     MethodKind kind = MethodKind::Compression;
     std::vector<ParamSpec> params;
+    MethodTraits traits;
 
     const ParamSpec* param(std::string_view key) const;
+    // Compensation and low-rank methods with a weighting fit factors; "none" does not.
+    bool fitsFactors() const { return traits.weighting != InputWeighting::None; }
 };
 
 // A validated method choice: the id plus a value for every parameter of its spec (defaults
@@ -85,5 +110,12 @@ const std::vector<MethodSpec>& methodRegistry();
 std::vector<const MethodSpec*> methodsOfKind(MethodKind kind);
 const MethodSpec* findMethod(std::string_view id, MethodKind kind);
 const char* methodKindName(MethodKind kind);
+// "lord-weight, lord-data, lillama": the ids of one kind (or those passing `accept`), for messages.
+std::string methodIds(MethodKind kind, bool (*accept)(const MethodSpec&) = nullptr);
+
+// The two references the run panel offers beside a chosen compensation: the one that fits
+// nothing and the input-blind SVD.
+const MethodSpec& uncompensated();
+const MethodSpec& plainSvdCompensation();
 
 } // namespace rs

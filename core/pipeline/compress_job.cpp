@@ -1,8 +1,6 @@
 #include "pipeline/compress_job.h"
 
 #include "compress/compress.h"
-#include "compress/quantgrid.h"
-#include "compress/rtn.h"
 #include "dist/communicator.h"
 #include "io/checkpoint.h"
 #include "model/llama.h"
@@ -49,13 +47,6 @@ at::Tensor windowsFromText(const ModelSession& session, const std::filesystem::p
     return calibrationWindows(stream.tokens, seqLen, maxTokens, path.string());
 }
 
-LowRankFactors quantizeFactors(const LowRankFactors& f, int bits) {
-    if (bits == 0 || f.rank() == 0)
-        return f;
-    return {dequantize(quantizeRtn(f.B, bits, -1, false)),
-            dequantize(quantizeRtn(f.A, bits, -1, false))};
-}
-
 } // namespace
 
 int64_t RankPlan::rankFor(const std::string& layer) const {
@@ -64,11 +55,11 @@ int64_t RankPlan::rankFor(const std::string& layer) const {
 }
 
 std::string Variant::label() const {
-    if (compensation.id() == "none")
-        return "none";
+    if (!compensation.spec().fitsFactors())
+        return compensation.id();
     std::string label = compensation.id();
-    if (compensation.values().count("factor_bits") && compensation.integer("factor_bits") > 0)
-        label += "/q" + compensation.text("factor_bits");
+    if (const int bits = factorBits(compensation); bits > 0)
+        label += "/q" + std::to_string(bits);
     return label + "@" + (rank < 0 ? std::string("plan") : std::to_string(rank));
 }
 
@@ -104,7 +95,7 @@ std::vector<Variant> planVariants(const CompressRequest& request) {
     for (const MethodConfig& comp : compensations) {
         if (comp.kind() != MethodKind::Compensation)
             fail(comp.id(), "is not a compensation method");
-        if (comp.id() == "none") {
+        if (!comp.spec().fitsFactors()) {
             variants.push_back({comp, 0, 0, std::nullopt});
         } else if (request.plan) {
             variants.push_back({comp, -1, 0, std::nullopt});
@@ -123,7 +114,7 @@ std::vector<Variant> planVariants(const CompressRequest& request) {
 
 int64_t variantRank(const Variant& variant, const CompressRequest& request,
                     const std::string& layer) {
-    if (variant.compensation.id() == "none")
+    if (!variant.compensation.spec().fitsFactors())
         return 0;
     return variant.rank < 0 ? request.plan->rankFor(layer) : variant.rank;
 }
@@ -196,7 +187,7 @@ analyzeReported(const at::Tensor& weight, const at::Tensor& dW, const InputStats
     for (size_t v : group.variants) {
         const MethodConfig& comp = variants[v].compensation;
         const auto it = bases.find(comp.serialize());
-        if (comp.id() == "eora" && it != bases.end())
+        if (comp.spec().traits.weighting == InputWeighting::Gram && it != bases.end())
             eoraBasis = it->second.get();
     }
     return perSite.analyses.analyze(weight, dW, st, s.kind, s.name, eoraBasis);
@@ -252,7 +243,8 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                             std::max(maxRank, variantRank(result.variants[w], request, s.name));
                 bases[key] = buildCompensationBasis(variant.compensation, dW, st, maxRank, s.name);
                 run.job.cancel.throwIfCancelled();
-                if (gi == 0 && variant.compensation.id() == "eora") {
+                if (gi == 0 &&
+                    variant.compensation.spec().traits.weighting == InputWeighting::Gram) {
                     // The count depends on C alone: once per input site, not per linear (q/k/v
                     // and gate/up share theirs).
                     const auto [it, fresh] =
@@ -262,8 +254,7 @@ void compressLinear(CompressRun& run, size_t gi, const SelectedLinear& s,
                     report->discardedModes = it->second;
                 }
             }
-            f = quantizeFactors(bases[key]->factorsAt(rank),
-                                static_cast<int>(variant.compensation.integer("factor_bits")));
+            f = deployedFactors(variant.compensation, *bases[key], rank);
         }
         report->ranks[v] = rank;
         report->errorAfter[v] =
@@ -480,6 +471,79 @@ void finishPasses(CompressRun& run) {
     run.clock.add("evaluate", started);
 }
 
+// Each variant's adapter size: its rank at every selected linear times d_out + d_in.
+void countAdapterParameters(CompressRun& run) {
+    for (Variant& variant : run.result.variants)
+        for (const SelectedLinear& s : run.selected)
+            variant.adapterParameters +=
+                variantRank(variant, run.request, s.name) * (s.outFeatures + s.inFeatures);
+}
+
+// Whether W_c is kept with its grid for the export hook. Only rank 0 has the hooks (it alone
+// records and exports); the owners of its layers must know whether to send the grids along.
+void agreeOnGrids(CompressRun& run) {
+    if (!distributed(run.job)) {
+        run.keepGrids = bool(run.hooks.compressed);
+        return;
+    }
+    at::Tensor keep = at::full({1}, run.hooks.compressed ? 1 : 0, at::kLong);
+    run.job.group->broadcast(keep, 0);
+    run.keepGrids = keep.item<int64_t>() != 0;
+}
+
+// The calibration windows and the statistics sources: one group for all variants (parallel), or
+// one per variant calibrated on its own compressed blocks (sequential); held-out statistics from
+// the evaluation text.
+void prepareCalibration(CompressRun& run, const ModelSession& session) {
+    const CompressRequest& request = run.request;
+    const int64_t seqLen = std::min(request.inputs.calibSeqLen, run.model.config().maxPositions);
+    const at::Tensor calibWindows =
+        windowsFromText(session, request.inputs.calibText, seqLen, request.inputs.calibTokens);
+    run.result.calibrationTokens = calibWindows.numel();
+    if (!request.inputs.evalText.empty() && request.heldoutTokens > 0) {
+        const at::Tensor windows =
+            windowsFromText(session, request.inputs.evalText,
+                            std::min(seqLen, request.heldoutTokens), request.heldoutTokens);
+        run.result.heldoutTokens = windows.numel();
+        run.heldout = statsSource(run.hooks, StatsRole::Heldout, run.model, windows, run.job);
+    }
+    const size_t variants = run.result.variants.size();
+    if (request.mode == CalibrationMode::Parallel) {
+        run.groups.emplace_back();
+        for (size_t v = 0; v < variants; ++v)
+            run.groups.back().variants.push_back(v);
+        run.groups.front().calibrator =
+            statsSource(run.hooks, StatsRole::Calibration, run.model, calibWindows, run.job);
+    } else {
+        for (size_t v = 0; v < variants; ++v) {
+            run.groups.push_back({{v}, nullptr, {}, {}});
+            run.groups.back().calibrator =
+                std::make_unique<CalibratingSource>(run.model, calibWindows, run.job);
+        }
+    }
+    run.factors.resize(variants);
+}
+
+// One block at a time: calibrate, compress and compensate its linears, pass the evaluation
+// windows of every variant through it, release it.
+void streamBlocks(CompressRun& run) {
+    const int64_t layers = run.model.numLayers();
+    for (int64_t k = 0; k < layers; ++k) {
+        run.job.cancel.throwIfCancelled();
+        run.job.report("compress", k, layers, "block " + std::to_string(k));
+        const size_t firstReport = run.result.layers.size();
+        compressBlock(run, k);
+        if (run.hooks.layerDone && run.result.layers.size() > firstReport)
+            run.hooks.layerDone(run.result, firstReport, run.result.layers.size() - firstReport);
+        evaluateBlock(run, k);
+        releaseBlock(run, k);
+    }
+    run.job.report("compress", layers, layers);
+    for (Group& group : run.groups)
+        group.calibrator.reset(); // frees the calibration activations before the output head
+    run.heldout.reset();
+}
+
 } // namespace
 
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
@@ -510,75 +574,22 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                     nullptr,
                     {},
                     JobContext{{}, job.cancel, job.memory, job.group}};
-    for (Variant& variant : result.variants)
-        for (const SelectedLinear& s : run.selected)
-            variant.adapterParameters +=
-                variantRank(variant, request, s.name) * (s.outFeatures + s.inFeatures);
+    countAdapterParameters(run);
     requireSameRequest(job, session, request, requestToJson);
-    if (distributed(job)) {
-        // Only rank 0 has the hooks (it alone records and exports); the owners of its layers
-        // must know whether to send the grids along.
-        at::Tensor keep = at::full({1}, hooks.compressed ? 1 : 0, at::kLong);
-        job.group->broadcast(keep, 0);
-        run.keepGrids = keep.item<int64_t>() != 0;
-    } else {
-        run.keepGrids = bool(hooks.compressed);
-    }
+    agreeOnGrids(run);
     if (hooks.planned)
         hooks.planned(result);
     RestoreGuard restoreAtExit(run.installer, run.selected);
 
     auto started = std::chrono::steady_clock::now();
-    const int64_t seqLen = std::min(request.inputs.calibSeqLen, model.config().maxPositions);
-    const at::Tensor calibWindows =
-        windowsFromText(session, request.inputs.calibText, seqLen, request.inputs.calibTokens);
-    result.calibrationTokens = calibWindows.numel();
-    if (!request.inputs.evalText.empty() && request.heldoutTokens > 0) {
-        const at::Tensor windows =
-            windowsFromText(session, request.inputs.evalText,
-                            std::min(seqLen, request.heldoutTokens), request.heldoutTokens);
-        result.heldoutTokens = windows.numel();
-        run.heldout = statsSource(hooks, StatsRole::Heldout, model, windows, job);
-    }
-    if (request.mode == CalibrationMode::Parallel) {
-        run.groups.emplace_back();
-        for (size_t v = 0; v < result.variants.size(); ++v)
-            run.groups.back().variants.push_back(v);
-        run.groups.front().calibrator =
-            statsSource(hooks, StatsRole::Calibration, model, calibWindows, job);
-    } else {
-        for (size_t v = 0; v < result.variants.size(); ++v) {
-            run.groups.push_back({{v}, nullptr, {}, {}});
-            run.groups.back().calibrator =
-                std::make_unique<CalibratingSource>(model, calibWindows, job);
-        }
-    }
-    run.factors.resize(result.variants.size());
+    prepareCalibration(run, session);
     clock.add("calibrate", started);
     if (!request.inputs.evalText.empty()) {
         started = std::chrono::steady_clock::now();
         startPasses(run, session);
         clock.add("evaluate", started);
     }
-
-    // One block at a time: calibrate, compress and compensate its linears, pass the evaluation
-    // windows of every variant through it, release it.
-    const int64_t layers = model.numLayers();
-    for (int64_t k = 0; k < layers; ++k) {
-        job.cancel.throwIfCancelled();
-        job.report("compress", k, layers, "block " + std::to_string(k));
-        const size_t firstReport = result.layers.size();
-        compressBlock(run, k);
-        if (hooks.layerDone && result.layers.size() > firstReport)
-            hooks.layerDone(result, firstReport, result.layers.size() - firstReport);
-        evaluateBlock(run, k);
-        releaseBlock(run, k);
-    }
-    job.report("compress", layers, layers);
-    for (Group& group : run.groups)
-        group.calibrator.reset(); // frees the calibration activations before the output head
-    run.heldout.reset();
-
+    streamBlocks(run);
     if (!request.inputs.evalText.empty()) {
         job.report("evaluate", 0, 1, "output head");
         finishPasses(run);

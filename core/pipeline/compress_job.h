@@ -1,9 +1,9 @@
 #pragma once
 
 #include "calib/layerwise.h"
+#include "compensate/compensation.h"
 #include "compress/compress.h"
 #include "eval/perplexity.h"
-#include "lowrank/compensation.h"
 #include "methods/registry.h"
 #include "pipeline/job_inputs.h"
 #include "pipeline/stats_source.h"

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
 #include "util/progress.h"
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #include "calib/layerwise.h"
 #include "dist/communicator.h"
+#include "factorize/lillama.h"
 #include "pipeline/lowrank_run.h"
-#include "seed/lillama.h"
 
 namespace rs::lowrank_run {
 
@@ -24,8 +24,8 @@ void startFactors(LowRankRun& run, size_t v, const std::vector<size_t>& inBlock,
             continue;
         const int64_t r = run.ranks[v][i];
         run.factors[v][i] =
-            buildLordBasis(LordVariant::WeightSvd, originalWeight(run.model, run.selected[i]), st,
-                           r, run.selected[i].name)
+            buildLordBasis(run.request.method, originalWeight(run.model, run.selected[i]), st, r,
+                           run.selected[i].name)
                 ->factorsAt(r);
     }
     exchangeFits(run, inBlock, owners, nullptr);

@@ -4,6 +4,8 @@
 #include "calib/layerwise.h"
 #include "calib/stats.h"
 #include "dist/communicator.h"
+#include "factorize/allocation.h"
+#include "factorize/lord.h"
 #include "io/checkpoint.h"
 #include "model/llama.h"
 #include "pipeline/distributed.h"
@@ -12,8 +14,6 @@
 #include "pipeline/session.h"
 #include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
-#include "seed/allocation.h"
-#include "seed/lord.h"
 #include "util/error.h"
 #include "util/interruptible.h"
 #include "util/text.h"
@@ -210,14 +210,41 @@ void runLord(LowRankRun& run, const ModelSession& session, const at::Tensor& win
             fitLayer(run, i, st, Fit::Factors);
         } else if (const int64_t r = basisRank(run, i); r > 0 && run.anyFactored(i)) {
             const at::Tensor w = originalWeight(run.model, run.selected[i]);
-            factorLayer(run, i, *buildLordBasis(run.lord, w, st, r, run.selected[i].name), w,
-                        st.gram);
+            factorLayer(run, i, *buildLordBasis(run.request.method, w, st, r, run.selected[i].name),
+                        w, st.gram);
         }
     };
     calibratedPass(run, windows, "factor", factor, [&](int64_t k) {
         finishLordBlock(run, k);
         run.clock.add("evaluate");
     });
+}
+
+std::vector<FactorShape> shapesOf(const std::vector<SelectedLinear>& selected) {
+    std::vector<FactorShape> shapes;
+    for (const SelectedLinear& s : selected)
+        shapes.push_back({s.name, s.block, s.outFeatures, s.inFeatures});
+    return shapes;
+}
+
+// One report per selected linear with its rank in every variant.
+void addLayerReports(const std::vector<SelectedLinear>& selected,
+                     const std::vector<std::vector<int64_t>>& ranks, LowRankResult& result) {
+    for (const SelectedLinear& s : selected)
+        result.layers.push_back(newReport(s, result.variants.size()));
+    for (size_t v = 0; v < ranks.size(); ++v)
+        for (size_t i = 0; i < selected.size(); ++i)
+            result.layers[i].ranks[v] = ranks[v][i];
+}
+
+// The output head of every evaluation pass: the original model's and each variant's perplexity.
+void finishEvaluation(LowRankRun& run) {
+    if (!run.request.inputs.evalText.empty())
+        run.job.report("evaluate", 0, 1, "output head");
+    finishBaseline(run);
+    for (size_t v = 0; v < run.result.variants.size(); ++v)
+        finishVariantPass(run, v);
+    run.clock.add("evaluate");
 }
 
 } // namespace
@@ -246,35 +273,27 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     waitForAbandonedWork(); // a cancelled job's last decomposition must not overlap this one
     const CancelScope cancelInKernels(job.cancel); // the decompositions of one layer take seconds
     if (request.method.kind() != MethodKind::LowRank)
-        fail(request.method.id(), "is not a low-rank method (lord-weight, lord-data, lillama)");
+        fail(request.method.id(),
+             "is not a low-rank method (" + methodIds(MethodKind::LowRank) + ")");
     requireDenseModel(session, "low-rank factorization");
     requireSameRequest(job, session, request, lowRankRequestJson);
     LlamaModel& model = session.model();
     LowRankResult result;
     StageClock clock(result.stageSeconds);
-    const bool lillama = request.method.id() == "lillama";
+    const bool distills = request.method.spec().traits.distills;
 
     std::vector<SelectedLinear> selected =
         selectLinears(session.checkpoint(), request.inputs.layers);
-    std::vector<FactorShape> shapes;
-    for (const SelectedLinear& s : selected)
-        shapes.push_back({s.name, s.block, s.outFeatures, s.inFeatures});
+    std::vector<FactorShape> shapes = shapesOf(selected);
     std::vector<std::vector<int64_t>> ranks;
     planVariants(request, selected, shapes, result, ranks);
-    for (const SelectedLinear& s : selected)
-        result.layers.push_back(newReport(s, result.variants.size()));
-    for (size_t v = 0; v < ranks.size(); ++v)
-        for (size_t i = 0; i < selected.size(); ++i)
-            result.layers[i].ranks[v] = ranks[v][i];
+    addLayerReports(selected, ranks, result);
 
     LowRankRun run(request, job, hooks, model, result, clock, std::move(selected),
                    std::move(shapes));
     run.ranks = std::move(ranks);
-    run.optimal = !lillama && !request.plan && request.uniformRank <= 0 &&
+    run.optimal = !distills && !request.plan && request.uniformRank <= 0 &&
                   request.method.text("allocation") == "optimal";
-    run.bits = lillama ? 0 : static_cast<int>(request.method.integer("factor_bits"));
-    run.lord = request.method.id() == "lord-weight" || lillama ? LordVariant::WeightSvd
-                                                               : LordVariant::DataAware;
     run.factors.resize(result.variants.size());
     if (hooks.planned && !run.optimal)
         hooks.planned(result);
@@ -284,7 +303,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
         calibrationWindows(tokenStream(session, request.inputs.calibText).tokens, seqLen,
                            request.inputs.calibTokens, request.inputs.calibText.string());
     result.calibrationTokens = windows.numel();
-    if (lillama) {
+    if (distills) {
         const int64_t perWindow = seqLen * model.config().hiddenSize * 4;
         runLillama(run, session, windows,
                    std::clamp<int64_t>(kActivationBudgetBytes / perWindow, 1, windows.size(0)));
@@ -295,12 +314,7 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
     runLord(run, session, windows);
     if (hooks.layersDone)
         hooks.layersDone(result);
-    if (!request.inputs.evalText.empty())
-        job.report("evaluate", 0, 1, "output head");
-    finishBaseline(run);
-    for (size_t v = 0; v < result.variants.size(); ++v)
-        finishVariantPass(run, v);
-    clock.add("evaluate");
+    finishEvaluation(run);
     return result;
 }
 

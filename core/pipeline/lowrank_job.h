@@ -1,10 +1,10 @@
 #pragma once
 
+#include "compensate/compensation.h"
 #include "eval/perplexity.h"
-#include "lowrank/compensation.h"
+#include "factorize/lillama.h"
 #include "methods/registry.h"
 #include "pipeline/compress_job.h"
-#include "seed/lillama.h"
 #include "util/progress.h"
 
 #include <filesystem>

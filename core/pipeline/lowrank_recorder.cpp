@@ -103,7 +103,7 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
     if (!request.inputs.evalText.empty())
         experiment.evalDatasetId = registerText(store, session, request.inputs.evalText, job).id;
     // Lillama's student path runs through the layers already compressed.
-    experiment.calibMode = request.method.id() == "lillama" ? "sequential" : "parallel";
+    experiment.calibMode = request.method.spec().traits.distills ? "sequential" : "parallel";
     experiment.calibTokens = request.inputs.calibTokens;
     experiment.calibSeqLen = request.inputs.calibSeqLen;
     experiment.compression = request.method.serialize();

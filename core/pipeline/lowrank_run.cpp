@@ -105,7 +105,7 @@ void factorLayer(LowRankRun& run, size_t i, const CompensationBasis& basis, cons
     for (size_t v = 0; v < run.ranks.size(); ++v) {
         if (!run.factored(v, i))
             continue;
-        LowRankFactors f = quantizeFactorPair(basis.factorsAt(run.ranks[v][i]), run.bits);
+        LowRankFactors f = deployedFactors(run.request.method, basis, run.ranks[v][i]);
         run.result.layers[i].errorAfter[v] = relativeFactorError(w, f, gram);
         run.factors[v][i] = std::move(f);
     }
@@ -121,12 +121,12 @@ void fitLayer(LowRankRun& run, size_t i, const InputStats& stats, Fit fit,
         analysesOf(run, s).prepare(stats, s.kind, s.name);
     std::unique_ptr<CompensationBasis> basis;
     if (fit != Fit::AnalysisOnly && basisRank(run, i) > 0)
-        basis = buildLordBasis(run.lord, w, stats, basisRank(run, i), s.name);
-    // The analysis of W itself reuses LoRD's data-aware basis (the EoRA decomposition of W).
+        basis = buildLordBasis(run.request.method, w, stats, basisRank(run, i), s.name);
+    // The analysis of W itself reuses a Gram-weighted basis (the EoRA decomposition of W).
+    const bool gramWeighted = run.request.method.spec().traits.weighting == InputWeighting::Gram;
     if (run.request.inputs.analyze)
-        report.analysis =
-            analysesOf(run, s).analyze(w, w, stats, s.kind, s.name,
-                                       run.lord == LordVariant::DataAware ? basis.get() : nullptr);
+        report.analysis = analysesOf(run, s).analyze(w, w, stats, s.kind, s.name,
+                                                     gramWeighted ? basis.get() : nullptr);
     if (!basis)
         return;
     if (fit == Fit::Curve)

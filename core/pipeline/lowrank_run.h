@@ -4,12 +4,12 @@
 // Lillama's distillation). Internal to the pipeline library.
 
 #include "calib/stats.h"
+#include "factorize/allocation.h"
+#include "factorize/lord.h"
 #include "model/llama.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
-#include "seed/allocation.h"
-#include "seed/lord.h"
 
 #include <ATen/ATen.h>
 #include <filesystem>
@@ -96,8 +96,6 @@ struct LowRankRun {
     std::vector<std::vector<int64_t>> ranks; // [variant][layer]
     FactorInstaller installer;
     bool optimal = false;
-    int bits = 0;
-    LordVariant lord = LordVariant::DataAware;
     std::vector<std::map<size_t, LowRankFactors>> factors; // [variant] of the current block
     EvalPasses passes;
     JobContext quiet;      // the passes' context: cancellation and memory, no progress of their own

@@ -22,14 +22,12 @@ StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t id,
     std::string comp = compensation.value_or("");
     if (comp.empty())
         for (const std::string& c : experiment->compensations)
-            if (MethodConfig::parse(c, MethodKind::Compensation).id() != "none") {
+            if (MethodConfig::parse(c, MethodKind::Compensation).spec().fitsFactors()) {
                 comp = c;
                 break;
             }
     out.compensation = MethodConfig::parse(comp.empty() ? "eora" : comp, MethodKind::Compensation);
-    if (out.compensation.id() != "eora" && out.compensation.id() != "svd")
-        fail(what,
-             "error curves are stored for eora and svd only, not for " + out.compensation.id());
+    requirePlannableCompensation(out.compensation, what);
     out.layers = store.layers(id);
     if (out.layers.empty())
         fail(what, "has no layers (status " + std::string(statusName(experiment->status)) + ")");
@@ -38,6 +36,32 @@ StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t id,
             fail(what, "has no error curves for " + l.name +
                            " (it was run without analysis; run compress without --no-analysis)");
     return out;
+}
+
+namespace {
+
+bool hasCurve(const MethodSpec& method) {
+    return method.traits.curve != ErrorCurve::None;
+}
+
+} // namespace
+
+void requirePlannableCompensation(const MethodConfig& compensation, const std::string& what) {
+    if (!hasCurve(compensation.spec()))
+        fail(what, "error curves are stored for " + methodIds(MethodKind::Compensation, hasCurve) +
+                       " only, not for " + compensation.id());
+}
+
+const std::vector<double>& storedCurve(const LayerRecord& layer, const MethodConfig& compensation) {
+    switch (compensation.spec().traits.curve) {
+    case ErrorCurve::Svd:
+        return layer.curveSvd;
+    case ErrorCurve::Eora:
+        return layer.curveEora;
+    case ErrorCurve::None:
+        break;
+    }
+    fail(layer.name, "no stored error curve predicts " + compensation.id());
 }
 
 std::vector<PlanLayer> planLayers(const std::vector<LayerRecord>& layers,
@@ -54,8 +78,8 @@ std::vector<PlanLayer> planLayers(const std::vector<LayerRecord>& layers,
     std::vector<PlanLayer> out;
     for (size_t i = 0; i < layers.size(); ++i) {
         const LayerRecord& l = layers[i];
-        out.push_back({l.name, l.outFeatures, l.inFeatures,
-                       compensation.id() == "svd" ? l.curveSvd : l.curveEora, weights[i]});
+        out.push_back(
+            {l.name, l.outFeatures, l.inFeatures, storedCurve(l, compensation), weights[i]});
     }
     return out;
 }

@@ -20,7 +20,7 @@ struct StoredCurves {
     ExperimentRecord experiment;
     ModelRecord model;
     MethodConfig compression;
-    MethodConfig compensation; // the method whose curve is planned with (eora or svd)
+    MethodConfig compensation; // the method whose curve is planned with (one with a curve)
     std::vector<LayerRecord> layers;
 };
 
@@ -29,6 +29,12 @@ struct StoredCurves {
 // without layers or curves (run without analysis), or a compensation without a stored curve.
 StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t experiment,
                               const std::optional<std::string>& compensation = std::nullopt);
+
+// The stored curve of `layer` that predicts `compensation`'s error at every rank (the curve of
+// its traits). Fails for a compensation without a curve.
+const std::vector<double>& storedCurve(const LayerRecord& layer, const MethodConfig& compensation);
+// Fails unless `compensation` has a stored curve to plan with; `what` names the request.
+void requirePlannableCompensation(const MethodConfig& compensation, const std::string& what);
 
 // The planner's layers: the stored curve of `compensation` (E(0) = tr(dW C dW^T)) per layer,
 // weighted. sensitivity: perplexity increases per layer, only for that weighting.

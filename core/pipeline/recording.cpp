@@ -1,6 +1,7 @@
 #include "pipeline/recording.h"
 
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
+#include "methods/registry.h"
 #include "model/summary.h"
 #include "pipeline/session.h"
 #include "store/experiment_store.h"
@@ -87,6 +88,13 @@ void storeAnalysis(const LayerAnalysis& analysis, LayerRecord& row) {
     row.weightSingular = analysis.spectra.weightSingular;
     row.errorSingular = analysis.spectra.errorSingular;
     row.scaledErrorSingular = analysis.spectra.scaledErrorSingular;
+}
+
+const MethodSpec* recordedMethod(const VariantRecord& variant) {
+    const std::string id = variant.compensation.substr(0, variant.compensation.find(':'));
+    if (const MethodSpec* compensation = findMethod(id, MethodKind::Compensation))
+        return compensation;
+    return findMethod(id, MethodKind::LowRank);
 }
 
 } // namespace rs

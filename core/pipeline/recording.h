@@ -17,6 +17,7 @@ namespace rs {
 class ExperimentStore;
 class ModelSession;
 struct LayerAnalysis;
+struct MethodSpec;
 
 // What every recorded job (compression, LoRD/Lillama) writes the same way.
 
@@ -33,6 +34,10 @@ EvaluationRecord evaluationRecord(std::optional<size_t> variant, std::optional<i
                                   const PerplexityResult& perplexity);
 
 // A layer's spectra and error curves into its row.
+// The registry entry a stored variant ran with: its compensation, or a low-rank experiment's
+// method. Null for a method this build does not know.
+const MethodSpec* recordedMethod(const VariantRecord& variant);
+
 void storeAnalysis(const LayerAnalysis& analysis, LayerRecord& row);
 
 // Runs the job and records how experiment `id` ended: Done, Cancelled, or Failed with the

@@ -25,11 +25,6 @@ std::string escapeRegex(const std::string& text) {
     return out;
 }
 
-bool readsStatistics(const MethodConfig& compression) {
-    return compression.id() != "rtn" && compression.id() != "magnitude" &&
-           compression.id() != "none";
-}
-
 } // namespace
 
 std::vector<double> layerSensitivities(ModelSession& session, ExperimentStore& store,
@@ -71,9 +66,9 @@ std::vector<double> layerSensitivities(ModelSession& session, ExperimentStore& s
             one.heldoutTokens = 0;
             one.inputs.eval.maxWindows = maxWindows;
             one.inputs.evaluateBaseline = !baseline;
-            // RTN and magnitude pruning never read the statistics: one window (per process) is
-            // enough to satisfy the job, and saves a calibration pass per layer.
-            if (!readsStatistics(curves.compression))
+            // A compression that never reads the statistics (RTN, magnitude pruning): one window
+            // (per process) is enough to satisfy the job, and saves a calibration pass per layer.
+            if (!curves.compression.spec().traits.readsStatistics)
                 one.inputs.calibTokens = std::min<int64_t>(one.inputs.calibSeqLen, 512) *
                                          (distributed(job) ? job.group->size() : 1);
             const CompressResult r = runCompression(session, one, job);

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
 #include "model/llama.h"
 
 #include <future>

@@ -35,19 +35,24 @@ std::vector<size_t> spread(const std::vector<size_t>& front, size_t n) {
     return out;
 }
 
+bool quantizes(const MethodSpec& method) {
+    return method.traits.quantizes;
+}
+
 } // namespace
 
 TradeoffResult runTradeoff(ModelSession& session, const TradeoffRequest& request,
                            ExperimentStore& store, ArtefactCache& cache, const JobContext& job) {
     const MethodConfig method = MethodConfig::defaults(request.method, MethodKind::Compression);
-    if (!method.spec().param("bits") || !method.spec().param("group"))
-        fail("trade-off", "method " + request.method + " has no bits and group to sweep");
+    if (!method.spec().traits.quantizes)
+        fail("trade-off", "method " + request.method +
+                              " has no bits and group to sweep (quantizing methods: " +
+                              methodIds(MethodKind::Compression, quantizes) + ")");
     if (request.base.inputs.evalText.empty())
         fail("trade-off", "needs an evaluation text");
     if (request.budgets.empty())
         fail("trade-off", "no budgets given");
-    if (request.compensation.id() != "eora" && request.compensation.id() != "svd")
-        fail("trade-off", "plans need eora or svd curves, not " + request.compensation.id());
+    requirePlannableCompensation(request.compensation, "trade-off");
     const std::vector<int64_t> groups =
         request.groups.empty() ? registryGroups(method) : request.groups;
 

@@ -2,7 +2,7 @@
 
 // Internal to the compression job: how a variant's layers go into the model and come out again.
 
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
 #include "model/llama.h"
 #include "pipeline/job_inputs.h"
 

@@ -4,7 +4,7 @@
 #include <string>
 
 // P C P^T through a Cholesky factor of C (internal, CPU with LAPACK).
-namespace rs::lowrank {
+namespace rs::compensate {
 
 // How a congruence P K P^T was formed, for diagnostics.
 struct CongruenceRoute {
@@ -40,4 +40,4 @@ bool choleskyRouteWorthIt(int64_t rows, int64_t inputs);
 at::Tensor choleskyCongruence(const at::Tensor& p, const at::Tensor& c, bool single,
                               CongruenceRoute* route);
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

@@ -1,10 +1,10 @@
 #include "calib/stats.h"
-#include "lowrank/compensation.h"
-#include "lowrank/gram_factor.h"
-#include "lowrank/projection.h"
-#include "lowrank/symmetric.h"
-#include "lowrank/tridiagonal.h"
-#include "lowrank/validation.h"
+#include "compensate/compensation.h"
+#include "compensate/gram_factor.h"
+#include "compensate/projection.h"
+#include "compensate/symmetric.h"
+#include "compensate/tridiagonal.h"
+#include "compensate/validation.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -19,10 +19,10 @@ namespace rs {
 
 namespace {
 
-using lowrank::EigenPairs;
-using lowrank::Precision;
-using lowrank::ProjectionBasis;
-using lowrank::SymmetricSpectrum;
+using compensate::EigenPairs;
+using compensate::Precision;
+using compensate::ProjectionBasis;
+using compensate::SymmetricSpectrum;
 
 // A basis passed in must hold this layer's error: ||P||_F = ||dW||_F up to the rounding of the
 // tall reduction (P = R from a float64 Cholesky factor of dW^T dW).
@@ -38,7 +38,7 @@ std::shared_future<std::vector<double>> startSpectrum(const at::Tensor& gram) {
     auto spectrum = std::make_shared<const SymmetricSpectrum>(gram, Precision::Mixed,
                                                               SymmetricSpectrum::Use::ValuesOnly);
     return std::async(std::launch::deferred,
-                      [spectrum] { return lowrank::toVector(spectrum->eigenvalues()); })
+                      [spectrum] { return compensate::toVector(spectrum->eigenvalues()); })
         .share();
 }
 
@@ -58,7 +58,7 @@ double squaredNorm(const at::Tensor& x) {
 }
 
 std::vector<double> rootsOf(const at::Tensor& squares) {
-    return lowrank::toVector(squares.clamp_min(0.0).sqrt());
+    return compensate::toVector(squares.clamp_min(0.0).sqrt());
 }
 
 // sum_j a_ij b_ij per row, in float64 (float32 rows are summed in float32 first: each row is
@@ -77,7 +77,7 @@ void checkWeight(const at::Tensor& weight, const at::Tensor& weightError,
 
 // Everything is taken from the EoRA basis's reduced space: dW = Q P (P = dW unless the layer is
 // tall), M = P C P^T (dW C dW^T there) and its eigenvalues.
-LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& in,
+LayerAnalysis analyzeWith(const at::Tensor& weight, const compensate::LayerInputs& in,
                           const ProjectionBasis& eora, bool weightIsError,
                           const std::vector<double>* gramEigenvalues) {
     const at::Tensor& m = eora.m_weighted;
@@ -87,10 +87,10 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
     // the SVD curve needs eigenvectors that float32 would mix between close singular values (see
     // tridiagonal.h). Large layers take the tridiagonal route, whose MRRR stage runs beside the
     // spectra of C and W below.
-    std::optional<lowrank::TridiagonalEigensolver> tridiagonal;
+    std::optional<compensate::TridiagonalEigensolver> tridiagonal;
     if (type == at::kFloat && eora.m_p.device().is_cpu() &&
-        lowrank::TridiagonalEigensolver::available())
-        tridiagonal.emplace(lowrank::gramOfRows(eora.m_p));
+        compensate::TridiagonalEigensolver::available())
+        tridiagonal.emplace(compensate::gramOfRows(eora.m_p));
 
     // Eigenvalues of C and singular values of W (float32 cubic stages from 1024 on, like the
     // basis); the band eigenvalue solvers run on their own threads until collected.
@@ -104,15 +104,15 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
         const int64_t shortSide = std::min(in.dOut, in.dIn);
         const at::Tensor w = weight.detach().to(
             in.error.device(),
-            lowrank::singleStages(Precision::Mixed, shortSide) ? at::kFloat : at::kDouble);
+            compensate::singleStages(Precision::Mixed, shortSide) ? at::kFloat : at::kDouble);
         // tr(W C W^T), only a normaliser: float32 products suffice (~1e-6).
         if (in.dOut >= in.dIn) {
-            const at::Tensor inputs = lowrank::gramOfColumns(w); // W^T W, no larger than W
+            const at::Tensor inputs = compensate::gramOfColumns(w); // W^T W, no larger than W
             weightSpectrum.emplace(inputs, Precision::Mixed, valuesOnly);
             outputEnergy = rowSums(inputs, in.gram).sum().item<double>();
         } else {
-            weightSpectrum.emplace(lowrank::gramOfRows(w), Precision::Mixed, valuesOnly);
-            outputEnergy = lowrank::congruenceTrace(w.to(at::kFloat), in.gram);
+            weightSpectrum.emplace(compensate::gramOfRows(w), Precision::Mixed, valuesOnly);
+            outputEnergy = compensate::congruenceTrace(w.to(at::kFloat), in.gram);
         }
     }
 
@@ -122,7 +122,7 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
         tridiagonal.reset(); // frees the reflectors and the tridiagonal eigenvectors
     }
     if (!pairs.values.defined())
-        pairs = lowrank::allEigenpairs(lowrank::gramOfRows(eora.m_p));
+        pairs = compensate::allEigenpairs(compensate::gramOfRows(eora.m_p));
     // The plain SVD keeps the leading u_i; each removes u_i^T M u_i = S_i^2 v_i^T C v_i of the
     // error (exact: U has orthonormal columns, so cross terms cancel in the trace).
     const at::Tensor ut = pairs.vectors.t().to(type);
@@ -130,7 +130,7 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
 
     LayerAnalysis out;
     ErrorCurves& curves = out.curves;
-    curves.svd = lowrank::tailSums(gains);
+    curves.svd = compensate::tailSums(gains);
     curves.eora = eora.errorCurve(); // the eigenvalues of M, summed from the tail
     curves.errorEnergy = curves.svd.front();
     curves.eora.front() = curves.errorEnergy; // both are tr(dW C dW^T) at rank 0
@@ -138,7 +138,7 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
 
     LayerSpectra& spectra = out.spectra;
     spectra.gramEigenvalues = gramEigenvalues ? *gramEigenvalues : gramValues.get();
-    spectra.tolerance = lowrank::gramTolerance(spectra.gramEigenvalues.front(), in.dIn);
+    spectra.tolerance = compensate::gramTolerance(spectra.gramEigenvalues.front(), in.dIn);
     spectra.discardedModes =
         std::count_if(spectra.gramEigenvalues.begin(), spectra.gramEigenvalues.end(),
                       [&](double l) { return l <= spectra.tolerance; });
@@ -150,7 +150,8 @@ LayerAnalysis analyzeWith(const at::Tensor& weight, const lowrank::LayerInputs& 
 }
 
 // The basis passed in must be an EoRA basis of this dW and C.
-const ProjectionBasis& checkedBasis(const CompensationBasis& eora, const lowrank::LayerInputs& in,
+const ProjectionBasis& checkedBasis(const CompensationBasis& eora,
+                                    const compensate::LayerInputs& in,
                                     const std::string& layerName) {
     const auto* basis = dynamic_cast<const ProjectionBasis*>(&eora);
     if (!basis || !basis->m_gramWeighted)
@@ -169,7 +170,7 @@ const ProjectionBasis& checkedBasis(const CompensationBasis& eora, const lowrank
 }
 
 // Eigenvalues passed in must be as many as C has, with its trace and Frobenius norm.
-void checkGramEigenvalues(const std::vector<double>& values, const lowrank::LayerInputs& in,
+void checkGramEigenvalues(const std::vector<double>& values, const compensate::LayerInputs& in,
                           const std::string& layerName) {
     // Norm and trace read C in place: no d_in^2 temporary (1.6 GB for a 14336-wide down_proj).
     const at::Tensor& gram = in.gram;
@@ -202,7 +203,7 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
 
 std::shared_future<std::vector<double>> startGramEigenvalues(const InputStats& stats,
                                                              const std::string& siteName) {
-    return startSpectrum(lowrank::validatedGram(stats, siteName).to(at::kDouble));
+    return startSpectrum(compensate::validatedGram(stats, siteName).to(at::kDouble));
 }
 
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
@@ -210,9 +211,9 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
                            const AnalysisReuse& reuse) {
     // A reused basis holds dW in float64 already; analyzeWith then reads only dW's shape, device
     // and norm, so dW stays in the caller's dtype.
-    const lowrank::LayerInputs in = reuse.eoraBasis
-                                        ? lowrank::checkedInputs(weightError, stats, layerName)
-                                        : lowrank::validatedInputs(weightError, stats, layerName);
+    const compensate::LayerInputs in =
+        reuse.eoraBasis ? compensate::checkedInputs(weightError, stats, layerName)
+                        : compensate::validatedInputs(weightError, stats, layerName);
     checkWeight(weight, weightError, layerName);
     if (reuse.gramEigenvalues)
         checkGramEigenvalues(*reuse.gramEigenvalues, in, layerName);
@@ -220,8 +221,8 @@ LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightErr
     if (reuse.eoraBasis)
         return analyzeWith(weight, in, checkedBasis(*reuse.eoraBasis, in, layerName), weightIsError,
                            reuse.gramEigenvalues);
-    const auto eora = lowrank::buildProjectionBasis(in, in.gram, /*gramWeighted=*/true,
-                                                    /*maxRank=*/0, layerName);
+    const auto eora = compensate::buildProjectionBasis(in, in.gram, /*gramWeighted=*/true,
+                                                       /*maxRank=*/0, layerName);
     return analyzeWith(weight, in, *eora, weightIsError, reuse.gramEigenvalues);
 }
 

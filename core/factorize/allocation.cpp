@@ -1,4 +1,4 @@
-#include "seed/allocation.h"
+#include "factorize/allocation.h"
 
 #include "util/error.h"
 

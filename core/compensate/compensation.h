@@ -45,7 +45,7 @@ struct LayerSpectra {
 // of dW K dW^T, with K = I (svd), diag(mean|x|^(2 alpha)) (asvd) or C (eora). For svd and asvd
 // this is the usual truncated SVD of dW K^(1/2) with the right factor divided by K^(1/2); for eora
 // it is the exact minimiser of tr((dW - B A) C (dW - B A)^T) for any PSD C, singular or not,
-// without a pseudo-inverse of C (see lowrank/README.md). B and A are balanced: column i of B and
+// without a pseudo-inverse of C (see compensate/README.md). B and A are balanced: column i of B and
 // row i of A have the same norm (for svd: U S^(1/2) and S^(1/2) V^T).
 class CompensationBasis {
 public:
@@ -66,14 +66,29 @@ public:
     virtual std::string gramRoute() const { return {}; }
 };
 
-// Prepares the decomposition for `method` (svd, eora, asvd; "none" is not a basis). `maxRank`
-// bounds the ranks that will be asked for (lets the implementation compute only the leading
-// singular vectors). Fails with "<layerName>: <problem>" for NaN/Inf in dW or C, a rank larger
-// than min(d_out, d_in), or statistics that do not match the layer.
+// Prepares the decomposition of `matrix` (dW for a compensation, W itself for LoRD) under one
+// input weighting K of the registry; `alpha` is the exponent of ActivationScale, unused by the
+// others. `maxRank` bounds the ranks that will be asked for (lets the implementation compute only
+// the leading singular vectors). Fails with "<layerName>: <problem>" for InputWeighting::None,
+// NaN/Inf in the matrix or C, a rank larger than min(d_out, d_in), or statistics that do not
+// match the layer.
+std::unique_ptr<CompensationBasis>
+buildWeightedBasis(InputWeighting weighting, const at::Tensor& matrix, const InputStats& stats,
+                   int64_t maxRank, const std::string& layerName, double alpha = 0.0);
+
+// The decomposition of dW for a compensation `method` of the registry (its traits' weighting,
+// its parameters); "none" fits nothing and fails. Errors as buildWeightedBasis.
 std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& method,
                                                           const at::Tensor& weightError,
                                                           const InputStats& stats, int64_t maxRank,
                                                           const std::string& layerName);
+
+// The factors `method` (a compensation or a LoRD method) deploys at `rank`: the basis's factors,
+// RTN-quantized per output row and dequantized to float32 when its factor_bits is set.
+LowRankFactors deployedFactors(const MethodConfig& method, const CompensationBasis& basis,
+                               int64_t rank);
+// The method's factor_bits (0: float32 factors, also for methods without the parameter).
+int factorBits(const MethodConfig& method);
 
 // The whole analysis of one layer: spectra of C, W, dW, dW S and both error curves.
 struct LayerAnalysis {
@@ -81,7 +96,7 @@ struct LayerAnalysis {
     ErrorCurves curves;
 };
 // Builds the EoRA decomposition of dW C dW^T (no factors) for the EoRA curve and sigma(dW S).
-// Layers with min(d_out, d_in) >= 1024 use the basis's mixed precision (lowrank/README.md).
+// Layers with min(d_out, d_in) >= 1024 use the basis's mixed precision (compensate/README.md).
 LayerAnalysis analyzeLayer(const at::Tensor& weight, const at::Tensor& weightError,
                            const InputStats& stats, const std::string& layerName);
 // The eigenvalues of C (float64, descending) exactly as analyzeLayer reports them, started now:

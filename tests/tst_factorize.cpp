@@ -1,18 +1,18 @@
-// LoRD and Lillama (seed/, pipeline/lowrank_job) on stories260K: factor-only layers, the
+// LoRD and Lillama (factorize/, pipeline/lowrank_job) on stories260K: factor-only layers, the
 // data-aware optimum against weight SVD, local distillation, rank allocation under a budget, and
 // the job end to end.
 #include "calib/layerwise.h"
+#include "compensate/compensation.h"
 #include "export/export_job.h"
-#include "lowrank/compensation.h"
+#include "factorize/allocation.h"
+#include "factorize/lillama.h"
+#include "factorize/lord.h"
 #include "model/llama.h"
 #include "model/synthetic.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/lowrank_recorder.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
-#include "seed/allocation.h"
-#include "seed/lillama.h"
-#include "seed/lord.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
 #include "testdata.h"
@@ -51,6 +51,13 @@ std::vector<rs::FactorShape> modelShapes(const rs::LlamaModel& model) {
     return shapes;
 }
 
+rs::MethodConfig lordWeight() {
+    return rs::MethodConfig::defaults("lord-weight", rs::MethodKind::LowRank);
+}
+rs::MethodConfig lordData() {
+    return rs::MethodConfig::defaults("lord-data", rs::MethodKind::LowRank);
+}
+
 rs::LowRankRequest smallRequest(const std::string& method) {
     rs::LowRankRequest r;
     r.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
@@ -63,7 +70,7 @@ rs::LowRankRequest smallRequest(const std::string& method) {
 
 } // namespace
 
-class TestSeedMethods : public QObject {
+class TestFactorize : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase();
@@ -86,13 +93,13 @@ private:
     at::Tensor m_windows;
 };
 
-void TestSeedMethods::initTestCase() {
+void TestFactorize::initTestCase() {
     m_session = rs::ModelSession::open(rs::test::stories260K());
     at::manual_seed(11);
     m_windows = at::randint(3, 512, {4, 128}, at::kLong);
 }
 
-void TestSeedMethods::factorOnlyLinearIsTheProductOfItsFactors() {
+void TestFactorize::factorOnlyLinearIsTheProductOfItsFactors() {
     at::manual_seed(1);
     rs::Linear linear;
     linear.loraA = at::randn({6, 40});
@@ -108,7 +115,7 @@ void TestSeedMethods::factorOnlyLinearIsTheProductOfItsFactors() {
     QVERIFY(relativeDifference(linear.forward(x), expected) < kForwardTolerance);
 }
 
-void TestSeedMethods::factoredDecoderLayerMatchesMergedWeights() {
+void TestFactorize::factoredDecoderLayerMatchesMergedWeights() {
     c10::InferenceMode inference;
     rs::LlamaModel& model = m_session->model();
     const at::Tensor hidden = model.embed(m_windows);
@@ -127,7 +134,7 @@ void TestSeedMethods::factoredDecoderLayerMatchesMergedWeights() {
     QVERIFY(relativeDifference(factored, merged) < kForwardTolerance);
 }
 
-void TestSeedMethods::dataAwareNeverWorseThanWeightSvd() {
+void TestFactorize::dataAwareNeverWorseThanWeightSvd() {
     c10::InferenceMode inference;
     rs::LlamaModel& model = m_session->model();
     rs::LayerwiseCalibrator calibrator(model, at::randint(3, 512, {6, 256}, at::kLong));
@@ -139,8 +146,8 @@ void TestSeedMethods::dataAwareNeverWorseThanWeightSvd() {
             const at::Tensor w = model.layer(block).linear(kind).weight;
             const rs::InputStats& st = stats.forLinear(kind);
             const int64_t full = std::min(w.size(0), w.size(1));
-            const auto svd = rs::buildLordBasis(rs::LordVariant::WeightSvd, w, st, full, name);
-            const auto data = rs::buildLordBasis(rs::LordVariant::DataAware, w, st, full, name);
+            const auto svd = rs::buildLordBasis(lordWeight(), w, st, full, name);
+            const auto data = rs::buildLordBasis(lordData(), w, st, full, name);
             const std::vector<double> svdCurve = svd->errorCurve();
             const std::vector<double> dataCurve = data->errorCurve();
             const double energy = rs::compensatedError(w, {}, st.gram);
@@ -161,7 +168,7 @@ void TestSeedMethods::dataAwareNeverWorseThanWeightSvd() {
     }
 }
 
-void TestSeedMethods::budgetsAreMetExactly() {
+void TestFactorize::budgetsAreMetExactly() {
     const std::vector<rs::FactorShape> shapes = modelShapes(m_session->model());
     for (rs::AllocationStrategy strategy :
          {rs::AllocationStrategy::Uniform, rs::AllocationStrategy::GreedyBottom,
@@ -186,7 +193,7 @@ void TestSeedMethods::budgetsAreMetExactly() {
     QCOMPARE(uniform.parametersAfter, int64_t(8 * 5 * (2 * 128 + 2 * 96 + 3 * 236)));
 }
 
-void TestSeedMethods::greedyStrategiesFactorWholeBlocksFromTheirEnd() {
+void TestFactorize::greedyStrategiesFactorWholeBlocksFromTheirEnd() {
     const std::vector<rs::FactorShape> shapes = modelShapes(m_session->model());
     const auto factoredBlocks = [&](const rs::RankAllocation& a) {
         std::vector<int64_t> blocks;
@@ -204,7 +211,7 @@ void TestSeedMethods::greedyStrategiesFactorWholeBlocksFromTheirEnd() {
     QCOMPARE(factoredBlocks(top), (std::vector<int64_t>{3, 4}));
 }
 
-void TestSeedMethods::impossibleRequestsFailClearly() {
+void TestFactorize::impossibleRequestsFailClearly() {
     const std::vector<rs::FactorShape> shapes = modelShapes(m_session->model());
     using rs::test::errorOf;
     QVERIFY(errorOf([&] {
@@ -223,15 +230,14 @@ void TestSeedMethods::impossibleRequestsFailClearly() {
     rs::InputStats stats;
     stats.accumulate(at::randn({32, 8}));
     QVERIFY(errorOf([&] {
-                rs::buildLordBasis(rs::LordVariant::DataAware, w, stats, 4, "layer.x");
+                rs::buildLordBasis(lordData(), w, stats, 4, "layer.x");
             }).rfind("layer.x: ", 0) == 0);
-    QVERIFY(
-        errorOf([&] {
-            rs::buildLordBasis(rs::LordVariant::WeightSvd, at::randn({8, 8}), stats, 9, "layer.y");
-        }).rfind("layer.y: rank 9", 0) == 0);
+    QVERIFY(errorOf([&] {
+                rs::buildLordBasis(lordWeight(), at::randn({8, 8}), stats, 9, "layer.y");
+            }).rfind("layer.y: rank 9", 0) == 0);
 }
 
-void TestSeedMethods::lillamaLossDoesNotIncreaseFromSvdInit() {
+void TestFactorize::lillamaLossDoesNotIncreaseFromSvdInit() {
     c10::InferenceMode inference;
     rs::LlamaModel& model = m_session->model();
     const int64_t block = 1;
@@ -243,8 +249,7 @@ void TestSeedMethods::lillamaLossDoesNotIncreaseFromSvdInit() {
         rs::InputStats unused; // weight SVD ignores the inputs
         unused.accumulate(at::randn({4, linear.inFeatures()}));
         const rs::LowRankFactors f =
-            rs::buildLordBasis(rs::LordVariant::WeightSvd, linear.weight, unused, 8, "w")
-                ->factorsAt(8);
+            rs::buildLordBasis(lordWeight(), linear.weight, unused, 8, "w")->factorsAt(8);
         linear = {at::Tensor(), linear.bias, f.A, f.B};
     }
     rs::LillamaOptions options;
@@ -262,7 +267,7 @@ void TestSeedMethods::lillamaLossDoesNotIncreaseFromSvdInit() {
     QCOMPARE(d.trainLoss.size(), size_t(30));
 }
 
-void TestSeedMethods::lordJobReportsParametersAndRestoresTheModel() {
+void TestFactorize::lordJobReportsParametersAndRestoresTheModel() {
     rs::LlamaModel& model = m_session->model();
     const at::Tensor before = model.forward(m_windows);
     rs::LowRankRequest request = smallRequest("lord-data");
@@ -293,7 +298,7 @@ void TestSeedMethods::lordJobReportsParametersAndRestoresTheModel() {
         QVERIFY(!l.factorOnly() && !l.loraA.defined());
 }
 
-void TestSeedMethods::lillamaJobRunsAndIsReproducible() {
+void TestFactorize::lillamaJobRunsAndIsReproducible() {
     rs::LowRankRequest request = smallRequest("lillama:steps=6,batch=2,allocation=top");
     request.reductions = {20.0};
     request.inputs.analyze = false;
@@ -330,7 +335,7 @@ void TestSeedMethods::lillamaJobRunsAndIsReproducible() {
         QVERIFY(!l.factorOnly());
 }
 
-void TestSeedMethods::lillamaTrainsABfloat16Checkpoint() {
+void TestFactorize::lillamaTrainsABfloat16Checkpoint() {
     // A block converted from bfloat16 is materialised in inference mode; the distillation must
     // still be able to run the backward pass through its frozen weights.
     QTemporaryDir dir;
@@ -352,7 +357,7 @@ void TestSeedMethods::lillamaTrainsABfloat16Checkpoint() {
     }
 }
 
-void TestSeedMethods::optimalPlanMeetsTheBudgetWithLessError() {
+void TestFactorize::optimalPlanMeetsTheBudgetWithLessError() {
     rs::LowRankRequest request = smallRequest("lord-data");
     request.reductions = {30.0};
     const rs::LowRankResult uniform = rs::runLowRank(*m_session, request);
@@ -404,7 +409,7 @@ void TestSeedMethods::optimalPlanMeetsTheBudgetWithLessError() {
              qPrintable(QString("optimal %1, uniform %2").arg(sumOptimal).arg(sumUniform)));
 }
 
-void TestSeedMethods::runIsRecordedInTheStore() {
+void TestFactorize::runIsRecordedInTheStore() {
     QTemporaryDir dir;
     const auto store = rs::ExperimentStore::open(dir.filePath("rs.db").toStdString());
     rs::LowRankRequest request = smallRequest("lord-weight:factor_bits=8");
@@ -505,7 +510,7 @@ void TestSeedMethods::runIsRecordedInTheStore() {
     QVERIFY(rs::distillations(*store, distilled.experimentId).empty());
 }
 
-void TestSeedMethods::bothJobsSelectTheSameLayers() {
+void TestFactorize::bothJobsSelectTheSameLayers() {
     rs::LayerSelection selection;
     selection.include = {"mlp", "self_attn\\.o_proj"};
     selection.exclude = {"layers\\.[1-3]\\."};
@@ -545,5 +550,5 @@ void TestSeedMethods::bothJobsSelectTheSameLayers() {
             }).find("no decoder linear layer matches") != std::string::npos);
 }
 
-QTEST_GUILESS_MAIN(TestSeedMethods)
-#include "tst_seed_methods.moc"
+QTEST_GUILESS_MAIN(TestFactorize)
+#include "tst_factorize.moc"

@@ -1,10 +1,12 @@
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
 
 #include "calib/stats.h"
-#include "lowrank/gram_factor.h"
-#include "lowrank/projection.h"
-#include "lowrank/symmetric.h"
-#include "lowrank/validation.h"
+#include "compensate/gram_factor.h"
+#include "compensate/projection.h"
+#include "compensate/symmetric.h"
+#include "compensate/validation.h"
+#include "compress/quantgrid.h"
+#include "compress/rtn.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -16,9 +18,9 @@ namespace rs {
 
 namespace {
 
-using lowrank::EigenPairs;
-using lowrank::ProjectionBasis;
-using lowrank::SymmetricSpectrum;
+using compensate::EigenPairs;
+using compensate::ProjectionBasis;
+using compensate::SymmetricSpectrum;
 
 // Cholesky of dW^T dW is used to shrink tall layers only while it is well conditioned: the lifted
 // directions dW R^-1 z lose orthogonality like cond(R)^2 * eps_float64.
@@ -53,7 +55,7 @@ Reduction reduce(const at::Tensor& error) {
         out.p = error;
         return out;
     }
-    const at::Tensor gram = lowrank::symmetricProduct(error.t(), error.t());
+    const at::Tensor gram = compensate::symmetricProduct(error.t(), error.t());
     auto [r, info] = at::linalg_cholesky_ex(gram, /*upper=*/true);
     if (info.item<int64_t>() == 0) {
         const at::Tensor diagonal = r.diagonal().abs();
@@ -64,7 +66,7 @@ Reduction reduce(const at::Tensor& error) {
             return out;
         }
     }
-    const EigenPairs pairs = lowrank::allEigenpairs(gram);
+    const EigenPairs pairs = compensate::allEigenpairs(gram);
     const at::Tensor singular = pairs.values.clamp_min(0.0).sqrt();
     const double largest = singular.max().item<double>();
     const at::Tensor inverse = at::where(singular > kNullSpaceRatio * largest,
@@ -90,8 +92,8 @@ double largestEigenvalue(const at::Tensor& c) {
 }
 
 // Per-column weights of ASVD: mean|x|^alpha, squared (the K of the projection family).
-at::Tensor activationWeights(const InputStats& stats, const lowrank::LayerInputs& in, double alpha,
-                             const std::string& layerName) {
+at::Tensor activationWeights(const InputStats& stats, const compensate::LayerInputs& in,
+                             double alpha, const std::string& layerName) {
     if (!stats.meanAbs.defined() || stats.meanAbs.numel() != in.dIn)
         fail(layerName, "calibration statistics lack mean |x| for " + std::to_string(in.dIn) +
                             " inputs (needed by asvd)");
@@ -104,29 +106,61 @@ at::Tensor activationWeights(const InputStats& stats, const lowrank::LayerInputs
 
 } // namespace
 
+std::unique_ptr<CompensationBasis> buildWeightedBasis(InputWeighting weighting,
+                                                      const at::Tensor& matrix,
+                                                      const InputStats& stats, int64_t maxRank,
+                                                      const std::string& layerName, double alpha) {
+    if (weighting == InputWeighting::None)
+        fail(layerName, "a method without an input weighting fits no low-rank basis");
+    const compensate::LayerInputs in = compensate::validatedInputs(matrix, stats, layerName);
+    if (maxRank < 0 || maxRank > in.maxRank())
+        fail(layerName, "rank " + std::to_string(maxRank) +
+                            " exceeds min(d_out, d_in) = " + std::to_string(in.maxRank()));
+    at::Tensor weights; // K: undefined = identity
+    switch (weighting) {
+    case InputWeighting::None:
+    case InputWeighting::Identity:
+        break;
+    case InputWeighting::ActivationScale:
+        weights = activationWeights(stats, in, alpha, layerName);
+        break;
+    case InputWeighting::Gram:
+        weights = in.gram;
+        break;
+    }
+    return compensate::buildProjectionBasis(in, weights, weighting == InputWeighting::Gram, maxRank,
+                                            layerName);
+}
+
 std::unique_ptr<CompensationBasis> buildCompensationBasis(const MethodConfig& method,
                                                           const at::Tensor& weightError,
                                                           const InputStats& stats, int64_t maxRank,
                                                           const std::string& layerName) {
     if (method.kind() != MethodKind::Compensation)
         fail(layerName, "'" + method.id() + "' is not a compensation method");
-    const std::string& id = method.id();
-    if (id != "svd" && id != "eora" && id != "asvd")
-        fail(layerName, "compensation method '" + id + "' has no low-rank basis");
-    const lowrank::LayerInputs in = lowrank::validatedInputs(weightError, stats, layerName);
-    if (maxRank < 0 || maxRank > in.maxRank())
-        fail(layerName, "rank " + std::to_string(maxRank) +
-                            " exceeds min(d_out, d_in) = " + std::to_string(in.maxRank()));
-
-    at::Tensor weights; // K: undefined = identity
-    if (id == "eora")
-        weights = in.gram;
-    else if (id == "asvd")
-        weights = activationWeights(stats, in, method.real("alpha"), layerName);
-    return lowrank::buildProjectionBasis(in, weights, id == "eora", maxRank, layerName);
+    const MethodSpec& spec = method.spec();
+    if (!spec.fitsFactors())
+        fail(layerName, "compensation method '" + method.id() + "' has no low-rank basis");
+    const double alpha = spec.param("alpha") ? method.real("alpha") : 0.0;
+    return buildWeightedBasis(spec.traits.weighting, weightError, stats, maxRank, layerName, alpha);
 }
 
-namespace lowrank {
+int factorBits(const MethodConfig& method) {
+    return method.spec().param("factor_bits") ? static_cast<int>(method.integer("factor_bits")) : 0;
+}
+
+LowRankFactors deployedFactors(const MethodConfig& method, const CompensationBasis& basis,
+                               int64_t rank) {
+    LowRankFactors factors = basis.factorsAt(rank);
+    const int bits = factorBits(method);
+    if (bits == 0 || factors.rank() == 0)
+        return factors;
+    // One scale per output row of each factor (group -1), asymmetric: LoRD's factor quantization.
+    return {dequantize(quantizeRtn(factors.B, bits, -1, false)),
+            dequantize(quantizeRtn(factors.A, bits, -1, false))};
+}
+
+namespace compensate {
 
 LowRankFactors ProjectionBasis::factorsAt(int64_t rank) const {
     if (rank < 0 || rank > maxRank())
@@ -197,10 +231,10 @@ std::unique_ptr<ProjectionBasis> buildProjectionBasis(const LayerInputs& in,
     return basis;
 }
 
-} // namespace lowrank
+} // namespace compensate
 
 at::ScalarType gramStorageType(int64_t dIn) {
-    return lowrank::singleStages(lowrank::Precision::Mixed, dIn) ? at::kFloat : at::kDouble;
+    return compensate::singleStages(compensate::Precision::Mixed, dIn) ? at::kFloat : at::kDouble;
 }
 
 double compensatedError(const at::Tensor& weightError, const LowRankFactors& factors,

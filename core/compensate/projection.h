@@ -1,8 +1,8 @@
 #pragma once
 
-#include "lowrank/compensation.h"
-#include "lowrank/symmetric.h"
-#include "lowrank/validation.h"
+#include "compensate/compensation.h"
+#include "compensate/symmetric.h"
+#include "compensate/validation.h"
 
 #include <memory>
 #include <mutex>
@@ -11,7 +11,7 @@
 
 // The basis of the projection family (svd, asvd, eora; compensation.cpp), internal: analyzeLayer
 // reuses an EoRA basis's reduced error, dW C dW^T and its eigenvalues.
-namespace rs::lowrank {
+namespace rs::compensate {
 
 class ProjectionBasis final : public CompensationBasis {
 public:
@@ -50,4 +50,4 @@ std::unique_ptr<ProjectionBasis> buildProjectionBasis(const LayerInputs& in,
                                                       int64_t maxRank,
                                                       const std::string& layerName);
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

@@ -1,6 +1,6 @@
 // Eigenvalue counting by inertia: the LDL^T factorisation of (A - t I) has as many negative (and
 // zero) eigenvalues in D as A has at or below t (Sylvester's law of inertia).
-#include "lowrank/symmetric.h"
+#include "compensate/symmetric.h"
 
 #include <ATen/ATen.h>
 #include <stdexcept>
@@ -14,7 +14,7 @@ void dsytrf_(const char* uplo, const int* n, double* a, const int* lda, int* ipi
 }
 #endif
 
-namespace rs::lowrank {
+namespace rs::compensate {
 
 namespace {
 
@@ -143,4 +143,4 @@ int64_t countEigenvaluesAtMost(const at::Tensor& symmetric, double threshold) {
     return countNonPositive(factorWithATen(symmetric, threshold));
 }
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

@@ -1,4 +1,4 @@
-#include "lowrank/tridiagonal.h"
+#include "compensate/tridiagonal.h"
 
 #include "util/interruptible.h"
 
@@ -20,7 +20,7 @@ void dstemr_(const char* jobz, const char* range, const int* n, double* d, doubl
 }
 #endif
 
-namespace rs::lowrank {
+namespace rs::compensate {
 
 namespace {
 
@@ -174,4 +174,4 @@ EigenPairs TridiagonalEigensolver::pairs(at::ScalarType vectorType) {
     return {t.values.flip(0), rows.t()};
 }
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

@@ -1,4 +1,4 @@
-#include "lowrank/validation.h"
+#include "compensate/validation.h"
 
 #include "calib/stats.h"
 #include "util/error.h"
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <limits>
 
-namespace rs::lowrank {
+namespace rs::compensate {
 
 namespace {
 
@@ -65,4 +65,4 @@ double gramTolerance(double largestEigenvalue, int64_t dIn) {
            static_cast<double>(std::numeric_limits<float>::epsilon());
 }
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

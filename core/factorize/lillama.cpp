@@ -1,4 +1,4 @@
-#include "seed/lillama.h"
+#include "factorize/lillama.h"
 
 #include "dist/communicator.h"
 #include "model/llama.h"

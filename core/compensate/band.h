@@ -5,7 +5,7 @@
 
 // LAPACK kernels for symmetric band matrices behind SymmetricSpectrum (internal). CPU only; every
 // function needs RANKSCOPE_HAVE_LAPACK (bandKernelsAvailable()).
-namespace rs::lowrank {
+namespace rs::compensate {
 
 bool bandKernelsAvailable();
 
@@ -26,4 +26,4 @@ at::Tensor bandEigenvalues(const at::Tensor& band);
 // Rayleigh-Ritz and residual test must catch.
 at::Tensor bandInverseIteration(const at::Tensor& band, const at::Tensor& shifts, uint64_t seed);
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

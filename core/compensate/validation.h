@@ -9,7 +9,7 @@ namespace rs {
 
 struct InputStats;
 
-namespace lowrank {
+namespace compensate {
 
 // A layer's error and calibration Gram, validated and brought to float64 on the error's device.
 struct LayerInputs {
@@ -34,5 +34,5 @@ at::Tensor validatedGram(const InputStats& stats, const std::string& name);
 // The EoRA tolerance for eigenvalues of C: l_max * max(1, d_in) * eps_float32.
 double gramTolerance(double largestEigenvalue, int64_t dIn);
 
-} // namespace lowrank
+} // namespace compensate
 } // namespace rs

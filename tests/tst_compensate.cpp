@@ -1,10 +1,10 @@
 #include "calib/stats.h"
 #include "calibration_inputs.h"
+#include "compensate/compensation.h"
+#include "compensate/gram_factor.h"
+#include "compensate/symmetric.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
-#include "lowrank/compensation.h"
-#include "lowrank/gram_factor.h"
-#include "lowrank/symmetric.h"
 #include "methods/registry.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
@@ -208,7 +208,7 @@ void expectError(const std::function<void()>& call, const std::string& fragment)
 
 } // namespace
 
-class TestLowRank : public QObject {
+class TestCompensate : public QObject {
     Q_OBJECT
 private slots:
     void wideLayerMatchesReference();
@@ -216,6 +216,7 @@ private slots:
     void rankDeficientGramMatchesReference();
     void deadChannelIsOneDiscardedMode();
     void eoraNeverWorseThanSvd();
+    void curvesEqualMeasuredError_data();
     void curvesEqualMeasuredError();
     void asvdWithZeroAlphaIsSvd();
     void asvdMatchesReference();
@@ -231,7 +232,7 @@ private slots:
     void realStoriesLayer();
 };
 
-void TestLowRank::wideLayerMatchesReference() {
+void TestCompensate::wideLayerMatchesReference() {
     at::manual_seed(101);
     const at::Tensor dW = rtnError(at::randn({40, 56}));
     const rs::InputStats stats = statsOf(calibrationInputs(300, 56, -1));
@@ -241,13 +242,13 @@ void TestLowRank::wideLayerMatchesReference() {
     QCOMPARE(basisFor("svd", dW, stats, 4)->gramRoute(), std::string());
 }
 
-void TestLowRank::tallLayerMatchesReference() {
+void TestCompensate::tallLayerMatchesReference() {
     at::manual_seed(102);
     const at::Tensor dW = rtnError(at::randn({70, 48}));
     checkAgainstReference(dW, statsOf(calibrationInputs(300, 48, -1)), {0, 1, 8, 30, 48});
 }
 
-void TestLowRank::rankDeficientGramMatchesReference() {
+void TestCompensate::rankDeficientGramMatchesReference() {
     // Fewer tokens than inputs plus a dead channel: rank(X) = 30 of 64.
     at::manual_seed(103);
     const at::Tensor dW = rtnError(at::randn({50, 64}));
@@ -263,7 +264,7 @@ void TestLowRank::rankDeficientGramMatchesReference() {
     QVERIFY2(route.find("not numerically positive definite") != std::string::npos, route.c_str());
 }
 
-void TestLowRank::deadChannelIsOneDiscardedMode() {
+void TestCompensate::deadChannelIsOneDiscardedMode() {
     at::manual_seed(104);
     const at::Tensor dW = rtnError(at::randn({32, 48}));
     const rs::InputStats stats = statsOf(calibrationInputs(500, 48, 11));
@@ -274,7 +275,7 @@ void TestLowRank::deadChannelIsOneDiscardedMode() {
     checkAgainstReference(dW, stats, {0, 4, 32});
 }
 
-void TestLowRank::eoraNeverWorseThanSvd() {
+void TestCompensate::eoraNeverWorseThanSvd() {
     at::manual_seed(105);
     for (const auto& [dOut, dIn, tokens] :
          std::vector<std::tuple<int64_t, int64_t, int64_t>>{{30, 50, 20}, {60, 40, 400}}) {
@@ -289,25 +290,33 @@ void TestLowRank::eoraNeverWorseThanSvd() {
     }
 }
 
-void TestLowRank::curvesEqualMeasuredError() {
+// One row per compensation of the registry that fits factors, plus ASVD at another alpha.
+void TestCompensate::curvesEqualMeasuredError_data() {
+    QTest::addColumn<QString>("method");
+    for (const rs::MethodSpec* spec : rs::methodsOfKind(rs::MethodKind::Compensation))
+        if (spec->fitsFactors())
+            QTest::newRow(spec->id.c_str()) << QString::fromStdString(spec->id);
+    QTest::newRow("asvd:alpha=1.5") << QStringLiteral("asvd:alpha=1.5");
+}
+
+void TestCompensate::curvesEqualMeasuredError() {
+    QFETCH(QString, method);
     at::manual_seed(106);
     const at::Tensor dW = rtnError(at::randn({36, 44}));
     const rs::InputStats stats = statsOf(calibrationInputs(100, 44, -1));
-    for (const char* method : {"svd", "eora", "asvd", "asvd:alpha=1.5"}) {
-        const auto basis = basisFor(method, dW, stats, 36);
-        const std::vector<double> curve = basis->errorCurve();
-        for (int64_t r : {0, 1, 3, 10, 35, 36}) {
-            const double error = rs::compensatedError(dW, basis->factorsAt(r), stats.gram);
-            QVERIFY2(std::abs(curve[r] - error) < kMeasuredTolerance * curve[0],
-                     qPrintable(QString("%1 r=%2").arg(method).arg(r)));
-            if (r > 0)
-                QVERIFY(curve[r] <= curve[r - 1]);
-        }
-        QVERIFY(curve[36] < kMeasuredTolerance * curve[0]);
+    const auto basis = basisFor(method.toStdString(), dW, stats, 36);
+    const std::vector<double> curve = basis->errorCurve();
+    for (int64_t r : {0, 1, 3, 10, 35, 36}) {
+        const double error = rs::compensatedError(dW, basis->factorsAt(r), stats.gram);
+        QVERIFY2(std::abs(curve[r] - error) < kMeasuredTolerance * curve[0],
+                 qPrintable(QString("r=%1").arg(r)));
+        if (r > 0)
+            QVERIFY(curve[r] <= curve[r - 1]);
     }
+    QVERIFY(curve[36] < kMeasuredTolerance * curve[0]);
 }
 
-void TestLowRank::asvdWithZeroAlphaIsSvd() {
+void TestCompensate::asvdWithZeroAlphaIsSvd() {
     at::manual_seed(107);
     const at::Tensor dW = rtnError(at::randn({24, 40}));
     const rs::InputStats stats = statsOf(calibrationInputs(80, 40, 2));
@@ -319,7 +328,7 @@ void TestLowRank::asvdWithZeroAlphaIsSvd() {
     QCOMPARE(asvd->discardedModes(), int64_t(0));
 }
 
-void TestLowRank::asvdMatchesReference() {
+void TestCompensate::asvdMatchesReference() {
     at::manual_seed(108);
     const at::Tensor dW = rtnError(at::randn({30, 42}));
     const rs::InputStats stats = statsOf(calibrationInputs(90, 42, -1));
@@ -335,22 +344,22 @@ void TestLowRank::asvdMatchesReference() {
     }
 }
 
-void TestLowRank::bandedSpectrumMatchesDense() {
+void TestCompensate::bandedSpectrumMatchesDense() {
     at::manual_seed(109);
     const int64_t n = 900;
     const at::Tensor q = std::get<0>(at::linalg_qr(at::randn({n, n}, at::kDouble)));
     const at::Tensor l = at::pow(at::arange(1, n + 1, at::kDouble), -1.5) * 7.0;
     l.narrow(0, n - 40, 40).zero_(); // a null space, as in a rank-deficient C
     const at::Tensor a = at::mm(q * l.unsqueeze(0), q.t());
-    const rs::lowrank::SymmetricSpectrum spectrum(a, rs::lowrank::Precision::Float64);
+    const rs::compensate::SymmetricSpectrum spectrum(a, rs::compensate::Precision::Float64);
     const Mat ref = toEigen(a);
     Eigen::SelfAdjointEigenSolver<Mat> eig(ref);
     const Vec values = eig.eigenvalues().reverse();
-    const std::vector<double> got = rs::lowrank::toVector(spectrum.eigenvalues());
+    const std::vector<double> got = rs::compensate::toVector(spectrum.eigenvalues());
     for (int64_t i = 0; i < n; ++i)
         QVERIFY(std::abs(got[i] - values(i)) < kEigenvalueTolerance * values(0));
     const int k = 24;
-    const rs::lowrank::EigenPairs pairs = spectrum.leading(k);
+    const rs::compensate::EigenPairs pairs = spectrum.leading(k);
     const Mat v = toEigen(pairs.vectors);
     const Mat refV = eig.eigenvectors().rightCols(k);
     const Mat cross = refV.transpose() * v;
@@ -361,17 +370,17 @@ void TestLowRank::bandedSpectrumMatchesDense() {
     int64_t below = 0;
     for (int64_t i = 0; i < n; ++i)
         below += values(i) <= tol ? 1 : 0;
-    QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a, tol), below);
+    QCOMPARE(rs::compensate::countEigenvaluesAtMost(a, tol), below);
 
     // A spectrum built for eigenvalues only gives the same ones and refuses eigenvectors.
-    const rs::lowrank::SymmetricSpectrum valuesOnly(
-        a, rs::lowrank::Precision::Float64, rs::lowrank::SymmetricSpectrum::Use::ValuesOnly);
+    const rs::compensate::SymmetricSpectrum valuesOnly(
+        a, rs::compensate::Precision::Float64, rs::compensate::SymmetricSpectrum::Use::ValuesOnly);
     QVERIFY(at::equal(valuesOnly.eigenvalues(), spectrum.eigenvalues()));
     QVERIFY(rs::test::errorOf([&] { valuesOnly.leading(k); }).find("eigenvalues only") !=
             std::string::npos);
 }
 
-void TestLowRank::inertiaCountsIndefiniteMatrices() {
+void TestCompensate::inertiaCountsIndefiniteMatrices() {
     // A symmetric matrix with eigenvalues of both signs near every threshold makes Bunch-Kaufman
     // choose 2 x 2 pivots; the count must still match the eigenvalues exactly.
     at::manual_seed(111);
@@ -383,8 +392,8 @@ void TestLowRank::inertiaCountsIndefiniteMatrices() {
     for (const int64_t split : {0L, 1L, 57L, 150L, 299L}) {
         // Halfway between two neighbouring eigenvalues, so rounding cannot move one across.
         const double tol = split == 0 ? values(0) - 1.0 : 0.5 * (values(split - 1) + values(split));
-        QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a, tol), split);
-        QCOMPARE(rs::lowrank::countEigenvaluesAtMost(a.to(at::kFloat), tol), split);
+        QCOMPARE(rs::compensate::countEigenvaluesAtMost(a, tol), split);
+        QCOMPARE(rs::compensate::countEigenvaluesAtMost(a.to(at::kFloat), tol), split);
     }
     // The exactly symmetric float64 matrix was factorised in place: it must be back bit for bit.
     QVERIFY(at::equal(a, g + g.t()));
@@ -392,11 +401,11 @@ void TestLowRank::inertiaCountsIndefiniteMatrices() {
     at::Tensor nearly = a.clone();
     nearly[0][1] = std::nextafter(nearly[0][1].item<double>(), 1e300);
     const at::Tensor before = nearly.clone();
-    QCOMPARE(rs::lowrank::countEigenvaluesAtMost(nearly, 0.5 * (values(56) + values(57))), 57L);
+    QCOMPARE(rs::compensate::countEigenvaluesAtMost(nearly, 0.5 * (values(56) + values(57))), 57L);
     QVERIFY(at::equal(nearly, before));
 }
 
-void TestLowRank::largeLayerUsesBandedPath() {
+void TestCompensate::largeLayerUsesBandedPath() {
     // d_out >= 768 takes the band-reduction route on the CPU.
     at::manual_seed(110);
     const at::Tensor dW = rtnError(at::randn({800, 820}));
@@ -413,7 +422,7 @@ void TestLowRank::largeLayerUsesBandedPath() {
     QCOMPARE(eora->discardedModes(), int64_t(1));
 }
 
-void TestLowRank::bandedPathHonoursTheJobsCancel() {
+void TestCompensate::bandedPathHonoursTheJobsCancel() {
     at::manual_seed(110);
     const at::Tensor dW = rtnError(at::randn({800, 820}));
     const rs::InputStats stats = statsOf(calibrationInputs(1200, 820, 9));
@@ -430,7 +439,7 @@ void TestLowRank::bandedPathHonoursTheJobsCancel() {
     QVERIFY(basisFor("eora", dW, stats, 16)->errorCurve() == inline_);
 }
 
-void TestLowRank::mixedPrecisionMatchesFloat64() {
+void TestCompensate::mixedPrecisionMatchesFloat64() {
     // min(d_out, d_in) >= 1024: the basis forms dW C dW^T and its band form in float32.
     at::manual_seed(111);
     const at::Tensor dW = rtnError(at::randn({1024, 1100}));
@@ -464,7 +473,7 @@ void TestLowRank::mixedPrecisionMatchesFloat64() {
     }
 }
 
-void TestLowRank::singularGramFallsBackInMixedPrecision() {
+void TestCompensate::singularGramFallsBackInMixedPrecision() {
     // Fewer tokens than inputs at a size that takes the float32 stages: no Cholesky factor, the
     // direct products give the same optimum.
     at::manual_seed(112);
@@ -487,7 +496,7 @@ void TestLowRank::singularGramFallsBackInMixedPrecision() {
                          toEigen(at::mm(u, at::mm(u.t(), e)))) < kMixedProductTolerance);
 }
 
-void TestLowRank::wideLayerKeepsDirectProducts() {
+void TestCompensate::wideLayerKeepsDirectProducts() {
     // d_in > 1.5 d_out: factoring C would cost more than it saves.
     at::manual_seed(113);
     const at::Tensor dW = rtnError(at::randn({20, 64}));
@@ -497,7 +506,7 @@ void TestLowRank::wideLayerKeepsDirectProducts() {
              std::string("direct: d_in > 1.5 d_out, factoring C would cost more than it saves"));
 }
 
-void TestLowRank::slicedProductsMatchFloat64() {
+void TestCompensate::slicedProductsMatchFloat64() {
     // Wider than the conversion slice and the trace block (2048), with a ragged last slice.
     at::manual_seed(127);
     const int64_t m = 1024, n = 2300;
@@ -505,7 +514,7 @@ void TestLowRank::slicedProductsMatchFloat64() {
     const at::Tensor c = at::mm(g, g.t()); // exactly symmetric, as calibration leaves C
     const at::Tensor p = at::randn({m, n}, at::kDouble);
     const at::Tensor reference = at::mm(at::mm(p, c), p.t());
-    const at::Tensor mixed = rs::lowrank::congruence(p, c, rs::lowrank::Precision::Mixed);
+    const at::Tensor mixed = rs::compensate::congruence(p, c, rs::compensate::Precision::Mixed);
     QCOMPARE(mixed.scalar_type(), at::kFloat); // single stages, so C was converted in slices
     const double scale = reference.abs().max().item<double>();
     QVERIFY((mixed.to(at::kDouble) - reference).abs().max().item<double>() <
@@ -513,12 +522,12 @@ void TestLowRank::slicedProductsMatchFloat64() {
 
     const at::Tensor w = p.narrow(0, 0, 40);
     const double trace = at::trace(at::mm(at::mm(w, c), w.t())).item<double>();
-    QVERIFY(std::abs(rs::lowrank::congruenceTrace(w, c) - trace) < kEigenvalueTolerance * trace);
-    QVERIFY(std::abs(rs::lowrank::congruenceTrace(w.to(at::kFloat), c) - trace) <
+    QVERIFY(std::abs(rs::compensate::congruenceTrace(w, c) - trace) < kEigenvalueTolerance * trace);
+    QVERIFY(std::abs(rs::compensate::congruenceTrace(w.to(at::kFloat), c) - trace) <
             kSlicedProductTolerance * trace);
 }
 
-void TestLowRank::errorsNameTheLayer() {
+void TestCompensate::errorsNameTheLayer() {
     at::manual_seed(111);
     const at::Tensor dW = rtnError(at::randn({16, 24}));
     const rs::InputStats stats = statsOf(calibrationInputs(50, 24, -1));
@@ -547,7 +556,7 @@ void TestLowRank::errorsNameTheLayer() {
     expectError([&] { basisFor("svd", dW, stats, 4, "bad.layer")->factorsAt(5); }, "rank 5");
 }
 
-void TestLowRank::realStoriesLayer() {
+void TestCompensate::realStoriesLayer() {
     const rs::Checkpoint ckpt = rs::loadCheckpoint(rs::test::stories260K());
     const auto session = rs::ModelSession::open(rs::test::stories260K());
     rs::InputStats attention, mlp;
@@ -577,5 +586,5 @@ void TestLowRank::realStoriesLayer() {
     }
 }
 
-QTEST_GUILESS_MAIN(TestLowRank)
-#include "tst_lowrank.moc"
+QTEST_GUILESS_MAIN(TestCompensate)
+#include "tst_compensate.moc"

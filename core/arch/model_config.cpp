@@ -1,4 +1,4 @@
-#include "model/config.h"
+#include "arch/model_config.h"
 
 #include "util/error.h"
 

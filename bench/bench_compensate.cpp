@@ -11,7 +11,7 @@
 // against the truncated one (<= 0: never worse), and measures both float32 results against the
 // same algorithm run in float64 throughout.
 //
-// Usage: bench_lowrank [--skip-7b] [--full] [--only-7b] [--shape=DOUTxDIN] [--skip-reference]
+// Usage: bench_compensate [--skip-7b] [--full] [--only-7b] [--shape=DOUTxDIN] [--skip-reference]
 // (--full: also the reference on the realistic 4096x11008 case and analyzeLayer on the 4096x11008
 // layers; adds several minutes. --only-7b: skip stories260K. --shape: only the 7B layers of that
 // shape. --skip-reference: time RankScope's path alone on the 7B layers)
@@ -20,7 +20,7 @@
 #include "calib/stats.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
-#include "lowrank/compensation.h"
+#include "compensate/compensation.h"
 #include "lowrank_inputs.h"
 #include "methods/registry.h"
 #include "model/llama.h"

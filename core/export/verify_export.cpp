@@ -1,4 +1,4 @@
-#include "export/export_reader.h"
+#include "export/verify_export.h"
 
 #include "pipeline/session.h"
 

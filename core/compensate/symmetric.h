@@ -7,7 +7,7 @@
 
 // Dense symmetric float64 kernels behind the low-rank module (internal; not part of the public
 // API). Every function works on the tensors' own device.
-namespace rs::lowrank {
+namespace rs::compensate {
 
 // Arithmetic of the cubic stages (congruence products, reduction to band form) of large matrices.
 // Every later step (band eigenvalues, subspace iteration, back-transformation) is float64.
@@ -89,4 +89,4 @@ std::vector<double> tailSums(const at::Tensor& values);
 
 std::vector<double> toVector(const at::Tensor& values);
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

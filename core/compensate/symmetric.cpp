@@ -1,7 +1,7 @@
-#include "lowrank/symmetric.h"
+#include "compensate/symmetric.h"
 
-#include "lowrank/band.h"
-#include "lowrank/gram_factor.h"
+#include "compensate/band.h"
+#include "compensate/gram_factor.h"
 #include "util/error.h"
 #include "util/interruptible.h"
 
@@ -13,7 +13,7 @@
 #include <future>
 #include <mutex>
 
-namespace rs::lowrank {
+namespace rs::compensate {
 
 namespace {
 
@@ -37,9 +37,9 @@ constexpr int64_t kProductBlocks = 4;
 // Rows of K converted to the stage dtype at a time in P K: a float32 copy of a 14336-wide C
 // (down_proj of an 8B model) would be 822 MB.
 constexpr int64_t kConversionSliceRows = 2048;
-// Precision::Mixed uses float32 from this size on. Measured on 4096x4096 (bench_lowrank): the
+// Precision::Mixed uses float32 from this size on. Measured on 4096x4096 (bench_compensate): the
 // float32 products are 2.4x faster than float64 and move the curves by 4e-9 of E(0); the float32
-// band reduction is 1.7x faster and moves them by ~1e-7 (tested in tst_lowrank).
+// band reduction is 1.7x faster and moves them by ~1e-7 (tested in tst_compensate).
 constexpr int64_t kMixedPrecisionMinSize = 1024;
 constexpr double kSecondPassDeviation = 1e-3;
 constexpr double kGramConditionLimit = 1e-13;
@@ -191,7 +191,7 @@ void SymmetricSpectrum::Impl::reduce(const at::Tensor& a, bool single) {
     // beside everything after it.
     const Impl* impl = this;
     bandValues = std::async(std::launch::async, [impl] {
-                     return lowrank::bandEigenvalues(impl->band);
+                     return compensate::bandEigenvalues(impl->band);
                  }).share();
 }
 
@@ -388,4 +388,4 @@ std::vector<double> toVector(const at::Tensor& values) {
     return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
 }
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

@@ -1,4 +1,4 @@
-#include "lowrank/band.h"
+#include "compensate/band.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -29,7 +29,7 @@ void dgbtrs_(const char* trans, const int* n, const int* kl, const int* ku, cons
 }
 #endif
 
-namespace rs::lowrank {
+namespace rs::compensate {
 
 #ifdef RANKSCOPE_HAVE_LAPACK
 
@@ -177,4 +177,4 @@ at::Tensor bandInverseIteration(const at::Tensor&, const at::Tensor&, uint64_t) 
 
 #endif
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

@@ -1,6 +1,6 @@
-#include "lowrank/gram_factor.h"
+#include "compensate/gram_factor.h"
 
-#include "lowrank/symmetric.h"
+#include "compensate/symmetric.h"
 #include "util/progress.h"
 
 #include <ATen/ATen.h>
@@ -26,7 +26,7 @@ void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, con
 }
 #endif
 
-namespace rs::lowrank {
+namespace rs::compensate {
 
 namespace {
 
@@ -202,4 +202,4 @@ at::Tensor choleskyCongruence(const at::Tensor& p, const at::Tensor& c, bool sin
 #endif
 }
 
-} // namespace rs::lowrank
+} // namespace rs::compensate

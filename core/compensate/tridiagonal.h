@@ -1,13 +1,13 @@
 #pragma once
 
-#include "lowrank/symmetric.h"
+#include "compensate/symmetric.h"
 
 #include <ATen/core/Tensor.h>
 #include <memory>
 
 // All eigenpairs of a dense symmetric float64 matrix through its tridiagonal form (internal; CPU
 // with RANKSCOPE_HAVE_LAPACK, see available()).
-namespace rs::lowrank {
+namespace rs::compensate {
 
 // LAPACK dsytrd reduces the matrix to tridiagonal form (Q^T A Q = T) in float64 when constructed;
 // dstemr (MRRR, O(n^2) for all eigenvectors of T) then starts on its own thread, so the caller can
@@ -39,4 +39,4 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-} // namespace rs::lowrank
+} // namespace rs::compensate
