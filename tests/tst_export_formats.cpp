@@ -3,8 +3,8 @@
 // against an unpacker written here.
 #include "compress/rtn.h"
 #include "export/export_job.h"
-#include "export/verify_export.h"
 #include "export/source_model.h"
+#include "export/verify_export.h"
 #include "export_fixture.h"
 #include "formats/gptq_pack.h"
 #include "io/safetensors.h"
@@ -18,7 +18,9 @@
 #include <ATen/ATen.h>
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -74,9 +76,10 @@ private slots:
     void gptqPeftRoundTrip();
     void mergedRoundTripInEveryDtype();
     void factorizedRoundTrip();
-    void eightBitExportsEveryLayer();
+    void eightBitExportKeepsNarrowWidthsDense();
     void actOrderGptqKeepsItsGroupIndex();
     void factorOnlyLayersRoundTrip();
+    void fusedSiblingsStayTogether();
 };
 
 void TestExportFormats::initTestCase() {
@@ -112,9 +115,15 @@ void TestExportFormats::gridsTheFormatCannotHoldAreNamed() {
             .value_or("");
     };
     QCOMPARE(reason(64, 64, 4, 32), std::string());
-    QCOMPARE(reason(64, 172, 8, -1), std::string());
-    QVERIFY(reason(64, 172, 4, 32).find("d_in = 172 does not pack") != std::string::npos);
-    QVERIFY(reason(172, 64, 4, 32).find("d_out = 172 does not pack") != std::string::npos);
+    // Widths that are not multiples of 32 stay dense at every bit width, 8 included (the bits
+    // would fill whole words, but AutoGPTQ and vLLM's kernels still assume 32-wide steps).
+    for (const int bits : {2, 3, 4, 8}) {
+        QVERIFY(reason(64, 172, bits, -1).find("d_in = 172 is not a multiple of 32") !=
+                std::string::npos);
+        QVERIFY(reason(172, 64, bits, -1).find("d_out = 172 is not a multiple of 32") !=
+                std::string::npos);
+    }
+    QCOMPARE(reason(96, 160, 8, -1), std::string());
     QVERIFY(reason(64, 96, 4, 64).find("not a multiple of the group size 64") != std::string::npos);
     QVERIFY(reason(64, 64, 3, 32).empty());
     // All-positive weights give zero point 0, which v1's "zero - 1" cannot store.
@@ -140,7 +149,7 @@ void TestExportFormats::gptqPeftRoundTrip() {
     qInfo("gptq+peft 4-bit: in memory %.6f, read back %.6f", r.inMemory->perplexity,
           r.reloaded->perplexity);
 
-    // d_out = 172 (gate/up) cannot fill qzeros words at 4 bits, d_in = 172 (down) not qweight.
+    // d_out = 172 (gate/up) and d_in = 172 (down) are not multiples of 32.
     std::set<std::string> dense, expectedDense;
     for (const auto& [name, reason] : r.written.denseLayers) {
         dense.insert(name);
@@ -213,7 +222,8 @@ void TestExportFormats::gptqPeftRoundTrip() {
     QCOMPARE(adapter["use_rslora"].get<bool>(), false);
     QCOMPARE(adapter["lora_dropout"].get<double>(), 0.0);
     QCOMPARE(adapter["bias"].get<std::string>(), std::string("none"));
-    QCOMPARE(adapter["base_model_name_or_path"].get<std::string>(), dir.string());
+    // The original model's name (stories260K's config has no _name_or_path: its directory).
+    QCOMPARE(adapter["base_model_name_or_path"].get<std::string>(), std::string("stories260K"));
     const rs::SafetensorsFile lora =
         rs::SafetensorsFile::open(dir / "adapter" / "adapter_model.safetensors");
     QCOMPARE(int64_t(lora.names().size()), 2 * kLinears);
@@ -281,14 +291,18 @@ void TestExportFormats::factorizedRoundTrip() {
     QCOMPARE(loaded.summary.factorOnlyLayers, int64_t(0));
 }
 
-void TestExportFormats::eightBitExportsEveryLayer() {
+// At 8 bits the 172-wide MLP layers would fill whole words, but AutoGPTQ and vLLM's 8-bit kernel
+// assume 32-wide steps: they stay dense as at 4 bits, and every format still reads back.
+void TestExportFormats::eightBitExportKeepsNarrowWidthsDense() {
     const rs::ExportResult gptq = exportTo(m_rtn8, rs::ExportFormat::GptqPeft, "gptq8");
-    QVERIFY(gptq.written.denseLayers.empty());
-    QCOMPARE(gptq.written.quantizedLayers, kLinears);
+    QCOMPARE(int64_t(gptq.written.denseLayers.size()), int64_t(15));
+    for (const auto& [name, reason] : gptq.written.denseLayers)
+        QVERIFY2(reason.find("172 is not a multiple of 32") != std::string::npos, name.c_str());
+    QCOMPARE(gptq.written.quantizedLayers, int64_t(20));
     const json q = readJson(gptq.path / "config.json")["quantization_config"];
     QCOMPARE(q["bits"].get<int>(), 8);
     QCOMPARE(q["group_size"].get<int>(), -1);
-    QVERIFY(!q.contains("dynamic"));
+    QCOMPARE(q["dynamic"].size(), size_t(15));
     for (rs::ExportFormat format :
          {rs::ExportFormat::GptqPeft, rs::ExportFormat::Merged, rs::ExportFormat::Factorized}) {
         const rs::ExportResult r =
@@ -360,6 +374,49 @@ void TestExportFormats::factorOnlyLayersRoundTrip() {
                 fs::create_directories(m_root / "factor-only-gptq");
                 rs::writeExport(m_root / "factor-only-gptq", rs::ExportFormat::GptqPeft, content);
             }).find("has no base weight") != std::string::npos);
+}
+
+// vLLM fuses q/k/v (and gate/up) into one matmul and refuses a mix of quantized and dense
+// shards: one sibling the format cannot hold keeps its siblings dense too. Block 0 then quantizes
+// fewer linears than block 1, which Transformers + Optimum would misread: the export says so.
+void TestExportFormats::fusedSiblingsStayTogether() {
+    const rs::SourceModel source = rs::readSourceModel(rs::test::stories260K());
+    const rs::SafetensorsFile weights =
+        rs::SafetensorsFile::open(rs::test::stories260K() / "model.safetensors");
+    rs::ExportContent content;
+    content.source = &source;
+    for (int64_t block : {0, 1})
+        for (const char* kind : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+            const std::string name = linear(block, kind);
+            at::Tensor w = weights.tensor(name + ".weight").to(at::kFloat);
+            // All-positive weights give a zero point of 0, which GPTQ v1 cannot store.
+            if (block == 0 && std::string(kind) == "k_proj")
+                w = w.abs() + 0.01;
+            rs::QuantGrid grid = rs::quantizeRtn(w, 4, 32, false);
+            content.linears.push_back({name, rs::dequantize(grid), std::move(grid), {}});
+        }
+    const fs::path dir = m_root / "fused-siblings";
+    fs::create_directories(dir);
+    const rs::WrittenExport written = rs::writeExport(dir, rs::ExportFormat::GptqPeft, content);
+
+    std::map<std::string, std::string> dense(written.denseLayers.begin(),
+                                             written.denseLayers.end());
+    QCOMPARE(dense.size(), size_t(3));
+    QVERIFY(dense.at(linear(0, "k_proj")).find("zero point 0") != std::string::npos);
+    for (const char* sibling : {"q_proj", "v_proj"})
+        QVERIFY(dense.at(linear(0, sibling)).find("fused sibling " + linear(0, "k_proj")) !=
+                std::string::npos);
+    QCOMPARE(written.quantizedLayers, int64_t(5));
+    const json q = readJson(dir / "config.json")["quantization_config"];
+    QVERIFY(!q.contains("modules_in_block_to_quantize"));
+    QCOMPARE(q["dynamic"].size(), size_t(3));
+    const auto noted = [&](const std::string& text) {
+        return std::any_of(written.runtimeNotes.begin(), written.runtimeNotes.end(),
+                           [&](const std::string& n) { return n.find(text) != std::string::npos; });
+    };
+    QVERIFY(noted("Transformers + Optimum"));
+    QVERIFY(noted("Marlin needs sym=true")); // an asymmetric 4-bit grid
+    QVERIFY(rs::loadExport(dir).summary.quantizedLayers == 5);
 }
 
 QTEST_GUILESS_MAIN(TestExportFormats)

@@ -753,8 +753,8 @@
         <translation>フォルダ:</translation>
     </message>
     <message>
-        <source>The quantized base in the GPTQ v1 format with the compensation as a PEFT LoRA adapter (every scale 1). Layers the format cannot hold stay dense and are listed in the quantization config.</source>
-        <translation>量子化したベースを GPTQ v1 形式で、補償を PEFT LoRA アダプタ(スケールはすべて 1)として書き出します。この形式で保持できない層は密のまま残し、量子化設定に記載します。</translation>
+        <source>The quantized base in the GPTQ v1 format with the compensation as a PEFT LoRA adapter (every scale 1). Layers the format cannot hold stay dense and are listed in the quantization config. vLLM runs 4- and 8-bit grids compressed with sym=true on its fast Marlin kernel, others on its slower GPTQ kernel.</source>
+        <translation>量子化したベースを GPTQ v1 形式で、補償を PEFT LoRA アダプタ(スケールはすべて 1)として書き出します。この形式で保持できない層は密のまま残し、量子化設定に記載します。vLLM は sym=true で圧縮した 4 ビット・8 ビットのグリッドを高速な Marlin カーネルで、それ以外を低速な GPTQ カーネルで実行します。</translation>
     </message>
     <message>
         <source>Dense W_c + B A in the original layout: loads in any Hugging Face-compatible runtime.</source>

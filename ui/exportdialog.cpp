@@ -93,7 +93,9 @@ void ExportDialog::update() {
     if (format == QLatin1String("gptq+peft"))
         m_help->setText(tr("The quantized base in the GPTQ v1 format with the compensation as a "
                            "PEFT LoRA adapter (every scale 1). Layers the format cannot hold "
-                           "stay dense and are listed in the quantization config."));
+                           "stay dense and are listed in the quantization config. vLLM runs "
+                           "4- and 8-bit grids compressed with sym=true on its fast Marlin "
+                           "kernel, others on its slower GPTQ kernel."));
     else if (format == QLatin1String("merged"))
         m_help->setText(tr("Dense W_c + B A in the original layout: loads in any Hugging "
                            "Face-compatible runtime."));

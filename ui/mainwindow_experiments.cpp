@@ -292,6 +292,8 @@ bool MainWindow::runExport(const rs::ExportRequest& request) {
                 text += tr("\nPerplexity in memory %1, read back from disk %2.")
                             .arg(result.inMemory->perplexity, 0, 'f', 4)
                             .arg(result.reloaded->perplexity, 0, 'f', 4);
+            for (const std::string& note : result.written.runtimeNotes)
+                text += QStringLiteral("\n") + fromUtf8(note);
             auto* box = new QMessageBox(QMessageBox::Information, tr("Export Checkpoint"), text,
                                         QMessageBox::Ok, this);
             box->setObjectName(QStringLiteral("exportDoneBox"));

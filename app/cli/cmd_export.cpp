@@ -51,6 +51,8 @@ int runExport(const ParsedArgs& args, const JobContext& job) {
     std::printf("  %-40s %12s\n", "total", formatBytes(r.bytes).c_str());
     for (const auto& [layer, reason] : r.written.denseLayers)
         std::printf("kept dense (not quantized): %s: %s\n", layer.c_str(), reason.c_str());
+    for (const std::string& note : r.written.runtimeNotes)
+        std::printf("note: %s\n", note.c_str());
     if (r.written.linearWeights > 0)
         std::printf("decoder linears: %.3f bits per weight as stored\n",
                     8.0 * static_cast<double>(r.written.linearBytes) /

@@ -255,7 +255,7 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     ExportSettings settings;
     settings.source = &model;
     settings.dtype = request.dtype.empty() ? defaultDtype(model) : request.dtype;
-    settings.adapterBase = stage.target().string();
+    settings.adapterBase = sourceModelName(model);
     requireFreeSpace(stage.target().parent_path(), estimateBytes(model, settings.dtype),
                      options.freeSpace);
 

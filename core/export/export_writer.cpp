@@ -121,6 +121,7 @@ std::vector<Spilled> ExportWriter::Impl::spill(const std::vector<NamedTensor>& t
 }
 
 void ExportWriter::Impl::add(const std::vector<ExportLinear>& linears) {
+    beginBatch(linears);
     std::vector<NamedTensor> weightTensors, adapterTensors;
     for (const ExportLinear& l : linears) {
         job.cancel.throwIfCancelled();

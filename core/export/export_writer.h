@@ -1,8 +1,8 @@
 #pragma once
 
+#include "compensate/compensation.h"
 #include "compress/quantgrid.h"
 #include "formats/export_format.h"
-#include "compensate/compensation.h"
 #include "util/progress.h"
 
 #include <ATen/core/Tensor.h>
@@ -43,6 +43,9 @@ struct WrittenExport {
     // GPTQ: linears kept dense (W_c in `dtype`) with the reason the format cannot hold them.
     std::vector<std::pair<std::string, std::string>> denseLayers;
     int64_t quantizedLayers = 0;
+    // What a user must know to load the export in a given runtime (GPTQ: which kernel vLLM
+    // picks, loaders that would misread it), printed by the CLI and written in the model card.
+    std::vector<std::string> runtimeNotes;
     uint64_t linearBytes = 0;  // stored bytes of everything standing for the decoder linears
     int64_t linearWeights = 0; // sum of d_out * d_in over those linears
 };

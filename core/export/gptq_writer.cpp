@@ -30,6 +30,19 @@ std::string regexEscape(const std::string& text) {
     return std::regex_replace(text, special, R"(\$&)");
 }
 
+// The linears a runtime fuses into one matmul (vLLM: q/k/v and gate/up), by their shared input:
+// "model.layers.3.self_attn.qkv", "model.layers.3.mlp.gate_up"; empty for a linear never fused.
+std::string fusedGroup(const std::string& name) {
+    static const std::regex attention(R"(^(.*\.self_attn)\.[qkv]_proj$)");
+    static const std::regex mlp(R"(^(.*\.mlp)\.(gate|up)_proj$)");
+    std::smatch m;
+    if (std::regex_match(name, m, attention))
+        return m[1].str() + ".qkv";
+    if (std::regex_match(name, m, mlp))
+        return m[1].str() + ".gate_up";
+    return {};
+}
+
 struct QuantSettings {
     int bits = 0;
     int64_t groupSize = 0;
@@ -52,6 +65,25 @@ void includeGrid(QuantSettings& s, const QuantGrid& g, const std::string& name) 
     s.actOrder = s.actOrder || permuted;
 }
 
+// "model.layers.3.mlp.down_proj" -> "model.layers.3." (the block's prefix).
+std::string blockOf(const std::string& name) {
+    return name.substr(0, name.size() - inBlock(name).size());
+}
+
+// Whether every decoder block quantizes the same linears: Transformers + Optimum's GPTQ loader
+// ignores "dynamic" and, without modules_in_block_to_quantize, converts every linear.
+bool blocksAgree(const std::vector<std::string>& quantizedNames, const WrittenExport& written) {
+    std::map<std::string, std::set<std::string>> perBlock;
+    for (const std::string& n : quantizedNames)
+        perBlock[blockOf(n)].insert(inBlock(n));
+    for (const auto& [n, reason] : written.denseLayers)
+        perBlock[blockOf(n)];
+    for (const auto& [block, modules] : perBlock)
+        if (modules != perBlock.begin()->second)
+            return false;
+    return true;
+}
+
 nlohmann::ordered_json quantizationConfig(const QuantSettings& s,
                                           const std::vector<std::string>& quantizedNames,
                                           const WrittenExport& written) {
@@ -72,35 +104,77 @@ nlohmann::ordered_json quantizationConfig(const QuantSettings& s,
     }
     q["dynamic"] = dynamic;
     q["modules_to_not_convert"] = names;
-    std::map<std::string, std::set<std::string>> perBlock; // block prefix -> quantized modules
-    for (const std::string& n : quantizedNames)
-        perBlock[n.substr(0, n.size() - inBlock(n).size())].insert(inBlock(n));
-    for (const auto& [n, reason] : written.denseLayers)
-        perBlock[n.substr(0, n.size() - inBlock(n).size())];
-    bool uniform = true;
-    for (const auto& [block, modules] : perBlock)
-        uniform = uniform && modules == perBlock.begin()->second;
-    if (uniform && !perBlock.empty()) {
+    if (!quantizedNames.empty() && blocksAgree(quantizedNames, written)) {
+        std::set<std::string> modules; // of the first block, the same in every block
+        for (const std::string& n : quantizedNames)
+            if (blockOf(n) == blockOf(quantizedNames.front()))
+                modules.insert(inBlock(n));
         nlohmann::ordered_json inBlockList = nlohmann::ordered_json::array();
-        for (const std::string& m : perBlock.begin()->second)
+        for (const std::string& m : modules)
             inBlockList.push_back(nlohmann::ordered_json::array({m}));
         q["modules_in_block_to_quantize"] = inBlockList;
     }
     return q;
 }
 
+// Which GPTQ kernel vLLM picks and which loaders would misread the checkpoint.
+std::vector<std::string> runtimeNotes(const QuantSettings& s,
+                                      const std::vector<std::string>& quantizedNames,
+                                      const WrittenExport& written) {
+    std::vector<std::string> notes;
+    const bool marlinBits = s.bits == 4 || s.bits == 8;
+    if (marlinBits && s.symmetric)
+        notes.push_back("vLLM: symmetric " + std::to_string(s.bits) +
+                        "-bit grid, runs with the fast Marlin kernel");
+    else if (marlinBits)
+        notes.push_back("vLLM: asymmetric grid, runs with the slower GPTQ kernel (Marlin needs "
+                        "sym=true; compress with sym=true for it)");
+    else
+        notes.push_back("vLLM: " + std::to_string(s.bits) +
+                        "-bit codes run with the GPTQ kernel (Marlin takes 4 and 8 bits only)");
+    if (!blocksAgree(quantizedNames, written))
+        notes.push_back("Transformers + Optimum: the decoder blocks do not quantize the same "
+                        "linears, and that loader ignores `dynamic` and would read every linear "
+                        "as quantized; load this export with GPTQModel or vLLM");
+    return notes;
+}
+
 class GptqWriter : public ExportWriter::Impl {
 public:
     using Impl::Impl;
+
+    // Why each linear of the block stays dense. Fused siblings share the verdict: vLLM refuses a
+    // fused layer whose shards are partly quantized.
+    void beginBatch(const std::vector<ExportLinear>& linears) override {
+        m_denseReason.clear();
+        std::map<std::string, std::string> groupReason; // fused group -> first sibling's reason
+        for (const ExportLinear& l : linears) {
+            const std::optional<std::string> reason =
+                l.grid ? gptqIncompatibility(*l.grid)
+                       : std::optional<std::string>("the compression method does not quantize it");
+            if (!reason)
+                continue;
+            m_denseReason[l.name] = *reason;
+            if (const std::string group = fusedGroup(l.name); !group.empty())
+                groupReason.try_emplace(group, l.name);
+        }
+        for (const ExportLinear& l : linears) {
+            const auto it = groupReason.find(fusedGroup(l.name));
+            if (it != groupReason.end() && !m_denseReason.count(l.name))
+                m_denseReason[l.name] = "kept dense with its fused sibling " + it->second +
+                                        " (vLLM refuses a fused layer whose shards are partly "
+                                        "quantized)";
+        }
+    }
 
     void convert(const ExportLinear& l, std::vector<NamedTensor>& out,
                  std::vector<NamedTensor>& adapterOut) override {
         if (!l.base.defined())
             fail(l.name, "has no base weight; a GPTQ checkpoint needs one for every linear");
         written.linearWeights += l.base.numel();
+        const auto dense = m_denseReason.find(l.name);
         const std::optional<std::string> reason =
-            l.grid ? gptqIncompatibility(*l.grid)
-                   : std::optional<std::string>("the compression method does not quantize it");
+            dense == m_denseReason.end() ? std::nullopt : std::optional(dense->second);
         if (reason) {
             written.denseLayers.emplace_back(l.name, *reason);
             if (m_firstReason.empty())
@@ -140,6 +214,7 @@ public:
 
     void finishFormat() override {
         const nlohmann::ordered_json q = quantizationConfig(m_settings, m_quantizedNames, written);
+        written.runtimeNotes = runtimeNotes(m_settings, m_quantizedNames, written);
         nlohmann::ordered_json config = sourceConfig(*settings.source);
         config["torch_dtype"] = settings.dtype;
         config["quantization_config"] = q;
@@ -182,6 +257,7 @@ private:
     }
 
     QuantSettings m_settings;
+    std::map<std::string, std::string> m_denseReason; // of the block being added
     std::vector<std::string> m_quantizedNames;
     std::string m_firstReason;
     nlohmann::ordered_json m_targets = nlohmann::ordered_json::array();

@@ -34,7 +34,9 @@ const char* howToLoad(ExportFormat format) {
                "from quantization in `dynamic` (negative patterns), `modules_to_not_convert`\n"
                "and, where every block agrees, `modules_in_block_to_quantize`. The compensation\n"
                "is the PEFT LoRA adapter in `adapter/` (every scale lora_alpha / r = 1):\n"
-               "`PeftModel.from_pretrained(base, dir + \"/adapter\")`, or vLLM's LoRA support.\n";
+               "`PeftModel.from_pretrained(base, dir + \"/adapter\")`, or vLLM's LoRA support.\n"
+               "The adapter's `base_model_name_or_path` names the original model; load the\n"
+               "GPTQ base from this directory, then the adapter onto it.\n";
     case ExportFormat::Factorized:
         return "Each factored linear <m> is two linears: `<m>.low_rank.0.weight` = A [r, d_in]\n"
                "then `<m>.low_rank.1.weight` = B [d_out, r]; a layer that keeps a dense base\n"
@@ -104,6 +106,11 @@ std::string modelCard(const ModelCardInfo& i) {
             for (const auto& [name, reason] : i.written.denseLayers)
                 out << "- `" << name << "`: " << reason << "\n";
         }
+    }
+    if (!i.written.runtimeNotes.empty()) {
+        out << "\n## Runtimes\n\n";
+        for (const std::string& note : i.written.runtimeNotes)
+            out << "- " << note << "\n";
     }
     return out.str();
 }

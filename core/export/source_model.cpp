@@ -6,6 +6,7 @@
 #include "util/text.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace rs {
@@ -35,6 +36,17 @@ SourceModel readSourceModel(const fs::path& dir) {
             source.extraFiles.push_back(e.path());
     std::sort(source.extraFiles.begin(), source.extraFiles.end());
     return source;
+}
+
+std::string sourceModelName(const SourceModel& source) {
+    const nlohmann::json config = nlohmann::json::parse(source.configJson, nullptr, false);
+    if (config.is_object()) {
+        const auto it = config.find("_name_or_path");
+        if (it != config.end() && it->is_string() && !it->get<std::string>().empty())
+            return it->get<std::string>();
+    }
+    const std::filesystem::path dir = source.dir.lexically_normal();
+    return (dir.has_filename() ? dir.filename() : dir.parent_path().filename()).string();
 }
 
 } // namespace rs

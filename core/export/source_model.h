@@ -24,6 +24,10 @@ struct SourceModel {
 // must be one.
 SourceModel readSourceModel(const std::filesystem::path& dir);
 
+// The name the source model goes by, for a PEFT adapter's base_model_name_or_path: its
+// config's `_name_or_path` when set, else the name of its directory.
+std::string sourceModelName(const SourceModel& source);
+
 // Files beside the weights that belong to the tokenizer or to generation and are copied into
 // an export unchanged.
 bool isCopiedModelFile(const std::string& fileName);

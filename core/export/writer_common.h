@@ -40,6 +40,8 @@ struct ExportWriter::Impl {
     Impl(std::filesystem::path dir, const ExportSettings& settings, const JobContext& job);
     virtual ~Impl();
 
+    // Sees the linears of one add() (a whole decoder block) before any of them is converted.
+    virtual void beginBatch(const std::vector<ExportLinear>& /*linears*/) {}
     // Appends the tensors standing for `linear`: to `weights` (the model file) or `adapter`.
     virtual void convert(const ExportLinear& linear, std::vector<NamedTensor>& weights,
                          std::vector<NamedTensor>& adapter) = 0;

@@ -79,13 +79,16 @@ std::optional<std::string> gptqIncompatibility(const QuantGrid& grid) {
     const int b = grid.bits;
     if (!packable(b))
         return std::to_string(b) + "-bit codes (GPTQ packs 2, 3, 4 or 8 bits)";
+    // Whatever the bits: AutoGPTQ sizes qweight and qzeros as d / 32 * bits, and vLLM's GPTQ
+    // kernels step through the inputs 32 at a time without handling a remainder.
     const int64_t dOut = grid.codes.size(0), dIn = grid.codes.size(1);
-    if (dIn * b % 32 != 0)
-        return "d_in = " + text(dIn) + " does not pack into 32-bit words at " + std::to_string(b) +
-               " bits (qweight needs d_in * bits to be a multiple of 32)";
-    if (dOut * b % 32 != 0)
-        return "d_out = " + text(dOut) + " does not pack into 32-bit words at " +
-               std::to_string(b) + " bits (qzeros needs d_out * bits to be a multiple of 32)";
+    if (dIn % 32 != 0)
+        return "d_in = " + text(dIn) +
+               " is not a multiple of 32 (AutoGPTQ sizes qweight as d_in / 32 * bits rows; vLLM's "
+               "kernels read 32 inputs per step)";
+    if (dOut % 32 != 0)
+        return "d_out = " + text(dOut) +
+               " is not a multiple of 32 (AutoGPTQ sizes qzeros as d_out / 32 * bits columns)";
     if (grid.groupSize != -1 && dIn % grid.groupSize != 0)
         return "d_in = " + text(dIn) + " is not a multiple of the group size " +
                text(grid.groupSize);

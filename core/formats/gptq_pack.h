@@ -29,9 +29,10 @@ struct GptqTensors {
     at::Tensor gIdx;    // int32 [d_in]
 };
 
-// Why the format cannot hold this grid exactly (bits other than 2/3/4/8, a d_in or d_out the
-// packing cannot split into words, a d_in that is not a multiple of the group size, a zero
-// point of 0 -- v1 stores zero - 1 -- or a scale that float16 cannot hold); nullopt when it can.
+// Why the format cannot hold this grid so that every GPTQ loader reads it (bits other than
+// 2/3/4/8, a d_in or d_out that is not a multiple of 32 at any bits, a d_in that is not a
+// multiple of the group size, a zero point of 0 -- v1 stores zero - 1 -- or a scale that float16
+// cannot hold); nullopt when it can.
 std::optional<std::string> gptqIncompatibility(const QuantGrid& grid);
 
 // The grid in GPTQ v1 form; fails with the reason above when gptqIncompatibility() has one.
