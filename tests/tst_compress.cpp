@@ -1,5 +1,6 @@
 #include "calib/stats.h"
 #include "compress/compress.h"
+#include "compress/ggml_quants.h"
 #include "compress/gptq.h"
 #include "compress/prune.h"
 #include "compress_reference.h"
@@ -103,6 +104,9 @@ private slots:
     void wandaKeepsHighActivationInputs();
     void pruneThenQuantizeKeepsZeros();
     void errorsNameLayerAndProblem();
+    void ggmlQ8BlocksRoundLikeTheReference();
+    void ggmlQ4BlocksRoundLikeTheReference();
+    void ggmlRowsThatDoNotSplitStayHalf();
 
 private:
     // Real statistics of stories260K's layer 1 over tinystories/calib.txt.
@@ -495,6 +499,100 @@ void TestCompress::errorsNameLayerAndProblem() {
     indefinite.gram[1][0] = 3.0;
     expect("gptq:damp=0.01", w, &indefinite, "increase damp");
     expect("gptq", w.view({-1}), &stats, "must be a non-empty matrix");
+}
+
+namespace {
+
+// One block of 32 inputs (the rest of the row zero-filled to a second block), quantized and
+// dequantized: what llama.cpp computes with.
+at::Tensor ggmlRoundTrip(const std::vector<float>& block, rs::GgmlBlockType type,
+                         rs::QuantGrid* gridOut = nullptr) {
+    std::vector<float> row(64, 0.0f);
+    std::copy(block.begin(), block.end(), row.begin());
+    const at::Tensor w = at::tensor(row).reshape({1, 64});
+    rs::QuantGrid grid = rs::quantizeGgml(w, type, "layer");
+    const at::Tensor out = rs::dequantize(grid).flatten();
+    if (gridOut)
+        *gridOut = std::move(grid);
+    return out;
+}
+
+float halfOf(float x) {
+    return static_cast<float>(c10::Half(x));
+}
+
+} // namespace
+
+// Q8_0: d = max|x| / 127 stored as float16, q = roundf(x / d): halves round away from zero (not
+// to even), and the codes come from the float32 d, the value from the float16 one.
+void TestCompress::ggmlQ8BlocksRoundLikeTheReference() {
+    std::vector<float> block(32, 0.0f);
+    block[0] = 127.0f; // d = 1 exactly
+    block[1] = 62.5f;  // roundf: 63 (round-half-even would give 62)
+    block[2] = -62.5f; // -63
+    block[3] = 0.5f;   // 1
+    block[4] = 0.49f;  // 0
+    rs::QuantGrid grid;
+    const at::Tensor x = ggmlRoundTrip(block, rs::GgmlBlockType::Q8_0, &grid);
+    QCOMPARE(x[0].item<float>(), 127.0f);
+    QCOMPARE(x[1].item<float>(), 63.0f);
+    QCOMPARE(x[2].item<float>(), -63.0f);
+    QCOMPARE(x[3].item<float>(), 1.0f);
+    QCOMPARE(x[4].item<float>(), 0.0f);
+    QCOMPARE(grid.zeros[0][0].item<int>(), 128);
+    // An all-zero block: scale 0, every code the zero point, the value 0.
+    QCOMPARE(grid.scales[0][1].item<float>(), 0.0f);
+    QVERIFY(at::equal(grid.codes[0].narrow(0, 32, 32), at::full({32}, 128, at::kByte)));
+
+    // max|x| = 1: d = 1/127 is not a float16 value; the code of 1 is 127 (from the float32 d)
+    // and its value 127 * half(1/127).
+    block.assign(32, 0.0f);
+    block[7] = -1.0f;
+    const at::Tensor y = ggmlRoundTrip(block, rs::GgmlBlockType::Q8_0, &grid);
+    QCOMPARE(grid.scales[0][0].item<float>(), halfOf(1.0f / 127.0f));
+    QVERIFY(halfOf(1.0f / 127.0f) != 1.0f / 127.0f);
+    QCOMPARE(y[7].item<float>(), -127.0f * halfOf(1.0f / 127.0f));
+}
+
+// Q4_0: d = m / -8 with m the value of largest magnitude, sign kept (the first one on a tie);
+// q = min(15, trunc(x / d + 8.5)), so m itself maps to code 0 and the other end is clamped.
+void TestCompress::ggmlQ4BlocksRoundLikeTheReference() {
+    std::vector<float> block(32, 0.0f);
+    block[0] = 8.0f;  // m = 8: d = -1
+    block[1] = -8.0f; // 8 + 8.5 -> 16, clamped to 15: (15 - 8) * -1 = -7
+    block[2] = 0.5f;  // -0.5 + 8.5 = 8 -> 0
+    block[3] = -0.5f; // 0.5 + 8.5 = 9 -> -1
+    block[4] = 1.4f;  // 7.1 -> 7 -> 1
+    block[5] = 2.6f;  // 5.9 -> 5 -> 3 (truncation, not rounding)
+    rs::QuantGrid grid;
+    const at::Tensor x = ggmlRoundTrip(block, rs::GgmlBlockType::Q4_0, &grid);
+    QCOMPARE(grid.scales[0][0].item<float>(), -1.0f);
+    QCOMPARE(grid.zeros[0][0].item<int>(), 8);
+    const float expected[] = {8.0f, -7.0f, 0.0f, -1.0f, 1.0f, 3.0f};
+    for (int j = 0; j < 6; ++j)
+        QCOMPARE(x[j].item<float>(), expected[j]);
+    // On a tie of magnitudes the first value decides the sign of d.
+    block.assign(32, 0.0f);
+    block[0] = -3.0f;
+    block[1] = 3.0f; // d = 0.375: 3 / 0.375 + 8.5 = 16.5 -> 15 -> 7 * 0.375
+    const at::Tensor y = ggmlRoundTrip(block, rs::GgmlBlockType::Q4_0, &grid);
+    QCOMPARE(y[0].item<float>(), -3.0f);
+    QCOMPARE(y[1].item<float>(), 2.625f);
+}
+
+// llama-quantize keeps a tensor whose rows do not split into blocks of 32 in float16; the
+// compression methods do the same, and the block quantizer itself refuses such a weight.
+void TestCompress::ggmlRowsThatDoNotSplitStayHalf() {
+    at::manual_seed(14);
+    const at::Tensor w = at::randn({64, 172});
+    for (const char* id : {"q8_0", "q4_0"}) {
+        const rs::CompressedWeight c = rs::compressWeight(method(id), w, nullptr, "layer.down");
+        QVERIFY(!c.quant);
+        QVERIFY(at::equal(c.weight, w.to(at::kHalf).to(at::kFloat)));
+    }
+    QVERIFY(rs::test::errorOf([&] {
+                rs::quantizeGgml(w, rs::GgmlBlockType::Q4_0, "layer.down");
+            }) == "layer.down: Q4_0 blocks need d_in to be a multiple of 32, got 172");
 }
 
 QTEST_GUILESS_MAIN(TestCompress)

@@ -81,9 +81,6 @@ void TestMethods::traitsAgreeWithParameters() {
     QFETCH(int, index);
     const rs::MethodSpec& spec = rs::methodRegistry()[size_t(index)];
     const rs::MethodTraits& t = spec.traits;
-    // A sweep over bits x group needs both parameters.
-    if (t.quantizes)
-        QVERIFY(spec.param("bits") && spec.param("group"));
     if (spec.kind == rs::MethodKind::Compression) {
         QVERIFY(!spec.fitsFactors());
         QCOMPARE(t.curve, rs::ErrorCurve::None);
@@ -110,7 +107,7 @@ void TestMethods::referenceCompensationsAreFound() {
     QCOMPARE(rs::methodIds(rs::MethodKind::LowRank),
              std::string("lord-weight, lord-data, lillama"));
     QCOMPARE(rs::methodIds(rs::MethodKind::Compression,
-                           [](const rs::MethodSpec& m) { return m.traits.quantizes; }),
+                           [](const rs::MethodSpec& m) { return m.sweepsBitsAndGroups(); }),
              std::string("rtn, gptq"));
 }
 

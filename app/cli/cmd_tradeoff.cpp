@@ -49,11 +49,11 @@ int runTradeoff(const ParsedArgs& args, const JobContext& job) {
     request.base.inputs.eval.maxWindows = args.integer("--max-windows").value_or(0);
     request.base.inputs.layers.include = args.values("--include");
     request.method = args.valueOr("--method", "rtn");
-    const auto quantizes = [](const MethodSpec& m) { return m.traits.quantizes; };
+    const auto sweepable = [](const MethodSpec& m) { return m.sweepsBitsAndGroups(); };
     if (const MethodSpec* m = findMethod(request.method, MethodKind::Compression);
-        !m || !quantizes(*m))
+        !m || !sweepable(*m))
         throw UsageError("--method must be one of " +
-                         methodIds(MethodKind::Compression, quantizes));
+                         methodIds(MethodKind::Compression, sweepable));
     request.bits = integerListArg(args.valueOr("--bits", "2,3,4,8"), "--bits", 1);
     if (const auto groups = args.value("--groups"))
         request.groups = integerListArg(*groups, "--groups");

@@ -1,6 +1,7 @@
 #include "compress/compress.h"
 
 #include "calib/stats.h"
+#include "compress/ggml_quants.h"
 #include "compress/gptq.h"
 #include "compress/prune.h"
 #include "compress/validate.h"
@@ -88,6 +89,19 @@ CompressedWeight wanda(const MethodConfig& method, const at::Tensor& w, const In
     return pruned(method, w, wandaScores(w, checked.gram), layerName);
 }
 
+// llama.cpp's block types; a row that does not split into blocks of 32 is stored in float16,
+// as llama-quantize does.
+template <GgmlBlockType type>
+CompressedWeight ggmlBlocks(const MethodConfig&, const at::Tensor& w, const InputStats*,
+                            const std::string& layerName, const JobContext&) {
+    if (!ggmlBlocksFit(w.size(1))) {
+        CompressedWeight out;
+        out.weight = w.to(at::kHalf).to(at::kFloat);
+        return out;
+    }
+    return quantized(quantizeGgml(w, type, layerName));
+}
+
 using Compressor = CompressedWeight (*)(const MethodConfig&, const at::Tensor&, const InputStats*,
                                         const std::string&, const JobContext&);
 
@@ -95,7 +109,13 @@ using Compressor = CompressedWeight (*)(const MethodConfig&, const at::Tensor&, 
 // registered id through compressWeight, so an entry missing here fails there.
 Compressor compressorOf(const std::string& id) {
     static const std::map<std::string, Compressor, std::less<>> compressors{
-        {"none", keep}, {"rtn", rtn}, {"gptq", gptq}, {"magnitude", magnitude}, {"wanda", wanda}};
+        {"none", keep},
+        {"rtn", rtn},
+        {"gptq", gptq},
+        {"magnitude", magnitude},
+        {"wanda", wanda},
+        {"q8_0", ggmlBlocks<GgmlBlockType::Q8_0>},
+        {"q4_0", ggmlBlocks<GgmlBlockType::Q4_0>}};
     const auto it = compressors.find(id);
     return it == compressors.end() ? nullptr : it->second;
 }

@@ -124,6 +124,22 @@ std::vector<MethodSpec> buildRegistry() {
           intChoice("block", "Block size", "128", {"32", "64", "128", "256"},
                     "columns per lazy-update block")},
          {.readsStatistics = true, .quantizes = true}},
+        {"q8_0",
+         "llama.cpp Q8_0",
+         "llama.cpp's 8-bit blocks: 32 inputs share a float16 scale max|x| / 127, rounded as "
+         "ggml's reference quantizer; rows that do not split into blocks of 32 stay float16, as "
+         "llama-quantize keeps them.",
+         MethodKind::Compression,
+         {},
+         {.quantizes = true}},
+        {"q4_0",
+         "llama.cpp Q4_0",
+         "llama.cpp's 4-bit blocks: 32 inputs share a float16 scale (the largest value / -8), "
+         "rounded as ggml's reference quantizer; rows that do not split into blocks of 32 stay "
+         "float16.",
+         MethodKind::Compression,
+         {},
+         {.quantizes = true}},
         {"magnitude",
          "Magnitude pruning",
          "Remove the weights of smallest magnitude per row.",

@@ -35,7 +35,7 @@ enum class ErrorCurve { None, Svd, Eora };
 // comparing ids, so a method is wired by its registry entry and its implementation alone.
 struct MethodTraits {
     bool readsStatistics = false; // compression: W_c depends on the layer's calibration inputs
-    bool quantizes = false;       // compression: W_c always lies on a bits x group grid
+    bool quantizes = false;       // compression: W_c lies on a quantization grid (QuantGrid)
     InputWeighting weighting = InputWeighting::None; // compensation, low-rank: the fit's K
     ErrorCurve curve = ErrorCurve::None; // compensation, low-rank: the curve predicting its error
     bool distills = false; // low-rank: trains its factors block by block on its own outputs
@@ -65,6 +65,8 @@ struct MethodSpec {
     const ParamSpec* param(std::string_view key) const;
     // Compensation and low-rank methods with a weighting fit factors; "none" does not.
     bool fitsFactors() const { return traits.weighting != InputWeighting::None; }
+    // A quantizer whose bits and group size are parameters: what a bits x group sweep varies.
+    bool sweepsBitsAndGroups() const { return traits.quantizes && param("bits") && param("group"); }
 };
 
 // A validated method choice: the id plus a value for every parameter of its spec (defaults

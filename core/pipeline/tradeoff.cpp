@@ -35,8 +35,8 @@ std::vector<size_t> spread(const std::vector<size_t>& front, size_t n) {
     return out;
 }
 
-bool quantizes(const MethodSpec& method) {
-    return method.traits.quantizes;
+bool sweepable(const MethodSpec& method) {
+    return method.sweepsBitsAndGroups();
 }
 
 } // namespace
@@ -44,10 +44,9 @@ bool quantizes(const MethodSpec& method) {
 TradeoffResult runTradeoff(ModelSession& session, const TradeoffRequest& request,
                            ExperimentStore& store, ArtefactCache& cache, const JobContext& job) {
     const MethodConfig method = MethodConfig::defaults(request.method, MethodKind::Compression);
-    if (!method.spec().traits.quantizes)
-        fail("trade-off", "method " + request.method +
-                              " has no bits and group to sweep (quantizing methods: " +
-                              methodIds(MethodKind::Compression, quantizes) + ")");
+    if (!method.spec().sweepsBitsAndGroups())
+        fail("trade-off", "method " + request.method + " has no bits and group to sweep (" +
+                              methodIds(MethodKind::Compression, sweepable) + " have)");
     if (request.base.inputs.evalText.empty())
         fail("trade-off", "needs an evaluation text");
     if (request.budgets.empty())
