@@ -84,9 +84,10 @@ bool blocksAgree(const std::vector<std::string>& quantizedNames, const WrittenEx
     return true;
 }
 
+// blocksAgree: every block quantizes the same linears.
 nlohmann::ordered_json quantizationConfig(const QuantSettings& s,
                                           const std::vector<std::string>& quantizedNames,
-                                          const WrittenExport& written) {
+                                          const WrittenExport& written, bool blocksAgree) {
     nlohmann::ordered_json q = {{"quant_method", "gptq"},    {"bits", s.bits},
                                 {"group_size", s.groupSize}, {"desc_act", s.actOrder},
                                 {"sym", s.symmetric},        {"checkpoint_format", "gptq"},
@@ -104,7 +105,7 @@ nlohmann::ordered_json quantizationConfig(const QuantSettings& s,
     }
     q["dynamic"] = dynamic;
     q["modules_to_not_convert"] = names;
-    if (!quantizedNames.empty() && blocksAgree(quantizedNames, written)) {
+    if (!quantizedNames.empty() && blocksAgree) {
         std::set<std::string> modules; // of the first block, the same in every block
         for (const std::string& n : quantizedNames)
             if (blockOf(n) == blockOf(quantizedNames.front()))
@@ -118,9 +119,7 @@ nlohmann::ordered_json quantizationConfig(const QuantSettings& s,
 }
 
 // Which GPTQ kernel vLLM picks and which loaders would misread the checkpoint.
-std::vector<std::string> runtimeNotes(const QuantSettings& s,
-                                      const std::vector<std::string>& quantizedNames,
-                                      const WrittenExport& written) {
+std::vector<std::string> runtimeNotes(const QuantSettings& s, bool blocksAgree) {
     std::vector<std::string> notes;
     const bool marlinBits = s.bits == 4 || s.bits == 8;
     if (marlinBits && s.symmetric)
@@ -132,7 +131,7 @@ std::vector<std::string> runtimeNotes(const QuantSettings& s,
     else
         notes.push_back("vLLM: " + std::to_string(s.bits) +
                         "-bit codes run with the GPTQ kernel (Marlin takes 4 and 8 bits only)");
-    if (!blocksAgree(quantizedNames, written))
+    if (!blocksAgree)
         notes.push_back("Transformers + Optimum: the decoder blocks do not quantize the same "
                         "linears, and that loader ignores `dynamic` and would read every linear "
                         "as quantized; load this export with GPTQModel or vLLM");
@@ -213,8 +212,10 @@ public:
     }
 
     void finishFormat() override {
-        const nlohmann::ordered_json q = quantizationConfig(m_settings, m_quantizedNames, written);
-        written.runtimeNotes = runtimeNotes(m_settings, m_quantizedNames, written);
+        const bool agree = blocksAgree(m_quantizedNames, written);
+        const nlohmann::ordered_json q =
+            quantizationConfig(m_settings, m_quantizedNames, written, agree);
+        written.runtimeNotes = runtimeNotes(m_settings, agree);
         nlohmann::ordered_json config = sourceConfig(*settings.source);
         config["torch_dtype"] = settings.dtype;
         config["quantization_config"] = q;

@@ -39,7 +39,7 @@ std::vector<uint8_t> encodeBlocks(const QuantGrid& grid, GgmlBlockType type,
     const int64_t dOut = grid.codes.size(0), dIn = grid.codes.size(1);
     const int zero = type == GgmlBlockType::Q8_0 ? 128 : 8;
     if (grid.groupSize != kGgmlBlock || dIn % kGgmlBlock != 0 ||
-        !at::equal(grid.zeros.to(at::kCPU), at::full_like(grid.zeros.to(at::kCPU), zero)))
+        !grid.zeros.eq(zero).all().item<bool>())
         fail(layerName, std::string("its grid is not one of ") + ggmlBlockTypeName(type) +
                             " blocks (groups of 32, zero point " + std::to_string(zero) + ")");
     const at::Tensor codes = grid.codes.to(at::kCPU).contiguous();

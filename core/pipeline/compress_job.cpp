@@ -37,14 +37,7 @@ struct Group {
 
 at::Tensor windowsFromText(const ModelSession& session, const std::filesystem::path& path,
                            int64_t seqLen, int64_t maxTokens) {
-    const std::string text = readTextFile(path);
-    TokenStream stream;
-    try {
-        stream = buildTokenStream(text, detectProtocol(text), session.tokenizer());
-    } catch (const Error& e) {
-        fail(path.string(), e.what());
-    }
-    return calibrationWindows(stream.tokens, seqLen, maxTokens, path.string());
+    return calibrationWindows(tokenStream(session, path).tokens, seqLen, maxTokens, path.string());
 }
 
 } // namespace

@@ -1,7 +1,9 @@
 #include "pipeline/job_inputs.h"
 
 #include "io/checkpoint.h"
+#include "pipeline/session.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -105,6 +107,17 @@ std::string jobInputsOptions(const JobInputs& inputs) {
     if (!inputs.analyze)
         out += " --no-analysis";
     return out;
+}
+
+TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path) {
+    const std::string text = readTextFile(path);
+    try {
+        TokenStream stream = buildTokenStream(text, detectProtocol(text), session.tokenizer());
+        stream.source = path.string();
+        return stream;
+    } catch (const Error& e) {
+        fail(path.string(), e.what());
+    }
 }
 
 } // namespace rs

@@ -12,6 +12,7 @@
 namespace rs {
 
 struct Checkpoint;
+class ModelSession;
 
 // Which decoder linears a job touches: names ("model.layers.3.mlp.down_proj") matching any
 // include regex (all when empty) and no exclude regex. Embeddings and the output head are never
@@ -63,5 +64,9 @@ JobInputs jobInputsFromJson(const nlohmann::json& request, const std::string& wh
 // (" --calib FILE --calib-tokens N --include 'RE' ..."), for the command that re-runs a stored
 // experiment.
 std::string jobInputsOptions(const JobInputs& inputs);
+
+// The text file tokenized by the session's tokenizer with the protocol its content shows (a job's
+// calibration or evaluation text); a tokenizer error names the file.
+TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path);
 
 } // namespace rs

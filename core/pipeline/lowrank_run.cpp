@@ -26,17 +26,6 @@ at::Tensor originalWeight(const LlamaModel& model, const SelectedLinear& s) {
     return model.layer(s.block).linear(s.kind).weight.to(at::kFloat);
 }
 
-TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path) {
-    const std::string text = readTextFile(path);
-    try {
-        TokenStream stream = buildTokenStream(text, detectProtocol(text), session.tokenizer());
-        stream.source = path.string();
-        return stream;
-    } catch (const Error& e) {
-        fail(path.string(), e.what());
-    }
-}
-
 at::Tensor runBlock(LlamaModel& model, int64_t block, const at::Tensor& hidden, int64_t batch,
                     const JobContext& job) {
     at::Tensor out = at::empty_like(hidden);

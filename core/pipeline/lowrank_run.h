@@ -55,8 +55,6 @@ private:
     const std::vector<SelectedLinear>& m_selected;
 };
 
-TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path);
-
 // Runs decoder layer `block` over every window in batches; the hook (if any) sees its inputs.
 at::Tensor runBlock(LlamaModel& model, int64_t block, const at::Tensor& hidden, int64_t batch,
                     const JobContext& job);
