@@ -40,6 +40,7 @@ rankscope_add_test(tst_artefact_cache SOURCES tst_artefact_cache.cpp LIBS ranksc
 rankscope_add_test(tst_artefact_prune SOURCES tst_artefact_prune.cpp LIBS rankscope_store rankscope_core)
 rankscope_add_test(tst_recorder SOURCES tst_recorder.cpp LIBS rankscope_core)
 rankscope_add_test(tst_gguf SOURCES tst_gguf.cpp LIBS rankscope_formats)
+rankscope_add_test(tst_gguf_export SOURCES tst_gguf_export.cpp LIBS rankscope_core)
 rankscope_add_test(tst_export_formats SOURCES tst_export_formats.cpp LIBS rankscope_core)
 rankscope_add_test(tst_export_sessions SOURCES tst_export_sessions.cpp LIBS rankscope_core)
 target_compile_definitions(tst_export_sessions PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FILE:rankscope-cli>")
@@ -62,3 +63,6 @@ add_dependencies(tst_distributed_jobs rankscope-cli)
 add_test(NAME check_layers
          COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -P
                  ${CMAKE_CURRENT_SOURCE_DIR}/check_layers.cmake)
+# GGUF exports in a real llama.cpp (node-llama-cpp from npm, installed into the build directory).
+rankscope_add_test(tst_llama_cpp SOURCES tst_llama_cpp.cpp LIBS rankscope_core TIMEOUT 2400)
+target_compile_definitions(tst_llama_cpp PRIVATE RANKSCOPE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -721,6 +721,14 @@
         <translation>因子分解(層ごとに 2 つの線形層)</translation>
     </message>
     <message>
+        <source>GGUF base + GGUF LoRA adapter (llama.cpp)</source>
+        <translation>GGUF ベース + GGUF LoRA アダプタ (llama.cpp)</translation>
+    </message>
+    <message>
+        <source>model.gguf for llama.cpp, Ollama and LM Studio, with the compensation as adapter.gguf (--lora). Layers compressed with q8_0 or q4_0 are stored in those llama.cpp types, bit for bit; others in float32 or float16.</source>
+        <translation>llama.cpp、Ollama、LM Studio 向けの model.gguf と、補償を収めた adapter.gguf (--lora)。q8_0 または q4_0 で圧縮した層は llama.cpp のその型でビット単位まで同じに保存し、それ以外は float32 または float16 で保存します。</translation>
+    </message>
+    <message>
         <source>as the source model</source>
         <translation>元のモデルと同じ</translation>
     </message>
@@ -771,6 +779,10 @@
     <message>
         <source>Choose the folder to write.</source>
         <translation>書き出し先のフォルダを選んでください。</translation>
+    </message>
+    <message>
+        <source>GGUF stores float32 or float16 tensors, not bfloat16.</source>
+        <translation>GGUF は float32 または float16 のテンソルを保存します。bfloat16 は使えません。</translation>
     </message>
 </context>
 <context>

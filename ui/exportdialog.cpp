@@ -38,6 +38,7 @@ ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecor
     m_format->addItem(tr("GPTQ base + PEFT LoRA adapter"), QStringLiteral("gptq+peft"));
     m_format->addItem(tr("Merged dense weights (W_c + B A)"), QStringLiteral("merged"));
     m_format->addItem(tr("Factorized (two linears per layer)"), QStringLiteral("factorized"));
+    m_format->addItem(tr("GGUF base + GGUF LoRA adapter (llama.cpp)"), QStringLiteral("gguf"));
     m_variant->setObjectName(QStringLiteral("exportVariant"));
     for (const rs::VariantRecord& v : variants)
         if (const rs::MethodSpec* method = rs::recordedMethod(v); method && method->fitsFactors())
@@ -84,12 +85,13 @@ ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecor
     };
     connect(m_format, &QComboBox::currentIndexChanged, this, refresh);
     connect(m_folder, &QLineEdit::textChanged, this, refresh);
+    connect(m_dtype, &QComboBox::currentIndexChanged, this, refresh);
     refresh();
 }
 
 void ExportDialog::update() {
     const QString format = m_format->currentData().toString();
-    m_dtype->setEnabled(format == QLatin1String("merged"));
+    m_dtype->setEnabled(format == QLatin1String("merged") || format == QLatin1String("gguf"));
     if (format == QLatin1String("gptq+peft"))
         m_help->setText(tr("The quantized base in the GPTQ v1 format with the compensation as a "
                            "PEFT LoRA adapter (every scale 1). Layers the format cannot hold "
@@ -99,6 +101,11 @@ void ExportDialog::update() {
     else if (format == QLatin1String("merged"))
         m_help->setText(tr("Dense W_c + B A in the original layout: loads in any Hugging "
                            "Face-compatible runtime."));
+    else if (format == QLatin1String("gguf"))
+        m_help->setText(tr("model.gguf for llama.cpp, Ollama and LM Studio, with the compensation "
+                           "as adapter.gguf (--lora). Layers compressed with q8_0 or q4_0 are "
+                           "stored in those llama.cpp types, bit for bit; others in float32 or "
+                           "float16."));
     else
         m_help->setText(tr("Each compensated layer as its base and two factors "
                            "(low_rank.0 = A, low_rank.1 = B); the ranks are listed in "
@@ -111,6 +118,9 @@ QString ExportDialog::problem() const {
         return tr("This experiment has no compensated variant to export.");
     if (m_folder->text().trimmed().isEmpty())
         return tr("Choose the folder to write.");
+    if (m_format->currentData().toString() == QLatin1String("gguf") && m_dtype->isEnabled() &&
+        m_dtype->currentData().toString() == QLatin1String("bfloat16"))
+        return tr("GGUF stores float32 or float16 tensors, not bfloat16.");
     return {};
 }
 

@@ -26,10 +26,10 @@ int runExport(const ParsedArgs& args, const JobContext& job) {
     request.outDir = args.positional(1);
     const auto format = args.value("--format");
     if (!format)
-        throw UsageError("'export' needs --format gptq+peft|merged|factorized");
+        throw UsageError("'export' needs --format gptq+peft|merged|factorized|gguf");
     const auto parsed = parseExportFormat(*format);
     if (!parsed)
-        throw UsageError("unknown format '" + *format + "' (gptq+peft, merged, factorized)");
+        throw UsageError("unknown format '" + *format + "' (gptq+peft, merged, factorized, gguf)");
     request.format = *parsed;
     request.dtype = args.valueOr("--dtype", "");
     if (!request.dtype.empty() && request.dtype != "float32" && request.dtype != "bfloat16" &&
@@ -73,16 +73,17 @@ int runExport(const ParsedArgs& args, const JobContext& job) {
 
 std::vector<Command> exportCommands() {
     return {{{"export",
-              "EXPERIMENT_ID OUT_DIR --format gptq+peft|merged|factorized [--dtype D] "
+              "EXPERIMENT_ID OUT_DIR --format gptq+peft|merged|factorized|gguf [--dtype D] "
               "[--variant LABEL] [--force]",
               "Write one variant of a finished experiment as a checkpoint directory: merged\n"
-              "(dense W_c + B A), gptq+peft (GPTQ v1 base + PEFT LoRA adapter in adapter/) or\n"
-              "factorized (base and factor pair as separate linears). The compression is run\n"
-              "again from the stored request and checked against the stored perplexity; the\n"
-              "export is written beside OUT_DIR, read back and re-evaluated, then moved into\n"
-              "place and recorded in the store.",
+              "(dense W_c + B A), gptq+peft (GPTQ v1 base + PEFT LoRA adapter in adapter/),\n"
+              "factorized (base and factor pair as separate linears) or gguf (model.gguf for\n"
+              "llama.cpp, q8_0/q4_0 layers in its own types, + adapter.gguf LoRA). The\n"
+              "compression is run again from the stored request and checked against the\n"
+              "stored perplexity; the export is written beside OUT_DIR, read back and\n"
+              "re-evaluated, then moved into place and recorded in the store.",
               {"EXPERIMENT_ID", "OUT_DIR"},
-              {{"--format", "F", "gptq+peft, merged or factorized"},
+              {{"--format", "F", "gptq+peft, merged, factorized or gguf"},
                {"--dtype", "D",
                 "float32, bfloat16 or float16 for the produced tensors "
                 "(default: the model's)"},

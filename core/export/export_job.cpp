@@ -56,8 +56,11 @@ size_t chooseVariant(const std::vector<VariantRecord>& variants, const std::stri
     fail(what, "has several variants; choose one with --variant (" + labels + ")");
 }
 
-std::string defaultDtype(const SourceModel& source) {
+// The source's dtype; GGUF, which has no bfloat16 here, stores a bfloat16 model as float16.
+std::string defaultDtype(const SourceModel& source, ExportFormat format) {
     const std::string& d = source.config.torchDtype;
+    if (format == ExportFormat::Gguf && d == "bfloat16")
+        return "float16";
     return parseFloatDtype(d) ? d : "float32";
 }
 
@@ -254,7 +257,7 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
 
     ExportSettings settings;
     settings.source = &model;
-    settings.dtype = request.dtype.empty() ? defaultDtype(model) : request.dtype;
+    settings.dtype = request.dtype.empty() ? defaultDtype(model, request.format) : request.dtype;
     settings.adapterBase = sourceModelName(model);
     requireFreeSpace(stage.target().parent_path(), estimateBytes(model, settings.dtype),
                      options.freeSpace);

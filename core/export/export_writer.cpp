@@ -272,6 +272,9 @@ ExportWriter::ExportWriter(fs::path dir, ExportFormat format, const ExportSettin
     case ExportFormat::Factorized:
         m_impl = std::make_unique<FactorizedWriter>(std::move(dir), settings, job);
         return;
+    case ExportFormat::Gguf:
+        m_impl = makeGgufWriter(std::move(dir), settings, job);
+        return;
     }
     fail(dir.string(), "unknown export format");
 }

@@ -45,6 +45,17 @@ const char* howToLoad(ExportFormat format) {
                "base (`dense_base`). RankScope reads it back; other runtimes need the two\n"
                "linears created before loading (e.g. `nn.Sequential(Linear(d_in, r),\n"
                "Linear(r, d_out))`).\n";
+    case ExportFormat::Gguf:
+        return "`model.gguf` is a GGUF v3 file of llama.cpp's llama architecture with its\n"
+               "tokenizer; decoder linears that the compression put on llama.cpp's own grids\n"
+               "(q8_0, q4_0) are stored in those block types, bit for bit what RankScope\n"
+               "compensated. The compensation is the GGUF LoRA adapter `adapter.gguf`:\n"
+               "`llama-cli -m model.gguf --lora adapter.gguf` (llama.cpp, Ollama's ADAPTER,\n"
+               "LM Studio). llama.cpp scales each pair by adapter.lora.alpha / rank; alpha is\n"
+               "the most common rank, and a pair of another rank r carries r / alpha in its B,\n"
+               "so that every pair acts at scale 1 when loaded at scale 1. q/k rows are in\n"
+               "llama.cpp's RoPE order (B's rows too). config.json and the tokenizer files\n"
+               "are the source's, for RankScope to read the export back.\n";
     }
     return "";
 }

@@ -50,8 +50,14 @@ struct ExportWriter::Impl {
     // Called after the model weights are written.
     virtual void finishFormat() = 0;
 
+    // Writes the model's weights file(s): the source's tensors the linears do not replace, then
+    // the produced ones, as safetensors (GGUF writes its own single file).
+    virtual void writeModelWeights();
+
     void add(const std::vector<ExportLinear>& linears);
     WrittenExport finish();
+    // Source tensors the added linears replace ("<linear>.weight").
+    const std::set<std::string>& replaced() const { return m_replaced; }
 
     std::filesystem::path dir;
     ExportSettings settings;
@@ -63,7 +69,6 @@ struct ExportWriter::Impl {
 
 private:
     std::vector<exportfiles::Spilled> spill(const std::vector<NamedTensor>& tensors);
-    void writeModelWeights();
 
     std::filesystem::path m_scratch;
     size_t m_spills = 0;
@@ -72,5 +77,7 @@ private:
 
 std::unique_ptr<ExportWriter::Impl>
 makeGptqWriter(std::filesystem::path dir, const ExportSettings& settings, const JobContext& job);
+std::unique_ptr<ExportWriter::Impl>
+makeGgufWriter(std::filesystem::path dir, const ExportSettings& settings, const JobContext& job);
 
 } // namespace rs

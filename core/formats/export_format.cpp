@@ -10,12 +10,14 @@ const char* exportFormatName(ExportFormat format) {
         return "gptq+peft";
     case ExportFormat::Factorized:
         return "factorized";
+    case ExportFormat::Gguf:
+        return "gguf";
     }
     return "?";
 }
 
 std::optional<ExportFormat> parseExportFormat(std::string_view name) {
-    for (ExportFormat f : {ExportFormat::Merged, ExportFormat::GptqPeft, ExportFormat::Factorized})
+    for (ExportFormat f : kExportFormats)
         if (name == exportFormatName(f))
             return f;
     return std::nullopt;

@@ -9,9 +9,11 @@
 // export like any checkpoint.
 namespace rs {
 
-enum class ExportFormat { Merged, GptqPeft, Factorized };
+enum class ExportFormat { Merged, GptqPeft, Factorized, Gguf };
+inline constexpr ExportFormat kExportFormats[] = {ExportFormat::Merged, ExportFormat::GptqPeft,
+                                                  ExportFormat::Factorized, ExportFormat::Gguf};
 
-// "merged", "gptq+peft", "factorized"
+// "merged", "gptq+peft", "factorized", "gguf"
 const char* exportFormatName(ExportFormat format);
 std::optional<ExportFormat> parseExportFormat(std::string_view name);
 

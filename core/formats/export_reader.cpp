@@ -1,5 +1,7 @@
 #include "formats/export_reader.h"
 
+#include "formats/gguf_export.h"
+#include "formats/gguf_model.h"
 #include "formats/gptq_pack.h"
 #include "io/dtype.h"
 #include "io/hfconfig.h"
@@ -331,6 +333,14 @@ std::string describeExport(const ExportSummary& s) {
                         std::to_string(s.factorOnlyLayers) + " without a dense base");
     if (s.format == ExportFormat::Merged)
         parts.push_back("dense W_c + B A per linear");
+    if (s.format == ExportFormat::Gguf) {
+        parts.push_back(s.ggufBaseType + " base (" + std::to_string(s.quantizedLayers) +
+                        " linears in llama.cpp blocks, " + std::to_string(s.denseLayers) +
+                        " in float)");
+        parts.push_back(s.lowRankLayers > 0 ? "LoRA adapter " + ranks + " on " +
+                                                  std::to_string(s.lowRankLayers) + " linears"
+                                            : "no adapter");
+    }
     for (size_t i = 0; i < parts.size(); ++i)
         text += (i == 0 ? ": " : "; ") + parts[i];
     return text;
@@ -340,7 +350,7 @@ bool isExportDirectory(const fs::path& path) {
     std::error_code ec;
     if (!fs::is_directory(path, ec))
         return false;
-    if (fs::exists(path / kExportManifest, ec))
+    if (fs::exists(path / kExportManifest, ec) || fs::exists(path / gguf::kModelFile, ec))
         return true;
     if (!fs::exists(path / "config.json", ec))
         return false;
@@ -360,7 +370,10 @@ LoadedExport loadExport(const fs::path& dir) {
     const json config = readJson(configPath);
     const ModelConfig modelConfig = readModelConfig(configPath);
     LoadedExport out;
-    if (config.contains("quantization_config")) {
+    std::error_code exists;
+    if (fs::exists(dir / gguf::kModelFile, exists)) {
+        out = loadGgufExport(dir, modelConfig);
+    } else if (config.contains("quantization_config")) {
         const json& q = config["quantization_config"];
         const std::string method =
             readFields(configPath, [&] { return q.value("quant_method", std::string()); });

@@ -25,6 +25,7 @@ struct ExportSummary {
     int64_t maxRank = 0;
     int64_t lowRankLayers = 0;    // linears with a low-rank path (adapter modules, factor pairs)
     int64_t factorOnlyLayers = 0; // factorized linears without a dense base
+    std::string ggufBaseType;     // GGUF: the type most decoder linears are stored in ("Q4_0")
 };
 
 // "gptq+peft export: GPTQ 4-bit, group 32 (20 linears quantized, 15 dense), LoRA adapter rank 8
@@ -42,13 +43,16 @@ struct LoadedExport {
 };
 
 // Whether `path` is a directory that needs loadExport(): its config.json has a
-// "quantization_config" or "rankscope_factorization", or it carries an export manifest. Any
+// "quantization_config" or "rankscope_factorization", it holds a model.gguf, or it carries an
+// export manifest. Any
 // other directory or file is an ordinary checkpoint.
 bool isExportDirectory(const std::filesystem::path& path);
 
-// Detects the format from config.json ("quantization_config" with quant_method "gptq", or
-// "rankscope_factorization"; otherwise a plain dense checkpoint) and opens it with every shape
-// checked, reading headers only. Errors name the file and the problem: a corrupt or truncated
+// Detects the format (a model.gguf beside config.json; config.json's "quantization_config" with
+// quant_method "gptq", or "rankscope_factorization"; otherwise a plain dense checkpoint) and opens
+// it with every shape checked, reading headers only. A GGUF export's tensors are decoded to
+// float32 as llama.cpp computes with them and its q/k rows put back in Hugging Face's order; its
+// LoRA adapter (adapter.gguf) is scaled by alpha / rank as llama.cpp does. Errors name the file and the problem: a corrupt or truncated
 // safetensors file, GPTQ bits the reader cannot unpack, an adapter or factor pair whose shapes
 // do not fit the base.
 LoadedExport loadExport(const std::filesystem::path& dir);

@@ -110,4 +110,23 @@ at::Tensor decodeTensor(std::span<const std::byte> bytes, gguf::TensorType type,
     return out.reshape(shape);
 }
 
+std::optional<GgmlBlockType> ggmlBlocksOf(const QuantGrid& grid) {
+    if ((grid.bits != 8 && grid.bits != 4) || grid.groupSize != kGgmlBlock || !grid.codes.defined())
+        return std::nullopt;
+    const GgmlBlockType type = grid.bits == 8 ? GgmlBlockType::Q8_0 : GgmlBlockType::Q4_0;
+    const int64_t dIn = grid.codes.size(1);
+    if (dIn % kGgmlBlock != 0 || !grid.zeros.eq(grid.bits == 8 ? 128 : 8).all().item<bool>())
+        return std::nullopt;
+    const at::Tensor scales = grid.scales.to(at::kCPU, at::kFloat);
+    if (!scales.to(at::kHalf).to(at::kFloat).equal(scales))
+        return std::nullopt;
+    if (grid.groupIndex.defined()) {
+        const at::Tensor consecutive =
+            at::arange(dIn, at::TensorOptions().dtype(at::kLong)).div(kGgmlBlock, "floor");
+        if (!grid.groupIndex.to(at::kCPU, at::kLong).equal(consecutive))
+            return std::nullopt;
+    }
+    return type;
+}
+
 } // namespace rs

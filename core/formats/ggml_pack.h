@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,5 +32,10 @@ at::Tensor decodeTensor(std::span<const std::byte> bytes, gguf::TensorType type,
                         const std::vector<int64_t>& shape, const std::string& name);
 
 gguf::TensorType ggufTypeOf(GgmlBlockType type);
+
+// The ggml block type a grid's values can be stored in exactly (what quantizeGgml produces:
+// groups of 32 consecutive inputs, zero point 128 for 8 bits or 8 for 4 bits, float16-exact
+// scales); nullopt for any other grid (asymmetric, other groups, act-order, ...).
+std::optional<GgmlBlockType> ggmlBlocksOf(const QuantGrid& grid);
 
 } // namespace rs

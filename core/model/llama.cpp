@@ -268,7 +268,8 @@ LlamaModel::LlamaModel(const Checkpoint& checkpoint, const ModelOptions& options
         requireLayerTensors(checkpoint, i);
     if (!m.config.tieWordEmbeddings)
         checkpoint.require("lm_head.weight");
-    const at::Tensor& embedding = checkpoint.require("model.embed_tokens.weight");
+    // A mapped view, or computed once when deferred (a GGUF export's decoded rows).
+    const at::Tensor embedding = checkpoint.read("model.embed_tokens.weight");
     m.embedding = m.device.is_cpu() ? embedding : embedding.to(m.device, m.computeType);
     m.finalNorm = m.place("model.norm.weight").clone(); // small: owned, never read from the file
 

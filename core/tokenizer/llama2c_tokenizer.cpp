@@ -24,7 +24,8 @@ public:
     Llama2cTokenizer(std::string source, std::vector<std::string> pieces, std::vector<float> scores)
         : m_source(std::move(source))
         , m_name(std::filesystem::path(m_source).filename().string())
-        , m_pieces(std::move(pieces)) {
+        , m_pieces(std::move(pieces))
+        , m_scores(std::move(scores)) {
         m_ids.reserve(m_pieces.size());
         for (size_t id = 0; id < m_pieces.size(); ++id) {
             m_ids.emplace(m_pieces[id], static_cast<int32_t>(id)); // the first of duplicates wins
@@ -41,7 +42,7 @@ public:
                 const auto left = tok::findPiece(m_ids, piece.substr(0, cut));
                 const auto right = tok::findPiece(m_ids, piece.substr(cut));
                 if (left && right) {
-                    m_merges.add(*left, *right, -double(scores[id]), static_cast<int32_t>(id));
+                    m_merges.add(*left, *right, -double(m_scores[id]), static_cast<int32_t>(id));
                 }
             }
         }
@@ -103,6 +104,33 @@ public:
         return m_name + " (llama2.c, " + std::to_string(m_pieces.size()) + " tokens)";
     }
 
+    // llama2.c's exporter wrote "\n<s>\n"-style texts for ids 0-2 and replaced U+2581 by a
+    // space; the SentencePiece spelling is restored here.
+    std::optional<Vocabulary> vocabulary() const override {
+        using Type = Vocabulary::PieceType;
+        Vocabulary v;
+        v.unknownId = 0;
+        v.scores = m_scores;
+        for (size_t id = 0; id < m_pieces.size(); ++id) {
+            const std::string& piece = m_pieces[id];
+            if (id < kFirstByteToken) {
+                v.pieces.push_back(id == 0 ? "<unk>" : id == kBos ? "<s>" : "</s>");
+                v.types.push_back(id == 0 ? Type::Unknown : Type::Control);
+            } else if (tok::parseByteFallbackPiece(piece)) {
+                v.pieces.push_back(piece);
+                v.types.push_back(Type::Byte);
+            } else {
+                std::string spelled;
+                for (char c : piece)
+                    spelled += c == ' ' ? std::string(tok::kMetaspace) : std::string(1, c);
+                v.pieces.push_back(std::move(spelled));
+                v.types.push_back(Type::Normal);
+            }
+        }
+        v.addSpacePrefix = m_dummyPrefix.has_value();
+        return v;
+    }
+
 private:
     std::vector<int32_t> encodeWords(std::string_view text) const {
         std::vector<int32_t> symbols;
@@ -130,6 +158,7 @@ private:
     std::string m_source;
     std::string m_name;
     std::vector<std::string> m_pieces;
+    std::vector<float> m_scores;
     tok::PieceIds m_ids;
     tok::MergeTable m_merges;
     std::optional<int32_t> m_dummyPrefix;

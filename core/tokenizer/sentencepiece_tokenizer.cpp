@@ -18,14 +18,7 @@ namespace rs {
 namespace {
 
 // The ModelProto fields this reader uses (sentencepiece_model.proto).
-enum class PieceType {
-    Normal = 1,
-    Unknown = 2,
-    Control = 3,
-    UserDefined = 4,
-    Unused = 5,
-    Byte = 6
-};
+using PieceType = Vocabulary::PieceType; // ModelProto.SentencePiece.Type
 constexpr uint64_t kModelTypeBpe = 2;
 
 struct Piece {
@@ -223,6 +216,17 @@ public:
     std::optional<int32_t> eosId() const override { return optionalId(m_spec.eosId); }
     std::string describe() const override {
         return m_name + " (SentencePiece BPE, " + std::to_string(vocabSize()) + " pieces)";
+    }
+    std::optional<Vocabulary> vocabulary() const override {
+        Vocabulary v;
+        for (const Piece& p : m_spec.pieces) {
+            v.pieces.push_back(p.text);
+            v.scores.push_back(p.score);
+            v.types.push_back(p.type);
+        }
+        v.unknownId = optionalId(m_spec.unkId);
+        v.addSpacePrefix = m_spec.addDummyPrefix;
+        return v;
     }
 
 private:

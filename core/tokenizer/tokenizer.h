@@ -11,6 +11,24 @@
 
 namespace rs {
 
+// A SentencePiece-style vocabulary as llama.cpp's "llama" tokenizer reads it from a GGUF file:
+// every piece with U+2581 standing for a space, its merge score and its SentencePiece type.
+struct Vocabulary {
+    enum class PieceType : int32_t {
+        Normal = 1,
+        Unknown = 2,
+        Control = 3,
+        UserDefined = 4,
+        Unused = 5,
+        Byte = 6
+    };
+    std::vector<std::string> pieces;
+    std::vector<float> scores;
+    std::vector<PieceType> types;
+    std::optional<int32_t> unknownId;
+    bool addSpacePrefix = true; // a space is put before the text (SentencePiece's dummy prefix)
+};
+
 // One interface over every tokenizer format RankScope reads. encode() never adds BOS/EOS: the
 // evaluation protocols decide where those go. tokenizer.json formats match their added (special)
 // tokens verbatim in the text, as Hugging Face does; SentencePiece and llama2.c read "<s>" as text.
@@ -42,6 +60,9 @@ public:
     virtual std::optional<int32_t> eosId() const = 0;
     // Human-readable description, e.g. "tokenizer.json (byte-level BPE, 50257 tokens)".
     virtual std::string describe() const = 0;
+    // The pieces, scores and types of a SentencePiece-style vocabulary (llama2.c, tokenizer.model);
+    // nullopt for the formats that have none (tokenizer.json BPE, whose merges are ranked).
+    virtual std::optional<Vocabulary> vocabulary() const { return std::nullopt; }
 };
 
 // Picks the tokenizer of a model directory: tokenizer.json, else tokenizer.model, else
