@@ -148,6 +148,14 @@ void TestExportFormats::gptqPeftRoundTrip() {
     QVERIFY(relative(r.reloaded->perplexity, r.inMemory->perplexity) < kFloat32Agreement);
     qInfo("gptq+peft 4-bit: in memory %.6f, read back %.6f", r.inMemory->perplexity,
           r.reloaded->perplexity);
+    // Also run as half-precision runtimes compute: bfloat16 on the CPU, a measurably different
+    // number, and a small difference.
+    QCOMPARE(r.runtimeDtype, std::string("bfloat16"));
+    QVERIFY(r.inRuntimeDtype);
+    QVERIFY(r.inRuntimeDtype->perplexity != r.reloaded->perplexity);
+    QVERIFY(relative(r.inRuntimeDtype->perplexity, r.inMemory->perplexity) < 0.01);
+    QVERIFY(rs::readTextFile(dir / "README.md").find("read back and run in bfloat16") !=
+            std::string::npos);
 
     // d_out = 172 (gate/up) and d_in = 172 (down) are not multiples of 32.
     std::set<std::string> dense, expectedDense;

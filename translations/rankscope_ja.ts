@@ -1154,6 +1154,12 @@ Perplexity in memory %1, read back from disk %2.</source>
 パープレキシティ: メモリ上 %1、ディスクから読み戻して %2。</translation>
     </message>
     <message>
+        <source>
+Run in %1, as half-precision runtimes compute: %2.</source>
+        <translation>
+半精度ランタイムと同じく %1 で実行: %2。</translation>
+    </message>
+    <message>
         <source>Export Checkpoint</source>
         <translation>チェックポイントの書き出し</translation>
     </message>

@@ -292,6 +292,10 @@ bool MainWindow::runExport(const rs::ExportRequest& request) {
                 text += tr("\nPerplexity in memory %1, read back from disk %2.")
                             .arg(result.inMemory->perplexity, 0, 'f', 4)
                             .arg(result.reloaded->perplexity, 0, 'f', 4);
+            if (result.inRuntimeDtype)
+                text += tr("\nRun in %1, as half-precision runtimes compute: %2.")
+                            .arg(fromUtf8(result.runtimeDtype))
+                            .arg(result.inRuntimeDtype->perplexity, 0, 'f', 4);
             for (const std::string& note : result.written.runtimeNotes)
                 text += QStringLiteral("\n") + fromUtf8(note);
             auto* box = new QMessageBox(QMessageBox::Information, tr("Export Checkpoint"), text,

@@ -64,6 +64,11 @@ int runExport(const ParsedArgs& args, const JobContext& job) {
             r.inMemory->perplexity, r.reloaded->perplexity,
             100.0 * (r.reloaded->perplexity - r.inMemory->perplexity) / r.inMemory->perplexity,
             r.reloaded->protocol.c_str(), static_cast<long long>(r.reloaded->predictedTokens));
+    if (r.inMemory && r.inRuntimeDtype)
+        std::printf("perplexity in %s (as half-precision runtimes compute): %.4f (%+.4f %%)\n",
+                    r.runtimeDtype.c_str(), r.inRuntimeDtype->perplexity,
+                    100.0 * (r.inRuntimeDtype->perplexity - r.inMemory->perplexity) /
+                        r.inMemory->perplexity);
     std::printf("content hash %s, recorded as export %lld\n", r.contentHash.c_str(),
                 static_cast<long long>(r.exportId));
     return kExitOk;

@@ -181,12 +181,21 @@ void checkReproduced(const ExperimentStore& store, const ExportSource& source,
 // Reads the staged export back as a model and scores it; a float32 export must match the
 // in-memory model.
 void verifyReadBack(const StagedDirectory& stage, const CompressRequest& compress,
-                    const std::string& dtype, ExportResult& result, const JobContext& job) {
+                    const std::string& dtype, const std::string& device, ExportResult& result,
+                    const JobContext& job) {
     if (compress.inputs.evalText.empty())
         return;
     job.report("verify", 0, 0, "reading the export back");
     result.reloaded =
         evaluateExport(stage.path(), compress.inputs.evalText, compress.inputs.eval, job);
+    if (!result.runtimeDtype.empty()) {
+        job.report("verify", 0, 0, "running the export in " + result.runtimeDtype);
+        OpenOptions open;
+        open.dtype = result.runtimeDtype;
+        open.device = device;
+        result.inRuntimeDtype =
+            evaluateExport(stage.path(), compress.inputs.evalText, compress.inputs.eval, job, open);
+    }
     if (result.inMemory && dtype == "float32" &&
         relativeDifference(result.reloaded->perplexity, result.inMemory->perplexity) >
             kFloat32ReloadTolerance)
@@ -213,6 +222,8 @@ void writeModelCard(const StagedDirectory& stage, const ExportSource& source,
     card.evalText = compress.inputs.evalText.filename().string();
     card.inMemory = result.inMemory;
     card.reloaded = result.reloaded;
+    card.runtimeDtype = result.runtimeDtype;
+    card.inRuntimeDtype = result.inRuntimeDtype;
     card.written = result.written;
     card.files = listFiles(stage.path());
     writeFileAtomically(stage.path() / "README.md", modelCard(card));
@@ -291,7 +302,8 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     result.inMemory = reproduced.variants[source.variant].perplexity;
     checkReproduced(store, source, result);
     result.written = writer.finish();
-    verifyReadBack(stage, compress, settings.dtype, result, job);
+    result.runtimeDtype = runtimeDtype(request.format, options.device);
+    verifyReadBack(stage, compress, settings.dtype, options.device, result, job);
     writeModelCard(stage, source, request, compress, reproduced, result);
 
     result.files = listFiles(stage.path());

@@ -43,6 +43,10 @@ struct ExportResult {
     std::optional<double> storedPerplexity;   // what the experiment recorded
     std::optional<PerplexityResult> inMemory; // the reproduced model before export
     std::optional<PerplexityResult> reloaded; // the export read back from disk
+    // The export read back and run in the dtype of the runtimes that deploy it (runtimeDtype()),
+    // so that a user sees what half-precision activations cost.
+    std::string runtimeDtype;
+    std::optional<PerplexityResult> inRuntimeDtype;
 };
 
 // Relative perplexity difference allowed between the stored experiment and its reproduction

@@ -84,6 +84,10 @@ std::string modelCard(const ModelCardInfo& i) {
             out << "- in RankScope before export: " << perplexityLine(*i.inMemory) << "\n";
         if (i.reloaded)
             out << "- this export read back by RankScope: " << perplexityLine(*i.reloaded) << "\n";
+        if (i.inRuntimeDtype)
+            out << "- read back and run in " << i.runtimeDtype
+                << " (weights and activations, as half-precision runtimes compute): "
+                << perplexityLine(*i.inRuntimeDtype) << "\n";
         if (i.inMemory && i.reloaded)
             out << "- relative difference: "
                 << fixed(100.0 * std::abs(i.reloaded->perplexity - i.inMemory->perplexity) /

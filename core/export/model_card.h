@@ -24,6 +24,8 @@ struct ModelCardInfo {
     std::string evalText;    // file name; empty: not evaluated
     std::optional<PerplexityResult> inMemory;
     std::optional<PerplexityResult> reloaded;
+    std::string runtimeDtype; // the dtype of inRuntimeDtype
+    std::optional<PerplexityResult> inRuntimeDtype;
     WrittenExport written;
     std::vector<std::pair<std::string, uint64_t>> files; // relative path, bytes
 };
