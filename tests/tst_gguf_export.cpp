@@ -17,6 +17,7 @@
 #include <ATen/ATen.h>
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -62,6 +63,7 @@ private slots:
     void initTestCase();
     void qkRowsTakeLlamaCppsRopeOrder();
     void llama2cVocabularyAsLlamaCppReadsIt();
+    void sentencePieceVocabularyIsTheModelsOwn();
     void q4BaseHoldsTheCompressedBlocksExactly();
     void adapterCarriesTheFactorsAtScaleOne();
     void mixedRanksBakeTheirScaleIntoB();
@@ -124,6 +126,27 @@ void TestGgufExport::llama2cVocabularyAsLlamaCppReadsIt() {
     }
     QCOMPARE(spelled, int64_t(91)); // the pieces of tokenizer.bin that start with a space
     QVERIFY(v->addSpacePrefix);
+}
+
+// Llama 2's tokenizer.model: its pieces, scores and types as stored.
+void TestGgufExport::sentencePieceVocabularyIsTheModelsOwn() {
+    const auto tokenizer =
+        rs::loadSentencePieceModel(dataPath("tokenizers/llama2/tokenizer.model"));
+    const auto v = tokenizer->vocabulary();
+    QVERIFY(v);
+    QCOMPARE(v->pieces.size(), size_t(32000));
+    using Type = rs::Vocabulary::PieceType;
+    QCOMPARE(v->pieces[0], std::string("<unk>"));
+    QCOMPARE(v->types[0], Type::Unknown);
+    QCOMPARE(v->unknownId, std::optional<int32_t>(0));
+    QCOMPARE(v->types[1], Type::Control);
+    QCOMPARE(v->pieces[13], std::string("<0x0A>"));
+    QCOMPARE(std::count(v->types.begin(), v->types.end(), Type::Byte), 256);
+    QCOMPARE(v->pieces[29871], std::string("\xE2\x96\x81")); // the space piece
+    QVERIFY(v->scores[29871] < v->scores[300]);              // merged later than an early piece
+    QVERIFY(v->addSpacePrefix);
+    QCOMPARE(tokenizer->encode("Hello"), (std::vector<int32_t>{15043}));
+    QCOMPARE(v->pieces[15043], std::string("\xE2\x96\x81Hello"));
 }
 
 void TestGgufExport::q4BaseHoldsTheCompressedBlocksExactly() {
