@@ -67,10 +67,10 @@ void TestGguf::headerFollowsTheSpecification() {
     QCOMPARE(field<uint32_t>(b, 52), uint32_t(8)); // STRING
     QCOMPARE(field<uint64_t>(b, 56), uint64_t(5));
     QCOMPARE(b.substr(64, 5), std::string("llama"));
-    size_t o = 69 + 8 + 17;                    // "llama.block_count"
+    size_t o = 69 + 8 + 17;                       // "llama.block_count"
     QCOMPARE(field<uint32_t>(b, o), uint32_t(4)); // UINT32, as llama.cpp's reader demands
     QCOMPARE(field<uint32_t>(b, o + 4), uint32_t(5));
-    o += 8 + 8 + 21;                               // "tokenizer.ggml.scores"
+    o += 8 + 8 + 21;                                  // "tokenizer.ggml.scores"
     QCOMPARE(field<uint32_t>(b, o), uint32_t(9));     // ARRAY
     QCOMPARE(field<uint32_t>(b, o + 4), uint32_t(6)); // of FLOAT32
     QCOMPARE(field<uint64_t>(b, o + 8), uint64_t(2));
@@ -133,10 +133,15 @@ void TestGguf::blocksDecodeToTheGridValues() {
             rs::decodeTensor(std::as_bytes(std::span(bytes)), stored, {64, 64}, "q_proj");
         QVERIFY(at::equal(back, rs::dequantize(grid)));
     }
-    const std::vector<uint8_t> half = rs::encodeFloats(w, rs::gguf::TensorType::F16);
+    const std::vector<uint8_t> half = rs::encodeFloats(w, rs::gguf::TensorType::F16, "q_proj");
     QVERIFY(at::equal(rs::decodeTensor(std::as_bytes(std::span(half)), rs::gguf::TensorType::F16,
                                        {64, 64}, "q_proj"),
                       w.to(at::kHalf).to(at::kFloat)));
+    // A weight beyond float16's range is refused, not stored as infinity.
+    const std::string error = rs::test::errorOf(
+        [&] { rs::encodeFloats(w * 1e5, rs::gguf::TensorType::F16, "big_proj"); });
+    QVERIFY2(error.find("big_proj: has values that are not finite in F16") != std::string::npos,
+             error.c_str());
 }
 
 // ggml's Q4_0 layout: byte j of a block's codes holds input j (low nibble) and j + 16 (high).

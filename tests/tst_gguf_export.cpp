@@ -10,6 +10,7 @@
 #include "formats/gguf_model.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
+#include "model/synthetic.h"
 #include "testdata.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -68,6 +69,7 @@ private slots:
     void adapterCarriesTheFactorsAtScaleOne();
     void mixedRanksBakeTheirScaleIntoB();
     void gridsLlamaCppHasNoTypeForAreStoredAsFloat();
+    void paddedEmbeddingsGetUnusedPieces();
     void float16AndBfloat16();
     void damagedFilesAreNamed();
 
@@ -217,8 +219,11 @@ void TestGgufExport::mixedRanksBakeTheirScaleIntoB() {
     content.source = &source;
     content.adapterBase = "stories260K";
     at::manual_seed(5);
-    const std::vector<std::pair<std::string, int64_t>> ranks{
-        {linear(0, "v_proj"), 8}, {linear(0, "o_proj"), 8}, {linear(1, "up_proj"), 4}};
+    const std::vector<std::pair<std::string, int64_t>> ranks{{linear(0, "v_proj"), 8},
+                                                             {linear(0, "o_proj"), 8},
+                                                             {linear(1, "up_proj"), 4},
+                                                             {linear(1, "q_proj"), 4},
+                                                             {linear(1, "k_proj"), 8}};
     for (const auto& [name, rank] : ranks) {
         const at::Tensor w = source.files.read(name + ".weight").to(at::kFloat);
         content.linears.push_back(
@@ -235,6 +240,18 @@ void TestGgufExport::mixedRanksBakeTheirScaleIntoB() {
                          content.linears[2].factors.B * 0.5));
     QVERIFY(
         at::equal(decoded(adapter, "blk.0.attn_v.weight.lora_b"), content.linears[0].factors.B));
+    // q/k: B's rows in llama.cpp's RoPE order (checked against an explicit order above), scaled
+    // too when the rank is not alpha; A as it is.
+    QVERIFY(at::allclose(decoded(adapter, "blk.1.attn_q.weight.lora_b"),
+                         rs::gguf::toLlamaCppRows(content.linears[3].factors.B * 0.5,
+                                                  linear(1, "q_proj") + ".weight", source.config)));
+    QVERIFY(at::equal(decoded(adapter, "blk.1.attn_k.weight.lora_b"),
+                      rs::gguf::toLlamaCppRows(content.linears[4].factors.B,
+                                               linear(1, "k_proj") + ".weight", source.config)));
+    QVERIFY(
+        !at::equal(decoded(adapter, "blk.1.attn_k.weight.lora_b"), content.linears[4].factors.B));
+    QVERIFY(
+        at::equal(decoded(adapter, "blk.1.attn_q.weight.lora_a"), content.linears[3].factors.A));
     const rs::LoadedExport back = rs::loadExport(dir);
     for (const rs::ExportLinear& l : content.linears) {
         QVERIFY(at::allclose(back.checkpoint.read(rs::lowRankTensorName(l.name, 1)), l.factors.B,
@@ -256,6 +273,40 @@ void TestGgufExport::gridsLlamaCppHasNoTypeForAreStoredAsFloat() {
     QCOMPARE(valueOf<uint32_t>(file, "general.file_type"), uint32_t(0));
     QVERIFY(rs::readTextFile(r.path / "README.md").find("--lora adapter.gguf") !=
             std::string::npos);
+}
+
+// 32000 SentencePiece pieces, 32064 embedding rows: llama.cpp needs one token per row.
+void TestGgufExport::paddedEmbeddingsGetUnusedPieces() {
+    rs::ModelConfig config;
+    config.hiddenSize = 64;
+    config.intermediateSize = 128;
+    config.numLayers = 1;
+    config.numHeads = 4;
+    config.numKvHeads = 4;
+    config.headDim = 16;
+    config.vocabSize = 32064;
+    config.maxPositions = 256;
+    config.tieWordEmbeddings = true;
+    const fs::path model = m_root / "padded-model";
+    rs::writeRandomLlama(model, config, 3);
+    fs::copy_file(dataPath("tokenizers/llama2/tokenizer.model"), model / "tokenizer.model");
+    // A tokenizer.json beside it has no scores: tokenizer.model is the one written.
+    std::ofstream(model / "tokenizer.json") << "{}";
+    const rs::SourceModel source = rs::readSourceModel(model);
+    rs::ExportContent content;
+    content.source = &source;
+    const fs::path dir = m_root / "out" / "padded";
+    fs::create_directories(dir);
+    rs::writeExport(dir, rs::ExportFormat::Gguf, content);
+    const auto file = rs::gguf::File::open(dir / rs::gguf::kModelFile);
+    const auto tokens = valueOf<std::vector<std::string>>(file, "tokenizer.ggml.tokens");
+    const auto types = valueOf<std::vector<int32_t>>(file, "tokenizer.ggml.token_type");
+    QCOMPARE(tokens.size(), size_t(32064));
+    QCOMPARE(tokens[15043], std::string("\xE2\x96\x81Hello")); // the model's own pieces
+    QCOMPARE(tokens[32063], std::string("[PAD32063]"));
+    QCOMPARE(types[32063], int32_t(rs::Vocabulary::PieceType::Unused));
+    QCOMPARE(infoOf(file, "token_embd.weight").shape, (std::vector<int64_t>{32064, 64}));
+    QCOMPARE(rs::loadExport(dir).summary.format, rs::ExportFormat::Gguf);
 }
 
 void TestGgufExport::float16AndBfloat16() {

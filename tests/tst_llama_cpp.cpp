@@ -26,11 +26,12 @@ constexpr int kWindows = 8;
 // A float32 model computes the same function in both: only summation order differs.
 constexpr double kFloat32Tolerance = 1e-3;
 // llama.cpp multiplies Q8_0/Q4_0 weights with activations quantized to Q8_0 blocks (and the
-// adapter's float32 factors with float32 activations), RankScope with float32 activations: on
-// stories260K the differences measured over all 93 windows are 0.02 % (Q8_0) to 0.2 % (Q4_0 with
-// EoRA) of the perplexity; 1 % leaves room for other windows and builds while still catching a
-// wrong row order, scale or block layout (each changes the perplexity by far more).
-constexpr double kQuantizedTolerance = 1e-2;
+// adapter's float32 factors with float32 activations), RankScope with float32 activations. On
+// stories260K the differences measured are at most 0.04 % over all 93 windows (README, Q8_0 and
+// Q4_0 bases with none/SVD/EoRA at ranks 4-16) and 0.09 % over these 8 (the Q8_0 base); 0.5 %
+// leaves five times that for other builds while still catching a wrong row order, scale or block
+// layout (each moves the perplexity by whole percents: EoRA r8 alone moves Q4_0's by 4 %).
+constexpr double kQuantizedTolerance = 5e-3;
 
 const fs::path kRuntimeDir = fs::path(RANKSCOPE_BINARY_DIR) / "llama-cpp-check";
 const fs::path kSourceDir = fs::path(RANKSCOPE_SOURCE_DIR) / "tests" / "llama_cpp";

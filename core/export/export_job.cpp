@@ -302,7 +302,7 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     result.inMemory = reproduced.variants[source.variant].perplexity;
     checkReproduced(store, source, result);
     result.written = writer.finish();
-    result.runtimeDtype = runtimeDtype(request.format, options.device);
+    result.runtimeDtype = runtimeDtype(request.format, resolveDevice(options.device));
     verifyReadBack(stage, compress, settings.dtype, options.device, result, job);
     writeModelCard(stage, source, request, compress, reproduced, result);
 

@@ -40,6 +40,34 @@ uint32_t fileTypeOf(gguf::TensorType type) {
     return 0;
 }
 
+// llama.cpp's "llama" tokenizer needs SentencePiece's pieces and scores, which a tokenizer.json
+// beside a tokenizer.model (Llama 2, Mistral, TinyLlama) does not carry: those files come first.
+std::unique_ptr<Tokenizer> vocabularySource(const SourceModel& source) {
+    std::error_code ec;
+    if (fs::is_regular_file(source.dir / "tokenizer.model", ec))
+        return loadSentencePieceModel(source.dir / "tokenizer.model");
+    if (fs::is_regular_file(source.dir / "tokenizer.bin", ec))
+        return loadLlama2cTokenizer(source.dir / "tokenizer.bin",
+                                    static_cast<int32_t>(source.config.vocabSize));
+    return loadTokenizerForModel(source.dir);
+}
+
+// llama.cpp sizes the vocabulary by its token list, which must match the embedding's rows: rows
+// beyond the tokenizer's pieces (padded embeddings) get unused "[PAD<id>]" pieces, as llama.cpp's
+// converter writes them.
+void padVocabulary(Vocabulary& v, const SourceModel& source) {
+    const auto rows = static_cast<size_t>(source.config.vocabSize);
+    if (v.pieces.size() > rows)
+        fail(source.dir.string(), "the tokenizer has " + std::to_string(v.pieces.size()) +
+                                      " pieces but the embedding only " + std::to_string(rows) +
+                                      " rows");
+    for (size_t id = v.pieces.size(); id < rows; ++id) {
+        v.pieces.push_back("[PAD" + std::to_string(id) + "]");
+        v.scores.push_back(0.0f);
+        v.types.push_back(Vocabulary::PieceType::Unused);
+    }
+}
+
 at::Tensor bytesTensor(std::vector<uint8_t> bytes, int64_t rows) {
     at::Tensor t = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
     std::memcpy(t.data_ptr<uint8_t>(), bytes.data(), bytes.size());
@@ -64,8 +92,10 @@ public:
                      this->settings.dtype);
         m_floatType = dtype == at::kFloat ? gguf::TensorType::F32 : gguf::TensorType::F16;
         gguf::requireLlamaArchitecture(source.config, (source.dir / "config.json").string());
-        const auto tokenizer = loadTokenizerForModel(source.dir);
+        const auto tokenizer = vocabularySource(source);
         m_vocabulary = tokenizer->vocabulary();
+        if (m_vocabulary)
+            padVocabulary(*m_vocabulary, source);
         if (!m_vocabulary)
             fail(source.dir.string(), tokenizer->describe() +
                                           " is not a SentencePiece-style vocabulary; a GGUF export "
@@ -155,7 +185,7 @@ public:
             }
             const at::Tensor values = gguf::toLlamaCppRows(
                 source.files.read(e.hfName).to(at::kFloat), e.hfName, source.config);
-            std::vector<uint8_t> bytes = encodeFloats(values, e.info.type);
+            std::vector<uint8_t> bytes = encodeFloats(values, e.info.type, e.hfName);
             source.files.releasePages(e.hfName);
             return bytes;
         });
@@ -185,7 +215,7 @@ private:
             ++m_offGridLinears;
         }
         type = m_floatType;
-        return encodeFloats(l.base, m_floatType);
+        return encodeFloats(l.base, m_floatType, l.name);
     }
 
     std::string ggufName(const std::string& hfName) const {
@@ -236,7 +266,7 @@ private:
                         at::Tensor t = mappedTensor(s.file, s.name);
                         if (s.name.ends_with(".lora_b") && t.size(1) != alpha)
                             t = t * (static_cast<double>(t.size(1)) / static_cast<double>(alpha));
-                        return encodeFloats(t, m_floatType);
+                        return encodeFloats(t, m_floatType, s.name);
                     });
     }
 

@@ -24,11 +24,17 @@ gguf::TensorType ggufTypeOf(GgmlBlockType type) {
     return type == GgmlBlockType::Q8_0 ? gguf::TensorType::Q8_0 : gguf::TensorType::Q4_0;
 }
 
-std::vector<uint8_t> encodeFloats(const at::Tensor& values, gguf::TensorType type) {
+std::vector<uint8_t> encodeFloats(const at::Tensor& values, gguf::TensorType type,
+                                  const std::string& name) {
     if (type != gguf::TensorType::F32 && type != gguf::TensorType::F16)
         fail("encodeFloats", std::string("not a float type: ") + gguf::typeName(type));
     const at::Tensor t =
         values.to(at::kCPU, type == gguf::TensorType::F32 ? at::kFloat : at::kHalf).contiguous();
+    if (!at::isfinite(t).all().item<bool>())
+        fail(name, std::string("has values that are not finite in ") + gguf::typeName(type) +
+                       (type == gguf::TensorType::F16 ? " (beyond its range of 65504; export in "
+                                                        "float32)"
+                                                      : ""));
     std::vector<uint8_t> out(t.nbytes());
     std::memcpy(out.data(), t.data_ptr(), out.size());
     return out;

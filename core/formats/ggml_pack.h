@@ -18,8 +18,10 @@
 //   and input j + 16 in its high nibble (value (q - 8) d).
 namespace rs {
 
-// A float tensor (any float dtype) as F32 or F16 bytes.
-std::vector<uint8_t> encodeFloats(const at::Tensor& values, gguf::TensorType type);
+// A float tensor (any float dtype) as F32 or F16 bytes. Fails naming the tensor when a value is
+// not finite in that type (NaN, or beyond float16's range).
+std::vector<uint8_t> encodeFloats(const at::Tensor& values, gguf::TensorType type,
+                                  const std::string& name);
 
 // A grid from quantizeGgml (groups of 32, zero point 128 or 8, float16-exact scales) as Q8_0 or
 // Q4_0 blocks. Fails naming the layer for a grid of another shape.

@@ -52,6 +52,17 @@ void checkArchitecture(const gguf::File& file, const ModelConfig& config, const 
     }
 }
 
+// llama.cpp refuses a file whose token list is not as long as the embedding has rows.
+void checkVocabulary(const gguf::File& file, const ModelConfig& config, const fs::path& path) {
+    const auto* tokens = valueOf<std::vector<std::string>>(file, "tokenizer.ggml.tokens", path);
+    if (!tokens)
+        fail(path.string(), "has no tokenizer (tokenizer.ggml.tokens)");
+    if (static_cast<int64_t>(tokens->size()) != config.vocabSize)
+        fail(path.string(), "has " + std::to_string(tokens->size()) +
+                                " tokens, but its embedding has " +
+                                std::to_string(config.vocabSize) + " rows");
+}
+
 std::map<std::string, size_t> indexOf(const gguf::File& file) {
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < file.tensors().size(); ++i)
@@ -101,6 +112,12 @@ void readModel(const fs::path& path, const SharedGguf& file, LoadedExport& out,
             ++(quantized ? out.summary.quantizedLayers : out.summary.denseLayers);
         }
     }
+    if (hfNames.size() != file->tensors().size())
+        for (const gguf::TensorInfo& t : file->tensors())
+            if (!hfNames.count(t.name))
+                fail(path.string(), "tensor " + t.name +
+                                        " is not part of the model config.json "
+                                        "describes (llama.cpp refuses it)");
     int64_t most = 0;
     for (const auto& [type, count] : linearTypes)
         if (count > most)
@@ -119,6 +136,14 @@ void readAdapter(const fs::path& path, const std::map<std::string, std::string>&
     const double alpha = alphaValue ? *alphaValue : 0.0;
     const auto index = indexOf(*file);
     const ModelConfig& config = out.checkpoint.config;
+    for (const auto& [name, i] : index) {
+        const bool isA = name.ends_with(".lora_a"), isB = name.ends_with(".lora_b");
+        if (!isA && !isB)
+            fail(path.string(), "tensor " + name + " is neither a lora_a nor a lora_b");
+        const std::string partner = name.substr(0, name.size() - 1) + (isA ? "b" : "a");
+        if (!index.count(partner))
+            fail(path.string(), "has " + name + " but no " + partner);
+    }
     for (const auto& [name, a] : index) {
         if (!name.ends_with(".lora_a"))
             continue;
@@ -155,6 +180,7 @@ LoadedExport loadGgufExport(const fs::path& dir, const ModelConfig& config) {
     const fs::path path = dir / gguf::kModelFile;
     const auto file = std::make_shared<const gguf::File>(gguf::File::open(path));
     checkArchitecture(*file, config, path);
+    checkVocabulary(*file, config, path);
     LoadedExport out;
     out.summary.format = ExportFormat::Gguf;
     out.checkpoint.source = dir;
