@@ -8,9 +8,9 @@
 #include "export_fixture.h"
 #include "formats/ggml_pack.h"
 #include "formats/gguf_model.h"
+#include "gguf_fixture.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
-#include "model/synthetic.h"
 #include "testdata.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -70,6 +70,7 @@ private slots:
     void mixedRanksBakeTheirScaleIntoB();
     void gridsLlamaCppHasNoTypeForAreStoredAsFloat();
     void paddedEmbeddingsGetUnusedPieces();
+    void byteLevelBpeIsWrittenAsGpt2();
     void float16AndBfloat16();
     void damagedFilesAreNamed();
 
@@ -277,27 +278,12 @@ void TestGgufExport::gridsLlamaCppHasNoTypeForAreStoredAsFloat() {
 
 // 32000 SentencePiece pieces, 32064 embedding rows: llama.cpp needs one token per row.
 void TestGgufExport::paddedEmbeddingsGetUnusedPieces() {
-    rs::ModelConfig config;
-    config.hiddenSize = 64;
-    config.intermediateSize = 128;
-    config.numLayers = 1;
-    config.numHeads = 4;
-    config.numKvHeads = 4;
-    config.headDim = 16;
-    config.vocabSize = 32064;
-    config.maxPositions = 256;
-    config.tieWordEmbeddings = true;
-    const fs::path model = m_root / "padded-model";
-    rs::writeRandomLlama(model, config, 3);
-    fs::copy_file(dataPath("tokenizers/llama2/tokenizer.model"), model / "tokenizer.model");
+    const fs::path model = writeTinyLlama(m_root / "padded-model", 32064,
+                                          {dataPath("tokenizers/llama2/tokenizer.model")}, 3);
     // A tokenizer.json beside it has no scores: tokenizer.model is the one written.
     std::ofstream(model / "tokenizer.json") << "{}";
-    const rs::SourceModel source = rs::readSourceModel(model);
-    rs::ExportContent content;
-    content.source = &source;
     const fs::path dir = m_root / "out" / "padded";
-    fs::create_directories(dir);
-    rs::writeExport(dir, rs::ExportFormat::Gguf, content);
+    writeUnchangedGguf(model, dir);
     const auto file = rs::gguf::File::open(dir / rs::gguf::kModelFile);
     const auto tokens = valueOf<std::vector<std::string>>(file, "tokenizer.ggml.tokens");
     const auto types = valueOf<std::vector<int32_t>>(file, "tokenizer.ggml.token_type");
@@ -305,8 +291,32 @@ void TestGgufExport::paddedEmbeddingsGetUnusedPieces() {
     QCOMPARE(tokens[15043], std::string("\xE2\x96\x81Hello")); // the model's own pieces
     QCOMPARE(tokens[32063], std::string("[PAD32063]"));
     QCOMPARE(types[32063], int32_t(rs::Vocabulary::PieceType::Unused));
-    QCOMPARE(infoOf(file, "token_embd.weight").shape, (std::vector<int64_t>{32064, 64}));
+    QCOMPARE(infoOf(file, "token_embd.weight").shape, (std::vector<int64_t>{32064, 32}));
     QCOMPARE(rs::loadExport(dir).summary.format, rs::ExportFormat::Gguf);
+}
+
+// GPT-2's vocab.json + merges.txt: llama.cpp's "gpt2" tokenizer with the GPT-2 split rules.
+void TestGgufExport::byteLevelBpeIsWrittenAsGpt2() {
+    const fs::path model = writeTinyLlama(
+        m_root / "gpt2-model", 50257,
+        {dataPath("tokenizers/gpt2/vocab.json"), dataPath("tokenizers/gpt2/merges.txt")}, 4);
+    const fs::path dir = m_root / "out" / "gpt2";
+    writeUnchangedGguf(model, dir);
+    const auto file = rs::gguf::File::open(dir / rs::gguf::kModelFile);
+    QCOMPARE(valueOf<std::string>(file, "tokenizer.ggml.model"), std::string("gpt2"));
+    QCOMPARE(valueOf<std::string>(file, "tokenizer.ggml.pre"), std::string("gpt-2"));
+    const auto tokens = valueOf<std::vector<std::string>>(file, "tokenizer.ggml.tokens");
+    QCOMPARE(tokens.size(), size_t(50257));
+    QCOMPARE(tokens[995], std::string("\xC4\xA0world")); // "Ġworld": the byte-level spelling
+    QCOMPARE(tokens[50256], std::string("<|endoftext|>"));
+    const auto types = valueOf<std::vector<int32_t>>(file, "tokenizer.ggml.token_type");
+    QCOMPARE(types[50256], int32_t(rs::Vocabulary::PieceType::Control));
+    QCOMPARE(types[995], int32_t(rs::Vocabulary::PieceType::Normal));
+    const auto merges = valueOf<std::vector<std::string>>(file, "tokenizer.ggml.merges");
+    QCOMPARE(merges.size(), size_t(50000));
+    QCOMPARE(merges[0], std::string("\xC4\xA0 t")); // merges.txt's first rule, "Ġ t"
+    QCOMPARE(valueOf<uint32_t>(file, "tokenizer.ggml.bos_token_id"), uint32_t(50256));
+    QVERIFY(!file.find("tokenizer.ggml.scores"));
 }
 
 void TestGgufExport::float16AndBfloat16() {

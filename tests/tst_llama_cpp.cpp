@@ -3,18 +3,21 @@
 // perplexity of eval.txt under RankScope's protocol is compared with RankScope's of the same
 // variant; the float32 export's greedy sample from BOS equals the reference. Skipped, saying so,
 // only when node/npm are missing or the npm registry cannot be reached to install the runtime.
-#include "export/export_writer.h"
-#include "export/source_model.h"
 #include "export_fixture.h"
 #include "formats/gguf_model.h"
+#include "gguf_fixture.h"
 #include "testdata.h"
+#include "tokenizer/tokenizer.h"
 
 #include <ATen/ATen.h>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTest>
+#include <fstream>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using namespace rs::test;
@@ -38,26 +41,28 @@ const fs::path kSourceDir = fs::path(RANKSCOPE_SOURCE_DIR) / "tests" / "llama_cp
 
 struct Run {
     int exitCode = -1;
-    QString output;
+    QString output; // stdout, then stderr (llama.cpp's warnings may come on either)
+    QString stdOut;
 };
 
 Run run(const QString& program, const QStringList& args, int timeoutMs) {
     QProcess p;
     p.setWorkingDirectory(QString::fromStdString(kRuntimeDir.string()));
-    p.setProcessChannelMode(QProcess::MergedChannels);
     p.start(program, args);
     if (!p.waitForFinished(timeoutMs)) {
         p.kill();
         p.waitForFinished();
-        return {-1, QStringLiteral("timed out: ") + QString::fromUtf8(p.readAll())};
+        return {
+            -1, QStringLiteral("timed out: ") + QString::fromUtf8(p.readAllStandardError()), {}};
     }
+    const QString out = QString::fromUtf8(p.readAllStandardOutput());
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
-            QString::fromUtf8(p.readAll())};
+            out + QString::fromUtf8(p.readAllStandardError()), out};
 }
 
 // The last line of a check.mjs run as JSON.
 QJsonObject resultOf(const Run& r) {
-    const QStringList lines = r.output.trimmed().split(QLatin1Char('\n'));
+    const QStringList lines = r.stdOut.trimmed().split(QLatin1Char('\n'));
     return QJsonDocument::fromJson(lines.last().toUtf8()).object();
 }
 
@@ -70,6 +75,7 @@ private slots:
     void float32ExportMatchesRankScope();
     void quantizedExportsMatchRankScope_data();
     void quantizedExportsMatchRankScope();
+    void byteLevelVocabularyTokenizesAlike();
 
 private:
     // Empty when installed; else why the runtime cannot be had (a skip) or the failure.
@@ -139,13 +145,8 @@ double TestLlamaCpp::rankScopePerplexity(const fs::path& dir) {
 
 // The unchanged model as float32 GGUF: the same perplexity and the same greedy story.
 void TestLlamaCpp::float32ExportMatchesRankScope() {
-    const rs::SourceModel source = rs::readSourceModel(stories260K());
-    rs::ExportContent content;
-    content.source = &source;
-    content.adapterBase = "stories260K";
     const fs::path dir = m_root / "out" / "f32";
-    fs::create_directories(dir);
-    rs::writeExport(dir, rs::ExportFormat::Gguf, content);
+    writeUnchangedGguf(stories260K(), dir);
 
     const double rankScope = rankScopePerplexity(stories260K());
     const double llamaCpp = llamaCppPerplexity(dir / rs::gguf::kModelFile);
@@ -196,6 +197,56 @@ void TestLlamaCpp::quantizedExportsMatchRankScope() {
     // Q4_0's error is large enough for EoRA to help clearly, in llama.cpp as in RankScope.
     if (adapterHelps)
         QVERIFY(withAdapter < baseLlamaCpp * (1 - kQuantizedTolerance));
+}
+
+// GPT-2's byte-level BPE (vocab.json + merges.txt) beside a small random-weight llama: written as
+// llama.cpp's "gpt2" tokenizer, it cuts real text into the ids RankScope's tokenizer gives.
+void TestLlamaCpp::byteLevelVocabularyTokenizesAlike() {
+    const fs::path model = writeTinyLlama(
+        m_root / "gpt2-vocab-model", 50257,
+        {dataPath("tokenizers/gpt2/vocab.json"), dataPath("tokenizers/gpt2/merges.txt")}, 7);
+    const fs::path dir = m_root / "out" / "gpt2-vocab";
+    writeUnchangedGguf(model, dir);
+
+    // Lines of wikitext (numbers, punctuation, contractions, non-ASCII) and of the stories.
+    const fs::path lines = m_root / "lines.txt";
+    {
+        std::ofstream out(lines);
+        int64_t kept = 0;
+        std::istringstream wiki(rs::readTextFile(dataPath("text/wikitext-2/wiki.test.raw")));
+        for (std::string line; std::getline(wiki, line) && kept < 300;)
+            if (line.size() > 1)
+                out << line.substr(1) << "\n", ++kept; // without the leading space of every line
+        out << "Lily's mom said, \"Don't touch it!\" 12345 apples cost $3.50.\n";
+    }
+    const Run run_ = run(m_node,
+                         {QStringLiteral("check.mjs"), QStringLiteral("tokenize"),
+                          QString::fromStdString((dir / rs::gguf::kModelFile).string()),
+                          QString::fromStdString(lines.string())},
+                         5 * 60 * 1000);
+    QVERIFY2(run_.exitCode == 0, qPrintable(run_.output.right(2000)));
+    const QJsonArray theirs = resultOf(run_).value(QStringLiteral("ids")).toArray();
+    const auto tokenizer = rs::loadTokenizerForModel(model);
+    std::istringstream text(rs::readTextFile(lines));
+    int index = 0;
+    for (std::string line; std::getline(text, line); ++index) {
+        if (line.empty())
+            continue;
+        const std::vector<int32_t> ours = tokenizer->encode(line);
+        std::vector<int32_t> llamaCpp;
+        for (const QJsonValue& id : theirs.at(index).toArray())
+            llamaCpp.push_back(id.toInt());
+        const auto list = [](const std::vector<int32_t>& ids) {
+            std::string out;
+            for (int32_t id : ids)
+                out += std::to_string(id) + " ";
+            return out;
+        };
+        QVERIFY2(ours == llamaCpp,
+                 (line + ": RankScope " + list(ours) + "llama.cpp " + list(llamaCpp)).c_str());
+    }
+    QCOMPARE(index, int(theirs.size()));
+    QVERIFY(index > 250);
 }
 
 QTEST_GUILESS_MAIN(TestLlamaCpp)

@@ -419,7 +419,7 @@ void TestTokenizer::badInput() {
     fs::create_directories(empty);
     QCOMPARE(errorOf([&] { rs::loadTokenizerForModel(empty); }),
              empty.string() + ": no tokenizer (looked for tokenizer.json, tokenizer.model, "
-                              "tokenizer.bin)");
+                              "tokenizer.bin, vocab.json)");
 
     // tokenizer.bin cut inside a token, and cut between tokens where config.json gives the count.
     const std::string tok512 = rs::tok::readBinaryFile(rs::test::stories260K() / "tokenizer.bin");

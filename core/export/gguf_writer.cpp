@@ -63,7 +63,8 @@ void padVocabulary(Vocabulary& v, const SourceModel& source) {
                                       " rows");
     for (size_t id = v.pieces.size(); id < rows; ++id) {
         v.pieces.push_back("[PAD" + std::to_string(id) + "]");
-        v.scores.push_back(0.0f);
+        if (!v.scores.empty())
+            v.scores.push_back(0.0f);
         v.types.push_back(Vocabulary::PieceType::Unused);
     }
 }
@@ -98,9 +99,11 @@ public:
             padVocabulary(*m_vocabulary, source);
         if (!m_vocabulary)
             fail(source.dir.string(), tokenizer->describe() +
-                                          " is not a SentencePiece-style vocabulary; a GGUF export "
-                                          "writes llama.cpp's \"llama\" tokenizer, from a llama2.c "
-                                          "tokenizer.bin or a SentencePiece tokenizer.model");
+                                          " is not a vocabulary llama.cpp reads: a GGUF export "
+                                          "writes a llama2.c tokenizer.bin or a SentencePiece "
+                                          "tokenizer.model as its \"llama\" tokenizer, and a "
+                                          "byte-level BPE whose split rules it knows (GPT-2, "
+                                          "Llama 3, Qwen2, SmolLM) as \"gpt2\"");
         m_bos = tokenizer->bosId() ? tokenizer->bosId() : source.config.bosTokenId;
         m_eos = tokenizer->eosId();
         if (!m_eos && !source.config.eosTokenIds.empty())

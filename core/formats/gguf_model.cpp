@@ -118,16 +118,21 @@ std::vector<KeyValue> vocabularyMetadata(const Vocabulary& vocabulary, int32_t b
     for (Vocabulary::PieceType t : vocabulary.types)
         types.push_back(static_cast<int32_t>(t));
     std::vector<KeyValue> out{
-        {"tokenizer.ggml.model", std::string("llama")},
+        {"tokenizer.ggml.model", vocabulary.model},
         {"tokenizer.ggml.tokens", vocabulary.pieces},
-        {"tokenizer.ggml.scores", vocabulary.scores},
         {"tokenizer.ggml.token_type", types},
         {"tokenizer.ggml.bos_token_id", static_cast<uint32_t>(bosId)},
         {"tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eosId)},
         {"tokenizer.ggml.add_bos_token", true},
         {"tokenizer.ggml.add_eos_token", false},
-        {"tokenizer.ggml.add_space_prefix", vocabulary.addSpacePrefix},
     };
+    if (vocabulary.model == "gpt2") {
+        out.push_back({"tokenizer.ggml.pre", vocabulary.preTokenizer});
+        out.push_back({"tokenizer.ggml.merges", vocabulary.merges});
+    } else {
+        out.push_back({"tokenizer.ggml.scores", vocabulary.scores});
+        out.push_back({"tokenizer.ggml.add_space_prefix", vocabulary.addSpacePrefix});
+    }
     if (vocabulary.unknownId)
         out.push_back(
             {"tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(*vocabulary.unknownId)});

@@ -41,8 +41,9 @@ at::Tensor fromLlamaCppRows(const at::Tensor& rows, const std::string& hfName,
 std::vector<KeyValue> modelMetadata(const ModelConfig& config, const std::string& name,
                                     uint32_t fileType);
 
-// tokenizer.ggml.* keys: the vocabulary as llama.cpp's "llama" (SentencePiece) tokenizer, its
-// special ids, BOS added at the start of a text as RankScope's protocols do.
+// tokenizer.ggml.* keys: the vocabulary as llama.cpp's "llama" (SentencePiece) or "gpt2"
+// (byte-level BPE) tokenizer, its special ids, BOS added at the start of a text as RankScope's
+// protocols do.
 std::vector<KeyValue> vocabularyMetadata(const Vocabulary& vocabulary, int32_t bosId,
                                          int32_t eosId);
 

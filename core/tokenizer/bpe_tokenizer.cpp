@@ -55,6 +55,7 @@ public:
                (m_spec.byteLevel ? " (byte-level BPE, " : " (SentencePiece-style BPE, ") +
                std::to_string(vocabSize()) + " tokens)";
     }
+    std::optional<Vocabulary> vocabulary() const override;
 
 private:
     using WordCache =
@@ -82,6 +83,49 @@ private:
     std::vector<int16_t> m_unicodeToByte; // byte-level decoding; -1 for no byte
     bool m_cutAtWords = false;            // see cutBeforeWordStarts()
 };
+
+// The name llama.cpp gives the split rules of these pre-tokenizers (its "tokenizer.ggml.pre"), for
+// the byte-level families it implements; nullopt for any other.
+std::optional<std::string> llamaCppPreTokenizer(const BpeSpec& spec) {
+    using Kind = PreTokenizerStep::Kind;
+    const auto& steps = spec.preTokenizers;
+    if (!spec.byteLevel || spec.byteFallback || !spec.normalizers.empty() || steps.empty() ||
+        steps.back().kind != Kind::ByteLevel || steps.back().addPrefixSpace)
+        return std::nullopt;
+    const bool regex = steps.back().useRegex;
+    if (steps.size() == 1 && regex)
+        return "gpt-2";
+    if (steps.size() == 2 && regex && steps[0].kind == Kind::Digits && steps[0].individualDigits)
+        return "smollm";
+    if (steps.size() == 2 && !regex && steps[0].kind == Kind::Split &&
+        steps[0].pattern.llama3Style) {
+        if (steps[0].pattern.maxDigits == 3)
+            return "llama-bpe";
+        if (steps[0].pattern.maxDigits == 1)
+            return "qwen2";
+    }
+    return std::nullopt;
+}
+
+std::optional<Vocabulary> BpeTokenizer::vocabulary() const {
+    const auto pre = llamaCppPreTokenizer(m_spec);
+    if (!pre)
+        return std::nullopt;
+    Vocabulary v;
+    v.model = "gpt2";
+    v.preTokenizer = *pre;
+    v.addSpacePrefix = false;
+    for (size_t id = 0; id < m_pieces.size(); ++id) {
+        const bool unused = m_pieces[id].empty();
+        v.pieces.push_back(unused ? "[PAD" + std::to_string(id) + "]" : m_pieces[id]);
+        v.types.push_back(unused          ? Vocabulary::PieceType::Unused
+                          : m_isAdded[id] ? Vocabulary::PieceType::Control
+                                          : Vocabulary::PieceType::Normal);
+    }
+    for (const auto& [left, right] : m_spec.merges)
+        v.merges.push_back(left + " " + right);
+    return v;
+}
 
 BpeTokenizer::BpeTokenizer(BpeSpec spec)
     : m_spec(std::move(spec)) {

@@ -47,8 +47,11 @@ std::unique_ptr<Tokenizer> loadTokenizerForModel(const std::filesystem::path& mo
     if (std::filesystem::is_regular_file(modelDir / "tokenizer.bin", ec)) {
         return loadLlama2cTokenizer(modelDir / "tokenizer.bin", configVocabSize(modelDir));
     }
+    if (std::filesystem::is_regular_file(modelDir / "vocab.json", ec)) {
+        return loadGpt2VocabMerges(modelDir / "vocab.json", modelDir / "merges.txt");
+    }
     fail(modelDir.string(),
-         "no tokenizer (looked for tokenizer.json, tokenizer.model, tokenizer.bin)");
+         "no tokenizer (looked for tokenizer.json, tokenizer.model, tokenizer.bin, vocab.json)");
 }
 
 std::unique_ptr<Tokenizer> loadTokenizerFile(const std::filesystem::path& file) {

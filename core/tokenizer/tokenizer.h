@@ -11,8 +11,10 @@
 
 namespace rs {
 
-// A SentencePiece-style vocabulary as llama.cpp's "llama" tokenizer reads it from a GGUF file:
+// A vocabulary as llama.cpp's tokenizers read it from a GGUF file. "llama" (SentencePiece-style):
 // every piece with U+2581 standing for a space, its merge score and its SentencePiece type.
+// "gpt2" (byte-level BPE): the pieces as the vocabulary spells them, the merges in rank order and
+// the name llama.cpp gives the pre-tokenizer's split rules; no scores.
 struct Vocabulary {
     enum class PieceType : int32_t {
         Normal = 1,
@@ -22,9 +24,12 @@ struct Vocabulary {
         Unused = 5,
         Byte = 6
     };
+    std::string model = "llama"; // or "gpt2"
     std::vector<std::string> pieces;
-    std::vector<float> scores;
+    std::vector<float> scores; // "llama" only
     std::vector<PieceType> types;
+    std::vector<std::string> merges; // "gpt2": "left right", best first
+    std::string preTokenizer;        // "gpt2": "gpt-2", "llama-bpe", "qwen2" or "smollm"
     std::optional<int32_t> unknownId;
     bool addSpacePrefix = true; // a space is put before the text (SentencePiece's dummy prefix)
 };
@@ -60,13 +65,15 @@ public:
     virtual std::optional<int32_t> eosId() const = 0;
     // Human-readable description, e.g. "tokenizer.json (byte-level BPE, 50257 tokens)".
     virtual std::string describe() const = 0;
-    // The pieces, scores and types of a SentencePiece-style vocabulary (llama2.c, tokenizer.model);
-    // nullopt for the formats that have none (tokenizer.json BPE, whose merges are ranked).
+    // The vocabulary as llama.cpp reads it: llama2.c and tokenizer.model as "llama", byte-level
+    // BPE with a pre-tokenizer llama.cpp knows as "gpt2"; nullopt for any other (a
+    // SentencePiece-style tokenizer.json, which has no scores; unknown split rules).
     virtual std::optional<Vocabulary> vocabulary() const { return std::nullopt; }
 };
 
 // Picks the tokenizer of a model directory: tokenizer.json, else tokenizer.model, else
-// tokenizer.bin. Fails with a message naming the directory when none is present.
+// tokenizer.bin, else vocab.json + merges.txt. Fails with a message naming the directory when
+// none is present.
 std::unique_ptr<Tokenizer> loadTokenizerForModel(const std::filesystem::path& modelDir);
 
 // Loads one tokenizer file, recognised by its name/extension (.json, .model, .bin); a vocab.json

@@ -7,6 +7,8 @@
 //     each predict the next seq_len tokens; prints {"windows", "predicted", "perplexity"}.
 //   node check.mjs greedy MODEL N
 //     greedy decoding of N tokens from BOS; prints {"text"}.
+//   node check.mjs tokenize MODEL TEXT
+//     llama.cpp's token ids of every non-empty line of TEXT (no BOS); prints {"ids": [[...], ...]}.
 import {getLlama} from "node-llama-cpp";
 import fs from "node:fs";
 
@@ -76,11 +78,19 @@ async function greedy(args) {
     return {text: model.detokenize(tokens)};
 }
 
+async function tokenize(args) {
+    const [modelPath, textPath] = args;
+    const llama = await getLlama({gpu: false, logLevel: "error"});
+    const model = await llama.loadModel({modelPath});
+    const lines = fs.readFileSync(textPath, "utf8").split("\n").filter((line) => line.length > 0);
+    return {ids: lines.map((line) => Array.from(model.tokenize(line)))};
+}
+
 const [command, ...args] = process.argv.slice(2);
-const commands = {perplexity, greedy};
+const commands = {perplexity, greedy, tokenize};
 if (!commands[command]) {
-    console.error("usage: node check.mjs perplexity|greedy ...");
+    console.error("usage: node check.mjs perplexity|greedy|tokenize ...");
     process.exit(2);
 }
-console.log(JSON.stringify(await commands[command](args)));
-process.exit(0);
+// Exit only once the result is flushed: a pipe takes 64 KiB before process.exit() would cut it.
+process.stdout.write(JSON.stringify(await commands[command](args)) + "\n", () => process.exit(0));
