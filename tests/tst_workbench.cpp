@@ -406,6 +406,19 @@ void TestWorkbench::exportsTheOpenExperiment() {
     dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("merged")));
     dialog.variantBox()->setCurrentIndex(dialog.variantBox()->findText(QStringLiteral("eora@4")));
     QVERIFY(dialog.problem().isEmpty());
+    // GGUF takes float32 or float16, never bfloat16.
+    auto* dtype = dialog.findChild<QComboBox*>(QStringLiteral("exportDtype"));
+    QVERIFY(dtype);
+    dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("gguf")));
+    QVERIFY(dtype->isEnabled());
+    dtype->setCurrentIndex(dtype->findData(QStringLiteral("bfloat16")));
+    QVERIFY(dialog.problem().contains(QLatin1String("bfloat16")));
+    dtype->setCurrentIndex(dtype->findData(QStringLiteral("float16")));
+    QVERIFY(dialog.problem().isEmpty());
+    QCOMPARE(dialog.request().format, rs::ExportFormat::Gguf);
+    QCOMPARE(dialog.request().dtype, std::string("float16"));
+    dtype->setCurrentIndex(0);
+    dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("merged")));
     const rs::ExportRequest request = dialog.request();
     QCOMPARE(request.format, rs::ExportFormat::Merged);
     QCOMPARE(request.variant, std::string("eora@4"));

@@ -72,8 +72,11 @@ std::string modelCard(const ModelCardInfo& i) {
         << "- compensation: `" << i.variant << "`\n"
         << "- calibration: " << i.calibration << "\n"
         << "- stored dtype of the produced tensors: " << i.dtype
-        << " (tokenizer files and every tensor other than the decoder linears are copied "
-           "unchanged)\n\n";
+        << (i.format == ExportFormat::Gguf
+                ? " (every tensor other than a linear in llama.cpp's blocks; norms in float32; "
+                  "tokenizer files copied unchanged)\n\n"
+                : " (tokenizer files and every tensor other than the decoder linears are copied "
+                  "unchanged)\n\n");
     out << "## Loading\n\n" << howToLoad(i.format) << "\n";
     out << "## Perplexity\n\n";
     if (i.evalText.empty()) {
