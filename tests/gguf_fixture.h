@@ -5,6 +5,7 @@
 #include "export/export_writer.h"
 #include "export/source_model.h"
 #include "model/synthetic.h"
+#include "testdata.h"
 
 #include <filesystem>
 #include <vector>
@@ -30,6 +31,12 @@ writeTinyLlama(const std::filesystem::path& dir, int64_t vocab,
     for (const std::filesystem::path& file : tokenizerFiles)
         std::filesystem::copy_file(file, dir / file.filename());
     return dir;
+}
+
+// writeTinyLlama with GPT-2's byte-level BPE (vocab.json + merges.txt, 50257 tokens).
+inline std::filesystem::path writeGpt2Llama(const std::filesystem::path& dir, uint64_t seed) {
+    const std::filesystem::path gpt2 = rs::test::dataPath("tokenizers/gpt2");
+    return writeTinyLlama(dir, 50257, {gpt2 / "vocab.json", gpt2 / "merges.txt"}, seed);
 }
 
 // The model's own weights as a GGUF export in `out` (no linear replaced, no adapter).

@@ -297,9 +297,7 @@ void TestGgufExport::paddedEmbeddingsGetUnusedPieces() {
 
 // GPT-2's vocab.json + merges.txt: llama.cpp's "gpt2" tokenizer with the GPT-2 split rules.
 void TestGgufExport::byteLevelBpeIsWrittenAsGpt2() {
-    const fs::path model = writeTinyLlama(
-        m_root / "gpt2-model", 50257,
-        {dataPath("tokenizers/gpt2/vocab.json"), dataPath("tokenizers/gpt2/merges.txt")}, 4);
+    const fs::path model = writeGpt2Llama(m_root / "gpt2-model", 4);
     const fs::path dir = m_root / "out" / "gpt2";
     writeUnchangedGguf(model, dir);
     const auto file = rs::gguf::File::open(dir / rs::gguf::kModelFile);

@@ -202,9 +202,7 @@ void TestLlamaCpp::quantizedExportsMatchRankScope() {
 // GPT-2's byte-level BPE (vocab.json + merges.txt) beside a small random-weight llama: written as
 // llama.cpp's "gpt2" tokenizer, it cuts real text into the ids RankScope's tokenizer gives.
 void TestLlamaCpp::byteLevelVocabularyTokenizesAlike() {
-    const fs::path model = writeTinyLlama(
-        m_root / "gpt2-vocab-model", 50257,
-        {dataPath("tokenizers/gpt2/vocab.json"), dataPath("tokenizers/gpt2/merges.txt")}, 7);
+    const fs::path model = writeGpt2Llama(m_root / "gpt2-vocab-model", 7);
     const fs::path dir = m_root / "out" / "gpt2-vocab";
     writeUnchangedGguf(model, dir);
 

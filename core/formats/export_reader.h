@@ -44,17 +44,16 @@ struct LoadedExport {
 
 // Whether `path` is a directory that needs loadExport(): its config.json has a
 // "quantization_config" or "rankscope_factorization", it holds a model.gguf, or it carries an
-// export manifest. Any
-// other directory or file is an ordinary checkpoint.
+// export manifest. Any other directory or file is an ordinary checkpoint.
 bool isExportDirectory(const std::filesystem::path& path);
 
 // Detects the format (a model.gguf beside config.json; config.json's "quantization_config" with
 // quant_method "gptq", or "rankscope_factorization"; otherwise a plain dense checkpoint) and opens
 // it with every shape checked, reading headers only. A GGUF export's tensors are decoded to
 // float32 as llama.cpp computes with them and its q/k rows put back in Hugging Face's order; its
-// LoRA adapter (adapter.gguf) is scaled by alpha / rank as llama.cpp does. Errors name the file and the problem: a corrupt or truncated
-// safetensors file, GPTQ bits the reader cannot unpack, an adapter or factor pair whose shapes
-// do not fit the base.
+// LoRA adapter (adapter.gguf) is scaled by alpha / rank as llama.cpp does. Errors name the file
+// and the problem: a corrupt or truncated safetensors or GGUF file, GPTQ bits the reader cannot
+// unpack, an adapter or factor pair whose shapes do not fit the base.
 LoadedExport loadExport(const std::filesystem::path& dir);
 
 } // namespace rs
