@@ -88,7 +88,7 @@ void TestBudgetCli::planPrintsRanksWithUnits() {
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
     }
     // Half of the break-even rank: 64 x 64 -> 16, 32 x 64 -> 10, 172 x 64 -> 23.
-    const Run half = runCli({"plan", "1", "--break-even", "0.5", "--json", json});
+    const Run half = runCli({"plan", "1", "--break-even", "0.5", "--json", json, "--force"});
     QVERIFY2(half.exitCode == 0, qPrintable(half.err));
     QVERIFY(half.out.contains("ranks break-even x 0.5"));
     QFile halfFile(json);
@@ -119,24 +119,24 @@ void TestBudgetCli::planRefusesBadInput() {
         {{"plan", "1", "--break-even", "-1"}, 2, "non-negative fraction"},
         {{"plan", "1", "--budget-rank", "4", "--bpw", "4"}, 2, "exactly one of"},
         {{"plan", "1", "--budget-params", "-5"}, 2, "non-negative"},
-        {{"plan", "1", "--budget-params", "99999999"}, 1, "exceeds the full-rank cost"},
-        {{"plan", "1", "--bpw", "2"}, 1, "below the 3.6105"},
-        {{"plan", "1", "--budget-rank", "4", "--override", "lm_head=8"}, 1, "matches no layer"},
-        {{"plan", "1", "--budget-rank", "4", "--override", "down_proj"}, 1, "PATTERN=RANK"},
+        {{"plan", "1", "--budget-params", "99999999"}, 2, "exceeds the full-rank cost"},
+        {{"plan", "1", "--bpw", "2"}, 2, "below the 3.6105"},
+        {{"plan", "1", "--budget-rank", "4", "--override", "lm_head=8"}, 2, "matches no layer"},
+        {{"plan", "1", "--budget-rank", "4", "--override", "down_proj"}, 2, "PATTERN=RANK"},
         {{"plan", "1", "--budget-rank", "4", "--override", "down_proj=8", "--exclude", "mlp\\..*"},
-         1,
+         2,
          "is excluded by"},
         {{"plan", "1", "--budget-rank", "4", "--override", "down_proj=4", "--override",
           "layers\\.0\\.mlp\\..*=8"},
-         1,
+         2,
          "contradicting overrides"},
         {{"plan", "1", "--budget-rank", "4", "--min-rank", "9", "--max-rank", "3"},
-         1,
+         2,
          "exceeds the maximum rank"},
         {{"plan", "1", "--budget-rank", "4", "--align", "8", "--override", "q_proj=4"},
-         1,
+         2,
          "not a multiple of the alignment 8"},
-        {{"plan", "1", "--budget-params", "1000", "--min-rank", "30"}, 1, "below the"},
+        {{"plan", "1", "--budget-params", "1000", "--min-rank", "30"}, 2, "below the"},
         {{"plan", "1", "--budget-rank", "4", "--weights", "loud"}, 2, "unknown weighting"},
         {{"plan", "1", "--budget-rank", "4", "--weights", "sensitivity", "--sensitivity-windows",
           "-1"},

@@ -14,15 +14,11 @@
 namespace {
 
 using Run = rs::test::CliRun;
+using rs::test::readText;
 using rs::test::runCli;
 
 QString data(const std::string& relative) {
     return rs::test::dataArg(relative);
-}
-
-QString readAll(const QString& path) {
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()) : QString();
 }
 
 } // namespace
@@ -49,21 +45,20 @@ private:
 
 void TestCli::initTestCase() {
     QVERIFY(m_home.isValid());
-    qputenv("RANKSCOPE_DB", m_home.filePath("rankscope.db").toUtf8());
-    qputenv("RANKSCOPE_CACHE", m_home.filePath("cache").toUtf8());
+    rs::test::useHome(m_home);
 }
 
 void TestCli::generateReproducesReference() {
     const Run run = runCli({"generate", data("models/stories260K"), "--max-tokens", "256"});
     QCOMPARE(run.exitCode, 0);
-    QCOMPARE(run.out, readAll(data("models/stories260K/reference/greedy-256.txt")));
+    QCOMPARE(run.out, readText(data("models/stories260K/reference/greedy-256.txt")));
 }
 
 void TestCli::generateFromLlama2cFile() {
     const Run run = runCli({"generate", data("llama2c/stories260K.bin"), "--tokenizer",
                             data("llama2c/tok512.bin"), "--max-tokens", "256"});
     QCOMPARE(run.exitCode, 0);
-    QCOMPARE(run.out, readAll(data("models/stories260K/reference/greedy-256.txt")));
+    QCOMPARE(run.out, readText(data("models/stories260K/reference/greedy-256.txt")));
     // Without a tokenizer beside the file, generation explains what is missing.
     const Run missing = runCli({"generate", data("llama2c/stories260K.bin")});
     QCOMPARE(missing.exitCode, 1);
@@ -79,7 +74,7 @@ void TestCli::evalReportsPinnedPerplexityAndJson() {
     QVERIFY2(run.out.contains("perplexity 3.63"), qPrintable(run.out));
     QVERIFY2(run.out.contains("47,616 predicted tokens"), qPrintable(run.out));
     QVERIFY2(run.out.contains("tinystories, seq_len 512, 93 windows"), qPrintable(run.out));
-    const QJsonObject result = QJsonDocument::fromJson(readAll(json).toUtf8()).object();
+    const QJsonObject result = QJsonDocument::fromJson(readText(json).toUtf8()).object();
     QCOMPARE(result["predicted_tokens"].toInt(), 47616);
     QCOMPARE(result["protocol"].toString(), QString("tinystories"));
     QVERIFY(std::abs(result["perplexity"].toDouble() - 3.6316) < 0.02);
@@ -171,7 +166,7 @@ void TestCli::compressPrintsTablesAndJson() {
     QVERIFY(run.out.contains("eora@8"));
     QVERIFY2(run.out.contains("perplexity (tinystories, seq_len 512, 2,048 predicted tokens)"),
              qPrintable(run.out));
-    const QJsonObject result = QJsonDocument::fromJson(readAll(json).toUtf8()).object();
+    const QJsonObject result = QJsonDocument::fromJson(readText(json).toUtf8()).object();
     QCOMPARE(result["variants"].toArray().size(), 5);
     QCOMPARE(result["layers"].toArray().size(), 35);
     QCOMPARE(result["calibration_tokens"].toInt(), 2048);
@@ -271,7 +266,7 @@ void TestCli::experimentsAreRecordedAndCompared() {
 
     const QString csv = dir.filePath("layers.csv");
     QCOMPARE(runCli({"experiments", "export-csv", "2", csv, "--db", db}).exitCode, 0);
-    const QStringList csvLines = readAll(csv).trimmed().split('\n');
+    const QStringList csvLines = readText(csv).trimmed().split('\n');
     QCOMPARE(csvLines.size(), 36); // header + 35 linears
     QVERIFY(csvLines.first().startsWith("layer,block,kind,d_out,d_in"));
     QVERIFY(csvLines.first().contains("eora@4 error"));
@@ -324,12 +319,12 @@ void TestCli::storeCommandsRejectBadInput() {
     const Run list = runCli({"experiments", "list", "--db", notDb});
     QCOMPARE(list.exitCode, 1);
     QVERIFY2(list.err.contains(notDb), qPrintable(list.err));
-    QCOMPARE(readAll(notDb), QString("these are my notes, not a database\n"));
+    QCOMPARE(readText(notDb), QString("these are my notes, not a database\n"));
     const Run compress =
         runCli({"compress", data("models/stories260K"), "--calib",
                 data("text/tinystories/calib.txt"), "--db", notDb, "--calib-tokens", "512"});
     QCOMPARE(compress.exitCode, 1);
-    QCOMPARE(readAll(notDb), QString("these are my notes, not a database\n"));
+    QCOMPARE(readText(notDb), QString("these are my notes, not a database\n"));
 
     const QString db = dir.filePath("empty.db");
     const Run missing = runCli({"experiments", "show", "42", "--db", db});

@@ -47,11 +47,6 @@ void compareCsv(const QString& a, const QString& b) {
     }
 }
 
-QString readText(const QString& path) {
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()) : QString();
-}
-
 } // namespace
 
 Q_DECLARE_METATYPE(rs::test::Tolerances)

@@ -103,4 +103,22 @@ std::string formatHelp(const CommandSpec& spec) {
     return out.str();
 }
 
+std::optional<long long> positiveInteger(const ParsedArgs& args, const std::string& name) {
+    const auto number = args.integer(name);
+    if (number && *number < 1)
+        throw UsageError(name + " must be at least 1, got " + std::to_string(*number));
+    return number;
+}
+
+std::vector<std::string> outputPaths(const CommandSpec& spec, const ParsedArgs& args) {
+    std::vector<std::string> paths;
+    for (size_t i = 0; i < spec.positionals.size(); ++i)
+        if (spec.positionals[i] == kOutputFile)
+            paths.push_back(args.positional(i));
+    for (const OptionSpec& option : spec.options)
+        if (const auto value = args.value(option.name); value && option.valueName == kOutputFile)
+            paths.push_back(*value);
+    return paths;
+}
+
 } // namespace rs::cli

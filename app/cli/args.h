@@ -27,6 +27,10 @@ struct CommandSpec {
     std::vector<OptionSpec> options;
 };
 
+// The value name of an option or positional that names a file the command writes: a file already
+// there is refused unless --force is given, before any work starts.
+inline constexpr const char* kOutputFile = "OUT_FILE";
+
 // Parsed arguments of one command, validated against its spec: unknown options, missing values
 // and a wrong number of positionals are UsageErrors.
 class ParsedArgs {
@@ -48,5 +52,11 @@ private:
 };
 
 std::string formatHelp(const CommandSpec& spec);
+
+// An option's value when given, which must be a whole number of at least 1 (else a UsageError).
+std::optional<long long> positiveInteger(const ParsedArgs& args, const std::string& name);
+
+// The paths given for the spec's OUT_FILE positionals and options.
+std::vector<std::string> outputPaths(const CommandSpec& spec, const ParsedArgs& args);
 
 } // namespace rs::cli

@@ -234,7 +234,7 @@ std::vector<Command> compressCommands() {
     return {
         {{"compress",
           "MODEL --calib FILE [--method SPEC] [--comp LIST] [--rank N | --ranks LIST] "
-          "[--eval FILE] [--json FILE]",
+          "[--eval FILE] [--json OUT_FILE]",
           "Calibrate on a text, compress the decoder linears (--method), compensate the error\n"
           "with each method of --comp at each rank, and print the per-layer errors and, with\n"
           "--eval, the perplexity of every variant. Calibration statistics and decompositions\n"
@@ -258,7 +258,7 @@ std::vector<Command> compressCommands() {
            kMaxWindows,
            kBaseline,
            kNoAnalysis,
-           {"--json", "FILE", "write the whole result as JSON"},
+           {"--json", kOutputFile, "write the whole result as JSON"},
            kDb,
            kNoStore,
            kName,

@@ -280,7 +280,7 @@ std::vector<Command> lowrankCommands() {
            kMaxWindows,
            kBaseline,
            kNoAnalysis,
-           {"--json", "FILE", "write the result as JSON"},
+           {"--json", kOutputFile, "write the result as JSON"},
            {"--export", "DIR", "write the factored model in the factorized format (one variant)"},
            kDb,
            kNoStore,

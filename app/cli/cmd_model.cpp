@@ -9,6 +9,7 @@
 #include "util/lists.h"
 #include "util/memory.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -101,11 +102,10 @@ int runEval(const ParsedArgs& args, const JobContext& job) {
         if (!options.protocol)
             throw UsageError("--protocol must be tinystories or wikitext, got '" + *protocol + "'");
     }
-    options.seqLen = args.integer("--seq-len").value_or(0);
-    options.maxWindows = args.integer("--max-windows").value_or(0);
-    options.batchSize = args.integer("--batch").value_or(0);
-    if (options.seqLen < 0 || options.maxWindows < 0 || options.batchSize < 0)
-        throw UsageError("--seq-len, --max-windows and --batch must not be negative");
+    // 0 stands for "not given" (the protocol's or the memory's choice) and is not a value to type.
+    options.seqLen = positiveInteger(args, "--seq-len").value_or(0);
+    options.maxWindows = positiveInteger(args, "--max-windows").value_or(0);
+    options.batchSize = positiveInteger(args, "--batch").value_or(0);
 
     const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
     requireSameInputs(job, *session, {*text},
@@ -188,7 +188,7 @@ std::vector<Command> modelCommands() {
          runGenerate},
         {{"eval",
           "MODEL --text FILE [--protocol tinystories|wikitext] [--seq-len N] "
-          "[--max-windows N] [--json FILE]",
+          "[--max-windows N] [--json OUT_FILE]",
           "Perplexity on a text file with a pinned protocol. tinystories: stories split on\n"
           "<|endoftext|> lines, [BOS]+story concatenated, 512-token windows. wikitext: lines\n"
           "joined with \"\\n\\n\", one BOS, non-overlapping seq_len windows. The default protocol\n"
@@ -200,7 +200,7 @@ std::vector<Command> modelCommands() {
            {"--seq-len", "N", "window length in tokens"},
            kMaxWindows,
            {"--batch", "N", "windows per forward pass (default: from memory)"},
-           {"--json", "FILE", "also write the result as JSON"},
+           {"--json", kOutputFile, "also write the result as JSON"},
            kTokenizer,
            kDtype,
            kDevice,
@@ -242,6 +242,17 @@ std::vector<Command> allCommands() {
         all.push_back(std::move(c));
     for (Command& c : budgetCommands())
         all.push_back(std::move(c));
+    for (Command& c : all) {
+        const auto& options = c.spec.options;
+        const bool hasForce = std::any_of(options.begin(), options.end(),
+                                          [](const OptionSpec& o) { return o.name == "--force"; });
+        const bool writes =
+            std::any_of(options.begin(), options.end(),
+                        [](const OptionSpec& o) { return o.valueName == kOutputFile; }) ||
+            std::count(c.spec.positionals.begin(), c.spec.positionals.end(), kOutputFile) > 0;
+        if (writes && !hasForce)
+            c.spec.options.push_back({"--force", "", "replace output files that already exist"});
+    }
     return all;
 }
 

@@ -288,7 +288,7 @@ std::vector<Command> budgetCommands() {
              {"--eval", "FILE", "evaluation text for --apply (default: the experiment's)"},
              kMaxWindows,
              kName,
-             {"--json", "FILE", "write the plan as JSON"},
+             {"--json", kOutputFile, "write the plan as JSON"},
              kDb,
              kTokenizer,
              kDtype,

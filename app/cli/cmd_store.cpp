@@ -142,7 +142,7 @@ int runList(const ParsedArgs& args, const JobContext&) {
         if (!filter.kind)
             throw UsageError("unknown kind '" + *kind + "' (compress, lowrank)");
     }
-    filter.limit = args.integer("--limit").value_or(0);
+    filter.limit = positiveInteger(args, "--limit").value_or(0);
     const std::vector<ExperimentSummary> list = store->listExperiments(filter);
     if (args.flag("--json")) {
         json out = json::array();
@@ -457,9 +457,9 @@ std::vector<Command> storeCommands() {
            kDb}},
          runAnalyze},
         {{"experiments export-csv",
-          "ID FILE",
+          "ID OUT_FILE",
           "Write an experiment's per-layer results as CSV.",
-          {"ID", "FILE"},
+          {"ID", kOutputFile},
           {kDb}},
          runExportCsv},
         {{"cache list", "", "List the cached calibration statistics.", {}, {kDb}}, runCacheList},

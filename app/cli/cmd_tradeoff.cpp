@@ -46,7 +46,7 @@ int runTradeoff(const ParsedArgs& args, const JobContext& job) {
     request.base.inputs.calibText = std::filesystem::weakly_canonical(*calib);
     request.base.inputs.evalText = std::filesystem::weakly_canonical(*eval);
     request.base.inputs.calibTokens = args.integer("--calib-tokens").value_or(16384);
-    request.base.inputs.eval.maxWindows = args.integer("--max-windows").value_or(0);
+    request.base.inputs.eval.maxWindows = positiveInteger(args, "--max-windows").value_or(0);
     request.base.inputs.layers.include = args.values("--include");
     request.method = args.valueOr("--method", "rtn");
     const auto sweepable = [](const MethodSpec& m) { return m.sweepsBitsAndGroups(); };
@@ -136,21 +136,22 @@ Command tradeoffCommand() {
         {"--calib-tokens", "N", "calibration token budget (default 16384)"},
         kMaxWindows,
         kInclude,
-        {"--csv", "FILE", "write the table as CSV"}};
+        {"--csv", kOutputFile, "write the table as CSV"}};
     for (const OptionSpec& o : constraintOptions())
         if (o.name != "--exclude")
             options.push_back(o);
     for (const OptionSpec& o : {kDb, kTokenizer, kDtype, kDevice, kMaxMemory})
         options.push_back(o);
-    return {{"tradeoff",
-             "MODEL --calib FILE --eval FILE [--bits 2,3,4] [--budgets r4,r8,3.5bpw] [--csv FILE]",
-             "Explore bits x group size x adapter budget: predict each configuration's error\n"
-             "and size from its error curves with a budget-optimal plan, print the Pareto front,\n"
-             "evaluate chosen front points with real perplexity (recorded as experiments) and\n"
-             "report how well the prediction ranks them (Spearman).",
-             {"MODEL"},
-             options},
-            runTradeoff};
+    return {
+        {"tradeoff",
+         "MODEL --calib FILE --eval FILE [--bits 2,3,4] [--budgets r4,r8,3.5bpw] [--csv OUT_FILE]",
+         "Explore bits x group size x adapter budget: predict each configuration's error\n"
+         "and size from its error curves with a budget-optimal plan, print the Pareto front,\n"
+         "evaluate chosen front points with real perplexity (recorded as experiments) and\n"
+         "report how well the prediction ranks them (Spearman).",
+         {"MODEL"},
+         options},
+        runTradeoff};
 }
 
 } // namespace rs::cli

@@ -4,6 +4,7 @@
 #include "pipeline/distributed.h"
 #include "pipeline/session.h"
 #include "progress_printer.h"
+#include "util/argument_error.h"
 #include "util/error.h"
 #include "util/memory.h"
 #include "util/text.h"
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 namespace {
@@ -89,6 +91,19 @@ std::shared_ptr<rs::Communicator> joinLaunch(const std::string& command) {
     if (!group->leader() && !std::freopen("/dev/null", "w", stdout))
         rs::fail("rank " + std::to_string(launch->rank), "cannot silence standard output");
     return group;
+}
+
+// A result file must never replace one the user kept by mistake: an existing path is refused
+// before any work starts, unless --force says to replace it.
+void refuseExistingOutputs(const rs::cli::CommandSpec& spec, const rs::cli::ParsedArgs& args) {
+    for (const std::string& path : rs::cli::outputPaths(spec, args)) {
+        std::error_code error;
+        const auto status = std::filesystem::status(path, error);
+        if (std::filesystem::is_directory(status))
+            rs::fail(path, "is a directory; name the file to write");
+        if (std::filesystem::exists(status) && !args.flag("--force"))
+            rs::fail(path, "already exists; pass --force to replace it");
+    }
 }
 
 void reportDistribution(const rs::Communicator& group) {
@@ -175,6 +190,8 @@ int main(int argc, char** argv) {
         if (budgeted)
             job.memory = rs::jobMemoryBudget(maxMemory(args));
         job.group = joinLaunch(name);
+        if (isWriter(job))
+            refuseExistingOutputs(command->spec, args);
         if (job.group && !job.group->leader())
             job.progress = {}; // rank 0 shows the job's progress
         const int code = runOnRank(*command, args, job);
@@ -193,6 +210,12 @@ int main(int argc, char** argv) {
             job.group->recordFailure(std::string("usage error: ") + e.what());
         std::cerr << "rankscope-cli " << name << ": " << e.what() << "\n"
                   << "usage: rankscope-cli " << name << " " << command->spec.synopsis << "\n";
+        return kExitUsage;
+    } catch (const rs::ArgumentError& e) {
+        printer.finish();
+        if (job.group)
+            job.group->recordFailure(std::string("usage error: ") + e.what());
+        std::cerr << "rankscope-cli " << who() << ": " << e.what() << "\n";
         return kExitUsage;
     } catch (const rs::CancelledError&) {
         printer.finish();

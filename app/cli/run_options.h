@@ -39,7 +39,7 @@ inline JobInputs readJobInputs(const ParsedArgs& args, const std::string& comman
     inputs.layers.exclude = args.values("--exclude");
     if (const auto eval = args.value("--eval"))
         inputs.evalText = std::filesystem::weakly_canonical(*eval);
-    inputs.eval.maxWindows = args.integer("--max-windows").value_or(0);
+    inputs.eval.maxWindows = positiveInteger(args, "--max-windows").value_or(0);
     inputs.evaluateBaseline = args.flag("--baseline");
     inputs.analyze = !args.flag("--no-analysis");
     return inputs;

@@ -1,5 +1,6 @@
 #include "budget/constraints.h"
 
+#include "util/argument_error.h"
 #include "util/error.h"
 
 #include <optional>
@@ -17,14 +18,15 @@ int64_t parseRank(const std::string& piece, const std::string& text) {
             return r;
     } catch (const std::exception&) {
     }
-    fail("override '" + text + "'", "a rank is a non-negative integer, got '" + piece + "'");
+    failArgument("override '" + text + "'",
+                 "a rank is a non-negative integer, got '" + piece + "'");
 }
 
 std::regex compile(const std::string& pattern, const std::string& what) {
     try {
         return std::regex(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-        fail(what, std::string("not a valid regular expression: ") + e.what());
+        failArgument(what, std::string("not a valid regular expression: ") + e.what());
     }
 }
 
@@ -54,7 +56,7 @@ std::string RankRule::text() const {
 RankRule parseRankRule(const std::string& text) {
     const size_t eq = text.rfind('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
-        fail("override '" + text + "'", "expected PATTERN=RANK or PATTERN=MIN:MAX");
+        failArgument("override '" + text + "'", "expected PATTERN=RANK or PATTERN=MIN:MAX");
     RankRule rule;
     rule.pattern = text.substr(0, eq);
     const std::string value = text.substr(eq + 1);
@@ -65,7 +67,7 @@ RankRule parseRankRule(const std::string& text) {
         rule.minRank = parseRank(value.substr(0, colon), text);
         rule.maxRank = parseRank(value.substr(colon + 1), text);
         if (rule.minRank > rule.maxRank)
-            fail("override '" + text + "'", "the minimum rank exceeds the maximum");
+            failArgument("override '" + text + "'", "the minimum rank exceeds the maximum");
     }
     compile(rule.pattern, "override '" + text + "'");
     return rule;
@@ -87,16 +89,18 @@ std::vector<RankRange> resolveConstraints(const PlanConstraints& c,
                                           const std::vector<std::string>& names,
                                           const std::vector<int64_t>& maxRanks) {
     if (c.align < 1)
-        fail("alignment", "must be a positive integer (got " + std::to_string(c.align) + ")");
+        failArgument("alignment",
+                     "must be a positive integer (got " + std::to_string(c.align) + ")");
     if (c.minRank < 0)
-        fail("minimum rank", "must not be negative (got " + std::to_string(c.minRank) + ")");
+        failArgument("minimum rank",
+                     "must not be negative (got " + std::to_string(c.minRank) + ")");
     if (c.maxRank >= 0 && c.maxRank < c.minRank)
-        fail("rank bounds", "the minimum rank " + std::to_string(c.minRank) +
-                                " exceeds the maximum rank " + std::to_string(c.maxRank));
+        failArgument("rank bounds", "the minimum rank " + std::to_string(c.minRank) +
+                                        " exceeds the maximum rank " + std::to_string(c.maxRank));
     std::vector<Matcher> rules, excludes;
     for (const RankRule& r : c.overrides) {
         if (r.minRank < 0 || r.minRank > r.maxRank)
-            fail("override '" + r.text() + "'", "the rank bounds are inverted or negative");
+            failArgument("override '" + r.text() + "'", "the rank bounds are inverted or negative");
         rules.emplace_back(r.pattern, "override '" + r.text() + "'");
     }
     for (const std::string& e : c.exclude)
@@ -119,12 +123,13 @@ std::vector<RankRange> resolveConstraints(const PlanConstraints& c,
                 continue;
             ruleUsed[r] = true;
             if (excludedBy)
-                fail(name, "is excluded by '" + c.exclude[*excludedBy] + "' and has override '" +
-                               c.overrides[r].text() + "'");
+                failArgument(name, "is excluded by '" + c.exclude[*excludedBy] +
+                                       "' and has override '" + c.overrides[r].text() + "'");
             if (rule && (c.overrides[*rule].minRank != c.overrides[r].minRank ||
                          c.overrides[*rule].maxRank != c.overrides[r].maxRank))
-                fail(name, "matches the contradicting overrides '" + c.overrides[*rule].text() +
-                               "' and '" + c.overrides[r].text() + "'");
+                failArgument(name, "matches the contradicting overrides '" +
+                                       c.overrides[*rule].text() + "' and '" +
+                                       c.overrides[r].text() + "'");
             rule = r;
         }
         if (excludedBy) {
@@ -138,30 +143,31 @@ std::vector<RankRange> resolveConstraints(const PlanConstraints& c,
             const RankRule& r = c.overrides[*rule];
             origin = "override '" + r.text() + "'";
             if (r.minRank > cap)
-                fail(name, origin + " asks for rank " + std::to_string(r.minRank) +
-                               ", more than the layer's " + std::to_string(cap));
+                failArgument(name, origin + " asks for rank " + std::to_string(r.minRank) +
+                                       ", more than the layer's " + std::to_string(cap));
             lo = r.minRank;
             hi = std::min(r.maxRank, cap);
             if (lo == hi && lo % c.align != 0)
-                fail(name, origin + ": rank " + std::to_string(lo) +
-                               " is not a multiple of the alignment " + std::to_string(c.align));
+                failArgument(name, origin + ": rank " + std::to_string(lo) +
+                                       " is not a multiple of the alignment " +
+                                       std::to_string(c.align));
         } else if (lo > cap) {
-            fail(name, "the minimum rank " + std::to_string(lo) + " exceeds the layer's largest " +
-                           std::to_string(cap));
+            failArgument(name, "the minimum rank " + std::to_string(lo) +
+                                   " exceeds the layer's largest " + std::to_string(cap));
         }
         const int64_t first = roundUp(lo, c.align);
         const int64_t last = hi / c.align * c.align;
         if (first > last)
-            fail(name, origin + " leaves no multiple of " + std::to_string(c.align) + " in [" +
-                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
+            failArgument(name, origin + " leaves no multiple of " + std::to_string(c.align) +
+                                   " in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
         out.push_back({first, last, c.align});
     }
     for (size_t r = 0; r < rules.size(); ++r)
         if (!ruleUsed[r])
-            fail("override '" + c.overrides[r].text() + "'", "matches no layer");
+            failArgument("override '" + c.overrides[r].text() + "'", "matches no layer");
     for (size_t e = 0; e < excludes.size(); ++e)
         if (!excludeUsed[e])
-            fail("exclusion '" + c.exclude[e] + "'", "matches no layer");
+            failArgument("exclusion '" + c.exclude[e] + "'", "matches no layer");
     return out;
 }
 

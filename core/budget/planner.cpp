@@ -1,5 +1,6 @@
 #include "budget/planner.h"
 
+#include "util/argument_error.h"
 #include "util/error.h"
 
 #include <algorithm>
@@ -124,13 +125,14 @@ Plan RankPlanner::evaluate(const std::vector<int64_t>& ranks) const {
 
 Plan RankPlanner::optimal(int64_t budget) const {
     if (budget < 0)
-        fail("budget", "must not be negative (got " + count(budget) + ")");
+        failArgument("budget", "must not be negative (got " + count(budget) + ")");
     if (budget > m_fullRankParameters)
-        fail("budget", count(budget) + " exceeds the full-rank cost of the planned layers (" +
-                           count(m_fullRankParameters) + ")");
+        failArgument("budget", count(budget) +
+                                   " exceeds the full-rank cost of the planned layers (" +
+                                   count(m_fullRankParameters) + ")");
     if (budget < m_minParameters)
-        fail("budget", count(budget) + " is below the " + count(m_minParameters) +
-                           " that the minimum ranks and overrides already take");
+        failArgument("budget", count(budget) + " is below the " + count(m_minParameters) +
+                                   " that the minimum ranks and overrides already take");
     const int64_t avail = budget - m_minParameters;
     // k: the longest prefix of the global order that fits.
     const size_t k = size_t(std::upper_bound(m_prefixCost.begin(), m_prefixCost.end(), avail) -
@@ -278,7 +280,7 @@ std::vector<RankPlanner::Raise> RankPlanner::raisesWithin(const std::vector<int6
 
 Plan RankPlanner::uniform(int64_t rank) const {
     if (rank < 0)
-        fail("uniform rank", "must not be negative (got " + std::to_string(rank) + ")");
+        failArgument("uniform rank", "must not be negative (got " + std::to_string(rank) + ")");
     std::vector<int64_t> ranks(m_layers.size());
     for (size_t l = 0; l < m_layers.size(); ++l)
         ranks[l] = m_ranges[l].floorOf(rank);
@@ -287,8 +289,8 @@ Plan RankPlanner::uniform(int64_t rank) const {
 
 Plan RankPlanner::uniformFraction(double fraction) const {
     if (!(fraction >= 0) || !std::isfinite(fraction))
-        fail("break-even fraction",
-             "must be a non-negative number (got " + std::to_string(fraction) + ")");
+        failArgument("break-even fraction",
+                     "must be a non-negative number (got " + std::to_string(fraction) + ")");
     std::vector<int64_t> ranks(m_layers.size());
     for (size_t l = 0; l < m_layers.size(); ++l) {
         const PlanLayer& layer = m_layers[l];

@@ -1,5 +1,6 @@
 #include "budget/units.h"
 
+#include "util/argument_error.h"
 #include "util/error.h"
 
 #include <algorithm>
@@ -67,18 +68,20 @@ double SizeModel::bitsPerWeight(int64_t parameters) const {
 
 int64_t SizeModel::parametersForPercent(double percent) const {
     if (!std::isfinite(percent) || percent < 0)
-        fail("budget", "a percentage must be a non-negative number (got " + number(percent) + ")");
+        failArgument("budget",
+                     "a percentage must be a non-negative number (got " + number(percent) + ")");
     return snapFloor((long double)percent * m_modelParameters / 100.0L);
 }
 
 int64_t SizeModel::parametersForBitsPerWeight(double bpw) const {
     if (!std::isfinite(bpw) || bpw < 0)
-        fail("budget", "bits per weight must be a non-negative number (got " + number(bpw) + ")");
+        failArgument("budget",
+                     "bits per weight must be a non-negative number (got " + number(bpw) + ")");
     const int64_t bits = snapFloor((long double)bpw * m_weights);
     if (bits < m_baseBits)
-        fail("budget", number(bpw) + " bits per weight is below the " +
-                           number(baseBitsPerWeight()) +
-                           " bits per weight the compressed layers take without adapters");
+        failArgument("budget", number(bpw) + " bits per weight is below the " +
+                                   number(baseBitsPerWeight()) +
+                                   " bits per weight the compressed layers take without adapters");
     return floorDiv(bits - m_baseBits, 16);
 }
 
@@ -115,13 +118,14 @@ BudgetSpec parseBudget(const std::string& text) {
         if (used != digits.size() || !std::isfinite(spec.value) || spec.value < 0)
             throw std::invalid_argument(text);
     } catch (const std::exception&) {
-        fail("budget '" + text + "'",
-             "expected a non-negative PARAMS, PERCENT%, BITSbpw or rRANK (e.g. 12000, 2.5%, "
-             "3.5bpw, r8)");
+        failArgument(
+            "budget '" + text + "'",
+            "expected a non-negative PARAMS, PERCENT%, BITSbpw or rRANK (e.g. 12000, 2.5%, "
+            "3.5bpw, r8)");
     }
     if ((spec.unit == BudgetSpec::Unit::Parameters || spec.unit == BudgetSpec::Unit::UniformRank) &&
         spec.value != std::floor(spec.value))
-        fail("budget '" + text + "'", "parameters and ranks are whole numbers");
+        failArgument("budget '" + text + "'", "parameters and ranks are whole numbers");
     return spec;
 }
 
@@ -132,7 +136,7 @@ std::vector<BudgetSpec> parseBudgetList(const std::string& commaSeparated) {
     while (std::getline(in, piece, ','))
         out.push_back(parseBudget(piece));
     if (out.empty())
-        fail("budgets", "none given");
+        failArgument("budgets", "none given");
     return out;
 }
 

@@ -4,6 +4,7 @@
 #include "model/carried.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
+#include "util/argument_error.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -151,10 +152,10 @@ StreamingPerplexity::StreamingPerplexity(const LlamaModel& model, const TokenStr
         seqLen = stories ? std::min(kTinyStoriesSeqLen, config.maxPositions)
                          : std::min(config.maxPositions, kMaxDefaultSeqLen);
     if (seqLen < 2)
-        fail("seq_len", "must be at least 2 (got " + std::to_string(seqLen) + ")");
+        failArgument("seq_len", "must be at least 2 (got " + std::to_string(seqLen) + ")");
     if (seqLen > config.maxPositions)
-        fail("seq_len", std::to_string(seqLen) + " exceeds the model context of " +
-                            std::to_string(config.maxPositions));
+        failArgument("seq_len", std::to_string(seqLen) + " exceeds the model context of " +
+                                    std::to_string(config.maxPositions));
 
     const auto n = static_cast<int64_t>(stream.tokens.size());
     // Stories predict the token after each window position, so the last window needs one extra

@@ -12,6 +12,7 @@
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
 #include "store/experiment_store.h"
+#include "util/argument_error.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/text.h"
@@ -43,7 +44,7 @@ size_t chooseVariant(const std::vector<VariantRecord>& variants, const std::stri
         for (const VariantRecord& v : variants)
             if (v.label == label)
                 return static_cast<size_t>(v.index);
-        fail(what, "has no variant '" + label + "' (it has " + labels + ")");
+        failArgument(what, "has no variant '" + label + "' (it has " + labels + ")");
     }
     std::vector<size_t> compensated;
     for (const VariantRecord& v : variants)

@@ -1,5 +1,6 @@
 #include "methods/registry.h"
 
+#include "util/argument_error.h"
 #include "util/error.h"
 
 #include <algorithm>
@@ -242,24 +243,25 @@ std::string canonicalValue(const MethodSpec& method, const ParamSpec& param,
             return "true";
         if (text == "false" || text == "0" || text == "no" || text == "off")
             return "false";
-        fail(subject, "expects true or false, got '" + text + "'");
+        failArgument(subject, "expects true or false, got '" + text + "'");
     case ParamType::Choice:
         if (std::find(param.choices.begin(), param.choices.end(), text) == param.choices.end())
-            fail(subject, "'" + text + "' is not one of " + joined(param.choices));
+            failArgument(subject, "'" + text + "' is not one of " + joined(param.choices));
         return text;
     case ParamType::Int: {
         long long number = 0;
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
         if (ec != std::errc() || end != text.data() + text.size())
-            fail(subject, "expects an integer, got '" + text + "'");
+            failArgument(subject, "expects an integer, got '" + text + "'");
         const std::string canonical = std::to_string(number);
         if (!param.choices.empty()) {
             if (std::find(param.choices.begin(), param.choices.end(), canonical) ==
                 param.choices.end())
-                fail(subject, canonical + " is not one of " + joined(param.choices));
+                failArgument(subject, canonical + " is not one of " + joined(param.choices));
         } else if (number < param.minValue || number > param.maxValue) {
-            fail(subject, canonical + " is outside " + std::to_string(int64_t(param.minValue)) +
-                              ".." + std::to_string(int64_t(param.maxValue)));
+            failArgument(subject, canonical + " is outside " +
+                                      std::to_string(int64_t(param.minValue)) + ".." +
+                                      std::to_string(int64_t(param.maxValue)));
         }
         return canonical;
     }
@@ -267,12 +269,12 @@ std::string canonicalValue(const MethodSpec& method, const ParamSpec& param,
         double number = 0.0;
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
         if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(number))
-            fail(subject, "expects a number, got '" + text + "'");
+            failArgument(subject, "expects a number, got '" + text + "'");
         if (number < param.minValue || number > param.maxValue) {
             char range[96];
             std::snprintf(range, sizeof range, " is outside %g..%g", param.minValue,
                           param.maxValue);
-            fail(subject, text + range);
+            failArgument(subject, text + range);
         }
         char canonical[64];
         std::snprintf(canonical, sizeof canonical, "%.17g", number);
@@ -374,8 +376,8 @@ MethodConfig MethodConfig::parse(std::string_view text, MethodKind kind) {
     const std::string id(trimmed(text.substr(0, colon)));
     const MethodSpec* spec = findMethod(id, kind);
     if (!spec) {
-        fail(std::string(methodKindName(kind)) + " method",
-             "unknown method '" + id + "' (available: " + methodIds(kind) + ")");
+        failArgument(std::string(methodKindName(kind)) + " method",
+                     "unknown method '" + id + "' (available: " + methodIds(kind) + ")");
     }
     MethodConfig config;
     config.m_id = spec->id;
@@ -393,8 +395,8 @@ MethodConfig MethodConfig::parse(std::string_view text, MethodKind kind) {
             continue;
         const size_t eq = item.find('=');
         if (eq == std::string_view::npos)
-            fail(spec->id,
-                 "parameter '" + std::string(trimmed(item)) + "' needs a value (key=value)");
+            failArgument(spec->id, "parameter '" + std::string(trimmed(item)) +
+                                       "' needs a value (key=value)");
         config.set(trimmed(item.substr(0, eq)), item.substr(eq + 1));
     }
     return config;
@@ -417,10 +419,10 @@ void MethodConfig::set(std::string_view key, std::string_view value) {
         std::vector<std::string> keys;
         for (const ParamSpec& p : method.params)
             keys.push_back(p.key);
-        fail(method.id,
-             "unknown parameter '" + std::string(key) + "' (" +
-                 (keys.empty() ? std::string("it takes none") : "parameters: " + joined(keys)) +
-                 ")");
+        failArgument(method.id, "unknown parameter '" + std::string(key) + "' (" +
+                                    (keys.empty() ? std::string("it takes none")
+                                                  : "parameters: " + joined(keys)) +
+                                    ")");
     }
     m_values[param->key] = canonicalValue(method, *param, value);
 }

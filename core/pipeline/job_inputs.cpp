@@ -2,6 +2,7 @@
 
 #include "io/checkpoint.h"
 #include "pipeline/session.h"
+#include "util/argument_error.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -21,8 +22,8 @@ std::vector<std::regex> compilePatterns(const std::vector<std::string>& patterns
         try {
             out.emplace_back(p);
         } catch (const std::regex_error& e) {
-            fail("layer pattern '" + p + "'",
-                 std::string("invalid regular expression: ") + e.what());
+            failArgument("layer pattern '" + p + "'",
+                         std::string("invalid regular expression: ") + e.what());
         }
     }
     return out;

@@ -5,11 +5,13 @@
 #include "model/llama.h"
 #include "store/experiment_store.h"
 #include "tokenizer/tokenizer.h"
+#include "util/argument_error.h"
 #include "util/error.h"
 #include "util/text.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <algorithm>
 #include <cstdlib>
 #include <malloc.h>
 #include <map>
@@ -60,13 +62,16 @@ std::string resolveDevice(const std::string& requested) {
         return cuda ? "cuda" : "cpu";
     if (requested == "cpu")
         return requested;
-    if (requested.rfind("cuda", 0) == 0) {
+    const bool cudaIndex = requested.size() > 5 && requested.rfind("cuda:", 0) == 0 &&
+                           std::all_of(requested.begin() + 5, requested.end(),
+                                       [](char c) { return c >= '0' && c <= '9'; });
+    if (requested == "cuda" || cudaIndex) {
         if (!cuda)
             fail("device",
                  "'" + requested + "' requested, but this build of LibTorch has no CUDA support");
         return requested;
     }
-    fail("device", "unknown device '" + requested + "' (use cpu, cuda, cuda:N or auto)");
+    failArgument("device", "unknown device '" + requested + "' (use cpu, cuda, cuda:N or auto)");
 }
 
 std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& path,
