@@ -3,11 +3,16 @@
 #include "cli_run.h"
 #include "testdata.h"
 
+#include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QProcess>
 #include <QRegularExpression>
+#include <QSysInfo>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 namespace {
 
@@ -33,14 +38,23 @@ private slots:
     void initTestCase();
     void resultFilesAreNotReplacedUnlessForced();
     void everyInvalidOptionValueExitsWithTwo();
+    void killedExportIsCleanedByTheNextOrByPrune();
 
 private:
     QTemporaryDir m_home; // the store and cache of every run, never the user's own
+    QString m_experiment; // RTN 4-bit + EoRA r4 of stories260K, recorded once
 };
 
 void TestCliTrust::initTestCase() {
     QVERIFY(m_home.isValid());
     rs::test::useHome(m_home);
+    const Run recorded =
+        runCli({"compress", data("models/stories260K"), "--calib",
+                data("text/tinystories/calib.txt"), "--calib-tokens", "512", "--ranks", "4"});
+    QCOMPARE(recorded.exitCode, 0);
+    m_experiment =
+        QRegularExpression("recorded as experiment (\\d+)").match(recorded.out).captured(1);
+    QVERIFY2(!m_experiment.isEmpty(), qPrintable(recorded.out));
 }
 
 void TestCliTrust::resultFilesAreNotReplacedUnlessForced() {
@@ -89,12 +103,7 @@ void TestCliTrust::everyInvalidOptionValueExitsWithTwo() {
     const QString model = data("models/stories260K");
     const QString text = data("text/tinystories/eval.txt");
     const QString calib = data("text/tinystories/calib.txt");
-    const Run recorded =
-        runCli({"compress", model, "--calib", calib, "--calib-tokens", "512", "--ranks", "4"});
-    QCOMPARE(recorded.exitCode, 0);
-    const QRegularExpression idLine("recorded as experiment (\\d+)");
-    const QString id = idLine.match(recorded.out).captured(1);
-    QVERIFY2(!id.isEmpty(), qPrintable(recorded.out));
+    const QString id = m_experiment;
     QTemporaryDir out;
     // Malformed or out of range for the model or experiment it names: a mistake in the call, said
     // in one line that names the option or value.
@@ -123,6 +132,67 @@ void TestCliTrust::everyInvalidOptionValueExitsWithTwo() {
             qPrintable(call.join(' ') + " -> " + QString::number(run.exitCode) + " " + run.err));
     }
     QVERIFY(!QFileInfo::exists(out.filePath("x")));
+}
+
+// Starts `export` into DIR/NAME and kills it (SIGKILL) once its staging directory exists; returns
+// the killed process's pid, 0 when the staging directory never appeared.
+qint64 killExportWhileStaging(const QString& experiment, const QDir& dir, const QString& name) {
+    QProcess process;
+    process.start(RANKSCOPE_CLI_PATH,
+                  {"export", experiment, dir.filePath(name), "--format", "merged"});
+    if (!process.waitForStarted())
+        return 0;
+    const qint64 pid = process.processId();
+    QElapsedTimer waited;
+    waited.start();
+    bool staged = false;
+    while (!staged && waited.elapsed() < 60000 && process.state() == QProcess::Running) {
+        staged = !dir.entryList({"." + name + ".staging.*"}, QDir::Dirs | QDir::Hidden).isEmpty();
+        if (!staged)
+            QThread::msleep(5);
+    }
+    process.kill();
+    process.waitForFinished();
+    return staged ? pid : 0;
+}
+
+void TestCliTrust::killedExportIsCleanedByTheNextOrByPrune() {
+    QTemporaryDir out;
+    const QDir dir(out.path());
+    const QDir markers(m_home.filePath("cache/staging"));
+    const auto leftovers = [&](const QString& name) {
+        return dir.entryList({"." + name + ".*"}, QDir::Dirs | QDir::Hidden);
+    };
+    // `cache prune` finds the leftover through its marker in the cache.
+    QVERIFY(killExportWhileStaging(m_experiment, dir, "pruned") != 0);
+    QCOMPARE(leftovers("pruned").size(), 1);
+    QCOMPARE(markers.entryList(QDir::Files | QDir::Hidden).size(), 1);
+    const Run dryRun = runCli({"cache", "prune", "--dry-run"});
+    QCOMPARE(dryRun.exitCode, 0);
+    QVERIFY2(dryRun.out.contains("would have removed " + dir.filePath(leftovers("pruned")[0])),
+             qPrintable(dryRun.out));
+    QCOMPARE(leftovers("pruned").size(), 1);
+    const Run prune = runCli({"cache", "prune"});
+    QVERIFY2(prune.out.contains("removed " + dir.filePath(".pruned.staging.")),
+             qPrintable(prune.out));
+    QVERIFY(leftovers("pruned").isEmpty());
+    QVERIFY(markers.entryList(QDir::Files | QDir::Hidden).isEmpty());
+
+    // The next export into the same directory cleans up too; an earlier export that a killed
+    // replacement had moved aside goes back to its name.
+    const qint64 dead = killExportWhileStaging(m_experiment, dir, "killed");
+    QVERIFY(dead != 0);
+    const QString aside =
+        ".earlier.old." + QSysInfo::machineHostName() + "." + QString::number(dead) + ".0";
+    QVERIFY(dir.mkdir(aside));
+    writeFile(dir.filePath(aside + "/rankscope_export.json"), "{}");
+    const Run next = runCli({"export", m_experiment, dir.filePath("next"), "--format", "merged"});
+    QVERIFY2(next.exitCode == 0, qPrintable(next.err));
+    QVERIFY(leftovers("killed").isEmpty());
+    QVERIFY(!QFileInfo::exists(dir.filePath(aside)));
+    QCOMPARE(readText(dir.filePath("earlier/rankscope_export.json")), QString("{}"));
+    QCOMPARE(dir.entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+             QStringList({"earlier", "next"}));
 }
 
 QTEST_GUILESS_MAIN(TestCliTrust)

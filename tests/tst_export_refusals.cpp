@@ -3,6 +3,7 @@
 // Every refusal leaves the disk as it was.
 #include "export/export_job.h"
 #include "export_fixture.h"
+#include "formats/export_format.h"
 #include "store/experiment_store.h"
 #include "testdata.h"
 #include "util/error.h"
@@ -74,6 +75,30 @@ void TestExportRefusals::refusalsLeaveTheDiskAsItWas() {
     request.format = rs::ExportFormat::Factorized;
     rs::exportExperiment(*m_store, request);
     QVERIFY(readJson(out / "replaced" / "config.json").contains("rankscope_factorization"));
+
+    // --force replaces what the earlier export wrote and nothing the user put beside it.
+    const fs::path manifestPath = out / "replaced" / rs::kExportManifest;
+    nlohmann::json manifest = readJson(manifestPath);
+    QVERIFY(manifest["files"].size() == entries(out / "replaced").size() - 1);
+    std::ofstream(out / "replaced" / "notes.txt") << "my notes";
+    fs::create_directories(out / "replaced" / "mine");
+    std::ofstream(out / "replaced" / "mine" / "run.sh") << "echo";
+    const std::string extra = rs::test::errorOf([&] { rs::exportExperiment(*m_store, request); });
+    QVERIFY2(extra.find("did not write (mine, mine/run.sh, notes.txt)") != std::string::npos,
+             extra.c_str());
+    QCOMPARE(rs::readTextFile(out / "replaced" / "notes.txt"), std::string("my notes"));
+    fs::remove_all(out / "replaced" / "mine");
+    fs::remove(out / "replaced" / "notes.txt");
+    // A manifest without a file list (older exports): the content hash decides.
+    manifest.erase("files");
+    std::ofstream(manifestPath) << manifest.dump();
+    std::ofstream(out / "replaced" / "notes.txt") << "my notes";
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request);
+            }).find("does not account for") != std::string::npos);
+    fs::remove(out / "replaced" / "notes.txt");
+    rs::exportExperiment(*m_store, request);
+    QVERIFY(readJson(manifestPath).contains("files"));
 
     // A full disk (simulated) is found before anything is written.
     before = entries(out);

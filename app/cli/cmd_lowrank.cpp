@@ -2,6 +2,7 @@
 // report ranks, parameters and errors per layer and perplexity per parameter reduction.
 #include "commands.h"
 #include "export/export_writer.h"
+#include "export/leftovers.h"
 #include "export/source_model.h"
 #include "export/staging.h"
 #include "export/verify_export.h"
@@ -185,7 +186,8 @@ int runLowRankCommand(const ParsedArgs& args, const JobContext& job) {
         source = readSourceModel(args.positional(0));
         ExportSettings settings;
         settings.source = &*source;
-        stage.emplace(*exportDir, /*replace=*/true); // an empty directory, checked above
+        // An empty directory, checked above.
+        stage.emplace(*exportDir, /*replace=*/true, stagingRegistry());
         writer.emplace(stage->path(), ExportFormat::Factorized, settings, job);
         observers.factored = [&writer](size_t, const std::vector<FactoredLinear>& linears) {
             std::vector<ExportLinear> block;

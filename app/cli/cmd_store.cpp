@@ -1,6 +1,7 @@
 // experiments list/show/compare/delete/export-csv/analyze and cache list/prune: the experiment
 // store from the command line.
 #include "commands.h"
+#include "export/leftovers.h"
 #include "io/atomicfile.h"
 #include "pipeline/experiment_compare.h"
 #include "pipeline/layer_analysis.h"
@@ -406,6 +407,9 @@ int runCachePrune(const ParsedArgs& args, const JobContext&) {
                 static_cast<long long>(report.incompleteRemoved),
                 static_cast<long long>(report.orphansRemoved),
                 formatBytes(report.keptBytes).c_str(), cache.directory().string().c_str());
+    // Exports killed before they finished leave hidden staging directories beside their target.
+    for (const std::string& line : cleanRegisteredLeftovers(stagingRegistry(), options.dryRun))
+        std::printf("%s%s\n", options.dryRun ? "would have " : "", line.c_str());
     return kExitOk;
 }
 
@@ -466,7 +470,8 @@ std::vector<Command> storeCommands() {
         {{"cache prune",
           "[--all] [--older-than DAYS] [--max-size SIZE] [--dry-run]",
           "Remove cached statistics: incomplete and unreferenced ones always, then those unused\n"
-          "for DAYS, then the least recently used until the cache fits SIZE (e.g. 20G).",
+          "for DAYS, then the least recently used until the cache fits SIZE (e.g. 20G). Also\n"
+          "removes what exports killed before they finished left beside their directory.",
           {},
           {{"--all", "", "remove every cached artefact"},
            {"--older-than", "DAYS", "remove artefacts not used for DAYS days"},

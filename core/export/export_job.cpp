@@ -1,5 +1,6 @@
 #include "export/export_job.h"
 
+#include "export/leftovers.h"
 #include "export/model_card.h"
 #include "export/source_model.h"
 #include "export/verify_export.h"
@@ -232,14 +233,18 @@ void writeModelCard(const StagedDirectory& stage, const ExportSource& source,
 
 void writeManifest(const StagedDirectory& stage, const ExportSource& source,
                    const ExportResult& result) {
-    const nlohmann::ordered_json manifest = {{"format", result.format},
-                                             {"experiment", source.experiment.id},
-                                             {"variant", result.variant},
-                                             {"dtype", result.dtype},
-                                             {"content_hash", result.contentHash},
-                                             {"source_model", source.model.path},
-                                             {"source_weights_sha256", source.model.contentHash},
-                                             {"rankscope", rankscopeVersion()}};
+    nlohmann::ordered_json manifest = {{"format", result.format},
+                                       {"experiment", source.experiment.id},
+                                       {"variant", result.variant},
+                                       {"dtype", result.dtype},
+                                       {"content_hash", result.contentHash},
+                                       {"source_model", source.model.path},
+                                       {"source_weights_sha256", source.model.contentHash},
+                                       {"rankscope", rankscopeVersion()},
+                                       {"files", nlohmann::ordered_json::array()}};
+    // The files it wrote: `export --force` replaces these and nothing else.
+    for (const auto& [path, bytes] : result.files)
+        manifest["files"].push_back({{"path", path}, {"bytes", bytes}});
     writeFileAtomically(stage.path() / kExportManifest, manifest.dump(2) + "\n");
 }
 
@@ -263,7 +268,7 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
         fail("--dtype",
              "unsupported dtype '" + request.dtype + "' (supported: float32, bfloat16, float16)");
     // Refuse an existing target before any work; the staging directory lives beside it.
-    StagedDirectory stage(request.outDir, request.force);
+    StagedDirectory stage(request.outDir, request.force, stagingRegistry());
     const SourceModel model = readSourceModel(source.model.path);
     requireUnchangedWeights(store, source, job);
 

@@ -1,15 +1,17 @@
 #include "export/staging.h"
 
+#include "export/leftovers.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/text.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <vector>
@@ -36,10 +38,56 @@ void syncPath(const fs::path& path, bool directory) {
         fail(path.string(), "fsync failed (" + std::string(std::strerror(err)) + ")");
 }
 
-fs::path sibling(const fs::path& target, const std::string& what) {
-    static std::atomic<unsigned> counter{0};
-    return target.parent_path() / ("." + target.filename().string() + "." + what + "." +
-                                   std::to_string(::getpid()) + "." + std::to_string(counter++));
+// Names of the files and directories below `dir` that `listed` (relative paths) does not cover.
+std::vector<std::string> unlistedEntries(const fs::path& dir, const std::set<std::string>& listed) {
+    std::set<std::string> parents; // directories that hold a listed file
+    for (const std::string& file : listed)
+        for (fs::path p = fs::path(file).parent_path(); !p.empty(); p = p.parent_path())
+            parents.insert(p.generic_string());
+    std::vector<std::string> unlisted;
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir)) {
+        const std::string name = fs::relative(e.path(), dir).generic_string();
+        const bool directory = e.is_directory() && !e.is_symlink();
+        if (name == kExportManifest || (directory ? parents.count(name) : listed.count(name)))
+            continue;
+        unlisted.push_back(name);
+    }
+    std::sort(unlisted.begin(), unlisted.end());
+    return unlisted;
+}
+
+// An earlier export is replaced only when it holds nothing but what its manifest says it wrote:
+// a file the user put there must never be deleted by --force.
+void requireOnlyExportFiles(const fs::path& target) {
+    const fs::path manifestPath = target / kExportManifest;
+    nlohmann::json manifest;
+    try {
+        manifest = nlohmann::json::parse(readTextFile(manifestPath));
+    } catch (const nlohmann::json::exception& e) {
+        fail(manifestPath.string(), std::string("is not valid JSON (") + e.what() +
+                                        "); refusing to replace the directory");
+    }
+    std::vector<std::string> unlisted;
+    if (manifest.contains("files") && manifest["files"].is_array()) {
+        std::set<std::string> listed;
+        for (const nlohmann::json& f : manifest["files"])
+            if (f.is_object() && f.contains("path") && f["path"].is_string())
+                listed.insert(f["path"].get<std::string>());
+        unlisted = unlistedEntries(target, listed);
+    } else if (manifest.value("content_hash", "") != hashExportDirectory(target)) {
+        // An export written before manifests listed their files: its content hash decides.
+        fail(target.string(), "holds files its manifest does not account for (added or changed "
+                              "since the export); refusing to replace it");
+    }
+    if (unlisted.empty())
+        return;
+    std::string names;
+    for (size_t i = 0; i < std::min<size_t>(unlisted.size(), 5); ++i)
+        names += (i ? ", " : "") + unlisted[i];
+    if (unlisted.size() > 5)
+        names += " and " + std::to_string(unlisted.size() - 5) + " more";
+    fail(target.string(), "holds files the earlier export did not write (" + names +
+                              "); move them away or choose another directory");
 }
 
 } // namespace
@@ -58,8 +106,9 @@ void requireFreeSpace(const fs::path& dir, uint64_t needed, const FreeSpaceFn& f
                                " of free space, only " + formatBytes(available) + " available");
 }
 
-StagedDirectory::StagedDirectory(fs::path target, bool replace)
+StagedDirectory::StagedDirectory(fs::path target, bool replace, fs::path registry)
     : m_target(fs::absolute(std::move(target)).lexically_normal())
+    , m_registry(std::move(registry))
     , m_replace(replace) {
     if (m_target.filename().empty())
         m_target = m_target.parent_path();
@@ -72,13 +121,18 @@ StagedDirectory::StagedDirectory(fs::path target, bool replace)
             fail(m_target.string(), "already exists (use --force to replace an earlier export)");
         if (!fs::is_directory(fs::symlink_status(m_target, ec)))
             fail(m_target.string(), "exists and is not a directory; refusing to replace it");
-        if (!fs::exists(m_target / kExportManifest, ec) && !fs::is_empty(m_target, ec))
+        if (fs::exists(m_target / kExportManifest, ec))
+            requireOnlyExportFiles(m_target);
+        else if (!fs::is_empty(m_target, ec))
             fail(m_target.string(), std::string("is not an earlier export (no ") + kExportManifest +
                                         "); refusing to replace it");
     }
-    m_stage = sibling(m_target, "staging");
+    cleanLeftovers(parent);
+    m_stage = leftoverName(m_target, "staging");
     if (!fs::create_directory(m_stage, ec) || ec)
         fail(m_stage.string(), "cannot create the staging directory (" + ec.message() + ")");
+    if (!m_registry.empty())
+        registerStaging(m_registry, m_stage);
 }
 
 StagedDirectory::~StagedDirectory() {
@@ -86,6 +140,8 @@ StagedDirectory::~StagedDirectory() {
         std::error_code ec;
         fs::remove_all(m_stage, ec);
     }
+    if (!m_registry.empty())
+        unregisterStaging(m_registry, m_stage);
 }
 
 void StagedDirectory::commit() {
@@ -106,7 +162,7 @@ void StagedDirectory::commit() {
     if (fs::exists(fs::symlink_status(m_target, ec))) {
         if (!m_replace)
             fail(m_target.string(), "appeared while the export was written; not replacing it");
-        old = sibling(m_target, "old");
+        old = leftoverName(m_target, "old");
         if (::rename(m_target.c_str(), old.c_str()) != 0)
             fail(m_target.string(), errnoText("cannot move the earlier export aside"));
     }

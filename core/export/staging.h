@@ -21,9 +21,12 @@ uint64_t freeSpace(const std::filesystem::path& dir);
 // hidden staging directory in the target's parent. commit() fsyncs every file and directory and
 // renames the staging directory into place (an old export is moved aside first and removed
 // after). Without commit() -- failure, cancellation -- the destructor removes everything staged.
+// What a killed export left in the same parent is cleaned first (export/leftovers.h); with a
+// `registry`, the staging directory is also marked there for `cache prune`.
 class StagedDirectory {
 public:
-    StagedDirectory(std::filesystem::path target, bool replace);
+    StagedDirectory(std::filesystem::path target, bool replace,
+                    std::filesystem::path registry = {});
     StagedDirectory(const StagedDirectory&) = delete;
     StagedDirectory& operator=(const StagedDirectory&) = delete;
     ~StagedDirectory();
@@ -35,6 +38,7 @@ public:
 private:
     std::filesystem::path m_target;
     std::filesystem::path m_stage;
+    std::filesystem::path m_registry;
     bool m_replace = false;
     bool m_committed = false;
 };
