@@ -7,6 +7,9 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QSysInfo>
@@ -30,6 +33,28 @@ void writeFile(const QString& path, const QByteArray& bytes) {
     QCOMPARE(file.write(bytes), bytes.size());
 }
 
+// Copies stories260K into DIR with element ELEMENT of TENSOR replaced by VALUE, found through the
+// safetensors header.
+bool copyWithValue(const QDir& dir, const QString& tensor, float value, qint64 element = 0) {
+    const QDir source(data("models/stories260K"));
+    for (const QString& name : source.entryList(QDir::Files))
+        if (!QFile::copy(source.filePath(name), dir.filePath(name)))
+            return false;
+    QFile weights(dir.filePath("model.safetensors"));
+    if (!weights.open(QIODevice::ReadWrite))
+        return false;
+    quint64 headerBytes = 0;
+    weights.read(reinterpret_cast<char*>(&headerBytes), 8);
+    const QJsonObject header = QJsonDocument::fromJson(weights.read(qint64(headerBytes))).object();
+    const QJsonObject entry = header[tensor].toObject();
+    if (entry["dtype"].toString() != "F32")
+        return false;
+    const qint64 offset =
+        8 + qint64(headerBytes) + entry["data_offsets"].toArray()[0].toInteger() + element * 4;
+    return weights.seek(offset) &&
+           weights.write(reinterpret_cast<const char*>(&value), sizeof value) == sizeof value;
+}
+
 } // namespace
 
 class TestCliTrust : public QObject {
@@ -39,6 +64,7 @@ private slots:
     void resultFilesAreNotReplacedUnlessForced();
     void everyInvalidOptionValueExitsWithTwo();
     void killedExportIsCleanedByTheNextOrByPrune();
+    void nonFiniteWeightsAreNamedBeforeAnyResult();
 
 private:
     QTemporaryDir m_home; // the store and cache of every run, never the user's own
@@ -193,6 +219,36 @@ void TestCliTrust::killedExportIsCleanedByTheNextOrByPrune() {
     QCOMPARE(readText(dir.filePath("earlier/rankscope_export.json")), QString("{}"));
     QCOMPARE(dir.entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
              QStringList({"earlier", "next"}));
+}
+
+void TestCliTrust::nonFiniteWeightsAreNamedBeforeAnyResult() {
+    QTemporaryDir nanDir, infDir, embeddingDir;
+    const QString down = "model.layers.2.mlp.down_proj.weight";
+    QVERIFY(copyWithValue(QDir(nanDir.path()), down, std::numeric_limits<float>::quiet_NaN()));
+    QVERIFY(copyWithValue(QDir(infDir.path()), down, std::numeric_limits<float>::infinity()));
+    // Row 1 is BOS, the first token of every generation (hidden size 64).
+    QVERIFY(copyWithValue(QDir(embeddingDir.path()), "model.embed_tokens.weight",
+                          std::numeric_limits<float>::quiet_NaN(), 64 + 5));
+    const QString file = "/model.safetensors: tensor '" + down + "' holds NaN or Inf values";
+    for (const QString& dir : {nanDir.path(), infDir.path()}) {
+        const QList<QStringList> calls = {
+            {"generate", dir, "--max-tokens", "8"},
+            {"eval", dir, "--text", data("text/tinystories/eval.txt"), "--max-windows", "1"},
+            {"compress", dir, "--calib", data("text/tinystories/calib.txt"), "--calib-tokens",
+             "512", "--no-store"}};
+        for (const QStringList& call : calls) {
+            const Run run = runCli(call);
+            QVERIFY2(run.exitCode == 1 && run.err.contains(dir + file),
+                     qPrintable(call.join(' ') + " -> " + run.err));
+            QVERIFY2(!run.out.contains("<unk>") && !run.out.contains("perplexity"),
+                     qPrintable(run.out));
+        }
+    }
+    const Run embedding = runCli({"generate", embeddingDir.path(), "--max-tokens", "8"});
+    QCOMPARE(embedding.exitCode, 1);
+    QVERIFY2(embedding.err.contains(embeddingDir.path() +
+                                    "/model.safetensors: tensor 'model.embed_tokens.weight'"),
+             qPrintable(embedding.err));
 }
 
 QTEST_GUILESS_MAIN(TestCliTrust)

@@ -149,8 +149,11 @@ LayerInputStats LayerwiseCalibrator::run(int64_t index, SiteMask sites, bool adv
                 sumOverRanks(site, *m_group);
             site.symmetrize();
             if (!site.finite())
-                fail("calibration", "layer " + std::to_string(index) +
-                                        " produced non-finite activations (NaN or Inf weights?)");
+                fail(m_model.source().string(),
+                     "calibration: decoder layer " + std::to_string(index) +
+                         " produced non-finite activations; its weights are finite, so they "
+                         "overflow " +
+                         m_model.computeDtype() + " (try --dtype float32)");
         }
     if (advanceStates)
         ++m_nextLayer;

@@ -278,7 +278,10 @@ PerplexityResult StreamingPerplexity::finish(const JobContext& job) {
         predicted = static_cast<int64_t>(std::llround(sums[1].item<double>()));
     }
     if (!std::isfinite(nllSum))
-        fail("evaluation", "the model produced non-finite log-probabilities (NaN or Inf weights?)");
+        fail(m.model.source().string(),
+             "evaluation produced non-finite log-probabilities; its weights are finite, so the "
+             "activations overflow " +
+                 m.model.computeDtype() + " (try --dtype float32)");
 
     PerplexityResult result;
     result.protocol = m.protocol;

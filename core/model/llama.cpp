@@ -1,6 +1,7 @@
 #include "model/llama.h"
 
 #include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "model/attention.h"
 #include "model/rope.h"
 #include "util/error.h"
@@ -11,6 +12,7 @@
 #include <c10/core/InferenceMode.h>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 namespace rs {
 
@@ -60,13 +62,25 @@ struct LlamaModel::Impl {
     at::Tensor ropeSin;
     LinearInputHook hook;
 
+    // Every tensor is checked for NaN and Inf once, when first placed: a damaged checkpoint fails
+    // naming the tensor and its file instead of producing garbage downstream.
+    mutable std::unordered_set<std::string> checkedFinite;
+
     at::Tensor place(const std::string& name) const {
         const at::Tensor stored = checkpoint.read(name);
         at::Tensor placed = stored.to(device, computeType).contiguous();
+        requireFinite(name, stored, placed);
         if (placed.data_ptr() != stored.data_ptr())
             checkpoint.releasePages(name); // converted: the file's pages are not needed now
         return placed;
     }
+    std::string fileOf(const std::string& name) const {
+        const auto mapped = checkpoint.mappedFiles.find(name);
+        return mapped != checkpoint.mappedFiles.end() ? mapped->second->path().string()
+                                                      : checkpoint.source.string();
+    }
+    void requireFinite(const std::string& name, const at::Tensor& stored,
+                       const at::Tensor& placed) const;
     std::shared_ptr<DecoderLayer> build(int64_t index) const;
     std::shared_ptr<DecoderLayer> acquire(int64_t index) const;
     void drop(int64_t index) const;
@@ -130,6 +144,21 @@ int64_t layerBytes(const DecoderLayer& layer) {
 }
 
 } // namespace
+
+void LlamaModel::Impl::requireFinite(const std::string& name, const at::Tensor& stored,
+                                     const at::Tensor& placed) const {
+    if (checkedFinite.count(name))
+        return;
+    if (!at::isfinite(placed).all().item<bool>()) {
+        const bool converted = placed.scalar_type() != stored.scalar_type();
+        if (converted && at::isfinite(stored).all().item<bool>())
+            fail(fileOf(name), "tensor '" + name + "' has values too large for " +
+                                   std::string(c10::toString(computeType)) +
+                                   " (open the model in float32 or bfloat16)");
+        fail(fileOf(name), "tensor '" + name + "' holds NaN or Inf values");
+    }
+    checkedFinite.insert(name);
+}
 
 std::shared_ptr<DecoderLayer> LlamaModel::Impl::build(int64_t index) const {
     checkpoint.checkFilesIntact();
@@ -294,6 +323,10 @@ c10::Device LlamaModel::device() const {
     return m_impl->device;
 }
 
+const std::filesystem::path& LlamaModel::source() const {
+    return m_impl->checkpoint.source;
+}
+
 std::string LlamaModel::computeDtype() const {
     switch (m_impl->computeType) {
     case at::kBFloat16:
@@ -413,7 +446,14 @@ at::Tensor LlamaModel::Impl::embedChecked(const at::Tensor& tokens, int64_t star
         (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= config.vocabSize))
         fail("forward",
              "token id out of range for a vocabulary of " + std::to_string(config.vocabSize));
-    return at::embedding(embedding, ids).to(computeType);
+    const at::Tensor rows = at::embedding(embedding, ids).to(computeType);
+    // The embedding is read row by row as tokens look it up, so its rows are checked here.
+    if (!at::isfinite(rows).all().item<bool>())
+        fail(
+            fileOf("model.embed_tokens.weight"),
+            "tensor 'model.embed_tokens.weight' holds NaN or Inf values (or values too large for " +
+                std::string(c10::toString(computeType)) + ") in the rows of the tokens used");
+    return rows;
 }
 
 at::Tensor LlamaModel::hiddenStates(const at::Tensor& tokens, KvCache* cache) const {

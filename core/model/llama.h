@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 #include <array>
 #include <c10/core/Device.h>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -93,6 +94,8 @@ public:
     LlamaModel& operator=(LlamaModel&&) noexcept;
 
     const ModelConfig& config() const;
+    // The checkpoint's file or directory, for messages about the model.
+    const std::filesystem::path& source() const;
     c10::Device device() const;
     // The dtype the matmuls run in (float16 weights compute in float32 on CPU, which lacks
     // half-precision matmul kernels).
