@@ -16,6 +16,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <sys/stat.h>
 
 namespace {
 
@@ -65,6 +66,7 @@ private slots:
     void everyInvalidOptionValueExitsWithTwo();
     void killedExportIsCleanedByTheNextOrByPrune();
     void nonFiniteWeightsAreNamedBeforeAnyResult();
+    void badPathsSayWhatTheyAre();
 
 private:
     QTemporaryDir m_home; // the store and cache of every run, never the user's own
@@ -249,6 +251,35 @@ void TestCliTrust::nonFiniteWeightsAreNamedBeforeAnyResult() {
     QVERIFY2(embedding.err.contains(embeddingDir.path() +
                                     "/model.safetensors: tensor 'model.embed_tokens.weight'"),
              qPrintable(embedding.err));
+}
+
+void TestCliTrust::badPathsSayWhatTheyAre() {
+    QTemporaryDir dir;
+    const QString fifo = dir.filePath("pipe");
+    QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+    const QList<std::pair<QString, QString>> texts = {
+        {dir.path(), "is a directory, not a text file"},
+        {fifo, "is a named pipe (FIFO), not a text file"},
+        {"/dev/null", "is a device, not a text file"},
+        {dir.filePath("missing.txt"), "no such text file"}};
+    for (const auto& [text, problem] : texts) {
+        const Run run = runCli({"eval", data("models/stories260K"), "--text", text});
+        QVERIFY2(run.exitCode == 1 && run.err.contains(text + ": " + problem), qPrintable(run.err));
+    }
+    // An experiment whose model directory was deleted since it ran says so.
+    QTemporaryDir copy;
+    QVERIFY(copyWithValue(QDir(copy.path()), "model.norm.weight", 1.0f));
+    const Run recorded =
+        runCli({"compress", copy.path(), "--calib", data("text/tinystories/calib.txt"),
+                "--calib-tokens", "512", "--ranks", "4", "--no-analysis"});
+    QCOMPARE(recorded.exitCode, 0);
+    const QString id =
+        QRegularExpression("recorded as experiment (\\d+)").match(recorded.out).captured(1);
+    QVERIFY(copy.remove());
+    const Run exported = runCli({"export", id, dir.filePath("out"), "--format", "merged"});
+    QCOMPARE(exported.exitCode, 1);
+    QVERIFY2(exported.err.contains(copy.path() + ": the experiment's model is missing"),
+             qPrintable(exported.err));
 }
 
 QTEST_GUILESS_MAIN(TestCliTrust)

@@ -23,6 +23,8 @@ bool isCopiedModelFile(const std::string& name) {
 
 SourceModel readSourceModel(const fs::path& dir) {
     std::error_code ec;
+    if (!fs::exists(dir, ec))
+        fail(dir.string(), "the experiment's model is missing (moved or deleted since it ran)");
     if (!fs::is_directory(dir, ec))
         fail(dir.string(), "exports start from a Hugging Face model directory (config.json + "
                            "safetensors); convert a llama2.c file first");

@@ -1,6 +1,7 @@
 #include "util/text.h"
 
 #include "util/error.h"
+#include "util/file_kind.h"
 
 #include <fstream>
 #include <iterator>
@@ -9,9 +10,7 @@
 namespace rs {
 
 std::string readTextFile(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))
-        fail(path.string(), "no such text file");
+    requireRegularFile(path, "text file");
     std::ifstream in(path, std::ios::binary);
     if (!in)
         fail(path.string(), "cannot open for reading");
