@@ -16,6 +16,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <cstring>
 #include <sys/stat.h>
 
 namespace {
@@ -56,6 +57,37 @@ bool copyWithValue(const QDir& dir, const QString& tensor, float value, qint64 e
            weights.write(reinterpret_cast<const char*>(&value), sizeof value) == sizeof value;
 }
 
+// Rewrites DIR/model.safetensors with copies of existing tensors added under new names
+// (new name -> existing name).
+bool addTensorCopies(const QDir& dir, const QList<std::pair<QString, QString>>& copies) {
+    QFile file(dir.filePath("model.safetensors"));
+    if (!file.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray bytes = file.readAll();
+    file.close();
+    quint64 headerBytes = 0;
+    std::memcpy(&headerBytes, bytes.constData(), 8);
+    QJsonObject header = QJsonDocument::fromJson(bytes.mid(8, qint64(headerBytes))).object();
+    QByteArray payload = bytes.mid(8 + qint64(headerBytes));
+    for (const auto& [name, from] : copies) {
+        QJsonObject entry = header[from].toObject();
+        const QJsonArray range = entry["data_offsets"].toArray();
+        const QByteArray values =
+            payload.mid(range[0].toInteger(), range[1].toInteger() - range[0].toInteger());
+        entry["data_offsets"] = QJsonArray{payload.size(), payload.size() + values.size()};
+        payload += values;
+        header[name] = entry;
+    }
+    QByteArray json = QJsonDocument(header).toJson(QJsonDocument::Compact);
+    json += QByteArray((8 - json.size() % 8) % 8, ' ');
+    const quint64 size = quint64(json.size());
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
+        return false;
+    file.write(reinterpret_cast<const char*>(&size), 8);
+    file.write(json);
+    return file.write(payload) == payload.size();
+}
+
 } // namespace
 
 class TestCliTrust : public QObject {
@@ -67,6 +99,7 @@ private slots:
     void killedExportIsCleanedByTheNextOrByPrune();
     void nonFiniteWeightsAreNamedBeforeAnyResult();
     void badPathsSayWhatTheyAre();
+    void tensorsTheConfigDoesNotUseAreNamedNotCounted();
 
 private:
     QTemporaryDir m_home; // the store and cache of every run, never the user's own
@@ -280,6 +313,33 @@ void TestCliTrust::badPathsSayWhatTheyAre() {
     QCOMPARE(exported.exitCode, 1);
     QVERIFY2(exported.err.contains(copy.path() + ": the experiment's model is missing"),
              qPrintable(exported.err));
+}
+
+void TestCliTrust::tensorsTheConfigDoesNotUseAreNamedNotCounted() {
+    // stories260K ties its embeddings and has 5 blocks: an output head and a sixth block's norm
+    // are not part of the model.
+    QTemporaryDir copy;
+    const QDir dir(copy.path());
+    QVERIFY(copyWithValue(dir, "model.norm.weight", 1.0f));
+    QVERIFY(addTensorCopies(
+        dir, {{"lm_head.weight", "model.embed_tokens.weight"},
+              {"model.layers.5.input_layernorm.weight", "model.layers.4.input_layernorm.weight"}}));
+    const Run info = runCli({"info", copy.path(), "--json"});
+    QCOMPARE(info.exitCode, 0);
+    const QJsonObject summary = QJsonDocument::fromJson(info.out.toUtf8()).object();
+    QCOMPARE(summary["parameters"].toInt(), 260032);
+    QCOMPARE(summary["unused_tensors"].toArray(),
+             QJsonArray({"lm_head.weight", "model.layers.5.input_layernorm.weight"}));
+    const Run eval = runCli(
+        {"eval", copy.path(), "--text", data("text/tinystories/eval.txt"), "--max-windows", "1"});
+    QCOMPARE(eval.exitCode, 0);
+    QVERIFY2(eval.err.contains("warning: 2 tensor(s) in " + copy.path() +
+                               " are not used by its config and not counted: lm_head.weight, "
+                               "model.layers.5.input_layernorm.weight"),
+             qPrintable(eval.err));
+    // The real model has none.
+    const Run clean = runCli({"info", data("models/stories260K"), "--json"});
+    QCOMPARE(QJsonDocument::fromJson(clean.out.toUtf8())["unused_tensors"].toArray().size(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestCliTrust)

@@ -42,6 +42,7 @@ int runInfo(const ParsedArgs& args, const JobContext& job) {
                               {"vocab_size", s.config.vocabSize},
                               {"max_position_embeddings", s.config.maxPositions},
                               {"parameters", s.totalParameters},
+                              {"unused_tensors", s.unusedTensors},
                               {"linear_parameters", s.linearParameters},
                               {"linear_layers", layers}};
         if (const auto& e = session->exportSummary()) {

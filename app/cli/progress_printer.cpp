@@ -18,6 +18,11 @@ ProgressPrinter::~ProgressPrinter() {
 }
 
 void ProgressPrinter::operator()(const ProgressEvent& event) {
+    if (event.stage == "warning") { // a message for the user, not progress
+        finish();
+        std::fprintf(stderr, "warning: %s\n", event.detail.c_str());
+        return;
+    }
     const auto now = std::chrono::steady_clock::now();
     const bool newStage = event.stage != m_stage;
     if (newStage) {

@@ -5,7 +5,9 @@
 #include "util/text.h"
 
 #include <ATen/ATen.h>
+#include <algorithm>
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 namespace rs {
@@ -28,7 +30,40 @@ std::string floatDtypeName(at::ScalarType type) {
     }
 }
 
+// Every tensor name a model of this config reads (each linear may have a weight, a bias and a
+// low-rank pair).
+std::set<std::string> usedTensorNames(const ModelConfig& c) {
+    std::set<std::string> used = {"model.embed_tokens.weight", "model.norm.weight"};
+    if (!c.tieWordEmbeddings)
+        used.insert("lm_head.weight");
+    for (int64_t block = 0; block < c.numLayers; ++block) {
+        const std::string prefix = "model.layers." + std::to_string(block) + ".";
+        used.insert(prefix + "input_layernorm.weight");
+        used.insert(prefix + "post_attention_layernorm.weight");
+        for (LinearKind kind : kAllLinearKinds) {
+            const std::string linear = linearName(block, kind);
+            for (const std::string& name :
+                 {linear + ".weight", linear + ".bias", lowRankTensorName(linear, 0),
+                  lowRankTensorName(linear, 1)})
+                used.insert(name);
+        }
+    }
+    return used;
+}
+
 } // namespace
+
+std::string unusedTensorsWarning(const ModelSummary& s) {
+    if (s.unusedTensors.empty())
+        return "";
+    std::string names;
+    for (size_t i = 0; i < std::min<size_t>(s.unusedTensors.size(), 4); ++i)
+        names += (i ? ", " : "") + s.unusedTensors[i];
+    if (s.unusedTensors.size() > 4)
+        names += " and " + std::to_string(s.unusedTensors.size() - 4) + " more";
+    return std::to_string(s.unusedTensors.size()) + " tensor(s) in " + s.source +
+           " are not used by its config and not counted: " + names;
+}
 
 ModelSummary summarize(const Checkpoint& checkpoint) {
     ModelSummary s;
@@ -36,14 +71,20 @@ ModelSummary summarize(const Checkpoint& checkpoint) {
     s.format = checkpoint.format;
     s.config = checkpoint.config;
     s.architecture = checkpoint.config.modelType + " (LLaMA family)";
+    const std::set<std::string> used = usedTensorNames(checkpoint.config);
     for (const NamedTensor& t : checkpoint.tensors) {
+        if (!used.count(t.name)) {
+            s.unusedTensors.push_back(t.name);
+            continue;
+        }
         s.totalParameters += t.tensor.numel();
         if (t.tensor.is_floating_point())
             s.storedDtype = floatDtypeName(t.tensor.scalar_type());
     }
     if (const at::Tensor* embed = checkpoint.find("model.embed_tokens.weight"))
         s.embeddingParameters += embed->numel();
-    if (const at::Tensor* head = checkpoint.find("lm_head.weight"))
+    if (const at::Tensor* head = checkpoint.find("lm_head.weight");
+        head && !checkpoint.config.tieWordEmbeddings)
         s.embeddingParameters += head->numel();
 
     for (int64_t block = 0; block < checkpoint.config.numLayers; ++block) {
@@ -92,6 +133,8 @@ std::string formatSummary(const ModelSummary& s, bool withLayers) {
         << "parameters    " << formatCount(s.totalParameters) << " total, "
         << formatCount(s.linearParameters) << " in " << s.linears.size() << " decoder linears, "
         << formatCount(s.embeddingParameters) << " in embeddings\n";
+    if (!s.unusedTensors.empty())
+        out << "warning       " << unusedTensorsWarning(s) << "\n";
     if (withLayers) {
         out << "\nlinear layers (d_out x d_in)\n";
         char line[160];

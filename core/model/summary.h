@@ -31,7 +31,14 @@ struct ModelSummary {
     int64_t embeddingParameters = 0; // input embedding (+ untied output head)
     int64_t linearParameters = 0;    // the decoder linears, what compression acts on
     std::vector<LinearLayerInfo> linears;
+    // Tensors in the files that the config does not use (extra layers, an output head beside tied
+    // embeddings, stray buffers): never counted, named in a warning.
+    std::vector<std::string> unusedTensors;
 };
+
+// "N tensors in the files are not used by config.json and not counted: a, b, c and M more";
+// empty when every tensor is used.
+std::string unusedTensorsWarning(const ModelSummary& summary);
 
 ModelSummary summarize(const Checkpoint& checkpoint);
 

@@ -95,6 +95,8 @@ std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& pa
         m.checkpoint = openCheckpoint(path);
     }
     m.summary = summarize(m.checkpoint);
+    if (const std::string warning = unusedTensorsWarning(m.summary); !warning.empty())
+        job.report("warning", 0, 0, warning);
     job.cancel.throwIfCancelled();
 
     job.report("open", 1, 3, "loading tokenizer");
