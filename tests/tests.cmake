@@ -11,6 +11,7 @@ target_compile_definitions(tst_cli_trust PRIVATE RANKSCOPE_CLI_PATH="$<TARGET_FI
 add_dependencies(tst_cli_trust rankscope-cli)
 rankscope_add_test(tst_io SOURCES tst_io.cpp LIBS rankscope_io)
 rankscope_add_test(tst_io_errors SOURCES tst_io_errors.cpp LIBS rankscope_io)
+rankscope_add_test(tst_parser_regressions SOURCES tst_parser_regressions.cpp LIBS rankscope_core)
 rankscope_add_test(tst_tokenizer SOURCES tst_tokenizer.cpp tst_tokenizer_files.cpp LIBS rankscope_tokenizer nlohmann_json::nlohmann_json PkgConfig::SENTENCEPIECE)
 if(TARGET rankscope_ui)
     rankscope_add_test(tst_mainwindow SOURCES tst_mainwindow.cpp LIBS rankscope_ui)

@@ -22,9 +22,51 @@ int64_t parseRank(const std::string& piece, const std::string& text) {
                  "a rank is a non-negative integer, got '" + piece + "'");
 }
 
+// The patterns are typed by the user. libstdc++'s default matcher backtracks and takes exponential
+// time on patterns such as "e?+++++*0+" against a layer name; its polynomial-time matcher gives the
+// same yes/no answer, and refuses back-references (which only backtracking can run) as invalid.
+constexpr std::regex::flag_type kPatternSyntax = std::regex::ECMAScript
+#ifdef __GLIBCXX__
+                                                 | std::regex_constants::__polynomial
+#endif
+    ;
+
+// libstdc++ reads the number of a back-reference ("\12") or of a repeat count ("{2,8}") into a
+// long without an overflow check (undefined behaviour for "\2333333333333333333333"), so longer
+// numbers than any pattern needs are refused before it sees them.
+void refuseLongNumbers(const std::string& pattern, const std::string& what) {
+    constexpr size_t kMaxDigits = 9;
+    bool inCount = false;     // between '{' and '}'
+    bool afterEscape = false; // the digits follow a backslash
+    size_t digits = 0;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+        const char c = pattern[i];
+        if (c >= '0' && c <= '9') {
+            if ((afterEscape || inCount) && ++digits > kMaxDigits)
+                failArgument(what, "a repeat count or back-reference has more than " +
+                                       std::to_string(kMaxDigits) + " digits");
+            continue;
+        }
+        digits = 0;
+        afterEscape = false;
+        if (c == '\\' && i + 1 < pattern.size()) {
+            const char next = pattern[i + 1];
+            if (next >= '0' && next <= '9')
+                afterEscape = true;
+            else
+                ++i; // an escaped character, whatever it is
+        } else if (c == '{') {
+            inCount = true;
+        } else if (c == '}') {
+            inCount = false;
+        }
+    }
+}
+
 std::regex compile(const std::string& pattern, const std::string& what) {
+    refuseLongNumbers(pattern, what);
     try {
-        return std::regex(pattern, std::regex::ECMAScript);
+        return std::regex(pattern, kPatternSyntax);
     } catch (const std::regex_error& e) {
         failArgument(what, std::string("not a valid regular expression: ") + e.what());
     }

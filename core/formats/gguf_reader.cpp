@@ -2,7 +2,9 @@
 #include "formats/gguf.h"
 #include "util/error.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace rs::gguf {
 
@@ -97,12 +99,35 @@ private:
     uint64_t m_position = 0;
 };
 
+std::string shapeText(const std::vector<int64_t>& shape) {
+    std::string text = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + "]";
+}
+
 TensorType tensorType(const std::filesystem::path& path, const std::string& name, uint32_t type) {
     for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q4_0, TensorType::Q8_0})
         if (static_cast<uint32_t>(t) == type)
             return t;
     fail(path.string(), "tensor '" + name + "' has ggml type " + std::to_string(type) +
                             ", which RankScope does not read (F32, F16, Q4_0, Q8_0)");
+}
+
+// The tensor's size in bytes, failing (naming the file) for a dimension that is not positive or a
+// size that does not fit in 64 bits, which would otherwise wrap around and pass the bounds check.
+uint64_t storedBytes(const std::filesystem::path& path, const TensorInfo& t) {
+    uint64_t elements = 1;
+    for (const int64_t d : t.shape)
+        if (d <= 0 || __builtin_mul_overflow(elements, static_cast<uint64_t>(d), &elements))
+            fail(path.string(),
+                 "tensor '" + t.name + "' has the impossible shape " + shapeText(t.shape));
+    if (t.shape.back() % blockElements(t.type) != 0)
+        fail(path.string(), "tensor '" + t.name + "' of type " + typeName(t.type) +
+                                " has rows of " + std::to_string(t.shape.back()) +
+                                " values, not a multiple of its block of " +
+                                std::to_string(blockElements(t.type)));
+    return t.byteSize();
 }
 
 } // namespace
@@ -139,8 +164,13 @@ File File::open(const std::filesystem::path& path) {
             fail(path.string(),
                  "tensor '" + info.name + "' has " + std::to_string(dims) + " dimensions (1 to 4)");
         info.shape.assign(dims, 0);
-        for (uint32_t d = 0; d < dims; ++d)
-            info.shape[dims - 1 - d] = static_cast<int64_t>(in.get<uint64_t>());
+        for (uint32_t d = 0; d < dims; ++d) {
+            const auto extent = in.get<uint64_t>();
+            if (extent > uint64_t(std::numeric_limits<int64_t>::max()))
+                fail(path.string(), "tensor '" + info.name + "' has a dimension of " +
+                                        std::to_string(extent) + " elements");
+            info.shape[dims - 1 - d] = static_cast<int64_t>(extent);
+        }
         info.type = tensorType(path, info.name, in.get<uint32_t>());
         out.m_offsets.push_back(in.get<uint64_t>());
         out.m_tensors.push_back(std::move(info));
@@ -148,10 +178,14 @@ File File::open(const std::filesystem::path& path) {
     const uint64_t a = out.m_alignment;
     out.m_dataOffset = (in.position() + a - 1) / a * a;
     for (size_t i = 0; i < out.m_tensors.size(); ++i) {
-        const uint64_t end = out.m_dataOffset + out.m_offsets[i] + out.m_tensors[i].byteSize();
-        if (out.m_offsets[i] % a != 0 || end > out.m_file.size())
-            fail(path.string(), "tensor '" + out.m_tensors[i].name +
-                                    "' lies outside the file or off the alignment (truncated?)");
+        const TensorInfo& t = out.m_tensors[i];
+        const uint64_t size = storedBytes(path, t);
+        const uint64_t room = out.m_file.size() - std::min(out.m_file.size(), out.m_dataOffset);
+        if (out.m_offsets[i] % a != 0 || out.m_offsets[i] > room || size > room - out.m_offsets[i])
+            fail(path.string(),
+                 "tensor '" + t.name + "' at offset " + std::to_string(out.m_offsets[i]) +
+                     " with " + std::to_string(size) +
+                     " bytes lies outside the file or off the alignment (truncated?)");
     }
     return out;
 }

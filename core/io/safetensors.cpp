@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace rs {
 
@@ -68,6 +69,43 @@ TensorInfo parseEntry(const std::string& file, const std::string& name, const js
     return info;
 }
 
+// nlohmann::json keeps the last of two equal keys, which would let a corrupt header name a tensor
+// twice and silently drop one of them: every object of the header is checked for repeated keys.
+class DuplicateKeyCheck {
+public:
+    explicit DuplicateKeyCheck(const std::string& file)
+        : m_file(file) {}
+
+    bool operator()(int depth, json::parse_event_t event, json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+            m_keys.emplace_back();
+            break;
+        case json::parse_event_t::object_end:
+            m_keys.pop_back();
+            break;
+        case json::parse_event_t::key: {
+            const std::string& key = parsed.get_ref<const std::string&>();
+            if (depth == 1)
+                m_entry = key;
+            if (!m_keys.back().insert(key).second)
+                fail(m_file,
+                     depth == 1 ? "header lists tensor '" + key + "' twice"
+                                : "header entry '" + m_entry + "' has the key '" + key + "' twice");
+            break;
+        }
+        default:
+            break;
+        }
+        return true;
+    }
+
+private:
+    const std::string& m_file;
+    std::vector<std::set<std::string>> m_keys; // of the objects being read, innermost last
+    std::string m_entry;                       // the top-level key being read
+};
+
 } // namespace
 
 int64_t TensorInfo::numel() const {
@@ -101,7 +139,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
         fail(file, "header is not a JSON object");
     json header;
     try {
-        header = json::parse(text, text + headerLength);
+        header = json::parse(text, text + headerLength, DuplicateKeyCheck(file));
     } catch (const json::exception& e) {
         fail(file, "header is not valid JSON (" + jsonErrorText(e) + ")");
     }

@@ -146,6 +146,13 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec)
     if (size == 0) {
         fail(source, "the vocabulary is empty");
     }
+    // The pieces are a table indexed by id: ids far beyond the number of tokens mean a corrupt
+    // file, not a vocabulary with a few unused ids.
+    const size_t defined = m_spec.vocab.size() + m_spec.addedTokens.size();
+    if (static_cast<size_t>(size) > 2 * defined + 256) {
+        fail(source, "token ids reach " + std::to_string(size - 1) + ", but only " +
+                         std::to_string(defined) + " tokens are defined");
+    }
     m_pieces.resize(size);
     m_isAdded.resize(size);
     for (const auto& [piece, id] : m_spec.vocab) {

@@ -4,6 +4,7 @@
 #include "tokenizer/bpe_tokenizer.h"
 #include "util/error.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace rs {
@@ -11,6 +12,24 @@ namespace rs {
 namespace {
 
 using nlohmann::json;
+
+// The largest token id read: vocabularies hold at most a few hundred thousand tokens, and the
+// tokenizer keeps a table indexed by id, so a stray id of 2^31 - 1 would ask for gigabytes.
+constexpr int64_t kMaxTokenId = (int64_t(1) << 24) - 1;
+
+// A token id as a vocabulary gives it. nlohmann's get<int32_t>() converts any number without a
+// range check (5e35 is undefined behaviour), so numbers are taken only as whole numbers in range;
+// anything else throws json::type_error, which the callers report as a malformed file.
+int32_t readTokenId(const json& id, const std::string& source, const std::string& piece) {
+    const bool outOfRange =
+        id.is_number_float() ||
+        (id.is_number_unsigned() && id.get<uint64_t>() > uint64_t(kMaxTokenId)) ||
+        (id.is_number_integer() && (id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId));
+    if (outOfRange)
+        fail(source, "token " + json(piece).dump() + " has the id " + id.dump() +
+                         ", not a whole number from 0 to " + std::to_string(kMaxTokenId));
+    return static_cast<int32_t>(id.get<int64_t>());
+}
 
 class SpecReader {
 public:
@@ -275,7 +294,7 @@ tok::BpeSpec readTokenizerJson(const std::filesystem::path& file) {
     spec.source = source;
     spec.format = file.filename().string();
     for (const auto& [piece, id] : model.at("vocab").items()) {
-        spec.vocab.emplace(piece, id.get<int32_t>());
+        spec.vocab.emplace(piece, readTokenId(id, source, piece));
     }
     readMerges(reader, model.value("merges", json::array()), spec);
     spec.byteFallback = model.value("byte_fallback", false);
@@ -290,7 +309,8 @@ tok::BpeSpec readTokenizerJson(const std::filesystem::path& file) {
         }
     }
     for (const auto& token : root.value("added_tokens", json::array())) {
-        spec.addedTokens.push_back({token.at("content"), token.at("id"),
+        const std::string content = token.at("content");
+        spec.addedTokens.push_back({content, readTokenId(token.at("id"), source, content),
                                     token.value("lstrip", false), token.value("rstrip", false)});
     }
     reader.readNormalizer(root.value("normalizer", json()), spec.normalizers);
@@ -341,7 +361,7 @@ std::unique_ptr<Tokenizer> loadGpt2VocabMerges(const std::filesystem::path& voca
             fail(spec.source, "not a vocabulary (expected a JSON object of piece: id)");
         }
         for (const auto& [piece, id] : vocab.items()) {
-            spec.vocab.emplace(piece, id.get<int32_t>());
+            spec.vocab.emplace(piece, readTokenId(id, spec.source, piece));
         }
     } catch (const json::parse_error& e) {
         fail(spec.source, "not valid JSON (parse error at byte " + std::to_string(e.byte) + ")");
