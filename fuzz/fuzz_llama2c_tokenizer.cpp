@@ -3,9 +3,9 @@
 
 #include "fuzz_input.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer_workout.h"
 
 #include <optional>
-#include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0)
@@ -15,11 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto path = rs::fuzz::writeScratch("tokenizer.bin", data + 1, size - 1);
     rs::fuzz::acceptRefusal([&] {
         const auto tokenizer = rs::loadLlama2cTokenizer(path, expected);
-        const auto ids = tokenizer->encode("Once upon a time, <s> naïve 日本 \n\t 12345!");
-        (void)tokenizer->decode(ids);
-        const std::vector<int32_t> edges{0, tokenizer->vocabSize() - 1};
-        (void)tokenizer->decode(edges);
-        (void)tokenizer->vocabulary();
+        rs::fuzz::workOut(*tokenizer);
     });
     return 0;
 }
