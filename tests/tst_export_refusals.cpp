@@ -1,9 +1,11 @@
 // Exports refused on stories260K: a directory that is not an earlier export, a full disk, an
-// unknown variant or dtype, a grid no layer of which the GPTQ format can hold, a cancelled job.
-// Every refusal leaves the disk as it was.
+// unknown variant or dtype, a grid no layer of which the GPTQ format can hold, a cancelled job,
+// inputs changed since the run (weights, config, tokenizer, texts), a reproduction that scores
+// differently. Every refusal leaves the disk as it was.
 #include "export/export_job.h"
 #include "export_fixture.h"
 #include "formats/export_format.h"
+#include "store/database.h"
 #include "store/experiment_store.h"
 #include "testdata.h"
 #include "util/error.h"
@@ -21,6 +23,24 @@ using namespace rs::test;
 
 namespace {
 
+// Rewrites a file's bytes in place and sets its modification time back, as a careless script or a
+// bit flip on disk would leave it.
+void rewriteKeepingTime(const fs::path& file, const std::string& bytes) {
+    const auto mtime = fs::last_write_time(file);
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    fs::last_write_time(file, mtime);
+}
+
+std::string readBytes(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string flipOneBit(std::string bytes) {
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+    return bytes;
+}
+
 std::set<std::string> entries(const fs::path& dir) {
     std::set<std::string> out;
     for (const auto& e : fs::directory_iterator(dir))
@@ -37,6 +57,8 @@ private slots:
     void refusalsLeaveTheDiskAsItWas();
     void unsupportedBitsGroupCombinationIsRefused();
     void cancellationLeavesNothingBehind();
+    void changedInputsAreNamed();
+    void differentReproductionNamesTheVersions();
 };
 
 void TestExportRefusals::initTestCase() {
@@ -161,3 +183,88 @@ void TestExportRefusals::cancellationLeavesNothingBehind() {
 
 QTEST_GUILESS_MAIN(TestExportRefusals)
 #include "tst_export_refusals.moc"
+
+// Each input the run read, changed in place with its modification time set back, is named; put
+// back, the export goes through again.
+void TestExportRefusals::changedInputsAreNamed() {
+    const fs::path model = m_root / "changed" / "model";
+    const fs::path calib = m_root / "changed" / "calib.txt";
+    fs::create_directories(model.parent_path());
+    fs::copy(rs::test::stories260K(), model, fs::copy_options::recursive);
+    fs::copy_file(rs::test::dataPath("text/tinystories/calib.txt"), calib);
+    rs::CompressRequest r;
+    r.inputs.calibText = calib;
+    r.inputs.calibTokens = 1024;
+    r.compression = rs::MethodConfig::parse("rtn:bits=8,group=-1", rs::MethodKind::Compression);
+    r.compensations = {rs::MethodConfig::parse("svd", rs::MethodKind::Compensation)};
+    r.ranks = {2};
+    r.heldoutTokens = 0;
+    r.inputs.analyze = false;
+    const auto session = rs::ModelSession::open(model);
+    const int64_t id = rs::runRecordedCompression(*session, r, *m_store, *m_cache).experimentId;
+    QVERIFY(!m_store->experiment(id)->modelFiles.empty());
+
+    rs::ExportRequest request;
+    request.experimentId = id;
+    request.format = rs::ExportFormat::Merged;
+    request.outDir = m_root / "out" / "changed";
+    const std::string ran = " since experiment " + std::to_string(id) + " ran";
+    const auto refusal = [&] {
+        return rs::test::errorOf([&] { rs::exportExperiment(*m_store, request); });
+    };
+    const auto expectRefused = [&](const fs::path& file, const std::string& changed,
+                                   const std::string& named) {
+        const std::string original = readBytes(file);
+        rewriteKeepingTime(file, changed);
+        const std::string error = refusal();
+        rewriteKeepingTime(file, original);
+        QVERIFY2(error.find(named) != std::string::npos, error.c_str());
+        QVERIFY(!fs::exists(request.outDir));
+    };
+    expectRefused(model / "model.safetensors", flipOneBit(readBytes(model / "model.safetensors")),
+                  model.string() + ": its weights changed" + ran);
+    std::string config = rs::readTextFile(model / "config.json");
+    config.replace(config.find("10000.0"), 7, "50000.0");
+    expectRefused(model / "config.json", config,
+                  "config.json changed (rope_theta: 10000.0 -> 50000.0)" + ran);
+    expectRefused(model / "tokenizer.bin", flipOneBit(readBytes(model / "tokenizer.bin")),
+                  "tokenizer.bin changed" + ran);
+    expectRefused(calib, rs::readTextFile(calib) + "\nOnce upon a time.",
+                  calib.string() + ": the calibration text changed" + ran);
+    std::ofstream(model / "generation_config.json") << R"({"max_new_tokens": 64})";
+    QVERIFY(refusal().find("generation_config.json was added" + ran) != std::string::npos);
+    fs::remove(model / "generation_config.json");
+
+    // A run recorded before model files were kept: its weights are still checked, and the user
+    // is told that the rest is not.
+    m_store->database().exec("UPDATE experiments SET model_files = '' WHERE id = " +
+                             std::to_string(id));
+    std::vector<std::string> warnings;
+    rs::JobContext job;
+    job.progress = [&](const rs::ProgressEvent& e) {
+        if (e.stage == "warning")
+            warnings.push_back(e.detail);
+    };
+    const rs::ExportResult result = rs::exportExperiment(*m_store, request, job);
+    QCOMPARE(warnings.size(), size_t(1));
+    QVERIFY2(warnings[0].find("only its weights are checked") != std::string::npos,
+             warnings[0].c_str());
+    QVERIFY(fs::exists(result.path / "model.safetensors"));
+}
+
+// With every input verified, a reproduction that scores differently blames the RankScope that
+// computed it, not the user's files.
+void TestExportRefusals::differentReproductionNamesTheVersions() {
+    m_store->database().exec("UPDATE evaluations SET perplexity = perplexity * 1.01 "
+                             "WHERE variant IS NOT NULL AND experiment_id = " +
+                             std::to_string(m_rtn8));
+    rs::ExportRequest request;
+    request.experimentId = m_rtn8;
+    request.format = rs::ExportFormat::Merged;
+    request.outDir = m_root / "out" / "different";
+    const std::string error = rs::test::errorOf([&] { rs::exportExperiment(*m_store, request); });
+    QVERIFY2(error.find("its weights, model files and texts are unchanged, so the same RankScope "
+                        "version") != std::string::npos,
+             error.c_str());
+    QVERIFY(!fs::exists(request.outDir));
+}

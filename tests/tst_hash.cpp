@@ -201,20 +201,20 @@ void TestHash::hashWeightsMemo() {
     const fs::path weights = copy / "model.safetensors";
     writeBytes(copy / "model-b.safetensors", patternBytes(5000));
 
-    using Stamp = std::tuple<std::string, int64_t, int64_t>;
+    using Stamp = std::tuple<std::string, int64_t, int64_t, int64_t>;
     std::map<Stamp, std::string> memo;
     int lookups = 0, remembered = 0, hashed = 0;
-    const rs::KnownHashFn known = [&](const fs::path& f, int64_t size, int64_t mtime) {
+    const rs::KnownHashFn known = [&](const fs::path& f, const rs::FileStamp& stamp) {
         ++lookups;
-        const auto it = memo.find({f.string(), size, mtime});
+        const auto it = memo.find({f.string(), stamp.size, stamp.mtimeNs, stamp.ctimeNs});
         return it == memo.end() ? std::nullopt : std::optional<std::string>(it->second);
     };
-    const rs::RememberHashFn remember = [&](const fs::path& f, int64_t size, int64_t mtime,
+    const rs::RememberHashFn remember = [&](const fs::path& f, const rs::FileStamp& stamp,
                                             const std::string& hash) {
         ++remembered;
         QVERIFY(f.is_absolute());
-        QCOMPARE(size, int64_t(fs::file_size(f)));
-        memo[{f.string(), size, mtime}] = hash;
+        QCOMPARE(stamp.size, int64_t(fs::file_size(f)));
+        memo[{f.string(), stamp.size, stamp.mtimeNs, stamp.ctimeNs}] = hash;
     };
     rs::JobContext job;
     job.progress = [&](const rs::ProgressEvent& e) {
@@ -251,6 +251,19 @@ void TestHash::hashWeightsMemo() {
     QCOMPARE(remembered, 1);
     QCOMPARE(changed, rs::hashWeights(copy));
     QVERIFY(changed != first);
+
+    // One bit flipped in place with the size and modification time set back: the status-change
+    // time moved, so the memo misses and the real content is hashed.
+    const auto mtime = fs::last_write_time(weights);
+    std::string bytes = readBytes(weights);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+    writeBytes(weights, bytes);
+    fs::last_write_time(weights, mtime);
+    lookups = remembered = hashed = 0;
+    const std::string flipped = rs::hashWeights(copy, known, remember, job);
+    QCOMPARE(hashed, 1);
+    QVERIFY(flipped != changed);
+    QCOMPARE(flipped, rs::hashWeights(copy));
 
     // A single-file checkpoint uses the memo as well.
     lookups = remembered = hashed = 0;

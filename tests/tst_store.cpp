@@ -134,17 +134,20 @@ void TestStore::roundTrip() {
     QCOMPARE(store->dataset(calib)->tokens, int64_t(4242));
     QCOMPARE(store->dataset(calib)->protocol, std::string("wikitext"));
 
-    QVERIFY(!store->knownHash("/models/alpha/model.safetensors", 10, 20));
-    store->rememberHash("/models/alpha/model.safetensors", 10, 20, "h1");
-    QCOMPARE(store->knownHash("/models/alpha/model.safetensors", 10, 20),
-             std::optional<std::string>("h1"));
-    QVERIFY(!store->knownHash("/models/alpha/model.safetensors", 10, 21)); // touched since
-    store->rememberHash("/models/alpha/model.safetensors", 11, 21, "h2");
-    QVERIFY(!store->knownHash("/models/alpha/model.safetensors", 10, 20));
-    QCOMPARE(*store->knownHash("/models/alpha/model.safetensors", 11, 21), std::string("h2"));
+    const std::string weights = "/models/alpha/model.safetensors";
+    QVERIFY(!store->knownHash(weights, {10, 20, 30}));
+    store->rememberHash(weights, {10, 20, 30}, "h1");
+    QCOMPARE(store->knownHash(weights, {10, 20, 30}), std::optional<std::string>("h1"));
+    QVERIFY(!store->knownHash(weights, {10, 21, 31})); // touched since
+    QVERIFY(!store->knownHash(weights, {10, 20, 31})); // rewritten, its mtime set back
+    store->rememberHash(weights, {11, 21, 31}, "h2");
+    QVERIFY(!store->knownHash(weights, {10, 20, 30}));
+    QCOMPARE(*store->knownHash(weights, {11, 21, 31}), std::string("h2"));
 
     auto record = sampleExperiment(modelId, calib);
+    record.modelFiles = R"([{"name":"config.json","sha256":"ab"}])";
     const int64_t id = store->beginExperiment(record);
+    QCOMPARE(store->experiment(id)->modelFiles, record.modelFiles);
     QCOMPARE(record.id, id);
     QCOMPARE(record.status, ExperimentStatus::Running);
     QCOMPARE(record.version, std::string(RANKSCOPE_VERSION));

@@ -2,6 +2,7 @@
 
 #include "export/leftovers.h"
 #include "export/model_card.h"
+#include "export/reproduction.h"
 #include "export/source_model.h"
 #include "export/verify_export.h"
 #include "io/atomicfile.h"
@@ -31,10 +32,6 @@ namespace {
 
 // Room left beyond the estimate (file system metadata, headers, the card).
 constexpr uint64_t kSpaceMargin = uint64_t(16) << 20;
-
-double relativeDifference(double value, double reference) {
-    return std::abs(value - reference) / std::abs(reference);
-}
 
 size_t chooseVariant(const std::vector<VariantRecord>& variants, const std::string& label,
                      const std::string& what) {
@@ -114,14 +111,6 @@ std::vector<std::pair<std::string, uint64_t>> listFiles(const fs::path& dir) {
 
 namespace {
 
-// What an export reproduces: a finished compression experiment, its model and one variant.
-struct ExportSource {
-    std::string what; // "experiment 7", for messages
-    ExperimentRecord experiment;
-    ModelRecord model;
-    size_t variant = 0;
-};
-
 ExportSource exportableExperiment(const ExperimentStore& store, const ExportRequest& request) {
     ExportSource out;
     out.what = "experiment " + std::to_string(request.experimentId);
@@ -145,39 +134,6 @@ ExportSource exportableExperiment(const ExperimentStore& store, const ExportRequ
     out.experiment = *experiment;
     out.model = *model;
     return out;
-}
-
-// The weights must hash as they did when the experiment ran, or the export is not its result.
-void requireUnchangedWeights(ExperimentStore& store, const ExportSource& source,
-                             const JobContext& job) {
-    job.report("hash", 0, 0, "model weights");
-    const std::string hash = hashWeights(
-        source.model.path,
-        [&store](const fs::path& f, int64_t size, int64_t mtime) {
-            return store.knownHash(f, size, mtime);
-        },
-        [&store](const fs::path& f, int64_t size, int64_t mtime, const std::string& h) {
-            store.rememberHash(f, size, mtime, h);
-        },
-        job);
-    if (hash != source.model.contentHash)
-        fail(source.model.path,
-             "its weights changed since " + source.what + " ran; cannot reproduce it");
-}
-
-// The reproduced variant must score the perplexity the store recorded for it.
-void checkReproduced(const ExperimentStore& store, const ExportSource& source,
-                     ExportResult& result) {
-    for (const EvaluationRecord& e : store.evaluations(source.experiment.id))
-        if (e.variant && static_cast<size_t>(*e.variant) == source.variant)
-            result.storedPerplexity = e.perplexity;
-    if (result.storedPerplexity && result.inMemory &&
-        relativeDifference(result.inMemory->perplexity, *result.storedPerplexity) >
-            kReproducedPerplexityTolerance)
-        fail(source.what, "reproduced perplexity " + std::to_string(result.inMemory->perplexity) +
-                              " differs from the stored " +
-                              std::to_string(*result.storedPerplexity) +
-                              "; the texts or RankScope changed since it ran");
 }
 
 // Reads the staged export back as a model and scores it; a float32 export must match the
@@ -270,7 +226,8 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     // Refuse an existing target before any work; the staging directory lives beside it.
     StagedDirectory stage(request.outDir, request.force, stagingRegistry());
     const SourceModel model = readSourceModel(source.model.path);
-    requireUnchangedWeights(store, source, job);
+    CompressRequest compress = compressRequestOf(source.experiment);
+    requireUnchangedInputs(store, source, compress, job);
 
     ExportSettings settings;
     settings.source = &model;
@@ -281,7 +238,6 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
 
     // Reproduce the compressed weights block by block, each block's handed to the writer as it
     // is done; the reports the export does not need are skipped.
-    CompressRequest compress = compressRequestOf(source.experiment);
     compress.inputs.analyze = false;
     compress.heldoutTokens = 0;
     compress.inputs.evaluateBaseline = false;

@@ -2,23 +2,20 @@
 
 #include "io/hfconfig.h"
 #include "io/hfmodel.h"
+#include "io/model_files.h"
 #include "util/error.h"
 #include "util/text.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <set>
 
 namespace rs {
 
 namespace fs = std::filesystem;
 
 bool isCopiedModelFile(const std::string& name) {
-    static const std::set<std::string> exact{
-        "special_tokens_map.json", "generation_config.json", "vocab.json",         "merges.txt",
-        "added_tokens.json",       "chat_template.json",     "chat_template.jinja"};
-    return exact.count(name) > 0 || name.rfind("tokenizer", 0) == 0 ||
-           name.rfind("LICENSE", 0) == 0;
+    // config.json is written by the export itself.
+    return (isModelSideFile(name) && name != "config.json") || name.rfind("LICENSE", 0) == 0;
 }
 
 SourceModel readSourceModel(const fs::path& dir) {

@@ -195,6 +195,7 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
     experiment.name = options.name;
     experiment.notes = options.notes;
     experiment.modelId = model.id;
+    experiment.modelFiles = recordModelFiles(session, job);
     calibText = registerText(store, session, request.inputs.calibText, job);
     experiment.calibDatasetId = calibText.id;
     if (!request.inputs.evalText.empty()) {

@@ -98,6 +98,7 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
     ExperimentRecord experiment;
     experiment.name = name;
     experiment.modelId = registerModel(store, session, job).id;
+    experiment.modelFiles = recordModelFiles(session, job);
     experiment.kind = ExperimentKind::LowRank;
     experiment.calibDatasetId = registerText(store, session, request.inputs.calibText, job).id;
     if (!request.inputs.evalText.empty())

@@ -1,6 +1,7 @@
 #include "pipeline/recording.h"
 
 #include "compensate/compensation.h"
+#include "io/model_files.h"
 #include "methods/registry.h"
 #include "model/summary.h"
 #include "pipeline/session.h"
@@ -11,6 +12,25 @@
 
 namespace rs {
 
+std::string hashModelWeights(ExperimentStore& store, const std::filesystem::path& checkpoint,
+                             HashMemo memo, const JobContext& job) {
+    KnownHashFn known;
+    if (memo == HashMemo::Use)
+        known = [&store](const std::filesystem::path& f, const FileStamp& stamp) {
+            return store.knownHash(f, stamp);
+        };
+    return hashWeights(
+        checkpoint, known,
+        [&store](const std::filesystem::path& f, const FileStamp& stamp, const std::string& hash) {
+            store.rememberHash(f, stamp, hash);
+        },
+        job);
+}
+
+std::string recordModelFiles(const ModelSession& session, const JobContext& job) {
+    return modelFilesJson(readModelFiles(session.summary().source, job));
+}
+
 ModelRecord registerModel(ExperimentStore& store, const ModelSession& session,
                           const JobContext& job) {
     const ModelSummary& summary = session.summary();
@@ -18,14 +38,7 @@ ModelRecord registerModel(ExperimentStore& store, const ModelSession& session,
     job.report("hash", 0, 0, "model weights");
     ModelRecord m;
     m.path = std::filesystem::weakly_canonical(summary.source).string();
-    m.contentHash = hashWeights(
-        summary.source,
-        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime) {
-            return store.knownHash(f, size, mtime);
-        },
-        [&store](const std::filesystem::path& f, int64_t size, int64_t mtime,
-                 const std::string& hash) { store.rememberHash(f, size, mtime, hash); },
-        job);
+    m.contentHash = hashModelWeights(store, summary.source, HashMemo::Use, job);
     m.architecture = c.modelType;
     m.layers = c.numLayers;
     m.hidden = c.hiddenSize;

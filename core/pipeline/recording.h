@@ -21,6 +21,18 @@ struct MethodSpec;
 
 // What every recorded job (compression, LoRD/Lillama) writes the same way.
 
+// Whether a remembered file hash may stand for the file's content. A new run uses the memo (it
+// misses on any write, see FileStamp); an export that must prove it reproduces a recorded run
+// reads the real bytes.
+enum class HashMemo { Use, Bypass };
+
+// hashWeights() of a checkpoint with the store's memo; the hashes read are remembered.
+std::string hashModelWeights(ExperimentStore& store, const std::filesystem::path& checkpoint,
+                             HashMemo memo, const JobContext& job);
+
+// The session model's side files (config, tokenizer) as ExperimentRecord::modelFiles keeps them.
+std::string recordModelFiles(const ModelSession& session, const JobContext& job);
+
 // The session's model with the content hash of its weights (hashed once per file version,
 // remembered in the store), inserted or updated; the returned record has its id.
 ModelRecord registerModel(ExperimentStore& store, const ModelSession& session,

@@ -65,27 +65,32 @@ std::optional<DatasetRecord> ExperimentStore::dataset(int64_t id) const {
 }
 
 std::optional<std::string> ExperimentStore::knownHash(const std::filesystem::path& file,
-                                                      int64_t size, int64_t mtimeNs) const {
+                                                      const FileStamp& stamp) const {
     Database& db = m_impl->db;
     Database::Action action(db, "cannot read the remembered hash of " + file.string());
-    Statement s =
-        db.prepare("SELECT hash FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?");
-    if (!s.bind(1, file.string()).bind(2, size).bind(3, mtimeNs).step())
+    Statement s = db.prepare("SELECT hash FROM file_hashes WHERE path = ? AND size = ? AND "
+                             "mtime_ns = ? AND ctime_ns = ?");
+    if (!s.bind(1, file.string())
+             .bind(2, stamp.size)
+             .bind(3, stamp.mtimeNs)
+             .bind(4, stamp.ctimeNs)
+             .step())
         return std::nullopt;
     return s.text(0);
 }
 
-void ExperimentStore::rememberHash(const std::filesystem::path& file, int64_t size, int64_t mtimeNs,
+void ExperimentStore::rememberHash(const std::filesystem::path& file, const FileStamp& stamp,
                                    const std::string& hash) {
     Database& db = m_impl->db;
     Database::Action action(db, "cannot remember the hash of " + file.string());
     Database::Transaction transaction(db);
-    db.prepare("INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, hash) "
-               "VALUES (?, ?, ?, ?)")
+    db.prepare("INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, ctime_ns, hash) "
+               "VALUES (?, ?, ?, ?, ?)")
         .bind(1, file.string())
-        .bind(2, size)
-        .bind(3, mtimeNs)
-        .bind(4, hash)
+        .bind(2, stamp.size)
+        .bind(3, stamp.mtimeNs)
+        .bind(4, stamp.ctimeNs)
+        .bind(5, hash)
         .run();
     transaction.commit();
 }

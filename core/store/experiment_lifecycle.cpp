@@ -25,14 +25,15 @@ int64_t ExperimentStore::beginExperiment(ExperimentRecord& e) {
     Statement s = db.prepare(
         "INSERT INTO experiments (name, notes, model_id, calib_dataset_id, eval_dataset_id, "
         "calib_mode, calib_tokens, calib_seq_len, compression, compensations, rank_plan, "
-        "request, status, version, created, calibration_artefact_id, calibration_reused, kind) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)");
+        "request, status, version, created, calibration_artefact_id, calibration_reused, kind, "
+        "model_files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)");
     s.bind(1, e.name).bind(2, e.notes).bind(3, e.modelId).bind(4, e.calibDatasetId);
     s.bind(5, e.evalDatasetId).bind(6, e.calibMode).bind(7, e.calibTokens);
     s.bind(8, e.calibSeqLen).bind(9, e.compression);
     s.bind(10, nlohmann::json(e.compensations).dump()).bind(11, e.rankPlan).bind(12, e.request);
     s.bind(13, rankscopeVersion()).bind(14, created).bind(15, e.calibrationArtefact);
-    s.bind(16, int64_t(e.calibrationReused)).bind(17, experimentKindName(e.kind)).run();
+    s.bind(16, int64_t(e.calibrationReused)).bind(17, experimentKindName(e.kind));
+    s.bind(18, e.modelFiles).run();
     const int64_t id = db.lastInsertId();
     const std::filesystem::path file = lockFile(m_impl->lockDir, id);
     const int fd = acquireLock(file);

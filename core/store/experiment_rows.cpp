@@ -186,6 +186,7 @@ ExperimentRecord readExperiment(const Statement& s, const std::string& db) {
     if (!kind)
         fail(Column{db, e.id, "kind"}(), "unknown value '" + s.text(21) + "'");
     e.kind = *kind;
+    e.modelFiles = s.text(22);
     return e;
 }
 

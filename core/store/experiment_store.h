@@ -1,6 +1,7 @@
 #pragma once
 
 #include "store/records.h"
+#include "util/hash.h"
 
 #include <chrono>
 #include <filesystem>
@@ -55,11 +56,11 @@ public:
     std::optional<ModelRecord> model(int64_t id) const;
     std::optional<DatasetRecord> dataset(int64_t id) const;
 
-    // A file's content hash remembered by (path, size, modification time), so that a large
-    // checkpoint is hashed once, not on every run.
-    std::optional<std::string> knownHash(const std::filesystem::path& file, int64_t size,
-                                         int64_t mtimeNs) const;
-    void rememberHash(const std::filesystem::path& file, int64_t size, int64_t mtimeNs,
+    // A file's content hash remembered by (path, size, modification and status-change time),
+    // so that a large checkpoint is hashed once, not on every run.
+    std::optional<std::string> knownHash(const std::filesystem::path& file,
+                                         const FileStamp& stamp) const;
+    void rememberHash(const std::filesystem::path& file, const FileStamp& stamp,
                       const std::string& hash);
 
     // Experiment lifecycle. beginExperiment() inserts the row as Running (filling id, created,

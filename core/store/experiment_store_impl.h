@@ -46,8 +46,8 @@ inline constexpr const char* kExperimentColumns =
     "e.id, e.name, e.notes, e.model_id, e.calib_dataset_id, e.eval_dataset_id, e.calib_mode, "
     "e.calib_tokens, e.calib_seq_len, e.compression, e.compensations, e.rank_plan, e.request, "
     "e.status, e.error, e.stage_seconds, e.version, e.created, e.finished, "
-    "e.calibration_artefact_id, e.calibration_reused, e.kind";
-inline constexpr int kExperimentColumnCount = 22;
+    "e.calibration_artefact_id, e.calibration_reused, e.kind, e.model_files";
+inline constexpr int kExperimentColumnCount = 23;
 
 ExperimentRecord readExperiment(const Statement& s, const std::string& db);
 std::string stagesJson(const std::vector<std::pair<std::string, double>>& stages);

@@ -116,6 +116,9 @@ struct ExperimentRecord {
     std::string finished;
     std::optional<int64_t> calibrationArtefact; // statistics used (cached or produced)
     bool calibrationReused = false;             // true when calibration was skipped
+    // JSON of the model's config and tokenizer files as the run read them (name, SHA-256, small
+    // JSON texts verbatim); empty for experiments recorded before they were kept.
+    std::string modelFiles;
 };
 
 // One line of a listing: the experiment with what a table shows beside it.

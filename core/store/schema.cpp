@@ -200,6 +200,21 @@ UPDATE experiments SET kind = 'lowrank'
     WHERE CASE WHEN json_valid(request) THEN json_extract(request, '$.kind') = 'lowrank' END;
 )sql";
 
+// Version 6: the model's side files (config, tokenizer) each experiment ran with, as JSON (see
+// pipeline/model_files.h), and the file-hash memo keyed by the status-change time as well. The
+// memo is only a cache, so its old rows are dropped rather than trusted without that time.
+const char* const kVersion6 = R"sql(
+ALTER TABLE experiments ADD COLUMN model_files TEXT NOT NULL DEFAULT '';
+DROP TABLE file_hashes;
+CREATE TABLE file_hashes (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 int64_t pragmaInteger(Database& db, const char* sql) {
     Statement s = db.prepare(sql);
     s.step();
@@ -230,8 +245,8 @@ void checkCompatible(Database& db, int version) {
 } // namespace
 
 const std::vector<std::string>& migrations() {
-    static const std::vector<std::string> all{kVersion1, kVersion2, kVersion3, kVersion4,
-                                              kVersion5};
+    static const std::vector<std::string> all{kVersion1, kVersion2, kVersion3,
+                                              kVersion4, kVersion5, kVersion6};
     return all;
 }
 

@@ -45,38 +45,22 @@ struct FdGuard {
     }
 };
 
-struct FileStamp {
-    int64_t size = 0;
-    int64_t mtimeNs = 0;
-    bool operator==(const FileStamp&) const = default;
-};
-
-// Follows symbolic links (a Hugging Face snapshot links to its blobs).
-FileStamp stampOf(const std::filesystem::path& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-        fail(path.string(), errnoText("cannot read its attributes", errno));
-    return {static_cast<int64_t>(st.st_size),
-            static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-}
-
 std::string hashMemoized(const std::filesystem::path& file, const KnownHashFn& known,
                          const RememberHashFn& remember, const JobContext& job) {
     std::error_code error;
     std::filesystem::path canonical = std::filesystem::canonical(file, error);
     if (error)
         canonical = std::filesystem::absolute(file);
-    const FileStamp before = stampOf(canonical);
+    const FileStamp before = fileStamp(canonical);
     if (known) {
-        if (std::optional<std::string> hash = known(canonical, before.size, before.mtimeNs);
-            hash && isSha256Hex(*hash))
+        if (std::optional<std::string> hash = known(canonical, before); hash && isSha256Hex(*hash))
             return *hash;
     }
     std::string hash = sha256File(canonical, job);
-    if (!(stampOf(canonical) == before))
+    if (!(fileStamp(canonical) == before))
         fail(file.string(), "changed while it was being hashed");
     if (remember)
-        remember(canonical, before.size, before.mtimeNs, hash);
+        remember(canonical, before, hash);
     return hash;
 }
 
@@ -115,6 +99,16 @@ std::string Sha256::hexDigest() {
         fail("sha256", "digest finalisation failed (OpenSSL)");
     m_impl->init(); // ready for a new message
     return toHex(digest, length);
+}
+
+FileStamp fileStamp(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        fail(path.string(), errnoText("cannot read its attributes", errno));
+    const auto ns = [](const timespec& t) {
+        return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+    };
+    return {static_cast<int64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
 }
 
 std::string sha256Hex(std::string_view data) {

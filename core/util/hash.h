@@ -37,13 +37,25 @@ std::string sha256Hex(std::string_view data);
 // cancellation. Throws rs::Error "<path>: <problem>".
 std::string sha256File(const std::filesystem::path& path, const JobContext& job = {});
 
-// A memo of file hashes keyed by (path, size, modification time in ns), so that a multi-gigabyte
-// checkpoint is read once, not on every run (ExperimentStore::knownHash/rememberHash fit).
-// The path given is the file's canonical path.
+// What a file's hash is remembered by. The status-change time cannot be set back by a user (any
+// write or utime() moves it to now), so an in-place edit whose modification time was restored
+// still misses the memo.
+struct FileStamp {
+    int64_t size = 0;
+    int64_t mtimeNs = 0;
+    int64_t ctimeNs = 0;
+    bool operator==(const FileStamp&) const = default;
+};
+
+// The stamp of a file, following symbolic links (a Hugging Face snapshot links to its blobs).
+FileStamp fileStamp(const std::filesystem::path& path);
+
+// A memo of file hashes keyed by (canonical path, stamp), so that a multi-gigabyte checkpoint is
+// read once, not on every run (ExperimentStore::knownHash/rememberHash fit).
 using KnownHashFn = std::function<std::optional<std::string>(const std::filesystem::path& file,
-                                                             int64_t size, int64_t mtimeNs)>;
-using RememberHashFn = std::function<void(const std::filesystem::path& file, int64_t size,
-                                          int64_t mtimeNs, const std::string& hash)>;
+                                                             const FileStamp& stamp)>;
+using RememberHashFn = std::function<void(const std::filesystem::path& file, const FileStamp& stamp,
+                                          const std::string& hash)>;
 
 // The content hash of a model's weights (64 lowercase hex digits):
 // - a directory: every "*.safetensors" file in it (not in subdirectories), sorted by name, is
