@@ -13,8 +13,12 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <regex>
+#include <thread>
 
 namespace {
 
@@ -37,6 +41,17 @@ rs::CompressRequest request(const std::string& method) {
 constexpr double kOnDemandCurveTolerance = 1e-9;
 // Spectra are stored in float32.
 constexpr double kStoredSpectrumTolerance = 1e-6;
+
+// A small run for the tests of runs at the same time: calibration, compression, no evaluation.
+rs::CompressRequest quickRequest() {
+    rs::CompressRequest r = request("rtn");
+    r.inputs.calibTokens = 1024;
+    r.compensations = {rs::MethodConfig::parse("none", rs::MethodKind::Compensation)};
+    r.inputs.evalText.clear();
+    r.heldoutTokens = 0;
+    r.inputs.analyze = false;
+    return r;
+}
 
 double largestGap(const std::vector<double>& a, const std::vector<double>& b) {
     if (a.size() != b.size())
@@ -61,6 +76,8 @@ class TestRecorder : public QObject {
 private slots:
     void init();
     void secondRunReusesStatistics();
+    void concurrentRunWaitsForTheStatistics();
+    void concurrentRunGivesUpWaiting();
     void sequentialCalibrationIsNeverReused();
     void cancelledAndFailedRunsAreRecorded();
     void requestJsonRoundTrip();
@@ -69,6 +86,12 @@ private slots:
     void analysisOnDemandRefusesWhatItCannotRead();
 
 private:
+    // Runs a compression in another thread (with its own session, store connection and cache,
+    // as another process would) that stops at its first block, while it holds the statistics'
+    // writer lock, until `release` returns true or 60 s pass; then runs `second` here.
+    void whileAnotherRunCalibrates(const std::function<bool()>& release,
+                                   const std::function<void()>& second);
+
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<rs::ExperimentStore> m_store;
     std::unique_ptr<rs::ArtefactCache> m_cache;
@@ -329,3 +352,83 @@ void TestRecorder::requestJsonRoundTrip() {
 
 QTEST_GUILESS_MAIN(TestRecorder)
 #include "tst_recorder.moc"
+
+void TestRecorder::whileAnotherRunCalibrates(const std::function<bool()>& release,
+                                             const std::function<void()>& second) {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool writing = false;
+    rs::JobContext job;
+    job.progress = [&](const rs::ProgressEvent& e) {
+        if (e.stage != "compress")
+            return;
+        std::unique_lock lock(mutex);
+        if (writing)
+            return;
+        writing = true;
+        changed.notify_all();
+        // `release` watches the other thread: poll it.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!release() && std::chrono::steady_clock::now() < deadline)
+            changed.wait_for(lock, std::chrono::milliseconds(50));
+    };
+    const auto store = rs::ExperimentStore::open(m_store->path());
+    rs::ArtefactCache cache(m_cache->directory());
+    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    std::string firstError;
+    std::thread first([&] {
+        try {
+            rs::runRecordedCompression(*session, quickRequest(), *store, cache, {}, job);
+        } catch (const std::exception& e) {
+            firstError = e.what();
+        }
+    });
+    {
+        std::unique_lock lock(mutex);
+        changed.wait_for(lock, std::chrono::seconds(60), [&] { return writing; });
+    }
+    second();
+    changed.notify_all();
+    first.join();
+    QCOMPARE(firstError, std::string());
+}
+
+// Two runs calibrating the same model on the same text at once: the second waits, saying so,
+// for the first's statistics and reuses them.
+void TestRecorder::concurrentRunWaitsForTheStatistics() {
+    std::atomic<bool> waited = false;
+    rs::RecordedCompression second;
+    whileAnotherRunCalibrates(
+        [&] { return waited.load(); },
+        [&] {
+            rs::JobContext job;
+            job.progress = [&](const rs::ProgressEvent& e) {
+                if (e.stage == "wait" && e.detail.find("another run is calibrating") == 0)
+                    waited = true;
+            };
+            second =
+                rs::runRecordedCompression(*m_session, quickRequest(), *m_store, *m_cache, {}, job);
+        });
+    QVERIFY(waited);
+    QVERIFY(second.calibrationReused);
+    QVERIFY(second.statisticsNote.empty());
+}
+
+// A run that waited its limit calibrates on its own and says why it saved nothing.
+void TestRecorder::concurrentRunGivesUpWaiting() {
+    std::atomic<bool> done = false;
+    rs::RecordedCompression second;
+    whileAnotherRunCalibrates([&] { return done.load(); },
+                              [&] {
+                                  rs::RecordOptions options;
+                                  options.statisticsWait = std::chrono::seconds(1);
+                                  second = rs::runRecordedCompression(*m_session, quickRequest(),
+                                                                      *m_store, *m_cache, options);
+                                  done = true;
+                              });
+    QVERIFY(!second.calibrationReused);
+    QVERIFY2(second.statisticsNote.find("another run was still writing them after 1 s") !=
+                 std::string::npos,
+             second.statisticsNote.c_str());
+    QCOMPARE(m_store->experiment(second.experimentId)->status, rs::ExperimentStatus::Done);
+}

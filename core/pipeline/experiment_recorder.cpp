@@ -12,6 +12,7 @@
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace rs {
 
@@ -178,6 +179,31 @@ LayerRecord toLayerRecord(const LayerReport& r) {
     return out;
 }
 
+namespace {
+
+// Another run writing the same statistics holds the artefact's lock. Waiting for it (and then
+// reusing what it saved) beats computing them twice; a run that dies releases the lock at once.
+// False when it still writes after `timeout`.
+bool waitForOtherWriter(const ArtefactCache& cache, const std::string& key,
+                        std::chrono::seconds timeout, const JobContext& job) {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point start = Clock::now();
+    while (cache.beingWritten(key)) {
+        job.cancel.throwIfCancelled();
+        const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start);
+        if (waited >= timeout)
+            return false;
+        job.report("wait", waited.count(), 0,
+                   "another run is calibrating the same model on the same text; waiting for "
+                   "its statistics (seconds, at most " +
+                       std::to_string(timeout.count()) + ")");
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return true;
+}
+
+} // namespace
+
 std::unique_ptr<LayerStatsSource> savedStatistics(const ArtefactCache& cache, std::string key,
                                                   at::Device device) {
     return std::make_unique<SavedSource>(cache, std::move(key), device);
@@ -219,6 +245,9 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
         const std::string key = statisticsKey(
             model.contentHash, calibration ? calibText.contentHash : evalText.contentHash, session,
             stats);
+        const bool usesCache = options.reuseStatistics || options.saveStatistics;
+        const bool writerGone =
+            !usesCache || waitForOtherWriter(cache, key, options.statisticsWait, job);
         if (options.reuseStatistics && cache.complete(key)) {
             // The cache is keyed by content, so statistics saved for another database are as
             // good as ours: register them when this database does not know them yet.
@@ -242,6 +271,12 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
         }
         if (!options.saveStatistics)
             return stats.calibrate();
+        const std::string busy = "statistics not saved: another run was still writing them after " +
+                                 std::to_string(options.statisticsWait.count()) + " s";
+        if (!writerGone) {
+            out.statisticsNote = busy;
+            return stats.calibrate();
+        }
         if (cache.complete(key))
             cache.remove(key); // recalibrating on purpose: the new statistics replace the old
         const uint64_t needed = statisticsBytes(config);
@@ -268,12 +303,19 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
             " on " +
             (calibration ? request.inputs.calibText : request.inputs.evalText).filename().string() +
             ", " + std::to_string(stats.tokens) + " tokens";
-        return std::make_unique<SavingSource>(
-            stats.calibrate(), store, cache, key, description, config.numLayers,
-            [&store, id, calibration](int64_t artefact) {
-                if (calibration)
-                    store.setCalibrationArtefact(id, artefact, false);
-            });
+        try {
+            return std::make_unique<SavingSource>(
+                stats.calibrate(), store, cache, key, description, config.numLayers,
+                [&store, id, calibration](int64_t artefact) {
+                    if (calibration)
+                        store.setCalibrationArtefact(id, artefact, false);
+                });
+        } catch (const Error&) {
+            if (!cache.beingWritten(key))
+                throw;
+            out.statisticsNote = busy; // another run took the lock since the wait ended
+            return stats.calibrate();
+        }
     };
     hooks.planned = [&](const CompressResult& result) {
         std::vector<VariantRecord> variants;

@@ -4,6 +4,7 @@
 #include "pipeline/stats_source.h"
 #include "store/records.h"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,6 +20,9 @@ struct RecordOptions {
     std::string notes;
     bool reuseStatistics = true; // false: calibrate again even when saved statistics exist
     bool saveStatistics = true;  // false: do not write statistics to the cache
+    // How long to wait for another run writing the same statistics (same model, text and
+    // settings) before calibrating without saving; its statistics are reused when it finishes.
+    std::chrono::seconds statisticsWait{2 * 60 * 60};
 };
 
 struct RecordedCompression {
