@@ -3,6 +3,7 @@
 // inputs changed since the run (weights, config, tokenizer, texts), a reproduction that scores
 // differently. Every refusal leaves the disk as it was.
 #include "export/export_job.h"
+#include "export/space_estimate.h"
 #include "export_fixture.h"
 #include "formats/export_format.h"
 #include "store/database.h"
@@ -59,6 +60,7 @@ private slots:
     void cancellationLeavesNothingBehind();
     void changedInputsAreNamed();
     void differentReproductionNamesTheVersions();
+    void spaceAskedForFollowsWhatIsWritten();
 };
 
 void TestExportRefusals::initTestCase() {
@@ -267,4 +269,26 @@ void TestExportRefusals::differentReproductionNamesTheVersions() {
                         "version") != std::string::npos,
              error.c_str());
     QVERIFY(!fs::exists(request.outDir));
+}
+
+// The space check asks for what the export writes, in each format: the finished files within a
+// few percent, plus the scratch copies of the compressed linears and a small margin.
+void TestExportRefusals::spaceAskedForFollowsWhatIsWritten() {
+    const rs::SourceModel source = rs::readSourceModel(rs::test::stories260K());
+    const rs::MethodConfig rtn4 =
+        rs::MethodConfig::parse("rtn:bits=4,group=32", rs::MethodKind::Compression);
+    const int64_t adapter = m_store->variants(m_rtn4).at(0).adapterParameters;
+    QVERIFY(adapter > 0);
+    for (const rs::ExportFormat format : {rs::ExportFormat::GptqPeft, rs::ExportFormat::Merged}) {
+        const std::string name = rs::exportFormatName(format);
+        const rs::SpaceEstimate estimate =
+            rs::estimateExportSpace(source, format, "float32", rtn4, adapter);
+        const rs::ExportResult written = exportTo(m_rtn4, format, "space-" + name);
+        qInfo("%s: asked for %s, wrote %llu bytes", name.c_str(),
+              rs::describeSpace(estimate).c_str(), static_cast<unsigned long long>(written.bytes));
+        // The model card, manifest and headers are the margin's part.
+        QVERIFY2(written.bytes <= estimate.exportBytes + estimate.marginBytes, name.c_str());
+        QVERIFY2(written.bytes >= estimate.exportBytes * 9 / 10, name.c_str());
+        QVERIFY2(estimate.total() <= 3 * written.bytes, name.c_str());
+    }
 }

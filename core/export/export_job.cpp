@@ -4,6 +4,7 @@
 #include "export/model_card.h"
 #include "export/reproduction.h"
 #include "export/source_model.h"
+#include "export/space_estimate.h"
 #include "export/verify_export.h"
 #include "io/atomicfile.h"
 #include "io/dtype.h"
@@ -29,9 +30,6 @@ namespace rs {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Room left beyond the estimate (file system metadata, headers, the card).
-constexpr uint64_t kSpaceMargin = uint64_t(16) << 20;
 
 size_t chooseVariant(const std::vector<VariantRecord>& variants, const std::string& label,
                      const std::string& what) {
@@ -61,23 +59,6 @@ std::string defaultDtype(const SourceModel& source, ExportFormat format) {
     if (format == ExportFormat::Gguf && d == "bfloat16")
         return "float16";
     return parseFloatDtype(d) ? d : "float32";
-}
-
-// An upper bound of the bytes the export needs on disk: every source tensor, and every decoder
-// linear twice in the export's dtype (its scratch copy lives until the final file is written);
-// low-rank factors are small beside them and covered by the margin on any real model, and a
-// disk that still fills is reported by the writer naming the file.
-uint64_t estimateBytes(const SourceModel& source, const std::string& dtype) {
-    const uint64_t element = dtype == "float32" ? 4 : 2;
-    uint64_t bytes = kSpaceMargin;
-    for (const NamedTensor& t : source.files.tensors) {
-        bytes += t.tensor.nbytes();
-        if (t.name.ends_with("_proj.weight"))
-            bytes += 2 * element * static_cast<uint64_t>(t.tensor.numel());
-    }
-    for (const fs::path& f : source.extraFiles)
-        bytes += fs::file_size(f);
-    return bytes;
 }
 
 // One block's compressed linears as the writer takes them, on the CPU.
@@ -110,6 +91,13 @@ std::vector<std::pair<std::string, uint64_t>> listFiles(const fs::path& dir) {
 } // namespace
 
 namespace {
+
+int64_t adapterParameters(const ExperimentStore& store, const ExportSource& source) {
+    for (const VariantRecord& v : store.variants(source.experiment.id))
+        if (static_cast<size_t>(v.index) == source.variant)
+            return v.adapterParameters;
+    return 0;
+}
 
 ExportSource exportableExperiment(const ExperimentStore& store, const ExportRequest& request) {
     ExportSource out;
@@ -233,7 +221,11 @@ ExportResult exportExperiment(ExperimentStore& store, const ExportRequest& reque
     settings.source = &model;
     settings.dtype = request.dtype.empty() ? defaultDtype(model, request.format) : request.dtype;
     settings.adapterBase = sourceModelName(model);
-    requireFreeSpace(stage.target().parent_path(), estimateBytes(model, settings.dtype),
+    requireFreeSpace(stage.target().parent_path(),
+                     estimateExportSpace(model, request.format, settings.dtype,
+                                         MethodConfig::parse(source.experiment.compression,
+                                                             MethodKind::Compression),
+                                         adapterParameters(store, source)),
                      options.freeSpace);
 
     // Reproduce the compressed weights block by block, each block's handed to the writer as it

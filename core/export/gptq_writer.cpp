@@ -30,19 +30,6 @@ std::string regexEscape(const std::string& text) {
     return std::regex_replace(text, special, R"(\$&)");
 }
 
-// The linears a runtime fuses into one matmul (vLLM: q/k/v and gate/up), by their shared input:
-// "model.layers.3.self_attn.qkv", "model.layers.3.mlp.gate_up"; empty for a linear never fused.
-std::string fusedGroup(const std::string& name) {
-    static const std::regex attention(R"(^(.*\.self_attn)\.[qkv]_proj$)");
-    static const std::regex mlp(R"(^(.*\.mlp)\.(gate|up)_proj$)");
-    std::smatch m;
-    if (std::regex_match(name, m, attention))
-        return m[1].str() + ".qkv";
-    if (std::regex_match(name, m, mlp))
-        return m[1].str() + ".gate_up";
-    return {};
-}
-
 struct QuantSettings {
     int bits = 0;
     int64_t groupSize = 0;

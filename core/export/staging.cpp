@@ -99,10 +99,10 @@ uint64_t freeSpace(const fs::path& dir) {
     return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
 }
 
-void requireFreeSpace(const fs::path& dir, uint64_t needed, const FreeSpaceFn& free) {
+void requireFreeSpace(const fs::path& dir, const SpaceEstimate& needed, const FreeSpaceFn& free) {
     const uint64_t available = free ? free(dir) : freeSpace(dir);
-    if (available < needed)
-        fail(dir.string(), "the export needs about " + formatBytes(needed) +
+    if (available < needed.total())
+        fail(dir.string(), "the export needs about " + describeSpace(needed) +
                                " of free space, only " + formatBytes(available) + " available");
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "export/space_estimate.h"
 #include "formats/export_format.h"
 #include "util/progress.h"
 
@@ -44,7 +45,8 @@ private:
 };
 
 // Fails "<dir>: needs N of free space, only M available" unless `needed` bytes fit.
-void requireFreeSpace(const std::filesystem::path& dir, uint64_t needed, const FreeSpaceFn& free);
+void requireFreeSpace(const std::filesystem::path& dir, const SpaceEstimate& needed,
+                      const FreeSpaceFn& free);
 
 // SHA-256 over every file below `dir` except kExportManifest: the lines
 // "<relative path>\n<sha256 of the file>\n" in sorted path order, hashed again.

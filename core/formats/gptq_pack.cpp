@@ -4,6 +4,7 @@
 #include "util/error.h"
 
 #include <ATen/ATen.h>
+#include <regex>
 
 namespace rs {
 
@@ -75,13 +76,12 @@ at::Tensor unpackBits(const at::Tensor& packed, int bits, int64_t n) {
     return out;
 }
 
-std::optional<std::string> gptqIncompatibility(const QuantGrid& grid) {
-    const int b = grid.bits;
+std::optional<std::string> gptqShapeIncompatibility(int b, int64_t dOut, int64_t dIn,
+                                                    int64_t groupSize) {
     if (!packable(b))
         return std::to_string(b) + "-bit codes (GPTQ packs 2, 3, 4 or 8 bits)";
     // Whatever the bits: AutoGPTQ sizes qweight and qzeros as d / 32 * bits, and vLLM's GPTQ
     // kernels step through the inputs 32 at a time without handling a remainder.
-    const int64_t dOut = grid.codes.size(0), dIn = grid.codes.size(1);
     if (dIn % 32 != 0)
         return "d_in = " + text(dIn) +
                " is not a multiple of 32 (AutoGPTQ sizes qweight as d_in / 32 * bits rows; vLLM's "
@@ -89,9 +89,26 @@ std::optional<std::string> gptqIncompatibility(const QuantGrid& grid) {
     if (dOut % 32 != 0)
         return "d_out = " + text(dOut) +
                " is not a multiple of 32 (AutoGPTQ sizes qzeros as d_out / 32 * bits columns)";
-    if (grid.groupSize != -1 && dIn % grid.groupSize != 0)
-        return "d_in = " + text(dIn) + " is not a multiple of the group size " +
-               text(grid.groupSize);
+    if (groupSize != -1 && dIn % groupSize != 0)
+        return "d_in = " + text(dIn) + " is not a multiple of the group size " + text(groupSize);
+    return std::nullopt;
+}
+
+std::string fusedGroup(const std::string& name) {
+    static const std::regex attention(R"(^(.*\.self_attn)\.[qkv]_proj$)");
+    static const std::regex mlp(R"(^(.*\.mlp)\.(gate|up)_proj$)");
+    std::smatch m;
+    if (std::regex_match(name, m, attention))
+        return m[1].str() + ".qkv";
+    if (std::regex_match(name, m, mlp))
+        return m[1].str() + ".gate_up";
+    return {};
+}
+
+std::optional<std::string> gptqIncompatibility(const QuantGrid& grid) {
+    if (auto reason = gptqShapeIncompatibility(grid.bits, grid.codes.size(0), grid.codes.size(1),
+                                               grid.groupSize))
+        return reason;
     if (grid.zeros.min().item<int64_t>() < 1)
         return "a group has zero point 0, which GPTQ v1 (storing zero - 1) cannot hold";
     const at::Tensor half = grid.scales.to(at::kHalf).to(at::kFloat);

@@ -34,6 +34,14 @@ struct GptqTensors {
 // multiple of the group size, a zero point of 0 -- v1 stores zero - 1 -- or a scale that float16
 // cannot hold); nullopt when it can.
 std::optional<std::string> gptqIncompatibility(const QuantGrid& grid);
+// The part of it that the shape alone decides (bits, d_out, d_in, group size; -1: one group).
+std::optional<std::string> gptqShapeIncompatibility(int bits, int64_t dOut, int64_t dIn,
+                                                    int64_t groupSize);
+
+// The linears a runtime fuses into one matmul (vLLM: q/k/v and gate/up), by their shared input:
+// "model.layers.3.self_attn.qkv", "model.layers.3.mlp.gate_up"; empty for a linear never fused.
+// vLLM refuses a fused layer whose shards are partly quantized, so siblings share one verdict.
+std::string fusedGroup(const std::string& linearName);
 
 // The grid in GPTQ v1 form; fails with the reason above when gptqIncompatibility() has one.
 GptqTensors toGptq(const QuantGrid& grid, const std::string& layerName);
