@@ -186,6 +186,7 @@ void TestCliTrust::everyInvalidOptionValueExitsWithTwo() {
          "has no variant 'nope'"},
         {{"experiments", "list", "--limit", "0"}, "--limit must be at least 1"},
     };
+    const Run before = runCli({"experiments", "list"});
     for (const auto& [call, message] : calls) {
         const Run run = runCli(call);
         QVERIFY2(
@@ -193,6 +194,8 @@ void TestCliTrust::everyInvalidOptionValueExitsWithTwo() {
             qPrintable(call.join(' ') + " -> " + QString::number(run.exitCode) + " " + run.err));
     }
     QVERIFY(!QFileInfo::exists(out.filePath("x")));
+    // A mistake in the call records no (failed) experiment.
+    QCOMPARE(runCli({"experiments", "list"}).out, before.out);
 }
 
 // Starts `export` into DIR/NAME and kills it (SIGKILL) once its staging directory exists; returns
@@ -337,6 +340,11 @@ void TestCliTrust::tensorsTheConfigDoesNotUseAreNamedNotCounted() {
                                " are not used by its config and not counted: lm_head.weight, "
                                "model.layers.5.input_layernorm.weight"),
              qPrintable(eval.err));
+    // The text summary names them once, in its own row.
+    const Run text = runCli({"info", copy.path()});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY2(text.out.contains("warning       2 tensor(s) in"), qPrintable(text.out));
+    QVERIFY2(!text.err.contains("warning"), qPrintable(text.err));
     // The real model has none.
     const Run clean = runCli({"info", data("models/stories260K"), "--json"});
     QCOMPARE(QJsonDocument::fromJson(clean.out.toUtf8())["unused_tensors"].toArray().size(), 0);

@@ -19,7 +19,14 @@ namespace rs::cli {
 namespace {
 
 int runInfo(const ParsedArgs& args, const JobContext& job) {
-    const auto session = ModelSession::open(args.positional(0), openOptions(args), job);
+    // The text summary has a warning row of its own; the same line on stderr would say it twice.
+    JobContext opening = job;
+    if (!args.flag("--json"))
+        opening.progress = [&job](const ProgressEvent& e) {
+            if (e.stage != "warning" && job.progress)
+                job.progress(e);
+        };
+    const auto session = ModelSession::open(args.positional(0), openOptions(args), opening);
     if (args.flag("--json")) {
         const ModelSummary& s = session->summary();
         nlohmann::json layers = nlohmann::json::array();

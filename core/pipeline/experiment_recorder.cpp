@@ -1,6 +1,7 @@
 #include "pipeline/experiment_recorder.h"
 
 #include "model/llama.h"
+#include "pipeline/job_inputs.h"
 #include "pipeline/recording.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
@@ -214,6 +215,7 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
                                            const RecordOptions& options, const JobContext& job) {
     RecordedCompression out;
     requireDenseModel(session, "compression"); // before anything is recorded
+    selectLinears(session.checkpoint(), request.inputs.layers); // a bad pattern is no experiment
     const ModelRecord model = registerModel(store, session, job);
     const ModelConfig& config = session.summary().config;
     DatasetRecord calibText, evalText;

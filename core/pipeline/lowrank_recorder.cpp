@@ -1,5 +1,6 @@
 #include "pipeline/lowrank_recorder.h"
 
+#include "pipeline/job_inputs.h"
 #include "pipeline/recording.h"
 #include "pipeline/request_json.h"
 #include "pipeline/session.h"
@@ -95,6 +96,7 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
                                    const JobContext& job, const LowRankHooks& observers) {
     RecordedLowRank out;
     requireDenseModel(session, "low-rank factorization"); // before anything is recorded
+    selectLinears(session.checkpoint(), request.inputs.layers); // a bad pattern is no experiment
     ExperimentRecord experiment;
     experiment.name = name;
     experiment.modelId = registerModel(store, session, job).id;
