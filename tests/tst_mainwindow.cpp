@@ -3,6 +3,7 @@
 #include "layertablemodel.h"
 #include "layerview.h"
 #include "mainwindow.h"
+#include "model/summary.h"
 #include "recentmodels.h"
 #include "summarypanel.h"
 #include "testdata.h"
@@ -14,6 +15,7 @@
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFile>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QMimeData>
@@ -67,6 +69,7 @@ private slots:
     void initTestCase();
     void opensStories260K();
     void layerModelPassesTester();
+    void summaryNamesUnusedTensors();
     void sortsByInputFeatures();
     void filterMatchesNames();
     void corruptModelFailsAndKeepsPrevious();
@@ -135,6 +138,25 @@ void TestMainWindow::opensStories260K() {
     QVERIFY(!summary->fieldText(QStringLiteral("tokenizer")).isEmpty());
     QVERIFY(w.windowTitle().contains(QStringLiteral("stories260K")));
     QVERIFY(w.statusText().contains(QStringLiteral("done")));
+}
+
+// Tensors the config does not use are named under the summary, never counted; a clean model shows
+// no warning.
+void TestMainWindow::summaryNamesUnusedTensors() {
+    rs::ui::SummaryPanel panel;
+    rs::ModelSummary summary;
+    for (int i = 0; i < 7; ++i)
+        summary.unusedTensors.push_back("model.layers." + std::to_string(5 + i) + ".mlp.weight");
+    panel.showSummary(QStringLiteral("/models/extra"), summary, {});
+    const QString warning = panel.fieldText(QStringLiteral("warning"));
+    QVERIFY2(warning.contains(QStringLiteral("7 tensor(s) in the files are not used")),
+             qPrintable(warning));
+    QVERIFY(warning.contains(QStringLiteral("model.layers.5.mlp.weight")));
+    QVERIFY(warning.contains(QStringLiteral("and 2 more")));
+    QVERIFY(!panel.findChild<QLabel*>(QStringLiteral("summary_warning"))->isHidden());
+    summary.unusedTensors.clear();
+    panel.showSummary(QStringLiteral("/models/clean"), summary, {});
+    QVERIFY(panel.findChild<QLabel*>(QStringLiteral("summary_warning"))->isHidden());
 }
 
 void TestMainWindow::layerModelPassesTester() {

@@ -1621,6 +1621,18 @@ i = %2: %3 = 最大値の %4
 </context>
 <context>
     <name>rs::ui::SummaryPanel</name>
+    <message numerus="yes">
+        <source>and %n more</source>
+        <translation>
+            <numerusform>ほか %n 個</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ %n tensor(s) in the files are not used by the config and not counted: %1</source>
+        <translation>
+            <numerusform>⚠ ファイル内の %n 個のテンソルは config で使われておらず、数えていません: %1</numerusform>
+        </translation>
+    </message>
     <message>
         <source>&lt;p&gt;&lt;b&gt;No model open.&lt;/b&gt;&lt;/p&gt;&lt;p&gt;Use &lt;i&gt;File ▸ Open Model Directory…&lt;/i&gt; for a Hugging Face directory (config.json + safetensors) or &lt;i&gt;File ▸ Open llama2.c File…&lt;/i&gt; for a .bin checkpoint, or drop either onto this window.&lt;/p&gt;</source>
         <translation>&lt;p&gt;&lt;b&gt;モデルが開かれていません。&lt;/b&gt;&lt;/p&gt;&lt;p&gt;Hugging Face のディレクトリ(config.json + safetensors)は &lt;i&gt;ファイル ▸ モデルのディレクトリを開く…&lt;/i&gt;、.bin チェックポイントは &lt;i&gt;ファイル ▸ llama2.c ファイルを開く…&lt;/i&gt; で開くか、このウィンドウにドロップしてください。&lt;/p&gt;</translation>

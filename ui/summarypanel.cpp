@@ -30,7 +30,8 @@ SummaryPanel::SummaryPanel(QWidget* parent)
     : QWidget(parent)
     , m_pages(new QStackedWidget(this))
     , m_form(new QFormLayout)
-    , m_title(new QLabel(this)) {
+    , m_title(new QLabel(this))
+    , m_warning(new QLabel(this)) {
     auto* hint = new QLabel(tr("<p><b>No model open.</b></p>"
                                "<p>Use <i>File ▸ Open Model Directory…</i> for a Hugging Face "
                                "directory (config.json + safetensors) or <i>File ▸ Open llama2.c "
@@ -72,6 +73,13 @@ SummaryPanel::SummaryPanel(QWidget* parent)
     detailsLayout->addWidget(m_title);
     detailsLayout->addSpacing(6);
     detailsLayout->addLayout(m_form);
+    m_warning->setObjectName(labelName(QStringLiteral("warning")));
+    m_warning->setWordWrap(true);
+    m_warning->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_warning->setStyleSheet(QStringLiteral("QLabel { color: #9a5b00; }"));
+    m_warning->hide();
+    detailsLayout->addSpacing(6);
+    detailsLayout->addWidget(m_warning);
     detailsLayout->addStretch(1);
 
     auto* scroll = new QScrollArea;
@@ -116,11 +124,28 @@ void SummaryPanel::showSummary(const QString& modelPath, const rs::ModelSummary&
     set("linearParameters",
         tr("%1 in %2 layers").arg(count(s.linearParameters), count(int64_t(s.linears.size()))));
     set("tokenizer", tokenizer.isEmpty() ? tr("none found") : tokenizer);
+    showUnusedTensors(s.unusedTensors);
     m_pages->setCurrentIndex(1);
+}
+
+void SummaryPanel::showUnusedTensors(const std::vector<std::string>& names) {
+    constexpr size_t kNamed = 5;
+    QStringList shown;
+    for (size_t i = 0; i < std::min(names.size(), kNamed); ++i)
+        shown << fromUtf8(names[i]);
+    if (names.size() > kNamed)
+        shown << tr("and %n more", nullptr, int(names.size() - kNamed));
+    m_warning->setText(names.empty() ? QString()
+                                     : tr("⚠ %n tensor(s) in the files are not used by the "
+                                          "config and not counted: %1",
+                                          nullptr, int(names.size()))
+                                           .arg(shown.join(QStringLiteral(", "))));
+    m_warning->setVisible(!names.empty());
 }
 
 void SummaryPanel::clear() {
     m_title->clear();
+    m_warning->hide();
     for (QLabel* label : findChildren<QLabel*>()) {
         if (label->objectName().startsWith(QLatin1String("summary_")))
             label->clear();

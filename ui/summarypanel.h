@@ -1,6 +1,8 @@
 #pragma once
 
 #include <QWidget>
+#include <string>
+#include <vector>
 
 class QFormLayout;
 class QLabel;
@@ -25,15 +27,17 @@ public:
                      const QString& tokenizer);
     void clear();
 
-    // The value shown for a field ("parameters", "layers", ...), for tests and scripts.
+    // The value shown for a field ("parameters", "layers", ..., "warning"), for tests and scripts.
     QString fieldText(const QString& field) const;
 
 private:
     QLabel* addField(const QString& field, const QString& label);
+    void showUnusedTensors(const std::vector<std::string>& names);
 
     QStackedWidget* m_pages;
     QFormLayout* m_form;
     QLabel* m_title;
+    QLabel* m_warning; // tensors the config does not use; hidden when there are none
 };
 
 } // namespace rs::ui
