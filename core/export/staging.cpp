@@ -129,10 +129,15 @@ StagedDirectory::StagedDirectory(fs::path target, bool replace, fs::path registr
     }
     cleanLeftovers(parent);
     m_stage = leftoverName(m_target, "staging");
-    if (!fs::create_directory(m_stage, ec) || ec)
-        fail(m_stage.string(), "cannot create the staging directory (" + ec.message() + ")");
+    // The marker first: a process killed between the two steps leaves a marker without a
+    // directory (which `cache prune` drops), never a directory nothing points to.
     if (!m_registry.empty())
         registerStaging(m_registry, m_stage);
+    if (!fs::create_directory(m_stage, ec) || ec) {
+        if (!m_registry.empty())
+            unregisterStaging(m_registry, m_stage);
+        fail(m_stage.string(), "cannot create the staging directory (" + ec.message() + ")");
+    }
 }
 
 StagedDirectory::~StagedDirectory() {
