@@ -71,15 +71,14 @@ SummaryPanel::SummaryPanel(QWidget* parent)
     auto* detailsLayout = new QVBoxLayout(details);
     detailsLayout->setContentsMargins(8, 8, 8, 8);
     detailsLayout->addWidget(m_title);
-    detailsLayout->addSpacing(6);
-    detailsLayout->addLayout(m_form);
     m_warning->setObjectName(labelName(QStringLiteral("warning")));
     m_warning->setWordWrap(true);
     m_warning->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_warning->setStyleSheet(QStringLiteral("QLabel { color: #9a5b00; }"));
     m_warning->hide();
+    detailsLayout->addWidget(m_warning); // under the title: seen before any scrolling
     detailsLayout->addSpacing(6);
-    detailsLayout->addWidget(m_warning);
+    detailsLayout->addLayout(m_form);
     detailsLayout->addStretch(1);
 
     auto* scroll = new QScrollArea;
