@@ -214,8 +214,10 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
                                            ExperimentStore& store, ArtefactCache& cache,
                                            const RecordOptions& options, const JobContext& job) {
     RecordedCompression out;
-    requireDenseModel(session, "compression"); // before anything is recorded
-    selectLinears(session.checkpoint(), request.inputs.layers); // a bad pattern is no experiment
+    // Checked before anything is recorded: a model or a layer pattern that cannot be used is a
+    // mistake in the call, not a failed experiment.
+    requireDenseModel(session, "compression");
+    selectLinears(session.checkpoint(), request.inputs.layers);
     const ModelRecord model = registerModel(store, session, job);
     const ModelConfig& config = session.summary().config;
     DatasetRecord calibText, evalText;

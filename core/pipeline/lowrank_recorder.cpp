@@ -95,8 +95,10 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
                                    ExperimentStore& store, const std::string& name,
                                    const JobContext& job, const LowRankHooks& observers) {
     RecordedLowRank out;
-    requireDenseModel(session, "low-rank factorization"); // before anything is recorded
-    selectLinears(session.checkpoint(), request.inputs.layers); // a bad pattern is no experiment
+    // Checked before anything is recorded: a model or a layer pattern that cannot be used is a
+    // mistake in the call, not a failed experiment.
+    requireDenseModel(session, "low-rank factorization");
+    selectLinears(session.checkpoint(), request.inputs.layers);
     ExperimentRecord experiment;
     experiment.name = name;
     experiment.modelId = registerModel(store, session, job).id;
