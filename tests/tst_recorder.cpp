@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -203,16 +204,30 @@ void TestRecorder::cancelledAndFailedRunsAreRecorded() {
     QVERIFY(m_store->artefacts().empty());
     QVERIFY(m_cache->keys().empty());
 
-    // A request that fails inside the job: recorded as failed with the message.
+    // A layer pattern that matches nothing is a mistake in the call: refused, nothing recorded.
+    rs::CompressRequest unmatched = request("rtn");
+    unmatched.inputs.layers.include = {"no_such_layer"};
+    QVERIFY(rs::test::errorOf([&] {
+                rs::runRecordedCompression(*m_session, unmatched, *m_store, *m_cache);
+            }).find("no decoder linear layer matches") != std::string::npos);
+    QCOMPARE(m_store->listExperiments().size(), size_t(1));
+
+    // A request that fails inside the job (a text too short for one window): recorded as failed
+    // with the message.
+    const std::filesystem::path tiny =
+        std::filesystem::path(m_dir->path().toStdString()) / "tiny.txt";
+    std::ofstream(tiny) << "Once upon a time.\n";
     rs::CompressRequest bad = request("rtn");
-    bad.inputs.layers.include = {"no_such_layer"};
+    bad.inputs.calibText = tiny;
     const std::string message =
         rs::test::errorOf([&] { rs::runRecordedCompression(*m_session, bad, *m_store, *m_cache); });
-    QVERIFY(message.find("no decoder linear layer matches") != std::string::npos);
+    QVERIFY2(message.find("too short for one calibration window") != std::string::npos,
+             message.c_str());
     list = m_store->listExperiments();
     QCOMPARE(list.size(), size_t(2));
     QCOMPARE(list.front().experiment.status, rs::ExperimentStatus::Failed);
-    QVERIFY(list.front().experiment.error.find("no decoder linear layer") != std::string::npos);
+    QVERIFY(list.front().experiment.error.find("too short for one calibration window") !=
+            std::string::npos);
 
     // After the cancelled run, the next one calibrates (nothing half-written is reused).
     QVERIFY(!rs::runRecordedCompression(*m_session, request("rtn"), *m_store, *m_cache)
