@@ -237,8 +237,8 @@ void TestExportRefusals::changedInputsAreNamed() {
     QVERIFY(refusal().find("generation_config.json was added" + ran) != std::string::npos);
     fs::remove(model / "generation_config.json");
 
-    // A run recorded before model files were kept: its weights are still checked, and the user
-    // is told that the rest is not.
+    // A run recorded before model files were kept: its weights and texts are still checked, and
+    // the user is told that the config and tokenizer are not.
     m_store->database().exec("UPDATE experiments SET model_files = '' WHERE id = " +
                              std::to_string(id));
     std::vector<std::string> warnings;
@@ -249,7 +249,8 @@ void TestExportRefusals::changedInputsAreNamed() {
     };
     const rs::ExportResult result = rs::exportExperiment(*m_store, request, job);
     QCOMPARE(warnings.size(), size_t(1));
-    QVERIFY2(warnings[0].find("only its weights are checked") != std::string::npos,
+    QVERIFY2(warnings[0].find("those are not checked, its weights and texts are") !=
+                 std::string::npos,
              warnings[0].c_str());
     QVERIFY(fs::exists(result.path / "model.safetensors"));
 }

@@ -26,7 +26,8 @@ void requireUnchangedModelFiles(const ExportSource& source, const JobContext& jo
     if (source.experiment.modelFiles.empty()) {
         job.report("warning", 0, 0,
                    source.what + " was recorded before RankScope kept the model's config and "
-                                 "tokenizer hashes; only its weights are checked");
+                                 "tokenizer hashes; those are not checked, its weights and "
+                                 "texts are");
         return;
     }
     const std::vector<std::string> changes =
