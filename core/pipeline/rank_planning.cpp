@@ -6,6 +6,27 @@
 
 namespace rs {
 
+namespace {
+
+// The experiment's own compensation: the first that fits factors other than the plain-SVD
+// baseline the workbench runs beside it (and records before it); plain SVD when that is all the
+// run has; empty when it has none.
+std::string primaryCompensation(const std::vector<std::string>& compensations) {
+    std::string baseline;
+    for (const std::string& c : compensations) {
+        const MethodSpec& spec = MethodConfig::parse(c, MethodKind::Compensation).spec();
+        if (!spec.fitsFactors())
+            continue;
+        if (&spec != &plainSvdCompensation())
+            return c;
+        if (baseline.empty())
+            baseline = c;
+    }
+    return baseline;
+}
+
+} // namespace
+
 StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t id,
                               const std::optional<std::string>& compensation) {
     const std::string what = "experiment " + std::to_string(id);
@@ -21,11 +42,7 @@ StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t id,
     out.compression = MethodConfig::parse(experiment->compression, MethodKind::Compression);
     std::string comp = compensation.value_or("");
     if (comp.empty())
-        for (const std::string& c : experiment->compensations)
-            if (MethodConfig::parse(c, MethodKind::Compensation).spec().fitsFactors()) {
-                comp = c;
-                break;
-            }
+        comp = primaryCompensation(experiment->compensations);
     out.compensation = MethodConfig::parse(comp.empty() ? "eora" : comp, MethodKind::Compensation);
     requirePlannableCompensation(out.compensation, what);
     out.layers = store.layers(id);
