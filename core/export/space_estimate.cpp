@@ -12,11 +12,11 @@ namespace rs {
 
 namespace {
 
-// Bytes of one quantized linear in the GPTQ layout: packed codes, packed zeros and scales per
-// group and output row, and the group index of every input column.
-uint64_t gptqBytes(uint64_t out, uint64_t in, uint64_t bits, uint64_t group, uint64_t element) {
+// Bytes of one quantized linear in the GPTQ layout: packed codes, a float16 scale and a packed
+// zero per group and output row, and the group index (int32) of every input column.
+uint64_t gptqBytes(uint64_t out, uint64_t in, uint64_t bits, uint64_t group) {
     const uint64_t groups = (in + group - 1) / group;
-    return out * in * bits / 8 + groups * out * (element + bits / 8 + 1) + in * 4;
+    return out * in * bits / 8 + groups * out * (16 + bits) / 8 + in * 4;
 }
 
 bool isDecoderLinear(const std::string& tensorName) {
@@ -62,10 +62,9 @@ SpaceEstimate estimateExportSpace(const SourceModel& source, ExportFormat format
         }
         const bool packed = format == ExportFormat::GptqPeft && !denseGroups.count(groupOf(t.name));
         const auto out = static_cast<uint64_t>(w.size(0)), in = static_cast<uint64_t>(w.size(1));
-        const uint64_t linear =
-            packed ? gptqBytes(out, in, static_cast<uint64_t>(bits),
-                               group > 0 ? static_cast<uint64_t>(group) : in, element)
-                   : denseBytes(w);
+        const uint64_t linear = packed ? gptqBytes(out, in, static_cast<uint64_t>(bits),
+                                                   group > 0 ? static_cast<uint64_t>(group) : in)
+                                       : denseBytes(w);
         e.exportBytes += linear;
         e.scratchBytes += linear;
     }
