@@ -3,6 +3,7 @@
 #include "testdata.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <QTest>
 #include <filesystem>
@@ -41,6 +42,7 @@ private slots:
     void tinyStoriesStreamHasBosPerStory();
     void wikiTextWindows();
     void maxWindowsLimitsWork();
+    void maxWindowsLimitsTheTextRead();
     void cancellationStopsBetweenBatches();
     void badTextIsRejectedWithFileName();
     void cleanupTestCase();
@@ -123,6 +125,31 @@ void TestPerplexity::maxWindowsLimitsWork() {
     QCOMPARE(r.predictedTokens, int64_t(3 * 512));
     // The start, then two batches through each of the 5 blocks and through the output head.
     QCOMPARE(reports, 1 + (5 + 1) * 2);
+}
+
+// A large text evaluated on a few windows is read only as far as those windows: the same
+// perplexity as on a small file holding the same start, with at most a few MiB read.
+void TestPerplexity::maxWindowsLimitsTheTextRead() {
+    const std::string eval = rs::readTextFile(rs::test::dataPath("text/tinystories/eval.txt"));
+    std::string large;
+    while (large.size() < (16u << 20))
+        large += eval;
+    const auto path = writeTemp("large.txt", large);
+    rs::EvalOptions options;
+    options.maxWindows = 2;
+    int64_t bytesRead = 0;
+    rs::JobContext job;
+    job.progress = [&](const rs::ProgressEvent& e) {
+        if (e.stage == "tokenize")
+            bytesRead = e.done;
+    };
+    const rs::PerplexityResult r = rs::evaluateTextFile(*openStories(), path, options, job);
+    QVERIFY2(bytesRead > 0 && bytesRead <= (2 << 20), qPrintable(QString::number(bytesRead)));
+    const rs::PerplexityResult small = rs::evaluateTextFile(
+        *openStories(), rs::test::dataPath("text/tinystories/eval.txt"), options);
+    QCOMPARE(r.windows, int64_t(2));
+    QCOMPARE(r.perplexity, small.perplexity);
+    QCOMPARE(r.streamTokens, int64_t(2 * 512 + 1));
 }
 
 void TestPerplexity::cancellationStopsBetweenBatches() {

@@ -3,6 +3,7 @@
 #include "tokenizer/pieces.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer_files.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -20,20 +21,6 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// tst_tokenizer_files.cpp: the text the tests encode, the fixtures, tokenizer.json writers.
-namespace tokenizer_files {
-std::vector<std::string> splitLines(const std::string& text);
-const std::string& wikiText();
-std::vector<std::string> wikiContentLines(size_t count);
-std::vector<std::string> storyAndEdgeLines();
-json readFixture(const std::string& name);
-std::string caseText(const json& c, const std::vector<std::string>& wiki);
-void writeGpt2Json(const fs::path& file, const fs::path& gpt2Dir, bool mergesAsPairs);
-void writeGpt2JsonWithPreTokenizer(const fs::path& file, const fs::path& gpt2Dir,
-                                   const json& preTokenizer);
-void writeLlama2Json(const fs::path& file, const fs::path& spModel, const std::string& pipeline);
-} // namespace tokenizer_files
-
 namespace {
 
 using namespace tokenizer_files;
@@ -42,9 +29,7 @@ using Ids = std::vector<int32_t>;
 // The pre-tokenizer regexes of GPT-2, Llama 3 and Qwen2 tokenizer.json files.
 constexpr const char* kGpt2Regex =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-constexpr const char* kLlama3Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})"
-    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const char* const kLlama3Regex = tokenizer_files::llama3Regex();
 constexpr const char* kQwen2Regex = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N})"
                                     R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 

@@ -2,6 +2,7 @@
 // the way Hugging Face's converters do.
 #include "testdata.h"
 #include "tokenizer/pieces.h"
+#include "tokenizer_files.h"
 #include "util/text.h"
 
 #include <algorithm>
@@ -77,6 +78,11 @@ std::vector<std::string> storyAndEdgeLines() {
         lines.emplace_back(extra);
     }
     return lines;
+}
+
+const char* llama3Regex() {
+    return R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})"
+           R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 }
 
 json readFixture(const std::string& name) {

@@ -3,7 +3,6 @@
 #include "dist/communicator.h"
 #include "model/carried.h"
 #include "model/llama.h"
-#include "tokenizer/tokenizer.h"
 #include "util/argument_error.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -19,105 +18,35 @@ namespace rs {
 
 namespace {
 
-constexpr std::string_view kStorySeparator = "<|endoftext|>";
 constexpr int64_t kTinyStoriesSeqLen = 512;
 constexpr int64_t kMaxDefaultSeqLen = 2048;
 constexpr int64_t kLogitsBudgetBytes = 256LL << 20; // logits of one batch stay under this
 constexpr int64_t kMaxBatch = 16;
 constexpr int64_t kHeadChunkBytes = 64LL << 20; // logits computed at once in the output head
 
-std::string_view trim(std::string_view s) {
-    const auto isSpace = [](char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-    };
-    while (!s.empty() && isSpace(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && isSpace(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
-// Splits into lines, each keeping its terminating '\n' (the last one may lack it).
-std::vector<std::string_view> linesOf(std::string_view text) {
-    std::vector<std::string_view> lines;
-    size_t begin = 0;
-    while (begin < text.size()) {
-        const size_t end = text.find('\n', begin);
-        const size_t stop = end == std::string_view::npos ? text.size() : end + 1;
-        lines.push_back(text.substr(begin, stop - begin));
-        begin = stop;
-    }
-    return lines;
-}
-
-int32_t requireBos(const Tokenizer& tokenizer, Protocol protocol) {
-    const auto bos = tokenizer.bosId();
-    if (!bos)
-        fail(tokenizer.describe(), std::string("has no BOS token, which the ") +
-                                       protocolName(protocol) + " protocol needs");
-    return *bos;
-}
-
 } // namespace
 
-const char* protocolName(Protocol protocol) {
-    return protocol == Protocol::TinyStories ? "tinystories" : "wikitext";
+int64_t evaluationSeqLen(const LlamaModel& model, Protocol protocol, const EvalOptions& options) {
+    const ModelConfig& config = model.config();
+    int64_t seqLen = options.seqLen;
+    if (seqLen <= 0)
+        seqLen = protocol == Protocol::TinyStories
+                     ? std::min(kTinyStoriesSeqLen, config.maxPositions)
+                     : std::min(config.maxPositions, kMaxDefaultSeqLen);
+    if (seqLen < 2)
+        failArgument("seq_len", "must be at least 2 (got " + std::to_string(seqLen) + ")");
+    if (seqLen > config.maxPositions)
+        failArgument("seq_len", std::to_string(seqLen) + " exceeds the model context of " +
+                                    std::to_string(config.maxPositions));
+    return seqLen;
 }
 
-std::optional<Protocol> parseProtocol(std::string_view name) {
-    if (name == "tinystories")
-        return Protocol::TinyStories;
-    if (name == "wikitext")
-        return Protocol::WikiText;
-    return std::nullopt;
-}
-
-Protocol detectProtocol(std::string_view text) {
-    for (std::string_view line : linesOf(text))
-        if (trim(line) == kStorySeparator)
-            return Protocol::TinyStories;
-    return Protocol::WikiText;
-}
-
-TokenStream buildTokenStream(std::string_view text, Protocol protocol, const Tokenizer& tokenizer) {
-    TokenStream stream;
-    stream.protocol = protocol;
-    const int32_t bos = requireBos(tokenizer, protocol);
-    if (protocol == Protocol::TinyStories) {
-        std::string story;
-        const auto flush = [&] {
-            const std::string_view body = trim(story);
-            if (!body.empty()) {
-                stream.tokens.push_back(bos);
-                const std::vector<int32_t> ids = tokenizer.encode(body);
-                stream.tokens.insert(stream.tokens.end(), ids.begin(), ids.end());
-                ++stream.documents;
-            }
-            story.clear();
-        };
-        for (std::string_view line : linesOf(text)) {
-            if (trim(line) == kStorySeparator)
-                flush();
-            else
-                story.append(line);
-        }
-        flush();
-    } else {
-        std::string joined;
-        joined.reserve(text.size() * 2);
-        for (std::string_view line : linesOf(text)) {
-            if (stream.documents > 0)
-                joined.append("\n\n");
-            joined.append(line);
-            ++stream.documents;
-        }
-        stream.tokens.push_back(bos);
-        const std::vector<int32_t> ids = tokenizer.encode(joined);
-        stream.tokens.insert(stream.tokens.end(), ids.begin(), ids.end());
-    }
-    if (stream.documents == 0 || stream.tokens.size() < 2)
-        fail("evaluation text", "holds no text to evaluate");
-    return stream;
+int64_t evaluationTokens(const LlamaModel& model, Protocol protocol, const EvalOptions& options) {
+    if (options.maxWindows <= 0)
+        return 0;
+    // Stories predict the token after each window position: the last window needs one more.
+    const int64_t seqLen = evaluationSeqLen(model, protocol, options);
+    return options.maxWindows * seqLen + (protocol == Protocol::TinyStories ? 1 : 0);
 }
 
 struct StreamingPerplexity::Impl {
@@ -147,15 +76,7 @@ StreamingPerplexity::StreamingPerplexity(const LlamaModel& model, const TokenStr
     Impl& m = *m_impl;
     const ModelConfig& config = model.config();
     const bool stories = stream.protocol == Protocol::TinyStories;
-    int64_t seqLen = options.seqLen;
-    if (seqLen <= 0)
-        seqLen = stories ? std::min(kTinyStoriesSeqLen, config.maxPositions)
-                         : std::min(config.maxPositions, kMaxDefaultSeqLen);
-    if (seqLen < 2)
-        failArgument("seq_len", "must be at least 2 (got " + std::to_string(seqLen) + ")");
-    if (seqLen > config.maxPositions)
-        failArgument("seq_len", std::to_string(seqLen) + " exceeds the model context of " +
-                                    std::to_string(config.maxPositions));
+    const int64_t seqLen = evaluationSeqLen(model, stream.protocol, options);
 
     const auto n = static_cast<int64_t>(stream.tokens.size());
     // Stories predict the token after each window position, so the last window needs one extra

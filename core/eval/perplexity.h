@@ -1,5 +1,6 @@
 #pragma once
 
+#include "eval/token_stream.h"
 #include "util/progress.h"
 
 #include <cstdint>
@@ -12,21 +13,6 @@
 namespace rs {
 
 class LlamaModel;
-class Tokenizer;
-
-// The two pinned evaluation protocols (docs/design.md §4):
-// - TinyStories: stories split on "<|endoftext|>" lines, each stripped and encoded as
-//   [BOS] + tokens, concatenated; window i feeds [s*i, s*i + s) and predicts the next token of
-//   each position, for i < (N - 1) / s (s = 512 by default).
-// - WikiText: the lines (each with its newline) joined with "\n\n", encoded once with a leading
-//   BOS, cut into non-overlapping windows of s tokens; each window predicts its last s - 1 tokens.
-enum class Protocol { TinyStories, WikiText };
-
-const char* protocolName(Protocol protocol);
-std::optional<Protocol> parseProtocol(std::string_view name);
-
-// tinystories when the text holds a "<|endoftext|>" separator line, else wikitext.
-Protocol detectProtocol(std::string_view text);
 
 struct EvalOptions {
     std::optional<Protocol> protocol; // detected from the text when absent
@@ -35,16 +21,13 @@ struct EvalOptions {
     int64_t batchSize = 0;  // 0: chosen from the logits memory it needs
 };
 
-struct TokenStream {
-    Protocol protocol = Protocol::WikiText;
-    std::vector<int32_t> tokens;
-    int64_t documents = 0; // stories or lines
-    std::string source;    // the text file, named in errors
-};
+// The window length an evaluation of `model` uses: options.seqLen, else the protocol's default.
+// Fails (ArgumentError) for one under 2 or beyond the model's context.
+int64_t evaluationSeqLen(const LlamaModel& model, Protocol protocol, const EvalOptions& options);
 
-// Tokenises a text according to the protocol. Fails for an empty text or a tokenizer without the
-// BOS token the protocol needs.
-TokenStream buildTokenStream(std::string_view text, Protocol protocol, const Tokenizer& tokenizer);
+// How many tokens of the text an evaluation reads: those of options.maxWindows windows, or 0 (the
+// whole text) without a limit.
+int64_t evaluationTokens(const LlamaModel& model, Protocol protocol, const EvalOptions& options);
 
 struct PerplexityResult {
     std::string protocol;
@@ -53,7 +36,7 @@ struct PerplexityResult {
     int64_t predictedTokens = 0;
     int64_t windows = 0;
     int64_t seqLen = 0;
-    int64_t streamTokens = 0; // tokens in the whole encoded text
+    int64_t streamTokens = 0; // tokens of the text read (all of it unless maxWindows stopped it)
     double seconds = 0.0;     // model time, tokenisation excluded
 };
 

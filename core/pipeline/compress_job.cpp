@@ -13,7 +13,6 @@
 #include "pipeline/variant_installer.h"
 #include "util/error.h"
 #include "util/interruptible.h"
-#include "util/text.h"
 
 #include <ATen/ATen.h>
 #include <algorithm>
@@ -36,8 +35,9 @@ struct Group {
 };
 
 at::Tensor windowsFromText(const ModelSession& session, const std::filesystem::path& path,
-                           int64_t seqLen, int64_t maxTokens) {
-    return calibrationWindows(tokenStream(session, path).tokens, seqLen, maxTokens, path.string());
+                           int64_t seqLen, int64_t maxTokens, const JobContext& job) {
+    return calibrationWindows(tokenStream(session, path, maxTokens, job).tokens, seqLen, maxTokens,
+                              path.string());
 }
 
 } // namespace
@@ -433,11 +433,7 @@ void releaseBlock(CompressRun& run, int64_t k) {
 
 void startPasses(CompressRun& run, const ModelSession& session) {
     const CompressRequest& request = run.request;
-    const std::string text = readTextFile(request.inputs.evalText);
-    const Protocol protocol =
-        request.inputs.eval.protocol ? *request.inputs.eval.protocol : detectProtocol(text);
-    TokenStream stream = buildTokenStream(text, protocol, session.tokenizer());
-    stream.source = request.inputs.evalText.string();
+    const TokenStream stream = evaluationStream(session, request.inputs, run.job);
     if (request.inputs.evaluateBaseline)
         run.baselinePass = std::make_unique<StreamingPerplexity>(run.model, stream,
                                                                  request.inputs.eval, run.quiet);
@@ -490,13 +486,13 @@ void agreeOnGrids(CompressRun& run) {
 void prepareCalibration(CompressRun& run, const ModelSession& session) {
     const CompressRequest& request = run.request;
     const int64_t seqLen = std::min(request.inputs.calibSeqLen, run.model.config().maxPositions);
-    const at::Tensor calibWindows =
-        windowsFromText(session, request.inputs.calibText, seqLen, request.inputs.calibTokens);
+    const at::Tensor calibWindows = windowsFromText(session, request.inputs.calibText, seqLen,
+                                                    request.inputs.calibTokens, run.job);
     run.result.calibrationTokens = calibWindows.numel();
     if (!request.inputs.evalText.empty() && request.heldoutTokens > 0) {
-        const at::Tensor windows =
-            windowsFromText(session, request.inputs.evalText,
-                            std::min(seqLen, request.heldoutTokens), request.heldoutTokens);
+        const at::Tensor windows = windowsFromText(session, request.inputs.evalText,
+                                                   std::min(seqLen, request.heldoutTokens),
+                                                   request.heldoutTokens, run.job);
         run.result.heldoutTokens = windows.numel();
         run.heldout = statsSource(run.hooks, StatsRole::Heldout, run.model, windows, run.job);
     }

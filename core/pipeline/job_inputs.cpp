@@ -4,7 +4,6 @@
 #include "pipeline/session.h"
 #include "util/argument_error.h"
 #include "util/error.h"
-#include "util/text.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -110,15 +109,19 @@ std::string jobInputsOptions(const JobInputs& inputs) {
     return out;
 }
 
-TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path) {
-    const std::string text = readTextFile(path);
-    try {
-        TokenStream stream = buildTokenStream(text, detectProtocol(text), session.tokenizer());
-        stream.source = path.string();
-        return stream;
-    } catch (const Error& e) {
-        fail(path.string(), e.what());
-    }
+TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path,
+                        int64_t maxTokens, const JobContext& job) {
+    const Protocol protocol = detectProtocolOfFile(path, job);
+    return readTokenStream(path, protocol, session.tokenizer(), {.maxTokens = maxTokens}, job);
+}
+
+TokenStream evaluationStream(const ModelSession& session, const JobInputs& inputs,
+                             const JobContext& job) {
+    const Protocol protocol =
+        inputs.eval.protocol ? *inputs.eval.protocol : detectProtocolOfFile(inputs.evalText, job);
+    const int64_t needed = evaluationTokens(session.model(), protocol, inputs.eval);
+    return readTokenStream(inputs.evalText, protocol, session.tokenizer(), {.maxTokens = needed},
+                           job);
 }
 
 } // namespace rs

@@ -65,8 +65,14 @@ JobInputs jobInputsFromJson(const nlohmann::json& request, const std::string& wh
 // experiment.
 std::string jobInputsOptions(const JobInputs& inputs);
 
-// The text file tokenized by the session's tokenizer with the protocol its content shows (a job's
-// calibration or evaluation text); a tokenizer error names the file.
-TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path);
+// A calibration text tokenized by the session's tokenizer with the protocol its content shows,
+// read only as far as its first `maxTokens` tokens (0: the whole text); errors name the file.
+TokenStream tokenStream(const ModelSession& session, const std::filesystem::path& path,
+                        int64_t maxTokens, const JobContext& job = {});
+
+// The job's evaluation text (inputs.evalText) under inputs.eval's protocol (else the one its
+// content shows), read only as far as inputs.eval's windows need.
+TokenStream evaluationStream(const ModelSession& session, const JobInputs& inputs,
+                             const JobContext& job = {});
 
 } // namespace rs

@@ -299,9 +299,9 @@ LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
         hooks.planned(result);
 
     const int64_t seqLen = std::min(request.inputs.calibSeqLen, model.config().maxPositions);
-    const at::Tensor windows =
-        calibrationWindows(tokenStream(session, request.inputs.calibText).tokens, seqLen,
-                           request.inputs.calibTokens, request.inputs.calibText.string());
+    const at::Tensor windows = calibrationWindows(
+        tokenStream(session, request.inputs.calibText, request.inputs.calibTokens, job).tokens,
+        seqLen, request.inputs.calibTokens, request.inputs.calibText.string());
     result.calibrationTokens = windows.numel();
     if (distills) {
         const int64_t perWindow = seqLen * model.config().hiddenSize * 4;

@@ -41,7 +41,7 @@ at::Tensor runBlock(LlamaModel& model, int64_t block, const at::Tensor& hidden, 
 void startPasses(LowRankRun& run, const ModelSession& session) {
     if (run.request.inputs.evalText.empty())
         return;
-    const TokenStream stream = tokenStream(session, run.request.inputs.evalText);
+    const TokenStream stream = evaluationStream(session, run.request.inputs, run.job);
     if (run.request.inputs.evaluateBaseline)
         run.passes.baseline = std::make_unique<StreamingPerplexity>(
             run.model, stream, run.request.inputs.eval, run.quiet);

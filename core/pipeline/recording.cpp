@@ -8,7 +8,6 @@
 #include "store/experiment_store.h"
 #include "util/error.h"
 #include "util/hash.h"
-#include "util/text.h"
 
 namespace rs {
 
@@ -56,11 +55,9 @@ DatasetRecord registerText(ExperimentStore& store, const ModelSession& session,
     DatasetRecord d;
     d.path = std::filesystem::weakly_canonical(path).string();
     d.contentHash = sha256File(path, job);
-    const std::string text = readTextFile(path);
-    const Protocol protocol = detectProtocol(text);
+    const Protocol protocol = detectProtocolOfFile(path, job);
     d.protocol = protocolName(protocol);
-    d.tokens =
-        static_cast<int64_t>(buildTokenStream(text, protocol, session.tokenizer()).tokens.size());
+    d.tokens = countTokens(path, protocol, session.tokenizer(), job);
     d.id = store.upsertDataset(d);
     return d;
 }

@@ -7,7 +7,6 @@
 #include "tokenizer/tokenizer.h"
 #include "util/argument_error.h"
 #include "util/error.h"
-#include "util/text.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -216,18 +215,11 @@ std::string generateText(const ModelSession& session, const GenerateRequest& req
 
 PerplexityResult evaluateTextFile(const ModelSession& session, const std::filesystem::path& path,
                                   const EvalOptions& options, const JobContext& job) {
-    job.report("tokenize", 0, 1, path.filename().string());
-    const std::string text = readTextFile(path);
-    const Protocol protocol = options.protocol ? *options.protocol : detectProtocol(text);
-    const Tokenizer& tokenizer = session.tokenizer(); // its own error names the model
-    TokenStream stream;
-    try {
-        stream = buildTokenStream(text, protocol, tokenizer);
-    } catch (const Error& e) {
-        fail(path.string(), e.what());
-    }
-    stream.source = path.string();
-    job.report("tokenize", 1, 1, path.filename().string());
+    const Protocol protocol =
+        options.protocol ? *options.protocol : detectProtocolOfFile(path, job);
+    const TextReadOptions reading{.maxTokens =
+                                      evaluationTokens(session.model(), protocol, options)};
+    const TokenStream stream = readTokenStream(path, protocol, session.tokenizer(), reading, job);
     return evaluatePerplexity(session.model(), stream, options, job);
 }
 

@@ -79,8 +79,9 @@ std::string generateText(const ModelSession& session, const GenerateRequest& req
                          const std::function<void(const std::string&)>& onText = {},
                          const CancelToken& cancel = {});
 
-// Reads, validates and tokenises a text file (stage "tokenize"), then measures perplexity with
-// the requested or detected protocol (stage "evaluate").
+// Reads, validates and tokenises a text file with the requested or detected protocol (stages
+// "read" to detect it and "tokenize"), only as far as options.maxWindows needs, then measures
+// perplexity (stage "evaluate").
 PerplexityResult evaluateTextFile(const ModelSession& session, const std::filesystem::path& text,
                                   const EvalOptions& options, const JobContext& job = {});
 

@@ -41,7 +41,11 @@ class BpeTokenizer final : public Tokenizer {
 public:
     explicit BpeTokenizer(BpeSpec spec);
 
-    std::vector<int32_t> encode(std::string_view text) const override;
+    std::vector<int32_t> encode(std::string_view text) const override {
+        return encodeText(text, false);
+    }
+    bool splitsAtWords() const override { return m_splitsAtWords; }
+    std::vector<int32_t> encodeContinuation(std::string_view text) const override;
     std::string decode(std::span<const int32_t> ids) const override {
         return decodeStreaming(*this, ids);
     }
@@ -67,7 +71,12 @@ private:
         const AddedToken* token;
     };
     std::optional<AddedMatch> findAddedToken(std::string_view text, size_t from) const;
-    void encodeSegment(std::string_view segment, bool atTextStart, WordCache& cache,
+    bool canSplitAtWords() const;
+    std::vector<int32_t> encodeText(std::string_view text, bool continuation) const;
+    // Where a segment (text between added tokens) starts: a continuation's first segment goes on
+    // the text before the cut, so it is neither the start nor prepended to.
+    enum class SegmentStart { Text, AfterAddedToken, AfterCut };
+    void encodeSegment(std::string_view segment, SegmentStart start, WordCache& cache,
                        std::vector<int32_t>& ids) const;
     std::vector<std::string> preTokenize(std::string text, bool atTextStart) const;
     void encodeWord(std::string_view word, WordCache& cache, std::vector<int32_t>& ids) const;
@@ -82,6 +91,7 @@ private:
     std::array<std::vector<const AddedToken*>, 256> m_addedByFirstByte; // longest first
     std::vector<int16_t> m_unicodeToByte; // byte-level decoding; -1 for no byte
     bool m_cutAtWords = false;            // see cutBeforeWordStarts()
+    bool m_splitsAtWords = false;         // see Tokenizer::splitsAtWords()
 };
 
 // The name llama.cpp gives the split rules of these pre-tokenizers (its "tokenizer.ggml.pre"), for
@@ -209,6 +219,7 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec)
                    std::none_of(m_spec.vocab.begin(), m_spec.vocab.end(), [](const auto& entry) {
                        return joinsAcrossMarker(entry.first, kMetaspace);
                    });
+    m_splitsAtWords = canSplitAtWords();
 }
 
 std::optional<BpeTokenizer::AddedMatch> BpeTokenizer::findAddedToken(std::string_view text,
@@ -235,7 +246,42 @@ std::optional<BpeTokenizer::AddedMatch> BpeTokenizer::findAddedToken(std::string
     return std::nullopt;
 }
 
-std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
+std::vector<int32_t> BpeTokenizer::encodeContinuation(std::string_view text) const {
+    if (!m_splitsAtWords) {
+        return Tokenizer::encodeContinuation(text);
+    }
+    return encodeText(text, true);
+}
+
+// A cut "one| two" leaves every piece as it is in the whole text when some step splits there
+// (a split regex, Metaspace's split, or SentencePiece-style merges that never join words) and
+// nothing reaches across it: no added token holding or swallowing that space, no replacement of a
+// longer text with a space in it.
+bool BpeTokenizer::canSplitAtWords() const {
+    const auto isLetter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    for (const AddedToken& token : m_spec.addedTokens) {
+        if (token.content.find(' ') != std::string::npos ||
+            (token.rstrip && isLetter(token.content.back())) ||
+            (token.lstrip && isLetter(token.content.front()))) {
+            return false;
+        }
+    }
+    for (const NormalizerStep& step : m_spec.normalizers) {
+        if (step.kind == NormalizerStep::Kind::Replace && step.pattern != " " &&
+            step.pattern.find(' ') != std::string::npos) {
+            return false;
+        }
+    }
+    using Kind = PreTokenizerStep::Kind;
+    const bool preTokenizerSplits =
+        std::any_of(m_spec.preTokenizers.begin(), m_spec.preTokenizers.end(), [](const auto& s) {
+            return (s.kind == Kind::ByteLevel && s.useRegex) || s.kind == Kind::Split ||
+                   (s.kind == Kind::Metaspace && s.split);
+        });
+    return preTokenizerSplits || m_cutAtWords;
+}
+
+std::vector<int32_t> BpeTokenizer::encodeText(std::string_view text, bool continuation) const {
     std::vector<int32_t> ids;
     ids.reserve(text.size() / 3);
     // Documents repeat their words: remember each word's tokens for this call.
@@ -244,7 +290,10 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
     while (pos < text.size()) {
         const auto match = findAddedToken(text, pos);
         const size_t segmentEnd = match ? match->begin : text.size();
-        encodeSegment(text.substr(pos, segmentEnd - pos), pos == 0, cache, ids);
+        const SegmentStart start = pos > 0        ? SegmentStart::AfterAddedToken
+                                   : continuation ? SegmentStart::AfterCut
+                                                  : SegmentStart::Text;
+        encodeSegment(text.substr(pos, segmentEnd - pos), start, cache, ids);
         if (!match) {
             break;
         }
@@ -254,7 +303,7 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
     return ids;
 }
 
-void BpeTokenizer::encodeSegment(std::string_view segment, bool atTextStart, WordCache& cache,
+void BpeTokenizer::encodeSegment(std::string_view segment, SegmentStart start, WordCache& cache,
                                  std::vector<int32_t>& ids) const {
     if (segment.empty()) {
         return;
@@ -263,7 +312,7 @@ void BpeTokenizer::encodeSegment(std::string_view segment, bool atTextStart, Wor
     for (const auto& step : m_spec.normalizers) {
         switch (step.kind) {
         case NormalizerStep::Kind::Prepend:
-            if (!text.empty()) {
+            if (!text.empty() && start != SegmentStart::AfterCut) {
                 text.insert(0, step.content);
             }
             break;
@@ -275,7 +324,7 @@ void BpeTokenizer::encodeSegment(std::string_view segment, bool atTextStart, Wor
             break;
         }
     }
-    for (const std::string& word : preTokenize(std::move(text), atTextStart)) {
+    for (const std::string& word : preTokenize(std::move(text), start == SegmentStart::Text)) {
         encodeWord(word, cache, ids);
     }
 }

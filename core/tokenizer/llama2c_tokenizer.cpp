@@ -63,19 +63,16 @@ public:
         if (!m_cutAtWords) {
             return encodeWords(prefixed);
         }
-        std::vector<std::string_view> words;
-        tok::cutBeforeWordStarts(prefixed, " ", words);
-        std::unordered_map<std::string_view, std::vector<int32_t>> cache;
-        std::vector<int32_t> ids;
-        ids.reserve(text.size() / 3);
-        for (const std::string_view word : words) {
-            auto it = cache.find(word);
-            if (it == cache.end()) {
-                it = cache.emplace(word, encodeWords(word)).first;
-            }
-            ids.insert(ids.end(), it->second.begin(), it->second.end());
+        return encodeByWord(prefixed);
+    }
+
+    bool splitsAtWords() const override { return m_cutAtWords; }
+
+    std::vector<int32_t> encodeContinuation(std::string_view text) const override {
+        if (!m_cutAtWords) {
+            return Tokenizer::encodeContinuation(text);
         }
-        return ids;
+        return encodeByWord(text);
     }
 
     std::string decode(std::span<const int32_t> ids) const override {
@@ -132,6 +129,23 @@ public:
     }
 
 private:
+    // Encodes each word (cut before every space that follows other text) once per call.
+    std::vector<int32_t> encodeByWord(std::string_view text) const {
+        std::vector<std::string_view> words;
+        tok::cutBeforeWordStarts(text, " ", words);
+        std::unordered_map<std::string_view, std::vector<int32_t>> cache;
+        std::vector<int32_t> ids;
+        ids.reserve(text.size() / 3);
+        for (const std::string_view word : words) {
+            auto it = cache.find(word);
+            if (it == cache.end()) {
+                it = cache.emplace(word, encodeWords(word)).first;
+            }
+            ids.insert(ids.end(), it->second.begin(), it->second.end());
+        }
+        return ids;
+    }
+
     std::vector<int32_t> encodeWords(std::string_view text) const {
         std::vector<int32_t> symbols;
         symbols.reserve(text.size());

@@ -9,6 +9,7 @@
 #include "tokenizer/unicode.h"
 #include "util/error.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <unordered_map>
@@ -206,6 +207,8 @@ public:
     SentencePieceTokenizer(const std::filesystem::path& file, ModelSpec spec);
 
     std::vector<int32_t> encode(std::string_view text) const override;
+    bool splitsAtWords() const override { return m_splitsAtWords; }
+    std::vector<int32_t> encodeContinuation(std::string_view text) const override;
     std::string decode(std::span<const int32_t> ids) const override {
         return tok::decodeStreaming(*this, ids);
     }
@@ -233,7 +236,9 @@ private:
     std::optional<int32_t> optionalId(int32_t id) const {
         return id >= 0 && id < vocabSize() ? std::optional<int32_t>(id) : std::nullopt;
     }
-    std::string normalize(std::string_view text) const;
+    // A continuation follows other text: no dummy prefix, its leading spaces are kept.
+    std::string normalize(std::string_view text, bool continuation) const;
+    std::vector<int32_t> encodeByWord(const std::string& normalized) const;
     std::vector<int32_t> encodeNormalized(std::string_view normalized) const;
     size_t userDefinedPrefix(std::string_view text) const;
     PieceType type(int32_t id) const { return m_spec.pieces[id].type; }
@@ -247,6 +252,7 @@ private:
     std::array<int32_t, 256> m_byteIds{};
     tok::MergeTable m_merges;
     bool m_cutAtWords = false; // see cutBeforeWordStarts()
+    bool m_splitsAtWords = false;
 };
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& file, ModelSpec spec)
@@ -311,6 +317,12 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& file
             m_cutAtWords = false;
         }
     }
+    // A user-defined symbol holding a space could straddle a cut before a word.
+    m_splitsAtWords =
+        m_cutAtWords && std::none_of(m_userDefined.begin(), m_userDefined.end(), [](auto symbol) {
+            return symbol.find(' ') != std::string_view::npos ||
+                   symbol.find(tok::kMetaspace) != std::string_view::npos;
+        });
 }
 
 size_t SentencePieceTokenizer::userDefinedPrefix(std::string_view text) const {
@@ -325,10 +337,10 @@ size_t SentencePieceTokenizer::userDefinedPrefix(std::string_view text) const {
 
 // SentencePiece's Normalizer for the identity rule: malformed UTF-8 becomes U+FFFD, spaces become
 // U+2581, a dummy prefix goes in front, and extra spaces go when remove_extra_whitespaces is set.
-std::string SentencePieceTokenizer::normalize(std::string_view text) const {
+std::string SentencePieceTokenizer::normalize(std::string_view text, bool continuation) const {
     const std::string_view space = m_spec.escapeWhitespaces ? tok::kMetaspace : " ";
     size_t pos = 0;
-    if (m_spec.removeExtraWhitespaces) {
+    if (m_spec.removeExtraWhitespaces && !continuation) {
         while (pos < text.size() && text[pos] == ' ') {
             ++pos;
         }
@@ -338,10 +350,10 @@ std::string SentencePieceTokenizer::normalize(std::string_view text) const {
         return out;
     }
     out.reserve(text.size() * 3 / 2);
-    if (m_spec.addDummyPrefix) {
+    if (m_spec.addDummyPrefix && !continuation) {
         out += space;
     }
-    bool previousWasSpace = m_spec.removeExtraWhitespaces;
+    bool previousWasSpace = m_spec.removeExtraWhitespaces && !continuation;
     while (pos < text.size()) {
         std::string_view unit;
         if (const size_t length = userDefinedPrefix(text.substr(pos))) {
@@ -379,10 +391,21 @@ std::string SentencePieceTokenizer::normalize(std::string_view text) const {
 }
 
 std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view text) const {
-    const std::string normalized = normalize(text);
+    const std::string normalized = normalize(text, false);
     if (!m_cutAtWords) {
         return encodeNormalized(normalized);
     }
+    return encodeByWord(normalized);
+}
+
+std::vector<int32_t> SentencePieceTokenizer::encodeContinuation(std::string_view text) const {
+    if (!m_splitsAtWords) {
+        return Tokenizer::encodeContinuation(text);
+    }
+    return encodeByWord(normalize(text, true));
+}
+
+std::vector<int32_t> SentencePieceTokenizer::encodeByWord(const std::string& normalized) const {
     std::vector<std::string_view> words;
     tok::cutBeforeWordStarts(normalized, tok::kMetaspace, words);
     std::unordered_map<std::string_view, std::vector<int32_t>> cache;

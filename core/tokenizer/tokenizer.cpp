@@ -13,6 +13,10 @@ std::string Tokenizer::decodeNext(int32_t /*previous*/, int32_t id) const {
     return decode(one);
 }
 
+std::vector<int32_t> Tokenizer::encodeContinuation(std::string_view /*text*/) const {
+    fail(describe(), "cannot encode a text in parts; it is encoded whole");
+}
+
 namespace {
 
 // llama2.c reads exactly the model's vocab_size entries of tokenizer.bin; a model directory's

@@ -53,6 +53,15 @@ public:
     virtual ~Tokenizer() = default;
 
     virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+
+    // Long texts are encoded in parts (eval/text_tokens.h). Where splitsAtWords() holds, a text
+    // may be cut before a single space that follows an ASCII letter and precedes one ("one| two"),
+    // and encode(a + b) == encode(a) + encodeContinuation(b) for such a cut: the rest is encoded
+    // as text that follows other text (no dummy prefix or prepended marker). Formats whose merges
+    // can join words keep a text whole (the default).
+    virtual bool splitsAtWords() const { return false; }
+    // Fails (rs::Error) where splitsAtWords() does not hold.
+    virtual std::vector<int32_t> encodeContinuation(std::string_view text) const;
     // The formats here fail (rs::Error) on an id outside [0, vocabSize()).
     virtual std::string decode(std::span<const int32_t> ids) const = 0;
     // The text one token adds when streaming generation, given the token before it (kStart or BOS
