@@ -79,6 +79,7 @@ private slots:
     void runPanelBuildsRequests();
     void runsAndRecordsCompression();
     void budgetFollowsTheSlider();
+    void budgetPlansWithTheExperimentsCompensation();
     void editedRanksUpdateTotals();
     void tradeoffShowsEveryVariant();
     void cancelStopsWithinASecond();
@@ -268,6 +269,33 @@ void TestWorkbench::budgetFollowsTheSlider() {
     QVERIFY(budget->budgetBox()->value() > 3.0 && budget->budgetBox()->value() < 16.0);
     QCOMPARE(budget->budget(), parameters);
     budget->setUnit(rs::ui::BudgetView::Unit::Parameters);
+}
+
+// The experiment ran EoRA and plain SVD: the plan uses EoRA's curves (what Apply runs), says so,
+// and the user may switch to SVD's curves at the same budget and back.
+void TestWorkbench::budgetPlansWithTheExperimentsCompensation() {
+    rs::ui::BudgetView* budget = m_window->budgetView();
+    QVERIFY(budget->compensation().startsWith(QStringLiteral("eora")));
+    QVERIFY(budget->summaryLabel()->text().contains(QStringLiteral("EoRA")));
+    QComboBox* curves = budget->curveBox();
+    QCOMPARE(curves->count(), 2);
+    QVERIFY(curves->isEnabled());
+    const qint64 parameters = budget->budget();
+    const double eoraLeft = budget->errorLeft(budget->optimalPlan());
+
+    const int svd = curves->findData(QStringLiteral("svd"), Qt::UserRole, Qt::MatchStartsWith);
+    QVERIFY(svd >= 0);
+    curves->setCurrentIndex(svd);
+    QVERIFY(budget->compensation().startsWith(QStringLiteral("svd")));
+    QCOMPARE(budget->budget(), parameters);
+    // EoRA is the optimum at every rank: the SVD plan of the same budget leaves more error.
+    QVERIFY(budget->errorLeft(budget->optimalPlan()) > eoraLeft);
+    QVERIFY(budget->summaryLabel()->text().contains(QStringLiteral("SVD")));
+
+    curves->setCurrentIndex(
+        curves->findData(QStringLiteral("eora"), Qt::UserRole, Qt::MatchStartsWith));
+    QVERIFY(budget->compensation().startsWith(QStringLiteral("eora")));
+    QCOMPARE(budget->errorLeft(budget->optimalPlan()), eoraLeft);
 }
 
 void TestWorkbench::editedRanksUpdateTotals() {

@@ -97,6 +97,18 @@
 <context>
     <name>rs::ui::BudgetView</name>
     <message>
+        <source>The compensation whose error-vs-rank curves the plan minimises and Apply Plan runs: any of the experiment&apos;s compensations that fit factors</source>
+        <translation>プランが最小化する誤差対ランク曲線の補償手法で、「プランを適用」が実行するもの: 実験の補償手法のうち因子を当てはめるもののいずれか</translation>
+    </message>
+    <message>
+        <source>Curves:</source>
+        <translation>曲線:</translation>
+    </message>
+    <message>
+        <source>Both predicted from the error curves of %1.</source>
+        <translation>どちらも %1 の誤差曲線からの予測です。</translation>
+    </message>
+    <message>
         <source>Reset Edits</source>
         <translation>編集を元に戻す</translation>
     </message>

@@ -33,6 +33,7 @@ constexpr double kSliderPower = 3.0;
 
 BudgetView::BudgetView(QWidget* parent)
     : QWidget(parent)
+    , m_curveBox(new QComboBox)
     , m_unitBox(new QComboBox)
     , m_weightingBox(new QComboBox)
     , m_alignBox(new QComboBox)
@@ -57,6 +58,10 @@ BudgetView::BudgetView(QWidget* parent)
 BudgetView::~BudgetView() = default;
 
 void BudgetView::setUpControls() {
+    m_curveBox->setObjectName(QStringLiteral("budgetCurves"));
+    m_curveBox->setToolTip(tr("The compensation whose error-vs-rank curves the plan minimises "
+                              "and Apply Plan runs: any of the experiment's compensations that "
+                              "fit factors"));
     m_unitBox->setObjectName(QStringLiteral("budgetUnit"));
     m_unitBox->addItem(tr("Adapter parameters"), int(Unit::Parameters));
     m_unitBox->addItem(tr("% of model parameters"), int(Unit::Percent));
@@ -134,6 +139,8 @@ void BudgetView::layOut() {
     controls->addRow(tr("Budget:"), unitRow);
     controls->addRow(QString(), m_slider);
     auto* options = new QHBoxLayout;
+    options->addWidget(new QLabel(tr("Curves:")));
+    options->addWidget(m_curveBox);
     options->addWidget(new QLabel(tr("Weights:")));
     options->addWidget(m_weightingBox);
     options->addWidget(new QLabel(tr("Ranks:")));
@@ -173,6 +180,10 @@ void BudgetView::connectControls() {
         m_unit = Unit(m_unitBox->currentData().toInt());
         updateBudgetBox();
     });
+    connect(m_curveBox, &QComboBox::currentIndexChanged, this, [this] {
+        if (m_curves && m_curveBox->currentIndex() >= 0)
+            setCompensation(m_curveBox->currentData().toString());
+    });
     connect(m_weightingBox, &QComboBox::currentIndexChanged, this, &BudgetView::rebuildPlanner);
     connect(m_alignBox, &QComboBox::currentIndexChanged, this, &BudgetView::rebuildPlanner);
     connect(m_model, &RankPlanModel::rankEdited, this, [this] {
@@ -199,6 +210,11 @@ void BudgetView::clear() {
     m_planner.reset();
     m_sizes.reset();
     m_model->setLayers({});
+    {
+        const QSignalBlocker block(m_curveBox);
+        m_curveBox->clear();
+    }
+    m_curveBox->setEnabled(false);
     m_summary->setText(tr("Open an experiment with error curves to plan its rank budget."));
     m_message->clear();
     m_slider->setEnabled(false);
@@ -213,6 +229,46 @@ void BudgetView::setCurves(rs::StoredCurves curves) {
     m_sensitivities.clear();
     if (m_weightingBox->currentData().toInt() == int(rs::LayerWeighting::Sensitivity))
         m_weightingBox->setCurrentIndex(0);
+    fillCurveChoices();
+    showLayers();
+}
+
+// The experiment's compensations that have curves to plan with, the planned one selected.
+void BudgetView::fillCurveChoices() {
+    const QSignalBlocker block(m_curveBox);
+    m_curveBox->clear();
+    for (const std::string& serialized : m_curves->experiment.compensations) {
+        const auto config = rs::MethodConfig::parse(serialized, rs::MethodKind::Compensation);
+        if (config.spec().traits.curve == rs::ErrorCurve::None)
+            continue;
+        m_curveBox->addItem(fromUtf8(config.spec().name + " (" + serialized + ")"),
+                            fromUtf8(serialized));
+    }
+    const QString planned = fromUtf8(m_curves->compensation.serialize());
+    if (m_curveBox->findData(planned) < 0)
+        m_curveBox->addItem(fromUtf8(m_curves->compensation.spec().name), planned);
+    m_curveBox->setCurrentIndex(m_curveBox->findData(planned));
+    m_curveBox->setEnabled(m_curveBox->count() > 1);
+}
+
+void BudgetView::setCompensation(const QString& compensation) {
+    if (!m_curves || compensation == this->compensation())
+        return;
+    m_curves->compensation =
+        rs::MethodConfig::parse(compensation.toStdString(), rs::MethodKind::Compensation);
+    {
+        const QSignalBlocker block(m_curveBox);
+        m_curveBox->setCurrentIndex(m_curveBox->findData(compensation));
+    }
+    showLayers();
+}
+
+QString BudgetView::compensation() const {
+    return m_curves ? fromUtf8(m_curves->compensation.serialize()) : QString();
+}
+
+// The rank table's rows from the planned compensation's curves, then a new plan.
+void BudgetView::showLayers() {
     std::vector<RankPlanModel::Layer> rows;
     m_errorEnergy.clear();
     m_outputEnergy.clear();
@@ -402,7 +458,9 @@ void BudgetView::showTotals() {
     m_summary->setText(tr("<table cellspacing=6><tr><td><b>Uniform rank %1</b></td><td>%2</td></tr>"
                           "<tr><td><b>%3</b></td><td>%4</td></tr></table>")
                            .arg(m_uniformRank)
-                           .arg(column(m_uniform), planName, column(m_shown)));
+                           .arg(column(m_uniform), planName, column(m_shown)) +
+                       tr("Both predicted from the error curves of %1.")
+                           .arg(fromUtf8(m_curves->compensation.spec().name)));
 }
 
 void BudgetView::updateBudgetBox() {

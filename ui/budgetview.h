@@ -35,8 +35,12 @@ public:
     explicit BudgetView(QWidget* parent = nullptr);
     ~BudgetView() override;
 
-    // Shows a stored experiment's curves; `modelParameters` is the whole model's size.
+    // Shows a stored experiment's curves, those of curves.compensation first; the user may
+    // switch to any other compensation of the experiment that has curves.
     void setCurves(rs::StoredCurves curves);
+    // Plans with the curves of another compensation of the experiment (serialized config).
+    void setCompensation(const QString& compensation);
+    QString compensation() const;
     void clear();
     bool hasPlan() const { return m_planner != nullptr; }
 
@@ -68,6 +72,7 @@ public:
 
     RankPlanModel* model() const { return m_model; }
     QSlider* slider() const { return m_slider; }
+    QComboBox* curveBox() const { return m_curveBox; }
     QDoubleSpinBox* budgetBox() const { return m_budgetBox; }
     QTableView* table() const { return m_table; }
     QCustomPlot* plot() const { return m_plot; }
@@ -90,6 +95,8 @@ private:
     void layOut();
     void connectControls();
 
+    void fillCurveChoices();
+    void showLayers();
     void rebuildPlanner();
     void replan();
     void showTotals();
@@ -115,6 +122,7 @@ private:
     double m_lastReplanMs = 0.0;
     Unit m_unit = Unit::Parameters;
 
+    QComboBox* m_curveBox;
     QComboBox* m_unitBox;
     QComboBox* m_weightingBox;
     QComboBox* m_alignBox;
