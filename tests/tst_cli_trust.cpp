@@ -140,6 +140,13 @@ void TestCliTrust::resultFilesAreNotReplacedUnlessForced() {
     QCOMPARE(directory.exitCode, 1);
     QVERIFY2(directory.err.contains(dir.path() + ": is a directory"), qPrintable(directory.err));
     QVERIFY(!directory.out.contains("perplexity"));
+    // A file in a directory that does not exist: refused before the work, not after it.
+    const QString nowhere = dir.filePath("missing/result.json");
+    const Run noDirectory = runCli(eval + QStringList{"--json", nowhere});
+    QCOMPARE(noDirectory.exitCode, 1);
+    QVERIFY2(noDirectory.err.contains(nowhere + ": cannot be written: its directory"),
+             qPrintable(noDirectory.err));
+    QVERIFY(!noDirectory.out.contains("perplexity"));
 
     // The same rule for every file a command writes: export-csv's positional, tradeoff's --csv.
     const QString csv = dir.filePath("kept.csv");

@@ -113,6 +113,23 @@ void TestExportRefusals::refusalsLeaveTheDiskAsItWas() {
     QCOMPARE(rs::readTextFile(out / "replaced" / "notes.txt"), std::string("my notes"));
     fs::remove_all(out / "replaced" / "mine");
     fs::remove(out / "replaced" / "notes.txt");
+    // A file the export wrote and the user edited since is the user's: named, not replaced,
+    // whether the edit changed its size or not.
+    const fs::path card = out / "replaced" / "README.md";
+    const std::string written = rs::readTextFile(card);
+    std::ofstream(card, std::ios::app) << "My notes on this export.\n";
+    const std::string edited = rs::test::errorOf([&] { rs::exportExperiment(*m_store, request); });
+    QVERIFY2(edited.find("changed since the earlier export wrote them (README.md)") !=
+                 std::string::npos,
+             edited.c_str());
+    std::string sameSize = written;
+    sameSize[0] = sameSize[0] == '#' ? '%' : '#';
+    std::ofstream(card, std::ios::trunc) << sameSize;
+    QVERIFY(rs::test::errorOf([&] {
+                rs::exportExperiment(*m_store, request);
+            }).find("their content hash is not") != std::string::npos);
+    QCOMPARE(rs::readTextFile(card), sameSize);
+    std::ofstream(card, std::ios::trunc) << written;
     // A manifest without a file list (older exports): the content hash decides.
     manifest.erase("files");
     std::ofstream(manifestPath) << manifest.dump();

@@ -2,6 +2,7 @@
 #include "io/dtype.h"
 #include "io/hfconfig.h"
 #include "io/llama2c.h"
+#include "io/model_files.h"
 #include "io/safetensors.h"
 #include "io/safetensorswriter.h"
 #include "testdata.h"
@@ -55,6 +56,7 @@ class TestIo : public QObject {
     Q_OBJECT
 private slots:
     void readsStories260K();
+    void modelFileChangesAreContentChanges();
     void safetensorsFileApi();
     void convertsFloatDtypes();
     void llama2cMatchesSafetensors();
@@ -366,6 +368,24 @@ void TestIo::parsesConfigVariants() {
                                                          "mistral/config.json");
     QCOMPARE(mistral.headDim, int64_t(128));
     QCOMPARE(mistral.modelType, std::string("mistral"));
+}
+
+// A config re-indented or with its keys reordered is the same config (its hash differs); a changed
+// value is named, as is a file added or removed.
+void TestIo::modelFileChangesAreContentChanges() {
+    const rs::ModelFile before{"config.json", "aa",
+                               R"({"rope_theta": 10000.0, "hidden_size": 64})"};
+    const rs::ModelFile reformatted{"config.json", "bb",
+                                    "{\n    \"hidden_size\": 64,\n    \"rope_theta\": 10000\n}\n"};
+    QVERIFY(rs::modelFileChanges({before}, {reformatted}).empty());
+    const rs::ModelFile changed{"config.json", "cc", R"({"rope_theta": 5.0, "hidden_size": 64})"};
+    QCOMPARE(rs::modelFileChanges({before}, {changed}),
+             std::vector<std::string>{"config.json changed (rope_theta: 10000.0 -> 5.0)"});
+    const rs::ModelFile tokenizer{"tokenizer.bin", "dd", {}};
+    QCOMPARE(rs::modelFileChanges({before, tokenizer}, {before, {"tokenizer.bin", "ee", {}}}),
+             std::vector<std::string>{"tokenizer.bin changed"});
+    QCOMPARE(rs::modelFileChanges({before}, {before, tokenizer}),
+             std::vector<std::string>{"tokenizer.bin was added"});
 }
 
 QTEST_GUILESS_MAIN(TestIo)

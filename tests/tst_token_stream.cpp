@@ -54,6 +54,7 @@ private slots:
     void readingStopsAtTheTokensAskedFor();
     void protocolOfAFile();
     void linesAcrossBlocks();
+    void windowsLineEndsReadAsNewlines();
     void badTextFiles();
 
 private:
@@ -218,6 +219,38 @@ void TestTokenStream::linesAcrossBlocks() {
     }
 }
 
+// A text saved with "\r\n" line ends gives the tokens of the same text with "\n" ones, and a
+// "\r\n" never arrives split between pieces, whatever the block size.
+void TestTokenStream::windowsLineEndsReadAsNewlines() {
+    const auto tok = tokenizer("stories260K.bin");
+    std::string crlf;
+    for (const char c : storiesText().substr(0, 20000)) {
+        if (c == '\n')
+            crlf += '\r';
+        crlf += c;
+    }
+    writeFile(m_dir / "crlf.txt", crlf);
+    const std::string lf = storiesText().substr(0, 20000);
+    for (const rs::Protocol protocol : {rs::Protocol::TinyStories, rs::Protocol::WikiText}) {
+        const auto expected = rs::buildTokenStream(lf, protocol, *tok).tokens;
+        QVERIFY(
+            rs::readTokenStream(m_dir / "crlf.txt", protocol, *tok, {.partBytes = 300}).tokens ==
+            expected);
+        QVERIFY(rs::buildTokenStream(crlf, protocol, *tok).tokens == expected);
+    }
+    for (const size_t block : {size_t(1), size_t(2), size_t(3), size_t(1000)}) {
+        bool split = false;
+        rs::readTextLines(
+            m_dir / "crlf.txt",
+            [&](std::string_view piece, bool ends) {
+                split = split || (!ends && piece.ends_with('\r')) || (ends && piece == "\n");
+                return true;
+            },
+            {}, "read", block);
+        QVERIFY2(!split, qPrintable(QString::number(block)));
+    }
+}
+
 void TestTokenStream::badTextFiles() {
     const auto tok = tokenizer("stories260K.bin");
     const auto errorOf = [&](const fs::path& path) {
@@ -240,7 +273,9 @@ void TestTokenStream::badTextFiles() {
     writeFile(m_dir / "blank.txt", "\n\n");
     QVERIFY(rs::test::errorOf([&] {
                 rs::readTokenStream(m_dir / "blank.txt", rs::Protocol::TinyStories, *tok, {});
-            }).ends_with("blank.txt: holds no text to evaluate"));
+            }).ends_with("blank.txt: holds no text to evaluate (only blank lines)"));
+    writeFile(m_dir / "spaces.txt", "\n  \n\t\n \n");
+    QVERIFY(errorOf(m_dir / "spaces.txt").endsWith("holds no text to evaluate (only blank lines)"));
     QVERIFY(errorOf(m_dir).contains("is a directory"));
     QVERIFY(errorOf(m_dir / "missing.txt").endsWith("missing.txt: no such text file"));
 }

@@ -170,6 +170,8 @@ void TestUtil::integerLists_data() {
                                << "--ranks: '99999999999999999999' is not a whole number";
     QTest::newRow("below the minimum") << "4,0"
                                        << "--ranks: '0' is below 1";
+    QTest::newRow("twice") << "4, 8,4"
+                           << "--ranks: '4' is given twice";
 }
 
 void TestUtil::integerLists() {
@@ -202,6 +204,8 @@ void TestUtil::percentLists_data() {
                          << "--reduction: 'nan' is not a percentage between 0 and 100";
     QTest::newRow("empty value") << "20,,40"
                                  << "--reduction: empty value in '20,,40'";
+    QTest::newRow("twice") << "20, 20.0"
+                           << "--reduction: '20.0' is given twice";
 }
 
 void TestUtil::percentLists() {

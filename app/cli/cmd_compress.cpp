@@ -11,6 +11,7 @@
 #include "util/error.h"
 #include "util/text.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -145,8 +146,13 @@ int runCompress(const ParsedArgs& args, const JobContext& job) {
     request.compression = parseMethod(args.valueOr("--method", "rtn"), MethodKind::Compression);
     request.compensations.clear();
     for (const std::string& list : args.values("--comp"))
-        for (const std::string& spec : splitSpecs(list))
-            request.compensations.push_back(parseMethod(spec, MethodKind::Compensation));
+        for (const std::string& spec : splitSpecs(list)) {
+            MethodConfig method = parseMethod(spec, MethodKind::Compensation);
+            if (std::find(request.compensations.begin(), request.compensations.end(), method) !=
+                request.compensations.end())
+                throw UsageError("--comp: '" + spec + "' is given twice");
+            request.compensations.push_back(std::move(method));
+        }
     if (request.compensations.empty())
         request.compensations.push_back(parseMethod("eora", MethodKind::Compensation));
     if (args.value("--rank") && args.value("--ranks"))

@@ -103,6 +103,11 @@ void refuseExistingOutputs(const rs::cli::CommandSpec& spec, const rs::cli::Pars
             rs::fail(path, "is a directory; name the file to write");
         if (std::filesystem::exists(status) && !args.flag("--force"))
             rs::fail(path, "already exists; pass --force to replace it");
+        // Known before the job runs, not after it: the result would have nowhere to go.
+        const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+        if (!parent.empty() && !std::filesystem::is_directory(parent, error))
+            rs::fail(path,
+                     "cannot be written: its directory " + parent.string() + " does not exist");
     }
 }
 

@@ -63,6 +63,15 @@ public:
 
     // False once the tokens asked for are there.
     bool feed(std::string_view piece, bool lineEnds) {
+        if (!m_sawText && !trim(piece).empty())
+            m_sawText = true;
+        // Windows line ends are line ends: "\r\n" reads as "\n", so a text scores the same
+        // whichever system saved it.
+        std::string unixLine;
+        if (lineEnds && piece.ends_with("\r\n")) {
+            unixLine.assign(piece.substr(0, piece.size() - 2)).push_back('\n');
+            piece = unixLine;
+        }
         return m_protocol == Protocol::TinyStories ? feedStoryLine(piece, lineEnds)
                                                    : feedWikiTextLine(piece, lineEnds);
     }
@@ -79,8 +88,11 @@ public:
                 throw;
             fail(source, e.what()); // the tokenizer's error, naming the text too
         }
+        const std::string name = source.empty() ? "evaluation text" : source;
+        if (!m_sawText)
+            fail(name, "holds no text to evaluate (only blank lines)");
         if (m_documents == 0 || m_count < 2)
-            fail(source.empty() ? "evaluation text" : source, "holds no text to evaluate");
+            fail(name, "holds no text to evaluate");
         if (m_maxTokens > 0 && static_cast<int64_t>(m_tokens.size()) > m_maxTokens)
             m_tokens.resize(static_cast<size_t>(m_maxTokens)); // independent of the part size
     }
@@ -178,6 +190,7 @@ private:
 
     int64_t m_count = 0;
     int64_t m_documents = 0;
+    bool m_sawText = false; // a character other than white space
     std::vector<int32_t> m_tokens;
     // TinyStories: the line being read (while it could be a separator) and the story.
     std::string m_line;

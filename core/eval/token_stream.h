@@ -38,8 +38,8 @@ struct TokenStream {
     bool wholeText = true; // false: reading stopped once the tokens asked for were there
 };
 
-// Tokenises a text in memory according to the protocol. Fails for an empty text or a tokenizer
-// without the BOS token the protocol needs.
+// Tokenises a text in memory according to the protocol; "\r\n" line ends read as "\n". Fails for
+// a text with nothing but white space or a tokenizer without the BOS token the protocol needs.
 TokenStream buildTokenStream(std::string_view text, Protocol protocol, const Tokenizer& tokenizer);
 
 struct TextReadOptions {

@@ -56,6 +56,37 @@ std::vector<std::string> unlistedEntries(const fs::path& dir, const std::set<std
     return unlisted;
 }
 
+// The files an earlier export wrote, as it wrote them: an edited one (a model card the user
+// completed, weights put in its place) is the user's work now and is not replaced. Sizes name
+// the files; the content hash catches an edit that kept the size. A deleted file loses nothing.
+void requireUnchangedExportFiles(const fs::path& target, const nlohmann::json& manifest) {
+    std::vector<std::string> changed;
+    bool complete = true;
+    for (const nlohmann::json& f : manifest["files"]) {
+        if (!f.is_object() || !f.contains("path") || !f["path"].is_string())
+            continue;
+        const std::string path = f["path"].get<std::string>();
+        std::error_code error;
+        const uintmax_t bytes = fs::file_size(target / path, error);
+        if (error)
+            complete = false;
+        else if (!f.contains("bytes") || !f["bytes"].is_number_unsigned() ||
+                 f["bytes"].get<uintmax_t>() != bytes)
+            changed.push_back(path);
+    }
+    if (!changed.empty()) {
+        std::string names;
+        for (size_t i = 0; i < changed.size(); ++i)
+            names += (i ? ", " : "") + changed[i];
+        fail(target.string(), "holds files changed since the earlier export wrote them (" + names +
+                                  "); move them away or choose another directory");
+    }
+    if (complete && manifest.value("content_hash", "") != hashExportDirectory(target))
+        fail(target.string(), "holds files changed since the earlier export wrote them (their "
+                              "sizes are the same, their content hash is not); move them away "
+                              "or choose another directory");
+}
+
 // An earlier export is replaced only when it holds nothing but what its manifest says it wrote:
 // a file the user put there must never be deleted by --force.
 void requireOnlyExportFiles(const fs::path& target) {
@@ -74,6 +105,8 @@ void requireOnlyExportFiles(const fs::path& target) {
             if (f.is_object() && f.contains("path") && f["path"].is_string())
                 listed.insert(f["path"].get<std::string>());
         unlisted = unlistedEntries(target, listed);
+        if (unlisted.empty())
+            requireUnchangedExportFiles(target, manifest);
     } else if (manifest.value("content_hash", "") != hashExportDirectory(target)) {
         // An export written before manifests listed their files: its content hash decides.
         fail(target.string(), "holds files its manifest does not account for (added or changed "

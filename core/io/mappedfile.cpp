@@ -1,6 +1,7 @@
 #include "io/mappedfile.h"
 
 #include "util/error.h"
+#include "util/file_kind.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -16,7 +17,10 @@ namespace rs {
 
 MappedFile MappedFile::open(const std::filesystem::path& path) {
     const std::string name = path.string();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // A FIFO would block open() until a writer comes: say what the path is instead.
+    if (const std::string problem = notARegularFile(path); !problem.empty())
+        fail(name, problem + ", not a regular file");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         fail(name, std::string("cannot open (") + std::strerror(errno) + ")");
     struct stat st {};

@@ -30,6 +30,14 @@ std::string shortValue(const nlohmann::json& value) {
 
 // "rope_theta: 10000 -> 500000, max_position_embeddings: 512 -> (removed)"; empty when either
 // text is not a JSON object.
+// Both texts are JSON with the same content, however laid out (re-indented, keys reordered).
+bool sameJson(const std::string& before, const std::string& after) {
+    if (before.empty() || after.empty())
+        return false;
+    const nlohmann::json a = nlohmann::json::parse(before, nullptr, false);
+    return !a.is_discarded() && a == nlohmann::json::parse(after, nullptr, false);
+}
+
 std::string changedKeys(const std::string& before, const std::string& after) {
     const nlohmann::json a = nlohmann::json::parse(before, nullptr, false);
     const nlohmann::json b = nlohmann::json::parse(after, nullptr, false);
@@ -132,7 +140,7 @@ std::vector<std::string> modelFileChanges(const std::vector<ModelFile>& recorded
         }
         const ModelFile& after = *it->second;
         now.erase(it);
-        if (after.sha256 == before.sha256)
+        if (after.sha256 == before.sha256 || sameJson(before.text, after.text))
             continue;
         const std::string keys = changedKeys(before.text, after.text);
         changes.push_back(before.name + " changed" + (keys.empty() ? "" : " (" + keys + ")"));

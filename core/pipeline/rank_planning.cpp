@@ -34,6 +34,11 @@ StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t id,
     const auto experiment = store.experiment(id);
     if (!experiment)
         fail(store.path().string(), "no " + what);
+    // A cancelled or failed run stored the layers of the blocks it finished only: a plan over
+    // them would leave the rest uncompensated.
+    if (experiment->status != ExperimentStatus::Done)
+        fail(what, std::string("has not finished (") + statusName(experiment->status) +
+                       "); plan with a finished experiment");
     out.experiment = *experiment;
     const auto model = store.model(experiment->modelId);
     if (!model)

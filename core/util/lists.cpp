@@ -2,6 +2,7 @@
 
 #include "util/error.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 
@@ -54,6 +55,8 @@ std::vector<int64_t> parseIntegerList(const std::string& text, const std::string
             fail(what, "'" + value + "' is not a whole number");
         if (n < min)
             fail(what, "'" + value + "' is below " + std::to_string(min));
+        if (std::find(out.begin(), out.end(), n) != out.end())
+            fail(what, "'" + value + "' is given twice");
         out.push_back(n);
     });
     return out;
@@ -67,6 +70,8 @@ std::vector<double> parsePercentList(const std::string& text, const std::string&
             fail(what, "'" + value + "' is not a number");
         if (!(p > 0.0 && p < 100.0))
             fail(what, "'" + value + "' is not a percentage between 0 and 100");
+        if (std::find(out.begin(), out.end(), p) != out.end())
+            fail(what, "'" + value + "' is given twice");
         out.push_back(p);
     });
     return out;

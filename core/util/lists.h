@@ -9,7 +9,8 @@ namespace rs {
 
 // The one grammar of the lists a user types, in the CLI and in the GUI alike (ranks, parameter
 // reductions, bit widths, group sizes): values separated by commas, blanks around a value
-// ignored, at least one value and no empty one ("4, 8,16" is three ranks; "4,,8" is refused).
+// ignored, at least one value, no empty one and none twice ("4, 8,16" is three ranks; "4,,8" and
+// "4,4" are refused: a repeated value would only repeat a run).
 // Each parser fails with an rs::Error that names the list (`what`) and the value at fault.
 
 // Whole numbers of at least `min`.

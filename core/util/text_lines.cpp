@@ -69,7 +69,10 @@ bool readTextLines(const std::filesystem::path& path, const LinePieceFn& onPiece
         if (offset == 0 && available == 0)
             fail(path.string(), "the text file is empty");
         std::string_view text(block.data(), available);
-        const size_t tail = atEnd ? 0 : unfinishedUtf8Tail(text);
+        size_t tail = atEnd ? 0 : unfinishedUtf8Tail(text);
+        if (!atEnd && tail == 0 && !text.empty() && text.back() == '\r')
+            tail = 1; // keeps a "\r\n" line end in one piece
+
         text.remove_suffix(tail);
         if (const size_t bad = findInvalidUtf8(text); bad != std::string::npos)
             fail(path.string(), "not valid UTF-8 (first bad byte at offset " +

@@ -10,7 +10,8 @@
 namespace rs {
 
 // Receives a text line by line. A line arrives in one or more pieces (a line longer than a read
-// block in several); `lineEnds` marks its last piece, which holds the '\n' when there is one.
+// block in several); `lineEnds` marks its last piece, which holds the '\n' when there is one
+// (and the '\r' before it, for a "\r\n" line end).
 // Returns false to stop reading.
 using LinePieceFn = std::function<bool(std::string_view piece, bool lineEnds)>;
 
