@@ -43,6 +43,7 @@ private slots:
     void wikiTextWindows();
     void maxWindowsLimitsWork();
     void maxWindowsLimitsTheTextRead();
+    void dtypeTheCpuCannotComputeIsNamed();
     void cancellationStopsBetweenBatches();
     void badTextIsRejectedWithFileName();
     void cleanupTestCase();
@@ -150,6 +151,27 @@ void TestPerplexity::maxWindowsLimitsTheTextRead() {
     QCOMPARE(r.windows, int64_t(2));
     QCOMPARE(r.perplexity, small.perplexity);
     QCOMPARE(r.streamTokens, int64_t(2 * 512 + 1));
+}
+
+// float16 runs as float32 on the CPU: the user is told so when the model opens, and the result
+// is float32's, recorded as such.
+void TestPerplexity::dtypeTheCpuCannotComputeIsNamed() {
+    std::vector<std::string> warnings;
+    rs::JobContext job;
+    job.progress = [&](const rs::ProgressEvent& e) {
+        if (e.stage == "warning")
+            warnings.push_back(e.detail);
+    };
+    rs::OpenOptions options;
+    options.dtype = "float16";
+    const auto half = rs::ModelSession::open(rs::test::stories260K(), options, job);
+    QCOMPARE(warnings.size(), size_t(1));
+    QVERIFY2(warnings[0].find("--dtype float16 computes in float32 on cpu") != std::string::npos,
+             warnings[0].c_str());
+    QCOMPARE(half->computeDtype(), std::string("float32"));
+    warnings.clear();
+    rs::ModelSession::open(rs::test::stories260K(), {}, job);
+    QVERIFY(warnings.empty());
 }
 
 void TestPerplexity::cancellationStopsBetweenBatches() {

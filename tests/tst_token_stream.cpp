@@ -219,8 +219,9 @@ void TestTokenStream::linesAcrossBlocks() {
     }
 }
 
-// A text saved with "\r\n" line ends gives the tokens of the same text with "\n" ones, and a
-// "\r\n" never arrives split between pieces, whatever the block size.
+// A text saved with "\r\n" line ends (or a byte-order mark) gives the tokens of the same text
+// with "\n" ones (without the mark), and a "\r\n" never arrives split between pieces, whatever
+// the block size.
 void TestTokenStream::windowsLineEndsReadAsNewlines() {
     const auto tok = tokenizer("stories260K.bin");
     std::string crlf;
@@ -231,8 +232,11 @@ void TestTokenStream::windowsLineEndsReadAsNewlines() {
     }
     writeFile(m_dir / "crlf.txt", crlf);
     const std::string lf = storiesText().substr(0, 20000);
+    writeFile(m_dir / "bom.txt", "\xEF\xBB\xBF" + lf);
     for (const rs::Protocol protocol : {rs::Protocol::TinyStories, rs::Protocol::WikiText}) {
         const auto expected = rs::buildTokenStream(lf, protocol, *tok).tokens;
+        // A byte-order mark is no text either.
+        QVERIFY(rs::readTokenStream(m_dir / "bom.txt", protocol, *tok, {}).tokens == expected);
         QVERIFY(
             rs::readTokenStream(m_dir / "crlf.txt", protocol, *tok, {.partBytes = 300}).tokens ==
             expected);

@@ -63,6 +63,10 @@ public:
 
     // False once the tokens asked for are there.
     bool feed(std::string_view piece, bool lineEnds) {
+        // A byte-order mark some editors put first is no text (U+FEFF would be scored).
+        if (m_firstPiece && piece.starts_with("\xEF\xBB\xBF"))
+            piece.remove_prefix(3);
+        m_firstPiece = false;
         if (!m_sawText && !trim(piece).empty())
             m_sawText = true;
         // Windows line ends are line ends: "\r\n" reads as "\n", so a text scores the same
@@ -191,6 +195,7 @@ private:
     int64_t m_count = 0;
     int64_t m_documents = 0;
     bool m_sawText = false; // a character other than white space
+    bool m_firstPiece = true;
     std::vector<int32_t> m_tokens;
     // TinyStories: the line being read (while it could be a separator) and the story.
     std::string m_line;

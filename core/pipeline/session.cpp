@@ -123,6 +123,11 @@ std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& pa
     modelOptions.device = c10::Device(m.device);
     modelOptions.dtype = options.dtype;
     m.model = std::make_unique<LlamaModel>(m.checkpoint, modelOptions);
+    if (m.model->computeDtype() != options.dtype)
+        job.report("warning", 0, 0,
+                   "--dtype " + options.dtype + " computes in " + m.model->computeDtype() + " on " +
+                       m.device + " (LibTorch has no fast " + options.dtype +
+                       " arithmetic there); the results are those of " + m.model->computeDtype());
     m.model->setWeightCacheBytes(resolveMemoryBudget(options.maxMemory) / 2);
     job.report("open", 3, 3);
     return session;
