@@ -309,6 +309,21 @@ void TestCliTrust::badPathsSayWhatTheyAre() {
         const Run run = runCli({"eval", data("models/stories260K"), "--text", text});
         QVERIFY2(run.exitCode == 1 && run.err.contains(text + ": " + problem), qPrintable(run.err));
     }
+    // A weights file that is a FIFO is named (opening it would wait for a writer forever).
+    QTemporaryDir piped;
+    QVERIFY(copyWithValue(QDir(piped.path()), "model.norm.weight", 1.0f));
+    const QString weights = piped.filePath("model.safetensors");
+    QVERIFY(QFile::remove(weights));
+    QCOMPARE(::mkfifo(weights.toLocal8Bit().constData(), 0600), 0);
+    const Run info = runCli({"info", piped.path()});
+    QVERIFY2(info.exitCode == 1 && info.err.contains(weights + ": is a named pipe (FIFO)"),
+             qPrintable(info.err));
+    // Reading a store that is not there (a mistyped --db) creates nothing.
+    const QString typo = dir.filePath("typo.db");
+    const Run list = runCli({"experiments", "list", "--db", typo});
+    QVERIFY2(list.exitCode == 1 && list.err.contains(typo + ": no experiment store here"),
+             qPrintable(list.err));
+    QVERIFY(!QFile::exists(typo));
     // An experiment whose model directory was deleted since it ran says so.
     QTemporaryDir copy;
     QVERIFY(copyWithValue(QDir(copy.path()), "model.norm.weight", 1.0f));

@@ -32,6 +32,10 @@ std::unique_ptr<ExperimentStore> openForReading(const ParsedArgs& args) {
     const std::filesystem::path path = databasePath(args);
     std::error_code error;
     const bool exists = std::filesystem::exists(path, error);
+    // Reading never creates a store: a mistyped --db must not leave an empty database behind.
+    if (!exists)
+        fail(path.string(), "no experiment store here (nothing recorded yet, or a mistyped --db "
+                            "or $RANKSCOPE_DB)");
     const bool writable =
         !exists ||
         (::access(path.c_str(), W_OK) == 0 &&
