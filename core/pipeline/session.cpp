@@ -103,8 +103,10 @@ std::shared_ptr<ModelSession> ModelSession::open(const std::filesystem::path& pa
         if (!options.tokenizer.empty())
             m.tokenizer = loadTokenizerFile(options.tokenizer);
         else
-            m.tokenizer = loadTokenizerForModel(
-                std::filesystem::is_directory(path) ? path : path.parent_path());
+            m.tokenizer =
+                loadTokenizerForModel(std::filesystem::is_directory(path)
+                                          ? path
+                                          : std::filesystem::absolute(path).parent_path());
     } catch (const Error& e) {
         // A model without a tokenizer can still be inspected; the error surfaces on first use.
         if (!options.tokenizer.empty())
