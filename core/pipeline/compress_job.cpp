@@ -11,6 +11,7 @@
 #include "pipeline/site_analyses.h"
 #include "pipeline/stage_clock.h"
 #include "pipeline/variant_installer.h"
+#include "util/argument_error.h"
 #include "util/error.h"
 #include "util/interruptible.h"
 
@@ -535,6 +536,23 @@ void streamBlocks(CompressRun& run) {
 
 } // namespace
 
+void requireRanksFit(const CompressRequest& request, const std::vector<SelectedLinear>& selected) {
+    const bool fitsFactors =
+        std::any_of(request.compensations.begin(), request.compensations.end(),
+                    [](const MethodConfig& c) { return c.spec().fitsFactors(); });
+    if (!fitsFactors)
+        return;
+    for (const SelectedLinear& s : selected) {
+        const int64_t most = std::min(s.outFeatures, s.inFeatures);
+        const std::vector<int64_t> ranks =
+            request.plan ? std::vector<int64_t>{request.plan->rankFor(s.name)} : request.ranks;
+        for (const int64_t rank : ranks)
+            if (rank > most)
+                failArgument("rank", std::to_string(rank) + " exceeds min(d_out, d_in) = " +
+                                         std::to_string(most) + " of " + s.name);
+    }
+}
+
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
                               const JobContext& job, const CompressHooks& hooks) {
     announceCompression(job, session, request); // the ranks that follow rank 0 run it too
@@ -546,6 +564,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     CompressResult result;
     StageClock clock(result.stageSeconds);
     result.variants = planVariants(request);
+    requireRanksFit(request, selectLinears(session.checkpoint(), request.inputs.layers));
 
     CompressRun run{request,
                     job,

@@ -101,6 +101,10 @@ struct CompressHooks {
     std::function<void(size_t variant, const std::vector<CompressedLinear>& linears)> compressed;
 };
 
+// Fails (ArgumentError, naming the layer) when a requested rank, uniform or from the plan,
+// exceeds min(d_out, d_in) of a selected linear: a mistake in the call, found before any work.
+void requireRanksFit(const CompressRequest& request, const std::vector<SelectedLinear>& selected);
+
 // Compresses the selected linears of the session's model, fits every requested compensation
 // at every rank from one decomposition per layer, reports per-layer errors (calibration and
 // held-out) and, with an evaluation text, the perplexity of every variant. The session's model

@@ -217,7 +217,7 @@ RecordedCompression runRecordedCompression(ModelSession& session, const Compress
     // Checked before anything is recorded: a model or a layer pattern that cannot be used is a
     // mistake in the call, not a failed experiment.
     requireDenseModel(session, "compression");
-    selectLinears(session.checkpoint(), request.inputs.layers);
+    requireRanksFit(request, selectLinears(session.checkpoint(), request.inputs.layers));
     const ModelRecord model = registerModel(store, session, job);
     const ModelConfig& config = session.summary().config;
     DatasetRecord calibText, evalText;

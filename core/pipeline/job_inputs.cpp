@@ -49,7 +49,8 @@ std::vector<SelectedLinear> selectLinears(const Checkpoint& checkpoint,
             }
         }
     if (out.empty())
-        fail("layer selection", "no decoder linear layer matches the include/exclude patterns");
+        failArgument("layer selection",
+                     "no decoder linear layer matches the include/exclude patterns");
     return out;
 }
 
