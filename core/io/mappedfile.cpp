@@ -18,7 +18,8 @@ namespace rs {
 MappedFile MappedFile::open(const std::filesystem::path& path) {
     const std::string name = path.string();
     // A FIFO would block open() until a writer comes: say what the path is instead.
-    if (const std::string problem = notARegularFile(path); !problem.empty())
+    if (const std::string problem = notARegularFile(path);
+        !problem.empty() && problem != "no such file") // open() names a missing file below
         fail(name, problem + ", not a regular file");
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
