@@ -326,10 +326,12 @@ void TestCli::storeCommandsRejectBadInput() {
     QCOMPARE(compress.exitCode, 1);
     QCOMPARE(readText(notDb), QString("these are my notes, not a database\n"));
 
+    // A store that is not there (a mistyped path): named, and not created by reading it.
     const QString db = dir.filePath("empty.db");
     const Run missing = runCli({"experiments", "show", "42", "--db", db});
     QCOMPARE(missing.exitCode, 1);
-    QVERIFY(missing.err.contains("no experiment 42"));
+    QVERIFY2(missing.err.contains(db + ": no experiment store here"), qPrintable(missing.err));
+    QVERIFY(!QFile::exists(db));
     QCOMPARE(runCli({"experiments", "show", "x", "--db", db}).exitCode, 2);
     QCOMPARE(runCli({"experiments"}).exitCode, 2);
     QCOMPARE(runCli({"cache", "prune", "--max-size", "lots", "--db", db}).exitCode, 2);

@@ -180,8 +180,9 @@ int runList(const ParsedArgs& args, const JobContext&) {
 }
 
 int runShow(const ParsedArgs& args, const JobContext&) {
+    const int64_t id = experimentId(args.positional(0)); // a usage error before any file
     const auto store = openForReading(args);
-    const ExperimentRecord e = requireExperiment(*store, experimentId(args.positional(0)));
+    const ExperimentRecord e = requireExperiment(*store, id);
     const auto model = store->model(e.modelId);
     const auto calib = e.calibDatasetId ? store->dataset(*e.calibDatasetId) : std::nullopt;
     const auto eval = e.evalDatasetId ? store->dataset(*e.evalDatasetId) : std::nullopt;
@@ -262,9 +263,10 @@ int runShow(const ParsedArgs& args, const JobContext&) {
 }
 
 int runCompare(const ParsedArgs& args, const JobContext&) {
+    const int64_t first = experimentId(args.positional(0));
+    const int64_t second = experimentId(args.positional(1));
     const auto store = openForReading(args);
-    const ExperimentComparison c = compareExperiments(*store, experimentId(args.positional(0)),
-                                                      experimentId(args.positional(1)));
+    const ExperimentComparison c = compareExperiments(*store, first, second);
     std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(c.a)).c_str(),
                 ("experiment " + std::to_string(c.b)).c_str());
     for (const SettingRow& row : c.settings)
@@ -327,8 +329,9 @@ std::string csvField(const std::string& text) {
 }
 
 int runExportCsv(const ParsedArgs& args, const JobContext&) {
+    const int64_t id = experimentId(args.positional(0));
     const auto store = openForReading(args);
-    const ExperimentRecord e = requireExperiment(*store, experimentId(args.positional(0)));
+    const ExperimentRecord e = requireExperiment(*store, id);
     const std::vector<VariantRecord> variants = store->variants(e.id);
     std::ostringstream out;
     out.precision(10);
