@@ -564,7 +564,9 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
     CompressResult result;
     StageClock clock(result.stageSeconds);
     result.variants = planVariants(request);
-    requireRanksFit(request, selectLinears(session.checkpoint(), request.inputs.layers));
+    std::vector<SelectedLinear> selected =
+        selectLinears(session.checkpoint(), request.inputs.layers);
+    requireRanksFit(request, selected);
 
     CompressRun run{request,
                     job,
@@ -573,7 +575,7 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                     result,
                     clock,
                     Installer(model),
-                    selectLinears(session.checkpoint(), request.inputs.layers),
+                    std::move(selected),
                     {},
                     nullptr,
                     {},

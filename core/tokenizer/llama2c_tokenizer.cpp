@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
 namespace rs {
 
@@ -131,19 +130,8 @@ public:
 private:
     // Encodes each word (cut before every space that follows other text) once per call.
     std::vector<int32_t> encodeByWord(std::string_view text) const {
-        std::vector<std::string_view> words;
-        tok::cutBeforeWordStarts(text, " ", words);
-        std::unordered_map<std::string_view, std::vector<int32_t>> cache;
-        std::vector<int32_t> ids;
-        ids.reserve(text.size() / 3);
-        for (const std::string_view word : words) {
-            auto it = cache.find(word);
-            if (it == cache.end()) {
-                it = cache.emplace(word, encodeWords(word)).first;
-            }
-            ids.insert(ids.end(), it->second.begin(), it->second.end());
-        }
-        return ids;
+        return tok::encodeWordByWord(text, " ",
+                                     [this](std::string_view w) { return encodeWords(w); });
     }
 
     std::vector<int32_t> encodeWords(std::string_view text) const {

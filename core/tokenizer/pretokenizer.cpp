@@ -3,6 +3,7 @@
 #include "tokenizer/unicode.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace rs::tok {
 
@@ -222,6 +223,23 @@ void cutBeforeWordStarts(std::string_view text, std::string_view marker,
     if (start < text.size()) {
         out.push_back(text.substr(start));
     }
+}
+
+std::vector<int32_t>
+encodeWordByWord(std::string_view text, std::string_view marker,
+                 const std::function<std::vector<int32_t>(std::string_view)>& encodeWord) {
+    std::vector<std::string_view> words;
+    cutBeforeWordStarts(text, marker, words);
+    std::unordered_map<std::string_view, std::vector<int32_t>> cache;
+    std::vector<int32_t> ids;
+    ids.reserve(text.size() / 3);
+    for (const std::string_view word : words) {
+        auto it = cache.find(word);
+        if (it == cache.end())
+            it = cache.emplace(word, encodeWord(word)).first;
+        ids.insert(ids.end(), it->second.begin(), it->second.end());
+    }
+    return ids;
 }
 
 } // namespace rs::tok

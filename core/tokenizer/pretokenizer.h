@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -44,5 +46,11 @@ void splitBeforeMarker(std::string_view text, std::string_view marker,
 bool joinsAcrossMarker(std::string_view piece, std::string_view marker);
 void cutBeforeWordStarts(std::string_view text, std::string_view marker,
                          std::vector<std::string_view>& out);
+
+// Cuts `text` before its word starts (as above) and encodes each distinct word once with
+// `encodeWord`, concatenating the ids: texts repeat their words.
+std::vector<int32_t>
+encodeWordByWord(std::string_view text, std::string_view marker,
+                 const std::function<std::vector<int32_t>(std::string_view)>& encodeWord);
 
 } // namespace rs::tok

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <unordered_map>
 
 namespace rs {
 
@@ -406,19 +405,8 @@ std::vector<int32_t> SentencePieceTokenizer::encodeContinuation(std::string_view
 }
 
 std::vector<int32_t> SentencePieceTokenizer::encodeByWord(const std::string& normalized) const {
-    std::vector<std::string_view> words;
-    tok::cutBeforeWordStarts(normalized, tok::kMetaspace, words);
-    std::unordered_map<std::string_view, std::vector<int32_t>> cache;
-    std::vector<int32_t> ids;
-    ids.reserve(normalized.size() / 3);
-    for (const std::string_view word : words) {
-        auto it = cache.find(word);
-        if (it == cache.end()) {
-            it = cache.emplace(word, encodeNormalized(word)).first;
-        }
-        ids.insert(ids.end(), it->second.begin(), it->second.end());
-    }
-    return ids;
+    return tok::encodeWordByWord(normalized, tok::kMetaspace,
+                                 [this](std::string_view w) { return encodeNormalized(w); });
 }
 
 std::vector<int32_t> SentencePieceTokenizer::encodeNormalized(std::string_view normalized) const {
