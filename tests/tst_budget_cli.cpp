@@ -142,7 +142,7 @@ void TestBudgetCli::planRefusesBadInput() {
           "-1"},
          2,
          "must not be negative"},
-        {{"plan", "99", "--budget-rank", "4"}, 1, "no experiment 99"},
+        {{"plan", "99", "--budget-rank", "4"}, 2, "no experiment 99"},
         {{"plan", "x", "--budget-rank", "4"}, 2, "positive integer"},
         {{"tradeoff", data("models/stories260K"), "--calib", data("text/tinystories/calib.txt")},
          2,

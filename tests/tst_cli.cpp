@@ -332,6 +332,15 @@ void TestCli::storeCommandsRejectBadInput() {
     QCOMPARE(missing.exitCode, 1);
     QVERIFY2(missing.err.contains(db + ": no experiment store here"), qPrintable(missing.err));
     QVERIFY(!QFile::exists(db));
+    // Exporting, planning and pruning need what is recorded: they do not create a store either.
+    for (const QStringList& call :
+         {QStringList{"export", "42", dir.filePath("out"), "--format", "merged"},
+          QStringList{"plan", "42", "--budget-rank", "4"}, QStringList{"cache", "prune"}}) {
+        const Run run = runCli(call + QStringList{"--db", db});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains(db + ": no experiment store here"), qPrintable(run.err));
+        QVERIFY(!QFile::exists(db));
+    }
     QCOMPARE(runCli({"experiments", "show", "x", "--db", db}).exitCode, 2);
     QCOMPARE(runCli({"experiments"}).exitCode, 2);
     QCOMPARE(runCli({"cache", "prune", "--max-size", "lots", "--db", db}).exitCode, 2);

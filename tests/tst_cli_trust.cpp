@@ -100,6 +100,7 @@ private slots:
     void nonFiniteWeightsAreNamedBeforeAnyResult();
     void badPathsSayWhatTheyAre();
     void tensorsTheConfigDoesNotUseAreNamedNotCounted();
+    void evaluatingOnTheCalibrationTextWarns();
 
 private:
     QTemporaryDir m_home; // the store and cache of every run, never the user's own
@@ -198,6 +199,15 @@ void TestCliTrust::everyInvalidOptionValueExitsWithTwo() {
         {{"export", id, out.filePath("x"), "--format", "merged", "--variant", "nope"},
          "has no variant 'nope'"},
         {{"experiments", "list", "--limit", "0"}, "--limit must be at least 1"},
+        {{"lowrank", model, "--calib", calib, "--rank", "100"},
+         "model.layers.0.self_attn.q_proj: rank 100 is outside 1..64"},
+        {{"lowrank", model, "--calib", calib, "--reduction", "99.9"},
+         "cannot reach 99.9% fewer parameters"},
+        {{"generate", model, "--prompt", QString("once upon a time ").repeated(200)},
+         "the prompt (1002 tokens) is longer than the model context"},
+        {{"experiments", "show", "999"}, "no experiment 999"},
+        {{"export", "999", out.filePath("x"), "--format", "merged"}, "no experiment 999"},
+        {{"plan", "999", "--budget-rank", "4"}, "no experiment 999"},
     };
     const Run before = runCli({"experiments", "list"});
     for (const auto& [call, message] : calls) {
@@ -376,6 +386,21 @@ void TestCliTrust::tensorsTheConfigDoesNotUseAreNamedNotCounted() {
     // The real model has none.
     const Run clean = runCli({"info", data("models/stories260K"), "--json"});
     QCOMPARE(QJsonDocument::fromJson(clean.out.toUtf8())["unused_tensors"].toArray().size(), 0);
+}
+
+void TestCliTrust::evaluatingOnTheCalibrationTextWarns() {
+    // The same file by another path: a perplexity of fit, not of generalization, said so.
+    QTemporaryDir dir;
+    const QString alias = dir.filePath("calib-link.txt");
+    QVERIFY(QFile::link(data("text/tinystories/calib.txt"), alias));
+    const Run run = runCli({"compress", data("models/stories260K"), "--calib",
+                            data("text/tinystories/calib.txt"), "--calib-tokens", "512", "--ranks",
+                            "4", "--eval", alias, "--max-windows", "1", "--no-store"});
+    QCOMPARE(run.exitCode, 0);
+    QVERIFY2(run.err.contains(QRegularExpression(
+                 "\nwarning: the evaluation text \\S+calib\\S*\\.txt is the calibration text: its "
+                 "perplexity shows how well the model fits what it was calibrated on")),
+             qPrintable(run.err));
 }
 
 QTEST_GUILESS_MAIN(TestCliTrust)

@@ -4,7 +4,7 @@
 #include "model/synthetic.h"
 #include "pipeline/session.h"
 #include "testdata.h"
-#include "util/error.h"
+#include "util/argument_error.h"
 #include "util/text.h"
 
 #include <ATen/ATen.h>
@@ -181,6 +181,16 @@ void TestModel::greedyReproducesPublishedSample() {
     const auto session = rs::ModelSession::open(rs::test::stories260K());
     QCOMPARE(QString::fromStdString(greedySample(*session)),
              QString::fromStdString(publishedSample()));
+    // A prompt that is not UTF-8 is a mistake in the call, named before any token is produced.
+    rs::GenerateRequest request;
+    request.prompt = "a\xFF b";
+    QVERIFY_THROWS_EXCEPTION(rs::ArgumentError, rs::generateText(*session, request));
+    try {
+        rs::generateText(*session, request);
+    } catch (const rs::ArgumentError& e) {
+        QCOMPARE(QString(e.what()),
+                 QString("prompt: not valid UTF-8 (first bad byte at offset 1)"));
+    }
 }
 
 void TestModel::llama2cCheckpointReproducesPublishedSample() {

@@ -269,6 +269,12 @@ void TestTokenStream::badTextFiles() {
              QString::fromStdString((m_dir / "bad.txt").string() +
                                     ": not valid UTF-8 (first bad byte at offset " +
                                     std::to_string((1u << 20) + 4) + ")"));
+    // A NUL byte is valid UTF-8 but no text holds one: a binary file read by mistake.
+    writeFile(m_dir / "nul.txt", std::string("once upon\n a\0time\n", 18));
+    QCOMPARE(errorOf(m_dir / "nul.txt"),
+             QString::fromStdString((m_dir / "nul.txt").string() +
+                                    ": holds a NUL byte at offset 12 (a binary file, or a damaged "
+                                    "text?)"));
     // A character cut off by the end of the file.
     writeFile(m_dir / "cut.txt", "text \xE6\x9D");
     QVERIFY(errorOf(m_dir / "cut.txt").contains("not valid UTF-8 (first bad byte at offset 5)"));

@@ -31,6 +31,7 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSettings>
@@ -44,7 +45,9 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 #include <QTimer>
+#include <atomic>
 #include <memory>
 #include <qcustomplot.h>
 
@@ -81,6 +84,8 @@ private slots:
     void budgetFollowsTheSlider();
     void budgetPlansWithTheExperimentsCompensation();
     void editedRanksUpdateTotals();
+    void budgetChangesNeverDropEditsSilently();
+    void runWaitsForAnotherJob();
     void tradeoffShowsEveryVariant();
     void cancelStopsWithinASecond();
     void comparesTwoExperiments();
@@ -314,6 +319,89 @@ void TestWorkbench::editedRanksUpdateTotals() {
     // A rank beyond the layer is refused.
     QVERIFY(
         !model->setData(model->index(row, rs::ui::RankPlanModel::PlanColumn), 65, Qt::EditRole));
+}
+
+// Edits beyond the budget are said; a new budget asks before it replaces edits; a budget below
+// the smallest plan is answered, not reverted.
+void TestWorkbench::budgetChangesNeverDropEditsSilently() {
+    rs::ui::BudgetView* budget = m_window->budgetView();
+    rs::ui::RankPlanModel* model = budget->model();
+    budget->findChild<QPushButton*>(QStringLiteral("resetEdits"))->click();
+    QVERIFY(!budget->hasEdits());
+    const qint64 planned = budget->budget();
+    const int row = 6; // model.layers.0.mlp.down_proj, 64 x 172
+    const qint64 before = model->planRanks()[row];
+    QVERIFY(before < 64);
+    QVERIFY(model->setData(model->index(row, rs::ui::RankPlanModel::PlanColumn), 64, Qt::EditRole));
+    const qint64 over = budget->shownPlan().parameters - planned;
+    QVERIFY(over > 0);
+    QVERIFY2(budget->messageLabel()->text().contains(
+                 QStringLiteral(", %1 over the budget of %2.")
+                     .arg(QLocale().toString(over), QLocale().toString(planned))),
+             qPrintable(budget->messageLabel()->text()));
+
+    // A new budget asks first; keeping the edits leaves budget, ranks and controls as they were.
+    const auto askAndAnswer = [&](qint64 asked, QMessageBox::StandardButton answer) {
+        budget->requestBudget(asked);
+        QMessageBox* box = nullptr;
+        QTRY_VERIFY((box = budget->findChild<QMessageBox*>(QStringLiteral("discardEditsBox"))));
+        QVERIFY(box->isVisible());
+        QCOMPARE(budget->budget(), planned); // nothing replaced while the question is open
+        box->button(answer)->click();
+        QTRY_VERIFY(!budget->findChild<QMessageBox*>(QStringLiteral("discardEditsBox")));
+    };
+    askAndAnswer(planned + 5000, QMessageBox::Cancel);
+    QCOMPARE(budget->budget(), planned);
+    QVERIFY(budget->hasEdits());
+    QCOMPARE(model->planRanks()[row], qint64(64));
+    QCOMPARE(budget->budgetBox()->value(), double(planned));
+    askAndAnswer(planned + 5000, QMessageBox::Discard);
+    QCOMPARE(budget->budget(), planned + 5000);
+    QVERIFY(!budget->hasEdits());
+    QVERIFY(budget->shownPlan().parameters <= budget->budget());
+
+    // Below the smallest plan (fewer bits per weight than the compressed weights alone): planned
+    // at the smallest, and said so.
+    budget->setUnit(rs::ui::BudgetView::Unit::BitsPerWeight);
+    budget->budgetBox()->setValue(1.0);
+    QCOMPARE(budget->budget(), qint64(0)); // the smallest plan of any-rank alignment: no adapter
+    QVERIFY(budget->budgetBox()->value() > 1.0);
+    QVERIFY2(budget->messageLabel()->text().contains(QStringLiteral("below the smallest plan")),
+             qPrintable(budget->messageLabel()->text()));
+    budget->setUnit(rs::ui::BudgetView::Unit::Parameters);
+    budget->setBudget(planned);
+    QVERIFY(budget->messageLabel()->text().isEmpty());
+}
+
+// One job at a time: Run and Apply Plan wait while another job runs; a message about the
+// inputs clears once the user changes them.
+void TestWorkbench::runWaitsForAnotherJob() {
+    RunPanel* panel = m_window->runPanel();
+    QPushButton* apply = m_window->budgetView()->applyButton();
+    QVERIFY(panel->runButton()->isEnabled());
+    QVERIFY(apply->isEnabled());
+    QCOMPARE(apply->text(), QStringLiteral("Apply Plan")); // runs at once: no dialog, no "…"
+    std::atomic<bool> release{false};
+    QSignalSpy finished(m_window->jobRunner(), &JobRunner::finished);
+    QVERIFY(m_window->jobRunner()->start(
+        QStringLiteral("another job"), [&release](const rs::JobContext&) -> JobRunner::Completion {
+            while (!release)
+                QThread::msleep(5);
+            return [] {};
+        }));
+    QVERIFY(!panel->runButton()->isEnabled());
+    QVERIFY(!panel->cancelButton()->isVisible()); // its Cancel is the main window's
+    QVERIFY(!apply->isEnabled());
+    release = true;
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kJobTimeoutMs);
+    QVERIFY(panel->runButton()->isEnabled());
+    QVERIFY(apply->isEnabled());
+
+    panel->showMessage(QStringLiteral("example.txt: no such file"));
+    const QString calib = dataFile("text/tinystories/calib.txt");
+    panel->setCalibText(calib + QStringLiteral(" "));
+    QVERIFY(panel->statusLabel()->text().isEmpty());
+    panel->setCalibText(calib);
 }
 
 void TestWorkbench::tradeoffShowsEveryVariant() {

@@ -113,8 +113,36 @@
         <translation>編集を元に戻す</translation>
     </message>
     <message>
-        <source>Apply Plan…</source>
-        <translation>プランを適用…</translation>
+        <source>Apply Plan</source>
+        <translation>プランを適用</translation>
+    </message>
+    <message>
+        <source>A budget of %1 is below the smallest plan, %2 (every layer at its lowest rank): planned for that.</source>
+        <translation>予算 %1 は最小のプラン %2（全レイヤーが最低ランク）を下回るため、その予算で計画しました。</translation>
+    </message>
+    <message>
+        <source>Discard Rank Edits?</source>
+        <translation>ランクの編集を破棄しますか？</translation>
+    </message>
+    <message>
+        <source>Planning for a new budget replaces the ranks you edited in the table.</source>
+        <translation>新しい予算で計画すると、表で編集したランクは置き換えられます。</translation>
+    </message>
+    <message>
+        <source>Discard Edits</source>
+        <translation>編集を破棄</translation>
+    </message>
+    <message>
+        <source>Keep Edits</source>
+        <translation>編集を保持</translation>
+    </message>
+    <message>
+        <source>Another job is running: apply the plan when it has finished</source>
+        <translation>別のジョブが実行中です。終了してからプランを適用してください</translation>
+    </message>
+    <message>
+        <source>The edited plan uses %1 parameters, %2 over the budget of %3.</source>
+        <translation>編集したプランは %1 パラメータを使い、予算 %3 を %2 超えています。</translation>
     </message>
     <message>
         <source>Adapter parameters</source>
@@ -1300,6 +1328,10 @@ Run in %1, as half-precision runtimes compute: %2.</source>
 </context>
 <context>
     <name>rs::ui::RunPanel</name>
+    <message>
+        <source>Another job is running: run when it has finished</source>
+        <translation>別のジョブが実行中です。終了してから実行してください</translation>
+    </message>
     <message>
         <source>%1 s</source>
         <translation>%1 秒</translation>

@@ -12,6 +12,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSlider>
 #include <QSplitter>
@@ -45,7 +46,7 @@ BudgetView::BudgetView(QWidget* parent)
     , m_table(new QTableView)
     , m_plot(new QCustomPlot)
     , m_reset(new QPushButton(tr("Reset Edits")))
-    , m_apply(new QPushButton(tr("Apply Plan…"))) {
+    , m_apply(new QPushButton(tr("Apply Plan"))) {
     setObjectName(QStringLiteral("budgetView"));
     setUpControls();
     setUpTable();
@@ -167,15 +168,9 @@ void BudgetView::connectControls() {
     connect(m_slider, &QSlider::valueChanged, this, [this](int position) {
         if (!m_planner)
             return;
-        m_budget = budgetAt(position);
-        m_edited = false;
-        replan();
-        updateBudgetBox();
+        requestBudget(budgetAt(position));
     });
-    connect(m_budgetBox, &QDoubleSpinBox::valueChanged, this, [this](double value) {
-        if (m_planner)
-            setBudget(fromUnit(value));
-    });
+    connect(m_budgetBox, &QDoubleSpinBox::valueChanged, this, &BudgetView::budgetTyped);
     connect(m_unitBox, &QComboBox::currentIndexChanged, this, [this] {
         m_unit = Unit(m_unitBox->currentData().toInt());
         updateBudgetBox();
@@ -191,11 +186,13 @@ void BudgetView::connectControls() {
         std::vector<int64_t> ranks(m_model->planRanks().begin(), m_model->planRanks().end());
         m_shown = m_planner->evaluate(ranks);
         showTotals();
+        showBudgetExcess();
         updatePlot();
         emit planChanged();
     });
     connect(m_reset, &QPushButton::clicked, this, [this] {
         m_edited = false;
+        m_message->clear();
         replan();
     });
     connect(m_apply, &QPushButton::clicked, this, [this] {
@@ -338,7 +335,7 @@ void BudgetView::rebuildPlanner() {
     }
     m_slider->setEnabled(true);
     m_budgetBox->setEnabled(true);
-    m_apply->setEnabled(true);
+    updateApplyEnabled();
     m_reset->setEnabled(true);
     // Start at the cost of uniform rank 8 (clamped), the most common choice to improve on.
     const qint64 start = first ? m_planner->uniform(8).parameters : previous;
@@ -349,10 +346,13 @@ void BudgetView::rebuildPlanner() {
 void BudgetView::setBudget(qint64 parameters) {
     if (!m_planner)
         return;
+    m_message->clear();
     parameters =
         std::clamp<qint64>(parameters, m_planner->minParameters(), m_planner->maxParameters());
-    if (parameters == m_budget)
+    if (parameters == m_budget && !m_edited) {
+        updateBudgetBox(); // shows the clamped value where the user typed another
         return;
+    }
     m_budget = parameters;
     m_edited = false;
     {
@@ -361,6 +361,82 @@ void BudgetView::setBudget(qint64 parameters) {
     }
     replan();
     updateBudgetBox();
+}
+
+// The box reaches down to no adapter at all, so that a budget below the smallest plan is
+// answered (planned at the smallest, and said so) rather than silently reverted.
+void BudgetView::budgetTyped(double value) {
+    if (!m_planner)
+        return;
+    const qint64 lowest = m_planner->minParameters();
+    const double lowestValue = toUnit(lowest);
+    const bool below = value < lowestValue;
+    requestBudget(below ? lowest : fromUnit(value));
+    updateBudgetBox();
+    if (below) {
+        const auto shown = [this](double v) {
+            return m_budgetBox->textFromValue(v) + m_budgetBox->suffix();
+        };
+        m_message->setText(tr("A budget of %1 is below the smallest plan, %2 (every layer at its "
+                              "lowest rank): planned for that.")
+                               .arg(shown(value), shown(lowestValue)));
+    }
+}
+
+void BudgetView::requestBudget(qint64 parameters) {
+    if (!m_planner || parameters == m_budget)
+        return;
+    if (!m_edited) {
+        setBudget(parameters);
+        return;
+    }
+    // Restores the controls to the budget in force while the question is open and after "keep".
+    const auto restoreControls = [this] {
+        const QSignalBlocker block(m_slider);
+        m_slider->setValue(sliderPosition(m_budget));
+        updateBudgetBox();
+    };
+    restoreControls();
+    auto* box = new QMessageBox(QMessageBox::Question, tr("Discard Rank Edits?"),
+                                tr("Planning for a new budget replaces the ranks you edited in "
+                                   "the table."),
+                                QMessageBox::Discard | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("discardEditsBox"));
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->button(QMessageBox::Discard)->setText(tr("Discard Edits"));
+    box->button(QMessageBox::Cancel)->setText(tr("Keep Edits"));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setWindowModality(Qt::WindowModal);
+    connect(box, &QMessageBox::finished, this, [this, parameters](int result) {
+        if (result == QMessageBox::Discard)
+            setBudget(parameters);
+    });
+    box->open();
+}
+
+void BudgetView::setJobRunning(bool running) {
+    m_jobRunning = running;
+    updateApplyEnabled();
+}
+
+void BudgetView::updateApplyEnabled() {
+    m_apply->setEnabled(m_planner && !m_jobRunning);
+    m_apply->setToolTip(m_jobRunning
+                            ? tr("Another job is running: apply the plan when it has finished")
+                            : tr("Compensate with this plan and evaluate it as a new experiment"));
+}
+
+// An edited plan may cost more than the budget: said, with by how much, never silently.
+void BudgetView::showBudgetExcess() {
+    const qint64 over = qint64(m_shown.parameters) - m_budget;
+    if (over <= 0) {
+        m_message->clear();
+        return;
+    }
+    const QLocale locale;
+    m_message->setText(tr("The edited plan uses %1 parameters, %2 over the budget of %3.")
+                           .arg(locale.toString(qint64(m_shown.parameters)), locale.toString(over),
+                                locale.toString(m_budget)));
 }
 
 void BudgetView::setUnit(Unit unit) {
@@ -471,7 +547,8 @@ void BudgetView::updateBudgetBox() {
     }
     const int decimals = m_unit == Unit::Parameters ? 0 : 3;
     m_budgetBox->setDecimals(decimals);
-    m_budgetBox->setRange(toUnit(m_planner->minParameters()), toUnit(m_planner->maxParameters()));
+    // From zero, so that a budget below the smallest plan is answered, not reverted (budgetTyped).
+    m_budgetBox->setRange(0.0, toUnit(m_planner->maxParameters()));
     m_budgetBox->setSingleStep(m_unit == Unit::Parameters ? 1000.0 : 0.01);
     m_budgetBox->setSuffix(m_unit == Unit::Parameters ? tr(" params")
                            : m_unit == Unit::Percent  ? tr(" %")

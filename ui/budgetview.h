@@ -44,9 +44,16 @@ public:
     void clear();
     bool hasPlan() const { return m_planner != nullptr; }
 
-    // The budget in adapter parameters; setBudget() clamps to the planner's range.
+    // The budget in adapter parameters; setBudget() clamps to the planner's range (and says so
+    // when it was below it) and plans afresh, dropping rank edits.
     qint64 budget() const { return m_budget; }
     void setBudget(qint64 parameters);
+    // A budget the user chose with the slider or the box: with rank edits in the table it first
+    // asks (window-modal, not blocking) whether to drop them; keeping them restores the controls.
+    void requestBudget(qint64 parameters);
+    bool hasEdits() const { return m_edited; }
+    // While another job runs, Apply waits (one job at a time).
+    void setJobRunning(bool running);
     void setUnit(Unit unit);
     void setWeighting(rs::LayerWeighting weighting);
     void setAlignment(int align);
@@ -78,6 +85,7 @@ public:
     QCustomPlot* plot() const { return m_plot; }
     QPushButton* applyButton() const { return m_apply; }
     QLabel* summaryLabel() const { return m_summary; }
+    QLabel* messageLabel() const { return m_message; }
 
 signals:
     // Apply: run the compensation with this plan and evaluate it as a new experiment.
@@ -100,6 +108,9 @@ private:
     void rebuildPlanner();
     void replan();
     void showTotals();
+    void showBudgetExcess();
+    void budgetTyped(double value);
+    void updateApplyEnabled();
     void updateBudgetBox();
     void updatePlot();
     double toUnit(qint64 parameters) const;
@@ -119,6 +130,7 @@ private:
     int m_uniformRank = 0;
     qint64 m_budget = 0;
     bool m_edited = false;
+    bool m_jobRunning = false;
     double m_lastReplanMs = 0.0;
     Unit m_unit = Unit::Parameters;
 

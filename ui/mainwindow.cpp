@@ -119,6 +119,8 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_jobs, &JobRunner::runningChanged, this, [this](bool running) {
         if (!running || m_runActive)
             m_runPanel->setRunning(running);
+        m_runPanel->setOtherJobRunning(running && !m_runActive);
+        m_budget->setJobRunning(running);
         m_openDirAction->setEnabled(!running);
         m_openFileAction->setEnabled(!running);
         m_exportAction->setEnabled(!running && m_experimentId > 0);

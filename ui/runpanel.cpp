@@ -203,17 +203,26 @@ void RunPanel::connectControls() {
         m_jobPages->setCurrentIndex(index);
         // A low-rank run calibrates on the original model only.
         m_calibMode->setEnabled(job() == Job::Compression);
-        updateRunEnabled();
+        inputsChanged();
     });
-    connect(m_lowRank, &LowRankOptions::changed, this, &RunPanel::updateRunEnabled);
+    connect(m_lowRank, &LowRankOptions::changed, this, &RunPanel::inputsChanged);
     connect(m_run, &QPushButton::clicked, this, &RunPanel::runRequested);
     connect(m_cancel, &QPushButton::clicked, this, &RunPanel::cancelRequested);
-    connect(m_calibText, &QLineEdit::textChanged, this, &RunPanel::updateRunEnabled);
+    connect(m_calibText, &QLineEdit::textChanged, this, &RunPanel::inputsChanged);
+    connect(m_evalText, &QLineEdit::textChanged, this, &RunPanel::inputsChanged);
+    connect(m_compression, &MethodForm::changed, this, &RunPanel::inputsChanged);
+    connect(m_compensation, &MethodForm::changed, this, &RunPanel::inputsChanged);
     connect(m_ranks, &QLineEdit::textChanged, this, [this] {
         const bool ok = parseRanks(m_ranks->text()).has_value();
         m_ranks->setStyleSheet(ok ? QString() : QStringLiteral("color: #b00020"));
-        updateRunEnabled();
+        inputsChanged();
     });
+}
+
+void RunPanel::inputsChanged() {
+    if (!m_running)
+        m_status->clear(); // it spoke of inputs that are no longer those shown
+    updateRunEnabled();
 }
 
 QWidget* RunPanel::filePicker(QLineEdit* edit, const QString& title) {
@@ -389,13 +398,20 @@ void RunPanel::setRunning(bool running) {
     updateRunEnabled();
 }
 
+void RunPanel::setOtherJobRunning(bool running) {
+    m_otherJob = running;
+    updateRunEnabled();
+}
+
 void RunPanel::updateRunEnabled() {
     const bool lowRank = job() == Job::LowRank;
     const bool sizesValid = lowRank ? m_lowRank->valid() : parseRanks(m_ranks->text()).has_value();
-    m_run->setEnabled(m_modelLoaded && !m_running && !m_calibText->text().trimmed().isEmpty() &&
-                      sizesValid);
+    m_run->setEnabled(m_modelLoaded && !m_running && !m_otherJob &&
+                      !m_calibText->text().trimmed().isEmpty() && sizesValid);
     if (!m_modelLoaded)
         m_run->setToolTip(tr("Open a model first"));
+    else if (m_otherJob)
+        m_run->setToolTip(tr("Another job is running: run when it has finished"));
     else if (lowRank)
         m_run->setToolTip(tr("Calibrate, replace the selected linears by factor pairs (trained "
                              "by local distillation with Lillama) and evaluate; the run is "

@@ -55,9 +55,13 @@ public:
     // Enables Run only with a model and while no job runs; shows Cancel while one runs.
     void setModelLoaded(bool loaded);
     void setRunning(bool running);
+    // Another job (an export, a sensitivity measurement) runs: Run waits for it, no Cancel here.
+    void setOtherJobRunning(bool running);
     // Progress of the running job: stage, its detail (layer) and the units of the stage.
     void showProgress(const QString& stage, qint64 done, qint64 total, const QString& detail,
                       qint64 stageElapsedMs);
+    // A message about the last run (its result, or why it could not start); it clears as soon
+    // as the user changes the inputs.
     void showMessage(const QString& message);
 
     MethodForm* compressionForm() const { return m_compression; }
@@ -86,6 +90,7 @@ private:
 
     QWidget* filePicker(QLineEdit* edit, const QString& title);
     void updateRunEnabled();
+    void inputsChanged();
     // What both jobs read from the form: the calibration text and budget and the optional
     // evaluation text, checked to exist; nullopt with the reason in `problem`.
     std::optional<rs::JobInputs> inputs(QString* problem) const;
@@ -110,6 +115,7 @@ private:
     QLabel* m_status;
     bool m_modelLoaded = false;
     bool m_running = false;
+    bool m_otherJob = false;
 };
 
 // "4, 8,16" -> {4, 8, 16} (util/lists.h); nullopt for anything else (empty, non-numbers,

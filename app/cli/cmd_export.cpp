@@ -38,7 +38,7 @@ int runExport(const ParsedArgs& args, const JobContext& job) {
     request.variant = args.valueOr("--variant", "");
     request.force = args.flag("--force");
 
-    const auto store = ExperimentStore::open(databasePath(args));
+    const auto store = openRecordedStore(args);
     ExportOptions options;
     options.device = args.valueOr("--device", "cpu");
     const ExportResult r = exportExperiment(*store, request, job, options);

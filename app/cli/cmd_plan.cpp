@@ -180,7 +180,7 @@ int runPlan(const ParsedArgs& args, const JobContext& job) {
     if (!args.flag("--apply") && (args.value("--eval") || args.value("--max-windows")))
         throw UsageError("--eval and --max-windows only apply with --apply");
 
-    std::unique_ptr<ExperimentStore> store = ExperimentStore::open(databasePath(args));
+    std::unique_ptr<ExperimentStore> store = openRecordedStore(args);
     const StoredCurves curves = loadStoredCurves(*store, id, args.value("--comp"));
     // Measured on stories260K (README): only sensitivity weights beat uniform rank in perplexity;
     // they need the experiment's evaluation text.

@@ -10,7 +10,7 @@
 #include "pipeline/session.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
-#include "util/error.h"
+#include "util/argument_error.h"
 #include "util/text.h"
 
 #include <algorithm>
@@ -26,26 +26,22 @@ namespace {
 
 using nlohmann::json;
 
-// Reading commands also work on a database the user may not write (an archive, a shared
-// drive); when it is writable they open it read-write, which marks interrupted runs.
-std::unique_ptr<ExperimentStore> openForReading(const ParsedArgs& args) {
+} // namespace
+
+std::unique_ptr<ExperimentStore> openRecordedStore(const ParsedArgs& args) {
     const std::filesystem::path path = databasePath(args);
     std::error_code error;
-    const bool exists = std::filesystem::exists(path, error);
-    // Reading never creates a store: a mistyped --db must not leave an empty database behind.
-    if (!exists)
+    if (!std::filesystem::exists(path, error))
         fail(path.string(), "no experiment store here (nothing recorded yet, or a mistyped --db "
                             "or $RANKSCOPE_DB)");
+    // When it is writable it opens read-write, which marks interrupted runs.
     const bool writable =
-        !exists ||
-        (::access(path.c_str(), W_OK) == 0 &&
-         ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), W_OK) == 0);
+        ::access(path.c_str(), W_OK) == 0 &&
+        ::access(path.parent_path().empty() ? "." : path.parent_path().c_str(), W_OK) == 0;
     ExperimentStore::Options options;
     options.readOnly = !writable;
     return ExperimentStore::open(path, options);
 }
-
-} // namespace
 
 int64_t experimentId(const std::string& text) {
     try {
@@ -63,7 +59,7 @@ namespace {
 ExperimentRecord requireExperiment(const ExperimentStore& store, int64_t id) {
     auto e = store.experiment(id);
     if (!e)
-        fail(store.path().string(), "no experiment " + std::to_string(id));
+        failArgument(store.path().string(), "no experiment " + std::to_string(id));
     return *e;
 }
 
@@ -133,7 +129,7 @@ json summaryJson(const ExperimentSummary& s) {
 }
 
 int runList(const ParsedArgs& args, const JobContext&) {
-    const auto store = openForReading(args);
+    const auto store = openRecordedStore(args);
     ExperimentFilter filter;
     filter.model = args.valueOr("--model", "");
     if (const auto status = args.value("--status")) {
@@ -181,7 +177,7 @@ int runList(const ParsedArgs& args, const JobContext&) {
 
 int runShow(const ParsedArgs& args, const JobContext&) {
     const int64_t id = experimentId(args.positional(0)); // a usage error before any file
-    const auto store = openForReading(args);
+    const auto store = openRecordedStore(args);
     const ExperimentRecord e = requireExperiment(*store, id);
     const auto model = store->model(e.modelId);
     const auto calib = e.calibDatasetId ? store->dataset(*e.calibDatasetId) : std::nullopt;
@@ -265,7 +261,7 @@ int runShow(const ParsedArgs& args, const JobContext&) {
 int runCompare(const ParsedArgs& args, const JobContext&) {
     const int64_t first = experimentId(args.positional(0));
     const int64_t second = experimentId(args.positional(1));
-    const auto store = openForReading(args);
+    const auto store = openRecordedStore(args);
     const ExperimentComparison c = compareExperiments(*store, first, second);
     std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(c.a)).c_str(),
                 ("experiment " + std::to_string(c.b)).c_str());
@@ -292,17 +288,17 @@ int runCompare(const ParsedArgs& args, const JobContext&) {
 }
 
 int runDelete(const ParsedArgs& args, const JobContext&) {
-    const auto store = ExperimentStore::open(databasePath(args));
+    const auto store = openRecordedStore(args);
     const int64_t id = experimentId(args.positional(0));
     if (!store->deleteExperiment(id))
-        fail(store->path().string(), "no experiment " + std::to_string(id));
+        failArgument(store->path().string(), "no experiment " + std::to_string(id));
     std::printf("deleted experiment %lld (its cached statistics stay until `cache prune`)\n",
                 static_cast<long long>(id));
     return kExitOk;
 }
 
 int runAnalyze(const ParsedArgs& args, const JobContext& job) {
-    const auto store = ExperimentStore::open(databasePath(args));
+    const auto store = openRecordedStore(args);
     const ExperimentRecord e = requireExperiment(*store, experimentId(args.positional(0)));
     const auto model = store->model(e.modelId);
     if (!model)
@@ -330,7 +326,7 @@ std::string csvField(const std::string& text) {
 
 int runExportCsv(const ParsedArgs& args, const JobContext&) {
     const int64_t id = experimentId(args.positional(0));
-    const auto store = openForReading(args);
+    const auto store = openRecordedStore(args);
     const ExperimentRecord e = requireExperiment(*store, id);
     const std::vector<VariantRecord> variants = store->variants(e.id);
     std::ostringstream out;
@@ -358,7 +354,7 @@ int runExportCsv(const ParsedArgs& args, const JobContext&) {
 }
 
 int runCacheList(const ParsedArgs& args, const JobContext&) {
-    const auto store = openForReading(args);
+    const auto store = openRecordedStore(args);
     const ArtefactCache cache(defaultCacheDirectory());
     std::printf("cache %s\n", cache.directory().string().c_str());
     uint64_t total = 0;
@@ -394,8 +390,6 @@ uint64_t parseSize(const std::string& text) {
 }
 
 int runCachePrune(const ParsedArgs& args, const JobContext&) {
-    const auto store = ExperimentStore::open(databasePath(args));
-    ArtefactCache cache(defaultCacheDirectory());
     PruneOptions options;
     options.all = args.flag("--all");
     options.dryRun = args.flag("--dry-run");
@@ -406,6 +400,8 @@ int runCachePrune(const ParsedArgs& args, const JobContext&) {
     }
     if (const auto size = args.value("--max-size"))
         options.maxBytes = parseSize(*size);
+    const auto store = openRecordedStore(args);
+    ArtefactCache cache(defaultCacheDirectory());
     const PruneReport report = pruneCache(*store, cache, options);
     std::printf("%s %zu artefacts (%s), %lld incomplete and %lld unreferenced among them; %s "
                 "kept in %s\n",

@@ -2,11 +2,13 @@
 
 #include "args.h"
 #include "pipeline/session.h"
+#include "store/experiment_store.h"
 #include "util/progress.h"
 
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <vector>
 
 namespace rs::cli {
@@ -38,6 +40,10 @@ int64_t maxMemory(const ParsedArgs& args);
 // database is $RANKSCOPE_DB or the XDG default (see defaultDatabasePath()).
 extern const OptionSpec kDb;
 std::filesystem::path databasePath(const ParsedArgs& args);
+// The store of a command that needs what is already recorded there (reading, exporting, planning,
+// deleting). Never creates one: a mistyped --db must not leave an empty database behind. A store
+// the user may not write (an archive, a shared drive) opens read-only.
+std::unique_ptr<ExperimentStore> openRecordedStore(const ParsedArgs& args);
 // A positive experiment ID, or a UsageError.
 int64_t experimentId(const std::string& text);
 

@@ -104,7 +104,7 @@ ExportSource exportableExperiment(const ExperimentStore& store, const ExportRequ
     out.what = "experiment " + std::to_string(request.experimentId);
     const auto experiment = store.experiment(request.experimentId);
     if (!experiment)
-        fail(store.path().string(), "no " + out.what);
+        failArgument(store.path().string(), "no " + out.what);
     if (experiment->status != ExperimentStatus::Done)
         fail(out.what, std::string("is ") + statusName(experiment->status) +
                            "; only finished experiments can be exported");

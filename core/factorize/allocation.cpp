@@ -1,14 +1,22 @@
 #include "factorize/allocation.h"
 
-#include "util/error.h"
+#include "util/argument_error.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 namespace rs {
 
 namespace {
+
+// A percentage as the user wrote it: 99.9 stays 99.9 (rounding would claim 100).
+std::string formatPercent(double percent) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", percent);
+    return text;
+}
 
 int64_t totalDense(const std::vector<FactorShape>& shapes) {
     int64_t total = 0;
@@ -64,7 +72,7 @@ AllocationStrategy parseAllocationStrategy(const std::string& name) {
                                  AllocationStrategy::GreedyTop})
         if (name == allocationStrategyName(s))
             return s;
-    fail("allocation", "unknown strategy '" + name + "' (use uniform, bottom or top)");
+    failArgument("allocation", "unknown strategy '" + name + "' (use uniform, bottom or top)");
 }
 
 double RankAllocation::reductionPercent() const {
@@ -84,10 +92,10 @@ RankAllocation evaluateAllocation(const std::vector<FactorShape>& shapes,
     for (size_t i = 0; i < shapes.size(); ++i) {
         const FactorShape& s = shapes[i];
         if (ranks[i] != kDenseRank && (ranks[i] < 1 || ranks[i] > s.maxRank()))
-            fail(s.name, "rank " + std::to_string(ranks[i]) + " is outside 1.." +
-                             std::to_string(s.maxRank()) + " (min(d_out, d_in) of " +
-                             std::to_string(s.outFeatures) + "x" + std::to_string(s.inFeatures) +
-                             ")");
+            failArgument(s.name, "rank " + std::to_string(ranks[i]) + " is outside 1.." +
+                                     std::to_string(s.maxRank()) + " (min(d_out, d_in) of " +
+                                     std::to_string(s.outFeatures) + "x" +
+                                     std::to_string(s.inFeatures) + ")");
         a.parametersAfter += s.parametersAt(ranks[i]);
     }
     a.budget = a.parametersAfter;
@@ -103,17 +111,17 @@ RankAllocation allocateForReduction(const std::vector<FactorShape>& shapes, doub
     if (shapes.empty())
         fail("rank allocation", "no layer to factor");
     if (!(percent > 0.0 && percent < 100.0))
-        fail("parameter reduction",
-             "must be between 0 and 100 percent (got " + std::to_string(percent) + ")");
+        failArgument("parameter reduction",
+                     "must be between 0 and 100 percent (got " + std::to_string(percent) + ")");
     if (!(layerFraction > 0.0 && layerFraction < 1.0))
-        fail("layer fraction",
-             "must be between 0 and 1 (got " + std::to_string(layerFraction) + ")");
+        failArgument("layer fraction",
+                     "must be between 0 and 1 (got " + std::to_string(layerFraction) + ")");
     RankAllocation a;
     a.parametersBefore = totalDense(shapes);
     a.budget = static_cast<int64_t>(
         std::floor((1.0 - percent / 100.0) * static_cast<double>(a.parametersBefore)));
-    const std::string goal = std::to_string(static_cast<int>(std::lround(percent))) +
-                             "% fewer parameters (at most " + std::to_string(a.budget) + " of " +
+    const std::string goal = formatPercent(percent) + "% fewer parameters (at most " +
+                             std::to_string(a.budget) + " of " +
                              std::to_string(a.parametersBefore) + ")";
 
     std::vector<size_t> order(shapes.size());
@@ -125,8 +133,8 @@ RankAllocation allocateForReduction(const std::vector<FactorShape>& shapes, doub
             a.parametersAfter += s.parametersAt(a.ranks.back());
         }
         if (a.parametersAfter > a.budget)
-            fail("rank allocation", "cannot reach " + goal + ": rank 1 everywhere needs " +
-                                        std::to_string(a.parametersAfter));
+            failArgument("rank allocation", "cannot reach " + goal + ": rank 1 everywhere needs " +
+                                                std::to_string(a.parametersAfter));
         fillLeftover(shapes, order, a);
         return a;
     }
@@ -154,9 +162,9 @@ RankAllocation allocateForReduction(const std::vector<FactorShape>& shapes, doub
         factored.insert(factored.begin(), blocks[block].begin(), blocks[block].end());
     }
     if (a.parametersAfter > a.budget)
-        fail("rank allocation", "cannot reach " + goal + " with every block factored at " +
-                                    std::to_string(layerFraction) +
-                                    " of its break-even rank; lower the layer fraction");
+        failArgument("rank allocation", "cannot reach " + goal + " with every block factored at " +
+                                            std::to_string(layerFraction) +
+                                            " of its break-even rank; lower the layer fraction");
     fillLeftover(shapes, factored, a);
     return a;
 }

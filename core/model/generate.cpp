@@ -1,5 +1,5 @@
 #include "model/llama.h"
-#include "util/error.h"
+#include "util/argument_error.h"
 
 #include <ATen/ATen.h>
 #include <algorithm>
@@ -19,8 +19,8 @@ std::vector<int32_t> LlamaModel::generateGreedy(const std::vector<int32_t>& prom
     const int64_t capacity =
         std::min(config().maxPositions, promptLength + std::max<int64_t>(maxNewTokens, 0));
     if (promptLength > capacity)
-        fail("generate", "the prompt (" + std::to_string(promptLength) +
-                             " tokens) is longer than the model context");
+        failArgument("generate", "the prompt (" + std::to_string(promptLength) +
+                                     " tokens) is longer than the model context");
 
     KvCache cache = makeCache(1, capacity);
     std::vector<int64_t> ids(prompt.begin(), prompt.end());

@@ -1,7 +1,7 @@
 #include "pipeline/experiment_compare.h"
 
 #include "store/experiment_store.h"
-#include "util/error.h"
+#include "util/argument_error.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -72,7 +72,7 @@ ExperimentComparison compareExperiments(const ExperimentStore& store, int64_t id
     const auto require = [&store](int64_t id) {
         auto e = store.experiment(id);
         if (!e)
-            fail(store.path().string(), "no experiment " + std::to_string(id));
+            failArgument(store.path().string(), "no experiment " + std::to_string(id));
         return *e;
     };
     const ExperimentRecord a = require(idA);

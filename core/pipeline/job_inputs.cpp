@@ -118,6 +118,13 @@ TokenStream tokenStream(const ModelSession& session, const std::filesystem::path
 
 TokenStream evaluationStream(const ModelSession& session, const JobInputs& inputs,
                              const JobContext& job) {
+    std::error_code unreadable; // a missing file is named when it is read
+    if (!inputs.calibText.empty() &&
+        std::filesystem::equivalent(inputs.calibText, inputs.evalText, unreadable))
+        job.report("warning", 0, 0,
+                   "the evaluation text " + inputs.evalText.string() +
+                       " is the calibration text: its perplexity shows how well the model fits "
+                       "what it was calibrated on, not how it does on unseen text");
     const Protocol protocol =
         inputs.eval.protocol ? *inputs.eval.protocol : detectProtocolOfFile(inputs.evalText, job);
     const int64_t needed = evaluationTokens(session.model(), protocol, inputs.eval);

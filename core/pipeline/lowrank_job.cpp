@@ -267,6 +267,14 @@ double LowRankLayerReport::parameterReductionPercent(size_t variant) const {
     return 100.0 * (1.0 - double(parametersAt(variant)) / double(outFeatures * inFeatures));
 }
 
+void requireFeasibleRanks(const ModelSession& session, const LowRankRequest& request) {
+    const std::vector<SelectedLinear> selected =
+        selectLinears(session.checkpoint(), request.inputs.layers);
+    LowRankResult planned;
+    std::vector<std::vector<int64_t>> ranks;
+    planVariants(request, selected, shapesOf(selected), planned, ranks);
+}
+
 LowRankResult runLowRank(ModelSession& session, const LowRankRequest& request,
                          const JobContext& job, const LowRankHooks& hooks) {
     c10::InferenceMode inference;

@@ -88,6 +88,10 @@ struct LowRankHooks {
     std::function<void(size_t variant, const std::vector<FactoredLinear>&)> factored;
 };
 
+// Fails (an ArgumentError naming the layer or the budget) when the request's ranks or reductions
+// cannot be met on the session's model; cheap, so callers check before recording anything.
+void requireFeasibleRanks(const ModelSession& session, const LowRankRequest& request);
+
 // Runs the request on the session's model (restored to its original weights when the job ends,
 // also on failure or cancellation). Stages: "calibrate", "curves" (progress of the first of the
 // optimal allocation's two passes), "factor", "distill" (Lillama), "evaluate". Fails naming the

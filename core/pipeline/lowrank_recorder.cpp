@@ -98,7 +98,7 @@ RecordedLowRank runRecordedLowRank(ModelSession& session, const LowRankRequest& 
     // Checked before anything is recorded: a model or a layer pattern that cannot be used is a
     // mistake in the call, not a failed experiment.
     requireDenseModel(session, "low-rank factorization");
-    selectLinears(session.checkpoint(), request.inputs.layers);
+    requireFeasibleRanks(session, request);
     ExperimentRecord experiment;
     experiment.name = name;
     experiment.modelId = registerModel(store, session, job).id;

@@ -2,7 +2,7 @@
 
 #include "budget/resolve.h"
 #include "store/experiment_store.h"
-#include "util/error.h"
+#include "util/argument_error.h"
 
 namespace rs {
 
@@ -33,7 +33,7 @@ StoredCurves loadStoredCurves(const ExperimentStore& store, int64_t id,
     StoredCurves out;
     const auto experiment = store.experiment(id);
     if (!experiment)
-        fail(store.path().string(), "no " + what);
+        failArgument(store.path().string(), "no " + what);
     // A cancelled or failed run stored the layers of the blocks it finished only: a plan over
     // them would leave the rest uncompensated.
     if (experiment->status != ExperimentStatus::Done)

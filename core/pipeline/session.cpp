@@ -7,6 +7,7 @@
 #include "tokenizer/tokenizer.h"
 #include "util/argument_error.h"
 #include "util/error.h"
+#include "util/text.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -191,6 +192,9 @@ std::string generateText(const ModelSession& session, const GenerateRequest& req
     const ModelConfig& config = session.summary().config;
     const std::optional<int32_t> bos = tokenizer.bosId() ? tokenizer.bosId() : config.bosTokenId;
 
+    if (const size_t bad = findInvalidUtf8(request.prompt); bad != std::string::npos)
+        failArgument("prompt",
+                     "not valid UTF-8 (first bad byte at offset " + std::to_string(bad) + ")");
     std::vector<int32_t> prompt;
     if (bos)
         prompt.push_back(*bos);

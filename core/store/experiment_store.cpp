@@ -2,7 +2,7 @@
 // that tell a running experiment from one whose process is gone.
 #include "store/experiment_store_impl.h"
 #include "store/schema.h"
-#include "util/error.h"
+#include "util/argument_error.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -94,7 +94,7 @@ ExperimentStore::Impl::~Impl() {
 void ExperimentStore::Impl::requireExperiment(int64_t id) {
     Statement s = db.prepare("SELECT 1 FROM experiments WHERE id = ?");
     if (!s.bind(1, id).step())
-        fail(db.path().string(), "no experiment " + std::to_string(id));
+        failArgument(db.path().string(), "no experiment " + std::to_string(id));
 }
 
 std::vector<int64_t> ExperimentStore::Impl::runningExperiments() {

@@ -77,6 +77,11 @@ bool readTextLines(const std::filesystem::path& path, const LinePieceFn& onPiece
         if (const size_t bad = findInvalidUtf8(text); bad != std::string::npos)
             fail(path.string(), "not valid UTF-8 (first bad byte at offset " +
                                     std::to_string(offset + static_cast<int64_t>(bad)) + ")");
+        // Valid UTF-8, but no text holds one: a binary file, or a text damaged on disk.
+        if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
+            fail(path.string(), "holds a NUL byte at offset " +
+                                    std::to_string(offset + static_cast<int64_t>(nul)) +
+                                    " (a binary file, or a damaged text?)");
         const bool goOn = handLines(text, onPiece);
         offset += static_cast<int64_t>(text.size());
         job.report(stage, offset, size, name);
