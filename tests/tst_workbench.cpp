@@ -11,12 +11,14 @@
 #include "export/export_job.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
+#include "layerview.h"
 #include "lowrankoptions.h"
 #include "mainwindow.h"
 #include "methodform.h"
 #include "pipeline/experiment_compare.h"
 #include "rankplanmodel.h"
 #include "runpanel.h"
+#include "spectrumheatmap.h"
 #include "spectrumview.h"
 #include "stall_watchdog.h"
 #include "store/distillations.h"
@@ -86,6 +88,7 @@ private slots:
     void editedRanksUpdateTotals();
     void budgetChangesNeverDropEditsSilently();
     void runWaitsForAnotherJob();
+    void everyViewFollowsOneLayerSelection();
     void tradeoffShowsEveryVariant();
     void cancelStopsWithinASecond();
     void comparesTwoExperiments();
@@ -402,6 +405,31 @@ void TestWorkbench::runWaitsForAnotherJob() {
     panel->setCalibText(calib + QStringLiteral(" "));
     QVERIFY(panel->statusLabel()->text().isEmpty());
     panel->setCalibText(calib);
+}
+
+// A heatmap double-click on a layer the table's filter hides: the filter gives way, and the table,
+// Spectra and Error Curves all show that layer.
+void TestWorkbench::everyViewFollowsOneLayerSelection() {
+    rs::ui::LayerView* table = m_window->layerView();
+    rs::ui::SpectrumView* spectra = m_window->spectrumView();
+    table->filterEdit()->setText(QStringLiteral("q_proj"));
+    table->table()->selectRow(0);
+    QVERIFY(table->proxy()->index(0, 0).data().toString().endsWith(QStringLiteral("q_proj")));
+    int down = -1;
+    for (size_t i = 0; i < spectra->layers().size(); ++i)
+        if (spectra->layers()[i].name == "model.layers.1.mlp.down_proj")
+            down = int(i);
+    QVERIFY(down >= 0);
+    auto* heatmap = spectra->findChild<rs::ui::SpectrumHeatmap*>();
+    QVERIFY(heatmap);
+    emit heatmap->layerActivated(down);
+    QVERIFY(table->filterEdit()->text().isEmpty());
+    const QModelIndexList rows = table->table()->selectionModel()->selectedRows();
+    QCOMPARE(rows.size(), 1);
+    QCOMPARE(rows[0].data().toString(), QStringLiteral("model.layers.1.mlp.down_proj"));
+    QCOMPARE(spectra->selectedLayers(), QList<int>{down});
+    QCOMPARE(m_window->curveView()->layers()[size_t(m_window->curveView()->currentLayer())].name,
+             std::string("model.layers.1.mlp.down_proj"));
 }
 
 void TestWorkbench::tradeoffShowsEveryVariant() {

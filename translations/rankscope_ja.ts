@@ -948,6 +948,10 @@
 <context>
     <name>rs::ui::MainWindow</name>
     <message>
+        <source>Layer filter cleared to show %1.</source>
+        <translation>%1 を表示するためレイヤーのフィルターを解除しました。</translation>
+    </message>
+    <message>
         <source>RankScope</source>
         <translation>RankScope</translation>
     </message>

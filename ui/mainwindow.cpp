@@ -33,6 +33,7 @@
 #include <QFileInfo>
 #include <QItemSelectionModel>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -213,6 +214,19 @@ void MainWindow::selectLayers(const QStringList& names) {
     QItemSelectionModel* selection = m_layerView->table()->selectionModel();
     QItemSelection wanted;
     const QAbstractItemModel* proxy = m_layerView->proxy();
+    // The table's selection is the one all views follow: a layer its filter hides is shown first.
+    const auto visible = [proxy](const QString& name) {
+        for (int row = 0; row < proxy->rowCount(); ++row)
+            if (proxy->index(row, 0).data().toString() == name)
+                return true;
+        return false;
+    };
+    if (!std::all_of(names.begin(), names.end(), visible) &&
+        !m_layerView->filterEdit()->text().isEmpty()) {
+        m_layerView->filterEdit()->clear();
+        m_statusLabel->setText(
+            tr("Layer filter cleared to show %1.").arg(names.join(QStringLiteral(", "))));
+    }
     for (int row = 0; row < proxy->rowCount(); ++row)
         if (names.contains(proxy->index(row, 0).data().toString()))
             wanted.select(proxy->index(row, 0), proxy->index(row, proxy->columnCount() - 1));

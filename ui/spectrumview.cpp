@@ -67,10 +67,9 @@ SpectrumView::SpectrumView(QWidget* parent)
     bar->addWidget(PlotExport::createButton(m_plot, QStringLiteral("spectra"), this));
 
     setupSpectrumPlot();
-    connect(m_heatmap, &SpectrumHeatmap::layerActivated, this, [this](int row) {
-        setSelectedLayers({row});
-        emit layerActivated(row);
-    });
+    // The window's layer selection decides what every view shows: the row goes there first and
+    // comes back through setSelectedLayers().
+    connect(m_heatmap, &SpectrumHeatmap::layerActivated, this, &SpectrumView::layerActivated);
 
     auto* top = new QWidget;
     auto* topLayout = new QVBoxLayout(top);

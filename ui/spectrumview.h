@@ -57,7 +57,8 @@ public:
     QCPGraph* graph(int row, Spectrum spectrum) const;
 
 signals:
-    // A heatmap row was double-clicked; the view now shows that layer. Other views may follow.
+    // A heatmap row was double-clicked: a request to select that layer (the view shows it once
+    // setSelectedLayers() is called, as every view does).
     void layerActivated(int row);
     // The link of the "no layer analysis stored" page: analyse the selected layers.
     void analysisRequested();
