@@ -10,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 RANKSCOPE_BUILD="${RANKSCOPE_SANITIZE_BUILD:-$RANKSCOPE_ROOT/build-asan}"
 # One BLAS/OpenMP thread per test (RANKSCOPE_TEST_THREADS): two tests run at once on two cores,
 # and OpenBLAS threads that wait for a busy core spin for a long time.
-RANKSCOPE_CMAKE_ARGS="-DRANKSCOPE_SANITIZE=ON -DRANKSCOPE_TEST_THREADS=1 ${RANKSCOPE_CMAKE_ARGS:-}"
+# No benchmarks: they time things, and the ordinary build has them.
+RANKSCOPE_CMAKE_ARGS="-DRANKSCOPE_SANITIZE=ON -DRANKSCOPE_TEST_THREADS=1 -DRANKSCOPE_BUILD_BENCH=OFF ${RANKSCOPE_CMAKE_ARGS:-}"
 
 rankscope_install_deps
 rankscope_build
