@@ -200,16 +200,18 @@ void TestDistributedJobs::lowRankExportIsWrittenOnce() {
 }
 
 void TestDistributedJobs::followersStopWithRankZerosReason() {
-    // Rank 0 fails before it announces any compression: the rank that follows it must not wait
-    // for the timeout, and must say why.
-    const QStringList plan = {"plan",        "99",   "--budget-rank",           "4", "--weights",
-                              "sensitivity", "--db", m_dir.filePath("empty.db")};
+    // Rank 0 fails before it announces any compression (there is no store to plan from): the
+    // rank that follows it must not wait for the timeout, and must say why.
+    const QString missing = m_dir.filePath("missing.db");
+    const QStringList plan = {"plan",      "99",          "--budget-rank", "4",
+                              "--weights", "sensitivity", "--db",          missing};
     const Launch launch = runRanks(2, plan, environment());
     QCOMPARE(launch.exitCodes, std::vector<int>({1, 1}));
-    QVERIFY2(launch.errors.front().contains("experiment 99"), qPrintable(launch.errors.front()));
-    QVERIFY2(launch.errors.back().contains("rank 0") &&
-                 launch.errors.back().contains("experiment 99"),
+    const QString reason = missing + ": no experiment store here";
+    QVERIFY2(launch.errors.front().contains(reason), qPrintable(launch.errors.front()));
+    QVERIFY2(launch.errors.back().contains("rank 0") && launch.errors.back().contains(reason),
              qPrintable(launch.errors.back()));
+    QVERIFY(!QFile::exists(missing));
 }
 
 QTEST_GUILESS_MAIN(TestDistributedJobs)
