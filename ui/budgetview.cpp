@@ -349,10 +349,8 @@ void BudgetView::setBudget(qint64 parameters) {
     m_message->clear();
     parameters =
         std::clamp<qint64>(parameters, m_planner->minParameters(), m_planner->maxParameters());
-    if (parameters == m_budget && !m_edited) {
-        updateBudgetBox(); // shows the clamped value where the user typed another
+    if (parameters == m_budget && !m_edited)
         return;
-    }
     m_budget = parameters;
     m_edited = false;
     {
@@ -390,13 +388,12 @@ void BudgetView::requestBudget(qint64 parameters) {
         setBudget(parameters);
         return;
     }
-    // Restores the controls to the budget in force while the question is open and after "keep".
-    const auto restoreControls = [this] {
+    // The controls show the budget in force while the question is open, and after "keep".
+    {
         const QSignalBlocker block(m_slider);
         m_slider->setValue(sliderPosition(m_budget));
-        updateBudgetBox();
-    };
-    restoreControls();
+    }
+    updateBudgetBox();
     auto* box = new QMessageBox(QMessageBox::Question, tr("Discard Rank Edits?"),
                                 tr("Planning for a new budget replaces the ranks you edited in "
                                    "the table."),

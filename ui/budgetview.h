@@ -44,8 +44,8 @@ public:
     void clear();
     bool hasPlan() const { return m_planner != nullptr; }
 
-    // The budget in adapter parameters; setBudget() clamps to the planner's range (and says so
-    // when it was below it) and plans afresh, dropping rank edits.
+    // The budget in adapter parameters; setBudget() clamps to the planner's range and plans
+    // afresh, dropping rank edits.
     qint64 budget() const { return m_budget; }
     void setBudget(qint64 parameters);
     // A budget the user chose with the slider or the box: with rank edits in the table it first
