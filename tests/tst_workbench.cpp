@@ -9,6 +9,7 @@
 #include "experimentmodel.h"
 #include "experimentsview.h"
 #include "export/export_job.h"
+#include "export/gptq_preview.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
 #include "layerview.h"
@@ -16,8 +17,10 @@
 #include "mainwindow.h"
 #include "methodform.h"
 #include "pipeline/experiment_compare.h"
+#include "rankbarsplot.h"
 #include "rankplanmodel.h"
 #include "runpanel.h"
+#include "runresults.h"
 #include "spectrumheatmap.h"
 #include "spectrumview.h"
 #include "stall_watchdog.h"
@@ -86,6 +89,7 @@ private slots:
     void budgetFollowsTheSlider();
     void budgetPlansWithTheExperimentsCompensation();
     void editedRanksUpdateTotals();
+    void budgetHeadlineComparesLikeWithLike();
     void budgetChangesNeverDropEditsSilently();
     void runWaitsForAnotherJob();
     void everyViewFollowsOneLayerSelection();
@@ -240,6 +244,20 @@ void TestWorkbench::runsAndRecordsCompression() {
     QCOMPARE(store->variants(id).size(), size_t(1 + 2 * 2)); // none, svd@4/8, eora@4/8
     QCOMPARE(m_window->curveView()->pair(), rs::ui::CurveView::Pair::Compensation);
     QVERIFY(!m_window->runPanel()->cancelButton()->isVisible());
+
+    // The result where the user ran it, and above every view which experiment they show.
+    rs::ui::RunResults* results = m_window->runPanel()->results();
+    QVERIFY(!results->isHidden());
+    QVERIFY(results->titleLabel()->text().startsWith(QStringLiteral("Experiment %1 ").arg(id)));
+    QCOMPARE(results->table()->rowCount(), 1); // no evaluation text: said so
+    QCOMPARE(m_window->experimentHeader()->text(), results->titleLabel()->text());
+
+    // A restart reopens it.
+    MainWindow restarted;
+    restarted.setDatabasePath(m_window->databasePath());
+    QVERIFY(restarted.reopenLastExperiment());
+    QCOMPARE(restarted.currentExperiment(), id);
+    QTRY_COMPARE(restarted.experimentHeader()->text(), results->titleLabel()->text());
 }
 
 void TestWorkbench::budgetFollowsTheSlider() {
@@ -322,6 +340,39 @@ void TestWorkbench::editedRanksUpdateTotals() {
     // A rank beyond the layer is refused.
     QVERIFY(
         !model->setData(model->index(row, rs::ui::RankPlanModel::PlanColumn), 65, Qt::EditRole));
+}
+
+// The headline puts both plans in the metric the plan minimises, so that the optimum never looks
+// worse than uniform; the bars name their layers on the axis and on hover.
+void TestWorkbench::budgetHeadlineComparesLikeWithLike() {
+    rs::ui::BudgetView* budget = m_window->budgetView();
+    budget->findChild<QPushButton*>(QStringLiteral("resetEdits"))->click();
+    for (const auto weighting : {rs::LayerWeighting::Energy, rs::LayerWeighting::Equal}) {
+        budget->setWeighting(weighting);
+        const double optimal = budget->objectiveValue(budget->optimalPlan());
+        const double uniform = budget->objectiveValue(budget->uniformPlan());
+        QVERIFY2(optimal <= uniform * (1.0 + 1e-12),
+                 qPrintable(QStringLiteral("%1 > %2").arg(optimal).arg(uniform)));
+        const QString text = budget->summaryLabel()->text();
+        QVERIFY2(text.contains(budget->objectiveName()), qPrintable(text));
+        QVERIFY(text.contains(QStringLiteral("against uniform")));
+    }
+    QCOMPARE(budget->objectiveName(), QStringLiteral("error left"));
+    budget->setWeighting(rs::LayerWeighting::Energy);
+    QCOMPARE(budget->objectiveName(), QStringLiteral("mean relative output error"));
+    QCOMPARE(budget->objectiveValue(budget->optimalPlan()),
+             budget->relativeOutputError(budget->optimalPlan()));
+
+    m_window->views()->setCurrentWidget(budget);
+    rs::ui::RankBarsPlot* bars = budget->plot();
+    QTRY_VERIFY(bars->isVisible());
+    bars->resize(1400, 300); // wide enough for a label per layer
+    QTRY_COMPARE(bars->tickLabels().size(), 35);
+    QCOMPARE(bars->tickLabels().value(0.0), QStringLiteral("L0 q_proj"));
+    const QString tip = bars->describe(6.1);
+    QVERIFY2(tip.startsWith(QStringLiteral("model.layers.0.mlp.down_proj\n")), qPrintable(tip));
+    QVERIFY(tip.contains(QStringLiteral("plan rank %1").arg(budget->model()->planRanks()[6])));
+    QVERIFY(bars->describe(6.5).isEmpty()); // between two bars
 }
 
 // Edits beyond the budget are said; a new budget asks before it replaces edits; a budget below
@@ -543,12 +594,30 @@ void TestWorkbench::exportsTheOpenExperiment() {
     const qint64 id = m_window->currentExperiment();
     QVERIFY(id > 0);
     auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
-    rs::ui::ExportDialog dialog(id, store->variants(id));
+    rs::ui::ExportDialog::Choices choices;
+    choices.variants = store->variants(id);
+    choices.evaluations = store->evaluations(id);
+    choices.linearCount = store->layers(id).size();
+    choices.gptqDense = rs::gptqDenseLayers(
+        store->layers(id),
+        rs::MethodConfig::parse(store->experiment(id)->compression, rs::MethodKind::Compression));
+    // stories260K's MLP (172 wide) is not a multiple of 32: GPTQ keeps it dense, with siblings.
+    QCOMPARE(choices.gptqDense.size(), size_t(5 * 3));
+    rs::ui::ExportDialog dialog(id, choices);
+    // Merged by default (GPTQ would keep layers dense), and GPTQ warns when chosen.
+    QCOMPARE(dialog.formatBox()->currentData().toString(), QStringLiteral("merged"));
+    QVERIFY(dialog.warning().isEmpty());
+    dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("gptq+peft")));
+    QVERIFY2(dialog.warning().startsWith(QStringLiteral("15 of 35 linears stay dense")),
+             qPrintable(dialog.warning()));
+    // Not evaluated: the input-aware variant (EoRA) is chosen.
+    QVERIFY(choices.evaluations.empty());
+    QVERIFY(dialog.variantBox()->currentData().toString().startsWith(QStringLiteral("eora@")));
     QVERIFY(!dialog.problem().isEmpty()); // no folder yet
     const QString out = m_dir.filePath(QStringLiteral("merged-export"));
     dialog.folderEdit()->setText(out);
     dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("merged")));
-    dialog.variantBox()->setCurrentIndex(dialog.variantBox()->findText(QStringLiteral("eora@4")));
+    dialog.variantBox()->setCurrentIndex(dialog.variantBox()->findData(QStringLiteral("eora@4")));
     QVERIFY(dialog.problem().isEmpty());
     // GGUF takes float32 or float16, never bfloat16.
     auto* dtype = dialog.findChild<QComboBox*>(QStringLiteral("exportDtype"));

@@ -185,22 +185,6 @@
         <translation>このプランで補償し、新しい実験として評価します</translation>
     </message>
     <message>
-        <source>uniform</source>
-        <translation>一様</translation>
-    </message>
-    <message>
-        <source>plan</source>
-        <translation>プラン</translation>
-    </message>
-    <message>
-        <source>layer (model order)</source>
-        <translation>層(モデル内の順序)</translation>
-    </message>
-    <message>
-        <source>rank</source>
-        <translation>ランク</translation>
-    </message>
-    <message>
         <source>Budget:</source>
         <translation>予算:</translation>
     </message>
@@ -217,16 +201,8 @@
         <translation>ランク予算を計画するには、誤差曲線のある実験を開いてください。</translation>
     </message>
     <message>
-        <source> params · %1 % of model · %2 bpw</source>
-        <translation> パラメータ · モデルの %1 % · %2 bpw</translation>
-    </message>
-    <message>
         <source> params</source>
         <translation> パラメータ</translation>
-    </message>
-    <message>
-        <source>%1&lt;br&gt;error left &lt;b&gt;%2 %&lt;/b&gt; · mean relative output error &lt;b&gt;%3&lt;/b&gt;</source>
-        <translation>%1&lt;br&gt;残る誤差 &lt;b&gt;%2 %&lt;/b&gt; · 平均相対出力誤差 &lt;b&gt;%3&lt;/b&gt;</translation>
     </message>
     <message>
         <source>Edited plan</source>
@@ -235,10 +211,6 @@
     <message>
         <source>Budget-optimal plan</source>
         <translation>予算内の最適プラン</translation>
-    </message>
-    <message>
-        <source>&lt;table cellspacing=6&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;Uniform rank %1&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%2&lt;/td&gt;&lt;/tr&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;%3&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%4&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;</source>
-        <translation>&lt;table cellspacing=6&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;一様ランク %1&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%2&lt;/td&gt;&lt;/tr&gt;&lt;tr&gt;&lt;td&gt;&lt;b&gt;%3&lt;/b&gt;&lt;/td&gt;&lt;td&gt;%4&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;</translation>
     </message>
     <message>
         <source> %</source>
@@ -263,6 +235,46 @@
     <message>
         <source>Measuring layer sensitivities…</source>
         <translation>層の感度を測定しています…</translation>
+    </message>
+    <message>
+        <source>mean relative output error</source>
+        <translation>平均相対出力誤差</translation>
+    </message>
+    <message>
+        <source>error left</source>
+        <translation>残る誤差</translation>
+    </message>
+    <message>
+        <source>predicted perplexity increase</source>
+        <translation>予測パープレキシティ増加</translation>
+    </message>
+    <message>
+        <source>%1 %</source>
+        <translation>%1 %</translation>
+    </message>
+    <message>
+        <source>%1 params</source>
+        <translation>%1 パラメータ</translation>
+    </message>
+    <message>
+        <source> · %1 % of model · %2 bpw</source>
+        <translation> · モデルの %1 % · %2 bpw</translation>
+    </message>
+    <message>
+        <source> (%1 % against uniform)</source>
+        <translation>（一様比 %1 %）</translation>
+    </message>
+    <message>
+        <source>size</source>
+        <translation>サイズ</translation>
+    </message>
+    <message>
+        <source>(what the plan minimises)</source>
+        <translation>（プランが最小化する量）</translation>
+    </message>
+    <message>
+        <source>Uniform rank %1</source>
+        <translation>一様ランク %1</translation>
     </message>
 </context>
 <context>
@@ -824,6 +836,18 @@
         <source>GGUF stores float32 or float16 tensors, not bfloat16.</source>
         <translation>GGUF は float32 または float16 のテンソルを保存します。bfloat16 は使えません。</translation>
     </message>
+    <message>
+        <source> — perplexity %1</source>
+        <translation> — パープレキシティ %1</translation>
+    </message>
+    <message>
+        <source>, %1 adapter params</source>
+        <translation>、アダプタ %1 パラメータ</translation>
+    </message>
+    <message>
+        <source>%1 of %2 linears stay dense in GPTQ format (%3: %4), so this export may be larger than the original model. Merged or GGUF exports keep every layer compact.</source>
+        <translation>GPTQ 形式では %2 個の線形層のうち %1 個が密のまま残ります（%3: %4）。このエクスポートは元のモデルより大きくなる可能性があります。マージ済みまたは GGUF のエクスポートではすべての層がコンパクトになります。</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::JobRunner</name>
@@ -1251,6 +1275,14 @@ Run in %1, as half-precision runtimes compute: %2.</source>
         <source>Wait for the running job to analyse layers.</source>
         <translation>実行中のジョブが終わってから層を解析してください。</translation>
     </message>
+    <message>
+        <source>No experiment open: run one or open one from Experiments.</source>
+        <translation>開いている実験はありません。実行するか、「実験」から開いてください。</translation>
+    </message>
+    <message>
+        <source>Every view shows this experiment</source>
+        <translation>すべてのビューがこの実験を表示しています</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::PreferencesDialog</name>
@@ -1277,6 +1309,31 @@ Run in %1, as half-precision runtimes compute: %2.</source>
     <message>
         <source>Experiment store:</source>
         <translation>実験ストア:</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::RankBarsPlot</name>
+    <message>
+        <source>uniform</source>
+        <translation>一様</translation>
+    </message>
+    <message>
+        <source>plan</source>
+        <translation>プラン</translation>
+    </message>
+    <message>
+        <source>rank</source>
+        <translation>ランク</translation>
+    </message>
+    <message>
+        <source>L%1</source>
+        <translation>L%1</translation>
+    </message>
+    <message>
+        <source>%1
+uniform rank %2 · plan rank %3</source>
+        <translation>%1
+一様ランク %2 · プランのランク %3</translation>
     </message>
 </context>
 <context>
@@ -1514,6 +1571,45 @@ Run in %1, as half-precision runtimes compute: %2.</source>
     </message>
 </context>
 <context>
+    <name>rs::ui::RunResults</name>
+    <message>
+        <source>Model</source>
+        <translation>モデル</translation>
+    </message>
+    <message>
+        <source>Perplexity</source>
+        <translation>パープレキシティ</translation>
+    </message>
+    <message>
+        <source>vs none</source>
+        <translation>補償なし比</translation>
+    </message>
+    <message>
+        <source>Adapter</source>
+        <translation>アダプタ</translation>
+    </message>
+    <message>
+        <source>Change of perplexity against the compressed model without compensation</source>
+        <translation>補償なしの圧縮モデルに対するパープレキシティの変化</translation>
+    </message>
+    <message>
+        <source>Experiment %1</source>
+        <translation>実験 %1</translation>
+    </message>
+    <message>
+        <source> “%1”</source>
+        <translation>「%1」</translation>
+    </message>
+    <message>
+        <source>original model</source>
+        <translation>元のモデル</translation>
+    </message>
+    <message>
+        <source>not evaluated (no evaluation text)</source>
+        <translation>未評価（評価テキストなし）</translation>
+    </message>
+</context>
+<context>
     <name>rs::ui::SpectrumHeatmap</name>
     <message>
         <source>Heatmap of all layers:</source>
@@ -1595,22 +1691,6 @@ i = %2: %3 = 最大値の %4
     <message>
         <source>eigenvalue λ_i of C (Σ x² over calibration tokens)</source>
         <translation>C の固有値 λ_i(キャリブレーショントークン上の Σ x²)</translation>
-    </message>
-    <message>
-        <source>σ(dW·S)</source>
-        <translation>σ(dW·S)</translation>
-    </message>
-    <message>
-        <source>σ(dW)</source>
-        <translation>σ(dW)</translation>
-    </message>
-    <message>
-        <source>σ(W)</source>
-        <translation>σ(W)</translation>
-    </message>
-    <message>
-        <source>λ(C)</source>
-        <translation>λ(C)</translation>
     </message>
     <message>
         <source>No experiment loaded</source>

@@ -1,6 +1,7 @@
 #include "budgetview.h"
 
 #include "plotstyle.h"
+#include "rankbarsplot.h"
 #include "rankplanmodel.h"
 #include "utf8.h"
 
@@ -44,13 +45,12 @@ BudgetView::BudgetView(QWidget* parent)
     , m_message(new QLabel)
     , m_model(new RankPlanModel(this))
     , m_table(new QTableView)
-    , m_plot(new QCustomPlot)
+    , m_plot(new RankBarsPlot)
     , m_reset(new QPushButton(tr("Reset Edits")))
     , m_apply(new QPushButton(tr("Apply Plan"))) {
     setObjectName(QStringLiteral("budgetView"));
     setUpControls();
     setUpTable();
-    setUpPlot();
     layOut();
     connectControls();
     clear();
@@ -108,30 +108,6 @@ void BudgetView::setUpTable() {
                              QAbstractItemView::AnyKeyPressed);
 }
 
-// Uniform and planned ranks per layer as grouped bars.
-void BudgetView::setUpPlot() {
-    m_plot->setObjectName(QStringLiteral("budgetPlot"));
-    m_plot->setMinimumHeight(180);
-    plotstyle::apply(m_plot);
-    m_uniformBars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
-    m_uniformBars->setName(tr("uniform"));
-    m_uniformBars->setPen(QPen(QColor(0x88, 0x88, 0x88)));
-    m_uniformBars->setBrush(QColor(0xbb, 0xbb, 0xbb));
-    m_planBars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
-    m_planBars->setName(tr("plan"));
-    m_planBars->setPen(QPen(QColor(0x1f, 0x5f, 0xbf)));
-    m_planBars->setBrush(QColor(0x4a, 0x90, 0xe2));
-    auto* group = new QCPBarsGroup(m_plot);
-    m_uniformBars->setBarsGroup(group);
-    m_planBars->setBarsGroup(group);
-    m_uniformBars->setWidth(0.4);
-    m_planBars->setWidth(0.4);
-    m_plot->xAxis->setLabel(tr("layer (model order)"));
-    m_plot->yAxis->setLabel(tr("rank"));
-    m_plot->legend->setVisible(true);
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
-}
-
 void BudgetView::layOut() {
     auto* controls = new QFormLayout;
     auto* unitRow = new QHBoxLayout;
@@ -139,17 +115,17 @@ void BudgetView::layOut() {
     unitRow->addWidget(m_unitBox);
     controls->addRow(tr("Budget:"), unitRow);
     controls->addRow(QString(), m_slider);
-    auto* options = new QHBoxLayout;
-    options->addWidget(new QLabel(tr("Curves:")));
-    options->addWidget(m_curveBox);
-    options->addWidget(new QLabel(tr("Weights:")));
-    options->addWidget(m_weightingBox);
-    options->addWidget(new QLabel(tr("Ranks:")));
-    options->addWidget(m_alignBox);
-    options->addStretch(1);
-    options->addWidget(m_reset);
-    options->addWidget(m_apply);
-    controls->addRow(options);
+    // Two rows, so that the controls fit a 1024-pixel window.
+    auto* curves = new QHBoxLayout;
+    curves->addWidget(m_curveBox, 1);
+    curves->addWidget(new QLabel(tr("Ranks:")));
+    curves->addWidget(m_alignBox);
+    controls->addRow(tr("Curves:"), curves);
+    auto* weights = new QHBoxLayout;
+    weights->addWidget(m_weightingBox, 1);
+    weights->addWidget(m_reset);
+    weights->addWidget(m_apply);
+    controls->addRow(tr("Weights:"), weights);
 
     auto* splitter = new QSplitter(Qt::Vertical);
     splitter->addWidget(m_table);
@@ -207,6 +183,7 @@ void BudgetView::clear() {
     m_planner.reset();
     m_sizes.reset();
     m_model->setLayers({});
+    m_plot->setLayers({}, {}, {});
     {
         const QSignalBlocker block(m_curveBox);
         m_curveBox->clear();
@@ -267,6 +244,8 @@ QString BudgetView::compensation() const {
 // The rank table's rows from the planned compensation's curves, then a new plan.
 void BudgetView::showLayers() {
     std::vector<RankPlanModel::Layer> rows;
+    QStringList names, labels;
+    std::vector<int> blocks;
     m_errorEnergy.clear();
     m_outputEnergy.clear();
     for (const rs::LayerRecord& l : m_curves->layers) {
@@ -282,8 +261,12 @@ void BudgetView::showLayers() {
         rows.push_back(std::move(row));
         m_errorEnergy.push_back(l.errorEnergy);
         m_outputEnergy.push_back(l.outputEnergy);
+        names << fromUtf8(l.name);
+        labels << plotstyle::layerLabel(l);
+        blocks.push_back(int(l.block));
     }
     m_model->setLayers(std::move(rows));
+    m_plot->setLayers(names, labels, std::move(blocks));
     try {
         m_sizes = std::make_unique<rs::SizeModel>(
             rs::sizeModelOf(m_curves->model.parameters, m_curves->layers, m_curves->compression));
@@ -512,28 +495,80 @@ double BudgetView::relativeOutputError(const rs::Plan& plan) const {
     return rows.empty() ? 0.0 : sum / double(rows.size());
 }
 
+rs::LayerWeighting BudgetView::weighting() const {
+    return rs::LayerWeighting(m_weightingBox->currentData().toInt());
+}
+
+double BudgetView::objectiveValue(const rs::Plan& plan) const {
+    switch (weighting()) {
+    case rs::LayerWeighting::Energy:
+        return relativeOutputError(plan);
+    case rs::LayerWeighting::Equal:
+        return errorLeft(plan);
+    case rs::LayerWeighting::Sensitivity:
+        return plan.objective;
+    }
+    return plan.objective;
+}
+
+QString BudgetView::objectiveName() const {
+    switch (weighting()) {
+    case rs::LayerWeighting::Energy:
+        return tr("mean relative output error");
+    case rs::LayerWeighting::Equal:
+        return tr("error left");
+    case rs::LayerWeighting::Sensitivity:
+        return tr("predicted perplexity increase");
+    }
+    return {};
+}
+
+// The objective's value (objective = true) or the reference metric shown beside it: the error
+// left, or under the equal weighting (whose objective that is) the mean relative output error.
+QString BudgetView::formatMetric(bool objective, const rs::Plan& plan) const {
+    const rs::LayerWeighting w = weighting();
+    if (objective && w == rs::LayerWeighting::Sensitivity)
+        return QStringLiteral("+%1").arg(plan.objective, 0, 'f', 3);
+    const bool errorLeftMetric = objective == (w == rs::LayerWeighting::Equal);
+    if (errorLeftMetric)
+        return tr("%1 %").arg(100.0 * errorLeft(plan), 0, 'f', 2);
+    return QString::number(relativeOutputError(plan), 'g', 4);
+}
+
+// Both plans side by side in the metric the plan minimises (bold, with the change against
+// uniform), their sizes, and one reference metric.
 void BudgetView::showTotals() {
     const QLocale locale;
-    const auto column = [&](const rs::Plan& plan) {
-        QString size = locale.toString(qint64(plan.parameters));
+    const auto size = [&](const rs::Plan& plan) {
+        QString text = tr("%1 params").arg(locale.toString(qint64(plan.parameters)));
         if (m_sizes)
-            size += tr(" params · %1 % of model · %2 bpw")
+            text += tr(" · %1 % of model · %2 bpw")
                         .arg(m_sizes->percentOfModel(plan.parameters), 0, 'f', 3)
                         .arg(m_sizes->bitsPerWeight(plan.parameters), 0, 'f', 3);
-        else
-            size += tr(" params");
-        return tr("%1<br>error left <b>%2 %</b> · mean relative output error <b>%3</b>")
-            .arg(size)
-            .arg(100.0 * errorLeft(plan), 0, 'f', 2)
-            .arg(relativeOutputError(plan), 0, 'g', 4);
+        return text;
     };
-    const QString planName = m_edited ? tr("Edited plan") : tr("Budget-optimal plan");
-    m_summary->setText(tr("<table cellspacing=6><tr><td><b>Uniform rank %1</b></td><td>%2</td></tr>"
-                          "<tr><td><b>%3</b></td><td>%4</td></tr></table>")
-                           .arg(m_uniformRank)
-                           .arg(column(m_uniform), planName, column(m_shown)) +
-                       tr("Both predicted from the error curves of %1.")
-                           .arg(fromUtf8(m_curves->compensation.spec().name)));
+    const double uniform = objectiveValue(m_uniform);
+    const double shown = objectiveValue(m_shown);
+    QString change;
+    if (uniform > 0)
+        change = tr(" (%1 % against uniform)")
+                     .arg(locale.toString(100.0 * (shown - uniform) / uniform, 'f', 1));
+    const QString reference = weighting() == rs::LayerWeighting::Equal
+                                  ? tr("mean relative output error")
+                                  : tr("error left");
+    const QString row = QStringLiteral("<tr><td><b>%1</b></td><td>%2</td><td><b>%3</b>%4</td>"
+                                       "<td>%5</td></tr>");
+    m_summary->setText(
+        QStringLiteral("<table cellspacing=6><tr><td></td><td>%1</td><td><b>%2</b> %3</td>"
+                       "<td>%4</td></tr>")
+            .arg(tr("size"), objectiveName(), tr("(what the plan minimises)"), reference) +
+        row.arg(tr("Uniform rank %1").arg(m_uniformRank), size(m_uniform),
+                formatMetric(true, m_uniform), QString(), formatMetric(false, m_uniform)) +
+        row.arg(m_edited ? tr("Edited plan") : tr("Budget-optimal plan"), size(m_shown),
+                formatMetric(true, m_shown), change, formatMetric(false, m_shown)) +
+        QStringLiteral("</table>") +
+        tr("Both predicted from the error curves of %1.")
+            .arg(fromUtf8(m_curves->compensation.spec().name)));
 }
 
 void BudgetView::updateBudgetBox() {
@@ -572,22 +607,7 @@ qint64 BudgetView::fromUnit(double value) const {
 }
 
 void BudgetView::updatePlot() {
-    QVector<double> x, uniform, plan;
-    const auto& u = m_model->uniformRanks();
-    const auto& p = m_model->planRanks();
-    for (size_t i = 0; i < p.size(); ++i) {
-        x << double(i);
-        uniform << double(u[i]);
-        plan << double(p[i]);
-    }
-    m_uniformBars->setData(x, uniform, true);
-    m_planBars->setData(x, plan, true);
-    m_plot->xAxis->setRange(-0.7, std::max<double>(1.0, double(p.size()) - 0.3));
-    double top = 1.0;
-    for (size_t i = 0; i < p.size(); ++i)
-        top = std::max({top, double(u[i]), double(p[i])});
-    m_plot->yAxis->setRange(0, top * 1.1);
-    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    m_plot->setRanks(m_model->uniformRanks(), m_model->planRanks());
 }
 
 rs::RankPlan BudgetView::currentPlan() const {

@@ -7,8 +7,6 @@
 #include <optional>
 
 class QComboBox;
-class QCPBars;
-class QCustomPlot;
 class QDoubleSpinBox;
 class QLabel;
 class QPushButton;
@@ -17,6 +15,7 @@ class QTableView;
 
 namespace rs::ui {
 
+class RankBarsPlot;
 class RankPlanModel;
 
 // The rank-budget view: a global budget (slider and spin box, in adapter parameters, percent of
@@ -68,6 +67,12 @@ public:
     // sum_l E_l(r_l) / sum_l E_l(0), and the mean relative output error E_l(r_l) / tr(W C W^T).
     double errorLeft(const rs::Plan& plan) const;
     double relativeOutputError(const rs::Plan& plan) const;
+    // The metric the planner minimises under the chosen weighting (the headline compares both
+    // plans in it): the mean relative output error (energy), the error left (equal) or the
+    // predicted perplexity increase (sensitivity).
+    double objectiveValue(const rs::Plan& plan) const;
+    QString objectiveName() const;
+    rs::LayerWeighting weighting() const;
     // Measured layer sensitivities (perplexity increases, layers() order) for the sensitivity
     // weighting; the main window measures them (a job) when that weighting is first chosen.
     void setSensitivities(std::vector<double> sensitivities);
@@ -82,7 +87,7 @@ public:
     QComboBox* curveBox() const { return m_curveBox; }
     QDoubleSpinBox* budgetBox() const { return m_budgetBox; }
     QTableView* table() const { return m_table; }
-    QCustomPlot* plot() const { return m_plot; }
+    RankBarsPlot* plot() const { return m_plot; }
     QPushButton* applyButton() const { return m_apply; }
     QLabel* summaryLabel() const { return m_summary; }
     QLabel* messageLabel() const { return m_message; }
@@ -99,7 +104,6 @@ private:
     // The constructor's steps.
     void setUpControls();
     void setUpTable();
-    void setUpPlot();
     void layOut();
     void connectControls();
 
@@ -108,6 +112,7 @@ private:
     void rebuildPlanner();
     void replan();
     void showTotals();
+    QString formatMetric(bool objective, const rs::Plan& plan) const;
     void showBudgetExcess();
     void budgetTyped(double value);
     void updateApplyEnabled();
@@ -144,9 +149,7 @@ private:
     QLabel* m_message;
     RankPlanModel* m_model;
     QTableView* m_table;
-    QCustomPlot* m_plot;
-    QCPBars* m_uniformBars = nullptr;
-    QCPBars* m_planBars = nullptr;
+    RankBarsPlot* m_plot;
     QPushButton* m_reset;
     QPushButton* m_apply;
 };

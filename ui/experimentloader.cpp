@@ -35,6 +35,8 @@ LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id
     const auto record = requireExperiment(*store, database, id);
     LoadedExperiment loaded;
     loaded.id = id;
+    loaded.experiment = record;
+    loaded.evaluations = store->evaluations(id);
     loaded.layers = store->layers(id);
     loaded.variants = store->variants(id);
     try {

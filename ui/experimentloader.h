@@ -16,6 +16,8 @@ namespace rs::ui {
 // that the GUI thread only fills the views.
 struct LoadedExperiment {
     qint64 id = 0;
+    rs::ExperimentRecord experiment;
+    std::vector<rs::EvaluationRecord> evaluations; // perplexities of the original and variants
     std::vector<rs::LayerRecord> layers;
     std::vector<rs::VariantRecord> variants;
     std::optional<rs::StoredCurves> curves;            // absent for a run without analysis

@@ -16,13 +16,14 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QPushButton>
 #include <QToolButton>
+#include <optional>
 
 namespace rs::ui {
 
-ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecord>& variants,
-                           QWidget* parent)
+ExportDialog::ExportDialog(qint64 experiment, const Choices& choices, QWidget* parent)
     : QDialog(parent)
     , m_experiment(experiment)
     , m_format(new QComboBox)
@@ -31,7 +32,10 @@ ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecor
     , m_folder(new QLineEdit)
     , m_force(new QCheckBox(tr("Replace an earlier export in that folder")))
     , m_help(new QLabel)
-    , m_problem(new QLabel) {
+    , m_problem(new QLabel)
+    , m_warning(new QLabel)
+    , m_gptqDense(choices.gptqDense)
+    , m_linearCount(choices.linearCount) {
     setObjectName(QStringLiteral("exportDialog"));
     setWindowTitle(tr("Export Checkpoint of Experiment %1").arg(experiment));
     m_format->setObjectName(QStringLiteral("exportFormat"));
@@ -40,9 +44,10 @@ ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecor
     m_format->addItem(tr("Factorized (two linears per layer)"), QStringLiteral("factorized"));
     m_format->addItem(tr("GGUF base + GGUF LoRA adapter (llama.cpp)"), QStringLiteral("gguf"));
     m_variant->setObjectName(QStringLiteral("exportVariant"));
-    for (const rs::VariantRecord& v : variants)
-        if (const rs::MethodSpec* method = rs::recordedMethod(v); method && method->fitsFactors())
-            m_variant->addItem(fromUtf8(v.label), fromUtf8(v.label));
+    fillVariants(choices);
+    // GPTQ by default, unless it would keep linears dense (then merged weights are smaller).
+    if (!m_gptqDense.empty())
+        m_format->setCurrentIndex(m_format->findData(QStringLiteral("merged")));
     m_dtype->setObjectName(QStringLiteral("exportDtype"));
     m_dtype->addItem(tr("as the source model"), QString());
     for (const char* dtype : {"float32", "bfloat16", "float16"})
@@ -52,6 +57,9 @@ ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecor
     m_help->setWordWrap(true);
     m_problem->setObjectName(QStringLiteral("exportProblem"));
     m_problem->setStyleSheet(QStringLiteral("color: #b00020"));
+    m_warning->setObjectName(QStringLiteral("exportWarning"));
+    m_warning->setWordWrap(true);
+    m_warning->setStyleSheet(QStringLiteral("color: #8a5a00"));
 
     auto* browse = new QToolButton;
     browse->setText(QStringLiteral("…"));
@@ -76,6 +84,7 @@ ExportDialog::ExportDialog(qint64 experiment, const std::vector<rs::VariantRecor
     form->addRow(tr("Dtype:"), m_dtype);
     form->addRow(tr("Folder:"), folderRow);
     form->addRow(QString(), m_force);
+    form->addRow(m_warning);
     form->addRow(m_problem);
     form->addRow(buttons);
 
@@ -110,7 +119,52 @@ void ExportDialog::update() {
         m_help->setText(tr("Each compensated layer as its base and two factors "
                            "(low_rank.0 = A, low_rank.1 = B); the ranks are listed in "
                            "config.json."));
+    m_warning->setText(warning());
+    m_warning->setVisible(!m_warning->text().isEmpty());
     m_problem->setText(problem());
+}
+
+// Each variant that fits factors, with its perplexity and adapter size; the best one selected.
+void ExportDialog::fillVariants(const Choices& choices) {
+    const QLocale locale;
+    int best = -1;
+    double bestPerplexity = 0.0;
+    bool bestInputAware = false;
+    for (const rs::VariantRecord& v : choices.variants) {
+        const rs::MethodSpec* method = rs::recordedMethod(v);
+        if (!method || !method->fitsFactors())
+            continue;
+        std::optional<double> perplexity;
+        for (const rs::EvaluationRecord& e : choices.evaluations)
+            if (e.variant == v.index)
+                perplexity = e.perplexity;
+        QString text = fromUtf8(v.label);
+        if (perplexity)
+            text += tr(" — perplexity %1").arg(locale.toString(*perplexity, 'f', 3));
+        text += tr(", %1 adapter params").arg(locale.toString(qint64(v.adapterParameters)));
+        m_variant->addItem(text, fromUtf8(v.label));
+        const bool inputAware = method->traits.weighting == rs::InputWeighting::Gram;
+        const bool better =
+            perplexity ? (best < 0 || bestPerplexity <= 0.0 || *perplexity < bestPerplexity)
+                       : (best < 0 || (inputAware && !bestInputAware));
+        if (better && (perplexity || bestPerplexity <= 0.0)) {
+            best = m_variant->count() - 1;
+            bestPerplexity = perplexity.value_or(0.0);
+            bestInputAware = inputAware;
+        }
+    }
+    if (best >= 0)
+        m_variant->setCurrentIndex(best);
+}
+
+QString ExportDialog::warning() const {
+    if (m_format->currentData().toString() != QLatin1String("gptq+peft") || m_gptqDense.empty())
+        return {};
+    return tr("%1 of %2 linears stay dense in GPTQ format (%3: %4), so this export may be larger "
+              "than the original model. Merged or GGUF exports keep every layer compact.")
+        .arg(m_gptqDense.size())
+        .arg(m_linearCount)
+        .arg(fromUtf8(m_gptqDense.front().first), fromUtf8(m_gptqDense.front().second));
 }
 
 QString ExportDialog::problem() const {

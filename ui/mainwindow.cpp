@@ -38,6 +38,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -46,6 +47,7 @@
 #include <QTableView>
 #include <QTimer>
 #include <QToolButton>
+#include <QVBoxLayout>
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -102,7 +104,14 @@ MainWindow::MainWindow(QWidget* parent)
     m_runDock = new QDockWidget(tr("Run"), this);
     m_runDock->setObjectName(QStringLiteral("runDock"));
     m_runDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
-    m_runDock->setWidget(m_runPanel);
+    // Scrolls, so that a short screen (1024 x 700) reaches Run and the results.
+    auto* runScroll = new QScrollArea;
+    runScroll->setObjectName(QStringLiteral("runScroll"));
+    runScroll->setWidget(m_runPanel);
+    runScroll->setWidgetResizable(true);
+    runScroll->setFrameShape(QFrame::NoFrame);
+    runScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_runDock->setWidget(runScroll);
     addDockWidget(Qt::RightDockWidgetArea, m_runDock);
     connect(m_runPanel, &RunPanel::runRequested, this, &MainWindow::runCompression);
     connect(m_runPanel, &RunPanel::cancelRequested, this, [this] { m_jobs->cancel(); });
@@ -160,7 +169,19 @@ void MainWindow::createViews() {
     m_views->addTab(m_tradeoffs, tr("Trade-offs"));
     m_views->addTab(m_distillation, tr("Distillation"));
     m_views->addTab(m_experiments, tr("Experiments"));
-    setCentralWidget(m_views);
+    // Which experiment every view shows, above them all.
+    m_viewHeader = new QLabel(tr("No experiment open: run one or open one from Experiments."));
+    m_viewHeader->setObjectName(QStringLiteral("experimentHeader"));
+    m_viewHeader->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_viewHeader->setContentsMargins(6, 4, 6, 2);
+    m_viewHeader->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    auto* central = new QWidget;
+    auto* centralLayout = new QVBoxLayout(central);
+    centralLayout->setContentsMargins(0, 0, 0, 0);
+    centralLayout->setSpacing(0);
+    centralLayout->addWidget(m_viewHeader);
+    centralLayout->addWidget(m_views, 1);
+    setCentralWidget(central);
 
     connect(m_experiments, &ExperimentsView::openRequested, this, &MainWindow::openExperiment);
     connect(m_experiments, &ExperimentsView::compareRequested, this,
@@ -454,10 +475,12 @@ QString MainWindow::statusText() const {
     return m_statusLabel->text();
 }
 
+// A compression run shows its progress and Cancel in the run panel: one bar, not two.
 void MainWindow::setJobWidgetsVisible(bool visible) {
-    m_progress->setVisible(visible);
-    m_cancelButton->setVisible(visible);
-    m_cancelButton->setEnabled(visible);
+    const bool here = visible && !m_runActive;
+    m_progress->setVisible(here);
+    m_cancelButton->setVisible(here);
+    m_cancelButton->setEnabled(here);
 }
 
 void MainWindow::onJobStarted(const QString& title) {

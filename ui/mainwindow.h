@@ -86,6 +86,10 @@ public:
     bool runCompression();
     // Shows a stored experiment in the analysis views.
     bool openExperiment(qint64 id);
+    // Opens the experiment that was open when the workbench last closed, when this store still
+    // has it; false when there is none.
+    bool reopenLastExperiment();
+    QLabel* experimentHeader() const { return m_viewHeader; }
     qint64 currentExperiment() const { return m_experimentId; }
     void compareExperiments(qint64 a, qint64 b);
     // Puts a stored experiment's request into the run panel (either job); false with the reason
@@ -162,6 +166,7 @@ private:
     BudgetView* m_budget = nullptr;
     TradeoffView* m_tradeoffs = nullptr;
     QTabWidget* m_views = nullptr;
+    QLabel* m_viewHeader = nullptr; // names the experiment the views show
 
     QAction* m_openDirAction = nullptr;
     QAction* m_openFileAction = nullptr;

@@ -7,6 +7,7 @@
 #include "experimentloader.h"
 #include "experimentsview.h"
 #include "export/export_job.h"
+#include "export/gptq_preview.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
 #include "layerview.h"
@@ -21,6 +22,7 @@
 #include "pipeline/sensitivity.h"
 #include "pipeline/session.h"
 #include "runpanel.h"
+#include "runresults.h"
 #include "spectrumview.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
@@ -34,6 +36,7 @@
 #include <QLabel>
 #include <QMessageBox>
 #include <QRegularExpression>
+#include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QTabWidget>
 #include <QTableView>
@@ -42,6 +45,30 @@
 #include <utility>
 
 namespace rs::ui {
+
+namespace {
+
+// The experiment open when the workbench closed, and the store it came from.
+const QString kLastExperimentKey = QStringLiteral("lastExperiment/id");
+const QString kLastStoreKey = QStringLiteral("lastExperiment/store");
+
+// What the export dialog offers for an experiment, read from the store.
+ExportDialog::Choices exportChoices(const std::filesystem::path& database, qint64 id) {
+    rs::ExperimentStore::Options options;
+    options.readOnly = true;
+    const auto store = rs::ExperimentStore::open(database, options);
+    ExportDialog::Choices choices;
+    choices.variants = store->variants(id);
+    choices.evaluations = store->evaluations(id);
+    const std::vector<rs::LayerRecord> layers = store->layers(id);
+    choices.linearCount = layers.size();
+    if (const auto experiment = store->experiment(id))
+        choices.gptqDense = rs::gptqDenseLayers(
+            layers, rs::MethodConfig::parse(experiment->compression, rs::MethodKind::Compression));
+    return choices;
+}
+
+} // namespace
 
 bool MainWindow::runCompression() {
     QString problem;
@@ -104,6 +131,7 @@ bool MainWindow::startRecordedJob(const QString& title, RecordedJob run) {
             m_experiments->refresh();
             const qint64 id = loaded->id;
             const bool distilled = !loaded->distillations.empty();
+            m_runPanel->results()->showExperiment(*loaded);
             showExperiment(std::move(loaded), [this, id, distilled] {
                 // Lillama's losses are what is new in such a run.
                 if (distilled)
@@ -208,12 +236,28 @@ bool MainWindow::openExperiment(qint64 id) {
     return true;
 }
 
+bool MainWindow::reopenLastExperiment() {
+    const QSettings settings;
+    const qint64 id = settings.value(kLastExperimentKey).toLongLong();
+    const QString store = settings.value(kLastStoreKey).toString();
+    if (id <= 0 || store != QFile::decodeName(QByteArray::fromStdString(m_database.string())) ||
+        !QFile::exists(store))
+        return false;
+    return openExperiment(id);
+}
+
 void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
                                 std::function<void()> done) {
     m_experimentId = loaded->id;
     m_exportAction->setEnabled(!m_jobs->isRunning());
     m_experiments->selectExperiment(loaded->id);
     m_statusLabel->setText(tr("Experiment %1").arg(loaded->id));
+    m_viewHeader->setText(RunResults::headline(*loaded));
+    m_viewHeader->setToolTip(tr("Every view shows this experiment"));
+    QSettings settings;
+    settings.setValue(kLastExperimentKey, loaded->id);
+    settings.setValue(kLastStoreKey,
+                      QFile::decodeName(QByteArray::fromStdString(m_database.string())));
     // Each view is filled in its own turn of the event loop, so the window stays responsive
     // while a large experiment (hundreds of layers, curves of thousands of points) is shown.
     const std::vector<std::function<void()>> stages{
@@ -260,16 +304,14 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
 void MainWindow::exportCheckpoint() {
     if (m_experimentId <= 0 || m_jobs->isRunning())
         return;
-    std::vector<rs::VariantRecord> variants;
+    ExportDialog::Choices choices;
     try {
-        rs::ExperimentStore::Options options;
-        options.readOnly = true;
-        variants = rs::ExperimentStore::open(m_database, options)->variants(m_experimentId);
+        choices = exportChoices(m_database, m_experimentId);
     } catch (const std::exception& e) {
         m_statusLabel->setText(fromUtf8(e.what()));
         return;
     }
-    ExportDialog dialog(m_experimentId, variants, this);
+    ExportDialog dialog(m_experimentId, choices, this);
     if (dialog.exec() == QDialog::Accepted)
         runExport(dialog.request());
 }

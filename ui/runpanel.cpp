@@ -2,6 +2,7 @@
 
 #include "lowrankoptions.h"
 #include "methodform.h"
+#include "runresults.h"
 #include "util/error.h"
 #include "util/lists.h"
 
@@ -74,7 +75,8 @@ RunPanel::RunPanel(QWidget* parent)
     , m_run(new QPushButton(tr("Run")))
     , m_cancel(new QPushButton(tr("Cancel")))
     , m_progress(new QProgressBar)
-    , m_status(new QLabel) {
+    , m_status(new QLabel)
+    , m_results(new RunResults) {
     setObjectName(QStringLiteral("runPanel"));
     setUpCalibration();
     setUpMethods();
@@ -195,6 +197,7 @@ void RunPanel::layOut() {
     layout->addLayout(buttons);
     layout->addWidget(m_progress);
     layout->addWidget(m_status);
+    layout->addWidget(m_results);
     layout->addStretch(1);
 }
 
@@ -432,9 +435,13 @@ void RunPanel::showProgress(const QString& stage, qint64 done, qint64 total, con
     QString text = total > 0 ? tr("%1 %2/%3").arg(stage).arg(done).arg(total) : stage;
     if (!detail.isEmpty())
         text += tr(" — %1").arg(detail);
-    // The remaining time of the stage, extrapolated from its own pace.
-    if (total > 0 && done > 0 && done < total && stageElapsedMs > 500)
-        text += tr(" (about %1 left)").arg(formatDuration(stageElapsedMs * (total - done) / done));
+    if (stage != m_progressStage) {
+        m_progressStage = stage;
+        m_timeLeft.restart();
+    }
+    const qint64 left = m_timeLeft.update(done, total, stageElapsedMs);
+    if (left > 0)
+        text += tr(" (about %1 left)").arg(formatDuration(left));
     m_status->setText(text);
 }
 

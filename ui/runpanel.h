@@ -2,6 +2,7 @@
 
 #include "pipeline/compress_job.h"
 #include "pipeline/lowrank_job.h"
+#include "timeleft.h"
 
 #include <QWidget>
 #include <optional>
@@ -18,6 +19,7 @@ class QStackedWidget;
 namespace rs::ui {
 
 class LowRankOptions;
+class RunResults;
 class MethodForm;
 
 // The run panel: the job, calibration text and token budget, then either (compression) the
@@ -71,6 +73,8 @@ public:
     QPushButton* runButton() const { return m_run; }
     QPushButton* cancelButton() const { return m_cancel; }
     QLabel* statusLabel() const { return m_status; }
+    // The last finished run's perplexities, below the status.
+    RunResults* results() const { return m_results; }
 
     void saveSettings() const;
     void restoreSettings();
@@ -113,6 +117,9 @@ private:
     QPushButton* m_cancel;
     QProgressBar* m_progress;
     QLabel* m_status;
+    RunResults* m_results;
+    QString m_progressStage;
+    TimeLeft m_timeLeft;
     bool m_modelLoaded = false;
     bool m_running = false;
     bool m_otherJob = false;

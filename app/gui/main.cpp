@@ -190,6 +190,8 @@ int main(int argc, char** argv) {
         renderer->start();
     }
     window.show();
+    if (!renderMode)
+        window.reopenLastExperiment(); // where the user left off
     if (!positional.isEmpty()) {
         const QString path = rs::ui::MainWindow::modelPathFor(positional.first());
         window.openModel(path.isEmpty() ? positional.first() : path);

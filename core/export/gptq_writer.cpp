@@ -1,5 +1,6 @@
 // The GPTQ v1 base and the PEFT LoRA adapter (docs/design.md §3).
 #include "export/export_writer.h"
+#include "export/gptq_preview.h"
 #include "export/source_model.h"
 #include "export/writer_common.h"
 #include "formats/gptq_pack.h"
@@ -133,24 +134,16 @@ public:
     // fused layer whose shards are partly quantized.
     void beginBatch(const std::vector<ExportLinear>& linears) override {
         m_denseReason.clear();
-        std::map<std::string, std::string> groupReason; // fused group -> first sibling's reason
+        std::vector<std::string> names;
         for (const ExportLinear& l : linears) {
+            names.push_back(l.name);
             const std::optional<std::string> reason =
                 l.grid ? gptqIncompatibility(*l.grid)
                        : std::optional<std::string>("the compression method does not quantize it");
-            if (!reason)
-                continue;
-            m_denseReason[l.name] = *reason;
-            if (const std::string group = fusedGroup(l.name); !group.empty())
-                groupReason.try_emplace(group, l.name);
+            if (reason)
+                m_denseReason[l.name] = *reason;
         }
-        for (const ExportLinear& l : linears) {
-            const auto it = groupReason.find(fusedGroup(l.name));
-            if (it != groupReason.end() && !m_denseReason.count(l.name))
-                m_denseReason[l.name] = "kept dense with its fused sibling " + it->second +
-                                        " (vLLM refuses a fused layer whose shards are partly "
-                                        "quantized)";
-        }
+        keepFusedSiblingsDense(names, m_denseReason);
     }
 
     void convert(const ExportLinear& l, std::vector<NamedTensor>& out,
