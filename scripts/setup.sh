@@ -16,6 +16,7 @@ RANKSCOPE_PACKAGES=(
     libtorch-dev libopenblas0-pthread libopenblas-pthread-dev libeigen3-dev libsqlite3-dev libssl-dev nlohmann-json3-dev
     libsentencepiece-dev libicu-dev libgloo-dev
     xvfb xauth time python3-torch
+    qt6-translations-l10n fonts-ipafont-gothic
 )
 
 rankscope_log() {

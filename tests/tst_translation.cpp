@@ -2,6 +2,8 @@
 // user-visible string of the sources has a finished translation) and used by the windows.
 #include "language.h"
 #include "mainwindow.h"
+#include "methods/registry.h"
+#include "paramlabels.h"
 #include "runpanel.h"
 
 #include <QAction>
@@ -104,6 +106,18 @@ void TestTranslation::japaneseIsInstalledAndUsed() {
     QVERIFY2(menus.contains(QStringLiteral("ファイル(&F)")), qPrintable(menus.join(u',')));
     QCOMPARE(window.views()->tabText(1), QStringLiteral("誤差曲線"));
     QCOMPARE(window.runPanel()->runButton()->text(), QStringLiteral("実行"));
+
+    // The method parameters' labels come from the registry (no Qt there): each is listed for
+    // translation and shows in Japanese.
+    for (const rs::MethodSpec& method : rs::methodRegistry())
+        for (const rs::ParamSpec& param : method.params) {
+            QVERIFY2(rs::ui::isTranslatableParamLabel(param.label), param.label.c_str());
+            QVERIFY2(rs::ui::paramLabel(param.label) != QString::fromStdString(param.label),
+                     param.label.c_str());
+        }
+    QCOMPARE(rs::ui::paramLabel("Group size"), QStringLiteral("グループサイズ"));
+    // Qt's own strings (standard buttons) are Japanese too (qt6-translations-l10n).
+    QCOMPARE(QCoreApplication::translate("QPlatformTheme", "Cancel"), QStringLiteral("キャンセル"));
 }
 
 void TestTranslation::englishNeedsNoTranslation() {

@@ -93,6 +93,10 @@
         <source>Model directory or .bin file</source>
         <translation>モデルのディレクトリまたは .bin ファイル</translation>
     </message>
+    <message>
+        <source>Language of this session: en, ja or system (default: the one chosen in Preferences)</source>
+        <translation>このセッションの言語: en、ja または system（既定: 設定で選んだ言語）</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::BudgetView</name>
@@ -1282,6 +1286,81 @@ Run in %1, as half-precision runtimes compute: %2.</source>
     <message>
         <source>Every view shows this experiment</source>
         <translation>すべてのビューがこの実験を表示しています</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::MethodForm</name>
+    <message>
+        <source>Act-order</source>
+        <translation>活性化順序 (act-order)</translation>
+    </message>
+    <message>
+        <source>Alpha</source>
+        <translation>アルファ</translation>
+    </message>
+    <message>
+        <source>Batch</source>
+        <translation>バッチ</translation>
+    </message>
+    <message>
+        <source>Bits</source>
+        <translation>ビット数</translation>
+    </message>
+    <message>
+        <source>Block size</source>
+        <translation>ブロックサイズ</translation>
+    </message>
+    <message>
+        <source>Damping</source>
+        <translation>ダンピング</translation>
+    </message>
+    <message>
+        <source>Factor bits</source>
+        <translation>因子のビット数</translation>
+    </message>
+    <message>
+        <source>Group size</source>
+        <translation>グループサイズ</translation>
+    </message>
+    <message>
+        <source>Layer fraction</source>
+        <translation>層の割合</translation>
+    </message>
+    <message>
+        <source>Learning rate</source>
+        <translation>学習率</translation>
+    </message>
+    <message>
+        <source>N:M pattern</source>
+        <translation>N:M パターン</translation>
+    </message>
+    <message>
+        <source>Rank allocation</source>
+        <translation>ランク配分</translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation>シード</translation>
+    </message>
+    <message>
+        <source>Sparsity</source>
+        <translation>スパース率</translation>
+    </message>
+    <message>
+        <source>Steps</source>
+        <translation>ステップ数</translation>
+    </message>
+    <message>
+        <source>Symmetric</source>
+        <translation>対称</translation>
+    </message>
+    <message>
+        <source>Then quantize (bits)</source>
+        <translation>続けて量子化（ビット数）</translation>
+    </message>
+    <message>
+        <source>Weight decay</source>
+        <translation>重み減衰</translation>
     </message>
 </context>
 <context>

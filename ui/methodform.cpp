@@ -1,5 +1,6 @@
 #include "methodform.h"
 
+#include "paramlabels.h"
 #include "utf8.h"
 
 #include <QCheckBox>
@@ -64,7 +65,7 @@ void MethodForm::rebuildParameters() {
         if (param.type == rs::ParamType::Bool)
             m_params->addRow(control);
         else
-            m_params->addRow(fromUtf8(param.label) + QLatin1Char(':'), control);
+            m_params->addRow(paramLabel(param.label) + QLatin1Char(':'), control);
     }
 }
 
@@ -72,7 +73,7 @@ QWidget* MethodForm::createControl(const rs::ParamSpec& spec) {
     const QString def = fromUtf8(spec.defaultValue);
     QWidget* control = nullptr;
     if (spec.type == rs::ParamType::Bool) {
-        auto* box = new QCheckBox(fromUtf8(spec.label));
+        auto* box = new QCheckBox(paramLabel(spec.label));
         connect(box, &QCheckBox::toggled, this, &MethodForm::changed);
         control = box;
     } else if (!spec.choices.empty()) {

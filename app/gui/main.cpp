@@ -149,6 +149,12 @@ int main(int argc, char** argv) {
     QCommandLineOption eval(QStringLiteral("eval"), QString(), QStringLiteral("FILE"));
     parser.addOption(calib);
     parser.addOption(eval);
+    QCommandLineOption language(
+        QStringLiteral("language"),
+        QApplication::translate("main", "Language of this session: en, ja or system (default: "
+                                        "the one chosen in Preferences)"),
+        QStringLiteral("CODE"));
+    parser.addOption(language);
     parser.process(app);
     const QStringList positional = parser.positionalArguments();
     if (positional.size() > 1) {
@@ -161,7 +167,13 @@ int main(int argc, char** argv) {
     const bool renderMode = parser.isSet(renderViews);
     if (screenshotMode || renderMode)
         QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, throwawaySettings.path());
-    rs::ui::installTranslation(app, rs::ui::languageSetting());
+    if (parser.isSet(language) && !rs::ui::availableLanguages().contains(parser.value(language))) {
+        std::fprintf(stderr, "rankscope: --language takes %s\n",
+                     qPrintable(rs::ui::availableLanguages().join(QStringLiteral(", "))));
+        return kExitFailed;
+    }
+    rs::ui::installTranslation(app, parser.isSet(language) ? parser.value(language)
+                                                           : rs::ui::languageSetting());
 
     rs::ui::MainWindow window;
     if (parser.isSet(calib))

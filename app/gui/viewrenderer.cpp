@@ -85,14 +85,23 @@ void ViewRenderer::runNext() {
 }
 
 bool ViewRenderer::save(QWidget* widget, const QString& name) {
-    settle();
-    const QString path = QDir(m_dir).filePath(name + QStringLiteral(".png"));
-    const QString error = rs::ui::PlotExport::renderWidget(widget, path);
-    if (!error.isEmpty()) {
-        finish(false, error);
-        return false;
+    // The main window at every screen size people use; dialogs at their own size.
+    const QList<QSize> sizes = widget == &m_window ? kWindowSizes : QList<QSize>{QSize()};
+    for (const QSize& size : sizes) {
+        if (size.isValid())
+            widget->resize(size);
+        settle();
+        const QString suffix = size.isValid()
+                                   ? QStringLiteral("-%1x%2").arg(size.width()).arg(size.height())
+                                   : QString();
+        const QString path = QDir(m_dir).filePath(name + suffix + QStringLiteral(".png"));
+        const QString error = rs::ui::PlotExport::renderWidget(widget, path);
+        if (!error.isEmpty()) {
+            finish(false, error);
+            return false;
+        }
+        std::printf("render: %s\n", qPrintable(path));
     }
-    std::printf("render: %s\n", qPrintable(path));
     return true;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <QList>
 #include <QObject>
+#include <QSize>
 #include <QString>
 
 namespace rs::ui {
@@ -11,7 +13,8 @@ class MainWindow;
 // runs (RTN 3-bit and 2-bit, groups of 32, with none / SVD / EoRA at ranks 4, 8, 16) and a
 // Lillama run (20 % fewer parameters), then the spectra, error curves, rank budget (after a
 // budget change), trade-offs, experiments, the comparison of the two compression runs, the
-// preferences and the Lillama losses. Used by scripts/render_views.sh.
+// preferences and the Lillama losses. The window's views are saved at 1024 x 700, 1280 x 720 and
+// 1920 x 1080. Used by scripts/render_views.sh.
 class ViewRenderer : public QObject {
     Q_OBJECT
 
@@ -36,4 +39,7 @@ private:
     qint64 m_second = 0;
     qint64 m_distilled = 0;
     static constexpr int kRuns = 3;
+    // The smallest supported, a common laptop and a full-HD screen.
+    inline static const QList<QSize> kWindowSizes{QSize(1024, 700), QSize(1280, 720),
+                                                  QSize(1920, 1080)};
 };
