@@ -5,6 +5,7 @@
 #include "mainwindow.h"
 #include "model/summary.h"
 #include "recentmodels.h"
+#include "runpanel.h"
 #include "summarypanel.h"
 #include "testdata.h"
 #include "util/error.h"
@@ -23,6 +24,7 @@
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -79,6 +81,7 @@ private slots:
     void runnerReportsExceptionsAsFailed();
     void runnerCancels();
     void runnerThrottlesProgress();
+    void fitsSmallScreens();
     void cleanupTestCase();
 
 private:
@@ -395,6 +398,33 @@ void TestMainWindow::runnerThrottlesProgress() {
     QVERIFY(sawEndOfA);
     QCOMPARE(progress.last().at(0).toString(), QStringLiteral("b"));
     QCOMPARE(progress.last().at(1).toLongLong(), 1);
+}
+
+// The window fits 1024 x 700 with every view and both docks: nothing forces it wider or
+// taller, and the run panel's controls are reachable (it scrolls) without clipping.
+void TestMainWindow::fitsSmallScreens() {
+    MainWindow& w = *m_window;
+    const QSize small(1024, 700);
+    for (int tab = 0; tab < w.views()->count(); ++tab) {
+        w.views()->setCurrentIndex(tab);
+        w.resize(small);
+        const QSize needed = w.minimumSizeHint();
+        QVERIFY2(needed.width() <= small.width() && needed.height() <= small.height(),
+                 qPrintable(QStringLiteral("%1 needs %2 x %3 (central %4, view %5, model dock %6)")
+                                .arg(w.views()->tabText(tab))
+                                .arg(needed.width())
+                                .arg(needed.height())
+                                .arg(w.centralWidget()->minimumSizeHint().width())
+                                .arg(w.views()->currentWidget()->minimumSizeHint().width())
+                                .arg(w.layerView()->minimumSizeHint().width())));
+        QTRY_COMPARE(w.size(), small);
+    }
+    // The run panel is never wider than its dock: it scrolls vertically, never clips sideways.
+    rs::ui::RunPanel* panel = w.runPanel();
+    QVERIFY2(panel->minimumSizeHint().width() <= panel->parentWidget()->width(),
+             qPrintable(QStringLiteral("run panel needs %1, has %2")
+                            .arg(panel->minimumSizeHint().width())
+                            .arg(panel->parentWidget()->width())));
 }
 
 void TestMainWindow::cleanupTestCase() {

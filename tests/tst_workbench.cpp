@@ -12,6 +12,7 @@
 #include "export/gptq_preview.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
+#include "layertablemodel.h"
 #include "layerview.h"
 #include "lowrankoptions.h"
 #include "mainwindow.h"
@@ -90,6 +91,7 @@ private slots:
     void budgetPlansWithTheExperimentsCompensation();
     void editedRanksUpdateTotals();
     void budgetHeadlineComparesLikeWithLike();
+    void fitsSmallScreensWithAnExperiment();
     void budgetChangesNeverDropEditsSilently();
     void runWaitsForAnotherJob();
     void everyViewFollowsOneLayerSelection();
@@ -252,6 +254,30 @@ void TestWorkbench::runsAndRecordsCompression() {
     QCOMPARE(results->table()->rowCount(), 1); // no evaluation text: said so
     QCOMPARE(m_window->experimentHeader()->text(), results->titleLabel()->text());
 
+    // The layer table gains the shown variant's rank and error, and each weight's spectral
+    // metrics.
+    QTRY_VERIFY(m_window->layerModel()
+                    ->headerData(rs::ui::LayerTableModel::ErrorAfter, Qt::Horizontal)
+                    .toString()
+                    .startsWith(QStringLiteral("Error after eora@")));
+    rs::ui::LayerTableModel* layers = m_window->layerModel();
+    for (int row = 0; row < layers->rowCount(); ++row) {
+        QVERIFY(layers->data(layers->index(row, rs::ui::LayerTableModel::Rank)).toLongLong() > 0);
+        const double error = layers
+                                 ->data(layers->index(row, rs::ui::LayerTableModel::ErrorAfter),
+                                        rs::ui::LayerTableModel::SortRole)
+                                 .toDouble();
+        QVERIFY(error > 0.0 && error < 1.0);
+        QVERIFY(layers
+                    ->data(layers->index(row, rs::ui::LayerTableModel::StableRank),
+                           rs::ui::LayerTableModel::SortRole)
+                    .toDouble() >= 1.0);
+        QVERIFY(layers
+                    ->data(layers->index(row, rs::ui::LayerTableModel::Alpha),
+                           rs::ui::LayerTableModel::SortRole)
+                    .toDouble() > 1.0);
+    }
+
     // A restart reopens it.
     MainWindow restarted;
     restarted.setDatabasePath(m_window->databasePath());
@@ -373,6 +399,22 @@ void TestWorkbench::budgetHeadlineComparesLikeWithLike() {
     QVERIFY2(tip.startsWith(QStringLiteral("model.layers.0.mlp.down_proj\n")), qPrintable(tip));
     QVERIFY(tip.contains(QStringLiteral("plan rank %1").arg(budget->model()->planRanks()[6])));
     QVERIFY(bars->describe(6.5).isEmpty()); // between two bars
+}
+
+// With an experiment in every view (plans, tables, curves), the window still fits 1024 x 700.
+void TestWorkbench::fitsSmallScreensWithAnExperiment() {
+    const QSize small(1024, 700);
+    for (int tab = 0; tab < m_window->views()->count(); ++tab) {
+        m_window->views()->setCurrentIndex(tab);
+        const QSize needed = m_window->minimumSizeHint();
+        QVERIFY2(
+            needed.width() <= small.width() && needed.height() <= small.height(),
+            qPrintable(QStringLiteral("%1 needs %2 x %3 (view %4)")
+                           .arg(m_window->views()->tabText(tab))
+                           .arg(needed.width())
+                           .arg(needed.height())
+                           .arg(m_window->views()->currentWidget()->minimumSizeHint().width())));
+    }
 }
 
 // Edits beyond the budget are said; a new budget asks before it replaces edits; a budget below
@@ -502,6 +544,16 @@ void TestWorkbench::tradeoffShowsEveryVariant() {
     const QPointF at(view->plot()->xAxis->coordToPixel(p.bitsPerWeight),
                      view->plot()->yAxis->coordToPixel(p.predictedError));
     QCOMPARE(view->experimentAt(at), qint64(p.experiment));
+    // Hovering names the point; the axes hold every point.
+    QVERIFY2(view->describeAt(at).startsWith(
+                 QStringLiteral("Experiment %1 · %2 · %3\n")
+                     .arg(p.experiment)
+                     .arg(QString::fromStdString(p.compression), QString::fromStdString(p.label))),
+             qPrintable(view->describeAt(at)));
+    for (const auto& q : points) {
+        QVERIFY(view->plot()->xAxis->range().contains(q.bitsPerWeight));
+        QVERIFY(view->plot()->yAxis->range().contains(q.predictedError));
+    }
     QSignalSpy open(view, &rs::ui::TradeoffView::openRequested);
     QTest::mouseClick(view->plot(), Qt::LeftButton, {}, at.toPoint());
     QCOMPARE(open.count(), 1);

@@ -261,10 +261,6 @@
         <translation>%1 パラメータ</translation>
     </message>
     <message>
-        <source> · %1 % of model · %2 bpw</source>
-        <translation> · モデルの %1 % · %2 bpw</translation>
-    </message>
-    <message>
         <source> (%1 % against uniform)</source>
         <translation>（一様比 %1 %）</translation>
     </message>
@@ -279,6 +275,10 @@
     <message>
         <source>Uniform rank %1</source>
         <translation>一様ランク %1</translation>
+    </message>
+    <message>
+        <source>%1 % of model · %2 bpw</source>
+        <translation>モデルの %1 % · %2 bpw</translation>
     </message>
 </context>
 <context>
@@ -925,6 +925,54 @@
     <message>
         <source>Whether the layer has a bias vector</source>
         <translation>この層にバイアスベクトルがあるか</translation>
+    </message>
+    <message>
+        <source>Rank</source>
+        <translation>ランク</translation>
+    </message>
+    <message>
+        <source>Rank (%1)</source>
+        <translation>ランク（%1）</translation>
+    </message>
+    <message>
+        <source>Error after</source>
+        <translation>補償後の誤差</translation>
+    </message>
+    <message>
+        <source>Error after %1</source>
+        <translation>%1 後の誤差</translation>
+    </message>
+    <message>
+        <source>α</source>
+        <translation>α</translation>
+    </message>
+    <message>
+        <source>Stable rank</source>
+        <translation>安定ランク</translation>
+    </message>
+    <message>
+        <source>‖W‖₂</source>
+        <translation>‖W‖₂</translation>
+    </message>
+    <message>
+        <source>The rank the open experiment&apos;s shown variant gave this layer</source>
+        <translation>開いている実験の表示中のバリアントがこの層に与えたランク</translation>
+    </message>
+    <message>
+        <source>Relative output error of this layer after compensation, tr(E C Eᵀ) / tr(W C Wᵀ) on the calibration inputs</source>
+        <translation>補償後のこの層の相対出力誤差（キャリブレーション入力での tr(E C Eᵀ) / tr(W C Wᵀ)）</translation>
+    </message>
+    <message>
+        <source>Power-law exponent of the weight&apos;s eigenvalue spectrum (W Wᵀ), fitted to its tail: about 2 to 6 for well-trained layers, larger when closer to random</source>
+        <translation>重みの固有値スペクトル（W Wᵀ）の裾に当てはめたべき乗則の指数。よく学習された層では約 2〜6、ランダムに近いほど大きくなります</translation>
+    </message>
+    <message>
+        <source>‖W‖_F² / ‖W‖₂²: how many directions carry the weight&apos;s energy</source>
+        <translation>‖W‖_F² / ‖W‖₂²: 重みのエネルギーを担う方向の数</translation>
+    </message>
+    <message>
+        <source>Largest singular value of the weight</source>
+        <translation>重みの最大特異値</translation>
     </message>
 </context>
 <context>
@@ -1948,10 +1996,6 @@ i = %2: %3 = 最大値の %4
         <translation>パレートフロント</translation>
     </message>
     <message>
-        <source>%1 variants, %2 on the Pareto front%3. Click a point to open its experiment.</source>
-        <translation>%1 個のバリアント、うち %2 個がパレートフロント上%3。点をクリックするとその実験を開きます。</translation>
-    </message>
-    <message>
         <source> (%1 without a size or result not shown)</source>
         <translation>(サイズか結果のない %1 個は非表示)</translation>
     </message>
@@ -1962,6 +2006,30 @@ i = %2: %3 = 最大値の %4
     <message>
         <source>No finished experiments of this model yet.</source>
         <translation>このモデルの完了した実験はまだありません。</translation>
+    </message>
+    <message>
+        <source>%1 variants, %2 on the Pareto front%3. Hover a point to name it; click it to open its experiment.</source>
+        <translation>%1 個のバリアント、パレートフロント上に %2 個%3。点にマウスを重ねると名前を表示し、クリックするとその実験を開きます。</translation>
+    </message>
+    <message>
+        <source>original model: %1</source>
+        <translation>元のモデル: %1</translation>
+    </message>
+    <message>
+        <source>Experiment %1 · %2 · %3
+%4 bits per weight · predicted error %5</source>
+        <translation>実験 %1 · %2 · %3
+重みあたり %4 ビット · 予測誤差 %5</translation>
+    </message>
+    <message>
+        <source> · perplexity %1</source>
+        <translation> · パープレキシティ %1</translation>
+    </message>
+    <message>
+        <source>
+on the Pareto front</source>
+        <translation>
+パレートフロント上</translation>
     </message>
 </context>
 </TS>

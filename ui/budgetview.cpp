@@ -1,5 +1,6 @@
 #include "budgetview.h"
 
+#include "compactcombo.h"
 #include "plotstyle.h"
 #include "rankbarsplot.h"
 #include "rankplanmodel.h"
@@ -35,10 +36,10 @@ constexpr double kSliderPower = 3.0;
 
 BudgetView::BudgetView(QWidget* parent)
     : QWidget(parent)
-    , m_curveBox(new QComboBox)
-    , m_unitBox(new QComboBox)
-    , m_weightingBox(new QComboBox)
-    , m_alignBox(new QComboBox)
+    , m_curveBox(compactCombo(new QComboBox))
+    , m_unitBox(compactCombo(new QComboBox))
+    , m_weightingBox(compactCombo(new QComboBox))
+    , m_alignBox(compactCombo(new QComboBox, 6))
     , m_slider(new QSlider(Qt::Horizontal))
     , m_budgetBox(new QDoubleSpinBox)
     , m_summary(new QLabel)
@@ -542,7 +543,8 @@ void BudgetView::showTotals() {
     const auto size = [&](const rs::Plan& plan) {
         QString text = tr("%1 params").arg(locale.toString(qint64(plan.parameters)));
         if (m_sizes)
-            text += tr(" · %1 % of model · %2 bpw")
+            text += QStringLiteral("<br>") +
+                    tr("%1 % of model · %2 bpw")
                         .arg(m_sizes->percentOfModel(plan.parameters), 0, 'f', 3)
                         .arg(m_sizes->bitsPerWeight(plan.parameters), 0, 'f', 3);
         return text;

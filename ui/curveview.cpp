@@ -1,5 +1,6 @@
 #include "curveview.h"
 
+#include "compactcombo.h"
 #include "plotexport.h"
 #include "plotstyle.h"
 
@@ -40,7 +41,7 @@ double CurveView::Total::normalized(double absolute, Normalization n) const {
 
 CurveView::CurveView(QWidget* parent)
     : QWidget(parent)
-    , m_normCombo(new QComboBox(this))
+    , m_normCombo(compactCombo(new QComboBox(this)))
     , m_logBox(new QCheckBox(tr("Log scale"), this))
     , m_plot(new QCustomPlot)
     , m_readout(new QLabel(this))

@@ -95,17 +95,21 @@ ExperimentsView::ExperimentsView(QWidget* parent)
     m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
     // The filter gets a row of its own: beside six buttons it would shrink to a few letters.
-    auto* buttons = new QHBoxLayout;
-    buttons->addWidget(m_open);
-    buttons->addWidget(m_compare);
-    buttons->addWidget(m_reuse);
-    buttons->addWidget(m_edit);
-    buttons->addWidget(m_delete);
-    buttons->addStretch(1);
-    buttons->addWidget(refresh);
+    // The buttons take two rows, so that the view fits beside both docks on a small screen.
+    auto* actions = new QHBoxLayout;
+    actions->addWidget(m_open);
+    actions->addWidget(m_compare);
+    actions->addWidget(m_reuse);
+    actions->addStretch(1);
+    auto* housekeeping = new QHBoxLayout;
+    housekeeping->addWidget(m_edit);
+    housekeeping->addWidget(m_delete);
+    housekeeping->addStretch(1);
+    housekeeping->addWidget(refresh);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_filter);
-    layout->addLayout(buttons);
+    layout->addLayout(actions);
+    layout->addLayout(housekeeping);
     layout->addWidget(m_table, 1);
     layout->addWidget(m_message);
     updateButtons();

@@ -17,8 +17,7 @@ int alignment(int column) {
     using C = LayerTableModel::Column;
     if (column == C::Block || column == C::Bias)
         return kCenter;
-    return column == C::OutFeatures || column == C::InFeatures || column == C::Parameters ? kRight
-                                                                                          : kLeft;
+    return column == C::Name || column == C::Kind ? kLeft : kRight;
 }
 
 } // namespace
@@ -29,7 +28,41 @@ LayerTableModel::LayerTableModel(QObject* parent)
 void LayerTableModel::setLayers(std::vector<rs::LinearLayerInfo> layers) {
     beginResetModel();
     m_layers = std::move(layers);
+    m_results.clear();
     endResetModel();
+}
+
+void LayerTableModel::setResults(const std::vector<rs::LayerRecord>& records, int variant,
+                                 const QString& variantLabel) {
+    std::vector<Result> results(m_layers.size());
+    for (const rs::LayerRecord& record : records) {
+        const int row = rowOf(fromUtf8(record.name));
+        if (row < 0)
+            continue;
+        Result& r = results[size_t(row)];
+        if (variant >= 0 && size_t(variant) < record.ranks.size())
+            r.rank = record.ranks[size_t(variant)];
+        if (variant >= 0 && size_t(variant) < record.errorAfter.size())
+            r.errorAfter = record.errorAfter[size_t(variant)];
+        if (!record.weightSingular.empty()) {
+            try {
+                r.metrics = rs::spectralMetrics(record.weightSingular);
+            } catch (const std::exception&) {
+                // A spectrum with NaN (a corrupt record) has no metrics: the cells stay empty.
+            }
+        }
+    }
+    m_results = std::move(results);
+    m_variantLabel = variantLabel;
+    emit dataChanged(index(0, Rank), index(std::max(0, rowCount() - 1), ColumnCount - 1));
+    emit headerDataChanged(Qt::Horizontal, Rank, ErrorAfter);
+}
+
+void LayerTableModel::clearResults() {
+    m_results.clear();
+    m_variantLabel.clear();
+    emit dataChanged(index(0, Rank), index(std::max(0, rowCount() - 1), ColumnCount - 1));
+    emit headerDataChanged(Qt::Horizontal, Rank, ErrorAfter);
 }
 
 void LayerTableModel::clear() {
@@ -59,9 +92,9 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     const rs::LinearLayerInfo& layer = m_layers[size_t(index.row())];
     switch (role) {
     case Qt::DisplayRole:
-        return displayData(layer, index.column());
+        return displayData(size_t(index.row()), index.column());
     case SortRole:
-        return sortData(layer, index.column());
+        return sortData(size_t(index.row()), index.column());
     case Qt::ToolTipRole:
         return index.column() == Name ? fromUtf8(layer.name) : QVariant();
     case Qt::TextAlignmentRole:
@@ -71,7 +104,42 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     }
 }
 
-QVariant LayerTableModel::displayData(const rs::LinearLayerInfo& layer, int column) const {
+QVariant LayerTableModel::resultData(size_t row, int column, bool display) const {
+    if (row >= m_results.size())
+        return {};
+    const Result& r = m_results[row];
+    switch (column) {
+    case Rank:
+        return r.rank ? QVariant(qint64(*r.rank)) : QVariant();
+    case ErrorAfter:
+        if (!r.errorAfter)
+            return {};
+        return display ? QVariant(QStringLiteral("%1 %").arg(100.0 * *r.errorAfter, 0, 'f', 2))
+                       : QVariant(*r.errorAfter);
+    case Alpha:
+        if (!r.metrics || r.metrics->alpha <= 0.0)
+            return {};
+        return display ? QVariant(QString::number(r.metrics->alpha, 'f', 2))
+                       : QVariant(r.metrics->alpha);
+    case StableRank:
+        if (!r.metrics)
+            return {};
+        return display ? QVariant(QString::number(r.metrics->stableRank, 'f', 1))
+                       : QVariant(r.metrics->stableRank);
+    case SpectralNorm:
+        if (!r.metrics)
+            return {};
+        return display ? QVariant(QString::number(r.metrics->spectralNorm, 'g', 4))
+                       : QVariant(r.metrics->spectralNorm);
+    default:
+        return {};
+    }
+}
+
+QVariant LayerTableModel::displayData(size_t row, int column) const {
+    if (column >= Rank)
+        return resultData(row, column, true);
+    const rs::LinearLayerInfo& layer = m_layers[row];
     switch (column) {
     case Name:
         return fromUtf8(layer.name);
@@ -92,7 +160,10 @@ QVariant LayerTableModel::displayData(const rs::LinearLayerInfo& layer, int colu
     }
 }
 
-QVariant LayerTableModel::sortData(const rs::LinearLayerInfo& layer, int column) {
+QVariant LayerTableModel::sortData(size_t row, int column) const {
+    if (column >= Rank)
+        return resultData(row, column, false);
+    const rs::LinearLayerInfo& layer = m_layers[row];
     switch (column) {
     case Name:
         return fromUtf8(layer.name);
@@ -132,6 +203,17 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
             return tr("Parameters");
         case Bias:
             return tr("Bias");
+        case Rank:
+            return m_variantLabel.isEmpty() ? tr("Rank") : tr("Rank (%1)").arg(m_variantLabel);
+        case ErrorAfter:
+            return m_variantLabel.isEmpty() ? tr("Error after")
+                                            : tr("Error after %1").arg(m_variantLabel);
+        case Alpha:
+            return tr("α");
+        case StableRank:
+            return tr("Stable rank");
+        case SpectralNorm:
+            return tr("‖W‖₂");
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -150,6 +232,19 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
             return tr("Weight (and bias) parameters of this layer");
         case Bias:
             return tr("Whether the layer has a bias vector");
+        case Rank:
+            return tr("The rank the open experiment's shown variant gave this layer");
+        case ErrorAfter:
+            return tr("Relative output error of this layer after compensation, "
+                      "tr(E C Eᵀ) / tr(W C Wᵀ) on the calibration inputs");
+        case Alpha:
+            return tr("Power-law exponent of the weight's eigenvalue spectrum (W Wᵀ), fitted to "
+                      "its tail: about 2 to 6 for well-trained layers, larger when closer to "
+                      "random");
+        case StableRank:
+            return tr("‖W‖_F² / ‖W‖₂²: how many directions carry the weight's energy");
+        case SpectralNorm:
+            return tr("Largest singular value of the weight");
         }
     }
     if (role == Qt::TextAlignmentRole)

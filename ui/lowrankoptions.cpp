@@ -1,5 +1,6 @@
 #include "lowrankoptions.h"
 
+#include "compactcombo.h"
 #include "methodform.h"
 #include "util/error.h"
 #include "util/lists.h"
@@ -32,7 +33,7 @@ std::optional<std::vector<double>> parseReductions(const QString& text) {
 LowRankOptions::LowRankOptions(QWidget* parent)
     : QWidget(parent)
     , m_method(new MethodForm(rs::MethodKind::LowRank))
-    , m_sizes(new QComboBox)
+    , m_sizes(compactCombo(new QComboBox))
     , m_sizePages(new QStackedWidget)
     , m_reductions(new QLineEdit(QStringLiteral("20, 40")))
     , m_rank(new QSpinBox) {

@@ -39,6 +39,7 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -86,7 +87,7 @@ MainWindow::MainWindow(QWidget* parent)
     modelPanel->addWidget(m_layerView);
     modelPanel->setStretchFactor(1, 1);
     modelPanel->setSizes({280, 520}); // the summary fully visible above the layer table
-    modelPanel->setMinimumWidth(320);
+    modelPanel->setMinimumWidth(240);
     m_modelDock = new QDockWidget(tr("Model"), this);
     m_modelDock->setObjectName(QStringLiteral("modelDock"));
     m_modelDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
@@ -110,7 +111,9 @@ MainWindow::MainWindow(QWidget* parent)
     runScroll->setWidget(m_runPanel);
     runScroll->setWidgetResizable(true);
     runScroll->setFrameShape(QFrame::NoFrame);
-    runScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    // As wide as the panel's controls need, so that the central views give way first.
+    runScroll->setMinimumWidth(m_runPanel->minimumSizeHint().width() +
+                               runScroll->verticalScrollBar()->sizeHint().width());
     m_runDock->setWidget(runScroll);
     addDockWidget(Qt::RightDockWidgetArea, m_runDock);
     connect(m_runPanel, &RunPanel::runRequested, this, &MainWindow::runCompression);
@@ -410,6 +413,7 @@ void MainWindow::showModel(const QString& path, std::shared_ptr<rs::ModelSession
     const rs::ModelSummary& summary = m_session->summary();
     m_summary->showSummary(path, summary, tokenizer);
     m_layers->setLayers(summary.linears);
+    showLayerResults();
     m_pathLabel->setText(QDir::toNativeSeparators(path));
     m_pathLabel->setToolTip(QDir::toNativeSeparators(path));
     m_deviceLabel->setText(tr("Device: %1").arg(fromUtf8(m_session->deviceName())));

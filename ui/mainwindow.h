@@ -151,6 +151,8 @@ private:
     // Fills the views with an experiment, one view per event-loop turn; `done` runs after the
     // last one (experimentOpened() is emitted just before it).
     void showExperiment(std::shared_ptr<LoadedExperiment> loaded, std::function<void()> done);
+    // The shown experiment's per-layer results in the layer table (again after a model opens).
+    void showLayerResults();
 
     JobRunner* m_jobs;
     LayerTableModel* m_layers;
@@ -188,6 +190,8 @@ private:
     QElapsedTimer m_stageClock;
     std::filesystem::path m_database;
     qint64 m_experimentId = 0;
+    std::shared_ptr<LoadedExperiment> m_shown; // the experiment the views show
+    int m_shownVariant = -1;                   // its variant the curves and the table show
     bool m_runActive = false; // the running job is a compression run (the run panel shows it)
 };
 

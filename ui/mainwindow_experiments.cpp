@@ -10,6 +10,7 @@
 #include "export/gptq_preview.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
+#include "layertablemodel.h"
 #include "layerview.h"
 #include "mainwindow.h"
 #include "pipeline/experiment_compare.h"
@@ -275,6 +276,9 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
                     shown = &v;
             if (shown)
                 m_curves->setVariant(*shown);
+            m_shown = loaded;
+            m_shownVariant = shown ? shown->index : -1;
+            showLayerResults();
             onLayerSelectionChanged();
         },
         [this, loaded] {
@@ -299,6 +303,18 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
             if (m_experimentId == id) // a later open supersedes this one
                 stage();
         });
+}
+
+void MainWindow::showLayerResults() {
+    if (!m_shown) {
+        m_layers->clearResults();
+        return;
+    }
+    const int v = m_shownVariant;
+    const QString label = v >= 0 && size_t(v) < m_shown->variants.size()
+                              ? fromUtf8(m_shown->variants[size_t(v)].label)
+                              : QString();
+    m_layers->setResults(m_shown->layers, v, label);
 }
 
 void MainWindow::exportCheckpoint() {

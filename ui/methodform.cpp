@@ -1,5 +1,6 @@
 #include "methodform.h"
 
+#include "compactcombo.h"
 #include "paramlabels.h"
 #include "utf8.h"
 
@@ -23,7 +24,7 @@ constexpr int kFloatDecimals = 3;
 MethodForm::MethodForm(rs::MethodKind kind, QWidget* parent)
     : QWidget(parent)
     , m_kind(kind)
-    , m_method(new QComboBox)
+    , m_method(compactCombo(new QComboBox))
     , m_params(new QFormLayout) {
     m_method->setObjectName(QStringLiteral("methodBox"));
     for (const rs::MethodSpec* spec : rs::methodsOfKind(kind)) {
@@ -77,7 +78,7 @@ QWidget* MethodForm::createControl(const rs::ParamSpec& spec) {
         connect(box, &QCheckBox::toggled, this, &MethodForm::changed);
         control = box;
     } else if (!spec.choices.empty()) {
-        auto* box = new QComboBox;
+        auto* box = compactCombo(new QComboBox);
         for (const std::string& choice : spec.choices)
             box->addItem(fromUtf8(choice), fromUtf8(choice));
         connect(box, &QComboBox::currentIndexChanged, this, &MethodForm::changed);

@@ -53,6 +53,12 @@ void makeLogAxis(QCPAxis* axis) {
     axis->setNumberPrecision(0);
 }
 
+QFont smallFont(const QCustomPlot* plot) {
+    QFont font = plot->xAxis->tickLabelFont();
+    font.setPointSizeF(font.pointSizeF() * 0.9);
+    return font;
+}
+
 QString layerLabel(const rs::LayerRecord& layer) {
     if (layer.kind.empty())
         return QString::fromStdString(layer.name);

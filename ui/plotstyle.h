@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QColor>
+#include <QFont>
 #include <QString>
 
 class QCPAxis;
@@ -25,6 +26,9 @@ void apply(QCustomPlot* plot);
 
 // A bold title row above the axis rect, in the plot's own font family; set its text later.
 QCPTextElement* addTitle(QCustomPlot* plot);
+
+// The font of labels drawn inside a plot (points named on it): a little smaller than its ticks.
+QFont smallFont(const QCustomPlot* plot);
 
 // A logarithmic axis with powers of ten as tick labels.
 void makeLogAxis(QCPAxis* axis);

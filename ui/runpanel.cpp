@@ -1,5 +1,6 @@
 #include "runpanel.h"
 
+#include "compactcombo.h"
 #include "lowrankoptions.h"
 #include "methodform.h"
 #include "runresults.h"
@@ -59,12 +60,12 @@ std::optional<std::vector<int64_t>> parseRanks(const QString& text) {
 
 RunPanel::RunPanel(QWidget* parent)
     : QWidget(parent)
-    , m_job(new QComboBox)
+    , m_job(compactCombo(new QComboBox))
     , m_jobPages(new QStackedWidget)
     , m_lowRank(new LowRankOptions)
     , m_calibText(new QLineEdit)
     , m_calibTokens(new QSpinBox)
-    , m_calibMode(new QComboBox)
+    , m_calibMode(compactCombo(new QComboBox))
     , m_compression(new MethodForm(rs::MethodKind::Compression))
     , m_compensation(new MethodForm(rs::MethodKind::Compensation))
     , m_compareSvd(new QCheckBox(tr("Also plain SVD")))

@@ -1,5 +1,6 @@
 #include "tradeoffview.h"
 
+#include "compactcombo.h"
 #include "plotstyle.h"
 #include "store/experiment_store.h"
 #include "utf8.h"
@@ -8,6 +9,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMouseEvent>
+#include <QToolTip>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <map>
@@ -24,7 +26,7 @@ constexpr double kPickRadiusPx = 8.0;
 
 TradeoffView::TradeoffView(QWidget* parent)
     : QWidget(parent)
-    , m_metricBox(new QComboBox)
+    , m_metricBox(compactCombo(new QComboBox))
     , m_plot(new QCustomPlot)
     , m_message(new QLabel) {
     setObjectName(QStringLiteral("tradeoffView"));
@@ -56,6 +58,8 @@ TradeoffView::TradeoffView(QWidget* parent)
         refresh();
     });
     connect(m_plot, &QCustomPlot::mousePress, this, &TradeoffView::onClick);
+    connect(m_plot, &QCustomPlot::mouseMove, this, &TradeoffView::onHover);
+    m_plot->setMouseTracking(true);
     redraw();
 }
 
@@ -89,8 +93,13 @@ void TradeoffView::refresh() {
     redraw();
 }
 
+double TradeoffView::metricOf(const rs::ExperimentPoint& p) const {
+    return m_metric == Metric::Perplexity ? p.perplexity.value_or(0.0) : p.predictedError;
+}
+
 void TradeoffView::redraw() {
     m_plot->clearGraphs();
+    m_plot->clearItems();
     m_plottedIndex.clear();
     m_plotted = 0;
     m_front = 0;
@@ -98,52 +107,47 @@ void TradeoffView::redraw() {
     m_plot->yAxis->setLabel(ppl ? tr("perplexity") : tr("mean relative output error"));
     // One scatter graph per compression, then the front as a line.
     std::map<std::string, QCPGraph*> graphs;
-    std::vector<std::pair<double, double>> front;
+    std::vector<size_t> front;
     double xmin = 1e300, xmax = -1e300, ymin = 1e300, ymax = -1e300;
     for (size_t i = 0; i < m_points.points.size(); ++i) {
         const rs::ExperimentPoint& p = m_points.points[i];
-        if (ppl && !p.perplexity)
-            continue;
-        const double y = ppl ? *p.perplexity : p.predictedError;
+        const double y = metricOf(p);
         if (!(y > 0))
-            continue; // a log axis cannot show it
+            continue; // not measured, or a log axis cannot show it
         QCPGraph*& graph = graphs[p.compression];
         if (!graph) {
             graph = m_plot->addGraph();
             const QColor color = plotstyle::seriesColor(int(graphs.size() - 1));
             graph->setLineStyle(QCPGraph::lsNone);
-            graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, color, 7));
+            graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, color, 7));
             graph->setPen(QPen(color));
             graph->setName(fromUtf8(p.compression));
         }
         graph->addData(p.bitsPerWeight, y);
         m_plottedIndex.push_back(i);
         ++m_plotted;
-        if (p.front) {
-            front.emplace_back(p.bitsPerWeight, y);
-            ++m_front;
-        }
+        if (p.front)
+            front.push_back(i);
         xmin = std::min(xmin, p.bitsPerWeight);
         xmax = std::max(xmax, p.bitsPerWeight);
         ymin = std::min(ymin, y);
         ymax = std::max(ymax, y);
     }
-    if (!front.empty()) {
-        std::sort(front.begin(), front.end());
-        QCPGraph* line = m_plot->addGraph();
-        line->setName(tr("Pareto front"));
-        line->setPen(QPen(QColor(0x22, 0x22, 0x22), 1.5, Qt::DashLine));
-        line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, 9));
-        for (const auto& [x, y] : front)
-            line->addData(x, y);
+    m_front = int(front.size());
+    drawFront(front);
+    if (ppl && m_points.originalPerplexity && m_plotted > 0) {
+        ymin = std::min(ymin, *m_points.originalPerplexity);
+        ymax = std::max(ymax, *m_points.originalPerplexity);
+        drawOriginal();
     }
     if (m_plotted > 0) {
-        const double pad = std::max(0.05, 0.05 * (xmax - xmin));
+        // Every point inside, with room for the front's labels.
+        const double pad = std::max(0.1, 0.08 * (xmax - xmin));
         m_plot->xAxis->setRange(xmin - pad, xmax + pad);
         m_plot->yAxis->setRange(ymin / 1.3, ymax * 1.3);
         m_message->setText(
-            tr("%1 variants, %2 on the Pareto front%3. Click a point to open its "
-               "experiment.")
+            tr("%1 variants, %2 on the Pareto front%3. Hover a point to name it; click it to open "
+               "its experiment.")
                 .arg(m_plotted)
                 .arg(m_front)
                 .arg(m_points.skipped > 0
@@ -159,22 +163,94 @@ void TradeoffView::redraw() {
     m_plot->replot();
 }
 
-qint64 TradeoffView::experimentAt(const QPointF& pos) const {
+// The front as a dashed line through rings around its points (their colours stay visible), each
+// labelled with its variant.
+void TradeoffView::drawFront(const std::vector<size_t>& front) {
+    if (front.empty())
+        return;
+    std::vector<size_t> sorted = front;
+    std::sort(sorted.begin(), sorted.end(), [this](size_t a, size_t b) {
+        return m_points.points[a].bitsPerWeight < m_points.points[b].bitsPerWeight;
+    });
+    QCPGraph* line = m_plot->addGraph();
+    line->setName(tr("Pareto front"));
+    line->setPen(QPen(QColor(0x22, 0x22, 0x22), 1.2, Qt::DashLine));
+    line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle,
+                                          QPen(QColor(0x22, 0x22, 0x22), 1.5), Qt::NoBrush, 13));
+    for (const size_t i : sorted) {
+        const rs::ExperimentPoint& p = m_points.points[i];
+        line->addData(p.bitsPerWeight, metricOf(p));
+        auto* label = new QCPItemText(m_plot);
+        label->setText(fromUtf8(p.label));
+        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        label->position->setCoords(p.bitsPerWeight, metricOf(p));
+        label->setPadding(QMargins(7, 0, 0, 5));
+        label->setFont(plotstyle::smallFont(m_plot));
+        label->setColor(QColor(0x33, 0x33, 0x33));
+    }
+}
+
+// A horizontal line at the original model's perplexity: the level compensation works back to.
+void TradeoffView::drawOriginal() {
+    const double y = *m_points.originalPerplexity;
+    auto* line = new QCPItemStraightLine(m_plot);
+    line->setObjectName(QStringLiteral("originalLine"));
+    line->setPen(QPen(QColor(0x2a, 0x9d, 0x5c), 1.2, Qt::DotLine));
+    line->point1->setCoords(0, y);
+    line->point2->setCoords(1, y);
+    auto* label = new QCPItemText(m_plot);
+    label->setText(tr("original model: %1").arg(y, 0, 'f', 3));
+    label->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+    label->position->setCoords(0.01, y);
+    label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+    label->setFont(plotstyle::smallFont(m_plot));
+    label->setColor(QColor(0x2a, 0x9d, 0x5c));
+}
+
+qsizetype TradeoffView::pointAt(const QPointF& pos) const {
     double best = kPickRadiusPx;
-    qint64 found = 0;
-    const bool ppl = m_metric == Metric::Perplexity;
+    qsizetype found = -1;
     for (const size_t i : m_plottedIndex) {
         const rs::ExperimentPoint& p = m_points.points[i];
-        const double y = ppl ? *p.perplexity : p.predictedError;
         const QPointF at(m_plot->xAxis->coordToPixel(p.bitsPerWeight),
-                         m_plot->yAxis->coordToPixel(y));
+                         m_plot->yAxis->coordToPixel(metricOf(p)));
         const double d = QLineF(at, pos).length();
         if (d < best) {
             best = d;
-            found = p.experiment;
+            found = qsizetype(i);
         }
     }
     return found;
+}
+
+qint64 TradeoffView::experimentAt(const QPointF& pos) const {
+    const qsizetype i = pointAt(pos);
+    return i < 0 ? 0 : m_points.points[size_t(i)].experiment;
+}
+
+QString TradeoffView::describeAt(const QPointF& pos) const {
+    const qsizetype i = pointAt(pos);
+    if (i < 0)
+        return {};
+    const rs::ExperimentPoint& p = m_points.points[size_t(i)];
+    QString text = tr("Experiment %1 · %2 · %3\n%4 bits per weight · predicted error %5")
+                       .arg(p.experiment)
+                       .arg(fromUtf8(p.compression), fromUtf8(p.label))
+                       .arg(p.bitsPerWeight, 0, 'f', 3)
+                       .arg(plotstyle::formatValue(p.predictedError));
+    if (p.perplexity)
+        text += tr(" · perplexity %1").arg(*p.perplexity, 0, 'f', 3);
+    if (p.front)
+        text += tr("\non the Pareto front");
+    return text;
+}
+
+void TradeoffView::onHover(QMouseEvent* event) {
+    const QString text = describeAt(event->position());
+    if (text.isEmpty())
+        QToolTip::hideText();
+    else
+        QToolTip::showText(event->globalPosition().toPoint(), text, m_plot);
 }
 
 void TradeoffView::onClick(QMouseEvent* event) {

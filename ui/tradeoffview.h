@@ -14,7 +14,8 @@ namespace rs::ui {
 
 // The trade-off view: every variant of every finished experiment of the open model as a point
 // of size (bits per weight including the adapter) against predicted error or measured perplexity,
-// coloured by compression, with the Pareto front drawn. Clicking a point opens its experiment.
+// coloured by compression, with the Pareto front drawn (its points ringed and labelled) and the
+// original model's perplexity as a line. Hovering names a point; clicking opens its experiment.
 class TradeoffView : public QWidget {
     Q_OBJECT
 
@@ -37,13 +38,22 @@ public:
     QCustomPlot* plot() const { return m_plot; }
     // The experiment of the plotted point nearest to pixel `pos` within a few pixels, or 0.
     qint64 experimentAt(const QPointF& pos) const;
+    // What the tooltip says of the plotted point nearest to `pos` (empty when none is near):
+    // experiment, compression, variant, size and both metrics.
+    QString describeAt(const QPointF& pos) const;
 
 signals:
     void openRequested(qint64 experiment);
 
 private:
     void redraw();
+    void drawFront(const std::vector<size_t>& front);
+    void drawOriginal();
     void onClick(QMouseEvent* event);
+    void onHover(QMouseEvent* event);
+    // Index into m_points of the plotted point nearest to `pos` within kPickRadiusPx, or -1.
+    qsizetype pointAt(const QPointF& pos) const;
+    double metricOf(const rs::ExperimentPoint& p) const;
 
     std::filesystem::path m_database;
     std::string m_modelPath;

@@ -36,6 +36,9 @@ ExperimentPoints experimentPoints(const ExperimentStore& store, const std::strin
             continue;
         }
         const auto perplexities = experimentPerplexities(store, e.id);
+        if (const auto it = perplexities.find("original");
+            it != perplexities.end() && !out.originalPerplexity)
+            out.originalPerplexity = it->second;
         for (const VariantRecord& v : variants) {
             double error = 0.0;
             size_t counted = 0;

@@ -27,6 +27,8 @@ struct ExperimentPoint {
 struct ExperimentPoints {
     std::vector<ExperimentPoint> points;
     int64_t skipped = 0; // variants without a size (no layers, unknown format) or results
+    // The uncompressed model's perplexity, from the newest experiment that measured it.
+    std::optional<double> originalPerplexity;
 };
 
 // Every variant of every finished experiment of the model at `modelPath` (all models when
