@@ -2,8 +2,8 @@
 // eval and the workbench do: every format scores its read-back and a hand-built model's perplexity
 // exactly; a damaged export is named with what is wrong with it.
 #include "export/export_job.h"
-#include "export/verify_export.h"
 #include "export/source_model.h"
+#include "export/verify_export.h"
 #include "export_fixture.h"
 #include "io/safetensors.h"
 #include "io/safetensorswriter.h"

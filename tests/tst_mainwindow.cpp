@@ -425,6 +425,13 @@ void TestMainWindow::fitsSmallScreens() {
              qPrintable(QStringLiteral("run panel needs %1, has %2")
                             .arg(panel->minimumSizeHint().width())
                             .arg(panel->parentWidget()->width())));
+    // Another job shows other, wider controls: the dock follows.
+    panel->setJob(rs::ui::RunPanel::Job::LowRank);
+    QTRY_VERIFY2(panel->minimumSizeHint().width() <= panel->parentWidget()->width(),
+                 qPrintable(QStringLiteral("low-rank panel needs %1, has %2")
+                                .arg(panel->minimumSizeHint().width())
+                                .arg(panel->parentWidget()->width())));
+    panel->setJob(rs::ui::RunPanel::Job::Compression);
 }
 
 void TestMainWindow::cleanupTestCase() {

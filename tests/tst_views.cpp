@@ -1,9 +1,11 @@
 // The analysis views (spectra, heatmap, error curves) and figure export, on layer records of a
 // real compression of stories260K converted exactly as the experiment store converts them.
 #include "curveview.h"
+#include "legendswatch.h"
 #include "pipeline/experiment_recorder.h"
 #include "pipeline/session.h"
 #include "plotexport.h"
+#include "plotstyle.h"
 #include "spectrumview.h"
 #include "testdata.h"
 
@@ -61,6 +63,8 @@ private slots:
     void unwritableExportNamesTheFile();
     void copyPutsAnImageOnTheClipboard();
     void rendersViewsToPng();
+    void logAxesLabelAnyRange();
+    void curvesOverlayEverySelectedLayer();
 
 private:
     int variantIndex(const std::string& compensation) const;
@@ -130,6 +134,19 @@ void TestViews::spectraOverlayAndMarkers() {
     view.setSelectedLayers({0, 3, 6, 99});
     QCOMPARE(view.selectedLayers(), QList<int>({0, 3, 6}));
     QCOMPARE(view.spectrumPlot()->graphCount(), 3 * SpectrumView::kSpectrumCount);
+    // A compact legend: each layer once (colour), each quantity once (line style).
+    QCPLegend* legend = view.spectrumPlot()->legend;
+    QCOMPARE(legend->itemCount(), 3 + SpectrumView::kSpectrumCount);
+    auto* first = qobject_cast<rs::ui::LegendSwatch*>(legend->item(0));
+    QVERIFY(first);
+    QCOMPARE(first->text(), rs::ui::plotstyle::layerLabel(m_layers[0]));
+    auto* last = qobject_cast<rs::ui::LegendSwatch*>(legend->item(legend->itemCount() - 1));
+    QVERIFY(last && last->text().endsWith(QStringLiteral("(right axis)")));
+    // Back to one layer: the full entries again, no swatch left over.
+    view.setSelectedLayers({0});
+    QCOMPARE(legend->itemCount(), SpectrumView::kSpectrumCount);
+    QVERIFY(!qobject_cast<rs::ui::LegendSwatch*>(legend->item(0)));
+    view.setSelectedLayers({0, 3, 6});
     // Each layer: tolerance line + label, effective-rank line + label.
     QCOMPARE(view.spectrumPlot()->itemCount(), 3 * 4);
     for (const rs::LayerRecord& layer : m_layers) {
@@ -462,6 +479,54 @@ void TestViews::rendersViewsToPng() {
     CurveView empty;
     render(&empty, "curveview-empty.png");
     QVERIFY2(failures.isEmpty(), qPrintable(failures.join(QLatin1Char('\n'))));
+}
+
+// Log axes carry several labelled ticks over any range: powers of ten over decades, plain numbers
+// under one.
+void TestViews::logAxesLabelAnyRange() {
+    QCustomPlot plot;
+    plot.resize(400, 300);
+    rs::ui::plotstyle::makeLogAxis(plot.yAxis);
+    plot.yAxis->setRange(20, 60);
+    plot.replot();
+    const QVector<double> ticks = plot.yAxis->tickVector();
+    int inside = 0;
+    for (const double t : ticks)
+        inside += plot.yAxis->range().contains(t) ? 1 : 0;
+    QVERIFY2(inside >= 3, qPrintable(QString::number(inside)));
+    QVERIFY(plot.yAxis->tickVectorLabels().contains(QStringLiteral("30")));
+    plot.yAxis->setRange(1e-3, 10);
+    plot.replot();
+    QVERIFY(plot.yAxis->tickVector().contains(0.01));
+    QVERIFY(plot.yAxis->tickVector().contains(1.0));
+}
+
+// Several layers selected: all their curves show (the first one's with band and readout), and
+// the ranks the experiment ran are marked on the rank axis.
+void TestViews::curvesOverlayEverySelectedLayer() {
+    CurveView view;
+    view.setLayers(m_layers);
+    view.setSelectedLayers({0, 3, 6});
+    QCOMPARE(view.currentLayer(), 0);
+    QCOMPARE(view.overlaidLayers(), QList<int>({3, 6}));
+    QCOMPARE(view.plot()->graphCount(), 2 + 2 * 2);
+    const QCPGraph* third = view.plot()->graph(view.plot()->graphCount() - 2);
+    QCOMPARE(third->dataCount(), int(m_layers[6].curveEora.size()));
+    QVERIFY(third->name().startsWith(rs::ui::plotstyle::layerLabel(m_layers[6])));
+    for (size_t r = 0; r < m_layers[6].curveEora.size(); ++r)
+        QVERIFY(view.plot()->xAxis->range().contains(double(r)));
+    const int items = view.plot()->itemCount();
+    view.setRunRanks({4, 8, 16});
+    QCOMPARE(view.plot()->itemCount(), items + 3 * 2); // a tick and a number each
+    // Back to one layer: the overlay goes, the run marks stay.
+    view.setSelectedLayers({3});
+    QCOMPARE(view.plot()->graphCount(), 2);
+    QVERIFY(view.overlaidLayers().isEmpty());
+    QCOMPARE(view.plot()->itemCount(), items + 3 * 2);
+    // The readout keeps its height whatever it says.
+    const int height = view.readoutLabel()->height();
+    view.readoutLabel()->setText(QString(400, QLatin1Char('x')));
+    QCOMPARE(view.readoutLabel()->height(), height);
 }
 
 QTEST_MAIN(TestViews)

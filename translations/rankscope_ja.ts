@@ -512,6 +512,16 @@
         <source>Analyse the selected layers</source>
         <translation>選択した層を解析</translation>
     </message>
+    <message>
+        <source>%1 · %2</source>
+        <translation>%1 · %2</translation>
+    </message>
+    <message numerus="yes">
+        <source>Error vs rank of %n layer(s); values for %1</source>
+        <translation>
+            <numerusform>%n 層の誤差対ランク（値は %1）</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::DistillationView</name>
@@ -1332,8 +1342,10 @@ Run in %1, as half-precision runtimes compute: %2.</source>
         <translation>開いている実験はありません。実行するか、「実験」から開いてください。</translation>
     </message>
     <message>
-        <source>Every view shows this experiment</source>
-        <translation>すべてのビューがこの実験を表示しています</translation>
+        <source>Every view shows this experiment:
+%1</source>
+        <translation>すべてのビューがこの実験を表示しています:
+%1</translation>
     </message>
 </context>
 <context>
@@ -1872,6 +1884,10 @@ i = %2: %3 = 最大値の %4
     <message>
         <source>Analyse the selected layers</source>
         <translation>選択した層を解析</translation>
+    </message>
+    <message>
+        <source>%1 (right axis)</source>
+        <translation>%1（右軸）</translation>
     </message>
 </context>
 <context>

@@ -73,6 +73,9 @@ CurveView::CurveView(QWidget* parent)
     m_readout->setObjectName(QStringLiteral("curveReadout"));
     m_readout->setTextFormat(Qt::RichText);
     m_readout->setWordWrap(true); // long layer and variant names must not widen the window
+    // Two lines whatever it says, so that the plot does not jump as the mouse moves.
+    m_readout->setFixedHeight(2 * m_readout->fontMetrics().lineSpacing() + 4);
+    m_readout->setAlignment(Qt::AlignLeft | Qt::AlignTop);
     m_readout->setToolTip(tr("Values at the rank under the mouse"));
     m_total->setObjectName(QStringLiteral("curveTotal"));
     m_total->setTextFormat(Qt::RichText);
@@ -159,6 +162,8 @@ void CurveView::setLayers(std::vector<rs::LayerRecord> layers) {
     m_layers = std::move(layers);
     m_ranks.clear();
     m_ranksLabel.clear();
+    m_overlaid.clear();
+    m_runRanks.clear();
     const auto first = std::find_if(m_layers.begin(), m_layers.end(), hasCurves);
     m_current = first == m_layers.end() ? -1 : int(first - m_layers.begin());
     updateEmptyState();
@@ -187,11 +192,19 @@ void CurveView::clear() {
 }
 
 void CurveView::setSelectedLayers(const QList<int>& rows) {
+    QList<int> valid;
     for (int row : rows)
-        if (row >= 0 && size_t(row) < m_layers.size() && hasCurves(m_layers[size_t(row)])) {
-            m_current = row;
-            break;
-        }
+        if (row >= 0 && size_t(row) < m_layers.size() && hasCurves(m_layers[size_t(row)]) &&
+            !valid.contains(row))
+            valid << row;
+    if (!valid.isEmpty())
+        m_current = valid.takeFirst();
+    m_overlaid = valid;
+    rebuild();
+}
+
+void CurveView::setRunRanks(const QList<qint64>& ranks) {
+    m_runRanks = ranks;
     rebuild();
 }
 
@@ -232,13 +245,25 @@ void CurveView::setPair(Pair pair) {
     }
     m_pair = pair;
     m_normCombo->setEnabled(!lowRank);
-    m_eora->setName(lowRank ? tr("E_opt(r): data-aware optimum (LoRD)")
-                            : tr("E_eora(r): EoRA (optimal)"));
-    m_svd->setName(lowRank ? tr("E_svd(r): weight SVD (LoRD)") : tr("E_svd(r): plain SVD"));
+    nameCurrentCurves();
     m_plot->xAxis->setLabel(lowRank ? tr("rank r of the factors")
                                     : tr("rank r of the compensation"));
     rebuild();
     updateTotal();
+}
+
+// In full when one layer shows; prefixed with its layer when others are overlaid.
+void CurveView::nameCurrentCurves() {
+    const bool lowRank = m_pair == Pair::LowRank;
+    if (m_overlaid.isEmpty() || m_current < 0) {
+        m_eora->setName(lowRank ? tr("E_opt(r): data-aware optimum (LoRD)")
+                                : tr("E_eora(r): EoRA (optimal)"));
+        m_svd->setName(lowRank ? tr("E_svd(r): weight SVD (LoRD)") : tr("E_svd(r): plain SVD"));
+        return;
+    }
+    const QString layer = plotstyle::layerLabel(m_layers[size_t(m_current)]);
+    m_eora->setName(tr("%1 · %2").arg(layer, eoraName()));
+    m_svd->setName(tr("%1 · %2").arg(layer, svdName()));
 }
 
 QString CurveView::svdName() const {
@@ -306,6 +331,8 @@ void CurveView::rebuild() {
         m_eora->data()->clear();
         m_title->setText(QString());
         m_readout->clear();
+        rebuildOverlay();
+        rebuildRunMarks();
         updateMarker();
         m_plot->replot();
         return;
@@ -328,13 +355,14 @@ void CurveView::rebuild() {
     m_plot->yAxis->setLabel(m_normalization == Normalization::ErrorLeft
                                 ? tr("fraction of compression error left  E(r) / tr(dW C dWᵀ)")
                                 : tr("relative output error  E(r) / tr(W C Wᵀ)"));
-    m_plot->yAxis->setScaleType(m_log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-    if (m_log)
-        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    else
+    if (m_log) {
+        plotstyle::makeLogAxis(m_plot->yAxis);
+    } else {
+        m_plot->yAxis->setScaleType(QCPAxis::stLinear);
         m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    m_plot->yAxis->setNumberFormat(m_log ? QStringLiteral("eb") : QStringLiteral("g"));
-    m_plot->yAxis->setNumberPrecision(m_log ? 0 : 3);
+        m_plot->yAxis->setNumberFormat(QStringLiteral("g"));
+        m_plot->yAxis->setNumberPrecision(3);
+    }
     m_plot->rescaleAxes();
     m_plot->xAxis->setRange(-0.5, double(n - 1) + 0.5);
     const QCPRange y = m_plot->yAxis->range();
@@ -342,12 +370,78 @@ void CurveView::rebuild() {
         m_plot->yAxis->setRange(y.lower / 2, y.upper * 2);
     else
         m_plot->yAxis->setRange(0, y.upper * 1.05);
-    m_title->setText(tr("Error vs rank of %1 (%2 × %3)")
-                         .arg(QString::fromStdString(layer.name))
-                         .arg(layer.outFeatures)
-                         .arg(layer.inFeatures));
+    rebuildOverlay();
+    rebuildRunMarks();
+    if (m_overlaid.isEmpty())
+        m_title->setText(tr("Error vs rank of %1 (%2 × %3)")
+                             .arg(QString::fromStdString(layer.name))
+                             .arg(layer.outFeatures)
+                             .arg(layer.inFeatures));
+    else
+        m_title->setText(
+            tr("Error vs rank of %n layer(s); values for %1", nullptr, int(m_overlaid.size()) + 1)
+                .arg(plotstyle::layerLabel(layer)));
     updateMarker();
     m_plot->replot();
+}
+
+// The other selected layers' curves, in the same normalisation, each layer in its own colour;
+// the axes grow to hold them.
+void CurveView::rebuildOverlay() {
+    for (QCPGraph* g : m_overlayGraphs)
+        m_plot->removeGraph(g);
+    m_overlayGraphs.clear();
+    nameCurrentCurves();
+    double top = m_plot->yAxis->range().upper, right = m_plot->xAxis->range().upper;
+    for (int i = 0; i < m_overlaid.size(); ++i) {
+        const rs::LayerRecord& layer = m_layers[size_t(m_overlaid[i])];
+        const QColor color = plotstyle::seriesColor(i + 2); // 0 and 1 are the current layer's
+        const double k = scale(layer);
+        for (const bool eora : {true, false}) {
+            const std::vector<double>& curve = eora ? layer.curveEora : layer.curveSvd;
+            QCPGraph* g = m_plot->addGraph();
+            g->setPen(QPen(color, 1.6, eora ? Qt::SolidLine : Qt::DashLine));
+            g->setName(
+                tr("%1 · %2").arg(plotstyle::layerLabel(layer), eora ? eoraName() : svdName()));
+            for (size_t r = 0; r < curve.size(); ++r) {
+                const double y = curve[r] * k;
+                g->addData(double(r), m_log && !(y > 0) ? std::nan("") : y);
+                if (!m_log)
+                    top = std::max(top, y * 1.05);
+            }
+            right = std::max(right, double(curve.size()) - 0.5);
+            m_overlayGraphs.push_back(g);
+        }
+    }
+    if (!m_overlayGraphs.empty()) {
+        m_plot->xAxis->setRangeUpper(right);
+        if (!m_log)
+            m_plot->yAxis->setRangeUpper(top);
+    }
+}
+
+// A short tick at the foot of the plot for each rank the experiment ran.
+void CurveView::rebuildRunMarks() {
+    for (QCPAbstractItem* item : m_runMarks)
+        m_plot->removeItem(item);
+    m_runMarks.clear();
+    for (const qint64 rank : m_runRanks) {
+        auto* mark = new QCPItemLine(m_plot);
+        mark->start->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        mark->end->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        mark->start->setCoords(double(rank), 1.0);
+        mark->end->setCoords(double(rank), 0.94);
+        mark->setPen(QPen(QColor(0x33, 0x33, 0x33), 2));
+        m_runMarks.push_back(mark);
+        auto* label = new QCPItemText(m_plot);
+        label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        label->position->setCoords(double(rank), 0.93);
+        label->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
+        label->setText(QString::number(rank));
+        label->setFont(plotstyle::smallFont(m_plot));
+        label->setColor(QColor(0x33, 0x33, 0x33));
+        m_runMarks.push_back(label);
+    }
 }
 
 void CurveView::updateMarker() {

@@ -8,6 +8,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QCPAbstractItem;
 class QCPGraph;
 class QCPItemStraightLine;
 class QCPItemText;
@@ -51,9 +52,14 @@ public:
     void setLayers(std::vector<rs::LayerRecord> layers);
     void clear();
     const std::vector<rs::LayerRecord>& layers() const { return m_layers; }
-    // Rows into layers(); the curves show the first valid one.
+    // Rows into layers(): the first valid one is the current layer (band, markers, readout);
+    // the others are overlaid, each in its own colour (EoRA solid, SVD dashed).
     void setSelectedLayers(const QList<int>& rows);
     int currentLayer() const { return m_current; }
+    // The overlaid layers (rows), after the current one.
+    const QList<int>& overlaidLayers() const { return m_overlaid; }
+    // The uniform ranks the experiment ran (its variants): marked on the rank axis.
+    void setRunRanks(const QList<qint64>& ranks);
 
     // The ranks of a stored variant (LayerRecord::ranks[variant.index]), labelled with it.
     void setVariant(const rs::VariantRecord& variant);
@@ -97,12 +103,15 @@ private:
     void updateEmptyState();
     void setupPlot();
     void rebuild();
+    void rebuildOverlay();
+    void rebuildRunMarks();
     void updateMarker();
     void updateTotal();
     void hover(QMouseEvent* event);
     bool eventFilter(QObject* watched, QEvent* event) override;
     double scale(const rs::LayerRecord& layer) const;
     int64_t rankOf(int row) const;
+    void nameCurrentCurves();
     QString svdName() const;
     QString eoraName() const;
 
@@ -110,6 +119,10 @@ private:
     std::vector<int64_t> m_ranks;
     QString m_ranksLabel;
     int m_current = -1;
+    QList<int> m_overlaid;
+    QList<qint64> m_runRanks;
+    std::vector<QCPGraph*> m_overlayGraphs;
+    std::vector<QCPAbstractItem*> m_runMarks;
     Normalization m_normalization = Normalization::ErrorLeft;
     bool m_log = false;
     Pair m_pair = Pair::Compensation;

@@ -58,6 +58,24 @@ namespace rs::ui {
 
 namespace {
 
+// A vertical scroller as wide as its panel's controls need, now (method forms change what they
+// hold): the central views give way first, and the panel never clips sideways.
+class PanelScrollArea : public QScrollArea {
+public:
+    QSize minimumSizeHint() const override {
+        const QSize panel = widget() ? widget()->minimumSizeHint() : QSize();
+        return {panel.width() + verticalScrollBar()->sizeHint().width() + 2 * frameWidth(),
+                QScrollArea::minimumSizeHint().height()};
+    }
+    // setWidget() filters the panel's events: when its needs change (a method with other
+    // parameters), the dock asks again.
+    bool eventFilter(QObject* watched, QEvent* event) override {
+        if (watched == widget() && event->type() == QEvent::LayoutRequest)
+            updateGeometry();
+        return QScrollArea::eventFilter(watched, event);
+    }
+};
+
 const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
 const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirKey = QStringLiteral("lastDirectory");
@@ -106,14 +124,11 @@ MainWindow::MainWindow(QWidget* parent)
     m_runDock->setObjectName(QStringLiteral("runDock"));
     m_runDock->setAllowedAreas(Qt::LeftDockWidgetArea | Qt::RightDockWidgetArea);
     // Scrolls, so that a short screen (1024 x 700) reaches Run and the results.
-    auto* runScroll = new QScrollArea;
+    auto* runScroll = new PanelScrollArea;
     runScroll->setObjectName(QStringLiteral("runScroll"));
     runScroll->setWidget(m_runPanel);
     runScroll->setWidgetResizable(true);
     runScroll->setFrameShape(QFrame::NoFrame);
-    // As wide as the panel's controls need, so that the central views give way first.
-    runScroll->setMinimumWidth(m_runPanel->minimumSizeHint().width() +
-                               runScroll->verticalScrollBar()->sizeHint().width());
     m_runDock->setWidget(runScroll);
     addDockWidget(Qt::RightDockWidgetArea, m_runDock);
     connect(m_runPanel, &RunPanel::runRequested, this, &MainWindow::runCompression);

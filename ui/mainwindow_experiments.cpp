@@ -254,7 +254,7 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
     m_experiments->selectExperiment(loaded->id);
     m_statusLabel->setText(tr("Experiment %1").arg(loaded->id));
     m_viewHeader->setText(RunResults::headline(*loaded));
-    m_viewHeader->setToolTip(tr("Every view shows this experiment"));
+    m_viewHeader->setToolTip(tr("Every view shows this experiment:\n%1").arg(m_viewHeader->text()));
     QSettings settings;
     settings.setValue(kLastExperimentKey, loaded->id);
     settings.setValue(kLastStoreKey,
@@ -276,6 +276,11 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
                     shown = &v;
             if (shown)
                 m_curves->setVariant(*shown);
+            QList<qint64> runRanks;
+            for (const rs::VariantRecord& v : loaded->variants)
+                if (v.rank > 0 && !runRanks.contains(v.rank))
+                    runRanks << v.rank;
+            m_curves->setRunRanks(runRanks);
             m_shown = loaded;
             m_shownVariant = shown ? shown->index : -1;
             showLayerResults();

@@ -44,8 +44,52 @@ QCPTextElement* addTitle(QCustomPlot* plot) {
     return title;
 }
 
+namespace {
+
+// Powers of ten over ranges of a decade or more; under a decade, where at most one power of ten
+// falls inside, evenly spaced ticks labelled as plain numbers, so that the axis is never bare.
+class LogTicker : public QCPAxisTickerLog {
+protected:
+    static bool underADecade(const QCPRange& range) {
+        return range.lower > 0 && range.upper / range.lower < 10.0;
+    }
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override {
+        if (!underADecade(range))
+            return QCPAxisTickerLog::createTickVector(tickStep, range);
+        const double step = pickClean(range.size() / 4.0);
+        QVector<double> ticks;
+        for (double t = std::floor(range.lower / step) * step; t <= range.upper + step; t += step)
+            if (t > 0)
+                ticks << t;
+        return ticks;
+    }
+    QVector<double> createSubTickVector(int subTickCount, const QVector<double>& ticks) override {
+        if (ticks.size() > 1 && ticks[1] / ticks[0] < 9.99) // the linear ticks above
+            return {};
+        return QCPAxisTickerLog::createSubTickVector(subTickCount, ticks);
+    }
+    QString getTickLabel(double tick, const QLocale& locale, QChar formatChar,
+                         int precision) override {
+        if (tick > 0 && std::abs(std::log10(tick) - std::round(std::log10(tick))) > 1e-9)
+            return locale.toString(tick, 'g', 4); // not a power of ten: a plain number
+        return QCPAxisTickerLog::getTickLabel(tick, locale, formatChar, precision);
+    }
+
+private:
+    // 1, 2 or 5 times a power of ten, the nearest at or above `raw`.
+    static double pickClean(double raw) {
+        const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+        for (const double m : {1.0, 2.0, 5.0, 10.0})
+            if (m * magnitude >= raw)
+                return m * magnitude;
+        return 10.0 * magnitude;
+    }
+};
+
+} // namespace
+
 void makeLogAxis(QCPAxis* axis) {
-    QSharedPointer<QCPAxisTickerLog> ticker(new QCPAxisTickerLog);
+    QSharedPointer<LogTicker> ticker(new LogTicker);
     ticker->setSubTickCount(8);
     axis->setScaleType(QCPAxis::stLogarithmic);
     axis->setTicker(ticker);

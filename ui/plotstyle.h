@@ -30,7 +30,8 @@ QCPTextElement* addTitle(QCustomPlot* plot);
 // The font of labels drawn inside a plot (points named on it): a little smaller than its ticks.
 QFont smallFont(const QCustomPlot* plot);
 
-// A logarithmic axis with powers of ten as tick labels.
+// A logarithmic axis with powers of ten as tick labels; under a decade, where no more than one
+// power of ten would show, evenly spaced plain numbers instead.
 void makeLogAxis(QCPAxis* axis);
 
 // "L3 down_proj" from block and kind; the full name when those are missing.

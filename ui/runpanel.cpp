@@ -275,6 +275,8 @@ std::optional<rs::JobInputs> RunPanel::inputs(QString* problem) const {
     inputs.calibTokens = m_calibTokens->value();
     if (!eval.isEmpty())
         inputs.evalText = toPath(eval);
+    // The original model's perplexity is the reference every variant is read against.
+    inputs.evaluateBaseline = !eval.isEmpty();
     inputs.analyze = m_analyze->isChecked();
     return inputs;
 }

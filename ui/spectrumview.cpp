@@ -1,5 +1,6 @@
 #include "spectrumview.h"
 
+#include "legendswatch.h"
 #include "plotexport.h"
 #include "plotstyle.h"
 #include "spectrumheatmap.h"
@@ -200,6 +201,7 @@ QCPGraph* SpectrumView::graph(int row, Spectrum spectrum) const {
 void SpectrumView::rebuildSpectra() {
     m_plot->clearGraphs();
     m_plot->clearItems();
+    m_plot->legend->clearItems(); // the swatches of an earlier overlay
     m_shown.clear();
     const bool overlay = m_selected.size() > 1;
     bool anyGram = false;
@@ -233,6 +235,8 @@ void SpectrumView::rebuildSpectra() {
             addMarkers(row, plotstyle::seriesColor(overlay ? s : int(Spectrum::Gram)));
     }
     m_plot->yAxis2->setVisible(anyGram);
+    if (overlay)
+        compactLegend();
     m_plot->rescaleAxes();
     if (m_plot->xAxis->range().lower > 0)
         m_plot->xAxis->setRange(0, m_plot->xAxis->range().upper + 1);
@@ -255,6 +259,29 @@ void SpectrumView::rebuildSpectra() {
                              .arg(layer.inFeatures));
     }
     m_plot->replot();
+}
+
+// With several layers: one legend entry per layer (its colour) and one per quantity (its line
+// style), instead of every combination.
+void SpectrumView::compactLegend() {
+    QCPLegend* legend = m_plot->legend;
+    for (const Shown& shown : m_shown)
+        shown.graph->removeFromLegend(legend);
+    for (int s = 0; s < m_selected.size(); ++s)
+        legend->addItem(new LegendSwatch(legend, QPen(plotstyle::seriesColor(s), 2.5),
+                                         plotstyle::layerLabel(m_layers[size_t(m_selected[s])])));
+    for (int k = 0; k < kSpectra; ++k) {
+        const auto spectrum = Spectrum(k);
+        const bool shown = std::any_of(m_shown.begin(), m_shown.end(),
+                                       [&](const Shown& x) { return x.spectrum == spectrum; });
+        if (!shown)
+            continue;
+        const QString name = spectrum == Spectrum::Gram
+                                 ? tr("%1 (right axis)").arg(spectrumName(spectrum))
+                                 : spectrumName(spectrum);
+        legend->addItem(new LegendSwatch(
+            legend, QPen(QColor(0x55, 0x55, 0x55), 1.8, penStyle(spectrum)), name));
+    }
 }
 
 // The EoRA tolerance (horizontal, on the eigenvalue axis) and the effective rank of C (vertical).

@@ -73,6 +73,7 @@ private:
 
     void setupSpectrumPlot();
     void rebuildSpectra();
+    void compactLegend();
     void addMarkers(int row, const QColor& color);
     void spectrumHover(QMouseEvent* event);
 

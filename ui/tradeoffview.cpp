@@ -37,8 +37,7 @@ TradeoffView::TradeoffView(QWidget* parent)
     m_plot->setObjectName(QStringLiteral("tradeoffPlot"));
     plotstyle::apply(m_plot);
     m_plot->xAxis->setLabel(tr("size: bits per weight of the compressed layers, incl. adapter"));
-    m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-    m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    plotstyle::makeLogAxis(m_plot->yAxis);
     m_plot->legend->setVisible(true);
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_message->setObjectName(QStringLiteral("tradeoffMessage"));
@@ -143,7 +142,7 @@ void TradeoffView::redraw() {
     if (m_plotted > 0) {
         // Every point inside, with room for the front's labels.
         const double pad = std::max(0.1, 0.08 * (xmax - xmin));
-        m_plot->xAxis->setRange(xmin - pad, xmax + pad);
+        m_plot->xAxis->setRange(xmin - pad, xmax + 2 * pad); // the labels extend rightwards
         m_plot->yAxis->setRange(ymin / 1.3, ymax * 1.3);
         m_message->setText(
             tr("%1 variants, %2 on the Pareto front%3. Hover a point to name it; click it to open "
