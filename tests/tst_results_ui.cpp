@@ -75,7 +75,7 @@ void TestResultsUi::runResultsListEveryModel() {
     results.showExperiment(loaded);
     QVERIFY(!results.isHidden());
     QCOMPARE(results.titleLabel()->text(),
-             QStringLiteral("Experiment 7 “rtn3” · rtn:bits=3,group=32 + none, svd, eora · done"));
+             QStringLiteral("Experiment 7 “rtn3” · rtn:bits=3, group=32 + none; svd; eora · done"));
     QTableWidget* table = results.table();
     QCOMPARE(table->rowCount(), 4);
     QCOMPARE(table->item(0, 0)->text(), QStringLiteral("original model"));

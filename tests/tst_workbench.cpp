@@ -818,6 +818,9 @@ void TestWorkbench::runsLillamaFromThePanel() {
     QCOMPARE(view->plot()->graphCount(), 5);
     // Its curves are the weight SVD's and the data-aware optimum's, and are named so.
     QCOMPARE(m_window->curveView()->pair(), rs::ui::CurveView::Pair::LowRank);
+    // Its long method settings in the run results never force the window wider than 1024.
+    QTRY_VERIFY2(m_window->minimumSizeHint().width() <= 1024,
+                 qPrintable(QString::number(m_window->minimumSizeHint().width())));
 
     // "Use Settings" puts each kind of experiment back into the run panel.
     panel->setJob(RunPanel::Job::Compression);

@@ -16,11 +16,17 @@ namespace {
 
 enum Column { VariantColumn, PerplexityColumn, ChangeColumn, AdapterColumn, ColumnCount };
 
+// A serialized method ("rtn:bits=3,group=32") with room to wrap after each parameter, so that a
+// long one never forces a narrow panel wider.
+QString wrappable(const std::string& config) {
+    return fromUtf8(config).replace(QLatin1Char(','), QStringLiteral(", "));
+}
+
 QString joined(const std::vector<std::string>& items) {
     QStringList list;
     for (const std::string& item : items)
-        list << fromUtf8(item);
-    return list.join(QStringLiteral(", "));
+        list << wrappable(item);
+    return list.join(QStringLiteral("; "));
 }
 
 } // namespace
@@ -56,7 +62,7 @@ QString RunResults::headline(const LoadedExperiment& loaded) {
     QString text = tr("Experiment %1").arg(loaded.id);
     if (!e.name.empty())
         text += tr(" “%1”").arg(fromUtf8(e.name));
-    text += QStringLiteral(" · ") + fromUtf8(e.compression);
+    text += QStringLiteral(" · ") + wrappable(e.compression);
     if (!e.compensations.empty())
         text += QStringLiteral(" + ") + joined(e.compensations);
     text += QStringLiteral(" · ") + fromUtf8(rs::statusName(e.status));
