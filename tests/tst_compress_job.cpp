@@ -189,11 +189,19 @@ void TestCompressJob::modelIsRestoredAfterCancellation() {
     rs::CompressRequest request = baseRequest("gptq:bits=3,group=32");
     request.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
     rs::JobContext job;
+    std::vector<std::string> details;
     job.progress = [&](const rs::ProgressEvent& e) {
+        details.push_back(e.detail);
         if (e.stage == "compress" && e.done == 3)
             job.cancel.cancel();
     };
     QVERIFY_THROWS_EXCEPTION(rs::CancelledError, rs::runCompression(*m_session, request, job));
+    // The progress named each variant as its evaluation windows passed a block.
+    const auto named = [&](const std::string& what) {
+        return std::find(details.begin(), details.end(), what) != details.end();
+    };
+    for (const std::string& label : {std::string("none"), std::string("eora@8")})
+        QVERIFY2(named("block 2: evaluate " + label), label.c_str());
     const at::Tensor logits = m_session->model().forward(m_probe);
     QCOMPARE((logits - m_probeLogits).abs().max().item<double>(), 0.0);
     for (int64_t layer = 0; layer < 5; ++layer)

@@ -1,6 +1,7 @@
 // The analysis views (spectra, heatmap, error curves) and figure export, on layer records of a
 // real compression of stories260K converted exactly as the experiment store converts them.
 #include "curveview.h"
+#include "layermetricsview.h"
 #include "legendswatch.h"
 #include "pipeline/experiment_recorder.h"
 #include "pipeline/session.h"
@@ -65,6 +66,7 @@ private slots:
     void rendersViewsToPng();
     void logAxesLabelAnyRange();
     void curvesOverlayEverySelectedLayer();
+    void layerMetricsAcrossLayers();
 
 private:
     int variantIndex(const std::string& compensation) const;
@@ -527,6 +529,32 @@ void TestViews::curvesOverlayEverySelectedLayer() {
     const int height = view.readoutLabel()->height();
     view.readoutLabel()->setText(QString(400, QLatin1Char('x')));
     QCOMPARE(view.readoutLabel()->height(), height);
+}
+
+// Alpha and stable rank of every layer's weight, as the core computes them from the stored
+// spectrum, one point and one bar per layer in model order; hovering names the layer.
+void TestViews::layerMetricsAcrossLayers() {
+    rs::ui::LayerMetricsView view;
+    view.resize(1400, 500);
+    view.setLayers(m_layers);
+    QCOMPARE(view.layers().size(), m_layers.size());
+    QCOMPARE(view.alphaGraph()->dataCount(), int(m_layers.size()));
+    QCOMPARE(view.stableRankBars()->dataCount(), int(m_layers.size()));
+    for (size_t i = 0; i < m_layers.size(); ++i) {
+        const rs::SpectralMetrics expected = rs::spectralMetrics(m_layers[i].weightSingular);
+        QCOMPARE(view.alphaGraph()->data()->at(int(i))->value, expected.alpha);
+        QCOMPARE(view.stableRankBars()->data()->at(int(i))->value, expected.stableRank);
+    }
+    QVERIFY(view.describe(3.1).startsWith(QString::fromStdString(m_layers[3].name) +
+                                          QLatin1Char('\n')));
+    QVERIFY(view.describe(3.5).isEmpty());
+    // A run without analysis has no weight spectra: nothing is drawn, and the page says why.
+    std::vector<rs::LayerRecord> bare = m_layers;
+    for (rs::LayerRecord& layer : bare)
+        layer.weightSingular.clear();
+    view.setLayers(bare);
+    QVERIFY(view.layers().empty());
+    QCOMPARE(view.alphaGraph()->dataCount(), 0);
 }
 
 QTEST_MAIN(TestViews)

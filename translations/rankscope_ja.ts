@@ -86,6 +86,10 @@
         <source>n/a</source>
         <translation>該当なし</translation>
     </message>
+    <message>
+        <source>L%1</source>
+        <translation>L%1</translation>
+    </message>
 </context>
 <context>
     <name>main</name>
@@ -871,6 +875,51 @@
     </message>
 </context>
 <context>
+    <name>rs::ui::LayerMetricsView</name>
+    <message>
+        <source>stable rank (right axis)</source>
+        <translation>安定ランク（右軸）</translation>
+    </message>
+    <message>
+        <source>α, power-law exponent of the spectrum</source>
+        <translation>α（スペクトルのべき乗則指数）</translation>
+    </message>
+    <message>
+        <source>α</source>
+        <translation>α</translation>
+    </message>
+    <message>
+        <source>stable rank ‖W‖_F² / ‖W‖₂²</source>
+        <translation>安定ランク ‖W‖_F² / ‖W‖₂²</translation>
+    </message>
+    <message>
+        <source>Alpha about 2 to 6 marks well-trained layers; larger is closer to random. A low stable rank compresses well.</source>
+        <translation>α が約 2〜6 の層はよく学習されています。大きいほどランダムに近くなります。安定ランクが低い層はよく圧縮できます。</translation>
+    </message>
+    <message>
+        <source>No weight spectra</source>
+        <translation>重みのスペクトルがありません</translation>
+    </message>
+    <message>
+        <source>Open an experiment run with layer analysis to see the spectral metrics of its weights.</source>
+        <translation>層の解析付きで実行した実験を開くと、重みのスペクトル指標が表示されます。</translation>
+    </message>
+    <message>
+        <source>This experiment was run without layer analysis: analyse its layers from the Spectra page.</source>
+        <translation>この実験は層の解析なしで実行されました。スペクトルのページから層を解析してください。</translation>
+    </message>
+    <message>
+        <source>%1
+α %2 (fitted to the largest %3 eigenvalues) · stable rank %4 · ‖W‖₂ %5</source>
+        <translation>%1
+α %2（最大の %3 個の固有値に当てはめ）· 安定ランク %4 · ‖W‖₂ %5</translation>
+    </message>
+    <message>
+        <source>not fitted</source>
+        <translation>当てはめなし</translation>
+    </message>
+</context>
+<context>
     <name>rs::ui::LayerTableModel</name>
     <message>
         <source>yes</source>
@@ -1347,6 +1396,10 @@ Run in %1, as half-precision runtimes compute: %2.</source>
         <translation>すべてのビューがこの実験を表示しています:
 %1</translation>
     </message>
+    <message>
+        <source>Layer Metrics</source>
+        <translation>層の指標</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::MethodForm</name>
@@ -1463,10 +1516,6 @@ Run in %1, as half-precision runtimes compute: %2.</source>
     <message>
         <source>rank</source>
         <translation>ランク</translation>
-    </message>
-    <message>
-        <source>L%1</source>
-        <translation>L%1</translation>
     </message>
     <message>
         <source>%1

@@ -7,6 +7,7 @@
 #include "distillationview.h"
 #include "experimentsview.h"
 #include "jobrunner.h"
+#include "layermetricsview.h"
 #include "layertablemodel.h"
 #include "layerview.h"
 #include "pipeline/session.h"
@@ -174,6 +175,7 @@ MainWindow::~MainWindow() {
 void MainWindow::createViews() {
     m_spectra = new SpectrumView;
     m_curves = new CurveView;
+    m_layerMetrics = new LayerMetricsView;
     m_budget = new BudgetView;
     m_tradeoffs = new TradeoffView;
     m_distillation = new DistillationView;
@@ -183,6 +185,7 @@ void MainWindow::createViews() {
     m_views->setDocumentMode(true);
     m_views->addTab(m_spectra, tr("Spectra"));
     m_views->addTab(m_curves, tr("Error Curves"));
+    m_views->addTab(m_layerMetrics, tr("Layer Metrics"));
     m_views->addTab(m_budget, tr("Rank Budget"));
     m_views->addTab(m_tradeoffs, tr("Trade-offs"));
     m_views->addTab(m_distillation, tr("Distillation"));

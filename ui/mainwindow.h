@@ -29,6 +29,7 @@ namespace rs::ui {
 struct LoadedExperiment;
 class BudgetView;
 class CurveView;
+class LayerMetricsView;
 class DistillationView;
 class ExperimentsView;
 class JobRunner;
@@ -70,6 +71,7 @@ public:
     DistillationView* distillationView() const { return m_distillation; }
     SpectrumView* spectrumView() const { return m_spectra; }
     CurveView* curveView() const { return m_curves; }
+    LayerMetricsView* layerMetricsView() const { return m_layerMetrics; }
     BudgetView* budgetView() const { return m_budget; }
     TradeoffView* tradeoffView() const { return m_tradeoffs; }
     // Shows the layers with these names (of the open experiment) in the analysis views.
@@ -164,6 +166,7 @@ private:
     ExperimentsView* m_experiments = nullptr;
     SpectrumView* m_spectra = nullptr;
     CurveView* m_curves = nullptr;
+    LayerMetricsView* m_layerMetrics = nullptr;
     DistillationView* m_distillation = nullptr;
     BudgetView* m_budget = nullptr;
     TradeoffView* m_tradeoffs = nullptr;

@@ -10,6 +10,7 @@
 #include "export/gptq_preview.h"
 #include "exportdialog.h"
 #include "jobrunner.h"
+#include "layermetricsview.h"
 #include "layertablemodel.h"
 #include "layerview.h"
 #include "mainwindow.h"
@@ -297,6 +298,7 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
                 m_tradeoffs->setModelPath(loaded->modelPath);
         },
         [this, loaded] { m_distillation->setRecords(loaded->distillations, loaded->variants); },
+        [this, loaded] { m_layerMetrics->setLayers(loaded->layers); },
         [this, loaded, done] {
             emit experimentOpened(loaded->id);
             if (done)

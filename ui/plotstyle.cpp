@@ -111,6 +111,25 @@ QString layerLabel(const rs::LayerRecord& layer) {
         .arg(QString::fromStdString(layer.kind));
 }
 
+void setLayerTicks(QCPAxisTickerText& ticker, const QStringList& labels,
+                   const std::vector<int>& blocks, double axisPixels) {
+    ticker.clear();
+    const auto count = labels.size();
+    const auto blockOf = [&](qsizetype i) {
+        return i >= 0 && size_t(i) < blocks.size() ? blocks[size_t(i)] : -1;
+    };
+    const bool everyLayer = count > 0 && axisPixels / double(count) >= kMinPixelsPerLayerLabel;
+    for (qsizetype i = 0; i < count; ++i) {
+        const int block = blockOf(i);
+        if (everyLayer)
+            ticker.addTick(double(i), labels[i]);
+        else if (i == 0 || block != blockOf(i - 1))
+            ticker.addTick(double(i),
+                           block >= 0 ? QCoreApplication::translate("PlotStyle", "L%1").arg(block)
+                                      : labels[i]);
+    }
+}
+
 QStackedWidget* emptyStateStack(QWidget* content, QWidget* parent) {
     auto* stack = new QStackedWidget(parent);
     auto* empty = new QLabel;

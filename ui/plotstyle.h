@@ -3,8 +3,11 @@
 #include <QColor>
 #include <QFont>
 #include <QString>
+#include <QStringList>
+#include <vector>
 
 class QCPAxis;
+class QCPAxisTickerText;
 class QCPTextElement;
 class QCustomPlot;
 class QLabel;
@@ -36,6 +39,13 @@ void makeLogAxis(QCPAxis* axis);
 
 // "L3 down_proj" from block and kind; the full name when those are missing.
 QString layerLabel(const rs::LayerRecord& layer);
+
+// A category axis of layers at 0, 1, 2, ...: every layer's label when each gets at least
+// kMinPixelsPerLayerLabel pixels, else "L<block>" at the first layer of each decoder block.
+// `blocks` holds each layer's block (-1: unknown).
+inline constexpr double kMinPixelsPerLayerLabel = 14.0;
+void setLayerTicks(QCPAxisTickerText& ticker, const QStringList& labels,
+                   const std::vector<int>& blocks, double axisPixels);
 
 // A page stack whose first page is a centred message (shown when there is nothing to plot) and
 // whose second page is `content`; showEmpty() and showContent() flip between them.

@@ -8,13 +8,6 @@
 
 namespace rs::ui {
 
-namespace {
-
-// Narrower bars than this get one axis label per decoder block instead of one per layer.
-constexpr double kMinPixelsPerLabel = 14.0;
-
-} // namespace
-
 RankBarsPlot::RankBarsPlot(QWidget* parent)
     : QCustomPlot(parent)
     , m_uniformBars(new QCPBars(xAxis, yAxis))
@@ -76,24 +69,9 @@ void RankBarsPlot::resizeEvent(QResizeEvent* event) {
     updateTicks();
 }
 
-// Labels every bar when there is room, else the first layer of each decoder block.
 void RankBarsPlot::updateTicks() {
-    m_ticker->clear();
-    const auto count = m_labels.size();
-    const bool everyLayer =
-        count > 0 && double(axisRect()->width()) / double(count) >= kMinPixelsPerLabel;
-    for (qsizetype i = 0; i < count; ++i) {
-        const int block = blockOf(i);
-        if (everyLayer)
-            m_ticker->addTick(double(i), m_labels[i]);
-        else if (i == 0 || block != blockOf(i - 1))
-            m_ticker->addTick(double(i), block >= 0 ? tr("L%1").arg(block) : m_labels[i]);
-    }
+    plotstyle::setLayerTicks(*m_ticker, m_labels, m_blocks, double(axisRect()->width()));
     replot(QCustomPlot::rpQueuedReplot);
-}
-
-int RankBarsPlot::blockOf(qsizetype layer) const {
-    return layer >= 0 && size_t(layer) < m_blocks.size() ? m_blocks[size_t(layer)] : -1;
 }
 
 QString RankBarsPlot::describe(double x) const {

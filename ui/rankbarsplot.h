@@ -29,7 +29,6 @@ protected:
 
 private:
     void updateTicks();
-    int blockOf(qsizetype layer) const;
     void hover(QMouseEvent* event);
 
     QCPBars* m_uniformBars;

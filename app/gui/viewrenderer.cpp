@@ -6,6 +6,7 @@
 #include "distillationview.h"
 #include "experimentsview.h"
 #include "jobrunner.h"
+#include "layermetricsview.h"
 #include "lowrankoptions.h"
 #include "mainwindow.h"
 #include "methodform.h"
@@ -117,6 +118,9 @@ void ViewRenderer::renderAll() {
     m_window.selectLayers({QStringLiteral("model.layers.3.mlp.down_proj")});
     views->setCurrentWidget(m_window.curveView());
     if (!save(&m_window, QStringLiteral("02-curves")))
+        return;
+    views->setCurrentWidget(m_window.layerMetricsView());
+    if (!save(&m_window, QStringLiteral("02b-layer-metrics")))
         return;
     views->setCurrentWidget(m_window.budgetView());
     // A drag of the budget slider: the plans follow.

@@ -11,8 +11,8 @@ class MainWindow;
 
 // Drives the real workbench through a review tour and saves every view as a PNG: two recorded
 // runs (RTN 3-bit and 2-bit, groups of 32, with none / SVD / EoRA at ranks 4, 8, 16) and a
-// Lillama run (20 % fewer parameters), then the spectra, error curves, rank budget (after a
-// budget change), trade-offs, experiments, the comparison of the two compression runs, the
+// Lillama run (20 % fewer parameters), then the spectra, error curves, layer metrics, rank budget
+// (after a budget change), trade-offs, experiments, the comparison of the two compression runs, the
 // preferences and the Lillama losses. The window's views are saved at 1024 x 700, 1280 x 720 and
 // 1920 x 1080. Used by scripts/render_views.sh.
 class ViewRenderer : public QObject {

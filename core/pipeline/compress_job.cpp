@@ -396,10 +396,18 @@ void evaluateBlock(CompressRun& run, int64_t k) {
     if (!run.baselinePass && run.variantPasses.empty())
         return;
     const auto started = std::chrono::steady_clock::now();
-    if (run.baselinePass)
+    // The progress names what is evaluated ("block 3: evaluate eora@8"), within the block's unit.
+    const auto report = [&](const std::string& what) {
+        run.job.report("compress", k, run.model.numLayers(),
+                       "block " + std::to_string(k) + ": evaluate " + what);
+    };
+    if (run.baselinePass) {
+        report("original");
         run.baselinePass->advance(k, run.quiet);
+    }
     for (size_t v = 0; v < run.variantPasses.size(); ++v) {
         run.job.cancel.throwIfCancelled();
+        report(run.result.variants[v].label());
         installVariantBlock(run, v, k);
         run.variantPasses[v]->advance(k, run.quiet);
         run.installer.restoreBlock(k);
