@@ -91,6 +91,8 @@ void BudgetView::setUpControls() {
     m_budgetBox->setKeyboardTracking(false);
     m_summary->setObjectName(QStringLiteral("budgetSummary"));
     m_summary->setTextFormat(Qt::RichText);
+    // The table's cells wrap, so that the totals never force the window wider than the screen.
+    m_summary->setWordWrap(true);
     m_message->setObjectName(QStringLiteral("budgetMessage"));
     m_message->setWordWrap(true);
     m_apply->setObjectName(QStringLiteral("applyPlan"));

@@ -107,9 +107,10 @@ void BudgetView::showTotals() {
                 formatMetric(true, m_uniform), QString(), formatMetric(false, m_uniform)) +
         row.arg(m_edited ? tr("Edited plan") : tr("Budget-optimal plan"), size(m_shown),
                 formatMetric(true, m_shown), change, formatMetric(false, m_shown)) +
-        QStringLiteral("</table>") +
-        tr("Both predicted from the error curves of %1.")
-            .arg(fromUtf8(m_curves->compensation.spec().name)));
+        // Inside the table: text after a table is clipped when the label wraps on narrow screens.
+        QStringLiteral("<tr><td colspan=4>%1</td></tr></table>")
+            .arg(tr("Both predicted from the error curves of %1.")
+                     .arg(fromUtf8(m_curves->compensation.spec().name))));
 }
 
 } // namespace rs::ui

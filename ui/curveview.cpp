@@ -373,8 +373,8 @@ void CurveView::rebuild() {
     rebuildOverlay();
     rebuildRunMarks();
     if (m_overlaid.isEmpty())
-        m_title->setText(tr("Error vs rank of %1 (%2 × %3)")
-                             .arg(QString::fromStdString(layer.name))
+        m_title->setText(tr("Error vs rank of %1 (%2 × %3)") // short: fits narrow windows
+                             .arg(plotstyle::layerLabel(layer))
                              .arg(layer.outFeatures)
                              .arg(layer.inFeatures));
     else
