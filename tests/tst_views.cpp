@@ -1,6 +1,7 @@
 // The analysis views (spectra, heatmap, error curves) and figure export, on layer records of a
 // real compression of stories260K converted exactly as the experiment store converts them.
 #include "curveview.h"
+#include "experimentloader.h"
 #include "layermetricsview.h"
 #include "legendswatch.h"
 #include "pipeline/experiment_recorder.h"
@@ -536,7 +537,7 @@ void TestViews::curvesOverlayEverySelectedLayer() {
 void TestViews::layerMetricsAcrossLayers() {
     rs::ui::LayerMetricsView view;
     view.resize(1400, 500);
-    view.setLayers(m_layers);
+    view.setLayers(m_layers, rs::ui::weightMetricsOf(m_layers));
     QCOMPARE(view.layers().size(), m_layers.size());
     QCOMPARE(view.alphaGraph()->dataCount(), int(m_layers.size()));
     QCOMPARE(view.stableRankBars()->dataCount(), int(m_layers.size()));
@@ -552,7 +553,7 @@ void TestViews::layerMetricsAcrossLayers() {
     std::vector<rs::LayerRecord> bare = m_layers;
     for (rs::LayerRecord& layer : bare)
         layer.weightSingular.clear();
-    view.setLayers(bare);
+    view.setLayers(bare, rs::ui::weightMetricsOf(bare));
     QVERIFY(view.layers().empty());
     QCOMPARE(view.alphaGraph()->dataCount(), 0);
 }

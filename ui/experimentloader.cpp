@@ -30,6 +30,21 @@ rs::ExperimentRecord storedExperiment(const std::filesystem::path& database, qin
     return requireExperiment(*store, database, id);
 }
 
+std::vector<std::optional<rs::SpectralMetrics>>
+weightMetricsOf(const std::vector<rs::LayerRecord>& layers) {
+    std::vector<std::optional<rs::SpectralMetrics>> metrics(layers.size());
+    for (size_t i = 0; i < layers.size(); ++i) {
+        if (layers[i].weightSingular.empty())
+            continue;
+        try {
+            metrics[i] = rs::spectralMetrics(layers[i].weightSingular);
+        } catch (const std::exception&) {
+            // A corrupt spectrum (NaN) has no metrics: the views leave the layer out.
+        }
+    }
+    return metrics;
+}
+
 LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id) {
     const auto store = openReadOnly(database);
     const auto record = requireExperiment(*store, database, id);
@@ -38,6 +53,7 @@ LoadedExperiment loadExperiment(const std::filesystem::path& database, qint64 id
     loaded.experiment = record;
     loaded.evaluations = store->evaluations(id);
     loaded.layers = store->layers(id);
+    loaded.weightMetrics = weightMetricsOf(loaded.layers);
     loaded.variants = store->variants(id);
     try {
         loaded.curves = rs::loadStoredCurves(*store, id);

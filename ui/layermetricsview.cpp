@@ -61,21 +61,18 @@ LayerMetricsView::LayerMetricsView(QWidget* parent)
 }
 
 void LayerMetricsView::clear() {
-    setLayers({});
+    setLayers({}, {});
 }
 
-void LayerMetricsView::setLayers(const std::vector<rs::LayerRecord>& layers) {
+void LayerMetricsView::setLayers(const std::vector<rs::LayerRecord>& layers,
+                                 const std::vector<std::optional<rs::SpectralMetrics>>& metrics) {
     m_layers.clear();
     m_metrics.clear();
-    for (const rs::LayerRecord& layer : layers) {
-        if (layer.weightSingular.empty())
+    for (size_t i = 0; i < layers.size() && i < metrics.size(); ++i) {
+        if (!metrics[i])
             continue;
-        try {
-            m_metrics.push_back(rs::spectralMetrics(layer.weightSingular));
-            m_layers.push_back(layer);
-        } catch (const std::exception&) {
-            // A corrupt spectrum (NaN): the layer is left out rather than drawn wrong.
-        }
+        m_metrics.push_back(*metrics[i]);
+        m_layers.push_back(layers[i]);
     }
     QVector<double> x, alpha, stable;
     double top = 1.0, topStable = 1.0;

@@ -4,6 +4,7 @@
 #include "store/records.h"
 
 #include <QWidget>
+#include <optional>
 #include <vector>
 
 class QCPBars;
@@ -24,8 +25,10 @@ class LayerMetricsView : public QWidget {
 public:
     explicit LayerMetricsView(QWidget* parent = nullptr);
 
-    // Layers without a stored weight spectrum (a run without analysis) are left out.
-    void setLayers(const std::vector<rs::LayerRecord>& layers);
+    // `metrics`: per layer, as experimentloader's weightMetricsOf() computes them. Layers
+    // without metrics (a run without analysis) are left out.
+    void setLayers(const std::vector<rs::LayerRecord>& layers,
+                   const std::vector<std::optional<rs::SpectralMetrics>>& metrics);
     void clear();
 
     // The layers plotted, in order, with their metrics.

@@ -32,10 +32,12 @@ void LayerTableModel::setLayers(std::vector<rs::LinearLayerInfo> layers) {
     endResetModel();
 }
 
-void LayerTableModel::setResults(const std::vector<rs::LayerRecord>& records, int variant,
-                                 const QString& variantLabel) {
+void LayerTableModel::setResults(const std::vector<rs::LayerRecord>& records,
+                                 const std::vector<std::optional<rs::SpectralMetrics>>& metrics,
+                                 int variant, const QString& variantLabel) {
     std::vector<Result> results(m_layers.size());
-    for (const rs::LayerRecord& record : records) {
+    for (size_t i = 0; i < records.size(); ++i) {
+        const rs::LayerRecord& record = records[i];
         const int row = rowOf(fromUtf8(record.name));
         if (row < 0)
             continue;
@@ -44,13 +46,8 @@ void LayerTableModel::setResults(const std::vector<rs::LayerRecord>& records, in
             r.rank = record.ranks[size_t(variant)];
         if (variant >= 0 && size_t(variant) < record.errorAfter.size())
             r.errorAfter = record.errorAfter[size_t(variant)];
-        if (!record.weightSingular.empty()) {
-            try {
-                r.metrics = rs::spectralMetrics(record.weightSingular);
-            } catch (const std::exception&) {
-                // A spectrum with NaN (a corrupt record) has no metrics: the cells stay empty.
-            }
-        }
+        if (i < metrics.size())
+            r.metrics = metrics[i];
     }
     m_results = std::move(results);
     m_variantLabel = variantLabel;

@@ -41,7 +41,9 @@ public:
     void clear();
     // An experiment's layers: `variant` (index, label) is the one whose rank and error show;
     // -1 for none. Layers the experiment lacks stay empty in those columns.
-    void setResults(const std::vector<rs::LayerRecord>& records, int variant,
+    // `metrics`: per record, as experimentloader's weightMetricsOf() computes them.
+    void setResults(const std::vector<rs::LayerRecord>& records,
+                    const std::vector<std::optional<rs::SpectralMetrics>>& metrics, int variant,
                     const QString& variantLabel);
     void clearResults();
     const rs::LinearLayerInfo& layer(int row) const { return m_layers.at(size_t(row)); }

@@ -298,7 +298,7 @@ void MainWindow::showExperiment(std::shared_ptr<LoadedExperiment> loaded,
                 m_tradeoffs->setModelPath(loaded->modelPath);
         },
         [this, loaded] { m_distillation->setRecords(loaded->distillations, loaded->variants); },
-        [this, loaded] { m_layerMetrics->setLayers(loaded->layers); },
+        [this, loaded] { m_layerMetrics->setLayers(loaded->layers, loaded->weightMetrics); },
         [this, loaded, done] {
             emit experimentOpened(loaded->id);
             if (done)
@@ -321,7 +321,7 @@ void MainWindow::showLayerResults() {
     const QString label = v >= 0 && size_t(v) < m_shown->variants.size()
                               ? fromUtf8(m_shown->variants[size_t(v)].label)
                               : QString();
-    m_layers->setResults(m_shown->layers, v, label);
+    m_layers->setResults(m_shown->layers, m_shown->weightMetrics, v, label);
 }
 
 void MainWindow::exportCheckpoint() {
