@@ -4,6 +4,7 @@
 #include "compensate/spectral_metrics.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "spectral_reference.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -29,6 +30,10 @@ std::vector<double> powerLawSpectrum(double alpha, int n) {
     return singular;
 }
 
+// The coarse cutoff search against the exhaustive one: KS distance and exponent within these.
+constexpr double kCoarseKsTolerance = 0.001;
+constexpr double kCoarseAlphaTolerance = 0.1;
+
 } // namespace
 
 class TestSpectralMetrics : public QObject {
@@ -37,6 +42,7 @@ class TestSpectralMetrics : public QObject {
 private slots:
     void recoversThePowerLawExponent();
     void stableRankAndNormOfRealWeights();
+    void coarseCutoffsMatchTheExhaustiveSearch();
     void degenerateSpectra();
 };
 
@@ -48,6 +54,23 @@ void TestSpectralMetrics::recoversThePowerLawExponent() {
         QVERIFY(m.tailSize >= rs::kMinTail);
         QVERIFY(m.ksDistance < 0.05);
     }
+}
+
+void TestSpectralMetrics::coarseCutoffsMatchTheExhaustiveSearch() {
+    // A heavy tail (power law, alpha 3) above a flat bulk, as in a trained layer: 3,000 values,
+    // well past the tail sizes the search tries one by one.
+    std::vector<double> singular = powerLawSpectrum(3.0, 400);
+    for (double& s : singular)
+        s *= 2.0;
+    for (int i = 0; i < 2600; ++i)
+        singular.push_back(std::sqrt(0.05 + 0.95 * (double(i) + 0.5) / 2600.0));
+    std::sort(singular.begin(), singular.end(), std::greater<>());
+    const rs::SpectralMetrics m = rs::spectralMetrics(singular);
+    const auto [alpha, distance] = rs::test::exhaustivePowerLawFit(singular);
+    QVERIFY2(m.ksDistance <= distance + kCoarseKsTolerance,
+             qPrintable(QStringLiteral("KS %1 against %2").arg(m.ksDistance).arg(distance)));
+    QVERIFY2(std::abs(m.alpha - alpha) < kCoarseAlphaTolerance,
+             qPrintable(QStringLiteral("alpha %1 against %2").arg(m.alpha).arg(alpha)));
 }
 
 void TestSpectralMetrics::stableRankAndNormOfRealWeights() {

@@ -11,7 +11,8 @@ namespace rs {
 //   stable rank    sum_i sigma_i^2 / sigma_1^2, the effective number of directions;
 //   alpha          the exponent of a power law p(lambda) ~ lambda^-alpha fitted to the tail of
 //                  the empirical spectral density of W^T W (lambda = sigma^2): the maximum-
-//                  likelihood exponent for every candidate lower cutoff, keeping the cutoff whose
+//                  likelihood exponent for candidate lower cutoffs (every tail size up to
+//                  kMinTail + kDenseTails, then sizes kTailStep apart), keeping the cutoff whose
 //                  fit has the smallest Kolmogorov-Smirnov distance (Clauset, Shalizi and Newman
 //                  2009). Well-trained layers show alpha of about 2 to 6; larger means less
 //                  correlated, closer to random.
@@ -24,6 +25,8 @@ struct SpectralMetrics {
 };
 
 constexpr int64_t kMinTail = 5;
+constexpr int64_t kDenseTails = 250;
+constexpr double kTailStep = 1.01;
 
 // `singular`: the singular values in descending order (LayerRecord::weightSingular). Zeros and
 // an empty spectrum give zero metrics; NaN or negative values fail.
