@@ -51,6 +51,8 @@ private slots:
     void initTestCase();
     void spectraHoldEveryValue();
     void spectraOverlayAndMarkers();
+    void markerLabelsNeverOverlap();
+    void spreadApartKeepsOrderAndGap();
     void heatmapHasOneRowPerLayer();
     void curvesHoldEveryRank();
     void normalisationDividesByTheRightEnergy();
@@ -170,6 +172,65 @@ void TestViews::spectraOverlayAndMarkers() {
                 found || (line->point1->key() == line->point2->key() &&
                           line->point1->key() == double(SpectrumView::effectiveRank(m_layers[0])));
     QVERIFY(found);
+}
+
+namespace {
+
+// The pixel rectangle a plot label covers (its corners, turned with it).
+QRectF labelRect(QCPItemText* label) {
+    QPolygonF corners;
+    for (QCPItemAnchor* a :
+         {label->topLeft, label->topRight, label->bottomRight, label->bottomLeft})
+        corners << a->pixelPosition();
+    return corners.boundingRect();
+}
+
+bool anyOverlap(const QList<QCPItemText*>& labels) {
+    for (int i = 0; i < labels.size(); ++i)
+        for (int j = i + 1; j < labels.size(); ++j)
+            if (labelRect(labels[i]).intersects(labelRect(labels[j])))
+                return true;
+    return false;
+}
+
+} // namespace
+
+void TestViews::markerLabelsNeverOverlap() {
+    SpectrumView view;
+    view.resize(900, 600);
+    view.setLayers(m_layers);
+    // q, k and v of block 0 read the same input: the same tolerance and effective rank, so their
+    // labels would sit on one another; gate and up of block 1 are close as well.
+    view.setSelectedLayers({0, 1, 2, 11, 12});
+    view.spectrumPlot()->replot();
+    const QList<QCPItemText*> tolerances = view.toleranceLabels();
+    const QList<QCPItemText*> ranks = view.rankLabels();
+    QCOMPARE(tolerances.size(), 5);
+    QCOMPARE(ranks.size(), 5);
+    QVERIFY(!anyOverlap(tolerances));
+    QVERIFY(!anyOverlap(ranks));
+    const QRectF area = QRectF(view.spectrumPlot()->axisRect()->rect()).adjusted(-1, -1, 1, 1);
+    for (QCPItemText* label : tolerances + ranks)
+        QVERIFY2(area.contains(labelRect(label)), qPrintable(label->text()));
+    // Smaller, they are placed again.
+    view.resize(700, 420);
+    view.spectrumPlot()->replot();
+    QVERIFY(!anyOverlap(view.toleranceLabels()));
+    QVERIFY(!anyOverlap(view.rankLabels()));
+}
+
+void TestViews::spreadApartKeepsOrderAndGap() {
+    using rs::ui::plotstyle::spreadApart;
+    // Apart already: unchanged.
+    QCOMPARE(spreadApart({10, 50, 30}, 10, 0, 100), (std::vector<double>{10, 50, 30}));
+    // Two on one spot and one near: moved apart, order kept, within the range.
+    const std::vector<double> moved = spreadApart({40, 40, 45}, 10, 0, 100);
+    QCOMPARE(moved, (std::vector<double>{40, 50, 60}));
+    // Against the top of the range: pushed back down.
+    QCOMPARE(spreadApart({95, 99}, 10, 0, 100), (std::vector<double>{90, 100}));
+    // More than fit: spread evenly.
+    QCOMPARE(spreadApart({5, 5, 5}, 10, 0, 10), (std::vector<double>{0, 5, 10}));
+    QVERIFY(spreadApart({}, 10, 0, 10).empty());
 }
 
 void TestViews::heatmapHasOneRowPerLayer() {

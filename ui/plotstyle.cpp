@@ -5,8 +5,10 @@
 #include <QCoreApplication>
 #include <QLabel>
 #include <QStackedWidget>
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
 #include <qcustomplot.h>
 
 namespace rs::ui::plotstyle {
@@ -161,6 +163,27 @@ QLabel* emptyLabel(QStackedWidget* stack) {
 
 void showContent(QStackedWidget* stack) {
     stack->setCurrentIndex(1);
+}
+
+std::vector<double> spreadApart(const std::vector<double>& positions, double gap, double low,
+                                double high) {
+    const size_t n = positions.size();
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return positions[a] < positions[b]; });
+    std::vector<double> sorted(n);
+    for (size_t i = 0; i < n; ++i) // up from the lowest, then down from the highest
+        sorted[i] = std::max(positions[order[i]], i == 0 ? low : sorted[i - 1] + gap);
+    for (size_t i = n; i-- > 0;)
+        sorted[i] = std::min(sorted[i], i + 1 == n ? high : sorted[i + 1] - gap);
+    if (n > 0 && sorted.front() < low) // too many to fit: evenly over the range
+        for (size_t i = 0; i < n; ++i)
+            sorted[i] = n == 1 ? low : low + (high - low) * double(i) / double(n - 1);
+    std::vector<double> out(n);
+    for (size_t i = 0; i < n; ++i)
+        out[order[i]] = sorted[i];
+    return out;
 }
 
 QString formatValue(double value) {

@@ -58,6 +58,12 @@ void showEmpty(QStackedWidget* stack, const QString& title, const QString& messa
 QLabel* emptyLabel(QStackedWidget* stack);
 void showContent(QStackedWidget* stack);
 
+// Label positions along one axis (pixels), moved as little as possible so that neighbours are
+// at least `gap` apart and all lie within [low, high], in the same order as given. When they
+// cannot all fit, they are spread evenly over the range.
+std::vector<double> spreadApart(const std::vector<double>& positions, double gap, double low,
+                                double high);
+
 // A number for axis readouts and tooltips: fixed for moderate magnitudes, scientific otherwise.
 QString formatValue(double value);
 

@@ -110,6 +110,7 @@ void SpectrumView::setupSpectrumPlot() {
     m_plot->setMinimumHeight(220);
     PlotExport::attachContextMenu(m_plot, QStringLiteral("spectra"));
     connect(m_plot, &QCustomPlot::mouseMove, this, &SpectrumView::spectrumHover);
+    connect(m_plot, &QCustomPlot::afterLayout, this, &SpectrumView::placeMarkerLabels);
 }
 
 double SpectrumView::tolerance(const rs::LayerRecord& layer) {
@@ -203,6 +204,8 @@ void SpectrumView::rebuildSpectra() {
     m_plot->clearItems();
     m_plot->legend->clearItems(); // the swatches of an earlier overlay
     m_shown.clear();
+    m_toleranceLabels.clear();
+    m_rankLabels.clear();
     const bool overlay = m_selected.size() > 1;
     bool anyGram = false;
     for (int s = 0; s < m_selected.size(); ++s) {
@@ -306,6 +309,7 @@ void SpectrumView::addMarkers(int row, const QColor& color) {
         label->setText(tr("EoRA tolerance %1 (%2 discarded)")
                            .arg(plotstyle::formatValue(tol))
                            .arg(layer.gramEigenvalues.size() - size_t(rank)));
+        m_toleranceLabels.emplace_back(label, tol);
     }
     auto* rankLine = new QCPItemStraightLine(m_plot);
     rankLine->setPen(QPen(color, 1.2, Qt::DotLine));
@@ -319,6 +323,62 @@ void SpectrumView::addMarkers(int row, const QColor& color) {
     rankLabel->setRotation(-90);
     rankLabel->setColor(color.darker(130));
     rankLabel->setText(tr("effective rank of C: %1").arg(rank));
+    m_rankLabels.emplace_back(rankLabel, double(rank));
+}
+
+namespace {
+
+// Moves labels anchored at their value on `axis` apart along it, in pixels within [low, high];
+// the other coordinate stays.
+void spreadLabels(const std::vector<std::pair<QCPItemText*, double>>& labels, QCPAxis* axis,
+                  double gap, double low, double high) {
+    if (labels.size() < 2)
+        return;
+    std::vector<double> at;
+    for (const auto& [label, value] : labels)
+        at.push_back(axis->coordToPixel(value));
+    at = plotstyle::spreadApart(at, gap, low, high);
+    const bool vertical = axis->orientation() == Qt::Vertical;
+    for (size_t i = 0; i < at.size(); ++i) {
+        QCPItemPosition* p = labels[i].first->position;
+        if (vertical) {
+            p->setTypeY(QCPItemPosition::ptAbsolute);
+            p->setCoords(p->coords().x(), at[i]);
+        } else {
+            p->setTypeX(QCPItemPosition::ptAbsolute);
+            p->setCoords(at[i], p->coords().y());
+        }
+    }
+}
+
+} // namespace
+
+void SpectrumView::placeMarkerLabels() {
+    const QRect rect = m_plot->axisRect()->rect();
+    const double gap = QFontMetricsF(m_plot->font()).height() + 2;
+    // Tolerance labels are anchored at their bottom, so each needs a line of room above it;
+    // turned a quarter, a rank label is a line wide and ends at its position.
+    spreadLabels(m_toleranceLabels, m_plot->yAxis2, gap, rect.top() + gap, rect.bottom());
+    spreadLabels(m_rankLabels, m_plot->xAxis, gap, rect.left() + gap, rect.right());
+}
+
+namespace {
+
+QList<QCPItemText*> labelsOf(const std::vector<std::pair<QCPItemText*, double>>& labels) {
+    QList<QCPItemText*> out;
+    for (const auto& entry : labels)
+        out << entry.first;
+    return out;
+}
+
+} // namespace
+
+QList<QCPItemText*> SpectrumView::toleranceLabels() const {
+    return labelsOf(m_toleranceLabels);
+}
+
+QList<QCPItemText*> SpectrumView::rankLabels() const {
+    return labelsOf(m_rankLabels);
 }
 
 void SpectrumView::spectrumHover(QMouseEvent* event) {

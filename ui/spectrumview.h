@@ -10,6 +10,7 @@
 class QCheckBox;
 class QCPColorMap;
 class QCPGraph;
+class QCPItemText;
 class QCPTextElement;
 class QCustomPlot;
 class QMouseEvent;
@@ -55,6 +56,9 @@ public:
     QCPColorMap* heatmap() const;
     // The graph of a selected layer's spectrum, or nullptr when it is not shown.
     QCPGraph* graph(int row, Spectrum spectrum) const;
+    // The labels of the tolerance lines and of the effective-rank lines, as shown.
+    QList<QCPItemText*> toleranceLabels() const;
+    QList<QCPItemText*> rankLabels() const;
 
 signals:
     // A heatmap row was double-clicked: a request to select that layer (the view shows it once
@@ -75,11 +79,16 @@ private:
     void rebuildSpectra();
     void compactLegend();
     void addMarkers(int row, const QColor& color);
+    // After each layout: the markers' labels of several layers moved apart so that none covers
+    // another (tolerances along the eigenvalue axis, effective ranks along the index axis).
+    void placeMarkerLabels();
     void spectrumHover(QMouseEvent* event);
 
     std::vector<rs::LayerRecord> m_layers;
     QList<int> m_selected;
     std::vector<Shown> m_shown;
+    std::vector<std::pair<QCPItemText*, double>> m_toleranceLabels; // with their tolerance
+    std::vector<std::pair<QCPItemText*, double>> m_rankLabels;      // with their rank
 
     QStackedWidget* m_stack;
     QCheckBox* m_show[kSpectrumCount];
