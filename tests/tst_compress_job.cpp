@@ -2,6 +2,7 @@
 // several ranks from one decomposition, per-layer errors, perplexity, restoring the model.
 #include "model/llama.h"
 #include "pipeline/compress_job.h"
+#include "pipeline/compress_progress.h"
 #include "pipeline/linear_exchange.h"
 #include "pipeline/session.h"
 #include "testdata.h"
@@ -48,6 +49,7 @@ private slots:
     void sequentialModeRuns();
     void layerSelectionAndBadRequests();
     void modelIsRestoredAfterCancellation();
+    void progressStepsCoverBlocksAndHead();
     void blockLinearsAreSharedByCost();
 
 private:
@@ -189,23 +191,74 @@ void TestCompressJob::modelIsRestoredAfterCancellation() {
     rs::CompressRequest request = baseRequest("gptq:bits=3,group=32");
     request.inputs.evalText = rs::test::dataPath("text/tinystories/eval.txt");
     rs::JobContext job;
-    std::vector<std::string> details;
+    std::vector<rs::ProgressEvent> events;
     job.progress = [&](const rs::ProgressEvent& e) {
-        details.push_back(e.detail);
-        if (e.stage == "compress" && e.done == 3)
+        events.push_back(e);
+        if (e.stage == "compress" && e.detail == "block 3/5")
             job.cancel.cancel();
     };
     QVERIFY_THROWS_EXCEPTION(rs::CancelledError, rs::runCompression(*m_session, request, job));
-    // The progress named each variant as its evaluation windows passed a block.
-    const auto named = [&](const std::string& what) {
-        return std::find(details.begin(), details.end(), what) != details.end();
+    // One stage over the whole block loop and the output head: per block, its linears and one
+    // evaluation pass per variant (none, svd@4, svd@8, eora@4, eora@8), then the head's passes.
+    const int64_t steps = 5 * (1 + 5) + 5;
+    int64_t last = 0;
+    std::vector<std::string> details;
+    for (const rs::ProgressEvent& e : events) {
+        if (e.stage != "compress")
+            continue;
+        QCOMPARE(e.total, steps);
+        QVERIFY2(e.done >= last, e.detail.c_str()); // never backwards
+        last = e.done;
+        details.push_back(e.detail);
+    }
+    QCOMPARE(last, 3 * (1 + 5)); // cancelled as block 3 began
+    // The progress named each variant and its windows as they passed a block.
+    const auto detailStarting = [&](const std::string& start) {
+        const auto it = std::find_if(details.begin(), details.end(),
+                                     [&](const std::string& d) { return d.rfind(start, 0) == 0; });
+        return it == details.end() ? std::string() : *it;
     };
-    for (const std::string& label : {std::string("none"), std::string("eora@8")})
-        QVERIFY2(named("block 2: evaluate " + label), label.c_str());
+    for (const std::string& label : {std::string("none"), std::string("eora@8")}) {
+        const std::string prefix = "block 2/5: evaluate " + label + ", window ";
+        const std::string first = detailStarting(prefix + "0/");
+        QVERIFY2(!first.empty(), label.c_str());
+        const std::string windows = first.substr(first.rfind('/') + 1);
+        QVERIFY(std::stoi(windows) > 1);
+        QVERIFY2(!detailStarting(prefix + windows + "/" + windows).empty(), label.c_str());
+    }
     const at::Tensor logits = m_session->model().forward(m_probe);
     QCOMPARE((logits - m_probeLogits).abs().max().item<double>(), 0.0);
     for (int64_t layer = 0; layer < 5; ++layer)
         QVERIFY(!m_session->model().layer(layer).linear(rs::LinearKind::Q).loraA.defined());
+}
+
+void TestCompressJob::progressStepsCoverBlocksAndHead() {
+    std::vector<rs::ProgressEvent> events;
+    rs::JobContext job;
+    job.progress = [&](const rs::ProgressEvent& e) { events.push_back(e); };
+    // Two blocks of three steps (linears, original, eora@8), then two head passes: 8 steps.
+    const rs::CompressProgress progress(job, 2, {"original", "eora@8"});
+    QCOMPARE(progress.total(), int64_t(8));
+    progress.compressing(1);
+    progress.evaluating(0, 1, 5, 10);
+    progress.evaluating(2, 0, 0, 10);
+    // A pass reports its windows over all blocks and the head (here 10 per block): block 1's
+    // fourth window is its 14th of 30.
+    const rs::JobContext pass = progress.passContext(1, 1, {});
+    pass.report("evaluate", 14, 30);
+    progress.finished();
+    QCOMPARE(events.size(), size_t(5));
+    const auto is = [&](size_t i, int64_t done, const std::string& detail) {
+        return events[i].stage == "compress" && events[i].done == done && events[i].total == 8 &&
+               events[i].detail == detail;
+    };
+    QVERIFY(is(0, 3, "block 1/2"));
+    QVERIFY(is(1, 2, "block 0/2: evaluate eora@8, window 5/10"));
+    QVERIFY(is(2, 6, "output head: evaluate original, window 0/10"));
+    QVERIFY(is(3, 5, "block 1/2: evaluate eora@8, window 4/10"));
+    QVERIFY(is(4, 8, ""));
+    // Without a progress callback the pass context reports nothing.
+    QVERIFY(!rs::CompressProgress(rs::JobContext{}, 2, {"x"}).passContext(0, 0, {}).progress);
 }
 
 QTEST_GUILESS_MAIN(TestCompressJob)

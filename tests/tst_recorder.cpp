@@ -191,7 +191,7 @@ void TestRecorder::cancelledAndFailedRunsAreRecorded() {
     // partial statistics are not left in the cache for a later run to trust.
     rs::JobContext job;
     job.progress = [&job](const rs::ProgressEvent& e) {
-        if (e.stage == "compress" && e.done == 3)
+        if (e.stage == "compress" && e.detail == "block 3/5")
             job.cancel.cancel();
     };
     QVERIFY_THROWS_EXCEPTION(

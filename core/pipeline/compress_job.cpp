@@ -4,6 +4,7 @@
 #include "dist/communicator.h"
 #include "io/checkpoint.h"
 #include "model/llama.h"
+#include "pipeline/compress_progress.h"
 #include "pipeline/distributed.h"
 #include "pipeline/linear_exchange.h"
 #include "pipeline/request_json.h"
@@ -136,6 +137,7 @@ struct CompressRun {
     std::unique_ptr<StreamingPerplexity> baselinePass;
     std::vector<std::unique_ptr<StreamingPerplexity>> variantPasses;
     JobContext quiet; // the passes' context: cancellation and memory, no progress of their own
+    std::unique_ptr<CompressProgress> progress; // the job's progress over blocks and passes
 };
 
 LayerReport newReport(const SelectedLinear& s, const CompressedWeight& cw, const at::Tensor& weight,
@@ -396,20 +398,16 @@ void evaluateBlock(CompressRun& run, int64_t k) {
     if (!run.baselinePass && run.variantPasses.empty())
         return;
     const auto started = std::chrono::steady_clock::now();
-    // The progress names what is evaluated ("block 3: evaluate eora@8"), within the block's unit.
-    const auto report = [&](const std::string& what) {
-        run.job.report("compress", k, run.model.numLayers(),
-                       "block " + std::to_string(k) + ": evaluate " + what);
-    };
+    size_t pass = 0;
     if (run.baselinePass) {
-        report("original");
-        run.baselinePass->advance(k, run.quiet);
+        run.progress->evaluating(k, pass, 0, run.baselinePass->windows());
+        run.baselinePass->advance(k, run.progress->passContext(k, pass++, run.quiet));
     }
-    for (size_t v = 0; v < run.variantPasses.size(); ++v) {
+    for (size_t v = 0; v < run.variantPasses.size(); ++v, ++pass) {
         run.job.cancel.throwIfCancelled();
-        report(run.result.variants[v].label());
+        run.progress->evaluating(k, pass, 0, run.variantPasses[v]->windows());
         installVariantBlock(run, v, k);
-        run.variantPasses[v]->advance(k, run.quiet);
+        run.variantPasses[v]->advance(k, run.progress->passContext(k, pass, run.quiet));
         run.installer.restoreBlock(k);
     }
     run.clock.add("evaluate", started);
@@ -451,17 +449,33 @@ void startPasses(CompressRun& run, const ModelSession& session) {
             run.model, stream, request.inputs.eval, run.quiet));
 }
 
+// The evaluation passes in the order they run: the original model's, then each variant's.
+std::vector<std::string> passNames(const CompressRun& run) {
+    std::vector<std::string> names;
+    if (run.baselinePass)
+        names.push_back("original");
+    for (size_t v = 0; v < run.variantPasses.size(); ++v)
+        names.push_back(run.result.variants[v].label());
+    return names;
+}
+
 void finishPasses(CompressRun& run) {
     const auto started = std::chrono::steady_clock::now();
+    const int64_t head = run.model.numLayers();
+    size_t pass = 0;
     if (run.baselinePass) {
-        run.result.baseline = run.baselinePass->finish(run.quiet);
+        run.progress->evaluating(head, pass, 0, run.baselinePass->windows());
+        run.result.baseline =
+            run.baselinePass->finish(run.progress->passContext(head, pass++, run.quiet));
         run.baselinePass.reset();
         if (run.hooks.evaluated)
             run.hooks.evaluated(std::nullopt, *run.result.baseline);
     }
-    for (size_t v = 0; v < run.variantPasses.size(); ++v) {
+    for (size_t v = 0; v < run.variantPasses.size(); ++v, ++pass) {
         run.job.cancel.throwIfCancelled();
-        run.result.variants[v].perplexity = run.variantPasses[v]->finish(run.quiet);
+        run.progress->evaluating(head, pass, 0, run.variantPasses[v]->windows());
+        run.result.variants[v].perplexity =
+            run.variantPasses[v]->finish(run.progress->passContext(head, pass, run.quiet));
         run.variantPasses[v].reset();
         if (run.hooks.evaluated)
             run.hooks.evaluated(v, *run.result.variants[v].perplexity);
@@ -528,7 +542,7 @@ void streamBlocks(CompressRun& run) {
     const int64_t layers = run.model.numLayers();
     for (int64_t k = 0; k < layers; ++k) {
         run.job.cancel.throwIfCancelled();
-        run.job.report("compress", k, layers, "block " + std::to_string(k));
+        run.progress->compressing(k);
         const size_t firstReport = run.result.layers.size();
         compressBlock(run, k);
         if (run.hooks.layerDone && run.result.layers.size() > firstReport)
@@ -536,7 +550,6 @@ void streamBlocks(CompressRun& run) {
         evaluateBlock(run, k);
         releaseBlock(run, k);
     }
-    run.job.report("compress", layers, layers);
     for (Group& group : run.groups)
         group.calibrator.reset(); // frees the calibration activations before the output head
     run.heldout.reset();
@@ -591,7 +604,8 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
                     false,
                     nullptr,
                     {},
-                    JobContext{{}, job.cancel, job.memory, job.group}};
+                    JobContext{{}, job.cancel, job.memory, job.group},
+                    nullptr};
     countAdapterParameters(run);
     requireSameRequest(job, session, request, requestToJson);
     agreeOnGrids(run);
@@ -607,12 +621,11 @@ CompressResult runCompression(ModelSession& session, const CompressRequest& requ
         startPasses(run, session);
         clock.add("evaluate", started);
     }
+    run.progress = std::make_unique<CompressProgress>(job, model.numLayers(), passNames(run));
     streamBlocks(run);
-    if (!request.inputs.evalText.empty()) {
-        job.report("evaluate", 0, 1, "output head");
+    if (!request.inputs.evalText.empty())
         finishPasses(run);
-        job.report("evaluate", 1, 1, "output head");
-    }
+    run.progress->finished();
     return result;
 }
 
