@@ -35,6 +35,7 @@ rankscope_add_test(tst_compensate SOURCES tst_compensate.cpp LIBS rankscope_core
 rankscope_add_test(tst_analysis SOURCES tst_analysis.cpp LIBS rankscope_core)
 rankscope_add_test(tst_spectral_metrics SOURCES tst_spectral_metrics.cpp LIBS rankscope_core)
 rankscope_add_test(tst_store SOURCES tst_store.cpp LIBS rankscope_store)
+rankscope_add_test(tst_experiment_compare SOURCES tst_experiment_compare.cpp LIBS rankscope_core)
 rankscope_add_test(tst_store_schema SOURCES tst_store_schema.cpp LIBS rankscope_store)
 rankscope_add_test(tst_store_filesystem SOURCES tst_store_filesystem.cpp LIBS rankscope_store)
 rankscope_add_test(tst_store_concurrency SOURCES tst_store_concurrency.cpp LIBS rankscope_store)

@@ -258,6 +258,36 @@ void TestCli::experimentsAreRecordedAndCompared() {
         QVERIFY(cells[2].toDouble() > cells[1].toDouble());
     }
 
+    // The same as JSON with the second as the baseline: changes are experiment minus baseline.
+    const Run json = runCli({"experiments", "compare", "2", "1", "--json", "--db", db});
+    QVERIFY2(json.exitCode == 0, qPrintable(json.err));
+    const QJsonObject comparison = QJsonDocument::fromJson(json.out.toUtf8()).object();
+    QCOMPARE(comparison["baseline"].toInt(), 2);
+    QCOMPARE(comparison["experiments"].toArray().size(), 2);
+    bool compressionDiffers = false;
+    for (const QJsonValue row : comparison["settings"].toArray())
+        if (row.toObject()["key"].toString() == "compression")
+            compressionDiffers = row.toObject()["differs"].toBool();
+    QVERIFY(compressionDiffers);
+    QCOMPARE(comparison["costs"].toArray()[0].toObject()["key"].toString(), QString("statistics"));
+    for (const QJsonValue row : comparison["metrics"].toArray()) {
+        const QJsonObject m = row.toObject();
+        if (m["label"].toString() != "eora@4")
+            continue;
+        const QJsonArray ppl = m["perplexity"].toArray();
+        const QJsonArray change = m["perplexity_change"].toArray();
+        QCOMPARE(change[0].toDouble(), 0.0);
+        QCOMPARE(change[1].toDouble(), ppl[1].toDouble() - ppl[0].toDouble());
+        QVERIFY(change[1].toDouble() < 0); // 3-bit is better than the 2-bit baseline
+    }
+    // One ID, or one twice, is refused with the reason.
+    const Run one = runCli({"experiments", "compare", "1", "--db", db});
+    QCOMPARE(one.exitCode, 2);
+    QVERIFY2(one.err.contains("ID ID..."), qPrintable(one.err));
+    const Run twice = runCli({"experiments", "compare", "1", "2", "1", "--db", db});
+    QVERIFY(twice.exitCode != 0);
+    QVERIFY2(twice.err.contains("experiment 1 is listed twice"), qPrintable(twice.err));
+
     const Run show = runCli({"experiments", "show", "2", "--db", db});
     QVERIFY2(show.exitCode == 0, qPrintable(show.err));
     QVERIFY(show.out.contains("statistics reused"));

@@ -97,7 +97,7 @@ private slots:
     void everyViewFollowsOneLayerSelection();
     void tradeoffShowsEveryVariant();
     void cancelStopsWithinASecond();
-    void comparesTwoExperiments();
+    void comparesExperiments();
     void exportsTheOpenExperiment();
     void budgetWeightsBySensitivity();
     void renamesAndDeletes();
@@ -597,7 +597,7 @@ void TestWorkbench::cancelStopsWithinASecond() {
         QStringLiteral("cancelled"));
 }
 
-void TestWorkbench::comparesTwoExperiments() {
+void TestWorkbench::comparesExperiments() {
     RunPanel* panel = m_window->runPanel();
     panel->setCalibTokens(kCalibTokens);
     panel->setEvalText({});
@@ -608,38 +608,82 @@ void TestWorkbench::comparesTwoExperiments() {
     const qint64 first = m_window->experimentsView()->model()->experiments().back().experiment.id;
 
     auto store = rs::ExperimentStore::open(m_window->databasePath(), {true});
-    rs::ui::CompareDialog dialog(rs::compareExperiments(*store, first, second));
+    rs::ui::CompareDialog dialog(rs::compareExperiments(*store, {first, second}));
     QTableWidget* settings = dialog.settingsTable();
-    bool compressionDiffers = false, modelSame = false;
-    for (int r = 0; r < settings->rowCount(); ++r) {
-        const QString key = settings->item(r, 0)->text();
-        if (key.endsWith(QStringLiteral("compression")))
-            compressionDiffers = key.startsWith(QStringLiteral("✱"));
-        if (key == QStringLiteral("model"))
-            modelSame = settings->item(r, 1)->text() == settings->item(r, 2)->text();
-    }
-    QVERIFY(compressionDiffers);
-    QVERIFY(modelSame);
-    // Variants of both: none, svd@4, svd@8, eora@4, eora@8 (second has only rank 4).
+    const auto rowOf = [](QTableWidget* table, const QString& key) {
+        for (int r = 0; r < table->rowCount(); ++r)
+            if (table->item(r, 0)->text().endsWith(key))
+                return r;
+        return -1;
+    };
+    const int compression = rowOf(settings, QStringLiteral("compression"));
+    QVERIFY(settings->item(compression, 0)->text().startsWith(QStringLiteral("✱")));
+    const int model = rowOf(settings, QStringLiteral("model"));
+    QCOMPARE(settings->item(model, 1)->text(), settings->item(model, 2)->text());
+    // Whether statistics were reused is a cost, apart from the settings.
+    QCOMPARE(rowOf(settings, QStringLiteral("statistics")), -1);
+    QVERIFY(rowOf(dialog.costsTable(), QStringLiteral("statistics")) >= 0);
+    // "Only settings that differ" hides the model row, not the compression row.
+    dialog.differencesOnlyBox()->setChecked(true);
+    QVERIFY(settings->isRowHidden(model));
+    QVERIFY(!settings->isRowHidden(compression));
+    QVERIFY(settings->horizontalHeaderItem(1)->text().contains(QStringLiteral("baseline")));
+    // Variants of both: none, svd@4, svd@8, eora@4, eora@8 (second has only rank 4); columns:
+    // the variant, two perplexities, one change, two mean errors.
     QCOMPARE(dialog.metricsTable()->rowCount(), 5);
+    QCOMPARE(dialog.metricsTable()->columnCount(), 6);
+    QVERIFY(
+        dialog.metricsTable()->horizontalHeaderItem(3)->text().contains(QString::number(second)));
+    // Choosing the second as baseline moves the change column to the first experiment.
+    dialog.baselineBox()->setCurrentIndex(1);
+    QVERIFY(
+        dialog.metricsTable()->horizontalHeaderItem(3)->text().contains(QString::number(first)));
+    QVERIFY(settings->horizontalHeaderItem(2)->text().contains(QStringLiteral("baseline")));
+
     // Overlaid curves: both experiments' EoRA and SVD curves of one layer.
-    dialog.setLayers(store->layers(first), store->layers(second));
+    dialog.setLayers({store->layers(first), store->layers(second)});
     QCOMPARE(dialog.layerBox()->count(), 35);
     dialog.layerBox()->setCurrentText(QStringLiteral("model.layers.2.mlp.down_proj"));
     QCOMPARE(dialog.curvePlot()->graphCount(), 4);
     for (int g = 0; g < 4; ++g)
         QCOMPARE(dialog.curvePlot()->graph(g)->dataCount(), 64 + 1); // min(64, 172) + 1
 
-    // The view asks to compare exactly two selected experiments.
+    // The view compares the ticked experiments, any number of them, oldest first; without
+    // ticks, the selected ones.
     rs::ui::ExperimentsView* view = m_window->experimentsView();
+    rs::ui::ExperimentModel* experiments = view->model();
     view->table()->clearSelection();
     view->selectExperiment(first);
     QVERIFY(!view->compareButton()->isEnabled());
     view->selectExperiment(second);
     QVERIFY(view->compareButton()->isEnabled());
+    QCOMPARE(view->compareIds(), (QList<qint64>{first, second}));
+    view->table()->clearSelection();
+    QList<qint64> all;
+    for (const rs::ExperimentSummary& s : experiments->experiments()) {
+        const QModelIndex tick = experiments->index(experiments->rowOf(s.experiment.id),
+                                                    rs::ui::ExperimentModel::IdColumn);
+        QVERIFY(experiments->flags(tick) & Qt::ItemIsUserCheckable);
+        QVERIFY(experiments->setData(tick, Qt::Checked, Qt::CheckStateRole));
+        all.prepend(s.experiment.id); // listed newest first
+    }
+    QVERIFY(all.size() >= 3);
+    QCOMPARE(view->compareIds(), all);
+    QCOMPARE(view->compareButton()->text(), QStringLiteral("Compare (%1)").arg(all.size()));
+    view->refresh(); // ticks survive a refresh
+    QCOMPARE(view->compareIds(), all);
     QSignalSpy compare(view, &rs::ui::ExperimentsView::compareRequested);
     QTest::mouseClick(view->compareButton(), Qt::LeftButton);
     QCOMPARE(compare.count(), 1);
+    QCOMPARE(compare.first().first().value<QList<qint64>>(), all);
+    auto* shown = m_window->findChild<rs::ui::CompareDialog*>(QStringLiteral("compareDialog"));
+    QVERIFY(shown);
+    QCOMPARE(shown->metricsTable()->columnCount(), 3 * int(all.size()));
+    QCOMPARE(shown->layerBox()->count(), 35);
+    shown->close();
+    for (const qint64 id : all)
+        experiments->setTicked(id, false);
+    QVERIFY(!view->compareButton()->isEnabled());
 }
 
 void TestWorkbench::exportsTheOpenExperiment() {

@@ -292,64 +292,12 @@
         <translation>設定</translation>
     </message>
     <message>
-        <source>Experiment %1 (A)</source>
-        <translation>実験 %1 (A)</translation>
-    </message>
-    <message>
-        <source>Experiment %1 (B)</source>
-        <translation>実験 %1 (B)</translation>
-    </message>
-    <message>
         <source>Variant</source>
         <translation>バリアント</translation>
     </message>
     <message>
-        <source>PPL A</source>
-        <translation>PPL A</translation>
-    </message>
-    <message>
-        <source>PPL B</source>
-        <translation>PPL B</translation>
-    </message>
-    <message>
-        <source>B − A</source>
-        <translation>B − A</translation>
-    </message>
-    <message>
-        <source>Mean error A</source>
-        <translation>平均誤差 A</translation>
-    </message>
-    <message>
-        <source>Mean error B</source>
-        <translation>平均誤差 B</translation>
-    </message>
-    <message>
-        <source>Compare experiments %1 and %2</source>
-        <translation>実験 %1 と %2 の比較</translation>
-    </message>
-    <message>
-        <source>✱ marks the settings that differ.</source>
-        <translation>✱ は異なる設定を示します。</translation>
-    </message>
-    <message>
         <source>Error curves of layer:</source>
         <translation>誤差曲線を表示する層:</translation>
-    </message>
-    <message>
-        <source>A (%1): EoRA</source>
-        <translation>A (%1): EoRA</translation>
-    </message>
-    <message>
-        <source>A (%1): SVD</source>
-        <translation>A (%1): SVD</translation>
-    </message>
-    <message>
-        <source>B (%1): EoRA</source>
-        <translation>B (%1): EoRA</translation>
-    </message>
-    <message>
-        <source>B (%1): SVD</source>
-        <translation>B (%1): SVD</translation>
     </message>
     <message>
         <source>rank r</source>
@@ -358,6 +306,70 @@
     <message>
         <source>relative output error E(r) / tr(W C Wᵀ)</source>
         <translation>相対出力誤差 E(r) / tr(W C Wᵀ)</translation>
+    </message>
+    <message>
+        <source>Only settings that differ</source>
+        <translation>異なる設定のみ</translation>
+    </message>
+    <message>
+        <source>Compare experiments %1</source>
+        <translation>実験 %1 の比較</translation>
+    </message>
+    <message>
+        <source>Experiment %1</source>
+        <translation>実験 %1</translation>
+    </message>
+    <message>
+        <source>Changes are each experiment&apos;s value minus the baseline&apos;s</source>
+        <translation>変化量は各実験の値からベースラインの値を引いたものです</translation>
+    </message>
+    <message>
+        <source>Baseline:</source>
+        <translation>ベースライン:</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Settings&lt;/b&gt; (✱ marks those that differ)</source>
+        <translation>&lt;b&gt;設定&lt;/b&gt;（✱ は異なる設定）</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Cost&lt;/b&gt;: stage times and cached statistics</source>
+        <translation>&lt;b&gt;コスト&lt;/b&gt;: ステージ時間とキャッシュされた統計</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Results&lt;/b&gt;: Δ is the experiment&apos;s perplexity minus the baseline&apos;s; negative (green) is better</source>
+        <translation>&lt;b&gt;結果&lt;/b&gt;: Δ は実験のパープレキシティからベースラインの値を引いたもの。負（緑）ほど良い</translation>
+    </message>
+    <message>
+        <source>Experiment %1 (baseline)</source>
+        <translation>実験 %1（ベースライン）</translation>
+    </message>
+    <message>
+        <source>Cost</source>
+        <translation>コスト</translation>
+    </message>
+    <message>
+        <source>PPL %1 (baseline)</source>
+        <translation>PPL %1（ベースライン）</translation>
+    </message>
+    <message>
+        <source>PPL %1</source>
+        <translation>PPL %1</translation>
+    </message>
+    <message>
+        <source>Δ PPL %1</source>
+        <translation>Δ PPL %1</translation>
+    </message>
+    <message>
+        <source>Mean error %1</source>
+        <translation>平均誤差 %1</translation>
+    </message>
+    <message>
+        <source>%1: EoRA</source>
+        <translation>%1: EoRA</translation>
+    </message>
+    <message>
+        <source>%1: SVD</source>
+        <translation>%1: SVD</translation>
     </message>
 </context>
 <context>
@@ -688,6 +700,10 @@
         <source>Layers</source>
         <translation>層</translation>
     </message>
+    <message>
+        <source>Tick the experiments to compare</source>
+        <translation>比較する実験にチェックを入れます</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::ExperimentsView</name>
@@ -714,10 +730,6 @@
     <message>
         <source>Show the experiment&apos;s spectra, curves and ranks</source>
         <translation>実験のスペクトル、曲線、ランクを表示します</translation>
-    </message>
-    <message>
-        <source>Select two experiments to compare their settings and metrics</source>
-        <translation>2 つの実験を選ぶと、設定と指標を比較します</translation>
     </message>
     <message>
         <source>Refresh</source>
@@ -766,6 +778,16 @@
     <message>
         <source>Put the experiment&apos;s settings (job, texts, methods, ranks) into the run panel, to run it again or vary it</source>
         <translation>実験の設定(ジョブ、テキスト、手法、ランク)を実行パネルに読み込み、再実行や変更に使います</translation>
+    </message>
+    <message>
+        <source>Tick (or select) two or more experiments to compare their settings, costs and metrics</source>
+        <translation>2 つ以上の実験にチェックを入れる（または選択する）と、設定・コスト・指標を比較します</translation>
+    </message>
+    <message numerus="yes">
+        <source>Compare (%n)</source>
+        <translation>
+            <numerusform>比較 (%n)</numerusform>
+        </translation>
     </message>
 </context>
 <context>
@@ -1487,10 +1509,6 @@ Run in %1, as half-precision runtimes compute: %2.</source>
         <translation>システムの既定</translation>
     </message>
     <message>
-        <source>A new language takes effect the next time RankScope starts.</source>
-        <translation>新しい言語は次回 RankScope を起動したときに有効になります。</translation>
-    </message>
-    <message>
         <source>Set RANKSCOPE_DB to use another database</source>
         <translation>別のデータベースを使うには RANKSCOPE_DB を設定してください</translation>
     </message>
@@ -1501,6 +1519,10 @@ Run in %1, as half-precision runtimes compute: %2.</source>
     <message>
         <source>Experiment store:</source>
         <translation>実験ストア:</translation>
+    </message>
+    <message>
+        <source>The workbench switches to a new language on OK, keeping the open model and experiment; while a job runs, at the next start.</source>
+        <translation>OK を押すと、開いているモデルと実験をそのままに新しい言語に切り替わります。ジョブの実行中は次回の起動時に切り替わります。</translation>
     </message>
 </context>
 <context>
@@ -1714,10 +1736,6 @@ uniform rank %2 · plan rank %3</source>
         <translation>キャリブレーション、圧縮、各ランクでの補償、評価を行います。実行は実験として記録されます</translation>
     </message>
     <message>
-        <source>%1 %2/%3</source>
-        <translation>%1 %2/%3</translation>
-    </message>
-    <message>
         <source> — %1</source>
         <translation> — %1</translation>
     </message>
@@ -1756,6 +1774,10 @@ uniform rank %2 · plan rank %3</source>
     <message>
         <source>On large models the analysis costs about as much as the compensation. Without it, layers can be analysed later from the layer table&apos;s context menu.</source>
         <translation>大きなモデルでは、解析に補償とほぼ同じ時間がかかります。解析しなかった場合も、あとで層の表のコンテキストメニューから層を解析できます。</translation>
+    </message>
+    <message>
+        <source>%1 %2%</source>
+        <translation>%1 %2%</translation>
     </message>
 </context>
 <context>
@@ -2095,6 +2117,13 @@ i = %2: %3 = 最大値の %4
 on the Pareto front</source>
         <translation>
 パレートフロント上</translation>
+    </message>
+</context>
+<context>
+    <name>rs::ui::WindowHost</name>
+    <message>
+        <source>The new language applies at the next start: a job is running.</source>
+        <translation>ジョブの実行中のため、新しい言語は次回の起動時に適用されます。</translation>
     </message>
 </context>
 </TS>

@@ -6,6 +6,7 @@
 #include <QColor>
 #include <QDateTime>
 #include <QFileInfo>
+#include <algorithm>
 #include <limits>
 
 namespace rs::ui {
@@ -58,7 +59,46 @@ ExperimentModel::ExperimentModel(QObject* parent)
 void ExperimentModel::setExperiments(std::vector<rs::ExperimentSummary> experiments) {
     beginResetModel();
     m_rows = std::move(experiments);
+    const qsizetype ticked = m_ticked.size();
+    m_ticked.removeIf([this](qint64 id) { return rowOf(id) < 0; });
     endResetModel();
+    if (m_ticked.size() != ticked)
+        emit tickedChanged();
+}
+
+QList<qint64> ExperimentModel::tickedIds() const {
+    QList<qint64> ids(m_ticked.begin(), m_ticked.end());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+void ExperimentModel::setTicked(qint64 id, bool ticked) {
+    const int row = rowOf(id);
+    if (row < 0 || m_ticked.contains(id) == ticked)
+        return;
+    if (ticked)
+        m_ticked.insert(id);
+    else
+        m_ticked.remove(id);
+    const QModelIndex cell = index(row, IdColumn);
+    emit dataChanged(cell, cell, {Qt::CheckStateRole});
+    emit tickedChanged();
+}
+
+Qt::ItemFlags ExperimentModel::flags(const QModelIndex& index) const {
+    Qt::ItemFlags f = QAbstractTableModel::flags(index);
+    if (index.isValid() && index.column() == IdColumn)
+        f |= Qt::ItemIsUserCheckable;
+    return f;
+}
+
+bool ExperimentModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+    if (role != Qt::CheckStateRole || index.column() != IdColumn ||
+        !checkIndex(index, CheckIndexOption::IndexIsValid))
+        return false;
+    setTicked(m_rows[size_t(index.row())].experiment.id,
+              value.value<Qt::CheckState>() == Qt::Checked);
+    return true;
 }
 
 int ExperimentModel::rowOf(qint64 id) const {
@@ -83,6 +123,8 @@ QVariant ExperimentModel::data(const QModelIndex& index, int role) const {
     const rs::ExperimentRecord& e = s.experiment;
     if (role == IdRole)
         return qint64(e.id);
+    if (role == Qt::CheckStateRole && index.column() == IdColumn)
+        return m_ticked.contains(e.id) ? Qt::Checked : Qt::Unchecked;
     if (role == Qt::ForegroundRole && index.column() == StatusColumn) {
         const QColor color = statusColor(e.status);
         return color.isValid() ? QVariant(QBrush(color)) : QVariant();
@@ -151,6 +193,8 @@ QVariant ExperimentModel::headerData(int section, Qt::Orientation orientation, i
         return {};
     if (role == Qt::ToolTipRole && section == PerplexityColumn)
         return tr("Lowest perplexity over the experiment's variants");
+    if (role == Qt::ToolTipRole && section == IdColumn)
+        return tr("Tick the experiments to compare");
     if (role != Qt::DisplayRole)
         return {};
     switch (section) {

@@ -19,6 +19,7 @@
 #include <QSortFilterProxyModel>
 #include <QTableView>
 #include <QVBoxLayout>
+#include <algorithm>
 
 namespace rs::ui {
 
@@ -60,11 +61,13 @@ ExperimentsView::ExperimentsView(QWidget* parent)
     });
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             &ExperimentsView::updateButtons);
+    connect(m_model, &ExperimentModel::tickedChanged, this, &ExperimentsView::updateButtons);
 
     m_open->setObjectName(QStringLiteral("openExperiment"));
     m_open->setToolTip(tr("Show the experiment's spectra, curves and ranks"));
     m_compare->setObjectName(QStringLiteral("compareExperiments"));
-    m_compare->setToolTip(tr("Select two experiments to compare their settings and metrics"));
+    m_compare->setToolTip(tr("Tick (or select) two or more experiments to compare their settings, "
+                             "costs and metrics"));
     m_reuse->setObjectName(QStringLiteral("reuseExperiment"));
     m_reuse->setToolTip(tr("Put the experiment's settings (job, texts, methods, ranks) into the "
                            "run panel, to run it again or vary it"));
@@ -81,9 +84,9 @@ ExperimentsView::ExperimentsView(QWidget* parent)
             emit openRequested(ids.first());
     });
     connect(m_compare, &QPushButton::clicked, this, [this] {
-        const QList<qint64> ids = selectedIds();
-        if (ids.size() == 2)
-            emit compareRequested(ids[0], ids[1]);
+        const QList<qint64> ids = compareIds();
+        if (ids.size() >= 2)
+            emit compareRequested(ids);
     });
     connect(m_edit, &QPushButton::clicked, this, &ExperimentsView::editSelected);
     connect(m_delete, &QPushButton::clicked, this, &ExperimentsView::deleteSelected);
@@ -161,6 +164,15 @@ QList<qint64> ExperimentsView::selectedIds() const {
     return ids;
 }
 
+QList<qint64> ExperimentsView::compareIds() const {
+    QList<qint64> ids = m_model->tickedIds();
+    if (ids.isEmpty()) {
+        ids = selectedIds();
+        std::sort(ids.begin(), ids.end());
+    }
+    return ids;
+}
+
 void ExperimentsView::selectExperiment(qint64 id) {
     const int row = m_model->rowOf(id);
     if (row < 0)
@@ -174,7 +186,9 @@ void ExperimentsView::selectExperiment(qint64 id) {
 void ExperimentsView::updateButtons() {
     const qsizetype n = m_table->selectionModel()->selectedRows().size();
     m_open->setEnabled(n >= 1);
-    m_compare->setEnabled(n == 2);
+    const qsizetype compared = compareIds().size();
+    m_compare->setEnabled(compared >= 2);
+    m_compare->setText(compared >= 2 ? tr("Compare (%n)", nullptr, int(compared)) : tr("Compare"));
     m_reuse->setEnabled(n == 1);
     m_edit->setEnabled(n == 1);
     m_delete->setEnabled(n >= 1);

@@ -13,9 +13,9 @@ namespace rs::ui {
 
 class ExperimentModel;
 
-// The experiment history from the store: sortable, filterable; open one, compare two side by
-// side, put one's settings back into the run panel, rename and annotate, delete with
-// confirmation. It reads and writes the store through its
+// The experiment history from the store: sortable, filterable; open one, compare any number
+// side by side (the ticked ones, else the selected ones), put one's settings back into the run
+// panel, rename and annotate, delete with confirmation. It reads and writes the store through its
 // own connection on the GUI thread (listings are fast; jobs write through theirs).
 class ExperimentsView : public QWidget {
     Q_OBJECT
@@ -30,6 +30,9 @@ public:
     void refresh();
     // Ids of the selected experiments, in table order.
     QList<qint64> selectedIds() const;
+    // What Compare compares: the ticked experiments when any is ticked, else the selected ones;
+    // oldest first, so that the oldest is the baseline.
+    QList<qint64> compareIds() const;
     void selectExperiment(qint64 id);
 
     ExperimentModel* model() const { return m_model; }
@@ -46,7 +49,7 @@ public:
 
 signals:
     void openRequested(qint64 id);
-    void compareRequested(qint64 a, qint64 b);
+    void compareRequested(const QList<qint64>& ids);
     // "Use Settings": the run panel should show experiment `id`'s request, to run it again.
     void reuseRequested(qint64 id);
     // The listing changed (rename, delete, refresh after a run).

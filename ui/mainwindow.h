@@ -93,7 +93,7 @@ public:
     bool reopenLastExperiment();
     QLabel* experimentHeader() const { return m_viewHeader; }
     qint64 currentExperiment() const { return m_experimentId; }
-    void compareExperiments(qint64 a, qint64 b);
+    void compareExperiments(const QList<qint64>& ids);
     // Puts a stored experiment's request into the run panel (either job); false with the reason
     // in the status bar when it cannot be read.
     bool reuseExperimentSettings(qint64 id);
@@ -101,6 +101,19 @@ public:
     void exportCheckpoint();
     // Exports in the background (the export pipeline re-runs, writes, reloads and checks).
     bool runExport(const rs::ExportRequest& request);
+
+    // What a window built to replace this one (a new interface language, see WindowHost) takes
+    // over: the open model, which is not loaded again, the store, the shown experiment and the
+    // view. The rest (geometry, docks, the run panel) goes through the saved settings.
+    struct Handover {
+        std::shared_ptr<rs::ModelSession> session;
+        QString modelPath;
+        std::filesystem::path database;
+        qint64 experiment = 0;
+        int view = 0;
+    };
+    Handover handover();
+    void takeOver(const Handover& state);
 
 signals:
     // Emitted once the window shows the newly opened model.
@@ -110,6 +123,8 @@ signals:
     void compressionFinished(qint64 id);
     // The analysis views show experiment `id`.
     void experimentOpened(qint64 id);
+    // Preferences chose another interface language (already stored in the settings).
+    void languageChosen(const QString& language);
 
 protected:
     void closeEvent(QCloseEvent* event) override;

@@ -371,13 +371,17 @@ bool MainWindow::runExport(const rs::ExportRequest& request) {
         });
 }
 
-void MainWindow::compareExperiments(qint64 a, qint64 b) {
+void MainWindow::compareExperiments(const QList<qint64>& ids) {
     try {
         rs::ExperimentStore::Options options;
         options.readOnly = true;
         auto store = rs::ExperimentStore::open(m_database, options);
-        auto* dialog = new CompareDialog(rs::compareExperiments(*store, a, b), this);
-        dialog->setLayers(store->layers(a), store->layers(b));
+        const std::vector<int64_t> list(ids.begin(), ids.end());
+        auto* dialog = new CompareDialog(rs::compareExperiments(*store, list), this);
+        std::vector<std::vector<rs::LayerRecord>> layers;
+        for (const int64_t id : list)
+            layers.push_back(store->layers(id));
+        dialog->setLayers(std::move(layers));
         dialog->setAttribute(Qt::WA_DeleteOnClose);
         dialog->open();
     } catch (const std::exception& e) {

@@ -23,6 +23,7 @@
 #include <QStackedWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <limits>
 
 namespace rs::ui {
@@ -435,7 +436,10 @@ void RunPanel::showProgress(const QString& stage, qint64 done, qint64 total, con
     } else {
         m_progress->setRange(0, 0);
     }
-    QString text = total > 0 ? tr("%1 %2/%3").arg(stage).arg(done).arg(total) : stage;
+    // A percentage: the detail carries the counts that mean something ("block 3/22: evaluate
+    // eora@8, window 40/93"), the steps behind the bar do not.
+    QString text =
+        total > 0 ? tr("%1 %2%").arg(stage).arg(100 * std::min(done, total) / total) : stage;
     if (!detail.isEmpty())
         text += tr(" — %1").arg(detail);
     if (stage != m_progressStage) {

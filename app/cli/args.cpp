@@ -40,7 +40,10 @@ ParsedArgs::ParsedArgs(const CommandSpec& spec, const std::vector<std::string>& 
         }
         m_positionals.push_back(arg);
     }
-    if (m_positionals.size() != spec.positionals.size()) {
+    const bool variadic = !spec.positionals.empty() && spec.positionals.back().ends_with("...");
+    const bool countOk = variadic ? m_positionals.size() >= spec.positionals.size()
+                                  : m_positionals.size() == spec.positionals.size();
+    if (!countOk) {
         std::string expected;
         for (const std::string& p : spec.positionals)
             expected += (expected.empty() ? "" : " ") + p;

@@ -23,7 +23,9 @@ struct CommandSpec {
     std::string name;     // "eval"
     std::string synopsis; // "MODEL --text FILE [...]"
     std::string description;
-    std::vector<std::string> positionals; // names of the required positional arguments
+    // Names of the required positional arguments; a last name ending in "..." ("ID...") takes
+    // one or more.
+    std::vector<std::string> positionals;
     std::vector<OptionSpec> options;
 };
 
@@ -44,6 +46,7 @@ public:
     std::string valueOr(const std::string& name, const std::string& fallback) const;
     std::optional<long long> integer(const std::string& name) const; // validates the number
     const std::string& positional(size_t index) const { return m_positionals.at(index); }
+    size_t positionalCount() const { return m_positionals.size(); }
 
 private:
     std::vector<std::pair<std::string, std::string>> m_values;

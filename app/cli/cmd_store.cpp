@@ -1,4 +1,4 @@
-// experiments list/show/compare/delete/export-csv/analyze and cache list/prune: the experiment
+// experiments list/show/delete/export-csv/analyze and cache list/prune: the experiment
 // store from the command line.
 #include "commands.h"
 #include "export/leftovers.h"
@@ -258,35 +258,6 @@ int runShow(const ParsedArgs& args, const JobContext&) {
     return kExitOk;
 }
 
-int runCompare(const ParsedArgs& args, const JobContext&) {
-    const int64_t first = experimentId(args.positional(0));
-    const int64_t second = experimentId(args.positional(1));
-    const auto store = openRecordedStore(args);
-    const ExperimentComparison c = compareExperiments(*store, first, second);
-    std::printf("%-22s %-36s %-36s\n", "", ("experiment " + std::to_string(c.a)).c_str(),
-                ("experiment " + std::to_string(c.b)).c_str());
-    for (const SettingRow& row : c.settings)
-        std::printf("%s %-20s %-36s %-36s\n", row.differs() ? "*" : " ", row.key.c_str(),
-                    row.a.c_str(), row.b.c_str());
-    std::printf("\n%-22s %13s %13s %10s   %13s %13s\n", "variant", "ppl A", "ppl B", "B - A",
-                "mean err A", "mean err B");
-    const auto cell = [](const std::optional<double>& value, const char* format) {
-        char buffer[32] = "-";
-        if (value)
-            std::snprintf(buffer, sizeof buffer, format, *value);
-        return std::string(buffer);
-    };
-    for (const MetricRow& m : c.metrics) {
-        char delta[32] = "-";
-        if (m.perplexityA && m.perplexityB)
-            std::snprintf(delta, sizeof delta, "%+.4f", *m.perplexityB - *m.perplexityA);
-        std::printf("%-22s %13s %13s %10s   %13s %13s\n", m.label.c_str(),
-                    cell(m.perplexityA, "%.4f").c_str(), cell(m.perplexityB, "%.4f").c_str(), delta,
-                    cell(m.meanErrorA, "%.5f").c_str(), cell(m.meanErrorB, "%.5f").c_str());
-    }
-    return kExitOk;
-}
-
 int runDelete(const ParsedArgs& args, const JobContext&) {
     const auto store = openRecordedStore(args);
     const int64_t id = experimentId(args.positional(0));
@@ -447,12 +418,7 @@ std::vector<Command> storeCommands() {
           {"ID"},
           {{"--json", "", "print JSON"}, kDb}},
          runShow},
-        {{"experiments compare",
-          "ID ID",
-          "Two experiments side by side: the settings that differ (marked *) and their metrics.",
-          {"ID", "ID"},
-          {kDb}},
-         runCompare},
+        compareCommand(),
         {{"experiments delete", "ID", "Delete an experiment (not a running one).", {"ID"}, {kDb}},
          runDelete},
         {{"experiments analyze",

@@ -67,5 +67,6 @@ std::vector<Command> lowrankCommands();
 std::vector<Command> exportCommands();
 std::vector<Command> budgetCommands(); // plan, tradeoff
 Command tradeoffCommand();
+Command compareCommand(); // part of storeCommands()
 
 } // namespace rs::cli

@@ -139,8 +139,13 @@ void ViewRenderer::renderAll() {
         rs::ExperimentStore::Options options;
         options.readOnly = true;
         auto store = rs::ExperimentStore::open(m_window.databasePath(), options);
-        rs::ui::CompareDialog compare(rs::compareExperiments(*store, m_first, m_second));
-        compare.setLayers(store->layers(m_first), store->layers(m_second));
+        // All three runs: the two compressions and the Lillama run.
+        const std::vector<int64_t> ids{m_first, m_second, m_distilled};
+        rs::ui::CompareDialog compare(rs::compareExperiments(*store, ids));
+        std::vector<std::vector<rs::LayerRecord>> layers;
+        for (const int64_t id : ids)
+            layers.push_back(store->layers(id));
+        compare.setLayers(std::move(layers));
         compare.resize(1000, 900);
         compare.show();
         if (!save(&compare, QStringLiteral("06-compare")))

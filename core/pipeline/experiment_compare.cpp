@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 namespace rs {
 
@@ -68,21 +69,39 @@ std::map<std::string, double> experimentMeanErrors(const ExperimentStore& store,
     return out;
 }
 
-ExperimentComparison compareExperiments(const ExperimentStore& store, int64_t idA, int64_t idB) {
-    const auto require = [&store](int64_t id) {
-        auto e = store.experiment(id);
+bool SettingRow::differs() const {
+    return std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end();
+}
+
+std::optional<double> MetricRow::perplexityChange(size_t experiment, size_t baseline) const {
+    if (experiment >= perplexity.size() || baseline >= perplexity.size() ||
+        !perplexity[experiment] || !perplexity[baseline])
+        return std::nullopt;
+    return *perplexity[experiment] - *perplexity[baseline];
+}
+
+namespace {
+
+std::vector<ExperimentRecord> requireExperiments(const ExperimentStore& store,
+                                                 const std::vector<int64_t>& ids) {
+    const std::string where = store.path().string();
+    if (ids.size() < 2)
+        failArgument(where, "a comparison needs at least two experiments, got " +
+                                std::to_string(ids.size()));
+    std::vector<ExperimentRecord> out;
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (std::find(ids.begin(), ids.begin() + long(i), ids[i]) != ids.begin() + long(i))
+            failArgument(where, "experiment " + std::to_string(ids[i]) + " is listed twice");
+        auto e = store.experiment(ids[i]);
         if (!e)
-            failArgument(store.path().string(), "no experiment " + std::to_string(id));
-        return *e;
-    };
-    const ExperimentRecord a = require(idA);
-    const ExperimentRecord b = require(idB);
-    ExperimentComparison out;
-    out.a = idA;
-    out.b = idB;
-    const auto row = [&out](std::string key, std::string x, std::string y) {
-        out.settings.push_back({std::move(key), std::move(x), std::move(y)});
-    };
+            failArgument(where, "no experiment " + std::to_string(ids[i]));
+        out.push_back(std::move(*e));
+    }
+    return out;
+}
+
+std::vector<SettingRow> definingSettings(const ExperimentStore& store,
+                                         const std::vector<ExperimentRecord>& es) {
     const auto modelText = [&](const ExperimentRecord& e) {
         const auto m = store.model(e.modelId);
         return m ? fileName(m->path) + " " + m->contentHash.substr(0, 8) : std::string("?");
@@ -92,38 +111,81 @@ ExperimentComparison compareExperiments(const ExperimentStore& store, int64_t id
         return d ? fileName(d->path) + " " + d->contentHash.substr(0, 8) : std::string("-");
     };
     const auto tokens = [](int64_t n) { return n > 0 ? std::to_string(n) : std::string("all"); };
-    const auto reused = [](const ExperimentRecord& e) {
-        return std::string(e.calibrationReused ? "reused" : "computed");
-    };
-    row("name", a.name, b.name);
-    row("status", statusName(a.status), statusName(b.status));
-    row("model", modelText(a), modelText(b));
-    row("calibration text", datasetText(a.calibDatasetId), datasetText(b.calibDatasetId));
-    row("calibration mode", a.calibMode, b.calibMode);
-    row("calibration tokens", tokens(a.calibTokens), tokens(b.calibTokens));
-    row("statistics", reused(a), reused(b));
-    row("compression", a.compression, b.compression);
-    row("compensation", join(a.compensations, ","), join(b.compensations, ","));
-    row("ranks", a.rankPlan, b.rankPlan);
-    row("evaluation text", datasetText(a.evalDatasetId), datasetText(b.evalDatasetId));
-    for (const std::string stage : {"calibrate", "compress", "evaluate"})
-        row(stage + " time", stageTime(a, stage), stageTime(b, stage));
+    const std::vector<std::pair<std::string, std::function<std::string(const ExperimentRecord&)>>>
+        keys = {
+            {"name", [](const ExperimentRecord& e) { return e.name; }},
+            {"status", [](const ExperimentRecord& e) { return statusName(e.status); }},
+            {"model", modelText},
+            {"calibration text",
+             [&](const ExperimentRecord& e) { return datasetText(e.calibDatasetId); }},
+            {"calibration mode", [](const ExperimentRecord& e) { return e.calibMode; }},
+            {"calibration tokens",
+             [&](const ExperimentRecord& e) { return tokens(e.calibTokens); }},
+            {"compression", [](const ExperimentRecord& e) { return e.compression; }},
+            {"compensation", [](const ExperimentRecord& e) { return join(e.compensations, ","); }},
+            {"ranks", [](const ExperimentRecord& e) { return e.rankPlan; }},
+            {"evaluation text",
+             [&](const ExperimentRecord& e) { return datasetText(e.evalDatasetId); }},
+        };
+    std::vector<SettingRow> rows;
+    for (const auto& [key, text] : keys) {
+        SettingRow row{key, {}};
+        for (const ExperimentRecord& e : es)
+            row.values.push_back(text(e));
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
 
-    const auto pa = experimentPerplexities(store, idA), pb = experimentPerplexities(store, idB);
-    const auto ea = experimentMeanErrors(store, idA), eb = experimentMeanErrors(store, idB);
+std::vector<SettingRow> costRows(const std::vector<ExperimentRecord>& es) {
+    std::vector<SettingRow> rows;
+    SettingRow statistics{"statistics", {}};
+    for (const ExperimentRecord& e : es)
+        statistics.values.push_back(e.calibrationReused ? "reused" : "computed");
+    rows.push_back(std::move(statistics));
+    for (const std::string stage : {"calibrate", "compress", "evaluate"}) {
+        SettingRow row{stage + " time", {}};
+        for (const ExperimentRecord& e : es)
+            row.values.push_back(stageTime(e, stage));
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+} // namespace
+
+ExperimentComparison compareExperiments(const ExperimentStore& store,
+                                        const std::vector<int64_t>& ids) {
+    const std::vector<ExperimentRecord> es = requireExperiments(store, ids);
+    ExperimentComparison out;
+    out.ids = ids;
+    out.settings = definingSettings(store, es);
+    out.costs = costRows(es);
+
+    std::vector<std::map<std::string, double>> perplexities, errors;
+    for (const int64_t id : ids) {
+        perplexities.push_back(experimentPerplexities(store, id));
+        errors.push_back(experimentMeanErrors(store, id));
+    }
     std::vector<std::string> labels;
     const auto addLabel = [&labels](const std::string& label) {
         if (std::find(labels.begin(), labels.end(), label) == labels.end())
             labels.push_back(label);
     };
-    if (pa.count("original") || pb.count("original"))
+    if (std::any_of(perplexities.begin(), perplexities.end(),
+                    [](const auto& p) { return p.count("original") > 0; }))
         addLabel("original");
-    for (const int64_t id : {idA, idB})
+    for (const int64_t id : ids)
         for (const VariantRecord& v : store.variants(id))
             addLabel(v.label);
-    for (const std::string& label : labels)
-        out.metrics.push_back(
-            {label, lookup(pa, label), lookup(pb, label), lookup(ea, label), lookup(eb, label)});
+    for (const std::string& label : labels) {
+        MetricRow row{label, {}, {}};
+        for (size_t i = 0; i < ids.size(); ++i) {
+            row.perplexity.push_back(lookup(perplexities[i], label));
+            row.meanError.push_back(lookup(errors[i], label));
+        }
+        out.metrics.push_back(std::move(row));
+    }
     return out;
 }
 
