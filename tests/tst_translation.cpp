@@ -1,21 +1,30 @@
 // The Japanese translation: compiled into the GUI, installed on request, complete (every
 // user-visible string of the sources has a finished translation) and used by the windows.
+#include "jobrunner.h"
 #include "language.h"
 #include "mainwindow.h"
 #include "methods/registry.h"
 #include "paramlabels.h"
+#include "preferencesdialog.h"
 #include "runpanel.h"
+#include "testdata.h"
+#include "windowhost.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QComboBox>
 #include <QDomDocument>
 #include <QFile>
 #include <QMenuBar>
+#include <QPointer>
 #include <QProcess>
 #include <QPushButton>
+#include <QSemaphore>
 #include <QSet>
 #include <QSettings>
+#include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -56,6 +65,9 @@ private slots:
     void japaneseIsInstalledAndUsed();
     void englishNeedsNoTranslation();
     void languageSettingPersists();
+    void preferencesReportAChangedLanguage();
+    void switchesLanguageKeepingTheModel();
+    void switchWaitsForTheRunningJob();
 };
 
 void TestTranslation::initTestCase() {
@@ -122,6 +134,9 @@ void TestTranslation::japaneseIsInstalledAndUsed() {
 
 void TestTranslation::englishNeedsNoTranslation() {
     QCOMPARE(rs::ui::installTranslation(*qApp, QStringLiteral("en")), QStringLiteral("en"));
+    // Installing English removed the Japanese translation installed before.
+    QCOMPARE(QCoreApplication::translate("rs::ui::MainWindow", "Error Curves"),
+             QStringLiteral("Error Curves"));
     // Unknown languages fall back to the English source strings.
     QCOMPARE(rs::ui::installTranslation(*qApp, QStringLiteral("xx")), QStringLiteral("en"));
 }
@@ -131,6 +146,76 @@ void TestTranslation::languageSettingPersists() {
     rs::ui::setLanguageSetting(QStringLiteral("ja"));
     QCOMPARE(rs::ui::languageSetting(), QStringLiteral("ja"));
     QVERIFY(rs::ui::availableLanguages().contains(QStringLiteral("ja")));
+}
+
+void TestTranslation::preferencesReportAChangedLanguage() {
+    rs::ui::setLanguageSetting(QStringLiteral("en"));
+    rs::ui::PreferencesDialog dialog(QStringLiteral("x.db"));
+    QSignalSpy chosen(&dialog, &rs::ui::PreferencesDialog::languageChosen);
+    dialog.apply(); // unchanged: nothing to switch
+    QCOMPARE(chosen.count(), 0);
+    dialog.languageBox()->setCurrentIndex(dialog.languageBox()->findData(QStringLiteral("ja")));
+    dialog.apply();
+    QCOMPARE(chosen.count(), 1);
+    QCOMPARE(chosen.first().first().toString(), QStringLiteral("ja"));
+    QCOMPARE(rs::ui::languageSetting(), QStringLiteral("ja"));
+}
+
+void TestTranslation::switchesLanguageKeepingTheModel() {
+    rs::ui::installTranslation(*qApp, QStringLiteral("en"));
+    rs::ui::WindowHost host;
+    QPointer<rs::ui::MainWindow> english = host.window();
+    english->show();
+    QSignalSpy opened(english, &rs::ui::MainWindow::modelOpened);
+    QVERIFY(english->openModel(
+        QString::fromStdString(rs::test::dataPath("models/stories260K").string())));
+    QVERIFY(opened.wait(60000));
+    english->views()->setCurrentIndex(2);
+    QCOMPARE(english->runPanel()->runButton()->text(), QStringLiteral("Run"));
+    const std::shared_ptr<rs::ModelSession> session = english->session();
+    const QString modelPath = english->modelPath();
+
+    // Preferences' choice reaches the host through the window, queued.
+    QSignalSpy replaced(&host, &rs::ui::WindowHost::windowReplaced);
+    emit english->languageChosen(QStringLiteral("ja"));
+    QVERIFY(replaced.wait(10000));
+    rs::ui::MainWindow* japanese = host.window();
+    QVERIFY(japanese != english);
+    QVERIFY(japanese->isVisible());
+    QCOMPARE(japanese->runPanel()->runButton()->text(), QStringLiteral("実行"));
+    QCOMPARE(japanese->views()->tabText(1), QStringLiteral("誤差曲線"));
+    // The same model session (not loaded again), the same view.
+    QCOMPARE(japanese->session(), session);
+    QCOMPARE(japanese->views()->currentIndex(), 2);
+    QCOMPARE(japanese->modelPath(), modelPath);
+    QVERIFY(QTest::qWaitFor([&] { return english.isNull(); })); // the old window is gone
+
+    QVERIFY(host.switchLanguage(QStringLiteral("en")));
+    QCOMPARE(host.window()->runPanel()->runButton()->text(), QStringLiteral("Run"));
+    QCOMPARE(host.window()->session(), session);
+}
+
+void TestTranslation::switchWaitsForTheRunningJob() {
+    rs::ui::installTranslation(*qApp, QStringLiteral("en"));
+    rs::ui::WindowHost host;
+    rs::ui::MainWindow* window = host.window();
+    QSemaphore release;
+    QSignalSpy finished(window->jobRunner(), &rs::ui::JobRunner::finished);
+    QVERIFY(window->jobRunner()->run(
+        QStringLiteral("wait"),
+        [&release](const rs::JobContext&) {
+            release.acquire();
+            return 0;
+        },
+        [](int) {}));
+    QVERIFY(!host.switchLanguage(QStringLiteral("ja")));
+    QCOMPARE(host.window(), window);
+    QVERIFY(window->statusBar()->currentMessage().contains(QStringLiteral("next start")));
+    release.release();
+    QVERIFY(finished.wait(10000));
+    QVERIFY(host.switchLanguage(QStringLiteral("ja")));
+    QVERIFY(host.window() != window);
+    rs::ui::installTranslation(*qApp, QStringLiteral("en"));
 }
 
 QTEST_MAIN(TestTranslation)

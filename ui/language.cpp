@@ -14,6 +14,28 @@ const QString kLanguageKey = QStringLiteral("language");
 
 // The compiled translations are resources of rankscope_ui (qt_add_translations).
 const QString kResourceDir = QStringLiteral(":/i18n");
+// The name of the translators installed here, so that a switch removes the previous ones.
+const QString kTranslatorName = QStringLiteral("rankscope-translator");
+
+void removeTranslations(QCoreApplication& app) {
+    for (QTranslator* translator :
+         app.findChildren<QTranslator*>(kTranslatorName, Qt::FindDirectChildrenOnly)) {
+        QCoreApplication::removeTranslator(translator);
+        delete translator;
+    }
+}
+
+// Installs translation `file` from `dir`; false when there is none.
+bool install(QCoreApplication& app, const QString& file, const QString& dir) {
+    auto* translator = new QTranslator(&app);
+    translator->setObjectName(kTranslatorName);
+    if (!translator->load(file, dir)) {
+        delete translator;
+        return false;
+    }
+    QCoreApplication::installTranslator(translator);
+    return true;
+}
 
 } // namespace
 
@@ -30,25 +52,18 @@ QStringList availableLanguages() {
 }
 
 QString installTranslation(QCoreApplication& app, const QString& language) {
+    removeTranslations(app);
     QString code = language;
     if (code == QLatin1String("system") || code.isEmpty())
         code = QLocale::system().language() == QLocale::Japanese ? QStringLiteral("ja")
                                                                  : QStringLiteral("en");
     if (code == QLatin1String("en"))
         return code; // the source strings are English
-    auto* own = new QTranslator(&app);
-    if (!own->load(QStringLiteral("rankscope_") + code, kResourceDir)) {
-        delete own;
+    if (!install(app, QStringLiteral("rankscope_") + code, kResourceDir))
         return QStringLiteral("en");
-    }
-    app.installTranslator(own);
     // Qt's own strings (standard buttons, dialogs) when the system ships them.
-    auto* qt = new QTranslator(&app);
-    if (qt->load(QStringLiteral("qtbase_") + code,
-                 QLibraryInfo::path(QLibraryInfo::TranslationsPath)))
-        app.installTranslator(qt);
-    else
-        delete qt;
+    install(app, QStringLiteral("qtbase_") + code,
+            QLibraryInfo::path(QLibraryInfo::TranslationsPath));
     return code;
 }
 

@@ -8,14 +8,16 @@ class QCoreApplication;
 namespace rs::ui {
 
 // The interface language: "system" (the default: Japanese on a Japanese locale, else English),
-// "en" or "ja". Stored in QSettings under "language"; read once at start.
+// "en" or "ja". Stored in QSettings under "language"; read at start and when Preferences
+// changes it.
 QString languageSetting();
 void setLanguageSetting(const QString& language);
 // The languages offered: codes, with "system" first.
 QStringList availableLanguages();
 
 // Installs the translation for `language` ("system" resolved from the locale) into the
-// application. Returns the language in effect ("en" when none was installed).
+// application, in place of the one installed before. Returns the language in effect ("en" when
+// none was installed).
 QString installTranslation(QCoreApplication& app, const QString& language);
 
 } // namespace rs::ui

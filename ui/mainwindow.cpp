@@ -581,7 +581,23 @@ void MainWindow::showPreferences() {
         QDir::toNativeSeparators(QFile::decodeName(QByteArray::fromStdString(m_database.string()))),
         this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &PreferencesDialog::languageChosen, this, &MainWindow::languageChosen);
     dialog->open();
+}
+
+MainWindow::Handover MainWindow::handover() {
+    saveSettings();
+    return {m_session, m_modelPath, m_database, m_experimentId, m_views->currentIndex()};
+}
+
+void MainWindow::takeOver(const Handover& state) {
+    if (state.database != m_database)
+        setDatabasePath(state.database);
+    if (state.session)
+        showModel(state.modelPath, state.session, fromUtf8(state.session->tokenizer().describe()));
+    if (state.experiment > 0)
+        openExperiment(state.experiment);
+    m_views->setCurrentIndex(state.view);
 }
 
 } // namespace rs::ui

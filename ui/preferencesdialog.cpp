@@ -28,7 +28,8 @@ PreferencesDialog::PreferencesDialog(const QString& databasePath, QWidget* paren
     }
     m_language->setCurrentIndex(std::max(0, m_language->findData(languageSetting())));
     m_note->setWordWrap(true);
-    m_note->setText(tr("A new language takes effect the next time RankScope starts."));
+    m_note->setText(tr("The workbench switches to a new language on OK, keeping the open model "
+                       "and experiment; while a job runs, at the next start."));
     auto* database = new QLabel(databasePath);
     database->setTextInteractionFlags(Qt::TextSelectableByMouse);
     database->setToolTip(tr("Set RANKSCOPE_DB to use another database"));
@@ -47,7 +48,11 @@ PreferencesDialog::PreferencesDialog(const QString& databasePath, QWidget* paren
 }
 
 void PreferencesDialog::apply() {
-    setLanguageSetting(m_language->currentData().toString());
+    const QString language = m_language->currentData().toString();
+    if (language == languageSetting())
+        return;
+    setLanguageSetting(language);
+    emit languageChosen(language);
 }
 
 } // namespace rs::ui

@@ -7,8 +7,8 @@ class QLabel;
 
 namespace rs::ui {
 
-// Preferences: the interface language (applied at the next start, as every window's texts are
-// built once) and where experiments are stored (read-only information).
+// Preferences: the interface language (the workbench switches to it on OK, see WindowHost) and
+// where experiments are stored (read-only information).
 class PreferencesDialog : public QDialog {
     Q_OBJECT
 
@@ -16,8 +16,11 @@ public:
     explicit PreferencesDialog(const QString& databasePath, QWidget* parent = nullptr);
 
     QComboBox* languageBox() const { return m_language; }
-    // Stores the choices (called on OK).
+    // Stores the choices (called on OK); emits languageChosen when the language changed.
     void apply();
+
+signals:
+    void languageChosen(const QString& language);
 
 private:
     QComboBox* m_language;

@@ -5,6 +5,7 @@
 #include "pipeline/session.h"
 #include "runpanel.h"
 #include "viewrenderer.h"
+#include "windowhost.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -175,7 +176,10 @@ int main(int argc, char** argv) {
     rs::ui::installTranslation(app, parser.isSet(language) ? parser.value(language)
                                                            : rs::ui::languageSetting());
 
-    rs::ui::MainWindow window;
+    // The host replaces the window when Preferences changes the language; the first one is the
+    // one set up here.
+    rs::ui::WindowHost host;
+    rs::ui::MainWindow& window = *host.window();
     if (parser.isSet(calib))
         window.runPanel()->setCalibText(QFileInfo(parser.value(calib)).absoluteFilePath());
     if (parser.isSet(eval))
