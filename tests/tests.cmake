@@ -18,6 +18,8 @@ if(TARGET rankscope_ui)
     rankscope_add_test(tst_mainwindow SOURCES tst_mainwindow.cpp LIBS rankscope_ui)
     rankscope_add_test(tst_views SOURCES tst_views.cpp LIBS rankscope_ui Qt6::Svg)
     rankscope_add_test(tst_workbench SOURCES tst_workbench.cpp LIBS rankscope_ui LABELS e2e)
+    rankscope_add_test(tst_workbench_history SOURCES tst_workbench_history.cpp LIBS rankscope_ui
+        LABELS e2e)
     rankscope_add_test(tst_distillation SOURCES tst_distillation.cpp LIBS rankscope_ui)
     rankscope_add_test(tst_results_ui SOURCES tst_results_ui.cpp LIBS rankscope_ui)
     find_package(Qt6 REQUIRED COMPONENTS Xml)
