@@ -371,6 +371,62 @@
         <source>%1: SVD</source>
         <translation>%1: SVD</translation>
     </message>
+    <message>
+        <source>name</source>
+        <translation>名前</translation>
+    </message>
+    <message>
+        <source>status</source>
+        <translation>状態</translation>
+    </message>
+    <message>
+        <source>model</source>
+        <translation>モデル</translation>
+    </message>
+    <message>
+        <source>calibration text</source>
+        <translation>キャリブレーションテキスト</translation>
+    </message>
+    <message>
+        <source>calibration mode</source>
+        <translation>キャリブレーションモード</translation>
+    </message>
+    <message>
+        <source>calibration tokens</source>
+        <translation>キャリブレーショントークン数</translation>
+    </message>
+    <message>
+        <source>compression</source>
+        <translation>圧縮</translation>
+    </message>
+    <message>
+        <source>compensation</source>
+        <translation>補償</translation>
+    </message>
+    <message>
+        <source>ranks</source>
+        <translation>ランク</translation>
+    </message>
+    <message>
+        <source>evaluation text</source>
+        <translation>評価テキスト</translation>
+    </message>
+    <message>
+        <source>statistics</source>
+        <translation>統計</translation>
+    </message>
+    <message>
+        <source>calibrate time</source>
+        <translation>キャリブレーション時間</translation>
+    </message>
+    <message>
+        <source>compress time</source>
+        <translation>圧縮時間</translation>
+    </message>
+    <message>
+        <source>evaluate time</source>
+        <translation>評価時間</translation>
+    </message>
 </context>
 <context>
     <name>rs::ui::CurveView</name>

@@ -13,6 +13,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <map>
 #include <qcustomplot.h>
 
 namespace rs::ui {
@@ -49,13 +50,36 @@ QTableWidget* table(int columns) {
     return t;
 }
 
+// The comparison's setting keys (English in the core) in the interface language.
+QString settingName(const std::string& key) {
+    static const std::map<std::string, const char*> names = {
+        {"name", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "name")},
+        {"status", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "status")},
+        {"model", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "model")},
+        {"calibration text", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "calibration text")},
+        {"calibration mode", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "calibration mode")},
+        {"calibration tokens", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "calibration tokens")},
+        {"compression", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "compression")},
+        {"compensation", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "compensation")},
+        {"ranks", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "ranks")},
+        {"evaluation text", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "evaluation text")},
+        {"statistics", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "statistics")},
+        {"calibrate time", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "calibrate time")},
+        {"compress time", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "compress time")},
+        {"evaluate time", QT_TRANSLATE_NOOP("rs::ui::CompareDialog", "evaluate time")},
+    };
+    const auto it = names.find(key);
+    return it == names.end() ? fromUtf8(key) : CompareDialog::tr(it->second);
+}
+
 void fillRows(QTableWidget* t, const std::vector<rs::SettingRow>& rows) {
     for (const rs::SettingRow& row : rows) {
         const int r = t->rowCount();
         t->insertRow(r);
         const bool differs = row.differs();
-        t->setItem(r, 0,
-                   item((differs ? QStringLiteral("✱ ") : QString()) + fromUtf8(row.key), differs));
+        t->setItem(
+            r, 0,
+            item((differs ? QStringLiteral("✱ ") : QString()) + settingName(row.key), differs));
         for (size_t i = 0; i < row.values.size(); ++i)
             t->setItem(r, int(i) + 1, item(fromUtf8(row.values[i]), differs));
     }
@@ -175,6 +199,7 @@ void CompareDialog::fillMetrics() {
             m_metrics->setItem(r, column++, numberItem(row.meanError[i], 5));
     }
     m_metrics->resizeColumnsToContents();
+    m_metrics->horizontalHeader()->setStretchLastSection(true);
 }
 
 void CompareDialog::showOnlyDifferences(bool only) {
