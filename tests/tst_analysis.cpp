@@ -6,6 +6,7 @@
 #include "methods/registry.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -194,7 +195,7 @@ private slots:
 };
 
 void TestAnalysis::realStoriesLayers() {
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     const int64_t layers = session->model().numLayers();
     std::vector<std::array<rs::InputStats, 4>> stats(static_cast<size_t>(layers));
     session->model().setLinearInputHook(

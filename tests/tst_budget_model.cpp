@@ -12,6 +12,7 @@
 #include "store/experiment_store.h"
 #include "store/schema.h"
 #include "store/sensitivity.h"
+#include "test_session.h"
 #include "testdata.h"
 
 #include <QTemporaryDir>
@@ -78,7 +79,7 @@ void TestBudgetModel::initTestCase() {
     const std::filesystem::path root = m_dir.path().toStdString();
     m_store = rs::ExperimentStore::open(root / "rankscope.db");
     m_cache = std::make_unique<rs::ArtefactCache>(root / "cache");
-    m_session = rs::ModelSession::open(rs::test::stories260K());
+    m_session = rs::test::openDemo();
 }
 
 void TestBudgetModel::planOnRealCurves() {

@@ -1,6 +1,7 @@
 #include "calib/layerwise.h"
 #include "eval/perplexity.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -63,7 +64,7 @@ void TestCalib::statsAccumulateExactly() {
 }
 
 void TestCalib::layerwiseEqualsOneFullForward() {
-    auto session = rs::ModelSession::open(rs::test::stories260K());
+    auto session = rs::test::openDemo();
     rs::LlamaModel& model = session->model();
     const at::Tensor windows = rs::calibrationWindows(calibTokens(*session), 256, 2048, "calib");
     QCOMPARE(windows.size(0), int64_t(8));
@@ -95,7 +96,7 @@ void TestCalib::layerwiseEqualsOneFullForward() {
 }
 
 void TestCalib::sequentialSeesModifiedLayers() {
-    auto session = rs::ModelSession::open(rs::test::stories260K());
+    auto session = rs::test::openDemo();
     rs::LlamaModel& model = session->model();
     const at::Tensor windows = rs::calibrationWindows(calibTokens(*session), 128, 512, "calib");
 
@@ -132,7 +133,7 @@ void TestCalib::windowsRespectTheBudget() {
 }
 
 void TestCalib::rejectsOutOfOrderLayers() {
-    auto session = rs::ModelSession::open(rs::test::stories260K());
+    auto session = rs::test::openDemo();
     const at::Tensor windows = rs::calibrationWindows(calibTokens(*session), 64, 128, "calib");
     rs::LayerwiseCalibrator calibrator(session->model(), windows);
     QVERIFY_THROWS_EXCEPTION(rs::Error, calibrator.collect(1));
@@ -140,7 +141,7 @@ void TestCalib::rejectsOutOfOrderLayers() {
 }
 
 void TestCalib::siteMaskCollectsOnlyThoseSites() {
-    auto session = rs::ModelSession::open(rs::test::stories260K());
+    auto session = rs::test::openDemo();
     rs::LlamaModel& model = session->model();
     const at::Tensor windows = rs::calibrationWindows(calibTokens(*session), 128, 512, "calib");
     rs::LayerwiseCalibrator all(model, windows), some(model, windows);

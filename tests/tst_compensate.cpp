@@ -8,6 +8,7 @@
 #include "methods/registry.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 #include "util/interruptible.h"
@@ -558,7 +559,7 @@ void TestCompensate::errorsNameTheLayer() {
 
 void TestCompensate::realStoriesLayer() {
     const rs::Checkpoint ckpt = rs::loadCheckpoint(rs::test::stories260K());
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     rs::InputStats attention, mlp;
     session->model().setLinearInputHook(
         [&](int64_t layer, rs::InputSite site, const at::Tensor& x) {

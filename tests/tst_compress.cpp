@@ -7,6 +7,7 @@
 #include "eval/perplexity.h"
 #include "model/llama.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -115,7 +116,7 @@ private:
 };
 
 void TestCompress::initTestCase() {
-    auto session = rs::ModelSession::open(rs::test::stories260K());
+    auto session = rs::test::openDemo();
     const std::string text = rs::readTextFile(rs::test::dataPath("text/tinystories/calib.txt"));
     const rs::TokenStream stream =
         rs::buildTokenStream(text, rs::Protocol::TinyStories, session->tokenizer());

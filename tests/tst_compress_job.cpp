@@ -5,6 +5,7 @@
 #include "pipeline/compress_progress.h"
 #include "pipeline/linear_exchange.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -59,7 +60,7 @@ private:
 };
 
 void TestCompressJob::initTestCase() {
-    m_session = rs::ModelSession::open(rs::test::stories260K());
+    m_session = rs::test::openDemo();
     at::manual_seed(5);
     m_probe = at::randint(3, 512, {1, 64}, at::kLong);
     m_probeLogits = m_session->model().forward(m_probe);

@@ -6,6 +6,7 @@
 #include "pipeline/session.h"
 #include "plotexport.h"
 #include "store/experiment_store.h"
+#include "test_session.h"
 #include "testdata.h"
 
 #include <QComboBox>
@@ -61,7 +62,7 @@ private:
 void TestDistillation::initTestCase() {
     QVERIFY(m_dir.isValid());
     m_database = std::filesystem::path(m_dir.filePath(QStringLiteral("store.db")).toStdString());
-    auto session = rs::ModelSession::open(rs::test::stories260K());
+    auto session = rs::test::openDemo();
     auto store = rs::ExperimentStore::open(m_database);
     rs::LowRankRequest request;
     request.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");

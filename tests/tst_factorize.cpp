@@ -15,6 +15,7 @@
 #include "pipeline/session.h"
 #include "store/distillations.h"
 #include "store/experiment_store.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -94,7 +95,7 @@ private:
 };
 
 void TestFactorize::initTestCase() {
-    m_session = rs::ModelSession::open(rs::test::stories260K());
+    m_session = rs::test::openDemo();
     at::manual_seed(11);
     m_windows = at::randint(3, 512, {4, 128}, at::kLong);
 }

@@ -9,6 +9,7 @@
 #include "pipeline/compress_job.h"
 #include "pipeline/lowrank_job.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/text.h"
 
@@ -86,7 +87,7 @@ private:
 };
 
 void TestMethodDispatch::initTestCase() {
-    m_session = rs::ModelSession::open(rs::test::stories260K());
+    m_session = rs::test::openDemo();
     c10::InferenceMode inference;
     rs::LlamaModel& model = m_session->model();
     const rs::TokenStream stream =

@@ -3,6 +3,7 @@
 #include "model/rope.h"
 #include "model/synthetic.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/argument_error.h"
 #include "util/text.h"
@@ -178,7 +179,7 @@ void TestModel::batchRowsAreIndependent() {
 }
 
 void TestModel::greedyReproducesPublishedSample() {
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     QCOMPARE(QString::fromStdString(greedySample(*session)),
              QString::fromStdString(publishedSample()));
     // A prompt that is not UTF-8 is a mistake in the call, named before any token is produced.

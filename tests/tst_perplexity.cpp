@@ -1,5 +1,6 @@
 #include "eval/perplexity.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -18,8 +19,7 @@ constexpr double kSampleReferencePerplexity = 3.70;
 constexpr double kRelativeBand = 0.005;
 
 std::shared_ptr<rs::ModelSession> openStories() {
-    static std::shared_ptr<rs::ModelSession> session =
-        rs::ModelSession::open(rs::test::stories260K());
+    static std::shared_ptr<rs::ModelSession> session = rs::test::openDemo();
     return session;
 }
 

@@ -7,6 +7,7 @@
 #include "pipeline/session.h"
 #include "store/artefact_cache.h"
 #include "store/experiment_store.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -106,7 +107,7 @@ void TestRecorder::init() {
     m_store = rs::ExperimentStore::open(root / "db" / "rankscope.db");
     m_cache = std::make_unique<rs::ArtefactCache>(root / "cache");
     if (!m_session)
-        m_session = rs::ModelSession::open(rs::test::stories260K());
+        m_session = rs::test::openDemo();
 }
 
 void TestRecorder::secondRunReusesStatistics() {
@@ -389,7 +390,7 @@ void TestRecorder::whileAnotherRunCalibrates(const std::function<bool()>& releas
     };
     const auto store = rs::ExperimentStore::open(m_store->path());
     rs::ArtefactCache cache(m_cache->directory());
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     std::string firstError;
     std::thread first([&] {
         try {

@@ -5,6 +5,7 @@
 #include "model/llama.h"
 #include "pipeline/session.h"
 #include "spectral_reference.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 
@@ -74,7 +75,7 @@ void TestSpectralMetrics::coarseCutoffsMatchTheExhaustiveSearch() {
 }
 
 void TestSpectralMetrics::stableRankAndNormOfRealWeights() {
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     for (const rs::LinearKind kind : rs::kAllLinearKinds) {
         const at::Tensor w =
             session->checkpoint().require(rs::linearName(2, kind) + ".weight").to(at::kDouble);

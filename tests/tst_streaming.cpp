@@ -8,6 +8,7 @@
 #include "model/llama.h"
 #include "pipeline/compress_job.h"
 #include "pipeline/session.h"
+#include "test_session.h"
 #include "testdata.h"
 #include "util/error.h"
 #include "util/memory.h"
@@ -83,7 +84,7 @@ void TestStreaming::lazyOpenMapsWithoutCopying() {
 }
 
 void TestStreaming::evaluationHoldsOneBlockAtATime() {
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     const rs::LlamaModel& model = session->model();
     QCOMPARE(model.residentLayers(), int64_t(0)); // nothing built at open
     int64_t mostResident = 0;
@@ -98,7 +99,7 @@ void TestStreaming::evaluationHoldsOneBlockAtATime() {
 }
 
 void TestStreaming::pinnedBlocksKeepChangesUntilReset() {
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     rs::LlamaModel& model = session->model();
     const rs::PerplexityResult original = evalStories(*session, {}, 2);
     rs::Linear& down = model.layer(2).linear(rs::LinearKind::Down);
@@ -112,7 +113,7 @@ void TestStreaming::pinnedBlocksKeepChangesUntilReset() {
 }
 
 void TestStreaming::oneLinearIsReadWithoutItsBlock() {
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     rs::LlamaModel& model = session->model();
     const at::Tensor alone = model.linearWeight(3, rs::LinearKind::Up);
     QCOMPARE(model.residentLayers(), int64_t(0)); // read on its own: block 3 was not built
@@ -144,7 +145,7 @@ void TestStreaming::weightCacheEvictsLeastRecentlyUsed() {
 
 void TestStreaming::spilledStatesGiveTheSamePerplexity() {
     QTemporaryDir dir;
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     const rs::PerplexityResult inMemory = evalStories(*session, {}, 16);
     rs::JobContext job;
     job.memory = spillEverything(dir.path().toStdString());
@@ -161,7 +162,7 @@ void TestStreaming::spilledStatesGiveTheSamePerplexity() {
 
 void TestStreaming::spilledCompressionGivesTheSameResults() {
     QTemporaryDir dir;
-    const auto session = rs::ModelSession::open(rs::test::stories260K());
+    const auto session = rs::test::openDemo();
     rs::CompressRequest request;
     request.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
     request.inputs.calibTokens = 2048;

@@ -9,6 +9,7 @@
 #include "plotexport.h"
 #include "plotstyle.h"
 #include "spectrumview.h"
+#include "test_session.h"
 #include "testdata.h"
 
 #include <QApplication>
@@ -81,7 +82,7 @@ private:
 
 void TestViews::initTestCase() {
     QVERIFY(m_dir.isValid());
-    auto session = rs::ModelSession::open(rs::test::stories260K());
+    auto session = rs::test::openDemo();
     rs::CompressRequest request;
     request.inputs.calibText = rs::test::dataPath("text/tinystories/calib.txt");
     request.inputs.calibTokens = 2048;
