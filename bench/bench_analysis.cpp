@@ -1,11 +1,12 @@
-// analyzeLayer (the spectra of C, W, dW and dW S and both error curves, core/compensate/analysis.cpp)
-// on random LLaMA-7B-shaped layers (3-bit RTN g128 error, 8192 calibration tokens with the
-// realistic C of bench_compensate), timed beside the EoRA basis of the same layer (the compensation
-// itself) in the same run: the analysis on its own, reusing the basis as the pipeline does, and
-// the previous full float64 path (SVD of dW, the congruence P C P^T and its eigenvalues, float64
-// spectra of C and W). The results are checked against a float64 reference computed the textbook
-// way: LibTorch float64 eigh of dW dW^T (the SVD of dW), and float64 eigenvalues of dW C dW^T, of
-// W W^T and of C. Target: the analysis a small fraction of the basis, curves within 1e-6 of E(0).
+// analyzeLayer (the spectra of C, W, dW and dW S and both error curves,
+// core/compensate/analysis.cpp) on random LLaMA-7B-shaped layers (3-bit RTN g128 error, 8192
+// calibration tokens with the realistic C of bench_compensate), timed beside the EoRA basis of the
+// same layer (the compensation itself) in the same run: the analysis on its own, reusing the basis
+// as the pipeline does, and the previous full float64 path (SVD of dW, the congruence P C P^T and
+// its eigenvalues, float64 spectra of C and W). The results are checked against a float64 reference
+// computed the textbook way: LibTorch float64 eigh of dW dW^T (the SVD of dW), and float64
+// eigenvalues of dW C dW^T, of W W^T and of C. Target: the analysis a small fraction of the basis,
+// curves within 1e-6 of E(0).
 //
 // Usage: bench_analysis [--shape=DOUTxDIN] [--well-conditioned] [--skip-reference] [--skip-old]
 // [--full] (default: 4096x4096 and 4096x11008 with the realistic C; --full: also the float64

@@ -29,16 +29,42 @@ inline double peakRssMiB() {
     return 0.0;
 }
 
-// Best of several runs of a square fp32 matmul, in GFLOP/s: the machine's figure that forward
-// passes are measured against.
-inline double matmulGflops(int64_t n, int repeats) {
-    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
+// Waits for the work queued on `device` (a GPU runs it asynchronously), so that a timer read
+// afterwards covers it: a copy to the host waits for everything queued before it.
+inline void synchronize(const at::Device& device) {
+    if (!device.is_cpu())
+        at::zeros({1}, at::TensorOptions().device(device)).cpu();
+}
+
+// Seconds since `start` once the work queued on `device` is done.
+inline double deviceSecondsSince(std::chrono::steady_clock::time_point start,
+                                 const at::Device& device) {
+    synchronize(device);
+    return secondsSince(start);
+}
+
+// "--device=cuda" among the arguments, else the CPU.
+inline at::Device deviceArgument(int argc, char** argv) {
+    const std::string prefix = "--device=";
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]).rfind(prefix, 0) == 0)
+            return at::Device(std::string(argv[i]).substr(prefix.size()));
+    return at::kCPU;
+}
+
+// Best of several runs of a square fp32 matmul on `device`, in GFLOP/s: the machine's figure that
+// forward passes are measured against.
+inline double matmulGflops(int64_t n, int repeats, const at::Device& device = at::kCPU) {
+    const auto options = at::TensorOptions().device(device);
+    const at::Tensor a = at::randn({n, n}, options), b = at::randn({n, n}, options);
     at::mm(a, b); // warm-up
+    synchronize(device);
     double best = 0.0;
     for (int i = 0; i < repeats; ++i) {
         const auto start = std::chrono::steady_clock::now();
         at::mm(a, b);
-        best = std::max(best, 2.0 * double(n) * double(n) * double(n) / secondsSince(start) / 1e9);
+        const double seconds = deviceSecondsSince(start, device);
+        best = std::max(best, 2.0 * double(n) * double(n) * double(n) / seconds / 1e9);
     }
     return best;
 }

@@ -12,15 +12,17 @@
 // same algorithm run in float64 throughout.
 //
 // Usage: bench_compensate [--skip-7b] [--full] [--only-7b] [--shape=DOUTxDIN] [--skip-reference]
+// [--device=cuda] (--shape also takes 4096x14336; --device: the 7B-shaped layers and the
+// reference on that device)
 // (--full: also the reference on the realistic 4096x11008 case and analyzeLayer on the 4096x11008
 // layers; adds several minutes. --only-7b: skip stories260K. --shape: only the 7B layers of that
 // shape. --skip-reference: time RankScope's path alone on the 7B layers)
 #include "bench_common.h"
 #include "calib/layerwise.h"
 #include "calib/stats.h"
+#include "compensate/compensation.h"
 #include "eval/perplexity.h"
 #include "io/checkpoint.h"
-#include "compensate/compensation.h"
 #include "lowrank_inputs.h"
 #include "methods/registry.h"
 #include "model/llama.h"
@@ -36,7 +38,12 @@
 
 namespace {
 
-bool skipReference = false; // --skip-reference: time only RankScope's path
+bool skipReference = false;    // --skip-reference: time only RankScope's path
+at::Device gDevice = at::kCPU; // --device=cuda: the 7B-shaped layers on that device
+
+double elapsed(std::chrono::steady_clock::time_point start) {
+    return rs::bench::deviceSecondsSince(start, gDevice);
+}
 
 using Clock = std::chrono::steady_clock;
 using rs::bench::rtnError;
@@ -87,7 +94,7 @@ ReferenceRun referenceEora(const at::Tensor& dW, const at::Tensor& gram, int64_t
     const at::Tensor s = (qk * lk.sqrt().unsqueeze(0)).to(svdType);
     const at::Tensor sPlus = (lk.rsqrt().unsqueeze(1) * qk.t()).to(svdType);
     auto [u, sv, vh] = at::linalg_svd(at::mm(dW.to(svdType), s), /*full_matrices=*/false);
-    run.time.factor = secondsSince(start);
+    run.time.factor = elapsed(start);
 
     start = Clock::now();
     for (int64_t r : kRanks) {
@@ -98,7 +105,7 @@ ReferenceRun referenceEora(const at::Tensor& dW, const at::Tensor& gram, int64_t
         if (r == kCompareRank)
             run.b = b, run.a = a;
     }
-    run.time.compensate = secondsSince(start);
+    run.time.compensate = elapsed(start);
 
     start = Clock::now();
     const at::Tensor dropped = q.index_select(1, (l <= tol).nonzero().squeeze(1));
@@ -117,7 +124,7 @@ ReferenceRun referenceEora(const at::Tensor& dW, const at::Tensor& gram, int64_t
         tail += i < cpu.numel() ? p[i] : 0.0;
         run.curve[i] = tail + nullPart;
     }
-    run.time.curve = secondsSince(start);
+    run.time.curve = elapsed(start);
     run.q = qk;
     run.discarded = gram.size(0) - kept.numel();
     return run;
@@ -156,21 +163,21 @@ MineRun mineEora(const at::Tensor& dW, const rs::InputStats& stats, int64_t rank
     const auto method = rs::MethodConfig::parse("eora", rs::MethodKind::Compensation);
     auto start = Clock::now();
     const auto basis = rs::buildCompensationBasis(method, dW, stats, rank, name);
-    run.time.factor = secondsSince(start);
+    run.time.factor = elapsed(start);
     start = Clock::now();
     for (int64_t r : kRanks) {
         rs::LowRankFactors f = basis->factorsAt(std::min(r, rank));
         if (r == kCompareRank)
             run.compared = f;
     }
-    run.time.compensate = secondsSince(start);
+    run.time.compensate = elapsed(start);
     start = Clock::now();
     run.curve = basis->errorCurve();
-    run.time.curve = secondsSince(start);
+    run.time.curve = elapsed(start);
     run.route = basis->gramRoute();
     start = Clock::now();
     run.discarded = basis->discardedModes();
-    run.discardedSeconds = secondsSince(start);
+    run.discardedSeconds = elapsed(start);
     return run;
 }
 
@@ -183,7 +190,7 @@ double timeBasis(const char* method, const at::Tensor& dW, const rs::InputStats&
         basis->factorsAt(std::min(r, rank));
     if (withCurve)
         basis->errorCurve();
-    return secondsSince(start);
+    return elapsed(start);
 }
 
 void printStages(const char* label, const Stages& s) {
@@ -197,9 +204,11 @@ void benchLlamaShape(int64_t dOut, int64_t dIn, bool realistic, bool reference, 
     progress("\n== random LLaMA-7B-shaped layer %s (8192 calibration tokens, 3-bit RTN g128), ",
              name);
     progress("%s C ==\n", realistic ? "realistic (outliers, shared low-rank)" : "well-conditioned");
-    const rs::InputStats stats = syntheticStats(dIn, 8192, realistic);
+    rs::InputStats stats = syntheticStats(dIn, 8192, realistic);
+    stats.gram = stats.gram.to(gDevice);
+    stats.meanAbs = stats.meanAbs.to(gDevice);
     at::manual_seed(11);
-    const at::Tensor w = at::randn({dOut, dIn}) * 0.02;
+    const at::Tensor w = (at::randn({dOut, dIn}) * 0.02).to(gDevice);
     const at::Tensor dW = rtnError(w, 128);
 
     progress("  %s: fast path ...\n", name);
@@ -339,6 +348,9 @@ int main(int argc, char** argv) {
         if (std::strncmp(argv[i], "--shape=", 8) == 0)
             shape = argv[i] + 8, only7b = true;
     }
+    gDevice = rs::bench::deviceArgument(argc, argv);
+    if (!gDevice.is_cpu())
+        only7b = true; // stories260K's layers are too small to say anything on a GPU
     const auto wanted = [&](const char* name) { return shape.empty() || shape == name; };
     rs::initializeRuntime();
     std::printf("threads %d\n", at::get_num_threads());
@@ -354,6 +366,8 @@ int main(int argc, char** argv) {
             benchLlamaShape(4096, 11008, false, true, full);
             benchLlamaShape(4096, 11008, true, full, full);
         }
+        if (shape == "4096x14336") // LLaMA-3-8B's MLP
+            benchLlamaShape(4096, 14336, true, true, false);
     }
     std::printf("\ntotal %.1f s\n", secondsSince(total));
     return 0;

@@ -2,6 +2,8 @@
 // randomly initialised ~125M-parameter LLaMA, set against the machine's fp32 matmul throughput
 // measured in the same run. Target: the 125M forward reaches at least 40 % of the matmul figure
 // at 512-token windows.
+//
+// Usage: bench_forward [WINDOWS] [--device=cuda] (the models and the matmul on that device)
 #include "bench_common.h"
 #include "eval/perplexity.h"
 #include "model/llama.h"
@@ -45,14 +47,18 @@ void report(const char* name, const rs::ModelSummary& s, const rs::PerplexityRes
 } // namespace
 
 int main(int argc, char** argv) {
-    const int64_t windows125m = argc > 1 ? std::atoll(argv[1]) : 8;
+    const int64_t windows125m = argc > 1 && argv[1][0] != '-' ? std::atoll(argv[1]) : 8;
+    const at::Device device = rs::bench::deviceArgument(argc, argv);
+    rs::OpenOptions open;
+    open.device = device.str();
     rs::initializeRuntime();
-    std::printf("threads %d\n", at::get_num_threads());
-    const double matmul = rs::bench::matmulGflops(2048, 5);
-    std::printf("fp32 matmul (2048^3, best of 5): %.1f GFLOP/s\n", matmul);
+    std::printf("threads %d, device %s\n", at::get_num_threads(), open.device.c_str());
+    const double matmul = rs::bench::matmulGflops(device.is_cpu() ? 2048 : 8192, 5, device);
+    std::printf("fp32 matmul (best of 5): %.1f GFLOP/s\n", matmul);
 
     {
-        const auto session = rs::ModelSession::open(rs::bench::sharedData("models/stories260K"));
+        const auto session =
+            rs::ModelSession::open(rs::bench::sharedData("models/stories260K"), open);
         const rs::PerplexityResult r =
             rs::evaluateTextFile(*session, rs::bench::sharedData("text/tinystories/eval.txt"), {});
         report("stories260K", session->summary(), r, matmul);
@@ -62,7 +68,7 @@ int main(int argc, char** argv) {
     const auto dir = std::filesystem::temp_directory_path() / "rankscope_bench_llama125m";
     rs::writeRandomLlama(dir, rs::llama125mConfig(), 125);
     {
-        const auto session = rs::ModelSession::open(dir);
+        const auto session = rs::ModelSession::open(dir, open);
         rs::TokenStream stream;
         stream.protocol = rs::Protocol::TinyStories;
         at::manual_seed(1);

@@ -5,7 +5,8 @@
 // seq_len 2048 under 1.5 GB; compress W4 g128 + EoRA r64 under 2.5 GB.
 //
 //   bench_scale MODEL_DIR [--cli PATH] [--calib-tokens N] [--eval-windows N] [--skip-sequential]
-//               [--skip-compress] [--analysis] [--max-memory SIZE]
+//               [--skip-compress] [--analysis] [--max-memory SIZE] [--device DEV]
+// (--device: eval and compress run there, e.g. cuda; the peak memory printed is the host's)
 // Compression runs without the per-layer analysis unless --analysis is given.
 #include "bench_common.h"
 
@@ -90,11 +91,12 @@ int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: bench_scale MODEL_DIR [--cli PATH] [--calib-tokens N] "
                              "[--eval-windows N] [--skip-sequential] [--skip-compress] "
-                             "[--max-memory SIZE]\n");
+                             "[--max-memory SIZE] [--device DEV]\n");
         return 2;
     }
     const std::string model = argv[1];
     std::string cli = "app/rankscope-cli", calibTokens = "16384", evalWindows = "2", maxMemory;
+    std::string device = "cpu";
     bool sequential = true, compress = true, analysis = false;
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
@@ -113,17 +115,19 @@ int main(int argc, char** argv) {
             analysis = true;
         else if (a == "--max-memory")
             maxMemory = next();
+        else if (a == "--device")
+            device = next();
     }
     std::printf("fp32 matmul 2048^3, best of 5: %.1f GFLOP/s\n\n",
                 rs::bench::matmulGflops(2048, 5));
 
     const std::string calib = rs::bench::sharedData("text/tinystories/calib.txt");
     const std::string wiki = rs::bench::sharedData("text/wikitext-2/wiki.test.raw");
-    std::vector<std::string> memory;
+    std::vector<std::string> common = {"--device", device};
     if (!maxMemory.empty())
-        memory = {"--max-memory", maxMemory};
+        common.insert(common.end(), {"--max-memory", maxMemory});
     const auto with = [&](std::vector<std::string> args) {
-        args.insert(args.end(), memory.begin(), memory.end());
+        args.insert(args.end(), common.begin(), common.end());
         return args;
     };
 
