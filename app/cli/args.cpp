@@ -47,9 +47,12 @@ ParsedArgs::ParsedArgs(const CommandSpec& spec, const std::vector<std::string>& 
         std::string expected;
         for (const std::string& p : spec.positionals)
             expected += (expected.empty() ? "" : " ") + p;
+        const std::string count =
+            variadic ? "at least " + std::to_string(spec.positionals.size()) + " arguments ("
+                     : "the argument(s) ";
         throw UsageError("'" + spec.name + "' expects " +
                          (expected.empty() ? std::string("no positional argument")
-                                           : "the argument(s) " + expected) +
+                                           : count + expected + (variadic ? ")" : "")) +
                          ", got " + std::to_string(m_positionals.size()));
     }
 }

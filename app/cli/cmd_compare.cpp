@@ -24,14 +24,21 @@ json optionalJson(const std::optional<double>& value) {
     return value ? json(*value) : json(nullptr);
 }
 
-// Each experiment's column is as wide as its widest value, between 12 and 36 characters.
+// Each experiment's column is as wide as its widest value, between 12 and kMaxColumn characters;
+// longer values are cut there (--json has them whole).
+constexpr int kMaxColumn = 48;
+
 std::vector<int> columnWidths(const ExperimentComparison& c) {
     std::vector<int> widths(c.ids.size(), 12);
     for (const auto* rows : {&c.settings, &c.costs})
         for (const SettingRow& row : *rows)
             for (size_t i = 0; i < row.values.size(); ++i)
-                widths[i] = std::clamp(int(row.values[i].size()), widths[i], 36);
+                widths[i] = std::clamp(int(row.values[i].size()), widths[i], kMaxColumn);
     return widths;
+}
+
+std::string fitted(const std::string& value, int width) {
+    return int(value.size()) <= width ? value : value.substr(0, size_t(width) - 3) + "...";
 }
 
 void printSettings(const char* title, const std::vector<SettingRow>& rows,
@@ -40,7 +47,7 @@ void printSettings(const char* title, const std::vector<SettingRow>& rows,
     for (const SettingRow& row : rows) {
         std::printf("%s %-20s", row.differs() ? "*" : " ", row.key.c_str());
         for (size_t i = 0; i < row.values.size(); ++i)
-            std::printf(" %-*s", widths[i], row.values[i].c_str());
+            std::printf(" %-*s", widths[i], fitted(row.values[i], widths[i]).c_str());
         std::printf("\n");
     }
 }
