@@ -23,6 +23,7 @@ log="$out/device-check.log"
 mkdir -p "$out" "$deps"
 : >"$log"
 summary=()
+failed=0
 
 # step NAME SECONDS COMMAND...: runs it with its output in the log, and notes the outcome.
 step() {
@@ -31,6 +32,7 @@ step() {
     echo "== $name: $*" >>"$log"
     timeout "$limit" "$@" >>"$log" 2>&1
     rc=$?
+    [ $rc = 0 ] || failed=1
     summary+=("$(printf '%-28s %s in %3d s' "$name" "$([ $rc = 0 ] && echo ok || echo "FAILED (rc $rc)")" $((SECONDS - start)))")
     return $rc
 }
@@ -43,14 +45,17 @@ finish() {
         echo
         grep -E '^(fp32 matmul|stories260K|llama-125M|  rankscope|  reference|  ref\. f64|  .*speed-up|info|eval,|compress W4)' "$log" || true
         echo
-        grep -E 'error:|FAIL!|Failed|failed' "$log" | head -40 || true
+        grep -E 'error:|FAIL!|\*\*\*Failed|[1-9][0-9]* tests? failed' "$log" | head -40 || true
     } | tee "$out/device-check.txt"
     exit "${1:-0}"
 }
 
 torch_prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" ||
     { summary+=("no PyTorch on this machine"); finish 1; }
-for deb in "$root"/.device/debs/*.deb; do
+shopt -s nullglob
+debs=("$root"/.device/debs/*.deb)
+[ ${#debs[@]} -gt 0 ] || { summary+=("no .device/debs: run scripts/device-prepare.sh first"); finish 1; }
+for deb in "${debs[@]}"; do
     dpkg -x "$deb" "$deps" || { summary+=("cannot unpack $deb"); finish 1; }
 done
 multiarch="$deps/usr/lib/x86_64-linux-gnu"
@@ -62,7 +67,7 @@ export PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1
 export CCACHE_DIR=/tmp/rankscope-ccache CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 export RANKSCOPE_TEST_DEVICE=cuda
 
-step configure 120 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+step configure 45 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DRANKSCOPE_BUILD_GUI=OFF -DRANKSCOPE_TEST_DEVICE=cuda -DRANKSCOPE_TEST_THREADS=4 \
     -DRANKSCOPE_TEST_DATA="$root/.device/data" -DRANKSCOPE_SHARED_DATA="$root/.device/data" \
     -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr;$multiarch/cmake" \
@@ -74,21 +79,26 @@ numerical=(tst_analysis tst_budget_model tst_calib tst_compensate tst_compress t
            tst_factorize tst_method_dispatch tst_model tst_perplexity tst_recorder
            tst_spectral_metrics tst_streaming)
 benches=(bench_compensate bench_forward bench_scale make_scale_model)
-step build 300 cmake --build "$build" -j "$(nproc)" --target rankscope-cli "${numerical[@]}" \
+step build 190 cmake --build "$build" -j "$(nproc)" --target rankscope-cli "${numerical[@]}" \
     "${benches[@]}" || finish 1
 
 regex="^($(IFS='|'; echo "${numerical[*]}"))$"
-step tests 150 ctest --test-dir "$build" -R "$regex" -j 4 --timeout 120 --output-on-failure
-step "bench_forward cuda" 40 "$build/bench/bench_forward" 8 --device=cuda
-step "bench_compensate 4096x4096" 60 "$build/bench/bench_compensate" --shape=4096x4096 --device=cuda
-step "bench_compensate 4096x14336" 60 "$build/bench/bench_compensate" --shape=4096x14336 --device=cuda
+step tests 65 ctest --test-dir "$build" -R "$regex" -j 4 --timeout 60 --output-on-failure
+step "bench_forward cuda" 20 "$build/bench/bench_forward" 8 --device=cuda
+step "bench_compensate 4096x4096" 30 "$build/bench/bench_compensate" --shape=4096x4096 --device=cuda
+step "bench_compensate 4096x14336" 30 "$build/bench/bench_compensate" --shape=4096x14336 --device=cuda
 scale=/tmp/rankscope-tinyllama
-step "make_scale_model" 60 "$build/bench/make_scale_model" tinyllama-1.1b "$scale" --force
-# The GPU's memory in use, sampled every 100 ms while the TinyLlama-shaped model is compressed.
-nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$out/gpu-memory.csv" &
-sampler=$!
-step "bench_scale cuda" 120 "$build/bench/bench_scale" "$scale" --cli "$build/app/rankscope-cli" \
-    --device cuda --skip-sequential
-kill "$sampler" 2>/dev/null
-summary+=("peak GPU memory in use during bench_scale: $(sort -n "$out/gpu-memory.csv" | tail -1) MiB")
-finish 0
+if step "make_scale_model" 25 "$build/bench/make_scale_model" tinyllama-1.1b "$scale" --force; then
+    # The GPU's memory in use, sampled every 100 ms while the TinyLlama-shaped model is compressed.
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 \
+        >"$out/gpu-memory.csv" 2>/dev/null &
+    sampler=$!
+    trap 'kill "$sampler" 2>/dev/null' EXIT
+    step "bench_scale cuda" 70 "$build/bench/bench_scale" "$scale" \
+        --cli "$build/app/rankscope-cli" --device cuda --skip-sequential
+    kill "$sampler" 2>/dev/null
+    wait "$sampler" 2>/dev/null
+    peak="$(sort -n "$out/gpu-memory.csv" | tail -1)"
+    summary+=("peak GPU memory in use during bench_scale: ${peak:-n/a} MiB")
+fi
+finish "$failed"

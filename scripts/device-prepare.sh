@@ -15,7 +15,8 @@ data="$root/.device/data"
 shared="${RANKSCOPE_SHARED_DATA:-$root/../shared/data}"
 
 # Headers and libraries the core, the CLI, the tests and the benchmarks need (no GUI there), with
-# the runtime libraries the image may lack. LAPACK stays out: without it the core uses ATen's
+# the runtime libraries the image may lack. They are Debian 12's, built against glibc 2.36: the
+# image's glibc must be as new (Ubuntu 24.04 has 2.39). LAPACK stays out: without it the core uses ATen's
 # solvers, as it does on a GPU.
 packages=(
     libeigen3-dev nlohmann-json3-dev
@@ -28,6 +29,7 @@ packages=(
 )
 
 mkdir -p "$debs" "$data"
+rm -f "$debs"/*.deb # one version of each: the check unpacks every file here
 (cd "$debs" && apt-get download "${packages[@]}")
 for part in models/stories260K llama2c text tokenizers; do
     mkdir -p "$data/$(dirname "$part")"
