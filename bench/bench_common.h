@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -43,12 +45,20 @@ inline double deviceSecondsSince(std::chrono::steady_clock::time_point start,
     return secondsSince(start);
 }
 
-// "--device=cuda" among the arguments, else the CPU.
+// "--device=cuda" among the arguments, else the CPU; exits naming the value when it is no device.
 inline at::Device deviceArgument(int argc, char** argv) {
     const std::string prefix = "--device=";
-    for (int i = 1; i < argc; ++i)
-        if (std::string(argv[i]).rfind(prefix, 0) == 0)
-            return at::Device(std::string(argv[i]).substr(prefix.size()));
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg.rfind(prefix, 0) != 0)
+            continue;
+        try {
+            return at::Device(arg.substr(prefix.size()));
+        } catch (const std::exception&) {
+            std::fprintf(stderr, "%s: not a device (cpu, cuda, cuda:N)\n", arg.c_str());
+            std::exit(2);
+        }
+    }
     return at::kCPU;
 }
 

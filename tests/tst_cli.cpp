@@ -270,16 +270,19 @@ void TestCli::experimentsAreRecordedAndCompared() {
             compressionDiffers = row.toObject()["differs"].toBool();
     QVERIFY(compressionDiffers);
     QCOMPARE(comparison["costs"].toArray()[0].toObject()["key"].toString(), QString("statistics"));
+    bool eoraCompared = false;
     for (const QJsonValue row : comparison["metrics"].toArray()) {
         const QJsonObject m = row.toObject();
         if (m["label"].toString() != "eora@4")
             continue;
+        eoraCompared = true;
         const QJsonArray ppl = m["perplexity"].toArray();
         const QJsonArray change = m["perplexity_change"].toArray();
         QCOMPARE(change[0].toDouble(), 0.0);
         QCOMPARE(change[1].toDouble(), ppl[1].toDouble() - ppl[0].toDouble());
         QVERIFY(change[1].toDouble() < 0); // 3-bit is better than the 2-bit baseline
     }
+    QVERIFY(eoraCompared);
     // One ID, or one twice, is refused with the reason.
     const Run one = runCli({"experiments", "compare", "1", "--db", db});
     QCOMPARE(one.exitCode, 2);

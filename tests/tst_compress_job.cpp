@@ -212,7 +212,7 @@ void TestCompressJob::modelIsRestoredAfterCancellation() {
         last = e.done;
         details.push_back(e.detail);
     }
-    QCOMPARE(last, 3 * (1 + 5)); // cancelled as block 3 began
+    QCOMPARE(last, 2 * (1 + 5)); // cancelled as the third block began
     // The progress named each variant and its windows as they passed a block.
     const auto detailStarting = [&](const std::string& start) {
         const auto it = std::find_if(details.begin(), details.end(),
@@ -253,10 +253,11 @@ void TestCompressJob::progressStepsCoverBlocksAndHead() {
         return events[i].stage == "compress" && events[i].done == done && events[i].total == 8 &&
                events[i].detail == detail;
     };
-    QVERIFY(is(0, 3, "block 1/2"));
-    QVERIFY(is(1, 2, "block 0/2: evaluate eora@8, window 5/10"));
+    // Blocks are counted from 1 for the user: block index 1 is "block 2/2".
+    QVERIFY(is(0, 3, "block 2/2"));
+    QVERIFY(is(1, 2, "block 1/2: evaluate eora@8, window 5/10"));
     QVERIFY(is(2, 6, "output head: evaluate original, window 0/10"));
-    QVERIFY(is(3, 5, "block 1/2: evaluate eora@8, window 4/10"));
+    QVERIFY(is(3, 5, "block 2/2: evaluate eora@8, window 4/10"));
     QVERIFY(is(4, 8, ""));
     // Without a progress callback the pass context reports nothing.
     QVERIFY(!rs::CompressProgress(rs::JobContext{}, 2, {"x"}).passContext(0, 0, {}).progress);

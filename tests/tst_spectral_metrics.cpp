@@ -108,6 +108,10 @@ void TestSpectralMetrics::degenerateSpectra() {
         QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("singular value 1")),
                  e.what());
     }
+    // A flat spectrum (an orthogonal-like weight) has no power-law tail to fit.
+    const rs::SpectralMetrics flat = rs::spectralMetrics(std::vector<double>(600, 0.7));
+    QCOMPARE(flat.alpha, 0.0);
+    QCOMPARE(flat.stableRank, 600.0);
 }
 
 QTEST_APPLESS_MAIN(TestSpectralMetrics)

@@ -159,6 +159,15 @@ void TestTranslation::preferencesReportAChangedLanguage() {
     QCOMPARE(chosen.count(), 1);
     QCOMPARE(chosen.first().first().toString(), QStringLiteral("ja"));
     QCOMPARE(rs::ui::languageSetting(), QStringLiteral("ja"));
+    // Stored but not on screen (a switch refused during a job): choosing it again switches.
+    rs::ui::installTranslation(*qApp, QStringLiteral("en"));
+    QCOMPARE(rs::ui::languageInEffect(), QStringLiteral("en"));
+    dialog.apply();
+    QCOMPARE(chosen.count(), 2);
+    rs::ui::installTranslation(*qApp, QStringLiteral("ja"));
+    dialog.apply(); // stored and on screen: nothing to do
+    QCOMPARE(chosen.count(), 2);
+    rs::ui::installTranslation(*qApp, QStringLiteral("en"));
 }
 
 void TestTranslation::switchesLanguageKeepingTheModel() {

@@ -199,6 +199,8 @@ bool anyOverlap(const QList<QCPItemText*>& labels) {
 void TestViews::markerLabelsNeverOverlap() {
     SpectrumView view;
     view.resize(900, 600);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
     view.setLayers(m_layers);
     // q, k and v of block 0 read the same input: the same tolerance and effective rank, so their
     // labels would sit on one another; gate and up of block 1 are close as well.
@@ -214,7 +216,9 @@ void TestViews::markerLabelsNeverOverlap() {
     for (QCPItemText* label : tolerances + ranks)
         QVERIFY2(area.contains(labelRect(label)), qPrintable(label->text()));
     // Smaller, they are placed again.
+    const int height = view.spectrumPlot()->height();
     view.resize(700, 420);
+    QTRY_VERIFY(view.spectrumPlot()->height() < height);
     view.spectrumPlot()->replot();
     QVERIFY(!anyOverlap(view.toleranceLabels()));
     QVERIFY(!anyOverlap(view.rankLabels()));

@@ -2181,5 +2181,9 @@ on the Pareto front</source>
         <source>The new language applies at the next start: a job is running.</source>
         <translation>ジョブの実行中のため、新しい言語は次回の起動時に適用されます。</translation>
     </message>
+    <message>
+        <source>The language could not be switched: %1</source>
+        <translation>言語を切り替えられませんでした: %1</translation>
+    </message>
 </context>
 </TS>

@@ -17,6 +17,8 @@ const QString kResourceDir = QStringLiteral(":/i18n");
 // The name of the translators installed here, so that a switch removes the previous ones.
 const QString kTranslatorName = QStringLiteral("rankscope-translator");
 
+QString g_inEffect = QStringLiteral("en");
+
 void removeTranslations(QCoreApplication& app) {
     for (QTranslator* translator :
          app.findChildren<QTranslator*>(kTranslatorName, Qt::FindDirectChildrenOnly)) {
@@ -51,20 +53,30 @@ QStringList availableLanguages() {
     return {QStringLiteral("system"), QStringLiteral("en"), QStringLiteral("ja")};
 }
 
+QString resolvedLanguage(const QString& language) {
+    if (language == QLatin1String("system") || language.isEmpty())
+        return QLocale::system().language() == QLocale::Japanese ? QStringLiteral("ja")
+                                                                 : QStringLiteral("en");
+    return language;
+}
+
 QString installTranslation(QCoreApplication& app, const QString& language) {
     removeTranslations(app);
-    QString code = language;
-    if (code == QLatin1String("system") || code.isEmpty())
-        code = QLocale::system().language() == QLocale::Japanese ? QStringLiteral("ja")
-                                                                 : QStringLiteral("en");
+    const QString code = resolvedLanguage(language);
+    g_inEffect = QStringLiteral("en");
     if (code == QLatin1String("en"))
         return code; // the source strings are English
     if (!install(app, QStringLiteral("rankscope_") + code, kResourceDir))
         return QStringLiteral("en");
+    g_inEffect = code;
     // Qt's own strings (standard buttons, dialogs) when the system ships them.
     install(app, QStringLiteral("qtbase_") + code,
             QLibraryInfo::path(QLibraryInfo::TranslationsPath));
     return code;
+}
+
+QString languageInEffect() {
+    return g_inEffect;
 }
 
 } // namespace rs::ui

@@ -12,6 +12,8 @@ namespace rs::ui {
 // changes it.
 QString languageSetting();
 void setLanguageSetting(const QString& language);
+// "en" or "ja" for a setting: "system" (or empty) resolved from the locale.
+QString resolvedLanguage(const QString& language);
 // The languages offered: codes, with "system" first.
 QStringList availableLanguages();
 
@@ -19,5 +21,7 @@ QStringList availableLanguages();
 // application, in place of the one installed before. Returns the language in effect ("en" when
 // none was installed).
 QString installTranslation(QCoreApplication& app, const QString& language);
+// The language installTranslation() put in effect last ("en" before any call).
+QString languageInEffect();
 
 } // namespace rs::ui

@@ -49,10 +49,12 @@ PreferencesDialog::PreferencesDialog(const QString& databasePath, QWidget* paren
 
 void PreferencesDialog::apply() {
     const QString language = m_language->currentData().toString();
-    if (language == languageSetting())
-        return;
+    const bool changed = language != languageSetting();
     setLanguageSetting(language);
-    emit languageChosen(language);
+    // Against the language on screen too: a switch refused during a job, or a session started
+    // with --language, shows another one than the stored choice.
+    if (changed || resolvedLanguage(language) != languageInEffect())
+        emit languageChosen(language);
 }
 
 } // namespace rs::ui

@@ -330,25 +330,35 @@ namespace {
 
 // Moves labels anchored at their value on `axis` apart along it, in pixels within [low, high];
 // the other coordinate stays.
+// Labels whose line is out of view (zoomed or dragged away) stay at their value, clipped with it.
 void spreadLabels(const std::vector<std::pair<QCPItemText*, double>>& labels, QCPAxis* axis,
                   double gap, double low, double high) {
-    if (labels.size() < 2)
-        return;
-    std::vector<double> at;
-    for (const auto& [label, value] : labels)
-        at.push_back(axis->coordToPixel(value));
-    at = plotstyle::spreadApart(at, gap, low, high);
     const bool vertical = axis->orientation() == Qt::Vertical;
-    for (size_t i = 0; i < at.size(); ++i) {
-        QCPItemPosition* p = labels[i].first->position;
+    const auto place = [vertical](QCPItemText* label, QCPItemPosition::PositionType type,
+                                  double at) {
+        QCPItemPosition* p = label->position;
         if (vertical) {
-            p->setTypeY(QCPItemPosition::ptAbsolute);
-            p->setCoords(p->coords().x(), at[i]);
+            p->setTypeY(type);
+            p->setCoords(p->coords().x(), at);
         } else {
-            p->setTypeX(QCPItemPosition::ptAbsolute);
-            p->setCoords(at[i], p->coords().y());
+            p->setTypeX(type);
+            p->setCoords(at, p->coords().y());
+        }
+    };
+    std::vector<QCPItemText*> shown;
+    std::vector<double> at;
+    for (const auto& [label, value] : labels) {
+        place(label, QCPItemPosition::ptPlotCoords, value);
+        if (axis->range().contains(value)) {
+            shown.push_back(label);
+            at.push_back(axis->coordToPixel(value));
         }
     }
+    if (shown.size() < 2 || high - low < gap)
+        return;
+    at = plotstyle::spreadApart(at, gap, low, high);
+    for (size_t i = 0; i < shown.size(); ++i)
+        place(shown[i], QCPItemPosition::ptAbsolute, at[i]);
 }
 
 } // namespace

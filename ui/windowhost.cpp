@@ -29,10 +29,20 @@ bool WindowHost::switchLanguage(const QString& language) {
         return false;
     }
     const MainWindow::Handover state = m_window->handover();
+    const QString previous = languageInEffect();
     installTranslation(*qApp, language);
-    auto replacement = std::make_unique<MainWindow>();
+    std::unique_ptr<MainWindow> replacement;
+    try {
+        replacement = std::make_unique<MainWindow>();
+        replacement->takeOver(state);
+    } catch (const std::exception& e) {
+        // The window on screen stays, in its own language.
+        installTranslation(*qApp, previous);
+        m_window->statusBar()->showMessage(
+            tr("The language could not be switched: %1").arg(QString::fromUtf8(e.what())), 10000);
+        return false;
+    }
     watch(replacement.get());
-    replacement->takeOver(state);
     const bool shown = m_window->isVisible();
     if (shown)
         replacement->show();

@@ -28,8 +28,14 @@ json optionalJson(const std::optional<double>& value) {
 // longer values are cut there (--json has them whole).
 constexpr int kMaxColumn = 48;
 
+std::string columnTitle(const ExperimentComparison& c, size_t i) {
+    return "experiment " + std::to_string(c.ids[i]) + (i == 0 ? " (baseline)" : "");
+}
+
 std::vector<int> columnWidths(const ExperimentComparison& c) {
-    std::vector<int> widths(c.ids.size(), 12);
+    std::vector<int> widths;
+    for (size_t i = 0; i < c.ids.size(); ++i)
+        widths.push_back(std::max(12, int(columnTitle(c, i).size())));
     for (const auto* rows : {&c.settings, &c.costs})
         for (const SettingRow& row : *rows)
             for (size_t i = 0; i < row.values.size(); ++i)
@@ -37,8 +43,14 @@ std::vector<int> columnWidths(const ExperimentComparison& c) {
     return widths;
 }
 
+// Cut at a character boundary: names may be UTF-8.
 std::string fitted(const std::string& value, int width) {
-    return int(value.size()) <= width ? value : value.substr(0, size_t(width) - 3) + "...";
+    if (int(value.size()) <= width)
+        return value;
+    size_t end = size_t(width) - 3;
+    while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80)
+        --end;
+    return value.substr(0, end) + "...";
 }
 
 void printSettings(const char* title, const std::vector<SettingRow>& rows,
@@ -115,9 +127,7 @@ int runCompare(const ParsedArgs& args, const JobContext&) {
     const std::vector<int> widths = columnWidths(c);
     std::printf("%-22s", "");
     for (size_t i = 0; i < c.ids.size(); ++i)
-        std::printf(
-            " %-*s", widths[i],
-            ("experiment " + std::to_string(c.ids[i]) + (i == 0 ? " (baseline)" : "")).c_str());
+        std::printf(" %-*s", widths[i], columnTitle(c, i).c_str());
     std::printf("\n");
     printSettings("settings (* where they differ)", c.settings, widths);
     printSettings("\ncost", c.costs, widths);

@@ -17,7 +17,8 @@ std::pair<double, double> fitTail(const std::vector<double>& lambda,
                                   const std::vector<double>& logPrefix, size_t k) {
     const double cutoff = lambda[k - 1];
     const double logSum = logPrefix[k] - double(k) * std::log(cutoff);
-    if (!(logSum > 0.0))
+    // A flat tail has no exponent; the prefix sums leave rounding noise where the old sum was 0.
+    if (lambda.front() == cutoff || !(logSum > double(k) * 1e-12))
         return {0.0, 1.0};
     const double alpha = 1.0 + double(k) / logSum;
     // Ascending through the tail: the i-th smallest has empirical CDF i / k.

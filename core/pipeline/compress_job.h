@@ -109,7 +109,8 @@ void requireRanksFit(const CompressRequest& request, const std::vector<SelectedL
 // at every rank from one decomposition per layer, reports per-layer errors (calibration and
 // held-out) and, with an evaluation text, the perplexity of every variant. The session's model
 // is restored to its original weights when the job ends, also on failure or cancellation.
-// Stages reported: "calibrate", "compress", "evaluate".
+// Progress: the set-up's own stages (reading and tokenising the texts), then one stage,
+// "compress", over the block loop and the output head (pipeline/compress_progress.h).
 CompressResult runCompression(ModelSession& session, const CompressRequest& request,
                               const JobContext& job = {}, const CompressHooks& hooks = {});
 

@@ -19,7 +19,7 @@ int64_t CompressProgress::total() const {
 }
 
 std::string CompressProgress::where(int64_t k) const {
-    return k < m_blocks ? "block " + std::to_string(k) + "/" + std::to_string(m_blocks)
+    return k < m_blocks ? "block " + std::to_string(k + 1) + "/" + std::to_string(m_blocks)
                         : std::string("output head");
 }
 

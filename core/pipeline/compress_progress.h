@@ -33,7 +33,7 @@ public:
 
 private:
     int64_t stepsPerBlock() const { return 1 + int64_t(m_passes.size()); }
-    std::string where(int64_t k) const; // "block 3/22" or "output head"
+    std::string where(int64_t k) const; // "block 3/22" (counted from 1) or "output head"
 
     const JobContext& m_job;
     int64_t m_blocks;
