@@ -32,12 +32,9 @@ void ProgressPrinter::operator()(const ProgressEvent& event) {
     }
     const bool complete = event.total > 0 && event.done >= event.total;
     const auto interval = m_terminal ? kTerminalInterval : kLogInterval;
-    // A log gets the end of each stage and a line every few seconds in between; a terminal gets
-    // a line that updates in place.
-    const bool due = m_terminal ? (newStage || now - m_lastPrint >= interval)
-                                : (!newStage && now - m_lastPrint >= interval);
-    if (newStage)
-        m_lastPrint = now;
+    // A log gets a line when a stage starts, one every few seconds and one at its end; a
+    // terminal gets a line that updates in place.
+    const bool due = newStage || now - m_lastPrint >= interval;
     if (!complete && !due)
         return;
     m_lastPrint = now;
