@@ -26,7 +26,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,17 +33,11 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using rs::bench::loadAverage;
 using rs::bench::secondsSince;
 
 constexpr int64_t kTokens = 8192;
 constexpr int64_t kBasisRank = 64;
-
-std::string loadAverage() {
-    std::ifstream in("/proc/loadavg");
-    std::string one, five, fifteen;
-    in >> one >> five >> fifteen;
-    return one + " " + five + " " + fifteen;
-}
 
 at::Tensor descending(const at::Tensor& ascending) {
     return ascending.flip(0);

@@ -16,6 +16,14 @@ inline double secondsSince(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The 1, 5 and 15 minute load averages ("0.61 0.80 1.02"), printed beside timings.
+inline std::string loadAverage() {
+    std::ifstream in("/proc/loadavg");
+    std::string one, five, fifteen;
+    in >> one >> five >> fifteen;
+    return one + " " + five + " " + fifteen;
+}
+
 // Peak resident set size of this process so far, in MiB (VmHWM from /proc/self/status).
 inline double peakRssMiB() {
     std::ifstream status("/proc/self/status");

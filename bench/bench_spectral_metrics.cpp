@@ -12,20 +12,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
 namespace {
 
+using rs::bench::loadAverage;
 using rs::bench::secondsSince;
-
-std::string loadAverage() {
-    std::ifstream in("/proc/loadavg");
-    std::string one, five, fifteen;
-    in >> one >> five >> fifteen;
-    return one + " " + five + " " + fifteen;
-}
 
 // n singular values: the top tenth a power law (alpha 3.5), the rest a flat bulk.
 std::vector<double> spectrum(int n) {
